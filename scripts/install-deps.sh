@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Herald needs on a Debian 12 machine, and only what is missing.
+# Commands are checked rather than package names where another source may provide them
+# (Node.js and npm come from outside Debian on our machines, and Debian's npm conflicts).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+pkgs=(build-essential cmake pkg-config curl redis-server
+      libevent-dev libhiredis-dev libsodium-dev libzstd-dev libjansson-dev zlib1g-dev
+      libcriterion-dev)
+# Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
+if [ "${HERALD_DEPS_EXTRA:-0}" = 1 ]; then
+    pkgs+=(nginx-light wrk valgrind strace clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
