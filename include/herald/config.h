@@ -10,6 +10,7 @@
 #ifndef HERALD_CONFIG_H
 #define HERALD_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct herald_config herald_config;
