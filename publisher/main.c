@@ -1,8 +1,308 @@
+/*
+ * herald-publisher -- the write side of Herald: Kinto's HTTP API over Redis.
+ *
+ * One thread, one libevent loop (evhttp), one blocking Redis connection (store.h).
+ * Each write is one Lua script that assigns the timestamp, stores the object and
+ * appends a change event for the signer atomically; with Redis running
+ * appendonly yes + appendfsync always, its reply means the write is on disk, and only
+ * then does the client get its 2xx. The store warns at connect time when Redis is not
+ * configured that way.
+ *
+ * Settings (config.h precedence: defaults < --config FILE < environment < flags):
+ *   publisher_listen     HERALD_PUBLISHER_LISTEN  --listen HOST:PORT (127.0.0.1:8889)
+ *   redis_url            HERALD_REDIS_URL         --redis URL (redis://127.0.0.1:6379/0)
+ *   redis_timeout_ms     HERALD_REDIS_TIMEOUT_MS  connect and command timeout (5000)
+ *   retry_after_seconds  HERALD_RETRY_AFTER_SECONDS  Retry-After on 503 (5)
+ *   log_level            HERALD_LOG_LEVEL         debug, info, warn, error (info)
+ * The admin password comes only from the environment (HERALD_ADMIN_PASSWORD): a
+ * config file is easier to leak than a process environment.
+ *
+ * evhttp tuning (measured, see issue 3): TCP_NODELAY on the listening socket (Linux
+ * accepted sockets inherit it) and a raised bufferevent max single write, otherwise
+ * every response over 16 KB waits ~40 ms on Nagle + delayed ACK.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
-int main(void);
-int
-main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "auth.h"
+#include "herald/config.h"
+#include "herald/jcs.h"
+#include "herald/log.h"
+#include "herald/redis.h"
+#include "routes.h"
+#include "store.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8889"
+#define DEFAULT_REDIS "redis://127.0.0.1:6379/0"
+/* Larger than any response we build in one piece; libevent's default is 16 KB. */
+#define MAX_SINGLE_WRITE (4 * 1024 * 1024)
+#define MAX_BODY_BYTES (8 * 1024 * 1024)
+
+static const char *const env_names[] = {"publisher_listen",    "redis_url", "redis_timeout_ms",
+                                        "retry_after_seconds", "log_level", NULL};
+
+static void
+usage(FILE *f)
 {
-    fprintf(stderr, "not yet\n");
-    return 1;
+    fprintf(f,
+            "usage: herald-publisher [--listen HOST:PORT] [--redis URL] [--config FILE]\n"
+            "\n"
+            "Kinto HTTP API (1.23) for editors; stores everything in Redis.\n"
+            "\n"
+            "  --listen HOST:PORT  address to serve on (HERALD_PUBLISHER_LISTEN, default %s)\n"
+            "  --redis URL         redis://host[:port][/db] (HERALD_REDIS_URL, default %s)\n"
+            "  --config FILE       'key = value' settings (Kinto names, '#' comments)\n"
+            "  --help              this text\n"
+            "\n"
+            "Environment: HERALD_ADMIN_PASSWORD (required) is the password of the account\n"
+            "'admin' (HTTP Basic auth), which may do everything. Other settings:\n"
+            "HERALD_REDIS_TIMEOUT_MS, HERALD_RETRY_AFTER_SECONDS, HERALD_LOG_LEVEL.\n"
+            "\n"
+            "Redis must run with appendonly yes and appendfsync always: a write is\n"
+            "acknowledged when Redis replies, which is then after its fsync.\n"
+            "Basic auth travels in clear: put a TLS-terminating proxy in front.\n",
+            DEFAULT_LISTEN, DEFAULT_REDIS);
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT". Returns 0 or -1. */
+static int
+parse_listen(char *host, size_t hostlen, int *port, const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    const char *h = s;
+    size_t hl;
+    char *end;
+    if (!colon)
+        return -1;
+    hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    long p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || p <= 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int
+is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+static struct bufferevent *
+make_bufferevent(struct event_base *base, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev)
+        bufferevent_set_max_single_write(bev, MAX_SINGLE_WRITE);
+    return bev;
+}
+
+static void
+on_signal(evutil_socket_t sig, short events, void *arg)
+{
+    (void)events;
+    herald_info("signal %d: shutting down", (int)sig);
+    event_base_loopexit(arg, NULL);
+}
+
+/* Parses the command line into 'flags'. Returns 0, 1 for --help, -1 on error. */
+static int
+parse_args(herald_config *flags, const char **config_file, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *name = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return 1;
+        if (strcmp(a, "--listen") == 0)
+            name = "publisher_listen";
+        else if (strcmp(a, "--redis") == 0)
+            name = "redis_url";
+        else if (strcmp(a, "--config") == 0)
+            name = "";
+        else {
+            fprintf(stderr, "herald-publisher: unknown argument '%s' (see --help)\n", a);
+            return -1;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "herald-publisher: %s needs a value\n", a);
+            return -1;
+        }
+        if (*name)
+            herald_config_set(flags, name, argv[++i]);
+        else
+            *config_file = argv[++i];
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    herald_config *cfg = herald_config_new(), *flags = herald_config_new();
+    const char *config_file = NULL;
+    struct event_base *base = NULL;
+    struct evhttp *http = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+    pub_store *store = NULL;
+    pub_auth *auth = NULL;
+    herald_redis_url url;
+    char err[512], host[256], listen_str[300];
+    int port, rc = 1;
+    int64_t timeout_ms, retry_after;
+
+    herald_log_init("herald-publisher", HERALD_LOG_INFO);
+    switch (parse_args(flags, &config_file, argc, argv)) {
+    case 1:
+        usage(stdout);
+        rc = 0;
+        goto done;
+    case -1:
+        rc = 2;
+        goto done;
+    default:
+        break;
+    }
+    if (config_file && herald_config_load_file(cfg, config_file, err, sizeof(err)) != 0) {
+        herald_error("config: %s", err);
+        goto done;
+    }
+    herald_config_load_env(cfg, env_names);
+    herald_config_merge(cfg, flags);
+
+    const char *level = herald_config_get(cfg, "log_level", "info");
+    int lvl = herald_log_parse_level(level);
+    if (lvl < 0) {
+        herald_error("log_level: unknown level '%s'", level);
+        goto done;
+    }
+    herald_log_init("herald-publisher", (enum herald_log_level)lvl);
+    const char *listen_at = herald_config_get(cfg, "publisher_listen", DEFAULT_LISTEN);
+    if (parse_listen(host, sizeof(host), &port, listen_at) != 0) {
+        herald_error("listen: expected HOST:PORT, got '%s'", listen_at);
+        goto done;
+    }
+    const char *redis_url = herald_config_get(cfg, "redis_url", DEFAULT_REDIS);
+    if (herald_redis_parse_url(&url, redis_url) != 0) {
+        herald_error("redis_url: expected redis://host[:port][/db], got '%s'", redis_url);
+        goto done;
+    }
+    if (herald_config_get_int(cfg, "redis_timeout_ms", 5000, &timeout_ms) != 0 || timeout_ms < 10 ||
+        timeout_ms > 600000) {
+        herald_error("redis_timeout_ms: expected an integer from 10 to 600000");
+        goto done;
+    }
+    if (herald_config_get_int(cfg, "retry_after_seconds", 5, &retry_after) != 0 ||
+        retry_after < 0 || retry_after > 86400) {
+        herald_error("retry_after_seconds: expected an integer from 0 to 86400");
+        goto done;
+    }
+    if (sodium_init() < 0) {
+        herald_error("libsodium cannot initialize");
+        goto done;
+    }
+    const char *password = getenv("HERALD_ADMIN_PASSWORD");
+    if (!password || !*password) {
+        herald_error("HERALD_ADMIN_PASSWORD is not set: refusing to start without an admin "
+                     "password");
+        goto done;
+    }
+    auth = pub_auth_new(password, strlen(password));
+    if (!auth) {
+        herald_error("cannot allocate guarded memory for credentials");
+        goto done;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    base = event_base_new();
+    http = base ? evhttp_new(base) : NULL;
+    if (!http) {
+        herald_error("cannot create the event loop");
+        goto done;
+    }
+    store = pub_store_new(&url, (int)timeout_ms);
+    /* Redis may start after us (or restart): requests get 503 until it answers. */
+    if (pub_store_ready(store) != 0)
+        herald_warn("redis %s not reachable yet; answering 503 until it is", redis_url);
+
+    snprintf(listen_str, sizeof(listen_str), "%s:%d", host, port);
+    pub_app app = {
+        .store = store,
+        .auth = auth,
+        .retry_after_seconds = (int)retry_after,
+        .max_json_depth = HERALD_JCS_DEFAULT_MAX_DEPTH,
+        .default_host = listen_str,
+    };
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_body_size(http, MAX_BODY_BYTES);
+    evhttp_set_bevcb(http, make_bufferevent, NULL);
+    evhttp_set_gencb(http, pub_routes_handle, &app);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
+    if (!bound) {
+        herald_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
+        goto done;
+    }
+    int one = 1;
+    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof(one)) != 0)
+        herald_warn("TCP_NODELAY: %s", strerror(errno));
+    if (!is_loopback(host))
+        herald_warn("listening on non-loopback %s: Basic auth travels in clear, put a "
+                    "TLS-terminating proxy in front (docs/)",
+                    host);
+
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (!sigterm || !sigint || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
+        herald_error("cannot install signal handlers");
+        goto done;
+    }
+    herald_info("listening on http://%s:%d/v1/ (redis %s)", host, port, redis_url);
+    event_base_dispatch(base);
+    rc = 0;
+done:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (http)
+        evhttp_free(http);
+    if (base)
+        event_base_free(base);
+    pub_store_free(store);
+    pub_auth_free(auth);
+    herald_config_free(cfg);
+    herald_config_free(flags);
+    return rc;
 }

@@ -1,0 +1,79 @@
+-- delete_object: deletes one object, leaves its tombstone, cascades to its children,
+-- and records change events for the signer, atomically.
+--
+-- The list's timestamp is bumped exactly as put_object does (same formula), and the
+-- tombstone {id, last_modified = ts} lets clients syncing with _since see the delete.
+-- Cascades (Kinto deletes everything under a collection or a bucket):
+--   collection U: its records list (objects, tombstones, per-record permissions);
+--   bucket U: each collection as above, plus the collections and groups lists.
+-- Children's list timestamp keys are kept on purpose (a few bytes each): if the same
+-- collection is created again its records timestamp continues above the old one, so a
+-- client's _since from before the delete is never ahead of the new data.
+-- A bucket delete emits one event per collection it removes (and one for the bucket)
+-- so the signer removes each published snapshot without having to list anything.
+--
+-- Child keys are built here from the schema (include/herald/schema.h): a cascade's
+-- keys cannot be known before the script runs. Herald runs against a single Redis
+-- (replicas, not Redis Cluster), where this is allowed.
+--
+-- KEYS[1] herald:objs:<parent>:<res>   KEYS[2] herald:ts:<parent>:<res>
+-- KEYS[3] herald:mod:<parent>:<res>    KEYS[4] herald:tomb:<parent>:<res>
+-- KEYS[5] herald:perm:<uri of the object>
+-- KEYS[6] herald:monitor               KEYS[7] herald:changes
+-- ARGV[1] id   ARGV[2] monitor member "<bid>/<cid>" for records lists, else ''
+-- ARGV[3] change event bucket id   ARGV[4] change event collection id ('' for a bucket)
+-- ARGV[5] cascade: '' (none), 'collection' or 'bucket'   ARGV[6] the object's URI
+--
+-- Returns {1, ts} when deleted, {0} when there was no such object (nothing written).
+local function del_now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Drops the list (parent, plural): every object, its permissions, its tombstones.
+-- Returns the ids of the objects that were live.
+local function drop_list(parent, plural)
+    local res = string.sub(plural, 1, -2)
+    local objs = 'herald:objs:' .. parent .. ':' .. res
+    local ids = redis.call('HKEYS', objs)
+    for _, cid in ipairs(ids) do
+        redis.call('DEL', 'herald:perm:' .. parent .. '/' .. plural .. '/' .. cid)
+    end
+    redis.call('DEL', objs, 'herald:mod:' .. parent .. ':' .. res,
+               'herald:tomb:' .. parent .. ':' .. res)
+    return ids
+end
+
+local id = ARGV[1]
+if redis.call('HEXISTS', KEYS[1], id) == 0 then
+    return {0}
+end
+
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local published = 0
+if ARGV[2] ~= '' then
+    published = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[2]) or '0')
+end
+local ts = math.max(del_now_ms(), previous + 1, published + 1)
+local tss = string.format('%d', ts)
+
+redis.call('HDEL', KEYS[1], id)
+redis.call('HSET', KEYS[4], id, tss)
+redis.call('ZADD', KEYS[3], tss, id)
+redis.call('SET', KEYS[2], tss)
+redis.call('DEL', KEYS[5])
+
+local uri = ARGV[6]
+if ARGV[5] == 'collection' then
+    drop_list(uri, 'records')
+elseif ARGV[5] == 'bucket' then
+    for _, cid in ipairs(redis.call('HKEYS', 'herald:objs:' .. uri .. ':collection')) do
+        drop_list(uri .. '/collections/' .. cid, 'records')
+        redis.call('XADD', KEYS[7], '*', 'b', ARGV[3], 'c', cid, 'ts', tss)
+    end
+    drop_list(uri, 'collections')
+    drop_list(uri, 'groups')
+end
+
+redis.call('XADD', KEYS[7], '*', 'b', ARGV[3], 'c', ARGV[4], 'ts', tss)
+return {1, tss}

@@ -1,0 +1,97 @@
+/*
+ * objects -- Kinto objects (buckets, collections, records) in Redis, following the key
+ * schema of include/herald/schema.h.
+ *
+ * Level L of a path (pub_path, 0-based) is the object ids[L] in the list
+ * (parent = URI of level L-1, res = pub_path_resource[L]):
+ *
+ *   level 0  ("",                       "bucket")      uri /buckets/b
+ *   level 1  ("/buckets/b",             "collection")  uri /buckets/b/collections/c
+ *   level 2  ("/buckets/b/collections/c", "record")    uri .../records/r
+ *
+ * Reads are one MULTI/EXEC transaction (one consistent state, one round trip) that
+ * fetches every level's object and permissions, so the caller can check ancestors
+ * exist and resolve inherited permissions from the same state. Writes are one Lua
+ * script each (lib/lua/put_object.lua, delete_object.lua), which also check the
+ * ancestors, assign the timestamp and append the change event atomically.
+ *
+ * Return values of the operations: PUB_OK, PUB_MISSING (an object or an ancestor does
+ * not exist; *missing_level says which), PUB_UNAVAILABLE (Redis unreachable or not
+ * serving: answer 503), PUB_FAILED (an unexpected reply: a bug, answer 500).
+ */
+#ifndef HERALD_PUB_OBJECTS_H
+#define HERALD_PUB_OBJECTS_H
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#include "herald/mem.h"
+#include "path.h"
+#include "store.h"
+
+enum pub_status {
+    PUB_OK = 0,
+    PUB_MISSING = 1,
+    PUB_UNAVAILABLE = -1,
+    PUB_FAILED = -2,
+};
+
+/* Appends the URI of the object at 'levels' levels of 'p' ("/buckets/b/..."; "" for 0). */
+void pub_objects_uri(herald_buf *out, const pub_path *p, int levels);
+
+/* One consistent read of the levels 0..depth-1 of a path and, optionally, of the list
+ * below them. Pointers point into 'exec'; free everything with pub_view_free. */
+typedef struct pub_view {
+    redisReply *exec;
+    int depth;
+    const redisReply *obj[PUB_DEPTH_MAX];  /* stored JSON, or REDIS_REPLY_NIL */
+    const redisReply *perm[PUB_DEPTH_MAX]; /* HGETALL: perm, JSON array, ... */
+    /* With a list: */
+    const redisReply *list_ts;    /* GET herald:ts (string or nil) */
+    const redisReply *list_order; /* ZREVRANGE herald:mod: ids, newest first */
+    const redisReply *list_objs;  /* HGETALL herald:objs: id, JSON, ... */
+} pub_view;
+
+/* Reads levels 0..depth-1 of 'p', plus the list at level 'depth' when 'with_list'.
+ * Returns PUB_OK or PUB_UNAVAILABLE. */
+int pub_objects_fetch(pub_view *v, pub_store *s, const pub_path *p, int depth, int with_list)
+    __attribute__((warn_unused_result));
+void pub_view_free(pub_view *v); /* NULL-safe, idempotent */
+/* The first level < v->depth whose object does not exist, or -1. */
+int pub_view_first_missing(const pub_view *v);
+
+/*
+ * Appends {"data":[...]} for the list in 'v', newest first (tombstones skipped).
+ * Returns 0, or -1 if the replies are not what the transaction asked for.
+ */
+int pub_view_list_json(herald_buf *out, const pub_view *v) __attribute__((warn_unused_result));
+
+/* Appends the permissions object {"perm":[principals...],...} from an HGETALL reply. */
+void pub_objects_perms_json(herald_buf *out, const redisReply *flat);
+
+typedef struct pub_put {
+    /* In: */
+    const herald_buf *prefix; /* stamp.h halves of the stored JSON */
+    const herald_buf *suffix;
+    /* Permissions to set, as (name, canonical JSON array) pairs, or NULL to keep the
+     * existing ones (a new object then gets write = creator_write). */
+    const pub_args *perms;
+    const char *creator_write; /* JSON array, e.g. ["account:admin"] */
+    /* Out: */
+    int created;
+    long long ts;
+    int missing_level;
+    herald_buf perms_json; /* the object's permissions after the write */
+} pub_put;
+
+/* Creates or replaces the object named by 'p' (kind PUB_PATH_OBJECT). The caller
+ * releases w->perms_json with herald_buf_free. */
+int pub_objects_put(pub_put *w, pub_store *s, const pub_path *p)
+    __attribute__((warn_unused_result));
+
+/* Deletes the object named by 'p', with its children (collection, bucket). Sets *ts to
+ * the tombstone's timestamp. PUB_MISSING means the object itself did not exist. */
+int pub_objects_delete(long long *ts, pub_store *s, const pub_path *p)
+    __attribute__((warn_unused_result));
+
+#endif

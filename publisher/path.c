@@ -1,0 +1,96 @@
+/*
+ * path -- see path.h. A path is split into at most 8 segments in place in a copy;
+ * anything longer or with empty segments ("//") is simply not in Kinto's tree (404).
+ */
+#include "path.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "herald/schema.h"
+
+const char *const pub_path_resource[PUB_DEPTH_MAX] = {"bucket", "collection", "record"};
+const char *const pub_path_plural[PUB_DEPTH_MAX] = {"buckets", "collections", "records"};
+
+#define MAX_SEGMENTS 8
+
+/* Kinto answers 307 for "/v1" and for trailing slashes; the target must stay inside
+ * our own buffer, so an absurdly long path is a 404 instead. */
+static int
+set_redirect(pub_path *out, const char *prefix, const char *path, size_t len)
+{
+    int n = snprintf(out->redirect, sizeof(out->redirect), "%s%.*s", prefix, (int)len, path);
+    if (n < 0 || (size_t)n >= sizeof(out->redirect))
+        return 0;
+    out->kind = PUB_PATH_REDIRECT;
+    return 0;
+}
+
+int
+pub_path_parse(pub_path *out, const char *path)
+{
+    char copy[2048];
+    char *seg[MAX_SEGMENTS];
+    int nseg = 0;
+    size_t len = strlen(path);
+
+    memset(out, 0, sizeof(*out));
+    out->kind = PUB_PATH_NOT_FOUND;
+    if (len == 0 || path[0] != '/' || len >= sizeof(copy))
+        return 0;
+    if (strcmp(path, "/v1") == 0)
+        return set_redirect(out, "", "/v1/", 4);
+    if (strcmp(path, "/v1/") == 0) {
+        out->kind = PUB_PATH_ROOT;
+        return 0;
+    }
+    if (strncmp(path, "/v1/", 4) != 0) {
+        /* "/v2/..." is another API version; "/buckets/..." lacks the prefix. */
+        if (path[1] == 'v' && path[2] >= '0' && path[2] <= '9') {
+            out->kind = PUB_PATH_BAD_VERSION;
+            return 0;
+        }
+        if (strcmp(path, "/") == 0)
+            return set_redirect(out, "", "/v1/", 4);
+        return set_redirect(out, "/v1", path, len);
+    }
+    if (path[len - 1] == '/')
+        return set_redirect(out, "", path, len - 1);
+
+    memcpy(copy, path + 4, len - 4 + 1);
+    for (char *p = copy; p;) {
+        if (nseg == MAX_SEGMENTS)
+            return 0;
+        seg[nseg++] = p;
+        p = strchr(p, '/');
+        if (p)
+            *p++ = '\0';
+    }
+    /* Segments alternate: plural name, id, plural name, id, ... A bad id only
+     * matters once the whole path is known to be in the tree: otherwise it is a 404. */
+    int level = 0, bad = -1;
+    for (int i = 0; i < nseg; i += 2, level++) {
+        if (level >= PUB_DEPTH_MAX || strcmp(seg[i], pub_path_plural[level]) != 0)
+            return 0;
+        if (i + 1 == nseg) {
+            out->kind = bad >= 0 ? PUB_PATH_BAD_ID : PUB_PATH_LIST;
+            out->bad_level = bad;
+            out->depth = level + 1;
+            return 0;
+        }
+        const char *id = seg[i + 1];
+        size_t idlen = strlen(id);
+        if (idlen == 0)
+            return 0;
+        if (!herald_schema_valid_id(id, idlen)) {
+            if (bad < 0)
+                bad = level;
+            continue;
+        }
+        memcpy(out->ids[level], id, idlen + 1);
+    }
+    out->depth = level;
+    out->bad_level = bad;
+    out->kind = bad >= 0 ? PUB_PATH_BAD_ID : PUB_PATH_OBJECT;
+    return 0;
+}

@@ -1,0 +1,300 @@
+/*
+ * store -- see store.h.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "herald/log.h"
+#include "herald/schema.h"
+
+struct pub_store {
+    herald_redis_url url;
+    int timeout_ms;
+    redisContext *c;
+    char sha[PUB_SCRIPT_COUNT][41];
+    long long last_failure_ms; /* monotonic; 0 = never */
+};
+
+static const char *const script_names[PUB_SCRIPT_COUNT] = {"put_object", "delete_object"};
+
+static const char *
+script_text(enum pub_script s)
+{
+    return s == PUB_SCRIPT_PUT_OBJECT ? herald_lua_put_object : herald_lua_delete_object;
+}
+
+static long long
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+pub_args_init(pub_args *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+void
+pub_args_free(pub_args *a)
+{
+    if (!a)
+        return;
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    free(a->len);
+    memset(a, 0, sizeof(*a));
+}
+
+void
+pub_args_add(pub_args *a, const void *p, size_t n)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 16;
+        a->v = herald_mem_realloc(a->v, (size_t)a->cap * sizeof(*a->v));
+        a->len = herald_mem_realloc(a->len, (size_t)a->cap * sizeof(*a->len));
+    }
+    a->v[a->n] = herald_mem_alloc(n + 1);
+    memcpy(a->v[a->n], p, n);
+    a->v[a->n][n] = '\0';
+    a->len[a->n] = n;
+    a->n++;
+}
+
+void
+pub_args_adds(pub_args *a, const char *s)
+{
+    pub_args_add(a, s, strlen(s));
+}
+
+void
+pub_args_addbuf(pub_args *a, const herald_buf *b)
+{
+    pub_args_add(a, b->data ? b->data : "", b->len);
+}
+
+void
+pub_args_addi(pub_args *a, long long v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", v);
+    pub_args_add(a, tmp, (size_t)n);
+}
+
+pub_store *
+pub_store_new(const herald_redis_url *url, int timeout_ms)
+{
+    pub_store *s = herald_mem_calloc(1, sizeof(*s));
+    s->url = *url;
+    s->timeout_ms = timeout_ms;
+    return s;
+}
+
+static void
+drop(pub_store *s)
+{
+    if (s->c) {
+        herald_warn("redis %s:%d: connection lost: %s", s->url.host, s->url.port,
+                    s->c->errstr[0] ? s->c->errstr : "protocol error");
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    s->last_failure_ms = monotonic_ms();
+}
+
+void
+pub_store_free(pub_store *s)
+{
+    if (!s)
+        return;
+    if (s->c)
+        redisFree(s->c);
+    free(s);
+}
+
+/* Logs a warning unless CONFIG GET 'name' answers 'want'. */
+static void
+check_setting(redisContext *c, const char *name, const char *want)
+{
+    redisReply *r = redisCommand(c, "CONFIG GET %s", name);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        if (strcmp(r->element[1]->str, want) != 0)
+            herald_warn("redis %s is '%s', not '%s': acknowledged writes can be lost if "
+                        "Redis crashes (run Redis with appendonly yes, appendfsync always)",
+                        name, r->element[1]->str, want);
+    } else {
+        herald_warn("cannot check redis %s (CONFIG GET refused?): make sure Redis runs with "
+                    "appendonly yes and appendfsync always",
+                    name);
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
+int
+pub_store_ready(pub_store *s)
+{
+    char err[512];
+    if (s->c)
+        return 0;
+    if (s->last_failure_ms && monotonic_ms() - s->last_failure_ms < 1000)
+        return -1;
+    s->c = herald_redis_connect(&s->url, s->timeout_ms, err, sizeof(err));
+    if (!s->c) {
+        herald_warn("%s", err);
+        goto fail;
+    }
+    check_setting(s->c, "appendonly", "yes");
+    check_setting(s->c, "appendfsync", "always");
+    if (s->c->err)
+        goto fail;
+    for (int i = 0; i < PUB_SCRIPT_COUNT; i++) {
+        const char *text = script_text((enum pub_script)i);
+        redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", text);
+        int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok)
+            memcpy(s->sha[i], r->str, 41);
+        else
+            herald_error("redis SCRIPT LOAD %s: %s", script_names[i],
+                         r && r->type == REDIS_REPLY_ERROR ? r->str : s->c->errstr);
+        if (r)
+            freeReplyObject(r);
+        if (!ok)
+            goto fail;
+    }
+    herald_info("connected to redis %s:%d db %d", s->url.host, s->url.port, s->url.db);
+    s->last_failure_ms = 0;
+    return 0;
+fail:
+    drop(s);
+    return -1;
+}
+
+static redisReply *
+run_argv(pub_store *s, int argc, const char **argv, const size_t *argvlen)
+{
+    redisReply *r = redisCommandArgv(s->c, argc, argv, argvlen);
+    if (!r)
+        drop(s);
+    return r;
+}
+
+redisReply *
+pub_store_eval(pub_store *s, enum pub_script script, int nkeys, const pub_args *args)
+{
+    int argc = args->n + 3;
+    const char **argv = herald_mem_alloc((size_t)argc * sizeof(*argv));
+    size_t *argvlen = herald_mem_alloc((size_t)argc * sizeof(*argvlen));
+    char nk[16];
+    redisReply *r = NULL;
+
+    if (pub_store_ready(s) != 0)
+        goto done;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha[script];
+    argv[2] = nk;
+    for (int i = 0; i < args->n; i++) {
+        argv[i + 3] = args->v[i];
+        argvlen[i + 3] = args->len[i];
+    }
+    for (int i = 0; i < 3; i++)
+        argvlen[i] = strlen(argv[i]);
+    r = run_argv(s, argc, argv, argvlen);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* Redis lost its script cache (restart, SCRIPT FLUSH): EVAL caches it again. */
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = script_text(script);
+        argvlen[0] = 4;
+        argvlen[1] = strlen(argv[1]);
+        r = run_argv(s, argc, argv, argvlen);
+    }
+done:
+    free(argv);
+    free(argvlen);
+    return r;
+}
+
+/* One attempt of pub_store_txn. Sets *io_error when the connection failed. */
+static redisReply *
+txn_once(pub_store *s, const pub_args *cmds, int ncmds, int *io_error)
+{
+    redisReply *exec = NULL;
+    void *reply;
+    int ok = 1;
+
+    *io_error = 0;
+    /* Pipelined: everything is queued in hiredis's output buffer and written at the
+     * first redisGetReply, one round trip for the whole transaction. */
+    redisAppendCommand(s->c, "MULTI");
+    for (int i = 0; i < ncmds; i++)
+        redisAppendCommandArgv(s->c, cmds[i].n, (const char **)cmds[i].v, cmds[i].len);
+    redisAppendCommand(s->c, "EXEC");
+    for (int i = 0; i < ncmds + 2; i++) {
+        if (redisGetReply(s->c, &reply) != REDIS_OK) {
+            if (exec)
+                freeReplyObject(exec);
+            drop(s);
+            *io_error = 1;
+            return NULL;
+        }
+        redisReply *r = reply;
+        if (i == ncmds + 1) {
+            exec = r;
+        } else {
+            if (r->type == REDIS_REPLY_ERROR) {
+                herald_error("redis transaction: %s", r->str);
+                ok = 0;
+            }
+            freeReplyObject(r);
+        }
+    }
+    if (!ok || exec->type != REDIS_REPLY_ARRAY) {
+        if (exec->type == REDIS_REPLY_ERROR)
+            herald_error("redis EXEC: %s", exec->str);
+        freeReplyObject(exec);
+        return NULL;
+    }
+    return exec;
+}
+
+redisReply *
+pub_store_txn(pub_store *s, const pub_args *cmds, int ncmds)
+{
+    int had_connection = s->c != NULL, io_error;
+    if (pub_store_ready(s) != 0)
+        return NULL;
+    redisReply *exec = txn_once(s, cmds, ncmds, &io_error);
+    /* A connection that was idle may have been closed by a Redis restart: reads are
+     * safe to repeat, so try once more on a fresh connection before answering 503.
+     * (Scripts are not retried: a lost reply does not say whether the write ran.) */
+    if (!exec && io_error && had_connection) {
+        s->last_failure_ms = 0;
+        if (pub_store_ready(s) != 0)
+            return NULL;
+        exec = txn_once(s, cmds, ncmds, &io_error);
+    }
+    return exec;
+}
+
+int
+pub_store_error_is_transient(const redisReply *r)
+{
+    static const char *const transient[] = {"LOADING", "BUSY",       "MISCONF",    "READONLY",
+                                            "OOM",     "NOREPLICAS", "MASTERDOWN", "TRYAGAIN"};
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return 0;
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+        if (strncmp(r->str, transient[i], strlen(transient[i])) == 0)
+            return 1;
+    return 0;
+}
