@@ -1,8 +1,508 @@
+/*
+ * herald-signer -- turns every change into a signed snapshot.
+ *
+ *   herald-signer keygen --out FILE           write a new key, print its public key
+ *   herald-signer verify --url URL --public-key KEY [--state FILE]
+ *   herald-signer --redis URL --key FILE [--key FILE ...]   run the signer
+ *
+ * The publisher appends one event per write to the stream herald:changes (same Lua
+ * script as the write, so no write is without its event). The signer reads it through
+ * the consumer group "signers": an entry stays pending until it is acknowledged, which
+ * happens only after the snapshot covering it is stored. A killed signer therefore
+ * loses nothing: on restart it first re-reads its own pending entries (ID 0), and any
+ * signer reclaims entries left pending by a dead one (XAUTOCLAIM) after a minute.
+ * Bursts are coalesced: each batch of events is reduced to the set of collections it
+ * touches and each is signed once, from its latest state. Acknowledged entries are
+ * deleted from the stream, so it does not grow without bound.
+ *
+ * At start, and every minute, every collection is checked: a published one whose
+ * attributes changed is re-published, a deleted or unpublished one removed, and one
+ * whose signature expires within the re-sign margin re-signed. This also repairs
+ * anything missed while the stream was unavailable.
+ */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void);
-int
-main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "herald/config.h"
+#include "herald/jcs.h"
+#include "herald/log.h"
+#include "herald/redis.h"
+#include "herald/schema.h"
+#include "herald/snapshot.h"
+#include "signer.h"
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
 {
-    fprintf(stderr, "not yet\n");
-    return 1;
+    (void)sig;
+    stopping = 1;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: herald-signer [--redis URL] --key FILE [--key FILE ...] [--config FILE]\n"
+               "                     [--consumer NAME] [--log-level LEVEL]\n"
+               "       herald-signer keygen --out FILE\n"
+               "       herald-signer verify --url CHANGESET_URL --public-key KEY [--state FILE]\n"
+               "\n"
+               "Settings (config file key, environment variable):\n"
+               "  redis_url                  HERALD_REDIS_URL     redis://127.0.0.1:6379/0\n"
+               "  signer_keys                HERALD_SIGNER_KEYS   key files, space-separated\n"
+               "  signature_lifetime_seconds HERALD_SIGNATURE_LIFETIME_SECONDS   172800\n"
+               "  signature_resign_seconds   HERALD_SIGNATURE_RESIGN_SECONDS     86400\n"
+               "  tombstone_horizon_seconds  HERALD_TOMBSTONE_HORIZON_SECONDS    2592000\n"
+               "  snapshot_zstd_level        HERALD_SNAPSHOT_ZSTD_LEVEL          3\n"
+               "  signer_sweep_seconds       HERALD_SIGNER_SWEEP_SECONDS         60\n");
+}
+
+/* A batch of touched collections, deduplicated ("bid/cid" strings). */
+typedef struct touched {
+    char **items;
+    size_t n, cap;
+} touched;
+
+static void
+touched_add(touched *t, const char *bid, const char *cid)
+{
+    herald_buf m = HERALD_BUF_INIT;
+    herald_schema_monitor_member(&m, bid, cid);
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->items[i], m.data) == 0) {
+            herald_buf_free(&m);
+            return;
+        }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->items = herald_mem_realloc(t->items, t->cap * sizeof(char *));
+    }
+    t->items[t->n++] = herald_buf_steal(&m, NULL);
+}
+
+static void
+touched_clear(touched *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->items[i]);
+    t->n = 0;
+}
+
+/* Adds every collection of bucket 'bid', existing or still published. */
+static int
+touch_bucket(signer_ctx *s, touched *t, const char *bid)
+{
+    herald_buf key = HERALD_BUF_INIT, uri = HERALD_BUF_INIT;
+    herald_buf_printf(&uri, "/buckets/%s", bid);
+    herald_schema_list_key(&key, HERALD_LIST_OBJS, uri.data, "collection");
+    redisReply *r = redisCommand(s->rc, "HKEYS %s", herald_buf_cstr(&key));
+    redisReply *m = r ? redisCommand(s->rc, "ZRANGE %s 0 -1", HERALD_KEY_MONITOR) : NULL;
+    int ok = r && r->type == REDIS_REPLY_ARRAY && m && m->type == REDIS_REPLY_ARRAY;
+    if (ok) {
+        for (size_t i = 0; i < r->elements; i++)
+            touched_add(t, bid, r->element[i]->str);
+        size_t blen = strlen(bid);
+        for (size_t i = 0; i < m->elements; i++) {
+            const char *mem = m->element[i]->str;
+            if (strncmp(mem, bid, blen) == 0 && mem[blen] == '/')
+                touched_add(t, bid, mem + blen + 1);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    if (m)
+        freeReplyObject(m);
+    herald_buf_free(&key);
+    herald_buf_free(&uri);
+    return ok ? 0 : -1;
+}
+
+/* Signs every touched collection; returns 0 when all succeeded. */
+static int
+process_touched(signer_ctx *s, touched *t, int force)
+{
+    int failed = 0;
+    for (size_t i = 0; i < t->n && !failed; i++) {
+        char *slash = strchr(t->items[i], '/');
+        if (!slash)
+            continue;
+        *slash = '\0';
+        if (signer_publish_collection(s, t->items[i], slash + 1, force) == SIGNER_ERROR)
+            failed = 1;
+        *slash = '/';
+    }
+    return failed ? -1 : 0;
+}
+
+/* The periodic sweep: every bucket's collections, plus every published collection. */
+static int
+sweep(signer_ctx *s)
+{
+    touched t = {0};
+    herald_buf key = HERALD_BUF_INIT;
+    herald_schema_list_key(&key, HERALD_LIST_OBJS, "", "bucket");
+    redisReply *r = redisCommand(s->rc, "HKEYS %s", herald_buf_cstr(&key));
+    redisReply *m = r ? redisCommand(s->rc, "ZRANGE %s 0 -1", HERALD_KEY_MONITOR) : NULL;
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && m && m->type == REDIS_REPLY_ARRAY) {
+        rc = 0;
+        for (size_t i = 0; i < r->elements && rc == 0; i++)
+            rc = touch_bucket(s, &t, r->element[i]->str);
+        for (size_t i = 0; i < m->elements; i++) {
+            char *slash = strchr(m->element[i]->str, '/');
+            if (slash) {
+                *slash = '\0';
+                touched_add(&t, m->element[i]->str, slash + 1);
+            }
+        }
+        if (rc == 0)
+            rc = process_touched(s, &t, 0);
+    }
+    if (r)
+        freeReplyObject(r);
+    if (m)
+        freeReplyObject(m);
+    touched_clear(&t);
+    /* Freshness: re-sign (as a new version over the same records) what expires soon. */
+    if (rc == 0) {
+        redisReply *e =
+            redisCommand(s->rc, "ZRANGEBYSCORE %s -inf %lld", HERALD_KEY_MONITOR_EXPIRES,
+                         (long long)(wall_ms() + s->resign_before_ms));
+        if (!e || e->type != REDIS_REPLY_ARRAY) {
+            rc = -1;
+        } else {
+            for (size_t i = 0; i < e->elements; i++) {
+                char *slash = strchr(e->element[i]->str, '/');
+                if (slash) {
+                    *slash = '\0';
+                    touched_add(&t, e->element[i]->str, slash + 1);
+                }
+            }
+            rc = process_touched(s, &t, 1);
+        }
+        if (e)
+            freeReplyObject(e);
+        touched_clear(&t);
+    }
+    free(t.items);
+    herald_buf_free(&key);
+    return rc;
+}
+
+/* Handles one XREADGROUP/XAUTOCLAIM list of entries; acks and deletes them when every
+ * collection they touch has been processed. Returns the number of entries, or -1. */
+static int
+handle_entries(signer_ctx *s, redisReply *entries)
+{
+    touched t = {0};
+    int rc = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
+        redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue; /* a deleted entry still pending: XAUTOCLAIM drops it */
+        const char *b = NULL, *c = NULL;
+        redisReply *f = e->element[1];
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            if (strcmp(f->element[j]->str, "b") == 0)
+                b = f->element[j + 1]->str;
+            else if (strcmp(f->element[j]->str, "c") == 0)
+                c = f->element[j + 1]->str;
+        }
+        if (!b || !herald_schema_valid_id(b, strlen(b)))
+            continue;
+        if (c && *c)
+            touched_add(&t, b, c);
+        else if (touch_bucket(s, &t, b) < 0)
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = process_touched(s, &t, 0);
+    if (rc == 0 && entries->elements) {
+        /* XACK then XDEL: consumed entries leave the stream. */
+        size_t argc = 3 + entries->elements;
+        const char **argv = herald_mem_calloc(argc, sizeof(char *));
+        argv[0] = "XACK";
+        argv[1] = HERALD_KEY_CHANGES;
+        argv[2] = HERALD_GROUP_SIGNERS;
+        for (size_t i = 0; i < entries->elements; i++) {
+            redisReply *e = entries->element[i];
+            argv[3 + n++] = e->type == REDIS_REPLY_ARRAY ? e->element[0]->str : e->str;
+        }
+        redisReply *a = redisCommandArgv(s->rc, (int)(3 + n), argv, NULL);
+        argv[1] = "XDEL";
+        argv[2] = HERALD_KEY_CHANGES;
+        redisReply *d = a ? redisCommandArgv(s->rc, (int)(2 + n), argv + 1, NULL) : NULL;
+        if (!a || a->type == REDIS_REPLY_ERROR || !d || d->type == REDIS_REPLY_ERROR)
+            rc = -1;
+        if (a)
+            freeReplyObject(a);
+        if (d)
+            freeReplyObject(d);
+        free(argv);
+    }
+    touched_clear(&t);
+    free(t.items);
+    return rc < 0 ? -1 : (int)entries->elements;
+}
+
+static int
+ensure_group(signer_ctx *s)
+{
+    /* From ID 0: events written before the first signer ever ran are signed too. */
+    redisReply *r = redisCommand(s->rc, "XGROUP CREATE %s %s 0 MKSTREAM", HERALD_KEY_CHANGES,
+                                 HERALD_GROUP_SIGNERS);
+    int ok = r && (r->type == REDIS_REPLY_STATUS ||
+                   (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0));
+    if (!ok)
+        herald_error("XGROUP CREATE: %s", r ? r->str : s->rc->errstr);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static int
+publish_keys(signer_ctx *s)
+{
+    for (size_t i = 0; i < s->nkeys; i++) {
+        const herald_pubkey *pk = herald_crypto_signkey_public(s->keys[i]);
+        redisReply *r =
+            redisCommand(s->rc, "HSET %s %s %s", HERALD_KEY_SIGNER_KEYS, pk->key_id, pk->b64);
+        int ok = r && r->type == REDIS_REPLY_INTEGER;
+        if (r)
+            freeReplyObject(r);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+/* Runs until SIGTERM/SIGINT; reconnects to Redis with backoff on any failure. */
+static int
+run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
+{
+    int backoff_ms = 100;
+    while (!stopping) {
+        char err[256];
+        s->rc = herald_redis_connect(url, 5000, err, sizeof(err));
+        if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
+            sweep(s) < 0) {
+            herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
+                        backoff_ms);
+            goto retry;
+        }
+        herald_info("connected to redis %s:%d as consumer %s", url->host, url->port, consumer);
+        backoff_ms = 100;
+        const char *next_id = "0"; /* first our own pending entries, then new ones */
+        int64_t last_sweep = mono_ms(), last_claim = 0;
+        while (!stopping) {
+            if (mono_ms() - last_claim > 10000) {
+                last_claim = mono_ms();
+                redisReply *c = redisCommand(s->rc, "XAUTOCLAIM %s %s %s 60000 0-0 COUNT 256",
+                                             HERALD_KEY_CHANGES, HERALD_GROUP_SIGNERS, consumer);
+                if (!c || c->type == REDIS_REPLY_ERROR) {
+                    herald_error("XAUTOCLAIM: %s", c ? c->str : s->rc->errstr);
+                    if (c)
+                        freeReplyObject(c);
+                    break;
+                }
+                int rc = (c->type == REDIS_REPLY_ARRAY && c->elements >= 2)
+                             ? handle_entries(s, c->element[1])
+                             : 0;
+                freeReplyObject(c);
+                if (rc < 0)
+                    break;
+            }
+            if (mono_ms() - last_sweep > s->sweep_ms) {
+                last_sweep = mono_ms();
+                if (sweep(s) < 0)
+                    break;
+            }
+            redisReply *r =
+                redisCommand(s->rc,
+                             "XREADGROUP GROUP %s %s COUNT 512 BLOCK 1000 "
+                             "STREAMS %s %s",
+                             HERALD_GROUP_SIGNERS, consumer, HERALD_KEY_CHANGES, next_id);
+            if (!r || r->type == REDIS_REPLY_ERROR) {
+                herald_error("XREADGROUP: %s", r ? r->str : s->rc->errstr);
+                if (r)
+                    freeReplyObject(r);
+                break;
+            }
+            int handled = 0;
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2)
+                handled = handle_entries(s, r->element[0]->element[1]);
+            freeReplyObject(r);
+            if (handled < 0)
+                break;
+            if (handled == 0 && next_id[0] == '0')
+                next_id = ">"; /* no more pending entries of ours */
+        }
+    retry:
+        if (s->rc) {
+            redisFree(s->rc);
+            s->rc = NULL;
+        }
+        for (int waited = 0; waited < backoff_ms && !stopping; waited += 50)
+            usleep(50 * 1000);
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    }
+    herald_info("stopping");
+    return 0;
+}
+
+static const char *const env_names[] = {"redis_url",
+                                        "signer_keys",
+                                        "signature_lifetime_seconds",
+                                        "signature_resign_seconds",
+                                        "tombstone_horizon_seconds",
+                                        "snapshot_zstd_level",
+                                        "signer_sweep_seconds",
+                                        "log_level",
+                                        NULL};
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+        return herald_signer_cmd_keygen(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return herald_signer_cmd_verify(argc - 1, argv + 1);
+
+    herald_log_init("herald-signer", HERALD_LOG_INFO);
+    herald_config *cfg = herald_config_new(), *flags = herald_config_new();
+    herald_buf keyfiles = HERALD_BUF_INIT;
+    const char *config_file = NULL;
+    char hostname[64] = "signer", consumer[128];
+    static const struct option opts[] = {{"redis", required_argument, NULL, 'r'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"consumer", required_argument, NULL, 'n'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    gethostname(hostname, sizeof(hostname) - 1);
+    snprintf(consumer, sizeof(consumer), "%s-%d", hostname, (int)getpid());
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            herald_config_set(flags, "redis_url", optarg);
+            break;
+        case 'k':
+            if (keyfiles.len)
+                herald_buf_putc(&keyfiles, ' ');
+            herald_buf_puts(&keyfiles, optarg);
+            herald_config_set(flags, "signer_keys", herald_buf_cstr(&keyfiles));
+            break;
+        case 'c':
+            config_file = optarg;
+            break;
+        case 'n':
+            snprintf(consumer, sizeof(consumer), "%s", optarg);
+            break;
+        case 'l':
+            herald_config_set(flags, "log_level", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    if (config_file && herald_config_load_file(cfg, config_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "herald-signer: %s\n", err);
+        return 2;
+    }
+    herald_config_load_env(cfg, env_names);
+    herald_config_merge(cfg, flags);
+
+    signer_ctx s;
+    memset(&s, 0, sizeof(s));
+    int64_t lifetime, resign, horizon, level, sweep_s;
+    herald_redis_url url;
+    int lvl = herald_log_parse_level(herald_config_get(cfg, "log_level", "info"));
+    if (lvl < 0 ||
+        herald_redis_parse_url(
+            &url, herald_config_get(cfg, "redis_url", "redis://127.0.0.1:6379/0")) < 0 ||
+        herald_config_get_int(cfg, "signature_lifetime_seconds", 172800, &lifetime) < 0 ||
+        herald_config_get_int(cfg, "signature_resign_seconds", 86400, &resign) < 0 ||
+        herald_config_get_int(cfg, "tombstone_horizon_seconds", 2592000, &horizon) < 0 ||
+        herald_config_get_int(cfg, "snapshot_zstd_level", 3, &level) < 0 ||
+        herald_config_get_int(cfg, "signer_sweep_seconds", 60, &sweep_s) < 0 || sweep_s <= 0 ||
+        lifetime <= 0 || resign < 0 || resign >= lifetime || horizon <= 0 || level < 1 ||
+        level > 19) {
+        fprintf(stderr, "herald-signer: invalid setting (see --help)\n");
+        return 2;
+    }
+    herald_log_init("herald-signer", (enum herald_log_level)lvl);
+    s.lifetime_ms = lifetime * 1000;
+    s.resign_before_ms = resign * 1000;
+    s.horizon_ms = horizon * 1000;
+    s.zstd_level = (int)level;
+    s.sweep_ms = sweep_s * 1000;
+
+    if (herald_crypto_init() < 0) {
+        fprintf(stderr, "herald-signer: libsodium failed to initialize\n");
+        return 1;
+    }
+    char *files = herald_mem_strdup(herald_config_get(cfg, "signer_keys", ""));
+    for (char *save = NULL, *f = strtok_r(files, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
+        herald_signkey *k = herald_crypto_signkey_load(f, err, sizeof(err));
+        if (!k) {
+            fprintf(stderr, "herald-signer: %s\n", err);
+            return 1;
+        }
+        s.keys = herald_mem_realloc(s.keys, (s.nkeys + 1) * sizeof(*s.keys));
+        s.keys[s.nkeys++] = k;
+        herald_info("signing key %s loaded from %s", herald_crypto_signkey_public(k)->key_id, f);
+    }
+    free(files);
+    if (s.nkeys == 0) {
+        fprintf(stderr, "herald-signer: no signing key (--key FILE)\n");
+        return 2;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = run(&s, &url, consumer);
+    for (size_t i = 0; i < s.nkeys; i++)
+        herald_crypto_signkey_free(s.keys[i]);
+    free(s.keys);
+    herald_config_free(cfg);
+    herald_config_free(flags);
+    herald_buf_free(&keyfiles);
+    return rc;
 }

@@ -19,6 +19,9 @@
  *                                ts. Consumer group "signers".
  *   herald:snap:<bid>/<cid>      STRING the signed snapshot blob (snapshot.h)
  *   herald:monitor               ZSET  "<bid>/<cid>" -> published version V
+ *   herald:monitor:src           HASH  "<bid>/<cid>" -> SHA-1 of the bucket and collection
+ *                                attributes that version was built from
+ *   herald:monitor:expires       ZSET  "<bid>/<cid>" -> when its signature expires (ms)
  *   herald:signer:keys           HASH  key_id -> public key (base64url), active keys
  *   channel herald:snapshots     PUBLISH "<bid>/<cid> <V>" on a new snapshot,
  *                                "<bid>/<cid> 0" when one is removed
@@ -34,6 +37,8 @@
 
 #define HERALD_KEY_CHANGES "herald:changes"
 #define HERALD_KEY_MONITOR "herald:monitor"
+#define HERALD_KEY_MONITOR_SRC "herald:monitor:src"
+#define HERALD_KEY_MONITOR_EXPIRES "herald:monitor:expires"
 #define HERALD_KEY_SIGNER_KEYS "herald:signer:keys"
 #define HERALD_CHANNEL_SNAPSHOTS "herald:snapshots"
 #define HERALD_GROUP_SIGNERS "signers"

@@ -1,0 +1,18 @@
+-- signer_store: stores a signed snapshot unless a newer one is already there
+-- (compare-and-set on V, so two signers running at once can never go backwards).
+--
+-- KEYS[1] herald:snap:B/C  KEYS[2] herald:monitor  KEYS[3] herald:monitor:src
+-- KEYS[4] herald:monitor:expires
+-- ARGV[1] member "B/C"  ARGV[2] V  ARGV[3] blob  ARGV[4] channel  ARGV[5] source stamp
+-- ARGV[6] the snapshot's expiry (smallest head.expires)
+-- Returns 1 when stored (and announced), 0 when a version >= V is already stored.
+local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[2]) <= cur then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[1] .. ' ' .. ARGV[2])
+return 1

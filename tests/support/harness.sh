@@ -1,0 +1,143 @@
+# Shared by the integration and fault tests (sourced, not run). Starts a real Redis and
+# the real Herald programs on free loopback ports in a private temporary directory,
+# and stops everything on exit. Each service's stderr goes to $H_TMP/<name>.log, and
+# h_finish fails the test if any log holds a sanitizer report.
+#
+# Needs: HERALD_BUILD_DIR (the CMake build directory), redis-server, redis-cli, curl.
+set -euo pipefail
+
+H_SRC=${HERALD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+H_BUILD=${HERALD_BUILD_DIR:-$H_SRC/build}
+H_TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-test.XXXXXX")
+H_PIDS=()
+H_FAILED=0
+H_CHECKS=0
+export HERALD_ADMIN_PASSWORD=${HERALD_ADMIN_PASSWORD:-s3cret-test}
+H_AUTH="admin:$HERALD_ADMIN_PASSWORD"
+
+h_log() { printf '%s\n' "$*" >&2; }
+
+h_cleanup() {
+    local pid
+    for pid in "${H_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${H_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "${H_KEEP_TMP:-0}" = 1 ] || [ "$H_FAILED" != 0 ]; then
+        h_log "logs kept in $H_TMP"
+    else
+        rm -rf "$H_TMP"
+    fi
+}
+trap h_cleanup EXIT
+
+# A free TCP port on 127.0.0.1 (nothing answers a connect to it).
+h_free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# h_wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
+h_wait_port() {
+    local deadline=$((SECONDS + ${2:-20}))
+    while [ $SECONDS -lt $deadline ]; do
+        if (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    h_log "nothing listens on port $1"
+    return 1
+}
+
+h_start_redis() {
+    H_REDIS_PORT=${H_REDIS_PORT:-$(h_free_port)}
+    mkdir -p "$H_TMP/redis"
+    redis-server --port "$H_REDIS_PORT" --bind 127.0.0.1 --dir "$H_TMP/redis" \
+        --appendonly yes --appendfsync always --save "" --daemonize no \
+        --logfile "$H_TMP/redis.log" &
+    H_REDIS_PID=$!
+    H_PIDS+=("$H_REDIS_PID")
+    H_REDIS_URL="redis://127.0.0.1:$H_REDIS_PORT/0"
+    local deadline=$((SECONDS + 20))
+    until redis-cli -p "$H_REDIS_PORT" ping >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || { h_log "redis did not start"; return 1; }
+        sleep 0.05
+    done
+}
+
+h_redis() { redis-cli -p "$H_REDIS_PORT" "$@"; }
+
+h_keygen() {
+    H_KEY_FILE=$H_TMP/signing.key
+    H_PUBKEY=$("$H_BUILD/signer/herald-signer" keygen --out "$H_KEY_FILE")
+}
+
+h_start_publisher() {
+    H_PUB_PORT=${H_PUB_PORT:-$(h_free_port)}
+    "$H_BUILD/publisher/herald-publisher" --listen "127.0.0.1:$H_PUB_PORT" \
+        --redis "$H_REDIS_URL" "$@" 2>>"$H_TMP/publisher.log" &
+    H_PUB_PID=$!
+    H_PIDS+=("$H_PUB_PID")
+    H_PUB="http://127.0.0.1:$H_PUB_PORT/v1"
+    h_wait_port "$H_PUB_PORT"
+}
+
+h_start_signer() {
+    "$H_BUILD/signer/herald-signer" --redis "$H_REDIS_URL" --key "$H_KEY_FILE" "$@" \
+        2>>"$H_TMP/signer.log" &
+    H_SIGNER_PID=$!
+    H_PIDS+=("$H_SIGNER_PID")
+}
+
+h_start_server() {
+    H_SRV_PORT=${H_SRV_PORT:-$(h_free_port)}
+    "$H_BUILD/server/herald-server" --listen "127.0.0.1:$H_SRV_PORT" --redis "$H_REDIS_URL" \
+        --public-key "$H_PUBKEY" "$@" 2>>"$H_TMP/server.log" &
+    H_SRV_PID=$!
+    H_PIDS+=("$H_SRV_PID")
+    H_SRV="http://127.0.0.1:$H_SRV_PORT/v1"
+    h_wait_port "$H_SRV_PORT"
+}
+
+# h_check NAME CONDITION-COMMAND...: records one assertion.
+h_check() {
+    local name=$1
+    shift
+    H_CHECKS=$((H_CHECKS + 1))
+    if "$@"; then
+        h_log "ok   - $name"
+    else
+        h_log "FAIL - $name"
+        H_FAILED=$((H_FAILED + 1))
+    fi
+}
+
+h_eq() { [ "$1" = "$2" ] || { h_log "     expected [$2]"; h_log "     got      [$1]"; return 1; }; }
+
+# h_wait_for SECONDS COMMAND...: until COMMAND succeeds.
+h_wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.05
+    done
+}
+
+# The services' logs must not contain sanitizer reports; prints the summary line.
+h_finish() {
+    local f
+    for f in "$H_TMP"/*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+            h_log "FAIL - sanitizer report in $(basename "$f")"
+            H_FAILED=$((H_FAILED + 1))
+        fi
+    done
+    echo "$((H_CHECKS - H_FAILED)) passed, $H_FAILED failed"
+    [ "$H_FAILED" = 0 ]
+}
