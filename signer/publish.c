@@ -168,8 +168,8 @@ signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int f
     herald_schema_snap_key(&snapkey, bid, cid);
     snprintf(horizon, sizeof(horizon), "%lld", (long long)(t0 - s->horizon_ms));
 
-    const char *argv[16] = {"EVALSHA", NULL, "9"};
-    size_t lens[16];
+    const char *argv[20] = {"EVALSHA", NULL, "9"};
+    size_t lens[20];
     int argc = 3;
     for (int i = 0; i < 9; i++)
         argv[argc++] = herald_buf_cstr(&k[i]);

@@ -66,6 +66,11 @@ int herald_snapshot_verify(const char *records_json, size_t records_len, int64_t
                            const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* The entry herald_snapshot_verify() checks: the first of 'keys' (in order) whose key_id
+ * appears in 'signatures'; its index goes to '*key_index' when not NULL. NULL if none. */
+const json_t *herald_snapshot_find_entry(const json_t *signatures, const herald_pubkey *keys,
+                                         size_t nkeys, size_t *key_index);
+
 typedef struct herald_snapshot_parts {
     const char *bucket;
     const char *collection;

@@ -35,7 +35,6 @@ h_check "server assigns last_modified (client value ignored)" \
     bash -c "[ \"\$(node -e 'console.log(JSON.parse(require(\"fs\").readFileSync(0)).data.last_modified > 1)' < $H_TMP/r1)\" = true ]"
 pub PUT /buckets/demo/collections/certs/records/r2 '{"data":{"score":0.1,"tiny":1e-7,"big":1e21}}' >/dev/null
 h_check "create record with floats (201)" h_eq "$H_STATUS" 201
-t0=$(now_ms)
 pub PUT /buckets/demo/collections/certs/records/r3 '{"data":{"nested":{"a":[1,{"b":null}],"t":true,"z":"\u0007"}}}' >"$H_TMP/r3"
 h_check "create nested record (201)" h_eq "$H_STATUS" 201
 T=$(json d.data.last_modified <"$H_TMP/r3")
@@ -44,8 +43,6 @@ list_etag=$(curl -s -D - -o /dev/null -u "$H_AUTH" "$H_PUB/buckets/demo/collecti
 h_check "records list ETag is the last write's timestamp" h_eq "$list_etag" "$T"
 
 h_check "server serves the new version" h_wait_for 20 bash -c "[ \"\$(curl -s -D - -o /dev/null '$CS' | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *\"\([0-9]*\)\"/\1/p')\" = '$T' ]"
-t1=$(now_ms)
-h_log "edit-to-served latency (last PUT sent -> changeset ETag matches, polled every 50 ms): $((t1 - t0)) ms"
 
 curl -s "$CS" >"$H_TMP/full.json"
 h_check "changeset timestamp is V" h_eq "$(json d.timestamp <"$H_TMP/full.json")" "$T"
@@ -76,16 +73,37 @@ h_check "_since accepts a quoted value, _expected is ignored" h_eq "$delta_q" "$
 out=$("$H_BUILD/signer/herald-signer" verify --url "$CS" --public-key "$H_PUBKEY" --state "$STATE" 2>&1)
 h_check "merged delta verifies" h_eq "$(echo "$out" | cut -d' ' -f1-5)" "OK bucket=demo collection=certs timestamp=$T2 records=2"
 
-code=$(curl -s -o "$H_TMP/304" -w '%{http_code}' -H "If-None-Match: \"$T2\"" "$CS")
-h_check "If-None-Match with the current ETag gives 304" h_eq "$code" 304
-h_check "304 has no body" h_eq "$(wc -c <"$H_TMP/304" | tr -d ' ')" 0
+code=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H "If-None-Match: \"$T2\"" "$CS")
+h_check "If-None-Match with the current ETag gives 304 with no body" h_eq "$code" "304 0"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: \"$T\"" "$CS")
 h_check "If-None-Match with an old ETag gives 200" h_eq "$code" 200
 
 nf=$(curl -s -w ' %{http_code}' "$H_SRV/nowhere")
 h_check "unknown path on the server: 404 in Kinto's format" h_eq "$(echo "${nf% *}" | json 'd.code+"/"+d.errno')/${nf##* }" "404/111/404"
-bad=$(pub PUT /buckets/demo/collections/certs/records/r9 '{"data":{"a":1,"a":2}}')
-h_check "duplicate keys rejected with 400" h_eq "$H_STATUS/$(echo "$bad" | json d.errno)" "400/107"
+pub PUT /buckets/demo/collections/certs/records/r9 '{"data":{"a":1,"a":2}}' >"$H_TMP/bad"
+h_check "duplicate keys rejected with 400" h_eq "$H_STATUS/$(json d.errno <"$H_TMP/bad")" "400/107"
+h_check "the rejected record was not stored" h_eq "$(h_redis HEXISTS 'herald:objs:/buckets/demo/collections/certs:record' r9)" 0
 h_check "heartbeat is 200" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$H_SRV/__heartbeat__")" 200
+
+# Edit-to-served latency: from the write's timestamp (assigned inside Redis) to the read
+# server's log line saying it serves that version. Polling from the shell would measure
+# process start-up instead. Reported, not asserted.
+vs=()
+for i in 1 2 3 4 5; do
+    resp=$(curl -s -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
+        --data-binary "{\"data\":{\"n\":$i}}" "$H_PUB/buckets/demo/collections/certs/records/lat")
+    v=$(printf '%s' "$resp" | grep -o '"last_modified":[0-9]*' | head -1 | cut -d: -f2)
+    vs+=("$v")
+    h_wait_for 20 bash -c "[ \"\$(curl -s -D - -o /dev/null '$CS' | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *\"\([0-9]*\)\"/\1/p')\" = '$v' ]"
+done
+lat=$(node -e '
+const log = require("fs").readFileSync(process.argv[1], "utf8").split("\n");
+const out = process.argv.slice(2).map(v => {
+  const line = log.find(l => l.includes("serving demo/certs version " + v + " "));
+  return line ? Date.parse(line.split(" ")[0]) - Number(v) : "missing";
+});
+console.log(out.join(" "));' "$H_TMP/server.log" "${vs[@]}")
+h_log "edit-to-served latency, 5 edits (ms, write timestamp -> server serving it): $lat"
+h_check "every edit was served" bash -c "! echo '$lat' | grep -q missing"
 
 h_finish

@@ -1,0 +1,413 @@
+/*
+ * crypto -- see include/herald/crypto.h. A thin layer over libsodium.
+ *
+ * Base64url (RFC 4648 section 5) without padding is the only text form of keys and
+ * signatures, and decoding is strict so that every byte string has exactly one accepted
+ * spelling: no '=', no '+' or '/', no whitespace, no length that is 1 mod 4, and the
+ * unused low bits of the last character must be zero. (A lenient decoder would accept
+ * 2^k spellings of one signature; harmless for Ed25519, but a pinned key compared as a
+ * string, or a key id derived from text, must not have aliases.)
+ *
+ * Secrets: a signing key keeps libsodium's 64-byte secret key (seed || public key) in
+ * sodium_malloc memory, made read-only once built. Every temporary holding the seed or
+ * its base64 text (file contents, keygen scratch) is a sodium_malloc'ed scratch area too,
+ * wiped by sodium_free on every path.
+ */
+#include "herald/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct herald_signkey {
+    herald_pubkey pub;
+    unsigned char *sk; /* crypto_sign_SECRETKEYBYTES, sodium_malloc, read-only */
+};
+
+/* The largest key file we read: 43 characters and a line ending, with room to notice
+ * trailing junk. */
+#define KEYFILE_MAX 128
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int
+herald_crypto_init(void)
+{
+    /* sodium_init() returns 1 when already initialised: that is success. */
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void
+herald_crypto_b64url_encode(char *out, const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        out[o++] = b64url_alphabet[v >> 18 & 63];
+        out[o++] = b64url_alphabet[v >> 12 & 63];
+        out[o++] = b64url_alphabet[v >> 6 & 63];
+        out[o++] = b64url_alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)p[i] << 16;
+        out[o++] = b64url_alphabet[v >> 18 & 63];
+        out[o++] = b64url_alphabet[v >> 12 & 63];
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
+        out[o++] = b64url_alphabet[v >> 18 & 63];
+        out[o++] = b64url_alphabet[v >> 12 & 63];
+        out[o++] = b64url_alphabet[v >> 6 & 63];
+    }
+    out[o] = '\0';
+}
+
+/* Value of one base64url character, or -1. Branch-free (libsodium's construction), since
+ * key files are decoded with it too: the timing must not depend on the seed. */
+#define CT_EQ(x, y) ((((0U - ((unsigned)(x) ^ (unsigned)(y))) >> 8) & 0xFF) ^ 0xFF)
+#define CT_GT(x, y) ((((unsigned)(y) - (unsigned)(x)) >> 8) & 0xFF)
+#define CT_LT(x, y) CT_GT(y, x)
+
+static int
+b64url_value(unsigned char c)
+{
+    unsigned x = (CT_GT(c, 'A' - 1) & CT_LT(c, 'Z' + 1) & (unsigned)(c - 'A')) |
+                 (CT_GT(c, 'a' - 1) & CT_LT(c, 'z' + 1) & (unsigned)(c - ('a' - 26))) |
+                 (CT_GT(c, '0' - 1) & CT_LT(c, '9' + 1) & (unsigned)(c - ('0' - 52))) |
+                 (CT_EQ(c, '-') & 62U) | (CT_EQ(c, '_') & 63U);
+    /* x == 0 is either 'A' or invalid: mark invalid as 0xFF. */
+    x |= CT_EQ(x, 0) & (CT_EQ(c, 'A') ^ 0xFFU);
+    /* 0..63, or 0xFF -> -1, without a branch on the character. */
+    return (int)x - (int)((CT_EQ(x, 0xFF) & 1U) << 8);
+}
+
+int
+herald_crypto_b64url_decode(void *out, size_t outmax, size_t *outlen, const char *in, size_t inlen)
+{
+    unsigned char *o = out;
+    size_t rem = inlen % 4;
+    if (rem == 1)
+        goto err; /* 6 bits cannot encode a byte */
+    size_t need = inlen / 4 * 3 + (rem ? rem - 1 : 0);
+    if (need > outmax)
+        goto err;
+
+    size_t j = 0;
+    size_t i = 0;
+    for (; i + 4 <= inlen; i += 4) {
+        int a = b64url_value((unsigned char)in[i]);
+        int b = b64url_value((unsigned char)in[i + 1]);
+        int c = b64url_value((unsigned char)in[i + 2]);
+        int d = b64url_value((unsigned char)in[i + 3]);
+        if ((a | b | c | d) < 0)
+            goto err;
+        unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)d;
+        o[j++] = (unsigned char)(v >> 16);
+        o[j++] = (unsigned char)(v >> 8);
+        o[j++] = (unsigned char)v;
+    }
+    if (rem == 2) {
+        int a = b64url_value((unsigned char)in[i]);
+        int b = b64url_value((unsigned char)in[i + 1]);
+        if ((a | b) < 0 || (b & 0x0f))
+            goto err; /* non-zero trailing bits: a second spelling of the same bytes */
+        o[j++] = (unsigned char)(a << 2 | b >> 4);
+    } else if (rem == 3) {
+        int a = b64url_value((unsigned char)in[i]);
+        int b = b64url_value((unsigned char)in[i + 1]);
+        int c = b64url_value((unsigned char)in[i + 2]);
+        if ((a | b | c) < 0 || (c & 0x03))
+            goto err;
+        o[j++] = (unsigned char)(a << 2 | b >> 4);
+        o[j++] = (unsigned char)((b & 0x0f) << 4 | c >> 2);
+    }
+    *outlen = j;
+    return 0;
+
+err:
+    /* Fail closed: never leave a partial decode for a caller that ignores the result. */
+    if (outmax)
+        sodium_memzero(out, outmax);
+    *outlen = 0;
+    return -1;
+}
+
+static void
+hex_lower(char *out, const unsigned char *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void
+herald_crypto_sha256_hex(char out[65], const void *data, size_t len)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, data, len);
+    hex_lower(out, h, sizeof(h));
+}
+
+/* Fills key_id and b64 from pk. */
+static void
+pubkey_finish(herald_pubkey *k)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, k->pk, sizeof(k->pk));
+    hex_lower(k->key_id, h, HERALD_KEY_ID_LEN / 2);
+    herald_crypto_b64url_encode(k->b64, k->pk, sizeof(k->pk));
+}
+
+int
+herald_crypto_pubkey_parse(herald_pubkey *out, const char *b64)
+{
+    size_t n = 0;
+    memset(out, 0, sizeof(*out));
+    if (!b64 || strlen(b64) != HERALD_PUBKEY_B64_LEN)
+        goto err;
+    if (herald_crypto_b64url_decode(out->pk, sizeof(out->pk), &n, b64, HERALD_PUBKEY_B64_LEN) < 0 ||
+        n != sizeof(out->pk))
+        goto err;
+    /* A key that is not a canonical point of the main subgroup can never have produced a
+     * signature libsodium accepts; reject it when it is configured, not at first use. */
+    if (!crypto_core_ed25519_is_valid_point(out->pk))
+        goto err;
+    pubkey_finish(out);
+    return 0;
+
+err:
+    memset(out, 0, sizeof(*out));
+    return -1;
+}
+
+int
+herald_crypto_verify(const herald_pubkey *key, const char *sig_b64, const void *msg, size_t len)
+{
+    unsigned char sig[crypto_sign_BYTES];
+    size_t n = 0;
+    if (!key || !sig_b64 || strlen(sig_b64) != HERALD_SIG_B64_LEN)
+        return -1;
+    if (herald_crypto_b64url_decode(sig, sizeof(sig), &n, sig_b64, HERALD_SIG_B64_LEN) < 0 ||
+        n != sizeof(sig))
+        return -1;
+    if (crypto_sign_verify_detached(sig, msg, len, key->pk) != 0)
+        return -1;
+    return 0;
+}
+
+herald_signkey *
+herald_crypto_signkey_from_seed(const unsigned char seed[32])
+{
+    herald_signkey *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    if (!k->sk)
+        goto err;
+    if (crypto_sign_seed_keypair(k->pub.pk, k->sk, seed) != 0)
+        goto err;
+    pubkey_finish(&k->pub);
+    /* Read-only from now on: a stray write through a bad pointer faults instead of
+     * silently corrupting (or leaking into) the key. */
+    sodium_mprotect_readonly(k->sk);
+    return k;
+
+err:
+    herald_crypto_signkey_free(k);
+    return NULL;
+}
+
+void
+herald_crypto_signkey_free(herald_signkey *k)
+{
+    if (!k)
+        return;
+    sodium_free(k->sk); /* NULL-safe; makes the pages writable, wipes, unmaps */
+    sodium_memzero(k, sizeof(*k));
+    free(k);
+}
+
+const herald_pubkey *
+herald_crypto_signkey_public(const herald_signkey *k)
+{
+    return &k->pub;
+}
+
+int
+herald_crypto_sign(char sig_b64[HERALD_SIG_B64_LEN + 1], const herald_signkey *k, const void *msg,
+                   size_t len)
+{
+    unsigned char sig[crypto_sign_BYTES];
+    if (!k || crypto_sign_detached(sig, NULL, msg, len, k->sk) != 0) {
+        sig_b64[0] = '\0';
+        return -1;
+    }
+    herald_crypto_b64url_encode(sig_b64, sig, sizeof(sig));
+    return 0;
+}
+
+/* Scratch for the secret material of keygen and load, in guarded, locked memory. */
+struct key_scratch {
+    unsigned char seed[32];
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    char text[KEYFILE_MAX + 1];
+};
+
+int
+herald_crypto_keygen(const char *path, char pub_b64[HERALD_PUBKEY_B64_LEN + 1], char *err,
+                     size_t errlen)
+{
+    int rc = -1;
+    int fd = -1;
+    int created = 0;
+    struct key_scratch *s = sodium_malloc(sizeof(*s));
+    if (!s) {
+        seterr(err, errlen, "cannot allocate secure memory");
+        goto out;
+    }
+    pub_b64[0] = '\0';
+
+    randombytes_buf(s->seed, sizeof(s->seed));
+    if (crypto_sign_seed_keypair(s->pk, s->sk, s->seed) != 0) {
+        seterr(err, errlen, "key derivation failed");
+        goto out;
+    }
+    herald_crypto_b64url_encode(s->text, s->seed, sizeof(s->seed));
+    s->text[HERALD_PUBKEY_B64_LEN] = '\n';
+
+    /* O_EXCL: an existing key (or a symlink planted where it will be) is never replaced;
+     * 0600 before umask, so the file is never readable by others even for an instant. */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    created = 1;
+    size_t off = 0;
+    const size_t total = HERALD_PUBKEY_B64_LEN + 1;
+    while (off < total) {
+        ssize_t w = write(fd, s->text + off, total - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            seterr(err, errlen, "%s: write: %s", path, w < 0 ? strerror(errno) : "short write");
+            goto out;
+        }
+        off += (size_t)w;
+    }
+    /* The key must be on disk before its public half is handed out and pinned. */
+    if (fsync(fd) != 0) {
+        seterr(err, errlen, "%s: fsync: %s", path, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        seterr(err, errlen, "%s: close: %s", path, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    herald_crypto_b64url_encode(pub_b64, s->pk, sizeof(s->pk));
+    rc = 0;
+
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && created)
+        unlink(path); /* ours (O_EXCL): do not leave a half-written key behind */
+    sodium_free(s);   /* wipes seed, secret key and text */
+    return rc;
+}
+
+herald_signkey *
+herald_crypto_signkey_load(const char *path, char *err, size_t errlen)
+{
+    herald_signkey *k = NULL;
+    struct key_scratch *s = sodium_malloc(sizeof(*s));
+    int fd = -1;
+    struct stat st;
+    if (!s) {
+        seterr(err, errlen, "cannot allocate secure memory");
+        goto out;
+    }
+    /* No O_NOFOLLOW: secret stores (Kubernetes, systemd credentials) mount keys behind
+     * symlinks. fstat() checks the file actually opened. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (fstat(fd, &st) != 0) {
+        seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        seterr(err, errlen, "%s: not a regular file", path);
+        goto out;
+    }
+    if (st.st_mode & 077) {
+        seterr(err, errlen, "%s: mode %04o is accessible by group or others (want 0600)", path,
+               (unsigned)(st.st_mode & 07777));
+        goto out;
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, s->text + n, KEYFILE_MAX - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            seterr(err, errlen, "%s: read: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n == KEYFILE_MAX)
+            break;
+    }
+    /* Exactly 43 characters, optionally followed by one newline. */
+    if (n == HERALD_PUBKEY_B64_LEN + 1 && s->text[HERALD_PUBKEY_B64_LEN] == '\n')
+        n--;
+    size_t seedlen = 0;
+    if (n != HERALD_PUBKEY_B64_LEN ||
+        herald_crypto_b64url_decode(s->seed, sizeof(s->seed), &seedlen, s->text, n) < 0 ||
+        seedlen != sizeof(s->seed)) {
+        seterr(err, errlen, "%s: not a key file (want 43 base64url characters and a newline)",
+               path);
+        goto out;
+    }
+    k = herald_crypto_signkey_from_seed(s->seed);
+    if (!k)
+        seterr(err, errlen, "%s: cannot build key", path);
+
+out:
+    if (fd >= 0)
+        close(fd);
+    sodium_free(s);
+    return k;
+}

@@ -1,0 +1,218 @@
+/*
+ * verify -- see include/herald/verify.h: a client's check of a changeset.
+ *
+ * The merge is done in a json object keyed by record id (jansson's hash table): start
+ * from the saved state's records, then apply every change. Ids are unique in a changeset
+ * (the server sends the latest version of each record once); a changeset naming an id
+ * twice is refused rather than resolved by position, since "newest first" would make the
+ * naive order apply the older version last.
+ *
+ * The merged records are then sorted by id (byte order, strcmp), canonicalized with
+ * herald_jcs_dump and checked with herald_snapshot_verify(): the client re-derives the
+ * exact signed bytes itself, so anything the server dropped, added, reordered or altered
+ * changes the hash.
+ */
+#include "herald/verify.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/jcs.h"
+#include "herald/mem.h"
+#include "herald/snapshot.h"
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* An integral number within +-(2^53-1): a json integer or an integral real (non-strict
+ * herald_jcs_parse reads every number as a real). */
+static int
+get_int(int64_t *out, const json_t *v)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < -9007199254740991LL || i > 9007199254740991LL)
+            return -1;
+        *out = (int64_t)i;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(fabs(d) <= 9007199254740991.0) || d != floor(d))
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
+    return -1;
+}
+
+static const char *
+record_id(const json_t *r)
+{
+    const json_t *id = json_object_get(r, "id");
+    if (!json_is_string(id) || json_string_length(id) == 0 ||
+        strlen(json_string_value(id)) != json_string_length(id))
+        return NULL;
+    return json_string_value(id);
+}
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+herald_verify_changeset(json_t **state_out, const json_t *changeset, const json_t *prev,
+                        const herald_verify_opts *opts, char *err, size_t errlen)
+{
+    json_t *byid = json_object();
+    json_t *seen = json_object();
+    json_t *sorted = json_array();
+    const char **keys = NULL;
+    herald_buf rj = HERALD_BUF_INIT;
+    json_t *state = NULL;
+    int64_t ts = 0;
+    int64_t prev_ts = 0;
+    int rc = -1;
+    size_t i;
+    const json_t *r;
+    char why[256];
+
+    *state_out = NULL;
+    if (!byid || !seen || !sorted) {
+        seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    if (!json_is_object(changeset)) {
+        seterr(err, errlen, "changeset is not an object");
+        goto out;
+    }
+    const json_t *meta = json_object_get(changeset, "metadata");
+    const json_t *sigs = json_object_get(meta, "signatures");
+    if (!json_is_object(meta) || !json_is_array(sigs)) {
+        seterr(err, errlen, "changeset has no metadata.signatures");
+        goto out;
+    }
+    if (get_int(&ts, json_object_get(changeset, "timestamp")) < 0) {
+        seterr(err, errlen, "changeset timestamp is not an integer");
+        goto out;
+    }
+    const json_t *changes = json_object_get(changeset, "changes");
+    if (!json_is_array(changes)) {
+        seterr(err, errlen, "changeset has no changes array");
+        goto out;
+    }
+
+    const char *bucket = opts->bucket;
+    const char *collection = opts->collection;
+    if (!bucket)
+        bucket = json_string_value(json_object_get(meta, "bucket"));
+    if (!collection)
+        collection = json_string_value(json_object_get(meta, "id"));
+    if (!bucket || !collection) {
+        seterr(err, errlen, "bucket or collection unknown");
+        goto out;
+    }
+
+    if (prev) {
+        const char *pb = json_string_value(json_object_get(prev, "bucket"));
+        const char *pc = json_string_value(json_object_get(prev, "collection"));
+        const json_t *precs = json_object_get(prev, "records");
+        if (!json_is_object(prev) || !pb || !pc || strcmp(pb, bucket) != 0 ||
+            strcmp(pc, collection) != 0) {
+            seterr(err, errlen, "saved state is for another collection");
+            goto out;
+        }
+        if (get_int(&prev_ts, json_object_get(prev, "timestamp")) < 0 || !json_is_array(precs)) {
+            seterr(err, errlen, "saved state is malformed");
+            goto out;
+        }
+        if (ts < prev_ts) {
+            seterr(err, errlen, "changeset timestamp %lld is older than the saved %lld",
+                   (long long)ts, (long long)prev_ts);
+            goto out;
+        }
+        json_array_foreach(precs, i, r)
+        {
+            const char *id = record_id(r);
+            if (!json_is_object(r) || !id) {
+                seterr(err, errlen, "saved state has a record without an id");
+                goto out;
+            }
+            json_object_set(byid, id, (json_t *)r);
+        }
+    }
+
+    json_array_foreach(changes, i, r)
+    {
+        const char *id = record_id(r);
+        if (!json_is_object(r) || !id) {
+            seterr(err, errlen, "change %zu has no id", i);
+            goto out;
+        }
+        if (json_object_get(seen, id)) {
+            seterr(err, errlen, "changeset names id '%s' twice", id);
+            goto out;
+        }
+        json_object_set_new(seen, id, json_true());
+        if (json_is_true(json_object_get(r, "deleted")))
+            json_object_del(byid, id);
+        else
+            json_object_set(byid, id, (json_t *)r);
+    }
+
+    size_t n = json_object_size(byid);
+    keys = herald_mem_calloc(n ? n : 1, sizeof(*keys));
+    const char *k;
+    json_t *v;
+    size_t nk = 0;
+    json_object_foreach(byid, k, v)
+    {
+        keys[nk++] = k;
+    }
+    qsort(keys, nk, sizeof(*keys), cmp_keys);
+    for (i = 0; i < nk; i++)
+        json_array_append(sorted, json_object_get(byid, keys[i]));
+
+    if (herald_jcs_dump(&rj, sorted) < 0) {
+        seterr(err, errlen, "records cannot be canonicalized");
+        goto out;
+    }
+    if (herald_snapshot_verify(herald_buf_cstr(&rj), rj.len, (int64_t)nk, sigs, bucket, collection,
+                               ts, opts->now_ms, opts->keys, opts->nkeys, why, sizeof(why)) < 0) {
+        seterr(err, errlen, "%s", why);
+        goto out;
+    }
+
+    state = json_pack("{s:s, s:s, s:I, s:O}", "bucket", bucket, "collection", collection,
+                      "timestamp", (json_int_t)ts, "records", sorted);
+    if (!state) {
+        seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    *state_out = state;
+    rc = 0;
+
+out:
+    free(keys);
+    herald_buf_free(&rj);
+    json_decref(byid);
+    json_decref(seen);
+    json_decref(sorted);
+    return rc;
+}
