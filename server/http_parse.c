@@ -1,0 +1,419 @@
+/*
+ * http_parse -- see http_parse.h.
+ *
+ * One pass over the buffered bytes with two small tables (token characters and field
+ * value characters); no state is kept between calls. The request line is checked
+ * first so that an over-long one is reported as 414 even before its end arrives, then
+ * each header line is checked and, for the few headers we act on, recorded as a slice.
+ * Header names are compared case-insensitively by length first, so the common headers
+ * we skip (User-Agent, Accept, ...) cost one length comparison each.
+ */
+#include "http_parse.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* RFC 9110 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA. */
+static unsigned char tchar[256];
+/* field-vchar / SP / HTAB / obs-text: everything but CTLs (HTAB allowed) and DEL. */
+static unsigned char vchar[256];
+/* request-target: visible ASCII (no SP, no CTL); obs-text refused in targets. */
+static unsigned char tgtchar[256];
+
+/* Filled before main() runs, so worker threads only ever read them. */
+__attribute__((constructor)) static void
+init_tables(void)
+{
+    for (int c = 0; c < 256; c++) {
+        tchar[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                   (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        vchar[c] = c == '\t' || (c >= 0x20 && c != 0x7f);
+        tgtchar[c] = c > 0x20 && c < 0x7f;
+    }
+}
+
+/* Finds the end of the line starting at 'p': returns the index of '\n' in [p, end) or
+ * -1. '*eol' receives the length of the line without its CR LF or LF. */
+static ssize_t
+find_eol(const char *p, const char *end, size_t *eol)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl)
+        return -1;
+    size_t n = (size_t)(nl - p);
+    *eol = (n > 0 && p[n - 1] == '\r') ? n - 1 : n;
+    return (ssize_t)n;
+}
+
+static int
+name_is(const char *p, size_t n, const char *lit, size_t litlen)
+{
+    return n == litlen && strncasecmp(p, lit, n) == 0;
+}
+#define NAME_IS(p, n, lit) name_is((p), (n), (lit), sizeof(lit) - 1)
+
+static int
+parse_request_line(http_request *req, const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && tchar[(unsigned char)p[i]])
+        i++;
+    if (i == 0 || i >= n || p[i] != ' ')
+        return -400;
+    req->method_name = (http_slice){p, i};
+    req->method = HTTP_METHOD_OTHER;
+    if (i == 3 && memcmp(p, "GET", 3) == 0)
+        req->method = HTTP_METHOD_GET;
+    else if (i == 4 && memcmp(p, "HEAD", 4) == 0)
+        req->method = HTTP_METHOD_HEAD;
+    else if (i == 7 && memcmp(p, "OPTIONS", 7) == 0)
+        req->method = HTTP_METHOD_OPTIONS;
+    size_t t = ++i;
+    while (i < n && tgtchar[(unsigned char)p[i]])
+        i++;
+    if (i == t || i >= n || p[i] != ' ')
+        return -400;
+    req->target = (http_slice){p + t, i - t};
+    /* origin-form only ("*" for OPTIONS): a read server is never a proxy. */
+    if (p[t] != '/' && !(req->method == HTTP_METHOD_OPTIONS && i - t == 1 && p[t] == '*'))
+        return -400;
+    const char *q = memchr(p + t, '?', i - t);
+    if (q) {
+        req->path = (http_slice){p + t, (size_t)(q - (p + t))};
+        req->query = (http_slice){q + 1, (size_t)(p + i - q - 1)};
+    } else {
+        req->path = req->target;
+        req->query = (http_slice){p + i, 0};
+    }
+    i++;
+    if (n - i != 8 || memcmp(p + i, "HTTP/", 5) != 0 || p[i + 6] != '.')
+        return -400;
+    char major = p[i + 5], minor = p[i + 7];
+    if (major < '0' || major > '9' || minor < '0' || minor > '9')
+        return -400;
+    if (major != '1')
+        return -505;
+    req->minor = minor == '0' ? 0 : 1; /* HTTP/1.2+ is treated as 1.1 (RFC 9110 2.5) */
+    return 0;
+}
+
+/* Trims optional whitespace (SP / HTAB) at both ends. */
+static http_slice
+trim_ows(const char *p, size_t n)
+{
+    while (n && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    return (http_slice){p, n};
+}
+
+/* Case-insensitive search for token 'tok' in a comma-separated list. */
+static int
+list_has_token(http_slice v, const char *tok)
+{
+    size_t tl = strlen(tok);
+    const char *p = v.p, *end = v.p + v.len;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+        http_slice item = trim_ows(p, (size_t)(e - p));
+        if (item.len == tl && strncasecmp(item.p, tok, tl) == 0)
+            return 1;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static int
+parse_content_length(http_slice v, int64_t *out)
+{
+    if (v.len == 0 || v.len > 15)
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return -1;
+        n = n * 10 + (v.p[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+ssize_t
+http_parse_request(http_request *req, const char *buf, size_t len, const http_limits *lim)
+{
+    const char *p = buf, *end = buf + len;
+    size_t eol;
+    int have_host = 0;
+
+    memset(req, 0, sizeof(*req));
+    req->content_length = -1;
+
+    /* RFC 9112 2.2: ignore at least one empty line before the request line. */
+    while (p < end && (*p == '\r' || *p == '\n') && p - buf < 4)
+        p++;
+    ssize_t nl = find_eol(p, end, &eol);
+    if (nl < 0)
+        return (size_t)(end - p) > lim->max_request_line ? -414 : 0;
+    if (eol > lim->max_request_line)
+        return -414;
+    int rc = parse_request_line(req, p, eol);
+    if (rc < 0)
+        return rc;
+    p += nl + 1;
+
+    for (;;) {
+        nl = find_eol(p, end, &eol);
+        if (nl < 0)
+            return (size_t)(end - buf) > lim->max_head ? -431 : 0;
+        if ((size_t)(p + nl + 1 - buf) > lim->max_head)
+            return -431;
+        if (eol == 0) { /* end of the header section */
+            p += nl + 1;
+            break;
+        }
+        size_t i = 0;
+        while (i < eol && tchar[(unsigned char)p[i]])
+            i++;
+        /* No name, obs-fold (line starting with SP/HT), or whitespace before ':'. */
+        if (i == 0 || i >= eol || p[i] != ':')
+            return -400;
+        for (size_t j = i + 1; j < eol; j++)
+            if (!vchar[(unsigned char)p[j]])
+                return -400;
+        http_slice v = trim_ows(p + i + 1, eol - i - 1);
+        switch (i) {
+        case 4:
+            if (NAME_IS(p, i, "host")) {
+                if (have_host)
+                    return -400;
+                have_host = 1;
+                req->host = v;
+            }
+            break;
+        case 10:
+            if (NAME_IS(p, i, "connection"))
+                req->connection = v;
+            break;
+        case 13:
+            if (NAME_IS(p, i, "if-none-match") && !req->has_if_none_match) {
+                req->if_none_match = v;
+                req->has_if_none_match = 1;
+            }
+            break;
+        case 14:
+            if (NAME_IS(p, i, "content-length")) {
+                int64_t cl;
+                if (req->content_length >= 0 || parse_content_length(v, &cl) < 0)
+                    return -400;
+                req->content_length = cl;
+            }
+            break;
+        case 15:
+            if (NAME_IS(p, i, "accept-encoding") && !req->has_accept_encoding) {
+                req->accept_encoding = v;
+                req->has_accept_encoding = 1;
+            }
+            break;
+        case 17:
+            /* We never read request bodies; a chunked one could not be skipped safely. */
+            if (NAME_IS(p, i, "transfer-encoding"))
+                return -501;
+            break;
+        default:
+            break;
+        }
+        p += nl + 1;
+    }
+
+    if (req->minor == 1 && !have_host)
+        return -400; /* RFC 9112 3.2 */
+    if (req->minor == 1)
+        req->keep_alive = !list_has_token(req->connection, "close");
+    else
+        req->keep_alive = list_has_token(req->connection, "keep-alive");
+    return (ssize_t)(p - buf);
+}
+
+/* Parses one entity-tag at *pp (W/ prefix allowed); sets 'tag' to the opaque part
+ * without quotes. Returns 0 or -1. */
+static int
+next_etag(const char **pp, const char *end, http_slice *tag)
+{
+    const char *p = *pp;
+    if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+        p += 2;
+    if (p >= end || *p != '"')
+        return -1;
+    const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+    if (!q)
+        return -1;
+    *tag = (http_slice){p + 1, (size_t)(q - p - 1)};
+    *pp = q + 1;
+    return 0;
+}
+
+int
+http_etag_match(http_slice inm, int64_t v)
+{
+    char want[24];
+    int wl = 0;
+    char tmp[24];
+    uint64_t u = v < 0 ? 0 : (uint64_t)v;
+    do {
+        tmp[wl++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (int i = 0; i < wl; i++)
+        want[i] = tmp[wl - 1 - i];
+
+    http_slice all = trim_ows(inm.p, inm.len);
+    if (all.len == 1 && all.p[0] == '*')
+        return 1;
+    const char *p = all.p, *end = all.p + all.len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        if (p >= end)
+            break;
+        http_slice tag;
+        if (next_etag(&p, end, &tag) < 0)
+            return 0;
+        if (tag.len == (size_t)wl && memcmp(tag.p, want, (size_t)wl) == 0)
+            return 1;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p != ',')
+            return 0;
+    }
+    return 0;
+}
+
+/* Parses ";q=..." parameters of one Accept-Encoding item; returns 1 if q > 0. */
+static int
+q_positive(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        if (!semi)
+            return 1;
+        p = semi + 1;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            p += 2;
+            /* q=0, q=0.0, q=0.000 mean "not acceptable"; anything else is positive. */
+            if (p < end && *p == '0') {
+                p++;
+                if (p < end && *p == '.')
+                    p++;
+                while (p < end && *p == '0')
+                    p++;
+                return p < end && *p >= '1' && *p <= '9';
+            }
+            return 1;
+        }
+    }
+    return 1;
+}
+
+unsigned
+http_accept_encodings(http_slice ae)
+{
+    unsigned yes = 0, no = 0, star = 0, star_set = 0;
+    const char *p = ae.p, *end = ae.p + ae.len;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+        http_slice item = trim_ows(p, (size_t)(e - p));
+        const char *semi = memchr(item.p, ';', item.len);
+        http_slice name = trim_ows(item.p, semi ? (size_t)(semi - item.p) : item.len);
+        int pos = q_positive(item.p, item.p + item.len);
+        unsigned bit = 0;
+        if (name.len == 4 && strncasecmp(name.p, "gzip", 4) == 0)
+            bit = HTTP_ENC_GZIP;
+        else if (name.len == 4 && strncasecmp(name.p, "zstd", 4) == 0)
+            bit = HTTP_ENC_ZSTD;
+        else if (name.len == 1 && name.p[0] == '*') {
+            star = pos;
+            star_set = 1;
+        }
+        if (bit)
+            *(pos ? &yes : &no) |= bit;
+        p = e + 1;
+    }
+    if (star_set && star)
+        yes |= (HTTP_ENC_GZIP | HTTP_ENC_ZSTD) & ~no;
+    return yes & ~no;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+http_query_param(http_slice query, const char *name, char *out, size_t outmax, size_t *outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = query.p, *end = query.p + query.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        const char *ke = eq ? eq : e;
+        if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : e;
+            size_t o = 0;
+            while (v < e) {
+                int ch = (unsigned char)*v;
+                if (ch == '%') {
+                    int hi, lo;
+                    if (e - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0)
+                        return -1;
+                    ch = hi * 16 + lo;
+                    v += 3;
+                } else {
+                    if (ch == '+')
+                        ch = ' ';
+                    v++;
+                }
+                if (ch == 0 || o + 1 >= outmax)
+                    return -1;
+                out[o++] = (char)ch;
+            }
+            out[o] = '\0';
+            *outlen = o;
+            return 1;
+        }
+        p = e + 1;
+    }
+    return 0;
+}
+
+int
+http_parse_timestamp(const char *s, size_t len, int64_t *out)
+{
+    if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len > 18) /* 18 digits cannot overflow int64 */
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        n = n * 10 + (s[i] - '0');
+    }
+    *out = n;
+    return 0;
+}

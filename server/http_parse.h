@@ -1,0 +1,99 @@
+/*
+ * http_parse -- the read server's zero-copy HTTP/1.x request parser.
+ *
+ * The parser never allocates and never copies: every field of http_request is a slice
+ * {p, len} pointing into the caller's read buffer, valid until the caller moves or
+ * reuses those bytes. It reads the request line and only the headers the read server
+ * acts on (If-None-Match, Accept-Encoding, Connection, Host, Content-Length,
+ * Transfer-Encoding); every other header is syntax-checked and skipped.
+ *
+ * It is strict where leniency enables request smuggling or cache confusion (obs-fold,
+ * whitespace before ':', control characters, duplicate Host or Content-Length, any
+ * Transfer-Encoding), and lenient where RFC 9112 allows it (a bare LF as line end).
+ *
+ * http_parse_request() looks at the bytes buffered so far and returns:
+ *   > 0   a complete request head: the number of bytes it spans (the caller consumes
+ *         them; a request body, which the read server never accepts, is not included);
+ *   0     incomplete: read more and call again with the whole buffer;
+ *   < 0   the negated HTTP status to answer before closing: 400 malformed, 414 request
+ *         line too long, 431 header section too large, 505 unsupported version,
+ *         501 Transfer-Encoding.
+ * Parsing is restarted from the beginning on each call: heads are small (limits below)
+ * and a client trickling a head byte by byte is bounded by the slow-header timeout.
+ */
+#ifndef HERALD_SERVER_HTTP_PARSE_H
+#define HERALD_SERVER_HTTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct http_slice {
+    const char *p;
+    size_t len;
+} http_slice;
+
+enum http_method {
+    HTTP_METHOD_OTHER = 0,
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_OPTIONS,
+};
+
+typedef struct http_request {
+    int method; /* enum http_method */
+    http_slice method_name;
+    http_slice target;      /* path and query, as sent */
+    http_slice path;        /* target up to '?' */
+    http_slice query;       /* after '?', empty when none */
+    int minor;              /* HTTP/1.<minor>: 0 or 1 */
+    int keep_alive;         /* 1 if the connection stays open after the response */
+    int64_t content_length; /* -1 when absent */
+    http_slice if_none_match;
+    http_slice accept_encoding;
+    http_slice connection;
+    http_slice host;
+    unsigned has_if_none_match : 1;
+    unsigned has_accept_encoding : 1;
+} http_request;
+
+typedef struct http_limits {
+    size_t max_request_line; /* longer: 414 */
+    size_t max_head;         /* request line + headers longer: 431 */
+} http_limits;
+
+#define HTTP_DEFAULT_MAX_REQUEST_LINE 8192
+#define HTTP_DEFAULT_MAX_HEAD 16384
+
+ssize_t http_parse_request(http_request *req, const char *buf, size_t len, const http_limits *lim)
+    __attribute__((warn_unused_result));
+
+/*
+ * If-None-Match against version 'v' (the strong ETag "v"): returns 1 when 'inm' is "*"
+ * or lists "v" or W/"v" (weak comparison, RFC 9110 13.1.2), else 0. Malformed entries
+ * never match.
+ */
+int http_etag_match(http_slice inm, int64_t v);
+
+enum http_encoding {
+    HTTP_ENC_GZIP = 1,
+    HTTP_ENC_ZSTD = 2,
+};
+
+/* Accept-Encoding: a bit mask of the encodings above that are acceptable (q > 0),
+ * "*" included. 0 when the header is empty or accepts neither. */
+unsigned http_accept_encodings(http_slice ae);
+
+/*
+ * Finds query parameter 'name' in 'query' (a=b&c=d, no leading '?'). On success
+ * percent-decodes its value ('+' as space) into 'out' (at most 'outmax' bytes,
+ * NUL-terminated), sets *outlen and returns 1; returns 0 if absent, -1 if the value is
+ * malformed (bad escape, NUL) or too long. A parameter without '=' has an empty value.
+ */
+int http_query_param(http_slice query, const char *name, char *out, size_t outmax, size_t *outlen);
+
+/* Parses a _since/_before style timestamp: decimal digits, optionally in double quotes
+ * (Remote Settings clients send "123"). Returns 0 or -1. */
+int http_parse_timestamp(const char *s, size_t len, int64_t *out);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * snapset -- see snapset.h for the layout. Building is done once per version on the
+ * sync thread and may allocate freely; reading (workers) never allocates.
+ */
+#include "snapset.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "herald/jcs.h"
+#include "md5.h"
+
+static snapset_config g_cfg = {"", 60, 3600, 60, 3600};
+static char *g_host;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static snapset *g_current;
+static atomic_uint_fast64_t g_generation;
+
+void
+snapset_configure(const snapset_config *cfg)
+{
+    free(g_host);
+    g_host = herald_mem_strdup(cfg->host ? cfg->host : "");
+    g_cfg = *cfg;
+    g_cfg.host = g_host;
+}
+
+void
+snapset_unconfigure(void)
+{
+    free(g_host);
+    g_host = NULL;
+    g_cfg.host = "";
+}
+
+/* ---- listings ---------------------------------------------------------------------- */
+
+typedef struct entry_src {
+    int64_t lm;
+    size_t idx;      /* position in the caller's source order */
+    const char *key; /* tie-break: ascending, for a deterministic order */
+    size_t key_len;
+    herald_buf json;
+} entry_src;
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+    const entry_src *x = a, *y = b;
+    if (x->lm != y->lm)
+        return x->lm > y->lm ? -1 : 1;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* Sorts 'src' newest first and joins it into 'l'; frees the entries' buffers. */
+static void
+listing_build(listing *l, entry_src *src, size_t n)
+{
+    qsort(src, n, sizeof(*src), entry_cmp);
+    herald_buf b = HERALD_BUF_INIT;
+    l->n = n;
+    l->lm = herald_mem_calloc(n ? n : 1, sizeof(int64_t));
+    l->off = herald_mem_calloc(n ? n : 1, sizeof(size_t));
+    l->sz = herald_mem_calloc(n ? n : 1, sizeof(size_t));
+    l->src = herald_mem_calloc(n ? n : 1, sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        l->src[i] = src[i].idx;
+        if (i)
+            herald_buf_putc(&b, ',');
+        l->lm[i] = src[i].lm;
+        l->off[i] = b.len;
+        l->sz[i] = src[i].json.len;
+        herald_buf_append(&b, src[i].json.data, src[i].json.len);
+        herald_buf_free(&src[i].json);
+    }
+    herald_buf_cstr(&b);
+    l->len = b.len;
+    l->json = herald_buf_steal(&b, NULL);
+}
+
+static void
+listing_free(listing *l)
+{
+    free(l->json);
+    free(l->lm);
+    free(l->off);
+    free(l->sz);
+    free(l->src);
+    memset(l, 0, sizeof(*l));
+}
+
+size_t
+listing_count_since(const listing *l, int64_t since)
+{
+    /* lm is non-increasing: find the first index with lm <= since. */
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->lm[mid] > since)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t
+listing_prefix_len(const listing *l, size_t k)
+{
+    return k == 0 ? 0 : l->off[k - 1] + l->sz[k - 1];
+}
+
+/* ---- headers ----------------------------------------------------------------------- */
+
+void
+http_date(herald_buf *out, int64_t ms)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* Own day/month names: strftime's %a/%b follow the locale. */
+    herald_buf_printf(out, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+                      months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The header lines every versioned response (200 and 304) carries. */
+static void
+build_hdr(herald_buf *out, int64_t version, int64_t max_age)
+{
+    herald_buf_puts(out, "ETag: \"");
+    herald_buf_put_i64(out, version);
+    herald_buf_puts(out, "\"\r\nLast-Modified: ");
+    http_date(out, version);
+    herald_buf_puts(out, "\r\nCache-Control: max-age=");
+    herald_buf_put_i64(out, max_age);
+    herald_buf_puts(out, "\r\nVary: Accept-Encoding\r\n"
+                         "Access-Control-Allow-Origin: *\r\n"
+                         "Access-Control-Expose-Headers: Content-Length, Expires, Alert, "
+                         "Retry-After, Last-Modified, Total-Records, ETag, Pragma, "
+                         "Cache-Control, Backoff, Next-Page\r\n");
+}
+
+/* ---- collections ------------------------------------------------------------------- */
+
+static int64_t
+num_field(const json_t *obj, const char *name, int64_t def)
+{
+    const json_t *v = json_object_get(obj, name);
+    return json_is_number(v) ? (int64_t)json_number_value(v) : def;
+}
+
+static void
+coll_free(coll *c)
+{
+    free(c->bid);
+    free(c->cid);
+    herald_buf_free(&c->hdr[0]);
+    herald_buf_free(&c->hdr[1]);
+    free(c->full);
+    listing_free(&c->delta);
+    free(c->post);
+    free(c);
+}
+
+coll *
+coll_new(herald_snapshot *s, char *err, size_t errlen)
+{
+    coll *c = herald_mem_calloc(1, sizeof(*c));
+    json_t *meta = json_object();
+    entry_src *src = NULL;
+    herald_buf b = HERALD_BUF_INIT;
+    const json_t *records = herald_snapshot_records(s);
+    const json_t *tombs = herald_snapshot_tombstones(s);
+    const json_t *sigs = herald_snapshot_signatures(s);
+    size_t nrec = json_array_size(records), ntomb = json_array_size(tombs);
+
+    atomic_init(&c->refs, 1);
+    c->bid = herald_mem_strdup(herald_snapshot_bucket(s));
+    c->cid = herald_mem_strdup(herald_snapshot_collection(s));
+    c->bid_len = strlen(c->bid);
+    c->cid_len = strlen(c->cid);
+    c->version = herald_snapshot_timestamp(s);
+    c->expires = herald_snapshot_expires(s);
+    c->nrecords = (int64_t)nrec;
+
+    /* metadata = collection attributes + bucket + signature + signatures. jansson's
+     * setters take references only, so casting away const changes nothing shared. */
+    json_object_update(meta, (json_t *)herald_snapshot_metadata(s));
+    json_object_set_new(meta, "bucket", json_string(c->bid));
+    if (json_array_size(sigs) > 0)
+        json_object_set(meta, "signature", json_array_get(sigs, 0));
+    json_object_set(meta, "signatures", (json_t *)sigs);
+    herald_buf_puts(&b, "],\"metadata\":");
+    if (herald_jcs_dump(&b, meta) < 0) {
+        snprintf(err, errlen, "metadata cannot be serialized");
+        goto fail;
+    }
+    herald_buf_puts(&b, ",\"timestamp\":");
+    herald_buf_put_i64(&b, c->version);
+    herald_buf_putc(&b, '}');
+    herald_buf_cstr(&b);
+    c->post_len = b.len;
+    c->post = herald_buf_steal(&b, NULL);
+
+    int64_t max_age = num_field(herald_snapshot_metadata(s), "cache_expires", -1);
+    if (max_age < 0)
+        max_age = g_cfg.cache_default;
+    build_hdr(&c->hdr[CACHE_SHORT], c->version, max_age);
+    build_hdr(&c->hdr[CACHE_LONG], c->version,
+              max_age > g_cfg.cache_maximum ? max_age : g_cfg.cache_maximum);
+
+    /* Records and tombstones, each serialized once. */
+    src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
+    size_t n = 0;
+    for (size_t i = 0; i < nrec + ntomb; i++) {
+        const json_t *r = i < nrec ? json_array_get(records, i) : json_array_get(tombs, i - nrec);
+        const json_t *id = json_object_get(r, "id");
+        if (!json_is_string(id)) {
+            snprintf(err, errlen, "record without a string id");
+            goto fail;
+        }
+        entry_src *e = &src[n++];
+        e->lm = num_field(r, "last_modified", 0);
+        e->key = json_string_value(id);
+        e->key_len = json_string_length(id);
+        if (herald_jcs_dump(&e->json, r) < 0) {
+            snprintf(err, errlen, "record '%s' cannot be serialized", e->key);
+            goto fail;
+        }
+    }
+
+    /* Full body: live records only. Built from a listing of the records, then the
+     * delta listing of records and tombstones. */
+    listing full;
+    entry_src *recs = herald_mem_calloc(nrec + 1, sizeof(*recs));
+    for (size_t i = 0; i < nrec; i++) {
+        recs[i] = src[i];
+        herald_buf_init(&recs[i].json);
+        herald_buf_append(&recs[i].json, src[i].json.data, src[i].json.len);
+    }
+    listing_build(&full, recs, nrec);
+    free(recs);
+    herald_buf_puts(&b, "{\"changes\":[");
+    herald_buf_append(&b, full.json, full.len);
+    herald_buf_append(&b, c->post, c->post_len);
+    herald_buf_cstr(&b);
+    c->full_len = b.len;
+    c->full = herald_buf_steal(&b, NULL);
+    listing_free(&full);
+
+    listing_build(&c->delta, src, n);
+    free(src);
+    json_decref(meta);
+    herald_snapshot_free(s);
+    return c;
+fail:
+    if (src)
+        for (size_t i = 0; i < nrec + ntomb; i++)
+            herald_buf_free(&src[i].json);
+    free(src);
+    herald_buf_free(&b);
+    json_decref(meta);
+    herald_snapshot_free(s);
+    coll_free(c);
+    return NULL;
+}
+
+void
+coll_ref(coll *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void
+coll_release(coll *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        coll_free(c);
+}
+
+/* ---- sets -------------------------------------------------------------------------- */
+
+static int
+key_cmp(const char *ab, size_t abl, const char *ac, size_t acl, const char *bb, size_t bbl,
+        const char *bc, size_t bcl)
+{
+    size_t n = abl < bbl ? abl : bbl;
+    int r = memcmp(ab, bb, n);
+    if (r || abl != bbl)
+        return r ? r : (abl < bbl ? -1 : 1);
+    n = acl < bcl ? acl : bcl;
+    r = memcmp(ac, bc, n);
+    if (r || acl != bcl)
+        return r ? r : (acl < bcl ? -1 : 1);
+    return 0;
+}
+
+static int
+coll_cmp(const void *a, const void *b)
+{
+    const coll *x = *(coll *const *)a, *y = *(coll *const *)b;
+    return key_cmp(x->bid, x->bid_len, x->cid, x->cid_len, y->bid, y->bid_len, y->cid, y->cid_len);
+}
+
+snapset *
+snapset_new(coll *const *colls, size_t n)
+{
+    snapset *s = herald_mem_calloc(1, sizeof(*s));
+    atomic_init(&s->refs, 1);
+    s->n = n;
+    s->colls = herald_mem_calloc(n ? n : 1, sizeof(coll *));
+    if (n)
+        memcpy(s->colls, colls, n * sizeof(coll *));
+    qsort(s->colls, n, sizeof(coll *), coll_cmp);
+
+    entry_src *src = herald_mem_calloc(n ? n : 1, sizeof(*src));
+    herald_buf uri = HERALD_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const coll *c = s->colls[i];
+        if (c->version > s->max_version)
+            s->max_version = c->version;
+        if (c->expires && (!s->min_expires || c->expires < s->min_expires))
+            s->min_expires = c->expires;
+        /* Remote Settings: id = UUID(md5(http_host + "/buckets/B/collections/C")). */
+        herald_buf_reset(&uri);
+        herald_buf_printf(&uri, "%s/buckets/%s/collections/%s", g_cfg.host, c->bid, c->cid);
+        char id[37];
+        md5_uuid(id, uri.data, uri.len);
+        entry_src *e = &src[i];
+        e->idx = i;
+        e->lm = c->version;
+        e->key = c->bid; /* tie-break by bucket then position: good enough, stable */
+        e->key_len = c->bid_len;
+        herald_buf *j = &e->json;
+        herald_buf_puts(j, "{\"bucket\":");
+        herald_jcs_string(j, c->bid, c->bid_len);
+        herald_buf_puts(j, ",\"collection\":");
+        herald_jcs_string(j, c->cid, c->cid_len);
+        herald_buf_puts(j, ",\"host\":");
+        herald_jcs_string(j, g_cfg.host, strlen(g_cfg.host));
+        herald_buf_puts(j, ",\"id\":\"");
+        herald_buf_puts(j, id);
+        herald_buf_puts(j, "\",\"last_modified\":");
+        herald_buf_put_i64(j, c->version);
+        herald_buf_putc(j, '}');
+    }
+    herald_buf_free(&uri);
+    listing_build(&s->monitor, src, n);
+    free(src);
+
+    herald_buf b = HERALD_BUF_INIT;
+    herald_buf_puts(&b, "],\"metadata\":{\"bucket\":\"monitor\"},\"timestamp\":");
+    herald_buf_put_i64(&b, s->max_version);
+    herald_buf_putc(&b, '}');
+    herald_buf_cstr(&b);
+    s->mon_post_len = b.len;
+    s->mon_post = herald_buf_steal(&b, NULL);
+
+    herald_buf_puts(&b, "{\"changes\":[");
+    herald_buf_append(&b, s->monitor.json, s->monitor.len);
+    herald_buf_append(&b, s->mon_post, s->mon_post_len);
+    herald_buf_cstr(&b);
+    s->mon_full_len = b.len;
+    s->mon_full = herald_buf_steal(&b, NULL);
+
+    herald_buf_puts(&b, "{\"data\":[");
+    herald_buf_append(&b, s->monitor.json, s->monitor.len);
+    herald_buf_puts(&b, "]}");
+    herald_buf_cstr(&b);
+    s->legacy_full_len = b.len;
+    s->legacy_full = herald_buf_steal(&b, NULL);
+
+    build_hdr(&s->mon_hdr[CACHE_SHORT], s->max_version, g_cfg.monitor_cache);
+    build_hdr(&s->mon_hdr[CACHE_LONG], s->max_version, g_cfg.monitor_maximum);
+    return s;
+}
+
+void
+snapset_ref(snapset *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void
+snapset_release(snapset *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        coll_release(s->colls[i]);
+    free(s->colls);
+    listing_free(&s->monitor);
+    herald_buf_free(&s->mon_hdr[0]);
+    herald_buf_free(&s->mon_hdr[1]);
+    free(s->mon_full);
+    free(s->mon_post);
+    free(s->legacy_full);
+    free(s);
+}
+
+coll *
+snapset_find(const snapset *s, const char *bid, size_t bid_len, const char *cid, size_t cid_len)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const coll *c = s->colls[mid];
+        int r = key_cmp(c->bid, c->bid_len, c->cid, c->cid_len, bid, bid_len, cid, cid_len);
+        if (r == 0)
+            return s->colls[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void
+snapset_publish(snapset *s)
+{
+    pthread_mutex_lock(&g_lock);
+    snapset *old = g_current;
+    g_current = s;
+    atomic_fetch_add_explicit(&g_generation, 1, memory_order_release);
+    pthread_mutex_unlock(&g_lock);
+    snapset_release(old);
+}
+
+snapset *
+snapset_acquire(void)
+{
+    pthread_mutex_lock(&g_lock);
+    snapset *s = g_current;
+    if (s)
+        snapset_ref(s);
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+uint64_t
+snapset_generation(void)
+{
+    return atomic_load_explicit(&g_generation, memory_order_acquire);
+}

@@ -1,0 +1,655 @@
+/*
+ * sync -- see sync.h for the protocol. Implementation notes:
+ *
+ *  - Everything here runs on one thread (the base's), so the state is plain globals in
+ *    one struct; only the three status values read by workers are atomics.
+ *  - hiredis calls every pending callback with reply == NULL when a context goes away;
+ *    each callback checks for NULL and for a stale 'epoch' (a reply for a connection
+ *    that has since been replaced) before touching anything.
+ *  - Contexts are never freed from inside their own callbacks: failures only schedule
+ *    'reset_ev', which runs from the event loop, frees both contexts (their pending
+ *    callbacks then see NULL) and arms a reconnect after the backoff delay.
+ *  - A resync batches all its results into one new set, published once, so a worker
+ *    sees either the state before the resync or after it, never a partial load.
+ */
+#include "sync.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "herald/log.h"
+#include "herald/mem.h"
+#include "herald/schema.h"
+#include "herald/snapshot.h"
+#include "snapset.h"
+
+#define CONNECT_TIMEOUT_MS 5000
+#define REPLY_TIMEOUT_MS 20000 /* a GET of a large blob on a busy Redis can be slow */
+#define PING_INTERVAL_MS 5000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define TICK_MS 250
+
+struct resync;
+
+static struct {
+    struct event_base *base;
+    sync_opts o;
+    redisAsyncContext *cmd, *sub;
+    int cmd_up, sub_up;
+    uint64_t epoch; /* incremented on every (re)connect */
+    struct event *tick_ev, *reset_ev;
+    long long connect_started, last_reply, last_ping, retry_at;
+    int inflight; /* commands sent on 'cmd' and not yet answered */
+    int backoff_ms;
+    snapset *cur; /* our reference to the set we published last */
+    struct resync *rs;
+    int stopping;
+    int reset_pending;
+} S;
+
+static atomic_int g_redis_ok, g_loaded;
+static atomic_llong g_last_update;
+
+int
+sync_redis_ok(void)
+{
+    return atomic_load_explicit(&g_redis_ok, memory_order_relaxed);
+}
+
+int
+sync_loaded(void)
+{
+    return atomic_load_explicit(&g_loaded, memory_order_relaxed);
+}
+
+long long
+sync_last_update_ms(void)
+{
+    return atomic_load_explicit(&g_last_update, memory_order_relaxed);
+}
+
+static long long
+now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+request_reset(const char *why)
+{
+    if (S.stopping || S.reset_pending)
+        return; /* one failure often reports twice (both connections) */
+    S.reset_pending = 1;
+    herald_warn("redis: %s; reconnecting", why);
+    atomic_store(&g_redis_ok, 0);
+    event_active(S.reset_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- building and publishing sets ------------------------------------------------- */
+
+/* Splits "bid/cid" into its two valid ids. Returns 0 or -1. */
+static int
+split_key(const char *key, size_t len, char *bid, char *cid)
+{
+    const char *slash = memchr(key, '/', len);
+    if (!slash)
+        return -1;
+    size_t bl = (size_t)(slash - key), cl = len - bl - 1;
+    if (!herald_schema_valid_id(key, bl) || !herald_schema_valid_id(slash + 1, cl))
+        return -1;
+    memcpy(bid, key, bl);
+    bid[bl] = '\0';
+    memcpy(cid, slash + 1, cl);
+    cid[cl] = '\0';
+    return 0;
+}
+
+static coll *
+cur_find(const char *bid, const char *cid)
+{
+    return S.cur ? snapset_find(S.cur, bid, strlen(bid), cid, strlen(cid)) : NULL;
+}
+
+/*
+ * Publishes a new set: the current one minus the collections in 'drop' (by pointer),
+ * plus 'add' (references taken over; each replaces the current coll of its key).
+ */
+static void
+publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
+{
+    size_t ncur = S.cur ? S.cur->n : 0;
+    coll **v = herald_mem_calloc(ncur + nadd + 1, sizeof(coll *));
+    size_t n = 0;
+    for (size_t i = 0; i < ncur; i++) {
+        coll *c = S.cur->colls[i];
+        int skip = 0;
+        for (size_t j = 0; j < ndrop && !skip; j++)
+            skip = drop[j] == c;
+        for (size_t j = 0; j < nadd && !skip; j++)
+            skip = add[j]->bid_len == c->bid_len && add[j]->cid_len == c->cid_len &&
+                   !strcmp(add[j]->bid, c->bid) && !strcmp(add[j]->cid, c->cid);
+        if (skip)
+            continue;
+        coll_ref(c);
+        v[n++] = c;
+    }
+    for (size_t j = 0; j < nadd; j++)
+        v[n++] = add[j];
+    snapset *s = snapset_new(v, n);
+    free(v);
+    snapset_ref(s);
+    snapset_release(S.cur);
+    S.cur = s;
+    snapset_publish(s);
+    atomic_store(&g_last_update, now_ms());
+}
+
+/* Decodes and verifies a blob for "bid/cid". Returns a new coll or NULL (logged). */
+static coll *
+load_blob(const char *bid, const char *cid, const redisReply *r)
+{
+    char err[256];
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        herald_warn("snapshot %s/%s: no blob in redis", bid, cid);
+        return NULL;
+    }
+    herald_snapshot *snap = herald_snapshot_decode(r->str, (size_t)r->len, err, sizeof(err));
+    if (!snap) {
+        herald_error("snapshot %s/%s: cannot decode: %s", bid, cid, err);
+        return NULL;
+    }
+    if (strcmp(herald_snapshot_bucket(snap), bid) ||
+        strcmp(herald_snapshot_collection(snap), cid)) {
+        herald_error("snapshot %s/%s: blob is for %s/%s; not served", bid, cid,
+                     herald_snapshot_bucket(snap), herald_snapshot_collection(snap));
+        herald_snapshot_free(snap);
+        return NULL;
+    }
+    if (herald_snapshot_verify_decoded(snap, 0, S.o.keys, S.o.nkeys, err, sizeof(err)) < 0) {
+        herald_error("snapshot %s/%s version %lld does not verify: %s; not served", bid, cid,
+                     (long long)herald_snapshot_timestamp(snap), err);
+        herald_snapshot_free(snap);
+        return NULL;
+    }
+    coll *c = coll_new(snap, err, sizeof(err));
+    if (!c)
+        herald_error("snapshot %s/%s: %s; not served", bid, cid, err);
+    return c;
+}
+
+/* ---- notifications ----------------------------------------------------------------- */
+
+typedef struct fetch {
+    uint64_t epoch;
+    char bid[256], cid[256];
+} fetch;
+
+static void
+on_fetch(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    fetch *f = priv;
+    if (!reply || f->epoch != S.epoch)
+        goto out;
+    S.inflight--;
+    S.last_reply = now_ms();
+    coll *c = load_blob(f->bid, f->cid, reply);
+    if (!c)
+        goto out;
+    coll *old = cur_find(f->bid, f->cid);
+    if (old && old->version >= c->version) {
+        herald_debug("snapshot %s/%s %lld: already serving %lld", f->bid, f->cid,
+                     (long long)c->version, (long long)old->version);
+        coll_release(c);
+        goto out;
+    }
+    herald_info("serving %s/%s version %lld (%lld records)", f->bid, f->cid, (long long)c->version,
+                (long long)c->nrecords);
+    publish_change(&c, 1, NULL, 0);
+out:
+    free(f);
+}
+
+static void
+send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
+{
+    herald_buf key = HERALD_BUF_INIT;
+    herald_schema_snap_key(&key, bid, cid);
+    if (S.inflight == 0)
+        S.last_reply = now_ms(); /* the timeout counts from the oldest unanswered send */
+    S.inflight++;
+    redisAsyncCommand(S.cmd, cb, priv, "GET %b", key.data, key.len);
+    herald_buf_free(&key);
+}
+
+static void
+on_message(const char *msg, size_t len)
+{
+    char bid[256], cid[256];
+    const char *sp = memchr(msg, ' ', len);
+    char *end;
+    long long v;
+    if (!sp || split_key(msg, (size_t)(sp - msg), bid, cid) < 0)
+        goto bad;
+    char num[24];
+    size_t nl = len - (size_t)(sp - msg) - 1;
+    if (nl == 0 || nl >= sizeof(num))
+        goto bad;
+    memcpy(num, sp + 1, nl);
+    num[nl] = '\0';
+    v = strtoll(num, &end, 10);
+    if (*end || v < 0)
+        goto bad;
+
+    coll *old = cur_find(bid, cid);
+    if (v == 0) {
+        if (old) {
+            herald_info("collection %s/%s removed", bid, cid);
+            publish_change(NULL, 0, &old, 1);
+        }
+        return;
+    }
+    if (old && old->version >= v)
+        return;
+    if (!S.cmd || !S.cmd_up)
+        return; /* the resync after reconnecting will pick it up */
+    fetch *f = herald_mem_calloc(1, sizeof(*f));
+    f->epoch = S.epoch;
+    strcpy(f->bid, bid);
+    strcpy(f->cid, cid);
+    send_get(bid, cid, on_fetch, f);
+    return;
+bad:
+    herald_warn("ignoring malformed notification '%.*s'", (int)(len > 200 ? 200 : len), msg);
+}
+
+/* ---- full resync ------------------------------------------------------------------- */
+
+typedef struct rs_item {
+    char bid[256], cid[256];
+    int64_t version;
+    coll *loaded;
+} rs_item;
+
+typedef struct resync {
+    uint64_t epoch;
+    int pending; /* ZRANGE + GETs not yet answered (callbacks hold the struct) */
+    int aborted;
+    size_t n;
+    rs_item *items;
+    rs_item *gone; /* served at ZRANGE time but absent from the monitor */
+    size_t ngone;
+} resync;
+
+typedef struct rs_get {
+    resync *rs;
+    size_t i;
+} rs_get;
+
+static void
+resync_free(resync *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        coll_release(rs->items[i].loaded);
+    free(rs->items);
+    free(rs->gone);
+    if (S.rs == rs)
+        S.rs = NULL;
+    free(rs);
+}
+
+static void
+resync_finish(resync *rs)
+{
+    coll **add = herald_mem_calloc(rs->n + 1, sizeof(coll *));
+    coll **drop = herald_mem_calloc(rs->ngone + 1, sizeof(coll *));
+    size_t nadd = 0, ndrop = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        rs_item *it = &rs->items[i];
+        if (!it->loaded)
+            continue;
+        coll *old = cur_find(it->bid, it->cid);
+        if (old && old->version >= it->loaded->version)
+            continue; /* a notification got a newer one meanwhile */
+        add[nadd++] = it->loaded;
+        it->loaded = NULL;
+    }
+    for (size_t i = 0; i < rs->ngone; i++) {
+        /* Only if no notification re-created it since the ZRANGE. */
+        coll *c = cur_find(rs->gone[i].bid, rs->gone[i].cid);
+        if (c && c->version == rs->gone[i].version)
+            drop[ndrop++] = c;
+    }
+    if (nadd || ndrop || !sync_loaded())
+        publish_change(add, nadd, drop, ndrop);
+    free(add);
+    free(drop);
+    herald_info("resync done: %zu collections in the monitor, %zu updated, %zu removed, "
+                "%zu served",
+                rs->n, nadd, ndrop, S.cur ? S.cur->n : 0);
+    atomic_store(&g_loaded, 1);
+    atomic_store(&g_redis_ok, S.cmd_up && S.sub_up);
+    S.backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void
+resync_unref(resync *rs)
+{
+    if (--rs->pending > 0)
+        return;
+    if (!rs->aborted && rs->epoch == S.epoch)
+        resync_finish(rs);
+    resync_free(rs);
+}
+
+static void
+on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    rs_get *g = priv;
+    resync *rs = g->rs;
+    if (!reply || rs->epoch != S.epoch) {
+        rs->aborted = 1;
+    } else {
+        S.inflight--;
+        S.last_reply = now_ms();
+        rs_item *it = &rs->items[g->i];
+        it->loaded = load_blob(it->bid, it->cid, reply);
+    }
+    free(g);
+    resync_unref(rs);
+}
+
+static void
+on_zrange(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    resync *rs = priv;
+    redisReply *r = reply;
+    if (!r || rs->epoch != S.epoch) {
+        rs->aborted = 1;
+        goto out;
+    }
+    S.inflight--;
+    S.last_reply = now_ms();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+        herald_error("ZRANGE %s: unexpected reply", HERALD_KEY_MONITOR);
+        rs->aborted = 1;
+        request_reset("unexpected ZRANGE reply");
+        goto out;
+    }
+    size_t n = r->elements / 2;
+    if (n > S.o.max_collections) {
+        herald_error("%zu collections in the monitor; serving the first %zu", n,
+                     S.o.max_collections);
+        n = S.o.max_collections;
+    }
+    rs->items = herald_mem_calloc(n + 1, sizeof(rs_item));
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *m = r->element[2 * i], *sc = r->element[2 * i + 1];
+        rs_item *it = &rs->items[rs->n];
+        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
+            split_key(m->str, (size_t)m->len, it->bid, it->cid) < 0) {
+            herald_warn("ignoring malformed monitor entry");
+            continue;
+        }
+        it->version = strtoll(sc->str, NULL, 10);
+        rs->n++;
+        coll *old = cur_find(it->bid, it->cid);
+        if (old && old->version >= it->version)
+            continue; /* already serving that version (or a newer one) */
+        rs_get *g = herald_mem_calloc(1, sizeof(*g));
+        g->rs = rs;
+        g->i = rs->n - 1;
+        rs->pending++;
+        send_get(it->bid, it->cid, on_rs_get, g);
+    }
+    /* Served collections that the monitor no longer lists. */
+    size_t ncur = S.cur ? S.cur->n : 0;
+    rs->gone = herald_mem_calloc(ncur + 1, sizeof(rs_item));
+    for (size_t i = 0; i < ncur; i++) {
+        coll *c = S.cur->colls[i];
+        int found = 0;
+        for (size_t j = 0; j < rs->n && !found; j++)
+            found = !strcmp(rs->items[j].bid, c->bid) && !strcmp(rs->items[j].cid, c->cid);
+        if (!found) {
+            /* Copied: S.cur (and 'c') may be gone by the time the resync finishes. */
+            rs_item *g = &rs->gone[rs->ngone++];
+            memcpy(g->bid, c->bid, c->bid_len + 1);
+            memcpy(g->cid, c->cid, c->cid_len + 1);
+            g->version = c->version;
+        }
+    }
+out:
+    resync_unref(rs);
+}
+
+static void
+start_resync(void)
+{
+    if (S.rs)
+        S.rs->aborted = 1; /* a newer resync supersedes it */
+    resync *rs = herald_mem_calloc(1, sizeof(*rs));
+    rs->epoch = S.epoch;
+    rs->pending = 1;
+    S.rs = rs;
+    if (S.inflight == 0)
+        S.last_reply = now_ms();
+    S.inflight++;
+    redisAsyncCommand(S.cmd, on_zrange, rs, "ZRANGE %s 0 -1 WITHSCORES", HERALD_KEY_MONITOR);
+}
+
+/* ---- connections ------------------------------------------------------------------- */
+
+static void
+on_sub(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    (void)priv;
+    redisReply *r = reply;
+    if (!r || ac != S.sub)
+        return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+        request_reset("unexpected reply on the subscription");
+        return;
+    }
+    const char *kind = r->element[0]->str;
+    if (!strcmp(kind, "subscribe")) {
+        S.sub_up = 1;
+        herald_info("redis: subscribed to %s; resyncing", HERALD_CHANNEL_SNAPSHOTS);
+        start_resync();
+    } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
+        on_message(r->element[2]->str, (size_t)r->element[2]->len);
+    }
+}
+
+static void
+on_select(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    (void)priv;
+    redisReply *r = reply;
+    if (!r || ac != S.cmd)
+        return;
+    S.inflight--;
+    S.last_reply = now_ms();
+    if (r->type == REDIS_REPLY_ERROR)
+        request_reset("SELECT failed");
+}
+
+static void
+on_ping(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    if (!reply || ac != S.cmd)
+        return;
+    S.inflight--;
+    S.last_reply = now_ms();
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    if (ac != S.cmd && ac != S.sub)
+        return; /* a context drop_all() is freeing */
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback. */
+        if (ac == S.cmd)
+            S.cmd = NULL;
+        if (ac == S.sub)
+            S.sub = NULL;
+        request_reset(ac->errstr[0] ? ac->errstr : "cannot connect");
+        return;
+    }
+    redisEnableKeepAlive((redisContext *)&ac->c);
+    if (ac == S.cmd)
+        S.cmd_up = 1;
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    if (ac != S.cmd && ac != S.sub)
+        return; /* freed by drop_all(): already handled */
+    if (ac == S.cmd)
+        S.cmd = NULL;
+    if (ac == S.sub)
+        S.sub = NULL;
+    request_reset(ac->errstr[0] ? ac->errstr : "connection closed");
+}
+
+static redisAsyncContext *
+open_ctx(void)
+{
+    redisAsyncContext *ac = redisAsyncConnect(S.o.url.host, S.o.url.port);
+    if (!ac)
+        return NULL;
+    if (ac->err) {
+        herald_warn("redis %s:%d: %s", S.o.url.host, S.o.url.port, ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisLibeventAttach(ac, S.base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    return ac;
+}
+
+static void
+connect_all(void)
+{
+    S.epoch++;
+    S.cmd_up = S.sub_up = 0;
+    S.inflight = 0;
+    S.connect_started = now_ms();
+    S.cmd = open_ctx();
+    S.sub = S.cmd ? open_ctx() : NULL;
+    if (!S.cmd || !S.sub) {
+        request_reset("cannot create a connection");
+        return;
+    }
+    if (S.o.url.db) {
+        S.inflight++;
+        redisAsyncCommand(S.cmd, on_select, NULL, "SELECT %d", S.o.url.db);
+    }
+    redisAsyncCommand(S.sub, on_sub, NULL, "SUBSCRIBE %s", HERALD_CHANNEL_SNAPSHOTS);
+}
+
+static void
+drop_all(void)
+{
+    S.epoch++; /* callbacks run by the frees below see a stale epoch */
+    redisAsyncContext *c = S.cmd, *s = S.sub;
+    S.cmd = S.sub = NULL;
+    S.cmd_up = S.sub_up = 0;
+    S.inflight = 0;
+    if (c)
+        redisAsyncFree(c);
+    if (s)
+        redisAsyncFree(s);
+}
+
+static void
+on_reset(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    drop_all();
+    S.reset_pending = 0;
+    S.retry_at = now_ms() + S.backoff_ms;
+    S.backoff_ms = S.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : S.backoff_ms * 2;
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    long long now = now_ms();
+    if (!S.cmd && !S.sub) {
+        if (now >= S.retry_at)
+            connect_all();
+        return;
+    }
+    if ((!S.cmd_up || !S.sub_up) && now - S.connect_started > CONNECT_TIMEOUT_MS) {
+        request_reset("connect timed out");
+        return;
+    }
+    if (S.inflight > 0 && now - S.last_reply > REPLY_TIMEOUT_MS) {
+        request_reset("command timed out");
+        return;
+    }
+    if (S.cmd_up && S.inflight == 0 && now - S.last_ping > PING_INTERVAL_MS) {
+        S.last_ping = now;
+        S.last_reply = now;
+        S.inflight++;
+        redisAsyncCommand(S.cmd, on_ping, NULL, "PING");
+    }
+}
+
+int
+sync_start(struct event_base *base, const sync_opts *o)
+{
+    memset(&S, 0, sizeof(S));
+    S.base = base;
+    S.o = *o;
+    if (!S.o.max_collections)
+        S.o.max_collections = 100000;
+    S.backoff_ms = BACKOFF_MIN_MS;
+    S.cur = snapset_acquire();
+    S.reset_ev = event_new(base, -1, 0, on_reset, NULL);
+    S.tick_ev = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+    struct timeval tv = {0, TICK_MS * 1000};
+    if (!S.reset_ev || !S.tick_ev || event_add(S.tick_ev, &tv) < 0)
+        goto fail;
+    connect_all();
+    return 0;
+fail:
+    sync_stop();
+    return -1;
+}
+
+void
+sync_stop(void)
+{
+    S.stopping = 1;
+    drop_all();
+    if (S.tick_ev)
+        event_free(S.tick_ev);
+    if (S.reset_ev)
+        event_free(S.reset_ev);
+    S.tick_ev = S.reset_ev = NULL;
+    snapset_release(S.cur);
+    S.cur = NULL;
+}

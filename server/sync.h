@@ -1,0 +1,46 @@
+/*
+ * sync -- keeps the published snapshot set equal to what the signer stored in Redis.
+ *
+ * Runs on one event base (the main thread's), with two hiredis async connections:
+ * 'sub' SUBSCRIBEd to herald:snapshots and 'cmd' for ZRANGE/GET. Once subscribed it
+ * resynchronises everything (ZRANGE herald:monitor WITHSCORES, GET each blob whose
+ * version differs from the one served); then each notification "<bid>/<cid> <V>"
+ * fetches that one blob ("... 0" removes the collection). Subscribing before loading
+ * means no notification can fall between the two. Every blob is decoded and verified
+ * against the pinned public keys before it is served; one that fails is logged and the
+ * previously verified version (if any) stays. A version never replaces a newer one.
+ *
+ * hiredis 0.14.1 has no async timeouts, so a periodic tick bounds connecting and every
+ * outstanding command; on any failure both connections are dropped and re-established
+ * with exponential backoff, followed by a full resync (notifications may have been
+ * missed meanwhile). The served set is kept while Redis is away.
+ */
+#ifndef HERALD_SERVER_SYNC_H
+#define HERALD_SERVER_SYNC_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "herald/crypto.h"
+#include "herald/redis.h"
+
+typedef struct sync_opts {
+    herald_redis_url url;
+    const herald_pubkey *keys; /* kept by reference */
+    size_t nkeys;
+    size_t max_collections; /* a monitor larger than this is truncated (logged) */
+} sync_opts;
+
+/* Starts syncing on 'base' (connecting happens from the event loop). Returns 0 or -1. */
+int sync_start(struct event_base *base, const sync_opts *o) __attribute__((warn_unused_result));
+/* Drops the connections and frees everything; call from the base's thread. */
+void sync_stop(void);
+
+/* Both connections up and the last resync finished (any thread). */
+int sync_redis_ok(void);
+/* At least one full resync has completed since start (any thread). */
+int sync_loaded(void);
+/* ms since the epoch of the last set published by sync, 0 if none (any thread). */
+long long sync_last_update_ms(void);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * test_http_parse -- table-driven tests of the read server's request parser
+ * (server/http_parse.c): valid requests, every split point of a request across reads,
+ * pipelined requests, malformed input, oversize request lines and heads, and the
+ * helpers for If-None-Match, Accept-Encoding, query parameters and _since values.
+ *
+ * Parameterized tests take an index into a static table: Criterion may run each case in
+ * a freshly started process, where pointers from the parent (string literals under
+ * PIE/ASLR) would be invalid, but the static tables are the same.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http_parse.h"
+
+static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
+
+static ssize_t
+parse(http_request *r, const char *s)
+{
+    return http_parse_request(r, s, strlen(s), &lim);
+}
+
+static int
+slice_is(http_slice s, const char *want)
+{
+    return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
+}
+
+/* ---- whole requests ----------------------------------------------------------------- */
+
+struct parse_case {
+    const char *in;
+    ssize_t rc; /* > 0: expect the whole input consumed; else the exact return */
+    int method;
+    const char *path, *query;
+    int minor, keep_alive;
+    const char *inm; /* NULL: header absent */
+};
+
+static struct parse_case parse_cases[] = {
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, HTTP_METHOD_GET, "/", "", 1, 1, NULL},
+    {"HEAD /v1/x?_since=1&b=2 HTTP/1.1\r\nHost: a\r\n\r\n", 1, HTTP_METHOD_HEAD, "/v1/x",
+     "_since=1&b=2", 1, 1, NULL},
+    {"GET /a HTTP/1.0\r\n\r\n", 1, HTTP_METHOD_GET, "/a", "", 0, 0, NULL},
+    {"GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 1, HTTP_METHOD_GET, "/a", "", 0, 1, NULL},
+    {"GET /a HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", 1, HTTP_METHOD_GET, "/a", "",
+     1, 0, NULL},
+    {"GET /a HTTP/1.1\r\nhost:a\r\nIF-NONE-MATCH:  \"12\" \t\r\n\r\n", 1, HTTP_METHOD_GET, "/a", "",
+     1, 1, "\"12\""},
+    {"GET /a HTTP/1.1\nHost: a\n\n", 1, HTTP_METHOD_GET, "/a", "", 1, 1, NULL}, /* bare LF */
+    {"\r\nGET /a HTTP/1.1\r\nHost: a\r\n\r\n", 1, HTTP_METHOD_GET, "/a", "", 1, 1, NULL},
+    {"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 1, HTTP_METHOD_OTHER, "/a", "", 1,
+     1, NULL},
+    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 1, HTTP_METHOD_OPTIONS, "*", "", 1, 1, NULL},
+    {"GET /a HTTP/1.2\r\nHost: a\r\n\r\n", 1, HTTP_METHOD_GET, "/a", "", 1, 1, NULL},
+    /* incomplete */
+    {"", 0, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\n", 0, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1", 0, 0, NULL, NULL, 0, 0, NULL},
+    /* malformed */
+    {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL}, /* no Host */
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", -400, 0, NULL,
+     NULL, 0, 0, NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", -501, 0, NULL, NULL, 0, 0,
+     NULL},
+    {"GET / HTTP/2.0\r\n\r\n", -505, 0, NULL, NULL, 0, 0, NULL},
+    {"GET / FTP/1.1\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"G(T / HTTP/1.1\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+    {"GET /\x7f HTTP/1.1\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
+};
+
+ParameterizedTestParameters(http_parse, table)
+{
+    static size_t idx[sizeof(parse_cases) / sizeof(parse_cases[0])];
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+        idx[i] = i;
+    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(size_t *i, http_parse, table)
+{
+    const struct parse_case *c = &parse_cases[*i];
+    http_request r;
+    ssize_t rc = parse(&r, c->in);
+    if (c->rc <= 0) {
+        cr_assert_eq(rc, c->rc, "'%s': got %zd want %zd", c->in, rc, c->rc);
+        return;
+    }
+    cr_assert_eq(rc, (ssize_t)strlen(c->in), "'%s': got %zd", c->in, rc);
+    cr_assert_eq(r.method, c->method);
+    cr_assert(slice_is(r.path, c->path), "path of '%s'", c->in);
+    cr_assert(slice_is(r.query, c->query), "query of '%s'", c->in);
+    cr_assert_eq(r.minor, c->minor);
+    cr_assert_eq(r.keep_alive, c->keep_alive, "keep-alive of '%s'", c->in);
+    cr_assert_eq(r.has_if_none_match, c->inm != NULL);
+    if (c->inm)
+        cr_assert(slice_is(r.if_none_match, c->inm));
+}
+
+/* ---- split across reads, pipelining, limits ---------------------------------------- */
+
+Test(http_parse, every_split_point_is_incomplete_then_complete)
+{
+    const char *req = "GET /v1/buckets/b/collections/c/changeset?_since=%2212%22 HTTP/1.1\r\n"
+                      "Host: h\r\nAccept-Encoding: gzip\r\nIf-None-Match: \"5\"\r\n\r\n";
+    size_t n = strlen(req);
+    http_request r;
+    for (size_t cut = 0; cut < n; cut++)
+        cr_assert_eq(http_parse_request(&r, req, cut, &lim), 0, "prefix of %zu bytes", cut);
+    cr_assert_eq(http_parse_request(&r, req, n, &lim), (ssize_t)n);
+    cr_assert(slice_is(r.accept_encoding, "gzip"));
+    cr_assert(slice_is(r.query, "_since=%2212%22"));
+}
+
+Test(http_parse, pipelined_requests_parse_one_at_a_time)
+{
+    const char *a = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+    const char *b = "HEAD /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s%sGET /3 HT", a, b);
+    size_t len = strlen(buf), off = 0;
+    http_request r;
+    ssize_t rc = http_parse_request(&r, buf, len, &lim);
+    cr_assert_eq(rc, (ssize_t)strlen(a));
+    cr_assert(slice_is(r.path, "/1"));
+    off += (size_t)rc;
+    rc = http_parse_request(&r, buf + off, len - off, &lim);
+    cr_assert_eq(rc, (ssize_t)strlen(b));
+    cr_assert(slice_is(r.path, "/2"));
+    cr_assert_eq(r.method, HTTP_METHOD_HEAD);
+    cr_assert_eq(r.keep_alive, 0);
+    off += (size_t)rc;
+    cr_assert_eq(http_parse_request(&r, buf + off, len - off, &lim), 0);
+}
+
+Test(http_parse, oversize_request_line_is_414_even_before_its_end)
+{
+    static char buf[HTTP_DEFAULT_MAX_REQUEST_LINE + 64];
+    memcpy(buf, "GET /", 5);
+    memset(buf + 5, 'a', sizeof(buf) - 5);
+    http_request r;
+    cr_assert_eq(http_parse_request(&r, buf, sizeof(buf), &lim), -414);
+    /* Exactly at the limit (line complete) is accepted. */
+    static char ok[HTTP_DEFAULT_MAX_REQUEST_LINE + 64];
+    size_t line = HTTP_DEFAULT_MAX_REQUEST_LINE;
+    memcpy(ok, "GET /", 5);
+    memset(ok + 5, 'a', line - 5 - 9);
+    memcpy(ok + line - 9, " HTTP/1.1\r\nHost: h\r\n\r\n", 23);
+    cr_assert_gt(http_parse_request(&r, ok, line + 2 + 9 + 2, &lim), 0);
+}
+
+Test(http_parse, oversize_head_is_431)
+{
+    static char buf[HTTP_DEFAULT_MAX_HEAD + 256];
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: h\r\n");
+    while (n + 20 < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-Pad: aaaaaaaaaa\r\n");
+    http_request r;
+    cr_assert_eq(http_parse_request(&r, buf, n, &lim), -431); /* no end yet, too long */
+}
+
+/* ---- If-None-Match ------------------------------------------------------------------ */
+
+struct inm_case {
+    const char *header;
+    long long v;
+    int match;
+};
+
+static struct inm_case inm_cases[] = {
+    {"\"42\"", 42, 1}, {"W/\"42\"", 42, 1},     {"\"1\", W/\"42\"", 42, 1}, {"\"1\",\"2\"", 42, 0},
+    {"*", 42, 1},      {" * ", 7, 1},           {"\"420\"", 42, 0},         {"\"4\"", 42, 0},
+    {"42", 42, 0},     {"\"42", 42, 0},         {"w/\"42\"", 42, 0},        {"", 42, 0},
+    {"\"0\"", 0, 1},   {"\"1\" \"42\"", 42, 0}, /* missing comma: malformed */
+};
+
+ParameterizedTestParameters(http_parse, etag)
+{
+    static size_t idx[sizeof(inm_cases) / sizeof(inm_cases[0])];
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+        idx[i] = i;
+    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(size_t *i, http_parse, etag)
+{
+    const struct inm_case *c = &inm_cases[*i];
+    http_slice s = {c->header, strlen(c->header)};
+    cr_assert_eq(http_etag_match(s, c->v), c->match, "'%s' vs %lld", c->header, c->v);
+}
+
+/* ---- Accept-Encoding ---------------------------------------------------------------- */
+
+struct ae_case {
+    const char *header;
+    unsigned want;
+};
+
+static struct ae_case ae_cases[] = {
+    {"", 0},
+    {"gzip", HTTP_ENC_GZIP},
+    {"gzip, deflate, br, zstd", HTTP_ENC_GZIP | HTTP_ENC_ZSTD},
+    {"GZIP;q=0.5", HTTP_ENC_GZIP},
+    {"gzip;q=0", 0},
+    {"gzip; q=0.000", 0},
+    {"gzip;q=0.001", HTTP_ENC_GZIP},
+    {"*", HTTP_ENC_GZIP | HTTP_ENC_ZSTD},
+    {"*, zstd;q=0", HTTP_ENC_GZIP},
+    {"identity", 0},
+    {"br", 0},
+};
+
+ParameterizedTestParameters(http_parse, accept_encoding)
+{
+    static size_t idx[sizeof(ae_cases) / sizeof(ae_cases[0])];
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+        idx[i] = i;
+    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(size_t *i, http_parse, accept_encoding)
+{
+    const struct ae_case *c = &ae_cases[*i];
+    http_slice s = {c->header, strlen(c->header)};
+    cr_assert_eq(http_accept_encodings(s), c->want, "'%s'", c->header);
+}
+
+/* ---- query parameters and timestamps ------------------------------------------------ */
+
+Test(http_parse, query_params)
+{
+    const char *q = "_since=%22123%22&_expected=0&bucket=a+b&flag&x=%zz";
+    http_slice s = {q, strlen(q)};
+    char v[64];
+    size_t n;
+    cr_assert_eq(http_query_param(s, "_since", v, sizeof(v), &n), 1);
+    cr_assert_str_eq(v, "\"123\"");
+    cr_assert_eq(http_query_param(s, "_expected", v, sizeof(v), &n), 1);
+    cr_assert_str_eq(v, "0");
+    cr_assert_eq(http_query_param(s, "bucket", v, sizeof(v), &n), 1);
+    cr_assert_str_eq(v, "a b");
+    cr_assert_eq(http_query_param(s, "flag", v, sizeof(v), &n), 1);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(http_query_param(s, "x", v, sizeof(v), &n), -1);
+    cr_assert_eq(http_query_param(s, "_since_", v, sizeof(v), &n), 0);
+    cr_assert_eq(http_query_param(s, "_sinc", v, sizeof(v), &n), 0);
+    const char *nul = "a=%00";
+    cr_assert_eq(http_query_param((http_slice){nul, strlen(nul)}, "a", v, sizeof(v), &n), -1);
+    cr_assert_eq(http_query_param(s, "_since", v, 3, &n), -1); /* too long for 'out' */
+}
+
+struct ts_case {
+    const char *in;
+    int rc;
+    long long v;
+};
+
+static struct ts_case ts_cases[] = {
+    {"0", 0, 0},
+    {"1700000000000", 0, 1700000000000LL},
+    {"\"1700000000000\"", 0, 1700000000000LL},
+    {"999999999999999999", 0, 999999999999999999LL},
+    {"9999999999999999999", -1, 0},
+    {"", -1, 0},
+    {"\"\"", -1, 0},
+    {"-1", -1, 0},
+    {"12a", -1, 0},
+    {"\"12", -1, 0},
+    {" 12", -1, 0},
+    {"1.5", -1, 0},
+};
+
+ParameterizedTestParameters(http_parse, timestamp)
+{
+    static size_t idx[sizeof(ts_cases) / sizeof(ts_cases[0])];
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+        idx[i] = i;
+    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(size_t *i, http_parse, timestamp)
+{
+    const struct ts_case *c = &ts_cases[*i];
+    int64_t v = -7;
+    cr_assert_eq(http_parse_timestamp(c->in, strlen(c->in), &v), c->rc, "'%s'", c->in);
+    if (c->rc == 0)
+        cr_assert_eq(v, c->v);
+}
