@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds with warnings as errors, runs the
-# Criterion unit tests and the integration tests (which start their own Redis and
-# services on free loopback ports). `.ci/run` calls exactly this.
+# Runs every test: installs what is missing, then
+#   1. builds with warnings as errors and runs the Criterion unit tests and the
+#      integration tests (which start their own Redis and services on loopback ports);
+#   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+#      (-fno-sanitize-recover=all) and runs the same suite; a sanitizer report fails the
+#      test that printed it (CTest FAIL_REGULAR_EXPRESSION, and the integration harness
+#      scans every service's stderr).
+# `.ci/run` calls exactly this. HERALD_SANITIZE=0 skips stage 2 (for quick local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
-BUILD=${HERALD_BUILD:-build}
-cmake -S . -B "$BUILD" -DHERALD_WERROR=ON ${HERALD_CMAKE_ARGS:-} >/dev/null
-cmake --build "$BUILD" -j"$(nproc)"
-
 if [ -f tests/node/package.json ]; then
     (cd tests/node && npm install --no-audit --no-fund --silent)
 fi
 
-ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" --timeout 900
+run_suite() { # BUILD_DIR [CMAKE ARGS...]
+    local dir=$1
+    shift
+    echo "== $dir: build" >&2
+    cmake -S . -B "$dir" -DHERALD_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j"$(nproc)"
+    echo "== $dir: tests" >&2
+    ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" --timeout 900
+}
+
+run_suite "${HERALD_BUILD:-build}"
+if [ "${HERALD_SANITIZE:-1}" != 0 ]; then
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        run_suite build-asan -DSANITIZER=address,undefined
+fi
