@@ -57,7 +57,7 @@ h_start_redis() {
     H_REDIS_PORT=${H_REDIS_PORT:-$(h_free_port)}
     mkdir -p "$H_TMP/redis"
     redis-server --port "$H_REDIS_PORT" --bind 127.0.0.1 --dir "$H_TMP/redis" \
-        --appendonly yes --appendfsync always --save "" --daemonize no \
+        --appendonly yes --appendfsync always --save "" --daemonize no --enable-debug-command local \
         --logfile "$H_TMP/redis.log" &
     H_REDIS_PID=$!
     H_PIDS+=("$H_REDIS_PID")
