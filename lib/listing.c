@@ -753,20 +753,24 @@ parse_fields(herald_listing *l, const struct param *p, const herald_listing_opts
         free(items);
         return 0; /* "_fields=" is no projection, as in Kinto */
     }
+    /* Counted, not judged by bad.len: an unknown root can be empty (".x", Kinto's
+     * "Fields  do not exist"). */
     herald_buf bad = HERALD_BUF_INIT;
+    size_t nbad = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_known(opts, items[i])) {
-            if (bad.len)
+            if (nbad++)
                 herald_buf_putc(&bad, ',');
             herald_buf_append(&bad, items[i], strcspn(items[i], "."));
         }
     }
-    if (bad.len) {
+    if (nbad) {
         fail(err, "Invalid _fields parameter", "Fields %s do not exist", herald_buf_cstr(&bad));
         herald_buf_free(&bad);
         free_list(items, n);
         return -1;
     }
+    herald_buf_free(&bad);
     items = herald_mem_realloc(items, (n + 2) * sizeof(*items));
     items[n++] = herald_mem_strdup(ID_FIELD);
     items[n++] = herald_mem_strdup(MODIFIED_FIELD);

@@ -10,11 +10,10 @@
 struct pub_auth {
     unsigned char *key;    /* sodium_malloc: crypto_generichash_KEYBYTES */
     unsigned char *digest; /* sodium_malloc: keyed hash of the admin password */
+    int has_admin;
 };
 
 #define DIGEST_BYTES 32
-/* Basic credentials longer than this are refused without decoding. */
-#define MAX_CREDENTIALS 1024
 
 static void
 hash_password(unsigned char *out, const unsigned char *key, const char *pw, size_t len)
@@ -31,10 +30,12 @@ pub_auth_new(const char *password, size_t len)
         return NULL;
     a->key = sodium_malloc(crypto_generichash_KEYBYTES);
     a->digest = sodium_malloc(DIGEST_BYTES);
-    if (!a->key || !a->digest || len == 0)
+    a->has_admin = password && len > 0;
+    if (!a->key || !a->digest)
         goto fail;
     randombytes_buf(a->key, crypto_generichash_KEYBYTES);
-    hash_password(a->digest, a->key, password, len);
+    if (a->has_admin)
+        hash_password(a->digest, a->key, password, len);
     return a;
 fail:
     pub_auth_free(a);
@@ -51,39 +52,46 @@ pub_auth_free(pub_auth *a)
     sodium_free(a);
 }
 
-enum pub_user
-pub_auth_check(const pub_auth *a, const char *authorization)
+int
+pub_auth_parse_basic(char *buf, const char **user, const char **password, size_t *pwlen,
+                     const char *authorization)
 {
-    unsigned char bin[MAX_CREDENTIALS], digest[DIGEST_BYTES];
     size_t binlen = 0, hlen;
-    enum pub_user user = PUB_USER_ANONYMOUS;
-
     if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0)
-        return PUB_USER_ANONYMOUS;
+        return -1;
     authorization += 6;
     while (*authorization == ' ')
         authorization++;
     hlen = strlen(authorization);
     while (hlen > 0 && authorization[hlen - 1] == ' ')
         hlen--;
-    if (hlen == 0 || hlen > (MAX_CREDENTIALS / 3) * 4)
-        return PUB_USER_ANONYMOUS;
-    if (sodium_base642bin(bin, sizeof(bin), authorization, hlen, NULL, &binlen, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0)
-        goto done;
-    const unsigned char *colon = memchr(bin, ':', binlen);
-    if (!colon)
-        goto done;
-    size_t ulen = (size_t)(colon - bin);
-    const char *pw = (const char *)colon + 1;
-    size_t pwlen = binlen - ulen - 1;
-    hash_password(digest, a->key, pw, pwlen);
+    if (hlen == 0 || hlen > ((PUB_CREDENTIALS_MAX - 1) / 3) * 4)
+        return -1;
+    if (sodium_base642bin((unsigned char *)buf, PUB_CREDENTIALS_MAX - 1, authorization, hlen, NULL,
+                          &binlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+        return -1;
+    buf[binlen] = '\0';
+    char *colon = memchr(buf, ':', binlen);
+    if (!colon || colon == buf || memchr(buf, '\0', binlen))
+        return -1;
+    *colon = '\0';
+    *user = buf;
+    *password = colon + 1;
+    *pwlen = binlen - (size_t)(colon - buf) - 1;
+    return 0;
+}
+
+int
+pub_auth_is_admin(const pub_auth *a, const char *user, const char *password, size_t pwlen)
+{
+    unsigned char digest[DIGEST_BYTES];
+    int ok;
+    if (!a->has_admin)
+        return 0;
+    hash_password(digest, a->key, password, pwlen);
     /* The user name is public; only the password comparison must be constant time. */
-    if (ulen == 5 && memcmp(bin, "admin", 5) == 0 &&
-        sodium_memcmp(digest, a->digest, DIGEST_BYTES) == 0)
-        user = PUB_USER_ADMIN;
-done:
-    sodium_memzero(bin, sizeof(bin));
+    ok =
+        strcmp(user, PUB_ADMIN_ACCOUNT) == 0 && sodium_memcmp(digest, a->digest, DIGEST_BYTES) == 0;
     sodium_memzero(digest, sizeof(digest));
-    return user;
+    return ok;
 }

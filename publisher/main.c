@@ -12,8 +12,8 @@
  *   publisher_listen     HERALD_PUBLISHER_LISTEN  --listen HOST:PORT (127.0.0.1:8889)
  *   redis_url            HERALD_REDIS_URL         --redis URL (redis://127.0.0.1:6379/0)
  *   redis_timeout_ms     HERALD_REDIS_TIMEOUT_MS  connect and command timeout (5000)
- *   retry_after_seconds  HERALD_RETRY_AFTER_SECONDS  Retry-After on 503 (5)
  *   log_level            HERALD_LOG_LEVEL         debug, info, warn, error (info)
+ * and Kinto's settings (settings.h; docs/publisher.md lists them all).
  * The admin password comes only from the environment (HERALD_ADMIN_PASSWORD): a
  * config file is easier to leak than a process environment.
  *
@@ -35,22 +35,20 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "accounts.h"
 #include "auth.h"
 #include "herald/config.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/redis.h"
 #include "routes.h"
+#include "settings.h"
 #include "store.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8889"
 #define DEFAULT_REDIS "redis://127.0.0.1:6379/0"
 /* Larger than any response we build in one piece; libevent's default is 16 KB. */
 #define MAX_SINGLE_WRITE (4 * 1024 * 1024)
-#define MAX_BODY_BYTES (8 * 1024 * 1024)
-
-static const char *const env_names[] = {"publisher_listen",    "redis_url", "redis_timeout_ms",
-                                        "retry_after_seconds", "log_level", NULL};
 
 static void
 usage(FILE *f)
@@ -63,11 +61,12 @@ usage(FILE *f)
             "  --listen HOST:PORT  address to serve on (HERALD_PUBLISHER_LISTEN, default %s)\n"
             "  --redis URL         redis://host[:port][/db] (HERALD_REDIS_URL, default %s)\n"
             "  --config FILE       'key = value' settings (Kinto names, '#' comments)\n"
+            "  --NAME VALUE        any setting NAME (e.g. --paginate-by 100)\n"
             "  --help              this text\n"
             "\n"
-            "Environment: HERALD_ADMIN_PASSWORD (required) is the password of the account\n"
-            "'admin' (HTTP Basic auth), which may do everything. Other settings:\n"
-            "HERALD_REDIS_TIMEOUT_MS, HERALD_RETRY_AFTER_SECONDS, HERALD_LOG_LEVEL.\n"
+            "Environment: HERALD_ADMIN_PASSWORD is the password of the account 'admin'\n"
+            "(HTTP Basic auth), which may do everything. Every setting NAME of the config\n"
+            "file can also be given as HERALD_<NAME> (docs/publisher.md).\n"
             "\n"
             "Redis must run with appendonly yes and appendfsync always: a write is\n"
             "acknowledged when Redis replies, which is then after its fsync.\n"
@@ -137,6 +136,7 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 static int
 parse_args(herald_config *flags, const char **config_file, int argc, char **argv)
 {
+    char setting[128];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *name = NULL;
@@ -148,7 +148,17 @@ parse_args(herald_config *flags, const char **config_file, int argc, char **argv
             name = "redis_url";
         else if (strcmp(a, "--config") == 0)
             name = "";
-        else {
+        else if (strncmp(a, "--", 2) == 0 && strlen(a) < sizeof(setting)) {
+            /* Any setting as a flag: --paginate-by 10 or --paginate_by 10. */
+            snprintf(setting, sizeof(setting), "%s", a + 2);
+            for (char *c = setting; *c; c++)
+                if (*c == '-')
+                    *c = '_';
+            for (int k = 0; pub_settings_names[k]; k++)
+                if (strcmp(pub_settings_names[k], setting) == 0)
+                    name = setting;
+        }
+        if (!name) {
             fprintf(stderr, "herald-publisher: unknown argument '%s' (see --help)\n", a);
             return -1;
         }
@@ -174,10 +184,14 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     pub_store *store = NULL;
     pub_auth *auth = NULL;
+    pub_accounts *accounts = NULL;
+    pub_settings settings;
     herald_redis_url url;
     char err[512], host[256], listen_str[300];
     int port, rc = 1;
-    int64_t timeout_ms, retry_after;
+    int64_t timeout_ms;
+
+    memset(&settings, 0, sizeof(settings));
 
     herald_log_init("herald-publisher", HERALD_LOG_INFO);
     switch (parse_args(flags, &config_file, argc, argv)) {
@@ -195,7 +209,7 @@ main(int argc, char **argv)
         herald_error("config: %s", err);
         goto done;
     }
-    herald_config_load_env(cfg, env_names);
+    herald_config_load_env(cfg, pub_settings_names);
     herald_config_merge(cfg, flags);
 
     const char *level = herald_config_get(cfg, "log_level", "info");
@@ -220,9 +234,8 @@ main(int argc, char **argv)
         herald_error("redis_timeout_ms: expected an integer from 10 to 600000");
         goto done;
     }
-    if (herald_config_get_int(cfg, "retry_after_seconds", 5, &retry_after) != 0 ||
-        retry_after < 0 || retry_after > 86400) {
-        herald_error("retry_after_seconds: expected an integer from 0 to 86400");
+    if (pub_settings_load(&settings, cfg, err, sizeof(err)) != 0) {
+        herald_error("config: %s", err);
         goto done;
     }
     if (sodium_init() < 0) {
@@ -230,12 +243,9 @@ main(int argc, char **argv)
         goto done;
     }
     const char *password = getenv("HERALD_ADMIN_PASSWORD");
-    if (!password || !*password) {
-        herald_error("HERALD_ADMIN_PASSWORD is not set: refusing to start without an admin "
-                     "password");
-        goto done;
-    }
-    auth = pub_auth_new(password, strlen(password));
+    if (!password || !*password)
+        herald_warn("HERALD_ADMIN_PASSWORD is not set: there is no admin account");
+    auth = pub_auth_new(password, password ? strlen(password) : 0);
     if (!auth) {
         herald_error("cannot allocate guarded memory for credentials");
         goto done;
@@ -248,6 +258,10 @@ main(int argc, char **argv)
         herald_error("cannot create the event loop");
         goto done;
     }
+    accounts = pub_accounts_new(base, (int)settings.account_workers,
+                                (int)settings.account_cache_ttl_seconds, 1024);
+    if (!accounts)
+        goto done;
     store = pub_store_new(&url, (int)timeout_ms);
     /* Redis may start after us (or restart): requests get 503 until it answers. */
     if (pub_store_ready(store) != 0)
@@ -257,14 +271,19 @@ main(int argc, char **argv)
     pub_app app = {
         .store = store,
         .auth = auth,
-        .retry_after_seconds = (int)retry_after,
-        .max_json_depth = HERALD_JCS_DEFAULT_MAX_DEPTH,
+        .accounts = accounts,
+        .settings = &settings,
         .default_host = listen_str,
     };
+    /* Every method reaches the routes, which answer Kinto's 405 JSON: libevent 2.1 would
+     * answer 501 in HTML itself. Methods it does not know get the internal type
+     * EVHTTP_REQ_UNKNOWN_ (1 << 15, http-internal.h), which must be allowed too. */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
-                                         EVHTTP_REQ_OPTIONS);
-    evhttp_set_max_body_size(http, MAX_BODY_BYTES);
+                                         EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                         EVHTTP_REQ_CONNECT | (1u << 15));
+    /* Above our own limit, which answers Kinto's 413 (evhttp's just closes). */
+    evhttp_set_max_body_size(http, (ev_ssize_t)settings.max_body_bytes * 2 + 65536);
     evhttp_set_bevcb(http, make_bufferevent, NULL);
     evhttp_set_gencb(http, pub_routes_handle, &app);
     struct evhttp_bound_socket *bound =
@@ -298,10 +317,12 @@ done:
         event_free(sigint);
     if (http)
         evhttp_free(http);
+    pub_accounts_free(accounts);
     if (base)
         event_base_free(base);
     pub_store_free(store);
     pub_auth_free(auth);
+    pub_settings_free(&settings);
     herald_config_free(cfg);
     herald_config_free(flags);
     return rc;

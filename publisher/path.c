@@ -9,10 +9,25 @@
 
 #include "herald/schema.h"
 
-const char *const pub_path_resource[PUB_DEPTH_MAX] = {"bucket", "collection", "record"};
-const char *const pub_path_plural[PUB_DEPTH_MAX] = {"buckets", "collections", "records"};
+const char *const pub_res_name[PUB_RES_COUNT] = {"bucket", "collection", "record", "group",
+                                                 "account"};
+const char *const pub_res_plural[PUB_RES_COUNT] = {"buckets", "collections", "records", "groups",
+                                                   "accounts"};
 
 #define MAX_SEGMENTS 8
+
+/* The endpoints that are not resources, under /v1/. */
+static const struct {
+    const char *name;
+    enum pub_path_kind kind;
+} special[] = {
+    {"batch", PUB_PATH_BATCH},
+    {"permissions", PUB_PATH_PERMISSIONS},
+    {"__heartbeat__", PUB_PATH_HEARTBEAT},
+    {"__lbheartbeat__", PUB_PATH_LBHEARTBEAT},
+    {"__version__", PUB_PATH_VERSION},
+    {"__flush__", PUB_PATH_FLUSH},
+};
 
 /* Kinto answers 307 for "/v1" and for trailing slashes; the target must stay inside
  * our own buffer, so an absurdly long path is a 404 instead. */
@@ -24,6 +39,30 @@ set_redirect(pub_path *out, const char *prefix, const char *path, size_t len)
         return 0;
     out->kind = PUB_PATH_REDIRECT;
     return 0;
+}
+
+/* The resource a segment names below 'parent' (-1 for the root), or -1. */
+static int
+child_res(int parent, const char *seg)
+{
+    switch (parent) {
+    case -1:
+        if (strcmp(seg, "buckets") == 0)
+            return PUB_RES_BUCKET;
+        if (strcmp(seg, "accounts") == 0)
+            return PUB_RES_ACCOUNT;
+        return -1;
+    case PUB_RES_BUCKET:
+        if (strcmp(seg, "collections") == 0)
+            return PUB_RES_COLLECTION;
+        if (strcmp(seg, "groups") == 0)
+            return PUB_RES_GROUP;
+        return -1;
+    case PUB_RES_COLLECTION:
+        return strcmp(seg, "records") == 0 ? PUB_RES_RECORD : -1;
+    default:
+        return -1;
+    }
 }
 
 int
@@ -56,6 +95,11 @@ pub_path_parse(pub_path *out, const char *path)
     }
     if (path[len - 1] == '/')
         return set_redirect(out, "", path, len - 1);
+    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+        if (strcmp(path + 4, special[i].name) == 0) {
+            out->kind = special[i].kind;
+            return 0;
+        }
 
     memcpy(copy, path + 4, len - 4 + 1);
     for (char *p = copy; p;) {
@@ -68,10 +112,13 @@ pub_path_parse(pub_path *out, const char *path)
     }
     /* Segments alternate: plural name, id, plural name, id, ... A bad id only
      * matters once the whole path is known to be in the tree: otherwise it is a 404. */
-    int level = 0, bad = -1;
+    int level = 0, bad = -1, parent = -1;
     for (int i = 0; i < nseg; i += 2, level++) {
-        if (level >= PUB_DEPTH_MAX || strcmp(seg[i], pub_path_plural[level]) != 0)
+        int res = level < PUB_DEPTH_MAX ? child_res(parent, seg[i]) : -1;
+        if (res < 0)
             return 0;
+        out->res[level] = (enum pub_res)res;
+        parent = res;
         if (i + 1 == nseg) {
             out->kind = bad >= 0 ? PUB_PATH_BAD_ID : PUB_PATH_LIST;
             out->bad_level = bad;

@@ -11,9 +11,13 @@
  *   /v1/buckets/{bid}/collections/{cid}               PUB_PATH_OBJECT, depth 2
  *   /v1/buckets/{bid}/collections/{cid}/records       PUB_PATH_LIST, depth 3
  *   /v1/buckets/{bid}/collections/{cid}/records/{rid} PUB_PATH_OBJECT, depth 3
+ *   /v1/buckets/{bid}/groups[/{gid}]                  PUB_PATH_LIST / OBJECT, depth 2
+ *   /v1/accounts[/{id}]                               PUB_PATH_LIST / OBJECT, depth 1
+ *   /v1/batch, /v1/permissions, /v1/__heartbeat__, /v1/__lbheartbeat__,
+ *   /v1/__version__, /v1/__flush__                    one kind each
  *
- * 'depth' is the level of the object (or of the objects listed): 1 bucket,
- * 2 collection, 3 record; ids[0..depth-1] are the ids along the way (a list has
+ * 'depth' is the number of levels down to the object (or the objects listed); res[L]
+ * is the resource at level L and ids[0..depth-1] the ids along the way (a list has
  * depth-1 ids). Ids are checked against ^[a-zA-Z0-9][a-zA-Z0-9_-]*$ here, so nothing
  * downstream (Redis keys, JSON output) ever sees a '/', ':', '%' or quote in one.
  *
@@ -33,25 +37,46 @@ enum pub_path_kind {
     PUB_PATH_ROOT,
     PUB_PATH_LIST,
     PUB_PATH_OBJECT,
-    PUB_PATH_BAD_ID,     /* the tree matched but ids[bad_level] is not a valid id */
-    PUB_PATH_REDIRECT,   /* 307 to 'redirect' */
-    PUB_PATH_BAD_VERSION /* /v2/...: Kinto's 404 errno 116 */
+    PUB_PATH_BAD_ID,      /* the tree matched but ids[bad_level] is not a valid id */
+    PUB_PATH_REDIRECT,    /* 307 to 'redirect' */
+    PUB_PATH_BAD_VERSION, /* /v2/...: Kinto's 404 errno 116 */
+    PUB_PATH_BATCH,
+    PUB_PATH_PERMISSIONS,
+    PUB_PATH_HEARTBEAT,
+    PUB_PATH_LBHEARTBEAT,
+    PUB_PATH_VERSION,
+    PUB_PATH_FLUSH,
+};
+
+enum pub_res {
+    PUB_RES_BUCKET = 0,
+    PUB_RES_COLLECTION,
+    PUB_RES_RECORD,
+    PUB_RES_GROUP,
+    PUB_RES_ACCOUNT,
+    PUB_RES_COUNT,
 };
 
 typedef struct pub_path {
     enum pub_path_kind kind;
     int depth;
     int bad_level;
+    enum pub_res res[PUB_DEPTH_MAX];
     char ids[PUB_DEPTH_MAX][PUB_ID_MAX + 1];
     char redirect[1024];
 } pub_path;
 
-/* Resource names per level, as Kinto spells them in "details" and key names. */
-extern const char *const pub_path_resource[PUB_DEPTH_MAX];
-extern const char *const pub_path_plural[PUB_DEPTH_MAX];
+/* Resource names as Kinto spells them in "details" and key names ("bucket", ...), and
+ * their plural URL segments ("buckets", ...). */
+extern const char *const pub_res_name[PUB_RES_COUNT];
+extern const char *const pub_res_plural[PUB_RES_COUNT];
 
 /* Parses the path part of a request target ('path', NUL-terminated, not decoded).
  * Always fills 'out' completely; returns 0 (the kind says what was found). */
 int pub_path_parse(pub_path *out, const char *path);
+
+/* The resource at 'level' of 'p', and its name. */
+#define pub_path_res(p, level) ((p)->res[(level)])
+#define pub_path_name(p, level) (pub_res_name[(p)->res[(level)]])
 
 #endif

@@ -3,69 +3,47 @@
  */
 #include "reply.h"
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "herald/jcs.h"
 #include "herald/kerror.h"
 
-int pub_reply_last_status;
-
-static void
-set_json_headers(struct evhttp_request *req)
+void
+pub_reply_etag(pub_resp *r, long long ts)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json");
+    char etag[32], date[64];
+    struct tm tm;
+    time_t secs = (time_t)(ts / 1000);
+    snprintf(etag, sizeof(etag), "\"%lld\"", ts);
+    pub_headers_set(&r->headers, "ETag", etag);
+    if (gmtime_r(&secs, &tm) && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
+        pub_headers_set(&r->headers, "Last-Modified", date);
 }
 
-/* kerror.h knows the error reasons; a redirect is the one non-error we add. */
-static const char *
-reason(int status)
+void
+pub_reply_json(pub_resp *r, int status, const herald_buf *body, long long ts)
 {
-    return status == 307 ? "Temporary Redirect" : herald_kerror_reason(status);
-}
-
-static void
-send_body(struct evhttp_request *req, int status, const herald_buf *body)
-{
+    r->status = status;
+    pub_headers_set(&r->headers, "Content-Type", "application/json");
+    if (ts > 0)
+        pub_reply_etag(r, ts);
+    herald_buf_reset(&r->body);
     if (body && body->len)
-        evbuffer_add(evhttp_request_get_output_buffer(req), body->data, body->len);
-    pub_reply_last_status = status;
-    evhttp_send_reply(req, status, reason(status), NULL);
+        herald_buf_append(&r->body, body->data, body->len);
 }
 
 void
-pub_reply_json(struct evhttp_request *req, int status, const herald_buf *body, long long ts)
+pub_reply_error(pub_resp *r, int status, int errnum, const char *message, const json_t *details)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    set_json_headers(req);
-    if (ts > 0) {
-        char etag[32], date[64];
-        struct tm tm;
-        time_t secs = (time_t)(ts / 1000);
-        snprintf(etag, sizeof(etag), "\"%lld\"", ts);
-        evhttp_add_header(h, "ETag", etag);
-        if (gmtime_r(&secs, &tm) && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
-            evhttp_add_header(h, "Last-Modified", date);
-    }
-    send_body(req, status, body);
+    r->status = status;
+    pub_headers_set(&r->headers, "Content-Type", "application/json");
+    herald_buf_reset(&r->body);
+    herald_kerror_body(&r->body, status, errnum, message, details);
 }
 
 void
-pub_reply_error(struct evhttp_request *req, int status, int errnum, const char *message,
-                const json_t *details)
-{
-    herald_buf body = HERALD_BUF_INIT;
-    herald_kerror_body(&body, status, errnum, message, details);
-    set_json_headers(req);
-    send_body(req, status, &body);
-    herald_buf_free(&body);
-}
-
-void
-pub_reply_invalid(struct evhttp_request *req, const char *location, const char *name,
-                  const char *description)
+pub_reply_invalid(pub_resp *r, const char *location, const char *name, const char *description)
 {
     char message[1024];
     json_t *details = json_array(), *d = json_object();
@@ -79,21 +57,26 @@ pub_reply_invalid(struct evhttp_request *req, const char *location, const char *
         snprintf(message, sizeof(message), "%s in %s: %s", name, location, description);
     else
         snprintf(message, sizeof(message), "%s: %s", location, description);
-    pub_reply_error(req, 400, HERALD_ERRNO_INVALID_PARAMETERS, message, details);
+    pub_reply_error(r, 400, HERALD_ERRNO_INVALID_PARAMETERS, message, details);
     json_decref(details);
 }
 
 void
-pub_reply_unauthorized(struct evhttp_request *req)
+pub_reply_unauthorized(pub_resp *r)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-                      "Basic realm=\"Realm\"");
-    pub_reply_error(req, 401, HERALD_ERRNO_INVALID_AUTH_TOKEN,
+    pub_headers_set(&r->headers, "WWW-Authenticate", "Basic realm=\"Realm\"");
+    pub_reply_error(r, 401, HERALD_ERRNO_MISSING_AUTH_TOKEN,
                     "Please authenticate yourself to use this endpoint.", NULL);
 }
 
 void
-pub_reply_missing(struct evhttp_request *req, const char *resource, const char *id)
+pub_reply_forbidden(pub_resp *r)
+{
+    pub_reply_error(r, 403, HERALD_ERRNO_FORBIDDEN, "This user cannot access this resource.", NULL);
+}
+
+void
+pub_reply_missing(pub_resp *r, const char *resource, const char *id)
 {
     json_t *details = NULL;
     if (resource) {
@@ -101,33 +84,48 @@ pub_reply_missing(struct evhttp_request *req, const char *resource, const char *
         json_object_set_new(details, "id", json_string(id));
         json_object_set_new(details, "resource_name", json_string(resource));
     }
-    pub_reply_error(req, 404, HERALD_ERRNO_MISSING_RESOURCE,
+    pub_reply_error(r, 404, HERALD_ERRNO_MISSING_RESOURCE,
                     "The resource you are looking for could not be found.", details);
     json_decref(details);
 }
 
 void
-pub_reply_method_not_allowed(struct evhttp_request *req)
+pub_reply_method_not_allowed(pub_resp *r)
 {
-    pub_reply_error(req, 405, HERALD_ERRNO_METHOD_NOT_ALLOWED,
-                    "Method not allowed on this endpoint.", NULL);
+    pub_reply_error(r, 405, HERALD_ERRNO_METHOD_NOT_ALLOWED, "Method not allowed on this endpoint.",
+                    NULL);
 }
 
 void
-pub_reply_unavailable(struct evhttp_request *req, int retry_after_seconds)
+pub_reply_precondition(pub_resp *r, const char *existing, size_t len)
+{
+    char err[128];
+    json_t *details = json_object();
+    if (existing) {
+        json_t *obj = herald_jcs_parse(existing, len, 0, 0, err, sizeof(err));
+        if (obj)
+            json_object_set_new(details, "existing", obj);
+    }
+    pub_reply_error(r, 412, HERALD_ERRNO_MODIFIED_MEANWHILE, "Resource was modified meanwhile",
+                    details);
+    json_decref(details);
+}
+
+void
+pub_reply_unavailable(pub_resp *r, int retry_after_seconds)
 {
     char v[16];
     snprintf(v, sizeof(v), "%d", retry_after_seconds);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
-    pub_reply_error(req, 503, HERALD_ERRNO_BACKEND,
+    pub_headers_set(&r->headers, "Retry-After", v);
+    pub_reply_error(r, 503, HERALD_ERRNO_BACKEND,
                     "Service temporary unavailable due to overloading or maintenance, please "
                     "retry later.",
                     NULL);
 }
 
 void
-pub_reply_internal(struct evhttp_request *req)
+pub_reply_internal(pub_resp *r)
 {
-    pub_reply_error(req, 500, HERALD_ERRNO_UNDEFINED,
+    pub_reply_error(r, 500, HERALD_ERRNO_UNDEFINED,
                     "A programmatic error occured, developers have been informed.", NULL);
 }

@@ -1,14 +1,20 @@
 /*
- * routes -- the Kinto HTTP API handlers (phase 1: root, buckets, collections, records).
+ * routes -- the Kinto HTTP API: the evhttp glue, authentication, and dispatch.
  *
- * One evhttp generic callback: parse the path (path.h), find the user (auth.h), then
- * dispatch on (kind of path, method). Handlers read through one MULTI/EXEC transaction
- * and write through one Lua script (objects.h), so each request is one or two Redis
- * round trips.
+ * A request goes through these steps, each possibly waiting for a worker thread or
+ * Redis without blocking other requests on the argon2id work:
  *
- * Authorization in phase 1: the admin may do everything; anonymous requests may read
- * (GET) an object or a records list when a level on its path grants read or write to
- * system.Everyone, and nothing else (401). Permissions are shown only to the admin.
+ *   1. evhttp callback: the request is copied into a pub_req (http.h); CORS preflight
+ *      and the body size limit are answered at once.
+ *   2. authentication: no credentials or unknown account -> anonymous; the admin is
+ *      checked in memory; other accounts through the credential cache, or by an
+ *      argon2id verification on a worker thread (accounts.h).
+ *   3. principals: the groups of the user (one SUNION in Redis).
+ *   4. passwords to store (account writes, also inside a batch) are hashed on a worker.
+ *   5. dispatch (synchronous, one or two Redis round trips per handler), response
+ *      decorations (CORS, Backoff, Alert, end of service), reply.
+ *
+ * POST /v1/batch runs its sub-requests through step 5 with the batch's user.
  */
 #ifndef HERALD_PUB_ROUTES_H
 #define HERALD_PUB_ROUTES_H
@@ -16,18 +22,57 @@
 #include <event2/http.h>
 #include <stddef.h>
 
+#include "accounts.h"
 #include "auth.h"
+#include "http.h"
+#include "perms.h"
+#include "settings.h"
 #include "store.h"
 
 typedef struct pub_app {
     pub_store *store;
     pub_auth *auth;
-    int retry_after_seconds; /* for 503 */
-    int max_json_depth;
-    const char *default_host; /* "host:port" for root URLs when there is no Host header */
+    pub_accounts *accounts;
+    const pub_settings *settings;
+    const char *default_host; /* "host:port" for absolute URLs when there is no Host */
 } pub_app;
+
+/* Passwords hashed for this request (account writes), looked up by value. */
+typedef struct pub_hashes {
+    int n;
+    char **passwords;
+    size_t *pwlens;
+    char **hashes;
+} pub_hashes;
+
+/* One request being handled (direct or inside a batch). */
+typedef struct pub_call {
+    const pub_app *app;
+    const pub_user *user;
+    const pub_hashes *hashes;
+    const pub_req *req;
+    pub_resp *resp;
+    int in_batch;
+} pub_call;
 
 /* The evhttp generic callback; 'arg' is the pub_app. */
 void pub_routes_handle(struct evhttp_request *req, void *arg);
+
+/* Handles one request synchronously (step 5 without decorations). */
+void pub_routes_dispatch(pub_call *c);
+
+/* Resources (resources.c). 'p' is a PUB_PATH_OBJECT or PUB_PATH_LIST. */
+void pub_resources_object(pub_call *c, const pub_path *p);
+void pub_resources_list(pub_call *c, const pub_path *p);
+/* GET /v1/permissions. */
+void pub_resources_permissions(pub_call *c);
+
+/* The stored hash for 'password' in 'h', or NULL. */
+const char *pub_hashes_find(const pub_hashes *h, const char *password, size_t pwlen);
+
+/* 401 for anonymous users, else 403. */
+void pub_routes_deny(pub_call *c);
+/* Answers a PUB_UNAVAILABLE/PUB_FAILED status. */
+void pub_routes_status(pub_call *c, int rc);
 
 #endif

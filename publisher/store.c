@@ -17,14 +17,23 @@ struct pub_store {
     redisContext *c;
     char sha[PUB_SCRIPT_COUNT][41];
     long long last_failure_ms; /* monotonic; 0 = never */
+    long long clock_offset_ms; /* Redis TIME minus our wall clock, measured at connect */
 };
 
-static const char *const script_names[PUB_SCRIPT_COUNT] = {"put_object", "delete_object"};
+static const char *const script_names[PUB_SCRIPT_COUNT] = {"put_object", "delete_object",
+                                                           "pub_flush"};
 
 static const char *
 script_text(enum pub_script s)
 {
-    return s == PUB_SCRIPT_PUT_OBJECT ? herald_lua_put_object : herald_lua_delete_object;
+    switch (s) {
+    case PUB_SCRIPT_PUT_OBJECT:
+        return herald_lua_put_object;
+    case PUB_SCRIPT_DELETE_OBJECT:
+        return herald_lua_delete_object;
+    default:
+        return herald_lua_pub_flush;
+    }
 }
 
 static long long
@@ -139,6 +148,35 @@ check_setting(redisContext *c, const char *name, const char *want)
         freeReplyObject(r);
 }
 
+static long long
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The write deadline (pub_store_eval) is checked by the scripts against Redis TIME, so
+ * it must be expressed on Redis's clock: offset = TIME - the middle of our round trip. */
+static int
+measure_clock_offset(pub_store *s)
+{
+    long long before = wall_ms();
+    redisReply *r = redisCommand(s->c, "TIME");
+    long long after = wall_ms();
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
+    if (ok) {
+        long long redis_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+                             strtoll(r->element[1]->str, NULL, 10) / 1000;
+        s->clock_offset_ms = redis_ms - (before + after) / 2;
+    } else {
+        herald_warn("redis TIME: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : s->c->errstr);
+    }
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int
 pub_store_ready(pub_store *s)
 {
@@ -152,6 +190,8 @@ pub_store_ready(pub_store *s)
         herald_warn("%s", err);
         goto fail;
     }
+    if (measure_clock_offset(s) != 0)
+        goto fail;
     check_setting(s->c, "appendonly", "yes");
     check_setting(s->c, "appendfsync", "always");
     if (s->c->err)
@@ -187,10 +227,20 @@ run_argv(pub_store *s, int argc, const char **argv, const size_t *argvlen)
     return r;
 }
 
+/*
+ * Every write script gets one more argument, last: a deadline on Redis's clock, half our
+ * command timeout from now. The script refuses to run after it
+ * (the deadline fence at the top of each publisher script in lib/lua). Without it, a write we
+ * answered with 503 after a timeout could still run later: when Redis is frozen (SIGSTOP, a long
+ * fork, a stalled disk), the command waits in its socket buffer and runs when Redis resumes, even
+ * after we closed the connection. The other half of the timeout is left for the script, the fsync
+ * and the reply, so a write that started in time is answered in time unless Redis stalls for longer
+ * than that after starting it.
+ */
 redisReply *
 pub_store_eval(pub_store *s, enum pub_script script, int nkeys, const pub_args *args)
 {
-    int argc = args->n + 3;
+    int argc = args->n + 4;
     const char **argv = herald_mem_alloc((size_t)argc * sizeof(*argv));
     size_t *argvlen = herald_mem_alloc((size_t)argc * sizeof(*argvlen));
     char nk[16];
@@ -206,6 +256,11 @@ pub_store_eval(pub_store *s, enum pub_script script, int nkeys, const pub_args *
         argv[i + 3] = args->v[i];
         argvlen[i + 3] = args->len[i];
     }
+    char deadline[24];
+    snprintf(deadline, sizeof(deadline), "%lld",
+             wall_ms() + s->clock_offset_ms + s->timeout_ms / 2);
+    argv[argc - 1] = deadline;
+    argvlen[argc - 1] = strlen(deadline);
     for (int i = 0; i < 3; i++)
         argvlen[i] = strlen(argv[i]);
     r = run_argv(s, argc, argv, argvlen);
@@ -289,8 +344,9 @@ pub_store_txn(pub_store *s, const pub_args *cmds, int ncmds)
 int
 pub_store_error_is_transient(const redisReply *r)
 {
-    static const char *const transient[] = {"LOADING", "BUSY",       "MISCONF",    "READONLY",
-                                            "OOM",     "NOREPLICAS", "MASTERDOWN", "TRYAGAIN"};
+    static const char *const transient[] = {"LOADING",    "BUSY",     "MISCONF",
+                                            "READONLY",   "OOM",      "NOREPLICAS",
+                                            "MASTERDOWN", "TRYAGAIN", "HERALD_DEADLINE"};
     if (!r || r->type != REDIS_REPLY_ERROR)
         return 0;
     for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)

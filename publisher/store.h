@@ -27,10 +27,14 @@
 #include "herald/mem.h"
 #include "herald/redis.h"
 
-/* Generated from lib/lua (cmake/embed_lua.cmake); declared in herald/schema.h. */
+/* Generated from lib/lua (cmake/embed_lua.cmake); put_object and delete_object are
+ * declared in herald/schema.h, the publisher-only pub_*.lua here. */
+extern const char herald_lua_pub_flush[];
+
 enum pub_script {
     PUB_SCRIPT_PUT_OBJECT,
     PUB_SCRIPT_DELETE_OBJECT,
+    PUB_SCRIPT_FLUSH,
     PUB_SCRIPT_COUNT,
 };
 

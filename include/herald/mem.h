@@ -43,7 +43,8 @@ void herald_buf_puts(herald_buf *b, const char *s);
 void herald_buf_putc(herald_buf *b, char c);
 void herald_buf_printf(herald_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void herald_buf_vprintf(herald_buf *b, const char *fmt, va_list ap);
+void herald_buf_vprintf(herald_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Appends a signed decimal integer (no printf on hot paths). */
 void herald_buf_put_i64(herald_buf *b, long long v);
 /* NUL-terminates (not counted in len) and returns data; never NULL. */

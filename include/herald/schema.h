@@ -13,6 +13,9 @@
  *   herald:mod:<parent>:<res>    ZSET  id -> last_modified, live objects and tombstones
  *   herald:tomb:<parent>:<res>   HASH  id -> last_modified of the tombstone
  *   herald:perm:<uri>            HASH  perm -> JSON array of principals ("read", ...)
+ *   herald:principals:<principal> SET  URIs of the groups listing <principal> among
+ *                                their members ("/buckets/b/groups/g"); kept by the
+ *                                publisher's scripts, read to find a user's principals
  *
  *   herald:changes               STREAM change events for the signer: fields b (bucket
  *                                id), c (collection id, "" for a bucket-level change),
@@ -20,7 +23,8 @@
  *   herald:snap:<bid>/<cid>      STRING the signed snapshot blob (snapshot.h)
  *   herald:monitor               ZSET  "<bid>/<cid>" -> published version V
  *   herald:monitor:src           HASH  "<bid>/<cid>" -> SHA-1 of the bucket and collection
- *                                attributes that version was built from
+ *                                attributes and the signing key ids that version was
+ *                                built from
  *   herald:monitor:expires       ZSET  "<bid>/<cid>" -> when its signature expires (ms)
  *   herald:signer:keys           HASH  key_id -> public key (base64url), active keys
  *   channel herald:snapshots     PUBLISH "<bid>/<cid> <V>" on a new snapshot,
@@ -42,6 +46,7 @@
 #define HERALD_KEY_SIGNER_KEYS "herald:signer:keys"
 #define HERALD_CHANNEL_SNAPSHOTS "herald:snapshots"
 #define HERALD_GROUP_SIGNERS "signers"
+#define HERALD_KEY_PRINCIPALS_PREFIX "herald:principals:"
 
 enum herald_schema_listkey {
     HERALD_LIST_OBJS,

@@ -5,7 +5,8 @@
 -- tombstone {id, last_modified = ts} lets clients syncing with _since see the delete.
 -- Cascades (Kinto deletes everything under a collection or a bucket):
 --   collection U: its records list (objects, tombstones, per-record permissions);
---   bucket U: each collection as above, plus the collections and groups lists.
+--   bucket U: each collection as above, plus the collections and groups lists (and the
+--   groups' entries in the member index herald:principals:<member>).
 -- Children's list timestamp keys are kept on purpose (a few bytes each): if the same
 -- collection is created again its records timestamp continues above the old one, so a
 -- client's _since from before the delete is never ahead of the new data.
@@ -21,13 +22,37 @@
 -- KEYS[5] herald:perm:<uri of the object>
 -- KEYS[6] herald:monitor               KEYS[7] herald:changes
 -- ARGV[1] id   ARGV[2] monitor member "<bid>/<cid>" for records lists, else ''
--- ARGV[3] change event bucket id   ARGV[4] change event collection id ('' for a bucket)
+-- ARGV[3] change event bucket id ('' for no event: groups, accounts)
+-- ARGV[4] change event collection id ('' for a bucket)
 -- ARGV[5] cascade: '' (none), 'collection' or 'bucket'   ARGV[6] the object's URI
+-- ARGV[7] guard: '' none, else the last_modified the object must still have
+-- ARGV[8] '1' for a group (member index)
 --
--- Returns {1, ts} when deleted, {0} when there was no such object (nothing written).
+-- Returns {1, ts, the deleted object's JSON} when deleted, {0} when there was no such
+-- object, {-2} when the guard failed (nothing written in both cases).
+-- Deadline fence (publisher/store.c, pub_store_eval): the publisher appends its deadline
+-- (ms on Redis's clock) as the last argument. Past it, the publisher has already answered
+-- 503, so this write must not happen. It is removed from ARGV before anything reads it.
+local herald_deadline = tonumber(table.remove(ARGV))
+if not herald_deadline or herald_now_ms() > herald_deadline then
+    return redis.error_reply('HERALD_DEADLINE the publisher stopped waiting for this write')
+end
+
 local function del_now_ms()
     local t = redis.call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function forget_members(json, uri)
+    local ok, obj = pcall(cjson.decode, json)
+    if not ok or type(obj) ~= 'table' or type(obj.members) ~= 'table' then
+        return
+    end
+    for _, m in ipairs(obj.members) do
+        if type(m) == 'string' then
+            redis.call('SREM', 'herald:principals:' .. m, uri)
+        end
+    end
 end
 
 -- Drops the list (parent, plural): every object, its permissions, its tombstones.
@@ -35,9 +60,15 @@ end
 local function drop_list(parent, plural)
     local res = string.sub(plural, 1, -2)
     local objs = 'herald:objs:' .. parent .. ':' .. res
-    local ids = redis.call('HKEYS', objs)
-    for _, cid in ipairs(ids) do
-        redis.call('DEL', 'herald:perm:' .. parent .. '/' .. plural .. '/' .. cid)
+    local flat = redis.call('HGETALL', objs)
+    local ids = {}
+    for i = 1, #flat, 2 do
+        local uri = parent .. '/' .. plural .. '/' .. flat[i]
+        ids[#ids + 1] = flat[i]
+        redis.call('DEL', 'herald:perm:' .. uri)
+        if res == 'group' then
+            forget_members(flat[i + 1], uri)
+        end
     end
     redis.call('DEL', objs, 'herald:mod:' .. parent .. ':' .. res,
                'herald:tomb:' .. parent .. ':' .. res)
@@ -45,8 +76,15 @@ local function drop_list(parent, plural)
 end
 
 local id = ARGV[1]
-if redis.call('HEXISTS', KEYS[1], id) == 0 then
+local old = redis.call('HGET', KEYS[1], id)
+if not old then
     return {0}
+end
+if ARGV[7] ~= '' then
+    local lm = tonumber(redis.call('ZSCORE', KEYS[3], id) or '-1')
+    if lm ~= tonumber(ARGV[7]) then
+        return {-2}
+    end
 end
 
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -64,6 +102,9 @@ redis.call('SET', KEYS[2], tss)
 redis.call('DEL', KEYS[5])
 
 local uri = ARGV[6]
+if ARGV[8] == '1' then
+    forget_members(old, uri)
+end
 if ARGV[5] == 'collection' then
     drop_list(uri, 'records')
 elseif ARGV[5] == 'bucket' then
@@ -75,5 +116,7 @@ elseif ARGV[5] == 'bucket' then
     drop_list(uri, 'groups')
 end
 
-redis.call('XADD', KEYS[7], '*', 'b', ARGV[3], 'c', ARGV[4], 'ts', tss)
-return {1, tss}
+if ARGV[3] ~= '' then
+    redis.call('XADD', KEYS[7], '*', 'b', ARGV[3], 'c', ARGV[4], 'ts', tss)
+end
+return {1, tss, old}

@@ -33,7 +33,7 @@ pub PUT /buckets/demo/collections/certs/records/r1 '{"data":{"name":"Zoë — ü
 h_check "create record with non-ASCII text (201)" h_eq "$H_STATUS" 201
 h_check "server assigns last_modified (client value ignored)" \
     bash -c "[ \"\$(node -e 'console.log(JSON.parse(require(\"fs\").readFileSync(0)).data.last_modified > 1)' < $H_TMP/r1)\" = true ]"
-pub PUT /buckets/demo/collections/certs/records/r2 '{"data":{"score":0.1,"tiny":1e-7,"big":1e21}}' >/dev/null
+pub PUT /buckets/demo/collections/certs/records/r2 '{"data":{"score":0.1,"tiny":1e-7,"big":1e21,"big20":1e20}}' >/dev/null
 h_check "create record with floats (201)" h_eq "$H_STATUS" 201
 pub PUT /buckets/demo/collections/certs/records/r3 '{"data":{"nested":{"a":[1,{"b":null}],"t":true,"z":"\u0007"}}}' >"$H_TMP/r3"
 h_check "create nested record (201)" h_eq "$H_STATUS" 201

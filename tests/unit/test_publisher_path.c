@@ -41,6 +41,19 @@ ParameterizedTestParameters(publisher_path, routes)
         {"/v1/buckets/a%2Fb", PUB_PATH_BAD_ID, 1, "", ""},
         {"/v1/buckets/b:c/collections/c", PUB_PATH_BAD_ID, 2, "", ""},
         {"/v1/buckets/b.c/nope", PUB_PATH_NOT_FOUND, 0, "", ""},
+        {"/v1/buckets/b/groups", PUB_PATH_LIST, 2, "", ""},
+        {"/v1/buckets/b/groups/g1", PUB_PATH_OBJECT, 2, "g1", ""},
+        {"/v1/buckets/b/groups/g/records", PUB_PATH_NOT_FOUND, 0, "", ""},
+        {"/v1/accounts", PUB_PATH_LIST, 1, "", ""},
+        {"/v1/accounts/alice", PUB_PATH_OBJECT, 1, "alice", ""},
+        {"/v1/accounts/alice/collections", PUB_PATH_NOT_FOUND, 0, "", ""},
+        {"/v1/batch", PUB_PATH_BATCH, 0, "", ""},
+        {"/v1/permissions", PUB_PATH_PERMISSIONS, 0, "", ""},
+        {"/v1/__heartbeat__", PUB_PATH_HEARTBEAT, 0, "", ""},
+        {"/v1/__lbheartbeat__", PUB_PATH_LBHEARTBEAT, 0, "", ""},
+        {"/v1/__version__", PUB_PATH_VERSION, 0, "", ""},
+        {"/v1/__flush__", PUB_PATH_FLUSH, 0, "", ""},
+        {"/v1/batch/", PUB_PATH_REDIRECT, 0, "", "/v1/batch"},
     };
     return cr_make_param_array(struct route_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -64,7 +77,7 @@ Test(publisher_path, bad_id_names_its_level)
     pub_path_parse(&p, "/v1/buckets/b/collections/c/records/-r");
     cr_assert_eq(p.kind, PUB_PATH_BAD_ID);
     cr_assert_eq(p.bad_level, 2);
-    cr_assert_str_eq(pub_path_resource[p.bad_level], "record");
+    cr_assert_str_eq(pub_path_name(&p, p.bad_level), "record");
 }
 
 Test(publisher_path, id_length_limit)
@@ -81,4 +94,17 @@ Test(publisher_path, id_length_limit)
     pub_path_parse(&p, path);
     cr_assert_eq(p.kind, PUB_PATH_OBJECT);
     cr_assert_str_eq(p.ids[0], id);
+}
+
+Test(publisher_path, resources_per_level)
+{
+    pub_path p;
+    pub_path_parse(&p, "/v1/buckets/b/groups/g");
+    cr_assert_eq(p.res[0], PUB_RES_BUCKET);
+    cr_assert_eq(p.res[1], PUB_RES_GROUP);
+    cr_assert_str_eq(pub_path_name(&p, 1), "group");
+    pub_path_parse(&p, "/v1/accounts/a");
+    cr_assert_eq(p.res[0], PUB_RES_ACCOUNT);
+    pub_path_parse(&p, "/v1/buckets/b/collections/c/records/r");
+    cr_assert_eq(p.res[2], PUB_RES_RECORD);
 }
