@@ -4,7 +4,9 @@
 # h_finish fails the test if any log holds a sanitizer report.
 #
 # Needs: HERALD_BUILD_DIR (the CMake build directory), redis-server, redis-cli, curl.
-set -euo pipefail
+set -eEuo pipefail
+# A failing command ends the test (set -e); say which one, so no failure is silent.
+trap 'h_log "FAIL - command failed with status $? at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"; H_FAILED=$((H_FAILED + 1))' ERR
 
 H_SRC=${HERALD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 H_BUILD=${HERALD_BUILD_DIR:-$H_SRC/build}
@@ -42,11 +44,21 @@ h_free_port() {
     return 1
 }
 
-# h_wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
+# h_wait_port PORT [SECONDS] [PID LOG]: until something listens on 127.0.0.1:PORT. With
+# PID, that process must still be alive once the port answers (another program may have
+# taken the port in the meantime), and LOG's tail is shown if it is not.
 h_wait_port() {
-    local deadline=$((SECONDS + ${2:-20}))
+    local deadline=$((SECONDS + ${2:-20})) pid=${3:-} log=${4:-}
     while [ $SECONDS -lt $deadline ]; do
-        if (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; then return 0; fi
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            h_log "process $pid exited before listening on port $1"
+            [ -n "$log" ] && tail -5 "$log" >&2
+            return 1
+        fi
+        if (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; then
+            sleep 0.05
+            if [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null; then return 0; fi
+        fi
         sleep 0.05
     done
     h_log "nothing listens on port $1"
@@ -67,6 +79,8 @@ h_start_redis() {
         [ $SECONDS -lt $deadline ] || { h_log "redis did not start"; return 1; }
         sleep 0.05
     done
+    # The answer must come from our Redis, not from another one on a reused port.
+    kill -0 "$H_REDIS_PID" 2>/dev/null || { h_log "redis exited: $(tail -2 "$H_TMP/redis.log")"; return 1; }
 }
 
 h_redis() { redis-cli -p "$H_REDIS_PORT" "$@"; }
@@ -83,7 +97,7 @@ h_start_publisher() {
     H_PUB_PID=$!
     H_PIDS+=("$H_PUB_PID")
     H_PUB="http://127.0.0.1:$H_PUB_PORT/v1"
-    h_wait_port "$H_PUB_PORT"
+    h_wait_port "$H_PUB_PORT" 20 "$H_PUB_PID" "$H_TMP/publisher.log"
 }
 
 h_start_signer() {
@@ -100,7 +114,7 @@ h_start_server() {
     H_SRV_PID=$!
     H_PIDS+=("$H_SRV_PID")
     H_SRV="http://127.0.0.1:$H_SRV_PORT/v1"
-    h_wait_port "$H_SRV_PORT"
+    h_wait_port "$H_SRV_PORT" 20 "$H_SRV_PID" "$H_TMP/server.log"
 }
 
 # h_check NAME CONDITION-COMMAND...: records one assertion.
