@@ -149,9 +149,16 @@ h_finish() {
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
             h_log "FAIL - sanitizer report in $(basename "$f")"
-            H_FAILED=$((H_FAILED + 1))
+            H_FAILED=$((H_FAILED + 1)) H_CHECKS=$((H_CHECKS + 1))
+        fi
+        # Secrets are never logged: the admin password, nor any signing key's seed.
+        if grep -qF -- "$HERALD_ADMIN_PASSWORD" "$f" ||
+            { [ -n "${H_KEY_FILE:-}" ] && [ -f "$H_KEY_FILE" ] && grep -qF -- "$(head -c 43 "$H_KEY_FILE")" "$f"; }; then
+            h_log "FAIL - a secret appears in $(basename "$f")"
+            H_FAILED=$((H_FAILED + 1)) H_CHECKS=$((H_CHECKS + 1))
         fi
     done
     echo "$((H_CHECKS - H_FAILED)) passed, $H_FAILED failed"
+    trap - ERR # the verdict below is not a failing command to report
     [ "$H_FAILED" = 0 ]
 }
