@@ -124,12 +124,61 @@ make_bufferevent(struct event_base *base, void *arg)
     return bev;
 }
 
+/*
+ * Graceful shutdown: on SIGTERM/SIGINT stop accepting connections, let every request
+ * already received finish (its Redis write, an argon2id check on a worker thread, the
+ * reply being flushed), then leave the loop; after DRAIN_MAX_MS, leave anyway. A second
+ * signal leaves at once.
+ */
+#define DRAIN_MAX_MS 10000
+
+struct drain {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    const pub_app *app;
+    struct event *tick;
+    int ticks;
+};
+
+static void
+drain_tick(evutil_socket_t fd, short events, void *arg)
+{
+    struct drain *d = arg;
+    (void)fd;
+    (void)events;
+    if (d->app->inflight <= 0 || ++d->ticks * 50 >= DRAIN_MAX_MS) {
+        if (d->app->inflight > 0)
+            herald_warn("shutdown: %d request(s) still unanswered after %d ms", d->app->inflight,
+                        DRAIN_MAX_MS);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    struct timeval tv = {0, 50 * 1000};
+    event_add(d->tick, &tv);
+}
+
 static void
 on_signal(evutil_socket_t sig, short events, void *arg)
 {
+    struct drain *d = arg;
     (void)events;
-    herald_info("signal %d: shutting down", (int)sig);
-    event_base_loopexit(arg, NULL);
+    if (d->tick) {
+        herald_info("signal %d again: leaving now", (int)sig);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    herald_info("signal %d: shutting down after %d request(s) in flight", (int)sig,
+                d->app->inflight);
+    if (d->bound)
+        evhttp_del_accept_socket(d->http, d->bound);
+    d->bound = NULL;
+    d->tick = evtimer_new(d->base, drain_tick, d);
+    if (!d->tick) {
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    drain_tick(-1, 0, d);
 }
 
 /* Parses the command line into 'flags'. Returns 0, 1 for --help, -1 on error. */
@@ -182,6 +231,7 @@ main(int argc, char **argv)
     struct event_base *base = NULL;
     struct evhttp *http = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
+    struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
@@ -301,8 +351,9 @@ main(int argc, char **argv)
                     "TLS-terminating proxy in front (docs/)",
                     host);
 
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    drain = (struct drain){base, http, bound, &app, NULL, 0};
+    sigterm = evsignal_new(base, SIGTERM, on_signal, &drain);
+    sigint = evsignal_new(base, SIGINT, on_signal, &drain);
     if (!sigterm || !sigint || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
         herald_error("cannot install signal handlers");
         goto done;
@@ -311,6 +362,8 @@ main(int argc, char **argv)
     event_base_dispatch(base);
     rc = 0;
 done:
+    if (drain.tick)
+        event_free(drain.tick);
     if (sigterm)
         event_free(sigterm);
     if (sigint)

@@ -602,6 +602,13 @@ decorate(const pub_app *app, const pub_req *req, pub_resp *resp)
 }
 
 static void
+request_done(struct evhttp_request *ev, void *arg)
+{
+    (void)ev;
+    ((pub_app *)arg)->inflight--;
+}
+
+static void
 send_resp(pub_ctx *ctx, pub_resp *resp)
 {
     struct evhttp_request *ev = ctx->ev;
@@ -929,6 +936,9 @@ pub_routes_handle(struct evhttp_request *ev, void *arg)
 {
     pub_app *app = arg;
     pub_ctx *ctx = herald_mem_calloc(1, sizeof(*ctx));
+    /* Counted until evhttp has written the whole reply, so SIGTERM can wait for it. */
+    app->inflight++;
+    evhttp_request_set_on_complete_cb(ev, request_done, app);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
     struct evkeyvalq *in = evhttp_request_get_input_headers(ev);

@@ -35,6 +35,7 @@ typedef struct pub_app {
     pub_accounts *accounts;
     const pub_settings *settings;
     const char *default_host; /* "host:port" for absolute URLs when there is no Host */
+    int inflight;             /* requests received and not yet fully answered (graceful shutdown) */
 } pub_app;
 
 /* Passwords hashed for this request (account writes), looked up by value. */

@@ -31,11 +31,12 @@ h_cleanup() {
 }
 trap h_cleanup EXIT
 
-# A free TCP port on 127.0.0.1 (nothing answers a connect to it).
+# A free TCP port on 127.0.0.1 (nothing answers a connect to it), below Linux's
+# ephemeral range (32768 and up by default), where outgoing connections would take it.
 h_free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
             echo "$p"
             return 0
