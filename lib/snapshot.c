@@ -399,7 +399,9 @@ herald_snapshot_encode(herald_buf *out, const herald_snapshot_parts *p, int zstd
         goto out;
 
     at = begin_section(&raw);
-    if (herald_jcs_dump(&raw, p->tombstones ? p->tombstones : empty_arr) < 0)
+    if (p->tombstones_json)
+        herald_buf_append(&raw, p->tombstones_json, p->tombstones_len);
+    else if (herald_jcs_dump(&raw, p->tombstones ? p->tombstones : empty_arr) < 0)
         goto out;
     if (end_section(&raw, at) < 0)
         goto out;

@@ -19,4 +19,9 @@ int herald_signer_cmd_keygen(int argc, char **argv);
  * records=N key_id=K" on stdout, or "FAIL reason" on stderr (exit 1). */
 int herald_signer_cmd_verify(int argc, char **argv);
 
+/* inspect [--redis URL] [--public-key KEY...] [--follow] [B/C ...]
+ * Prints the stored snapshots (or, with --follow, each one as it is announced) as JSON
+ * lines; see cmd_inspect.c. */
+int herald_signer_cmd_inspect(int argc, char **argv);
+
 #endif

@@ -3,6 +3,7 @@
  *
  *   herald-signer keygen --out FILE           write a new key, print its public key
  *   herald-signer verify --url URL --public-key KEY [--state FILE]
+ *   herald-signer inspect [--redis URL] [--follow] [B/C ...]   print stored snapshots
  *   herald-signer --redis URL --key FILE [--key FILE ...]   run the signer
  *
  * The publisher appends one event per write to the stream herald:changes (same Lua
@@ -10,15 +11,22 @@
  * the consumer group "signers": an entry stays pending until it is acknowledged, which
  * happens only after the snapshot covering it is stored. A killed signer therefore
  * loses nothing: on restart it first re-reads its own pending entries (ID 0), and any
- * signer reclaims entries left pending by a dead one (XAUTOCLAIM) after a minute.
+ * signer reclaims entries left pending by a dead one (XAUTOCLAIM) once they have been
+ * idle for signer_claim_idle_seconds (default a minute: longer than any signature takes,
+ * so a live signer's entries are not stolen; a stolen one is only signed twice anyway).
  * Bursts are coalesced: each batch of events is reduced to the set of collections it
- * touches and each is signed once, from its latest state. Acknowledged entries are
- * deleted from the stream, so it does not grow without bound.
+ * touches and each is signed once, from its latest state (publish.c, from an in-memory
+ * copy of each collection updated with only what changed: cache.c). The batch's entries
+ * are acknowledged and deleted from the stream (XACK + XDEL) in the same atomic script
+ * that stores the last collection's snapshot, once all the others are stored: one fsync
+ * of Redis's append-only file per edit instead of three, and the stream does not grow
+ * without bound.
  *
- * At start, and every minute, every collection is checked: a published one whose
- * attributes changed is re-published, a deleted or unpublished one removed, and one
- * whose signature expires within the re-sign margin re-signed. This also repairs
- * anything missed while the stream was unavailable.
+ * At start, and every signer_sweep_seconds, every collection is checked: a published one
+ * whose attributes (or this signer's keys) changed is re-published, a deleted or
+ * unpublished one removed, and one whose signature expires within the re-sign margin
+ * re-signed. This also repairs anything missed while the stream was unavailable. After
+ * any reconnection every in-memory copy is dropped (Redis may be another one now).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -69,6 +77,7 @@ usage(FILE *f)
                "                     [--consumer NAME] [--log-level LEVEL]\n"
                "       herald-signer keygen --out FILE\n"
                "       herald-signer verify --url CHANGESET_URL --public-key KEY [--state FILE]\n"
+               "       herald-signer inspect [--redis URL] [--public-key KEY] [--follow] [B/C]\n"
                "\n"
                "Settings (config file key, environment variable):\n"
                "  redis_url                  HERALD_REDIS_URL     redis://127.0.0.1:6379/0\n"
@@ -77,7 +86,8 @@ usage(FILE *f)
                "  signature_resign_seconds   HERALD_SIGNATURE_RESIGN_SECONDS     86400\n"
                "  tombstone_horizon_seconds  HERALD_TOMBSTONE_HORIZON_SECONDS    2592000\n"
                "  snapshot_zstd_level        HERALD_SNAPSHOT_ZSTD_LEVEL          3\n"
-               "  signer_sweep_seconds       HERALD_SIGNER_SWEEP_SECONDS         60\n");
+               "  signer_sweep_seconds       HERALD_SIGNER_SWEEP_SECONDS         60\n"
+               "  signer_claim_idle_seconds  HERALD_SIGNER_CLAIM_IDLE_SECONDS    60\n");
 }
 
 /* A batch of touched collections, deduplicated ("bid/cid" strings). */
@@ -140,17 +150,27 @@ touch_bucket(signer_ctx *s, touched *t, const char *bid)
     return ok ? 0 : -1;
 }
 
-/* Signs every touched collection; returns 0 when all succeeded. */
+/* Signs every touched collection; returns 0 when all succeeded. 'ack' (may be NULL) is
+ * handed to the last one, so the events are acknowledged atomically with its store once
+ * every other collection has been stored; '*acked' (may be NULL) says whether that
+ * happened (otherwise the caller acknowledges them itself). */
 static int
-process_touched(signer_ctx *s, touched *t, int force)
+process_touched(signer_ctx *s, touched *t, int force, const signer_ack *ack, int *acked)
 {
     int failed = 0;
+    if (acked)
+        *acked = 0;
     for (size_t i = 0; i < t->n && !failed; i++) {
         char *slash = strchr(t->items[i], '/');
         if (!slash)
             continue;
         *slash = '\0';
-        if (signer_publish_collection(s, t->items[i], slash + 1, force) == SIGNER_ERROR)
+        /* SIGNER_INVALID counts as done: the collection cannot be signed until its data
+         * changes, which brings a new event; the sweep also retries it every period.
+         * Holding the event back would block every other collection behind it. */
+        int last = i + 1 == t->n;
+        if (signer_publish_collection(s, t->items[i], slash + 1, force, last ? ack : NULL,
+                                      last ? acked : NULL) == SIGNER_ERROR)
             failed = 1;
         *slash = '/';
     }
@@ -179,7 +199,7 @@ sweep(signer_ctx *s)
             }
         }
         if (rc == 0)
-            rc = process_touched(s, &t, 0);
+            rc = process_touched(s, &t, 0, NULL, NULL);
     }
     if (r)
         freeReplyObject(r);
@@ -201,7 +221,7 @@ sweep(signer_ctx *s)
                     touched_add(&t, e->element[i]->str, slash + 1);
                 }
             }
-            rc = process_touched(s, &t, 1);
+            rc = process_touched(s, &t, 1, NULL, NULL);
         }
         if (e)
             freeReplyObject(e);
@@ -240,31 +260,43 @@ handle_entries(signer_ctx *s, redisReply *entries)
         else if (touch_bucket(s, &t, b) < 0)
             rc = -1;
     }
+    const char **ids = herald_mem_calloc(entries->elements + 1, sizeof(char *));
+    for (size_t i = 0; i < entries->elements; i++) {
+        redisReply *e = entries->element[i];
+        const char *id = e->type == REDIS_REPLY_ARRAY && e->elements >= 1 ? e->element[0]->str
+                         : e->type == REDIS_REPLY_STRING                  ? e->str
+                                                                          : NULL;
+        if (id)
+            ids[n++] = id;
+    }
+    signer_ack ack = {ids, n};
+    int acked = 0;
     if (rc == 0)
-        rc = process_touched(s, &t, 0);
-    if (rc == 0 && entries->elements) {
-        /* XACK then XDEL: consumed entries leave the stream. */
-        size_t argc = 3 + entries->elements;
-        const char **argv = herald_mem_calloc(argc, sizeof(char *));
+        rc = process_touched(s, &t, 0, &ack, &acked);
+    if (rc == 0 && n && !acked) {
+        /* XACK then XDEL, pipelined (one round trip, one fsync): consumed entries leave
+         * the stream. */
+        const char **argv = herald_mem_calloc(n + 3, sizeof(char *));
         argv[0] = "XACK";
         argv[1] = HERALD_KEY_CHANGES;
         argv[2] = HERALD_GROUP_SIGNERS;
-        for (size_t i = 0; i < entries->elements; i++) {
-            redisReply *e = entries->element[i];
-            argv[3 + n++] = e->type == REDIS_REPLY_ARRAY ? e->element[0]->str : e->str;
-        }
-        redisReply *a = redisCommandArgv(s->rc, (int)(3 + n), argv, NULL);
-        argv[1] = "XDEL";
+        memcpy(argv + 3, ids, n * sizeof(char *));
+        redisAppendCommandArgv(s->rc, (int)(3 + n), argv, NULL);
+        argv[1] = "XDEL"; /* argv + 1 = XDEL herald:changes ids... */
         argv[2] = HERALD_KEY_CHANGES;
-        redisReply *d = a ? redisCommandArgv(s->rc, (int)(2 + n), argv + 1, NULL) : NULL;
-        if (!a || a->type == REDIS_REPLY_ERROR || !d || d->type == REDIS_REPLY_ERROR)
-            rc = -1;
-        if (a)
-            freeReplyObject(a);
-        if (d)
-            freeReplyObject(d);
+        redisAppendCommandArgv(s->rc, (int)(2 + n), argv + 1, NULL);
+        for (int k = 0; k < 2; k++) {
+            redisReply *a = NULL;
+            if (redisGetReply(s->rc, (void **)&a) != REDIS_OK || !a || a->type == REDIS_REPLY_ERROR)
+                rc = -1;
+            if (a)
+                freeReplyObject(a);
+            if (rc < 0)
+                break;
+        }
         free(argv);
     }
+    free(ids);
     touched_clear(&t);
     free(t.items);
     return rc < 0 ? -1 : (int)entries->elements;
@@ -285,18 +317,63 @@ ensure_group(signer_ctx *s)
     return ok ? 0 : -1;
 }
 
+/* Publishes the active public keys (key_id -> base64url) for the publisher's and the
+ * read servers' capabilities.signer. The hash is replaced as a whole (MULTI/EXEC), so a
+ * retired key disappears when the signer restarts without it. */
 static int
 publish_keys(signer_ctx *s)
 {
+    int ok = 1;
+    redisAppendCommand(s->rc, "MULTI");
+    redisAppendCommand(s->rc, "DEL %s", HERALD_KEY_SIGNER_KEYS);
     for (size_t i = 0; i < s->nkeys; i++) {
         const herald_pubkey *pk = herald_crypto_signkey_public(s->keys[i]);
-        redisReply *r =
-            redisCommand(s->rc, "HSET %s %s %s", HERALD_KEY_SIGNER_KEYS, pk->key_id, pk->b64);
-        int ok = r && r->type == REDIS_REPLY_INTEGER;
+        redisAppendCommand(s->rc, "HSET %s %s %s", HERALD_KEY_SIGNER_KEYS, pk->key_id, pk->b64);
+    }
+    redisAppendCommand(s->rc, "EXEC");
+    for (size_t i = 0; i < s->nkeys + 3; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(s->rc, (void **)&r) != REDIS_OK) {
+            ok = 0;
+            break;
+        }
+        if (!r || r->type == REDIS_REPLY_ERROR ||
+            (i == s->nkeys + 2 && r->type != REDIS_REPLY_ARRAY))
+            ok = 0;
         if (r)
             freeReplyObject(r);
-        if (!ok)
+    }
+    return ok ? 0 : -1;
+}
+
+/* Takes over the entries other consumers (dead signers) left pending for longer than
+ * claim_idle_ms, and handles them like new ones. Follows XAUTOCLAIM's cursor through the
+ * whole pending list. Returns 0, or -1 on a Redis failure. */
+static int
+reclaim(signer_ctx *s, const char *consumer)
+{
+    char cursor[64] = "0-0";
+    for (int round = 0; round < 1000; round++) {
+        redisReply *c =
+            redisCommand(s->rc, "XAUTOCLAIM %s %s %s %lld %s COUNT 256", HERALD_KEY_CHANGES,
+                         HERALD_GROUP_SIGNERS, consumer, (long long)s->claim_idle_ms, cursor);
+        if (!c || c->type != REDIS_REPLY_ARRAY || c->elements < 2 ||
+            c->element[0]->type != REDIS_REPLY_STRING) {
+            herald_error("XAUTOCLAIM: %s",
+                         c && c->type == REDIS_REPLY_ERROR ? c->str : s->rc->errstr);
+            if (c)
+                freeReplyObject(c);
             return -1;
+        }
+        if (c->element[1]->elements)
+            herald_info("reclaimed %zu pending events", c->element[1]->elements);
+        int rc = handle_entries(s, c->element[1]);
+        snprintf(cursor, sizeof(cursor), "%s", c->element[0]->str);
+        freeReplyObject(c);
+        if (rc < 0)
+            return -1;
+        if (strcmp(cursor, "0-0") == 0)
+            break;
     }
     return 0;
 }
@@ -308,6 +385,7 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
     int backoff_ms = 100;
     while (!stopping) {
         char err[256];
+        signer_forget_all();
         s->rc = herald_redis_connect(url, 5000, err, sizeof(err));
         if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
             sweep(s) < 0) {
@@ -320,21 +398,9 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
         const char *next_id = "0"; /* first our own pending entries, then new ones */
         int64_t last_sweep = mono_ms(), last_claim = 0;
         while (!stopping) {
-            if (mono_ms() - last_claim > 10000) {
+            if (mono_ms() - last_claim > (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
                 last_claim = mono_ms();
-                redisReply *c = redisCommand(s->rc, "XAUTOCLAIM %s %s %s 60000 0-0 COUNT 256",
-                                             HERALD_KEY_CHANGES, HERALD_GROUP_SIGNERS, consumer);
-                if (!c || c->type == REDIS_REPLY_ERROR) {
-                    herald_error("XAUTOCLAIM: %s", c ? c->str : s->rc->errstr);
-                    if (c)
-                        freeReplyObject(c);
-                    break;
-                }
-                int rc = (c->type == REDIS_REPLY_ARRAY && c->elements >= 2)
-                             ? handle_entries(s, c->element[1])
-                             : 0;
-                freeReplyObject(c);
-                if (rc < 0)
+                if (reclaim(s, consumer) < 0)
                     break;
             }
             if (mono_ms() - last_sweep > s->sweep_ms) {
@@ -372,6 +438,7 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
         backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
     }
     herald_info("stopping");
+    signer_forget_all();
     return 0;
 }
 
@@ -382,6 +449,7 @@ static const char *const env_names[] = {"redis_url",
                                         "tombstone_horizon_seconds",
                                         "snapshot_zstd_level",
                                         "signer_sweep_seconds",
+                                        "signer_claim_idle_seconds",
                                         "log_level",
                                         NULL};
 
@@ -392,6 +460,8 @@ main(int argc, char **argv)
         return herald_signer_cmd_keygen(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "verify") == 0)
         return herald_signer_cmd_verify(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "inspect") == 0)
+        return herald_signer_cmd_inspect(argc - 1, argv + 1);
 
     herald_log_init("herald-signer", HERALD_LOG_INFO);
     herald_config *cfg = herald_config_new(), *flags = herald_config_new();
@@ -446,7 +516,7 @@ main(int argc, char **argv)
 
     signer_ctx s;
     memset(&s, 0, sizeof(s));
-    int64_t lifetime, resign, horizon, level, sweep_s;
+    int64_t lifetime, resign, horizon, level, sweep_s, claim_s;
     herald_redis_url url;
     int lvl = herald_log_parse_level(herald_config_get(cfg, "log_level", "info"));
     if (lvl < 0 ||
@@ -457,6 +527,7 @@ main(int argc, char **argv)
         herald_config_get_int(cfg, "tombstone_horizon_seconds", 2592000, &horizon) < 0 ||
         herald_config_get_int(cfg, "snapshot_zstd_level", 3, &level) < 0 ||
         herald_config_get_int(cfg, "signer_sweep_seconds", 60, &sweep_s) < 0 || sweep_s <= 0 ||
+        herald_config_get_int(cfg, "signer_claim_idle_seconds", 60, &claim_s) < 0 || claim_s <= 0 ||
         lifetime <= 0 || resign < 0 || resign >= lifetime || horizon <= 0 || level < 1 ||
         level > 19) {
         fprintf(stderr, "herald-signer: invalid setting (see --help)\n");
@@ -468,6 +539,7 @@ main(int argc, char **argv)
     s.horizon_ms = horizon * 1000;
     s.zstd_level = (int)level;
     s.sweep_ms = sweep_s * 1000;
+    s.claim_idle_ms = claim_s * 1000;
 
     if (herald_crypto_init() < 0) {
         fprintf(stderr, "herald-signer: libsodium failed to initialize\n");
@@ -489,6 +561,13 @@ main(int argc, char **argv)
         fprintf(stderr, "herald-signer: no signing key (--key FILE)\n");
         return 2;
     }
+    herald_buf keyset = HERALD_BUF_INIT;
+    for (size_t i = 0; i < s.nkeys; i++) {
+        if (i)
+            herald_buf_putc(&keyset, ',');
+        herald_buf_puts(&keyset, herald_crypto_signkey_public(s.keys[i])->key_id);
+    }
+    s.keyset = herald_buf_steal(&keyset, NULL);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -501,6 +580,7 @@ main(int argc, char **argv)
     for (size_t i = 0; i < s.nkeys; i++)
         herald_crypto_signkey_free(s.keys[i]);
     free(s.keys);
+    free(s.keyset);
     herald_config_free(cfg);
     herald_config_free(flags);
     herald_buf_free(&keyfiles);

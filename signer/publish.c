@@ -1,22 +1,37 @@
 /*
- * publish -- one collection: read a consistent state, sign it, store it, announce it.
+ * publish -- one collection: read what changed, update the in-memory copy, sign it,
+ * store it, announce it.
  *
- * The state and the version V come from one Lua script (lib/lua/signer_read.lua), so the
- * snapshot is never torn across concurrent writes and V is above every record in it.
- * The snapshot is stored by another script with compare-and-set on V
- * (signer_store.lua): a slower signer can never replace a newer snapshot. Nothing here
- * acknowledges stream events; the caller does that only after this returns STORED,
- * UNCHANGED or REMOVED, so a crash at any point leaves the event pending and the work
- * is redone on restart.
+ *   signer_read.lua(since = copy's records timestamp)   one atomic script: V, attributes,
+ *        |                                              records/tombstones changed since
+ *        v
+ *   cache.c: apply the changes to the sorted copy, check its record count against Redis
+ *        |   (mismatch or no copy: read the full state instead)
+ *        v
+ *   records_json (rebuilt only if records changed), SHA-256, head, one Ed25519
+ *   signature per key, zstd blob
+ *        |
+ *        v
+ *   signer_store.lua: compare-and-set on V, monitor entries, PUBLISH
  *
- * Records are re-canonicalized (parsed and dumped with JCS) rather than trusted as
- * stored: what is signed must be exactly what a client recomputes, even if something
- * other than the publisher wrote to Redis.
+ * The state and V come from one Lua script, so the snapshot is never torn across
+ * concurrent writes and V is above every record in it. The store is compare-and-set on
+ * V: a slower signer can never replace a newer snapshot. Nothing here acknowledges
+ * stream events; the caller does that only after this returns STORED, UNCHANGED or
+ * REMOVED, so a crash at any point leaves the event pending and the work is redone on
+ * restart (from a full read: the copy lives in memory only).
+ *
+ * Records are re-canonicalized (parsed and dumped with JCS) when they enter the copy
+ * rather than trusted as stored: what is signed must be exactly what a client
+ * recomputes, even if something other than the publisher wrote to Redis. Their
+ * canonical bytes are then reused until the record changes; a full read reuses them too
+ * when the stored bytes are identical to the canonical bytes already checked.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cache.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -24,12 +39,22 @@
 #include "herald/snapshot.h"
 #include "signer.h"
 
+#define NKEYS_READ 10
+
 static int64_t
 now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 static int
@@ -77,24 +102,6 @@ evalsha(signer_ctx *s, const char *sha, int argc, const char **argv, const size_
     return NULL;
 }
 
-struct rec {
-    const char *id;
-    size_t idlen;
-    const char *json;
-    size_t len;
-};
-
-static int
-rec_cmp(const void *a, const void *b)
-{
-    const struct rec *x = a, *y = b;
-    size_t n = x->idlen < y->idlen ? x->idlen : y->idlen;
-    int c = memcmp(x->id, y->id, n);
-    if (c)
-        return c;
-    return x->idlen < y->idlen ? -1 : x->idlen > y->idlen;
-}
-
 static json_t *
 parse_stored(const char *data, size_t len, const char *what)
 {
@@ -106,6 +113,142 @@ parse_stored(const char *data, size_t len, const char *what)
         return NULL;
     }
     return v;
+}
+
+static int
+parse_i64(int64_t *out, const redisReply *r)
+{
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_INTEGER))
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = (int64_t)r->integer;
+        return 0;
+    }
+    char *end;
+    long long v = strtoll(r->str, &end, 10);
+    if (end == r->str || *end)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/*
+ * The cache entry for the stored record 'id' = 'raw': its canonical bytes and
+ * last_modified. 'old' is the copy's entry for the same id, if any: when the stored
+ * bytes are exactly its canonical bytes they need no second look. Returns NULL (and
+ * logs) for a record that is not a JSON object with this id and an integral
+ * last_modified, or cannot be canonicalized.
+ */
+static cache_entry *
+record_entry(const char *member, const redisReply *id, const redisReply *raw,
+             const cache_entry *old)
+{
+    if (old && old->len == raw->len && memcmp(old->json, raw->str, raw->len) == 0)
+        return cache_entry_new(id->str, id->len, old->lm, raw->str, raw->len);
+
+    herald_buf canon = HERALD_BUF_INIT;
+    cache_entry *e = NULL;
+    json_t *v = parse_stored(raw->str, raw->len, "record");
+    if (!v)
+        goto out;
+    const json_t *jid = json_object_get(v, "id");
+    const json_t *jlm = json_object_get(v, "last_modified");
+    if (!json_is_string(jid) || json_string_length(jid) != id->len ||
+        memcmp(json_string_value(jid), id->str, id->len) != 0) {
+        herald_error("%s: record %s has a different id in its data", member, id->str);
+        goto out;
+    }
+    if (!json_is_number(jlm)) {
+        herald_error("%s: record %s has no last_modified", member, id->str);
+        goto out;
+    }
+    if (herald_jcs_dump(&canon, v) < 0) {
+        herald_error("%s: record %s cannot be canonicalized", member, id->str);
+        goto out;
+    }
+    e = cache_entry_new(id->str, id->len, (int64_t)json_number_value(jlm), canon.data, canon.len);
+
+out:
+    json_decref(v);
+    herald_buf_free(&canon);
+    return e;
+}
+
+static void
+free_changes(cache_change *ch, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ch[i].e);
+}
+
+/*
+ * Updates the copy 'c' with the records ('recs': id, json, ...) and tombstones ('tombs':
+ * id, lm, ...) of a signer_read reply of kind 'full' or 'delta'. A full state replaces
+ * the copy. Returns 0, or -1 when a record cannot be signed (the copy is then left as it
+ * was: every new entry is built before any is applied).
+ *
+ * Both tables are updated: a record written removes its tombstone, a tombstone removes
+ * its record. In a full state ids are disjoint between records and tombstones (the
+ * write scripts keep them so); were one in both, the tombstone would win.
+ */
+static int
+apply_reply(cache_coll *c, int full, const redisReply *recs, const redisReply *tombs)
+{
+    size_t nr = recs->elements / 2, nt = tombs->elements / 2;
+    /* live changes: nr records, plus nt removals; tombstone changes: nt entries, plus nr
+     * removals (a record written again is no longer deleted). */
+    cache_change *lch = herald_mem_calloc(nr + nt + 1, sizeof(*lch));
+    cache_change *tch = herald_mem_calloc(nr + nt + 1, sizeof(*tch));
+    size_t nl = 0, ntc = 0;
+    int rc = -1;
+
+    for (size_t i = 0; i < nr; i++) {
+        const redisReply *id = recs->element[2 * i], *raw = recs->element[2 * i + 1];
+        if (id->type != REDIS_REPLY_STRING || raw->type != REDIS_REPLY_STRING ||
+            !herald_schema_valid_id(id->str, id->len)) {
+            herald_error("%s: malformed record in the read reply", c->member);
+            goto out;
+        }
+        long at = cache_table_find(&c->live, id->str, id->len, NULL);
+        cache_entry *e = record_entry(c->member, id, raw, at >= 0 ? c->live.v[at] : NULL);
+        if (!e)
+            goto out;
+        lch[nl++] = (cache_change){id->str, id->len, e};
+        tch[ntc++] = (cache_change){id->str, id->len, NULL};
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const redisReply *id = tombs->element[2 * i];
+        int64_t lm;
+        if (id->type != REDIS_REPLY_STRING || !herald_schema_valid_id(id->str, id->len) ||
+            parse_i64(&lm, tombs->element[2 * i + 1]) < 0) {
+            herald_error("%s: malformed tombstone in the read reply", c->member);
+            goto out;
+        }
+        cache_entry *e = cache_entry_tombstone(id->str, id->len, lm);
+        tch[ntc++] = (cache_change){id->str, id->len, e};
+        lch[nl++] = (cache_change){id->str, id->len, NULL};
+    }
+
+    if (full) {
+        cache_table_clear(&c->live);
+        cache_table_clear(&c->tombs);
+        c->records_dirty = c->tombs_dirty = 1;
+    }
+    /* Every change names its id by pointing into the reply, which outlives this. */
+    if (cache_table_apply(&c->live, lch, nl))
+        c->records_dirty = 1;
+    nl = 0; /* owned by the table now */
+    if (cache_table_apply(&c->tombs, tch, ntc))
+        c->tombs_dirty = 1;
+    ntc = 0;
+    rc = 0;
+
+out:
+    free_changes(lch, nl);
+    free_changes(tch, ntc);
+    free(lch);
+    free(tch);
+    return rc;
 }
 
 static enum signer_result
@@ -137,25 +280,126 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
     return res;
 }
 
-enum signer_result
-signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int force)
+/* Signs and stores the copy 'c' as version 'version'. */
+static enum signer_result
+sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, const char *snapkey,
+               int64_t version, const json_t *bucket, const json_t *coll, const char *stamp,
+               int64_t t0, const double tm[4], const char *kind, const signer_ack *ack, int *acked)
 {
     enum signer_result res = SIGNER_ERROR;
-    herald_buf k[9], member = HERALD_BUF_INIT, snapkey = HERALD_BUF_INIT;
-    herald_buf records = HERALD_BUF_INIT, blob = HERALD_BUF_INIT, uri = HERALD_BUF_INIT;
-    redisReply *r = NULL, *st = NULL;
-    struct rec *recs = NULL;
-    json_t *bucket = NULL, *coll = NULL, *tombs = NULL, *sigs = NULL;
-    char horizon[24], *stamp = NULL;
-    int64_t t0 = now_ms();
+    herald_buf blob = HERALD_BUF_INIT;
+    redisReply *st = NULL;
+    json_t *sigs = json_array();
 
-    for (int i = 0; i < 9; i++)
+    herald_head head = {bid, cid, version, t0 + s->lifetime_ms, (int64_t)c->live.n, {0}};
+    memcpy(head.sha256, c->sha256, sizeof(head.sha256));
+    for (size_t i = 0; i < s->nkeys; i++) {
+        json_t *e = herald_snapshot_sign_entry(s->keys[i], &head);
+        if (!e) {
+            herald_error("%s: signing failed", c->member);
+            goto done;
+        }
+        json_array_append_new(sigs, e);
+    }
+
+    herald_snapshot_parts parts = {.bucket = bid,
+                                   .collection = cid,
+                                   .timestamp = version,
+                                   .metadata = coll,
+                                   .bucket_data = bucket,
+                                   .signatures = sigs,
+                                   .records_json = c->records_json.data,
+                                   .records_len = c->records_json.len,
+                                   .tombstones_json = c->tombs_json.data,
+                                   .tombstones_len = c->tombs_json.len};
+    if (herald_snapshot_encode(&blob, &parts, s->zstd_level) < 0) {
+        herald_error("encode %s: compression failed", c->member);
+        goto done;
+    }
+
+    char vstr[24], estr[24];
+    snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
+    snprintf(estr, sizeof(estr), "%lld", (long long)head.expires);
+    size_t nack = ack ? ack->n : 0;
+    const char **sargv = herald_mem_alloc((15 + nack) * sizeof(*sargv));
+    size_t *slens = herald_mem_alloc((15 + nack) * sizeof(*slens));
+    int sargc = 0;
+    sargv[sargc++] = "EVALSHA";
+    sargv[sargc++] = NULL;
+    sargv[sargc++] = "5";
+    sargv[sargc++] = snapkey;
+    sargv[sargc++] = HERALD_KEY_MONITOR;
+    sargv[sargc++] = HERALD_KEY_MONITOR_SRC;
+    sargv[sargc++] = HERALD_KEY_MONITOR_EXPIRES;
+    sargv[sargc++] = HERALD_KEY_CHANGES;
+    sargv[sargc++] = c->member;
+    sargv[sargc++] = vstr;
+    sargv[sargc++] = blob.data;
+    sargv[sargc++] = HERALD_CHANNEL_SNAPSHOTS;
+    sargv[sargc++] = stamp;
+    sargv[sargc++] = estr;
+    sargv[sargc++] = HERALD_GROUP_SIGNERS;
+    for (size_t i = 0; i < nack; i++)
+        sargv[sargc++] = ack->ids[i];
+    for (int i = 0; i < sargc; i++)
+        slens[i] = i == 1 ? 40 : i == 10 ? blob.len : strlen(sargv[i]);
+    double m_encoded = mono_ms();
+    st = evalsha(s, s->sha_store, sargc, sargv, slens);
+    free(sargv);
+    free(slens);
+    if (!st || st->type != REDIS_REPLY_INTEGER) {
+        herald_error("store %s: %s", c->member,
+                     st && st->type == REDIS_REPLY_ERROR ? st->str : s->rc->errstr);
+        goto done;
+    }
+    *acked = nack > 0;
+    if (st->integer) {
+        double end = mono_ms();
+        herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu in %.1f ms (%s read "
+                    "%.1f, apply %.1f, hash %.1f, sign+zstd %.1f, store %.1f)",
+                    c->member, (long long)version, c->live.n, c->records_json.len, blob.len,
+                    end - tm[0], kind, tm[1] - tm[0], tm[2] - tm[1], tm[3] - tm[2],
+                    m_encoded - tm[3], end - m_encoded);
+        res = SIGNER_STORED;
+    } else {
+        herald_info("%s version=%lld not stored: a newer one is published", c->member,
+                    (long long)version);
+        res = SIGNER_UNCHANGED;
+    }
+
+done:
+    if (st)
+        freeReplyObject(st);
+    json_decref(sigs);
+    herald_buf_free(&blob);
+    return res;
+}
+
+/* One attempt. Sets '*again' when the copy turned out stale after a delta (it has been
+ * dropped: the next attempt reads the full state). */
+static enum signer_result
+publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const signer_ack *ack,
+             int *acked, int *again)
+{
+    enum signer_result res = SIGNER_ERROR;
+    herald_buf k[NKEYS_READ], member = HERALD_BUF_INIT, snapkey = HERALD_BUF_INIT;
+    herald_buf uri = HERALD_BUF_INIT;
+    redisReply *r = NULL;
+    json_t *bucket = NULL, *coll = NULL;
+    char horizon[24], since[24];
+    int64_t t0 = now_ms();
+    double tm[4]; /* start, read, applied, hashed: for the log line */
+    tm[0] = mono_ms();
+
+    *again = 0;
+    for (int i = 0; i < NKEYS_READ; i++)
         herald_buf_init(&k[i]);
     herald_buf_printf(&uri, "/buckets/%s/collections/%s", bid, cid);
     herald_schema_list_key(&k[0], HERALD_LIST_OBJS, herald_buf_cstr(&uri), "record");
     herald_schema_list_key(&k[1], HERALD_LIST_TS, herald_buf_cstr(&uri), "record");
     herald_schema_list_key(&k[2], HERALD_LIST_TOMB, herald_buf_cstr(&uri), "record");
     herald_buf_puts(&k[3], HERALD_KEY_MONITOR);
+    herald_schema_list_key(&k[9], HERALD_LIST_MOD, herald_buf_cstr(&uri), "record");
     herald_buf_reset(&uri);
     herald_buf_printf(&uri, "/buckets/%s", bid);
     herald_schema_list_key(&k[4], HERALD_LIST_OBJS, herald_buf_cstr(&uri), "collection");
@@ -168,27 +412,34 @@ signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int f
     herald_schema_snap_key(&snapkey, bid, cid);
     snprintf(horizon, sizeof(horizon), "%lld", (long long)(t0 - s->horizon_ms));
 
-    const char *argv[20] = {"EVALSHA", NULL, "9"};
-    size_t lens[20];
+    cache_coll *c = cache_get(herald_buf_cstr(&member));
+    snprintf(since, sizeof(since), "%lld", (long long)c->applied);
+
+    const char *argv[3 + NKEYS_READ + 7] = {"EVALSHA", NULL, "10"};
+    size_t lens[3 + NKEYS_READ + 7];
     int argc = 3;
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < NKEYS_READ; i++)
         argv[argc++] = herald_buf_cstr(&k[i]);
     argv[argc++] = bid;
     argv[argc++] = cid;
     argv[argc++] = herald_buf_cstr(&member);
     argv[argc++] = horizon;
     argv[argc++] = force ? "1" : "0";
+    argv[argc++] = since;
+    argv[argc++] = s->keyset;
     for (int i = 0; i < argc; i++)
         lens[i] = i == 1 ? 40 : strlen(argv[i]);
     r = evalsha(s, s->sha_read, argc, argv, lens);
+    tm[1] = mono_ms();
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_STRING) {
-        herald_error("read %s: %s", herald_buf_cstr(&member),
+        herald_error("read %s: %s", c->member,
                      r && r->type == REDIS_REPLY_ERROR ? r->str : s->rc->errstr);
         goto done;
     }
     const char *status = r->element[0]->str;
     if (strcmp(status, "gone") == 0 || strcmp(status, "unpublished") == 0) {
+        cache_drop(herald_buf_cstr(&member));
         res = remove_collection(s, herald_buf_cstr(&member), herald_buf_cstr(&snapkey));
         goto done;
     }
@@ -196,118 +447,77 @@ signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int f
         res = SIGNER_UNCHANGED;
         goto done;
     }
-    if (strcmp(status, "ok") != 0 || r->elements != 7) {
-        herald_error("read %s: unexpected reply", herald_buf_cstr(&member));
+    int64_t version, live;
+    if (strcmp(status, "ok") != 0 || r->elements != 9 || parse_i64(&version, r->element[1]) < 0 ||
+        r->element[4]->type != REDIS_REPLY_ARRAY || r->element[5]->type != REDIS_REPLY_ARRAY ||
+        r->element[6]->type != REDIS_REPLY_STRING || r->element[7]->type != REDIS_REPLY_STRING ||
+        parse_i64(&live, r->element[8]) < 0) {
+        herald_error("read %s: unexpected reply", c->member);
         goto done;
     }
-    int64_t version = strtoll(r->element[1]->str, NULL, 10);
+    int full = strcmp(r->element[7]->str, "full") == 0;
     bucket = parse_stored(r->element[2]->str, r->element[2]->len, "bucket");
     coll = parse_stored(r->element[3]->str, r->element[3]->len, "collection");
-    if (!bucket || !coll)
-        goto done;
-    stamp = r->element[6]->str;
-
-    /* Records: sort by id (byte order), canonicalize, join. */
-    redisReply *flat = r->element[4];
-    size_t n = flat->elements / 2;
-    recs = herald_mem_calloc(n ? n : 1, sizeof(*recs));
-    for (size_t i = 0; i < n; i++) {
-        recs[i].id = flat->element[2 * i]->str;
-        recs[i].idlen = flat->element[2 * i]->len;
-        recs[i].json = flat->element[2 * i + 1]->str;
-        recs[i].len = flat->element[2 * i + 1]->len;
-    }
-    qsort(recs, n, sizeof(*recs), rec_cmp);
-    herald_buf_putc(&records, '[');
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = parse_stored(recs[i].json, recs[i].len, "record");
-        if (!v)
-            goto done;
-        if (i)
-            herald_buf_putc(&records, ',');
-        int rc = herald_jcs_dump(&records, v);
-        json_decref(v);
-        if (rc < 0) {
-            herald_error("record %.*s cannot be canonicalized", (int)recs[i].idlen, recs[i].id);
-            goto done;
-        }
-    }
-    herald_buf_putc(&records, ']');
-
-    tombs = json_array();
-    redisReply *tflat = r->element[5];
-    for (size_t i = 0; i + 1 < tflat->elements; i += 2) {
-        json_t *t =
-            json_pack("{s:b, s:s, s:I}", "deleted", 1, "id", tflat->element[i]->str,
-                      "last_modified", (json_int_t)strtoll(tflat->element[i + 1]->str, NULL, 10));
-        json_array_append_new(tombs, t);
-    }
-
-    herald_head head = {bid, cid, version, t0 + s->lifetime_ms, (int64_t)n, {0}};
-    herald_crypto_sha256_hex(head.sha256, records.data, records.len);
-    sigs = json_array();
-    for (size_t i = 0; i < s->nkeys; i++)
-        json_array_append_new(sigs, herald_snapshot_sign_entry(s->keys[i], &head));
-
-    herald_snapshot_parts parts = {bid,  cid,          version,     coll, bucket,
-                                   sigs, records.data, records.len, tombs};
-    if (herald_snapshot_encode(&blob, &parts, s->zstd_level) < 0) {
-        herald_error("encode %s: compression failed", herald_buf_cstr(&member));
+    if (!bucket || !coll) {
+        cache_drop(herald_buf_cstr(&member));
+        res = SIGNER_INVALID;
         goto done;
     }
 
-    char vstr[24], estr[24];
-    snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
-    snprintf(estr, sizeof(estr), "%lld", (long long)head.expires);
-    const char *sargv[] = {"EVALSHA",
-                           NULL,
-                           "4",
-                           herald_buf_cstr(&snapkey),
-                           HERALD_KEY_MONITOR,
-                           HERALD_KEY_MONITOR_SRC,
-                           HERALD_KEY_MONITOR_EXPIRES,
-                           herald_buf_cstr(&member),
-                           vstr,
-                           blob.data,
-                           HERALD_CHANNEL_SNAPSHOTS,
-                           stamp,
-                           estr};
-    size_t slens[13];
-    for (int i = 0; i < 13; i++)
-        slens[i] = i == 1 ? 40 : i == 9 ? blob.len : strlen(sargv[i]);
-    st = evalsha(s, s->sha_store, 13, sargv, slens);
-    if (!st || st->type != REDIS_REPLY_INTEGER) {
-        herald_error("store %s: %s", herald_buf_cstr(&member),
-                     st && st->type == REDIS_REPLY_ERROR ? st->str : s->rc->errstr);
+    if (apply_reply(c, full, r->element[4], r->element[5]) < 0) {
+        cache_drop(herald_buf_cstr(&member));
+        res = SIGNER_INVALID;
         goto done;
     }
-    if (st->integer) {
-        herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu in %lld ms",
-                    herald_buf_cstr(&member), (long long)version, n, records.len, blob.len,
-                    (long long)(now_ms() - t0));
-        res = SIGNER_STORED;
-    } else {
-        herald_info("%s version=%lld not stored: a newer one is published",
-                    herald_buf_cstr(&member), (long long)version);
-        res = SIGNER_UNCHANGED;
+    if ((int64_t)c->live.n != live) {
+        /* See cache.c: after a delta this means records vanished without tombstones
+         * (the collection was deleted and created again). After a full read it cannot
+         * happen (one script); refuse rather than sign something unexplained. */
+        herald_warn("%s: copy has %zu records, Redis %lld after a %s read", c->member, c->live.n,
+                    (long long)live, full ? "full" : "delta");
+        cache_drop(herald_buf_cstr(&member));
+        *again = !full;
+        goto done;
     }
+    c->applied = version;
+    if (cache_table_prune(&c->tombs, t0 - s->horizon_ms))
+        c->tombs_dirty = 1;
+    tm[2] = mono_ms();
+    cache_coll_refresh(c);
+    tm[3] = mono_ms();
+
+    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), version, bucket, coll,
+                         r->element[6]->str, t0, tm, full ? "full" : "delta", ack, acked);
 
 done:
-    if (st)
-        freeReplyObject(st);
     if (r)
         freeReplyObject(r);
-    free(recs);
     json_decref(bucket);
     json_decref(coll);
-    json_decref(tombs);
-    json_decref(sigs);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < NKEYS_READ; i++)
         herald_buf_free(&k[i]);
     herald_buf_free(&member);
     herald_buf_free(&snapkey);
-    herald_buf_free(&records);
-    herald_buf_free(&blob);
     herald_buf_free(&uri);
     return res;
+}
+
+enum signer_result
+signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int force,
+                          const signer_ack *ack, int *acked)
+{
+    int again = 0, dummy = 0;
+    if (!acked)
+        acked = &dummy;
+    *acked = 0;
+    enum signer_result res = publish_once(s, bid, cid, force, ack, acked, &again);
+    if (again)
+        res = publish_once(s, bid, cid, force, ack, acked, &again);
+    return res;
+}
+
+void
+signer_forget_all(void)
+{
+    cache_drop_all();
 }

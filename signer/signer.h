@@ -14,25 +14,40 @@ typedef struct signer_ctx {
     redisContext *rc;
     herald_signkey **keys;
     size_t nkeys;
-    int64_t lifetime_ms;     /* head.expires = signing time + this */
+    int64_t lifetime_ms;      /* head.expires = signing time + this */
     int64_t resign_before_ms; /* re-sign when less than this remains */
-    int64_t horizon_ms;      /* tombstones older than this are dropped */
+    int64_t horizon_ms;       /* tombstones older than this are dropped */
     int zstd_level;
-    int64_t sweep_ms; /* period of the full check (re-sign, repair) */
+    int64_t sweep_ms;      /* period of the full check (re-sign, repair) */
+    int64_t claim_idle_ms; /* reclaim other consumers' entries pending this long */
     char sha_read[41], sha_store[41], sha_remove[41]; /* loaded script SHA-1s */
+    char *keyset; /* the key ids, comma-separated (signer_read.lua ARGV[7]) */
 } signer_ctx;
 
 enum signer_result {
     SIGNER_STORED,    /* a new snapshot was stored and announced */
     SIGNER_UNCHANGED, /* nothing to do: already published as is, or a newer one is */
     SIGNER_REMOVED,   /* the collection was taken off the read servers */
+    SIGNER_INVALID,   /* the stored data cannot be signed (logged); the sweep retries */
     SIGNER_ERROR,     /* Redis or internal failure: retry later */
 };
 
 /* Loads the Lua scripts into Redis (after every reconnect). */
 int signer_load_scripts(signer_ctx *s);
-/* Brings the published snapshot of bid/cid up to date; 'force' re-signs unchanged data. */
+/* Stream entries to acknowledge together with a snapshot store (signer_store.lua). */
+typedef struct signer_ack {
+    const char **ids;
+    size_t n;
+} signer_ack;
+
+/* Brings the published snapshot of bid/cid up to date; 'force' re-signs unchanged data.
+ * Everything up to the records timestamp it read is covered when this returns STORED,
+ * UNCHANGED or REMOVED (the caller may then acknowledge the events). When 'ack' is not
+ * NULL and a snapshot is stored (or found superseded by a newer one), its entries are
+ * acknowledged and deleted in the same atomic script, and '*acked' is set to 1. */
 enum signer_result signer_publish_collection(signer_ctx *s, const char *bid, const char *cid,
-                                             int force);
+                                             int force, const signer_ack *ack, int *acked);
+/* Drops every in-memory copy (after a reconnection: Redis may be an older one now). */
+void signer_forget_all(void);
 
 #endif

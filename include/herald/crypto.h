@@ -31,7 +31,12 @@ void herald_crypto_b64url_encode(char *out, const void *in, size_t n);
 int herald_crypto_b64url_decode(void *out, size_t outmax, size_t *outlen, const char *in,
                                 size_t inlen) __attribute__((warn_unused_result));
 
+/* SHA-256, in hardware (x86-64 SHA extensions) when herald_crypto_init() found them,
+ * else libsodium's. HERALD_SHA256_PORTABLE in the environment at init forces libsodium. */
+void herald_crypto_sha256(unsigned char out[32], const void *data, size_t len);
 void herald_crypto_sha256_hex(char out[65], const void *data, size_t len);
+/* "sha-ni" or "libsodium": which implementation herald_crypto_sha256() uses. */
+const char *herald_crypto_sha256_impl(void);
 
 typedef struct herald_pubkey {
     unsigned char pk[32];

@@ -81,6 +81,10 @@ typedef struct herald_snapshot_parts {
     const char *records_json;  /* JCS array, sorted by id */
     size_t records_len;
     const json_t *tombstones; /* array of {"deleted":true,"id","last_modified"} */
+    /* Alternatively the tombstones already serialized as one JCS array (the signer keeps
+     * them that way): used when not NULL, and then 'tombstones' is ignored. */
+    const char *tombstones_json;
+    size_t tombstones_len;
 } herald_snapshot_parts;
 
 /* Appends the zstd-compressed blob. Returns 0 or -1 (compression failure). */

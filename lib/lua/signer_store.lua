@@ -1,11 +1,24 @@
 -- signer_store: stores a signed snapshot unless a newer one is already there
--- (compare-and-set on V, so two signers running at once can never go backwards).
+-- (compare-and-set on V, so two signers running at once can never go backwards), and
+-- acknowledges the change events it covers.
+--
+-- Acknowledging here (XACK, then XDEL so consumed events leave the stream) instead of in
+-- separate commands makes the store and the acknowledgement one atomic write: with
+-- appendfsync always, each write command costs an fsync before Redis replies to anyone,
+-- so this saves one or two fsyncs per edit. The signer passes event ids only when every
+-- other collection those events touch has already been stored.
 --
 -- KEYS[1] herald:snap:B/C  KEYS[2] herald:monitor  KEYS[3] herald:monitor:src
--- KEYS[4] herald:monitor:expires
+-- KEYS[4] herald:monitor:expires  KEYS[5] herald:changes
 -- ARGV[1] member "B/C"  ARGV[2] V  ARGV[3] blob  ARGV[4] channel  ARGV[5] source stamp
--- ARGV[6] the snapshot's expiry (smallest head.expires)
+-- ARGV[6] the snapshot's expiry (smallest head.expires)  ARGV[7] consumer group
+-- ARGV[8 ..] stream entry ids to acknowledge and delete (whether or not V is stored:
+--            either way a snapshot at least as new as V is published)
 -- Returns 1 when stored (and announced), 0 when a version >= V is already stored.
+if #ARGV > 7 then
+    redis.call('XACK', KEYS[5], ARGV[7], unpack(ARGV, 8))
+    redis.call('XDEL', KEYS[5], unpack(ARGV, 8))
+end
 local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if tonumber(ARGV[2]) <= cur then
     return 0

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs benchmarks/bench_signer.c against a real herald-signer: starts a private Redis
+# (append-only file, fsync on every write, as in production) on a free loopback port and
+# a signer with a fresh key, runs the benchmark, stops both. Nothing is left behind.
+#
+#   benchmarks/bench_signer.sh [BUILD_DIR] [bench_signer options...]
+#
+# BUILD_DIR defaults to ./build (it must hold signer/herald-signer and
+# benchmarks/bench_signer). Options go to bench_signer, e.g. --sizes 100,1000 --edits 100.
+# Signer settings can be passed through the environment (HERALD_SNAPSHOT_ZSTD_LEVEL, ...).
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$SRC/build}" && pwd)
+[ $# -gt 0 ] && shift
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    if [ -n "${HERALD_BENCH_KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+port=
+for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "no free port" >&2; exit 1; }
+
+redis-server --port "$port" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
+    --appendfsync always --save "" --daemonize no --logfile "$TMP/redis.log" &
+PIDS+=($!)
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+
+"$BUILD/signer/herald-signer" keygen --out "$TMP/key" >/dev/null
+"$BUILD/signer/herald-signer" --redis "redis://127.0.0.1:$port/0" --key "$TMP/key" \
+    --log-level "${HERALD_BENCH_SIGNER_LOG_LEVEL:-warn}" 2>"$TMP/signer.log" &
+PIDS+=($!)
+
+"$BUILD/benchmarks/bench_signer" --redis "redis://127.0.0.1:$port/0" \
+    --data "$SRC/../shared/data/onecrl.json" "$@"

@@ -1,0 +1,80 @@
+/*
+ * cache -- the signer's in-memory copy of each published collection: every live record's
+ * canonical bytes and every tombstone, sorted by id, and the records_json/SHA-256 built
+ * from them. See cache.c for how it is kept equal to Redis.
+ */
+#ifndef HERALD_SIGNER_CACHE_H
+#define HERALD_SIGNER_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/mem.h"
+
+/* One record (canonical JSON) or tombstone ({"deleted":true,"id","last_modified"}), with
+ * its id and last_modified. Immutable once built; owned by exactly one table. */
+typedef struct cache_entry {
+    int64_t lm;
+    uint32_t idlen; /* ids are at most 255 bytes */
+    size_t len;
+    char *json;  /* points into data, after the id and its NUL */
+    char data[]; /* id, NUL, json, NUL */
+} cache_entry;
+
+/* Entries sorted by id, byte order (memcmp, shorter first on a common prefix). */
+typedef struct cache_table {
+    cache_entry **v;
+    size_t n, cap;
+} cache_table;
+
+/* A change to apply to a table: 'e' replaces (or adds) the entry with its id; e == NULL
+ * removes the entry with id 'id' (then 'id' must stay valid during cache_table_apply). */
+typedef struct cache_change {
+    const char *id;
+    size_t idlen;
+    cache_entry *e;
+} cache_change;
+
+typedef struct cache_coll {
+    char *member;     /* "bid/cid" */
+    int64_t applied;  /* the records timestamp the tables reflect (Redis state at it) */
+    cache_table live; /* live records */
+    cache_table tombs;
+    herald_buf records_json; /* JCS array of 'live', valid when !records_dirty */
+    char sha256[65];         /* of records_json */
+    int records_dirty;
+    herald_buf tombs_json; /* JCS array of 'tombs', valid when !tombs_dirty */
+    int tombs_dirty;
+} cache_coll;
+
+/* A new entry (aborts on out-of-memory like every herald_mem_* allocation). */
+cache_entry *cache_entry_new(const char *id, size_t idlen, int64_t lm, const char *json,
+                             size_t len);
+/* The tombstone entry {"deleted":true,"id":id,"last_modified":lm}. */
+cache_entry *cache_entry_tombstone(const char *id, size_t idlen, int64_t lm);
+
+/* Index of the entry with 'id', or -1; '*pos' (when not NULL) receives where it is or
+ * would be inserted. */
+long cache_table_find(const cache_table *t, const char *id, size_t idlen, size_t *pos);
+/* Applies 'n' changes (any order; for one id the last change wins) in one merge pass:
+ * O(table + n log n). Takes ownership of every change's entry (replaced entries and the
+ * entries of superseded changes are freed). Returns the number
+ * of entries added, replaced or removed. */
+size_t cache_table_apply(cache_table *t, cache_change *changes, size_t n);
+/* Removes (and frees) the entries with lm <= 'horizon'; returns how many. */
+size_t cache_table_prune(cache_table *t, int64_t horizon);
+/* Frees every entry and the array; the table is empty and reusable. NULL-safe. */
+void cache_table_clear(cache_table *t);
+/* Appends the JCS array of the table's entries ("[" e1 "," e2 ... "]"). */
+void cache_table_json(herald_buf *out, const cache_table *t);
+
+/* The collection "bid/cid" in the process-wide cache, created empty when absent. */
+cache_coll *cache_get(const char *member);
+/* Forgets one collection (deleted, unpublished, or its copy is no longer trusted). */
+void cache_drop(const char *member);
+/* Forgets every collection (after a reconnection: Redis may have been restored). */
+void cache_drop_all(void);
+/* Brings records_json, sha256 and tombs_json up to date after changes. */
+void cache_coll_refresh(cache_coll *c);
+
+#endif

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Two signers at once (as during a deploy) never make a collection go backwards: the
+# store is a compare-and-set on the version inside Redis (signer_store.lua). Both run
+# while writers go on; every announced version is above the previous one, the monitor
+# version sampled all along never decreases, every snapshot is a consistent state, and
+# the final one equals Redis. Then the script itself: a store with an older or equal
+# version is refused and leaves the stored snapshot untouched.
+source "$(dirname "$0")/../support/harness.sh"
+# Ports below Linux's ephemeral range (32768-60999): a port above it may be the local end
+# of an outgoing connection: nothing answers a connect() to it (it looks free), yet a
+# server cannot bind it.
+# These tests open many connections; pick each service's port from 20000-32767.
+for v in H_REDIS_PORT H_PUB_PORT H_SRV_PORT; do
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12768))
+        case " ${H_REDIS_PORT:-} ${H_PUB_PORT:-} " in *" $p "*) continue ;; esac
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then printf -v "$v" %s "$p"; break; fi
+    done
+done
+
+NODE_DIR=$H_SRC/tests/node
+h_start_redis
+h_keygen
+h_start_publisher
+h_start_signer --consumer first
+"$H_BUILD/signer/herald-signer" --redis "$H_REDIS_URL" --key "$H_KEY_FILE" --consumer second \
+    2>>"$H_TMP/signer2.log" &
+H_PIDS+=($!)
+
+curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"data":{},"permissions":{"read":["system.Everyone"]}}' "$H_PUB/buckets/cas"
+curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"data":{}}' "$H_PUB/buckets/cas/collections/c"
+
+"$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" \
+    --follow cas/c >"$H_TMP/snapshots.jsonl" 2>>"$H_TMP/inspect.log" &
+INSPECT_PID=$!
+H_PIDS+=("$INSPECT_PID")
+# One connection for all the samples (a connection per sample would use up local ports).
+redis-cli -p "$H_REDIS_PORT" -r 1000000 -i 0.01 ZSCORE herald:monitor cas/c \
+    >"$H_TMP/monitor.txt" 2>/dev/null &
+SAMPLER_PID=$!
+H_PIDS+=("$SAMPLER_PID")
+sleep 0.3
+
+node "$NODE_DIR/verify_load.js" --url "$H_PUB" --auth "$H_AUTH" --bucket cas --collection c \
+    --log "$H_TMP/writes.jsonl" --seconds 6 --workers 4 --ids 30 --metadata-every 41
+
+TS_KEY='herald:ts:/buckets/cas/collections/c:record'
+converged() { [ "$(h_redis ZSCORE herald:monitor cas/c)" = "$(h_redis GET "$TS_KEY")" ]; }
+h_check "both signers together converge on the last write" h_wait_for 30 converged
+sleep 0.3
+kill "$INSPECT_PID" "$SAMPLER_PID" 2>/dev/null || true
+
+h_check "both signers signed snapshots" bash -c \
+    "grep -q 'signed cas/c' '$H_TMP/signer.log' && grep -q 'signed cas/c' '$H_TMP/signer2.log'"
+h_log "     first: $(grep -c 'signed cas/c' "$H_TMP/signer.log") stored, $(grep -c 'not stored' "$H_TMP/signer.log") refused by the CAS;" \
+    "second: $(grep -c 'signed cas/c' "$H_TMP/signer2.log") stored, $(grep -c 'not stored' "$H_TMP/signer2.log") refused"
+h_check "every announced version is above the previous one" node -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);
+let last = 0;
+for (const l of lines) { if (!(l.announced > last)) { console.error(`${l.announced} after ${last}`); process.exit(1); } last = l.announced; }
+if (lines.length < 10) { console.error(`only ${lines.length} announcements`); process.exit(1); }' "$H_TMP/snapshots.jsonl"
+h_check "the monitor version sampled all along never decreases" \
+    bash -c "grep -v '^$' '$H_TMP/monitor.txt' | sort -n -c"
+
+"$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" cas/c \
+    >"$H_TMP/final.jsonl"
+h_redis --raw HVALS 'herald:objs:/buckets/cas/collections/c:record' >"$H_TMP/redis.jsonl"
+out=$(node "$NODE_DIR/verify_states.js" --writes "$H_TMP/writes.jsonl" \
+    --snapshots "$H_TMP/snapshots.jsonl" --bucket cas --collection c --final "$H_TMP/final.jsonl" \
+    --redis-records "$H_TMP/redis.jsonl" --min-checked 10 2>&1 || true)
+h_log "     $out"
+h_check "every snapshot is a consistent state; final equals Redis" h_eq "${out%% *}" OK
+
+# The compare-and-set itself, on the script the signer loads.
+V=$(h_redis ZSCORE herald:monitor cas/c)
+before=$(h_redis --raw GET herald:snap:cas/c | sha256sum)
+store() { # VERSION -> the script's reply
+    h_redis EVAL "$(cat "$H_SRC/lib/lua/common.lua" "$H_SRC/lib/lua/signer_store.lua")" 5 \
+        herald:snap:cas/c herald:monitor herald:monitor:src herald:monitor:expires herald:changes \
+        cas/c "$1" "not a blob" herald:snapshots stamp 1 signers
+}
+h_check "a store with an older version is refused" h_eq "$(store $((V - 1)))" 0
+h_check "a store with the same version is refused" h_eq "$(store "$V")" 0
+h_check "the stored snapshot is untouched" h_eq "$(h_redis --raw GET herald:snap:cas/c | sha256sum)" "$before"
+h_check "the monitor version is untouched" h_eq "$(h_redis ZSCORE herald:monitor cas/c)" "$V"
+
+h_finish

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Each snapshot is one consistent state (no torn read across concurrent writes): four
+# writers hammer one collection through the publisher (puts, deletes, metadata changes)
+# while the signer signs; every snapshot it announces is fetched from Redis and compared
+# with the collection's exact state at the snapshot's timestamp, reconstructed from the
+# log of acknowledged writes (tests/node/verify_states.js). Then the final snapshot must
+# cover every write and equal what Redis holds, and the change stream must be empty.
+source "$(dirname "$0")/../support/harness.sh"
+# Ports below Linux's ephemeral range (32768-60999): a port above it may be the local end
+# of an outgoing connection: nothing answers a connect() to it (it looks free), yet a
+# server cannot bind it.
+# These tests open many connections; pick each service's port from 20000-32767.
+for v in H_REDIS_PORT H_PUB_PORT H_SRV_PORT; do
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12768))
+        case " ${H_REDIS_PORT:-} ${H_PUB_PORT:-} " in *" $p "*) continue ;; esac
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then printf -v "$v" %s "$p"; break; fi
+    done
+done
+
+NODE_DIR=$H_SRC/tests/node
+h_start_redis
+h_keygen
+h_start_publisher
+h_start_signer
+
+curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"data":{},"permissions":{"read":["system.Everyone"]}}' "$H_PUB/buckets/cons"
+curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"data":{}}' "$H_PUB/buckets/cons/collections/c"
+
+"$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" \
+    --follow cons/c >"$H_TMP/snapshots.jsonl" 2>>"$H_TMP/inspect.log" &
+INSPECT_PID=$!
+H_PIDS+=("$INSPECT_PID")
+sleep 0.3 # subscribed before the first write
+
+node "$NODE_DIR/verify_load.js" --url "$H_PUB" --auth "$H_AUTH" --bucket cons --collection c \
+    --log "$H_TMP/writes.jsonl" --seconds 6 --workers 4 --ids 30 --metadata-every 37
+h_check "writers ran" test -s "$H_TMP/writes.jsonl"
+nwrites=$(wc -l <"$H_TMP/writes.jsonl")
+h_log "     $nwrites acknowledged writes"
+
+TS_KEY='herald:ts:/buckets/cons/collections/c:record'
+converged() { [ "$(h_redis ZSCORE herald:monitor cons/c)" = "$(h_redis GET "$TS_KEY")" ]; }
+h_check "signer catches up with the last write" h_wait_for 30 converged
+sleep 0.3 # the last announcement reaches inspect
+kill "$INSPECT_PID" 2>/dev/null || true
+
+"$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" cons/c \
+    >"$H_TMP/final.jsonl"
+h_redis --raw HVALS 'herald:objs:/buckets/cons/collections/c:record' >"$H_TMP/redis.jsonl"
+out=$(node "$NODE_DIR/verify_states.js" --writes "$H_TMP/writes.jsonl" \
+    --snapshots "$H_TMP/snapshots.jsonl" --bucket cons --collection c --final "$H_TMP/final.jsonl" \
+    --redis-records "$H_TMP/redis.jsonl" --min-checked 20 2>&1 || true)
+h_log "     $out"
+h_check "every snapshot equals the state at its timestamp; final equals Redis" \
+    h_eq "${out%% *}" OK
+h_check "snapshots were signed while writes went on (more than 20)" \
+    bash -c "[ $(wc -l <"$H_TMP/snapshots.jsonl") -gt 20 ]"
+
+# Consumed events leave the stream: nothing pending, nothing left.
+stream_empty() { [ "$(h_redis XLEN herald:changes)" = 0 ]; }
+h_check "the change stream is trimmed once consumed" h_wait_for 10 stream_empty
+h_check "no event left pending" h_eq "$(h_redis XPENDING herald:changes signers | head -1)" 0
+
+h_finish
