@@ -6,7 +6,10 @@
 #      (-fno-sanitize-recover=all) and runs the same suite; a sanitizer report fails the
 #      test that printed it (CTest FAIL_REGULAR_EXPRESSION, and the integration harness
 #      scans every service's stderr).
-# `.ci/run` calls exactly this. HERALD_SANITIZE=0 skips stage 2 (for quick local runs).
+#   3. builds the libFuzzer targets with clang and runs each for HERALD_FUZZ_SECONDS
+#      (default 30) from the committed corpora; any crash fails the run (fuzz/run.sh).
+# `.ci/run` calls exactly this. HERALD_SANITIZE=0 skips stage 2 and HERALD_FUZZ_SECONDS=0
+# stage 3 (for quick local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +34,8 @@ if [ "${HERALD_SANITIZE:-1}" != 0 ]; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         run_suite build-asan -DSANITIZER=address,undefined
+fi
+if [ "${HERALD_FUZZ_SECONDS:-30}" != 0 ]; then
+    echo "== fuzz: ${HERALD_FUZZ_SECONDS:-30} s per target" >&2
+    bash fuzz/run.sh "${HERALD_FUZZ_SECONDS:-30}"
 fi

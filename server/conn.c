@@ -1,12 +1,13 @@
 /*
  * conn -- see conn.h for the design.
  *
- * Output queue: an array of segments, each either a range of the connection's write
- * buffer (wbuf, by offset, since wbuf may move while responses are appended) or a
- * pointer into pinned set memory. Consecutive wbuf appends extend one segment, so a
- * typical response (headers + a body up to 8 KB, both copied) is one segment and one
- * write(). Segments are consumed front to back; when the queue empties everything is
- * reset for the next request.
+ * Output queue (struct out): an array of segments, each either a range of the queue's
+ * write buffer (wbuf, by offset, since wbuf may move while responses are appended) or a
+ * pointer into set memory (a large precomputed body). Consecutive wbuf appends extend
+ * one segment, so a typical response (headers + a body up to 8 KB, both copied) is one
+ * segment and one write(). Each worker has one queue, used for every connection in turn
+ * and empty between callbacks; a connection gets a queue of its own only for output the
+ * socket did not take.
  */
 #include "conn.h"
 
@@ -27,19 +28,21 @@
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "http_parse.h"
+#include "metrics.h"
 #include "routes.h"
 #include "snapset.h"
 
-#define RBUF_INITIAL 2048
 #define RBUF_MAX (HTTP_DEFAULT_MAX_HEAD + 1) /* one more byte than a head may have */
-#define OUT_HIGH_BYTES (256 * 1024)          /* stop parsing pipelined requests above */
+#define RBUF_MIN 2048                        /* a connection's own buffer, at first */
+#define OUT_HIGH_BYTES (256 * 1024)          /* flush before answering more pipelined */
 #define OUT_HIGH_SEGS 192
 #define IOV_BATCH 64
 #define ACCEPT_BATCH 64
+#define SWEEP_MS 250
 
 typedef struct held {
     snapset *set;
-    unsigned users; /* connections whose queue references this set */
+    unsigned users; /* connections whose unwritten output references this set */
     struct held *next;
 } held;
 
@@ -52,37 +55,44 @@ typedef struct seg {
 } seg;
 
 struct out {
+    worker *w;
     herald_buf wbuf;
     seg *segs;
     size_t nsegs, segcap;
     size_t head;     /* first unwritten segment */
     size_t head_off; /* bytes of segs[head] already written */
     size_t pending;  /* bytes queued and not written */
-    int uses_set;    /* an ext segment references the current set */
+    int uses_set;    /* an ext segment references set memory */
 };
 
 typedef struct conn {
-    struct out o; /* first: routes' 'out *' is a conn */
     worker *w;
     int fd;
-    struct event *rev, *wev;
-    char *rbuf;
+    unsigned close_after : 1; /* close once the output is written */
+    unsigned reading : 1;     /* 'rev' is added */
+    struct event *rev, *wev;  /* wev: created the first time a write would block */
+    char *rbuf;               /* unanswered input (incomplete head); NULL when none */
     size_t rlen, rcap;
-    held *pin;
-    int close_after; /* close once the queue is written */
-    int read_paused; /* too much output queued */
-    struct conn *prev, *next;
+    struct out *q;              /* output the socket did not take; NULL when none */
+    held *pin;                  /* the set 'q' references */
+    int64_t last_ms;            /* last read or write progress */
+    int64_t head_ms;            /* when an incomplete head was first buffered; 0: none */
+    struct conn *prev, *next;   /* worker's list, least recently active first */
+    struct conn *hprev, *hnext; /* worker's list of connections with an incomplete head */
 } conn;
 
 struct worker {
     pthread_t thread;
     struct event_base *base;
     int lfd;
-    struct event *lev, *stop_ev;
-    const struct timeval *idle_tv;
+    struct event *lev, *stop_ev, *sweep_ev;
+    metrics_shard *metrics;
     held *sets; /* newest first; sets[0] is current */
     uint64_t gen;
-    conn *conns;
+    conn *first, *last; /* by last activity */
+    conn *heads;        /* connections with an incomplete head */
+    struct out out;     /* shared output queue, empty between callbacks */
+    char *rbuf;         /* shared read buffer, RBUF_MAX bytes */
     int started;
 };
 
@@ -93,7 +103,19 @@ static int g_port;
 static server_opts g_opts;
 static atomic_int g_nconns;
 
+int
+server_connections(void)
+{
+    return atomic_load_explicit(&g_nconns, memory_order_relaxed);
+}
+
 /* ---- output ------------------------------------------------------------------------ */
+
+metrics_shard *
+out_metrics(out *o)
+{
+    return o->w->metrics;
+}
 
 static seg *
 push_seg(struct out *o)
@@ -117,7 +139,12 @@ out_copy(out *o, const void *p, size_t n)
         last->off = o->wbuf.len;
         last->len = 0;
     }
-    herald_buf_append(&o->wbuf, p, n);
+    if (o->wbuf.cap - o->wbuf.len > n) { /* the common case: no growth, no call */
+        memcpy(o->wbuf.data + o->wbuf.len, p, n);
+        o->wbuf.len += n;
+    } else {
+        herald_buf_append(&o->wbuf, p, n);
+    }
     last->len += n;
     o->pending += n;
 }
@@ -153,6 +180,62 @@ out_ref(out *o, const void *p, size_t n)
     s->len = n;
     o->pending += n;
     o->uses_set = 1;
+}
+
+static void
+out_reset(struct out *o)
+{
+    herald_buf_reset(&o->wbuf);
+    o->nsegs = o->head = o->head_off = o->pending = 0;
+    o->uses_set = 0;
+}
+
+static void
+out_free(struct out *o)
+{
+    herald_buf_free(&o->wbuf);
+    free(o->segs);
+    memset(o, 0, sizeof(*o));
+}
+
+/* Writes what 'o' holds to 'fd'. Returns 0 when all is written, 1 when the socket would
+ * block (the rest stays queued), -1 on a write error. */
+static int
+out_write(struct out *o, int fd)
+{
+    while (o->head < o->nsegs) {
+        struct iovec iov[IOV_BATCH];
+        int n = 0;
+        for (size_t i = o->head; i < o->nsegs && n < IOV_BATCH; i++, n++) {
+            const seg *s = &o->segs[i];
+            const char *base = s->ext ? s->ext : o->wbuf.data + s->off;
+            size_t skip = i == o->head ? o->head_off : 0;
+            iov[n].iov_base = (void *)(base + skip);
+            iov[n].iov_len = s->len - skip;
+        }
+        ssize_t wr = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
+        if (wr < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+        }
+        size_t left = (size_t)wr;
+        o->pending -= left;
+        metrics_add(&o->w->metrics->bytes_out, left);
+        while (left > 0) {
+            seg *s = &o->segs[o->head];
+            size_t rest = s->len - o->head_off;
+            if (left < rest) {
+                o->head_off += left;
+                left = 0;
+            } else {
+                left -= rest;
+                o->head++;
+                o->head_off = 0;
+            }
+        }
+    }
+    return 0;
 }
 
 /* ---- sets -------------------------------------------------------------------------- */
@@ -204,179 +287,342 @@ unpin(conn *c)
         held_gc(c->w);
 }
 
+/* ---- connection lists -------------------------------------------------------------- */
+
+static int64_t
+now_ms(worker *w)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(w->base, &tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+lru_unlink(conn *c)
+{
+    worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->first = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        w->last = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void
+lru_append(conn *c)
+{
+    worker *w = c->w;
+    c->prev = w->last;
+    c->next = NULL;
+    if (w->last)
+        w->last->next = c;
+    else
+        w->first = c;
+    w->last = c;
+}
+
+/* Activity: the connection moves to the tail of the idle order. */
+static void
+touch(conn *c)
+{
+    c->last_ms = now_ms(c->w);
+    if (c->w->last != c) {
+        lru_unlink(c);
+        lru_append(c);
+    }
+}
+
+static void
+heads_unlink(conn *c)
+{
+    if (!c->head_ms)
+        return;
+    if (c->hprev)
+        c->hprev->hnext = c->hnext;
+    else
+        c->w->heads = c->hnext;
+    if (c->hnext)
+        c->hnext->hprev = c->hprev;
+    c->hprev = c->hnext = NULL;
+    c->head_ms = 0;
+}
+
+static void
+heads_add(conn *c)
+{
+    if (c->head_ms)
+        return;
+    c->head_ms = now_ms(c->w);
+    c->hprev = NULL;
+    c->hnext = c->w->heads;
+    if (c->w->heads)
+        c->w->heads->hprev = c;
+    c->w->heads = c;
+}
+
 /* ---- connections ------------------------------------------------------------------- */
 
-static int conn_process(conn *c);
+static void conn_serve(conn *c, char *buf, size_t len);
 
 static void
 conn_free(conn *c)
 {
     worker *w = c->w;
     unpin(c);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    lru_unlink(c);
+    heads_unlink(c);
     event_free(c->rev);
-    event_free(c->wev);
+    if (c->wev)
+        event_free(c->wev);
     close(c->fd);
-    herald_buf_free(&c->o.wbuf);
-    free(c->o.segs);
+    if (c->q) {
+        out_free(c->q);
+        free(c->q);
+    }
     free(c->rbuf);
     free(c);
+    (void)w;
     atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
 }
 
-/* Writes what is queued. Returns 0 (all written or waiting for EV_WRITE) or -1 when
- * the connection was freed. */
-static int
-conn_flush(conn *c)
+static void
+set_reading(conn *c, int on)
 {
-    struct out *o = &c->o;
-    while (o->head < o->nsegs) {
-        struct iovec iov[IOV_BATCH];
-        int n = 0;
-        for (size_t i = o->head; i < o->nsegs && n < IOV_BATCH; i++, n++) {
-            const seg *s = &o->segs[i];
-            const char *base = s->ext ? s->ext : o->wbuf.data + s->off;
-            size_t skip = i == o->head ? o->head_off : 0;
-            iov[n].iov_base = (void *)(base + skip);
-            iov[n].iov_len = s->len - skip;
-        }
-        ssize_t wr = n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, n);
-        if (wr < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (!event_pending(c->wev, EV_WRITE, NULL))
-                    event_add(c->wev, c->w->idle_tv);
-                return 0;
-            }
+    if (on && !c->reading)
+        event_add(c->rev, NULL);
+    else if (!on && c->reading)
+        event_del(c->rev);
+    c->reading = on ? 1 : 0;
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Writes the worker's queue, filled for 'c'. Returns 0 when everything was written, 1
+ * when the rest moved to the connection's own queue (the socket would block: reading
+ * stops until it drained), -1 when the connection was freed (error, or closed after its
+ * last response).
+ */
+static int
+flush_shared(conn *c)
+{
+    worker *w = c->w;
+    struct out *o = &w->out;
+    int r = o->pending ? out_write(o, c->fd) : 0;
+    if (r == 0) {
+        out_reset(o);
+        if (c->close_after) {
+            shutdown(c->fd, SHUT_WR);
             conn_free(c);
             return -1;
         }
-        size_t left = (size_t)wr;
-        o->pending -= left;
-        while (left > 0) {
-            seg *s = &o->segs[o->head];
-            size_t rest = s->len - o->head_off;
-            if (left < rest) {
-                o->head_off += left;
-                left = 0;
-            } else {
-                left -= rest;
-                o->head++;
-                o->head_off = 0;
-            }
-        }
+        return 0;
     }
-    /* Everything written: reset (not free) for the next requests. */
-    herald_buf_reset(&o->wbuf);
-    o->nsegs = o->head = o->head_off = o->pending = 0;
-    unpin(c);
-    if (event_pending(c->wev, EV_WRITE, NULL))
-        event_del(c->wev);
-    if (c->close_after) {
-        shutdown(c->fd, SHUT_WR);
+    if (r < 0) {
+        out_reset(o);
         conn_free(c);
         return -1;
     }
-    if (c->read_paused) {
-        c->read_paused = 0;
-        event_add(c->rev, c->w->idle_tv);
-        return conn_process(c); /* requests that arrived while paused */
+    /* A slow reader: keep the rest (set memory stays referenced, pinned). */
+    struct out *q = herald_mem_calloc(1, sizeof(*q));
+    q->w = w;
+    for (size_t i = o->head; i < o->nsegs; i++) {
+        const seg *s = &o->segs[i];
+        size_t skip = i == o->head ? o->head_off : 0;
+        if (s->ext)
+            out_ref(q, s->ext + skip, s->len - skip);
+        else
+            out_copy(q, o->wbuf.data + s->off + skip, s->len - skip);
     }
-    return 0;
-}
-
-/* Answers every complete request in the read buffer, then flushes. Returns 0, or -1
- * when the connection was freed. */
-static int
-conn_process(conn *c)
-{
-    static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
-    worker *w = c->w;
-    size_t used = 0;
-    refresh_set(w);
-    while (!c->close_after && used < c->rlen) {
-        if (c->o.pending > OUT_HIGH_BYTES || c->o.nsegs > OUT_HIGH_SEGS) {
-            c->read_paused = 1;
-            event_del(c->rev);
-            break;
-        }
-        http_request req;
-        ssize_t r = http_parse_request(&req, c->rbuf + used, c->rlen - used, &lim);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            route_error(&c->o, (int)-r);
-            c->close_after = 1;
-            used = c->rlen;
-            break;
-        }
-        used += (size_t)r;
-        /* We never read bodies, so after one the stream cannot be resynchronised. */
-        int keep = req.keep_alive && req.content_length <= 0;
-        /* A connection with queued set references keeps using that set until it
-         * drains, so one pin covers all of its pipelined responses. */
-        const snapset *set = c->pin ? c->pin->set : w->sets->set;
-        c->o.uses_set = 0;
-        route_request(&c->o, &req, set, keep);
-        if (c->o.uses_set && !c->pin) {
-            c->pin = w->sets;
-            c->pin->users++;
-        }
-        if (!keep)
-            c->close_after = 1;
+    out_reset(o);
+    c->q = q;
+    if (q->uses_set) {
+        c->pin = w->sets;
+        c->pin->users++;
     }
-    if (used) {
-        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
-        c->rlen -= used;
-    }
-    if (c->close_after)
-        c->rlen = 0; /* ignore anything after the last answered request */
-    return conn_flush(c);
-}
-
-static void
-on_read(evutil_socket_t fd, short what, void *arg)
-{
-    conn *c = arg;
-    if (what & EV_TIMEOUT) {
+    if (!c->wev)
+        c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->wev) {
         conn_free(c);
-        return;
+        return -1;
     }
-    if (c->rlen == c->rcap) {
-        if (c->rcap >= RBUF_MAX) { /* cannot happen: the parser answers 431 first */
-            conn_free(c);
-            return;
-        }
-        c->rcap = c->rcap * 2 > RBUF_MAX ? RBUF_MAX : c->rcap * 2;
-        c->rbuf = herald_mem_realloc(c->rbuf, c->rcap);
-    }
-    ssize_t n = read(fd, c->rbuf + c->rlen, c->rcap - c->rlen);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-    if (n <= 0) {
-        conn_free(c);
-        return;
-    }
-    c->rlen += (size_t)n;
-    (void)conn_process(c);
+    event_add(c->wev, NULL);
+    set_reading(c, 0);
+    heads_unlink(c); /* not reading: only the idle timeout applies */
+    return 1;
 }
 
 static void
 on_write(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
+    (void)what;
     conn *c = arg;
-    if (what & EV_TIMEOUT) {
+    size_t before = c->q->pending;
+    int r = out_write(c->q, c->fd);
+    if (r < 0) {
         conn_free(c);
         return;
     }
-    (void)conn_flush(c);
+    if (c->q->pending != before)
+        touch(c);
+    if (r > 0)
+        return;
+    out_free(c->q);
+    free(c->q);
+    c->q = NULL;
+    unpin(c);
+    event_del(c->wev);
+    if (c->close_after) {
+        shutdown(c->fd, SHUT_WR);
+        conn_free(c);
+        return;
+    }
+    set_reading(c, 1);
+    if (c->rlen)
+        conn_serve(c, c->rbuf, c->rlen); /* requests that arrived meanwhile */
+}
+
+/* Keeps the unanswered bytes buf[used .. len) in the connection's own buffer (which
+ * 'buf' may be), or drops that buffer when there are none. */
+static void
+keep_rest(conn *c, char *buf, size_t used, size_t len)
+{
+    size_t rest = len - used;
+    if (rest == 0) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rlen = c->rcap = 0;
+        return;
+    }
+    if (buf == c->rbuf) {
+        if (used)
+            memmove(c->rbuf, c->rbuf + used, rest);
+    } else {
+        if (c->rcap < rest) {
+            c->rcap = rest > RBUF_MIN ? RBUF_MAX : RBUF_MIN;
+            c->rbuf = herald_mem_realloc(c->rbuf, c->rcap);
+        }
+        memcpy(c->rbuf, buf + used, rest);
+    }
+    c->rlen = rest;
+}
+
+/* Answers every complete request in buf[0 .. len) (the worker's read buffer or the
+ * connection's own), writes the answers, keeps what is left. May free 'c'. */
+static void
+conn_serve(conn *c, char *buf, size_t len)
+{
+    static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
+    worker *w = c->w;
+    struct out *o = &w->out;
+    size_t used = 0;
+    refresh_set(w);
+    while (!c->close_after && used < len) {
+        if (o->pending > OUT_HIGH_BYTES || o->nsegs > OUT_HIGH_SEGS) {
+            /* Many pipelined requests: write what is ready first. */
+            keep_rest(c, buf, used, len);
+            int r = flush_shared(c);
+            if (r != 0)
+                return;
+            buf = c->rbuf;
+            len = c->rlen;
+            used = 0;
+            if (!buf)
+                break;
+        }
+        http_request req;
+        ssize_t r = http_parse_request(&req, buf + used, len - used, &lim);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            route_error(o, (int)-r);
+            c->close_after = 1;
+            used = len;
+            break;
+        }
+        used += (size_t)r;
+        /* We never read bodies, so after one the stream cannot be resynchronised. */
+        int keep = req.keep_alive && req.content_length <= 0;
+        route_request(o, &req, w->sets->set, keep);
+        if (!keep)
+            c->close_after = 1;
+    }
+    keep_rest(c, buf, c->close_after ? len : used, len);
+    if (flush_shared(c) != 0)
+        return;
+    /* What is left is an incomplete head: the header timeout runs from its first
+     * byte (a new head if this call answered requests). */
+    if (used || !c->rlen)
+        heads_unlink(c);
+    if (c->rlen)
+        heads_add(c);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    conn *c = arg;
+    worker *w = c->w;
+    char *buf = w->rbuf;
+    size_t have = 0, cap = RBUF_MAX;
+    if (c->rlen) { /* continue an incomplete head in the connection's own buffer */
+        if (c->rlen == c->rcap) {
+            if (c->rcap >= RBUF_MAX) { /* cannot happen: the parser answers 431 first */
+                conn_free(c);
+                return;
+            }
+            c->rcap = RBUF_MAX;
+            c->rbuf = herald_mem_realloc(c->rbuf, c->rcap);
+        }
+        buf = c->rbuf;
+        have = c->rlen;
+        cap = c->rcap;
+    }
+    ssize_t n = read(fd, buf + have, cap - have);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_free(c);
+        return;
+    }
+    touch(c);
+    conn_serve(c, buf, have + (size_t)n);
+}
+
+/* Closes idle connections and answers 408 to incomplete heads past their time. */
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker *w = arg;
+    struct timeval tv;
+    event_base_gettimeofday_cached(w->base, &tv);
+    int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    while (w->first && now - w->first->last_ms >= g_opts.idle_timeout_ms) {
+        metrics_add(&w->metrics->conn[CE_CLOSED_IDLE], 1);
+        conn_free(w->first);
+    }
+    conn *next;
+    for (conn *c = w->heads; c; c = next) {
+        next = c->hnext;
+        if (now - c->head_ms < g_opts.header_timeout_ms)
+            continue;
+        /* A slow (or stalled) request head: say why before closing. */
+        metrics_add(&w->metrics->conn[CE_CLOSED_HEADER_TIMEOUT], 1);
+        heads_unlink(c);
+        set_reading(c, 0);
+        c->rlen = 0;
+        c->close_after = 1;
+        route_error(&w->out, 408);
+        (void)flush_shared(c);
+    }
 }
 
 static void
@@ -393,35 +639,27 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
         }
         if (atomic_fetch_add_explicit(&g_nconns, 1, memory_order_relaxed) >= g_opts.max_conns) {
             atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
+            metrics_add(&w->metrics->conn[CE_REJECTED_CAP], 1);
             close(fd);
             continue;
         }
+        metrics_add(&w->metrics->conn[CE_ACCEPTED], 1);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn *c = herald_mem_calloc(1, sizeof(*c));
         c->w = w;
         c->fd = fd;
-        c->rcap = RBUF_INITIAL;
-        c->rbuf = herald_mem_alloc(c->rcap);
         c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
-        c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-        if (!c->rev || !c->wev) {
+        if (!c->rev) {
             herald_error("event_new failed");
-            if (c->rev)
-                event_free(c->rev);
-            if (c->wev)
-                event_free(c->wev);
             close(fd);
-            free(c->rbuf);
             free(c);
             atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
             continue;
         }
-        c->next = w->conns;
-        if (w->conns)
-            w->conns->prev = c;
-        w->conns = c;
-        event_add(c->rev, w->idle_tv);
+        c->last_ms = now_ms(w);
+        lru_append(c);
+        set_reading(c, 1);
         /* With TCP_DEFER_ACCEPT the request is usually there already. */
         on_read(fd, EV_READ, c);
     }
@@ -509,7 +747,7 @@ server_start(const server_opts *o)
         herald_error("pipe: %s", strerror(errno));
         goto fail;
     }
-    struct timeval idle = {o->idle_timeout_ms / 1000, (o->idle_timeout_ms % 1000) * 1000};
+    struct timeval sweep = {0, SWEEP_MS * 1000};
     for (int i = 0; i < g_nworkers; i++) {
         worker *w = &g_workers[i];
         w->lfd = open_listener(ai, o->port);
@@ -520,11 +758,14 @@ server_start(const server_opts *o)
         w->base = event_base_new();
         if (!w->base)
             goto fail;
-        w->idle_tv = event_base_init_common_timeout(w->base, &idle);
+        w->metrics = metrics_shard_new();
+        w->out.w = w;
+        w->rbuf = herald_mem_alloc(RBUF_MAX);
         w->lev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
         w->stop_ev = event_new(w->base, g_stop_pipe[0], EV_READ, on_stop, w);
-        if (!w->idle_tv || !w->lev || !w->stop_ev || event_add(w->lev, NULL) < 0 ||
-            event_add(w->stop_ev, NULL) < 0)
+        w->sweep_ev = event_new(w->base, -1, EV_PERSIST, on_sweep, w);
+        if (!w->lev || !w->stop_ev || !w->sweep_ev || event_add(w->lev, NULL) < 0 ||
+            event_add(w->stop_ev, NULL) < 0 || event_add(w->sweep_ev, &sweep) < 0)
             goto fail;
         refresh_set(w);
         if (!w->sets) {
@@ -561,8 +802,8 @@ server_stop(void)
         worker *w = &g_workers[i];
         if (w->started)
             pthread_join(w->thread, NULL);
-        while (w->conns)
-            conn_free(w->conns);
+        while (w->first)
+            conn_free(w->first);
         while (w->sets) {
             held *h = w->sets;
             w->sets = h->next;
@@ -573,6 +814,10 @@ server_stop(void)
             event_free(w->lev);
         if (w->stop_ev)
             event_free(w->stop_ev);
+        if (w->sweep_ev)
+            event_free(w->sweep_ev);
+        out_free(&w->out);
+        free(w->rbuf);
         if (w->lfd >= 0)
             close(w->lfd);
         if (w->base)

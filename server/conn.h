@@ -3,23 +3,33 @@
  *
  * One event base per worker thread, each with its own SO_REUSEPORT listener on the same
  * address (the kernel spreads connections), so workers share nothing but the published
- * snapshot set. A connection is one struct with a read buffer, a reusable write buffer
- * and a queue of output segments, and two events (read, write) created once with
- * event_new(); requests are read with read(), parsed in place (http_parse.h), answered
- * (routes.h) and written with write()/writev(). Between keep-alive requests the
- * buffers are reset, not freed: the steady-state poll path does not allocate.
+ * snapshot set. Requests are read with read(), parsed in place (http_parse.h), answered
+ * (routes.h) and written with write()/writev(), with no malloc on that path.
  *
- * Pipelined requests are answered in order: each read processes every complete request
- * in the buffer, appending responses to the queue, then flushes once. When the queue
- * is large (a client pipelining without reading) the connection stops reading until it
- * drains. Idle connections (no complete request, nothing written) are closed after the
- * idle timeout, through a libevent "common timeout" so 10k timers cost O(1) each.
+ * Buffers belong to the worker, not to the connection: a read lands in the worker's
+ * read buffer, every complete request in it is answered into the worker's output queue,
+ * and the queue is written before the callback returns. Only what is left over moves to
+ * the connection: the bytes of an incomplete request head (rare: clients send a head in
+ * one segment), or output the socket did not take (a slow reader: the connection then
+ * stops reading until it drained). So an idle keep-alive connection is a small struct
+ * and one read event, whatever it fetched before (nginx's approach to keep-alive).
+ *
+ * Pipelined requests are answered in order: each read answers every complete request
+ * in the buffer, then flushes once (early when the queue gets large).
+ *
+ * Timeouts cost nothing per request: events have no timeout; each worker keeps its
+ * connections in a list ordered by last activity (a read, or write progress: moving a
+ * connection to the tail is a few pointer writes) and a sweep every 250 ms closes those
+ * idle longer than the idle timeout from the head of that list. Connections holding an
+ * incomplete request head are also on a second list and get the (shorter) header
+ * timeout, counted from the head's first byte however slowly the rest trickles in; they
+ * are answered 408 and closed.
  *
  * The snapshot set used for a request is the worker's current one, refreshed when the
- * published generation changes (one relaxed atomic load per read event). A connection
- * whose queue references set memory pins that set through a worker-local, non-atomic
- * use count; the worker drops its reference to a superseded set when the count falls
- * to zero, so no atomic reference counting happens per request.
+ * published generation changes (one relaxed atomic load per read event). Output that
+ * references set memory and could not be written at once pins that set through a
+ * worker-local, non-atomic use count; the worker drops its reference to a superseded
+ * set when the count falls to zero, so no atomic reference counting happens per request.
  */
 #ifndef HERALD_SERVER_CONN_H
 #define HERALD_SERVER_CONN_H
@@ -29,7 +39,8 @@ typedef struct server_opts {
     const char *port;
     int threads;
     int idle_timeout_ms;
-    int max_conns; /* per process; beyond it new connections are closed at once */
+    int header_timeout_ms; /* a request head must be complete this long after it began */
+    int max_conns;         /* per process; beyond it new connections are closed at once */
 } server_opts;
 
 /* Binds the listeners and starts the workers. Returns 0 or -1 (logged). */
@@ -38,5 +49,7 @@ int server_start(const server_opts *o) __attribute__((warn_unused_result));
 int server_port(void);
 /* Stops the workers, closes every connection and frees everything. */
 void server_stop(void);
+/* Open client connections (any thread). */
+int server_connections(void);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "http_parse.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -45,12 +46,79 @@ find_eol(const char *p, const char *end, size_t *eol)
     return (ssize_t)n;
 }
 
+/* 'p' (a token) equals lowercase 'lit' ignoring ASCII case. c | 0x20 lowercases letters
+ * and leaves '-' as is; no other token character maps onto a letter or '-' this way. */
+#define NAME_IS(p, n, lit) name_is((p), (n), (lit), sizeof(lit) - 1)
+
+/*
+ * Eight bytes at a time (SWAR, "Bit Twiddling Hacks"): a word has a byte < n (n <= 128),
+ * a byte > n (n <= 127), a byte equal to c. Used to validate request targets and header
+ * values, the bulk of a request head, at about one instruction per byte.
+ */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HAS_LESS(x, n) (((x)-ONES * (n)) & ~(x)&HIGHS)
+#define HAS_MORE(x, n) ((((x) + ONES * (127 - (n))) | (x)) & HIGHS)
+#define HAS_BYTE(x, c) HAS_LESS((x) ^ (ONES * (c)), 1)
+
+static uint64_t
+load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* 'p' (a token) equals lowercase 'lit' ignoring ASCII case. c | 0x20 lowercases letters
+ * and leaves '-' as is; no other token character maps onto a letter or '-' this way.
+ * Eight bytes at a time: the names we look for are 4 to 17 bytes long. */
 static int
 name_is(const char *p, size_t n, const char *lit, size_t litlen)
 {
-    return n == litlen && strncasecmp(p, lit, n) == 0;
+    if (n != litlen)
+        return 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if ((load8(p + i) | ONES * 0x20) != load8(lit + i))
+            return 0;
+    if (n >= 8) /* the last 8 bytes, overlapping what was compared */
+        return (load8(p + n - 8) | ONES * 0x20) == load8(lit + n - 8);
+    for (; i < n; i++)
+        if ((p[i] | 0x20) != lit[i])
+            return 0;
+    return 1;
 }
-#define NAME_IS(p, n, lit) name_is((p), (n), (lit), sizeof(lit) - 1)
+
+/* Length of the prefix of p[0 .. n) made of request-target characters (visible ASCII). */
+static size_t
+target_span(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = load8(p + i);
+        if (HAS_LESS(x, 0x21) | HAS_MORE(x, 0x7e))
+            break;
+    }
+    while (i < n && tgtchar[(unsigned char)p[i]])
+        i++;
+    return i;
+}
+
+/* 1 when p[0 .. n) holds only field-value characters (no CTL but HTAB, no DEL). */
+static int
+value_ok(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = load8(p + i);
+        if (HAS_LESS(x, 0x20) | HAS_BYTE(x, 0x7f))
+            break; /* a tab, or a bad byte: look byte by byte */
+    }
+    for (; i < n; i++)
+        if (!vchar[(unsigned char)p[i]])
+            return 0;
+    return 1;
+}
 
 static int
 parse_request_line(http_request *req, const char *p, size_t n)
@@ -69,8 +137,7 @@ parse_request_line(http_request *req, const char *p, size_t n)
     else if (i == 7 && memcmp(p, "OPTIONS", 7) == 0)
         req->method = HTTP_METHOD_OPTIONS;
     size_t t = ++i;
-    while (i < n && tgtchar[(unsigned char)p[i]])
-        i++;
+    i += target_span(p + i, n - i);
     if (i == t || i >= n || p[i] != ' ')
         return -400;
     req->target = (http_slice){p + t, i - t};
@@ -110,10 +177,10 @@ trim_ows(const char *p, size_t n)
 
 /* Case-insensitive search for token 'tok' in a comma-separated list. */
 static int
-list_has_token(http_slice v, const char *tok)
+list_has_token(http_slice v, const char *tok, size_t tl)
 {
-    size_t tl = strlen(tok);
-    const char *p = v.p, *end = v.p + v.len;
+    /* An absent header is {NULL, 0}: NULL + 0 is undefined behaviour in C. */
+    const char *p = v.p, *end = v.len ? v.p + v.len : v.p;
     while (p < end) {
         const char *c = memchr(p, ',', (size_t)(end - p));
         const char *e = c ? c : end;
@@ -154,8 +221,14 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
     while (p < end && (*p == '\r' || *p == '\n') && p - buf < 4)
         p++;
     ssize_t nl = find_eol(p, end, &eol);
-    if (nl < 0)
-        return (size_t)(end - p) > lim->max_request_line ? -414 : 0;
+    if (nl < 0) {
+        /* Incomplete line: a read may end between its CR and LF, and the CR is not part
+         * of the line's length. */
+        size_t have = (size_t)(end - p);
+        if (have && end[-1] == '\r')
+            have--;
+        return have > lim->max_request_line ? -414 : 0;
+    }
     if (eol > lim->max_request_line)
         return -414;
     int rc = parse_request_line(req, p, eol);
@@ -179,9 +252,8 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
         /* No name, obs-fold (line starting with SP/HT), or whitespace before ':'. */
         if (i == 0 || i >= eol || p[i] != ':')
             return -400;
-        for (size_t j = i + 1; j < eol; j++)
-            if (!vchar[(unsigned char)p[j]])
-                return -400;
+        if (!value_ok(p + i + 1, eol - i - 1))
+            return -400;
         http_slice v = trim_ows(p + i + 1, eol - i - 1);
         switch (i) {
         case 4:
@@ -230,64 +302,56 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
     if (req->minor == 1 && !have_host)
         return -400; /* RFC 9112 3.2 */
     if (req->minor == 1)
-        req->keep_alive = !list_has_token(req->connection, "close");
+        req->keep_alive = !list_has_token(req->connection, "close", 5);
     else
-        req->keep_alive = list_has_token(req->connection, "keep-alive");
+        req->keep_alive = list_has_token(req->connection, "keep-alive", 10);
     return (ssize_t)(p - buf);
 }
 
-/* Parses one entity-tag at *pp (W/ prefix allowed); sets 'tag' to the opaque part
- * without quotes. Returns 0 or -1. */
-static int
-next_etag(const char **pp, const char *end, http_slice *tag)
-{
-    const char *p = *pp;
-    if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-        p += 2;
-    if (p >= end || *p != '"')
-        return -1;
-    const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-    if (!q)
-        return -1;
-    *tag = (http_slice){p + 1, (size_t)(q - p - 1)};
-    *pp = q + 1;
-    return 0;
-}
-
 int
-http_etag_match(http_slice inm, int64_t v)
+http_etag_match_tag(http_slice inm, const char *tag, size_t taglen)
 {
-    char want[24];
-    int wl = 0;
-    char tmp[24];
-    uint64_t u = v < 0 ? 0 : (uint64_t)v;
-    do {
-        tmp[wl++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    for (int i = 0; i < wl; i++)
-        want[i] = tmp[wl - 1 - i];
-
-    http_slice all = trim_ows(inm.p, inm.len);
-    if (all.len == 1 && all.p[0] == '*')
-        return 1;
-    const char *p = all.p, *end = all.p + all.len;
+    const char *p = inm.p, *end = inm.len ? inm.p + inm.len : inm.p; /* absent: {NULL, 0} */
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p < end && *p == '*') { /* "*" alone matches anything; in a list it is malformed */
+        http_slice all = trim_ows(p, (size_t)(end - p));
+        return all.len == 1;
+    }
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
             p++;
         if (p >= end)
             break;
-        http_slice tag;
-        if (next_etag(&p, end, &tag) < 0)
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (p >= end || *p != '"')
             return 0;
-        if (tag.len == (size_t)wl && memcmp(tag.p, want, (size_t)wl) == 0)
+        p++;
+        if ((size_t)(end - p) > taglen && p[taglen] == '"' && memcmp(p, tag, taglen) == 0)
             return 1;
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return 0;
+        p = q + 1;
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         if (p < end && *p != ',')
             return 0;
     }
     return 0;
+}
+
+int
+http_etag_match(http_slice inm, int64_t v)
+{
+    char tmp[24], *t = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 : (uint64_t)v;
+    do {
+        *--t = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return http_etag_match_tag(inm, t, (size_t)(tmp + sizeof(tmp) - t));
 }
 
 /* Parses ";q=..." parameters of one Accept-Encoding item; returns 1 if q > 0. */
@@ -322,7 +386,7 @@ unsigned
 http_accept_encodings(http_slice ae)
 {
     unsigned yes = 0, no = 0, star = 0, star_set = 0;
-    const char *p = ae.p, *end = ae.p + ae.len;
+    const char *p = ae.p, *end = ae.len ? ae.p + ae.len : ae.p; /* absent: {NULL, 0} */
     while (p < end) {
         const char *c = memchr(p, ',', (size_t)(end - p));
         const char *e = c ? c : end;
@@ -348,6 +412,83 @@ http_accept_encodings(http_slice ae)
     return yes & ~no;
 }
 
+/* The q-value of one Accept-Encoding item's parameters, in thousandths (1000 when
+ * absent). A malformed q counts as 0: a client that garbles it gets identity. */
+static int
+item_q(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        if (!semi)
+            return 1000;
+        p = semi + 1;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (end - p < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=')
+            continue;
+        p += 2;
+        const char *e = memchr(p, ';', (size_t)(end - p));
+        http_slice v = trim_ows(p, (size_t)((e ? e : end) - p));
+        if (v.len == 0 || (v.p[0] != '0' && v.p[0] != '1'))
+            return 0;
+        int q = (v.p[0] - '0') * 1000, scale = 100;
+        if (v.len > 1) {
+            if (v.p[1] != '.' || v.len > 5)
+                return 0;
+            for (size_t i = 2; i < v.len; i++, scale /= 10) {
+                if (v.p[i] < '0' || v.p[i] > '9')
+                    return 0;
+                q += (v.p[i] - '0') * scale;
+            }
+        }
+        return q > 1000 ? 1000 : q;
+    }
+    return 1000;
+}
+
+int
+http_accept_pick(http_slice ae, unsigned avail)
+{
+    int qg = -1, qz = -1, qi = -1, qstar = -1;
+    const char *p = ae.p, *end = ae.len ? ae.p + ae.len : ae.p; /* absent: {NULL, 0} */
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+        http_slice item = trim_ows(p, (size_t)(e - p));
+        const char *semi = memchr(item.p, ';', item.len);
+        http_slice name = trim_ows(item.p, semi ? (size_t)(semi - item.p) : item.len);
+        int q = semi ? item_q(semi, item.p + item.len) : 1000;
+        if (name.len == 4 && strncasecmp(name.p, "gzip", 4) == 0)
+            qg = q;
+        else if (name.len == 6 && strncasecmp(name.p, "x-gzip", 6) == 0)
+            qg = qg < 0 ? q : qg;
+        else if (name.len == 4 && strncasecmp(name.p, "zstd", 4) == 0)
+            qz = q;
+        else if (name.len == 8 && strncasecmp(name.p, "identity", 8) == 0)
+            qi = q;
+        else if (name.len == 1 && name.p[0] == '*')
+            qstar = q;
+        p = e + 1;
+    }
+    if (qg < 0)
+        qg = qstar > 0 ? qstar : 0;
+    if (qz < 0)
+        qz = qstar > 0 ? qstar : 0;
+    /* Identity not listed is acceptable but least preferred (RFC 9110 12.5.3 gives it
+     * no q): "gzip;q=0.5" asks for gzip. */
+    if (qi < 0)
+        qi = qstar >= 0 ? qstar : 1;
+    if (!(avail & HTTP_ENC_GZIP))
+        qg = 0;
+    if (!(avail & HTTP_ENC_ZSTD))
+        qz = 0;
+    if (qz > 0 && qz >= qg && qz >= qi)
+        return HTTP_ENC_ZSTD;
+    if (qg > 0 && qg >= qi)
+        return HTTP_ENC_GZIP;
+    return 0;
+}
+
 static int
 hexval(char c)
 {
@@ -361,41 +502,59 @@ hexval(char c)
 }
 
 int
+http_query_next(http_slice *rest, http_slice *name, http_slice *value)
+{
+    while (rest->len) {
+        const char *p = rest->p, *end = rest->p + rest->len;
+        const char *amp = memchr(p, '&', rest->len);
+        const char *e = amp ? amp : end;
+        rest->p = amp ? amp + 1 : end;
+        rest->len = (size_t)(end - rest->p);
+        if (e == p)
+            continue; /* "a=1&&b=2" */
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        *name = (http_slice){p, (size_t)((eq ? eq : e) - p)};
+        *value = eq ? (http_slice){eq + 1, (size_t)(e - eq - 1)} : (http_slice){e, 0};
+        return 1;
+    }
+    return 0;
+}
+
+int
+http_query_decode(http_slice value, char *out, size_t outmax, size_t *outlen)
+{
+    const char *v = value.p, *e = value.len ? value.p + value.len : value.p; /* {NULL, 0} */
+    size_t o = 0;
+    while (v < e) {
+        int ch = (unsigned char)*v;
+        if (ch == '%') {
+            int hi, lo;
+            if (e - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0)
+                return -1;
+            ch = hi * 16 + lo;
+            v += 3;
+        } else {
+            if (ch == '+')
+                ch = ' ';
+            v++;
+        }
+        if (ch == 0 || o + 1 >= outmax)
+            return -1;
+        out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return 0;
+}
+
+int
 http_query_param(http_slice query, const char *name, char *out, size_t outmax, size_t *outlen)
 {
     size_t nl = strlen(name);
-    const char *p = query.p, *end = query.p + query.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(e - p));
-        const char *ke = eq ? eq : e;
-        if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
-            const char *v = eq ? eq + 1 : e;
-            size_t o = 0;
-            while (v < e) {
-                int ch = (unsigned char)*v;
-                if (ch == '%') {
-                    int hi, lo;
-                    if (e - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0)
-                        return -1;
-                    ch = hi * 16 + lo;
-                    v += 3;
-                } else {
-                    if (ch == '+')
-                        ch = ' ';
-                    v++;
-                }
-                if (ch == 0 || o + 1 >= outmax)
-                    return -1;
-                out[o++] = (char)ch;
-            }
-            out[o] = '\0';
-            *outlen = o;
-            return 1;
-        }
-        p = e + 1;
-    }
+    http_slice k, v;
+    while (http_query_next(&query, &k, &v))
+        if (k.len == nl && memcmp(k.p, name, nl) == 0)
+            return http_query_decode(v, out, outmax, outlen) < 0 ? -1 : 1;
     return 0;
 }
 

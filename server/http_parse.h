@@ -74,6 +74,8 @@ ssize_t http_parse_request(http_request *req, const char *buf, size_t len, const
  * never match.
  */
 int http_etag_match(http_slice inm, int64_t v);
+/* The same against the opaque part 'tag' (without quotes) of a strong ETag. */
+int http_etag_match_tag(http_slice inm, const char *tag, size_t taglen);
 
 enum http_encoding {
     HTTP_ENC_GZIP = 1,
@@ -85,12 +87,33 @@ enum http_encoding {
 unsigned http_accept_encodings(http_slice ae);
 
 /*
+ * Chooses the content coding for a response to a request with Accept-Encoding 'ae',
+ * among 'avail' (a mask of HTTP_ENC_*; identity is always available). RFC 9110 12.5.3:
+ * the available coding with the highest q-value wins; a coding not listed takes the
+ * q of "*" if present, else is not acceptable -- except identity, acceptable (with the
+ * lowest preference) unless refused ("identity;q=0", or "*;q=0" without identity).
+ * Ties go to the smaller
+ * representation: zstd, then gzip, then identity. Returns HTTP_ENC_ZSTD, HTTP_ENC_GZIP,
+ * or 0 for identity (also when nothing is acceptable: we never answer 406, identity
+ * is what a client without the header gets anyway).
+ */
+int http_accept_pick(http_slice ae, unsigned avail);
+
+/*
  * Finds query parameter 'name' in 'query' (a=b&c=d, no leading '?'). On success
  * percent-decodes its value ('+' as space) into 'out' (at most 'outmax' bytes,
  * NUL-terminated), sets *outlen and returns 1; returns 0 if absent, -1 if the value is
  * malformed (bad escape, NUL) or too long. A parameter without '=' has an empty value.
  */
 int http_query_param(http_slice query, const char *name, char *out, size_t outmax, size_t *outlen);
+
+/* Iterates over the parameters of a query string: takes the next one off '*rest', sets
+ * 'name' and 'value' (raw slices, not decoded; the value is empty without '=') and
+ * returns 1, or returns 0 at the end. Empty parameters ("&&") are skipped. */
+int http_query_next(http_slice *rest, http_slice *name, http_slice *value);
+/* Percent-decodes a raw value ('+' as space) into 'out' (at most 'outmax' bytes with the
+ * NUL). Returns 0, or -1 if malformed (bad escape, NUL) or too long. */
+int http_query_decode(http_slice value, char *out, size_t outmax, size_t *outlen);
 
 /* Parses a _since/_before style timestamp: decimal digits, optionally in double quotes
  * (Remote Settings clients send "123"). Returns 0 or -1. */

@@ -13,12 +13,16 @@
  * Configuration: defaults, then --config FILE, then HERALD_* environment variables,
  * then flags (DESIGN.md). Settings: server_listen, redis_url, public_keys (space
  * separated), server_threads, http_host, log_level, server_idle_timeout_seconds,
- * server_max_connections, record_cache_expires_seconds,
+ * server_header_timeout_seconds, server_max_connections, server_compression (on/off),
+ * tombstone_horizon_seconds (the signer's), paginate_by, record_cache_expires_seconds,
  * record_cache_maximum_expires_seconds, monitor.changes.record_cache_expires_seconds,
  * monitor.changes.record_cache_maximum_expires_seconds.
  */
 #include <event2/event.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +30,14 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "encode.h"
 #include "herald/config.h"
 #include "herald/crypto.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/redis.h"
+#include "metrics.h"
+#include "routes.h"
 #include "snapset.h"
 #include "sync.h"
 
@@ -44,7 +51,11 @@ static const char *const env_names[] = {
     "http_host",
     "log_level",
     "server_idle_timeout_seconds",
+    "server_header_timeout_seconds",
     "server_max_connections",
+    "server_compression",
+    "tombstone_horizon_seconds",
+    "paginate_by",
     "record_cache_expires_seconds",
     "record_cache_maximum_expires_seconds",
     "monitor.changes.record_cache_expires_seconds",
@@ -66,7 +77,15 @@ usage(FILE *f)
                "  --threads N           worker threads (HERALD_SERVER_THREADS; default: cores)\n"
                "  --public-host NAME    host of monitor/changes entries (HERALD_HTTP_HOST;\n"
                "                        default: the listen address)\n"
-               "  --config FILE         key = value settings file\n"
+               "  --config FILE         key = value settings file; also:\n"
+               "                        server_idle_timeout_seconds (60),\n"
+               "                        server_header_timeout_seconds (10),\n"
+               "                        server_max_connections (50000),\n"
+               "                        server_compression (true: gzip and zstd bodies),\n"
+               "                        tombstone_horizon_seconds (2592000, as the signer),\n"
+               "                        paginate_by (0: none), record_cache_expires_seconds,\n"
+               "                        record_cache_maximum_expires_seconds, and the same\n"
+               "                        two prefixed with monitor.changes.\n"
                "  --log-level LEVEL     debug, info, warn or error (HERALD_LOG_LEVEL)\n"
                "  --help                this text\n");
 }
@@ -109,9 +128,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int
 get_int(const herald_config *cfg, const char *name, int64_t def, int64_t min, int64_t max,
-        int64_t *out)
+        int64_t *value)
 {
-    if (herald_config_get_int(cfg, name, def, out) < 0 || *out < min || *out > max) {
+    if (herald_config_get_int(cfg, name, def, value) < 0 || *value < min || *value > max) {
         fprintf(stderr, "herald-server: %s must be an integer in [%lld, %lld]\n", name,
                 (long long)min, (long long)max);
         return -1;
@@ -134,7 +153,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     herald_config *cfg = herald_config_new(), *flags = herald_config_new();
-    herald_buf keys_flag = HERALD_BUF_INIT;
+    herald_buf keys_flag = HERALD_BUF_INIT, public_url = HERALD_BUF_INIT;
     const char *config_file = NULL;
     herald_pubkey keys[MAX_KEYS];
     size_t nkeys = 0;
@@ -241,9 +260,12 @@ main(int argc, char **argv)
     so.nkeys = nkeys;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t threads, idle, maxconns, cdef, cmax, mdef, mmax;
+    int64_t threads, idle, hdrto, maxconns, cdef, cmax, mdef, mmax, horizon, paginate;
     if (get_int(cfg, "server_threads", cores > 0 ? cores : 1, 1, 256, &threads) < 0 ||
         get_int(cfg, "server_idle_timeout_seconds", 60, 1, 86400, &idle) < 0 ||
+        get_int(cfg, "server_header_timeout_seconds", 10, 1, 3600, &hdrto) < 0 ||
+        get_int(cfg, "tombstone_horizon_seconds", 2592000, 1, 100LL * 365 * 86400, &horizon) < 0 ||
+        get_int(cfg, "paginate_by", 0, 0, 1000000, &paginate) < 0 ||
         get_int(cfg, "server_max_connections", 50000, 1, 10000000, &maxconns) < 0 ||
         get_int(cfg, "record_cache_expires_seconds", 60, 0, INT32_MAX, &cdef) < 0 ||
         get_int(cfg, "record_cache_maximum_expires_seconds", 3600, 0, INT32_MAX, &cmax) < 0 ||
@@ -252,8 +274,31 @@ main(int argc, char **argv)
                 &mmax) < 0)
         goto out;
 
-    snapset_config sc = {herald_config_get(cfg, "http_host", listen), cdef, cmax, mdef, mmax};
+#ifdef __GLIBC__
+    /* Snapshot bodies are long-lived and large, and every version's build allocates and
+     * frees large temporaries (decompressed blobs, parsed records). glibc's dynamic mmap
+     * threshold would move such blocks onto the heap after the first large free, where
+     * they fragment it; a fixed threshold keeps every block >= 256 KB in its own mapping,
+     * returned to the system when freed. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+    const char *comp = herald_config_get(cfg, "server_compression", "true");
+    int compress = !strcmp(comp, "true") || !strcmp(comp, "1") || !strcmp(comp, "on");
+    if (!compress && strcmp(comp, "false") && strcmp(comp, "0") && strcmp(comp, "off")) {
+        herald_error("server_compression must be true or false");
+        goto out;
+    }
+    const char *public_host = herald_config_get(cfg, "http_host", listen);
+    snapset_config sc = {public_host, cdef, cmax, mdef, mmax, horizon * 1000, compress};
     snapset_configure(&sc);
+    herald_buf_printf(&public_url, "%s%s", strstr(public_host, "://") ? "" : "http://",
+                      public_host);
+    routes_config rcfg = {keys, nkeys, herald_buf_cstr(&public_url), paginate};
+    routes_configure(&rcfg);
+    if (compress && encode_start() < 0) {
+        herald_error("cannot start the compression thread");
+        goto out;
+    }
     snapset_publish(snapset_new(NULL, 0)); /* serve "nothing yet" from the first request */
 
     signal(SIGPIPE, SIG_IGN); /* a client closing early must not kill the server */
@@ -269,7 +314,12 @@ main(int argc, char **argv)
         goto out;
     }
 
-    server_opts sv = {host, port, (int)threads, (int)(idle * 1000), (int)maxconns};
+    server_opts sv = {.host = host,
+                      .port = port,
+                      .threads = (int)threads,
+                      .idle_timeout_ms = (int)(idle * 1000),
+                      .header_timeout_ms = (int)(hdrto * 1000),
+                      .max_conns = (int)maxconns};
     if (server_start(&sv) < 0)
         goto out;
     started = 1;
@@ -287,8 +337,12 @@ out:
         server_stop();
     if (syncing)
         sync_stop();
+    encode_stop();
     snapset_publish(NULL);
     snapset_unconfigure();
+    routes_unconfigure();
+    metrics_free_all();
+    herald_buf_free(&public_url);
     if (sigterm)
         event_free(sigterm);
     if (sigint)

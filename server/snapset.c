@@ -11,9 +11,10 @@
 #include <time.h>
 
 #include "herald/jcs.h"
+#include "kinto.h"
 #include "md5.h"
 
-static snapset_config g_cfg = {"", 60, 3600, 60, 3600};
+static snapset_config g_cfg = {"", 60, 3600, 60, 3600, 30LL * 86400 * 1000, 1};
 static char *g_host;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -82,12 +83,14 @@ listing_build(listing *l, entry_src *src, size_t n)
     herald_buf_cstr(&b);
     l->len = b.len;
     l->json = herald_buf_steal(&b, NULL);
+    l->json_borrowed = 0;
 }
 
 static void
 listing_free(listing *l)
 {
-    free(l->json);
+    if (!l->json_borrowed)
+        free(l->json);
     free(l->lm);
     free(l->off);
     free(l->sz);
@@ -119,7 +122,7 @@ listing_prefix_len(const listing *l, size_t k)
 /* ---- headers ----------------------------------------------------------------------- */
 
 void
-http_date(herald_buf *out, int64_t ms)
+http_date(herald_buf *dst, int64_t ms)
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -128,25 +131,50 @@ http_date(herald_buf *out, int64_t ms)
     struct tm tm;
     gmtime_r(&t, &tm);
     /* Own day/month names: strftime's %a/%b follow the locale. */
-    herald_buf_printf(out, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+    herald_buf_printf(dst, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
                       months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int64_t
+snapset_cache_default(void)
+{
+    return g_cfg.cache_default;
 }
 
 /* The header lines every versioned response (200 and 304) carries. */
 static void
-build_hdr(herald_buf *out, int64_t version, int64_t max_age)
+hdr_lines(herald_buf *dst, int64_t version, int64_t max_age)
 {
-    herald_buf_puts(out, "ETag: \"");
-    herald_buf_put_i64(out, version);
-    herald_buf_puts(out, "\"\r\nLast-Modified: ");
-    http_date(out, version);
-    herald_buf_puts(out, "\r\nCache-Control: max-age=");
-    herald_buf_put_i64(out, max_age);
-    herald_buf_puts(out, "\r\nVary: Accept-Encoding\r\n"
+    herald_buf_puts(dst, "ETag: \"");
+    herald_buf_put_i64(dst, version);
+    herald_buf_puts(dst, "\"\r\nLast-Modified: ");
+    http_date(dst, version);
+    herald_buf_puts(dst, "\r\nCache-Control: max-age=");
+    herald_buf_put_i64(dst, max_age);
+    herald_buf_puts(dst, "\r\nVary: Accept-Encoding\r\n"
                          "Access-Control-Allow-Origin: *\r\n"
                          "Access-Control-Expose-Headers: Content-Length, Expires, Alert, "
                          "Retry-After, Last-Modified, Total-Records, ETag, Pragma, "
                          "Cache-Control, Backoff, Next-Page\r\n");
+}
+
+void
+vhdr_build(vhdr *h, int64_t version, int64_t max_age)
+{
+    herald_buf_reset(&h->b);
+    h->etag_len = (size_t)snprintf(h->etag, sizeof(h->etag), "%lld", (long long)version);
+    herald_buf_puts(&h->b, "HTTP/1.1 304 Not Modified\r\n");
+    hdr_lines(&h->b, version, max_age);
+    h->split = h->b.len;
+    herald_buf_puts(&h->b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+    hdr_lines(&h->b, version, max_age);
+}
+
+void
+vhdr_free(vhdr *h)
+{
+    herald_buf_free(&h->b);
+    h->split = 0;
 }
 
 /* ---- collections ------------------------------------------------------------------- */
@@ -163,16 +191,97 @@ coll_free(coll *c)
 {
     free(c->bid);
     free(c->cid);
-    herald_buf_free(&c->hdr[0]);
-    herald_buf_free(&c->hdr[1]);
-    free(c->full);
+    vhdr_free(&c->hdr[0]);
+    vhdr_free(&c->hdr[1]);
+    payload_release(c->full);
     listing_free(&c->delta);
     free(c->post);
+    for (size_t i = 0; i < c->ndc; i++)
+        payload_release(c->dc[i].b);
+    free(c->dc);
+    payload_release(c->obj);
+    payload_release(c->bucket_obj);
+    vhdr_free(&c->obj_hdr);
+    vhdr_free(&c->bucket_hdr);
+    kinto_view_free(atomic_load_explicit(&c->kview, memory_order_acquire));
     free(c);
 }
 
+/* {"data":{...}} of a Kinto object: its attributes with "id" and "last_modified" (added
+ * when the stored object lacks them). Sets '*lm'. Returns NULL if it cannot be
+ * serialized. */
+static payload *
+object_body(const json_t *attrs, const char *id, int64_t fallback_lm, int64_t *lm)
+{
+    json_t *o = json_is_object(attrs) ? json_deep_copy(attrs) : json_object();
+    if (!json_is_string(json_object_get(o, "id")))
+        json_object_set_new(o, "id", json_string(id));
+    *lm = num_field(o, "last_modified", -1);
+    if (*lm < 0) {
+        *lm = fallback_lm;
+        json_object_set_new(o, "last_modified", json_integer(fallback_lm));
+    }
+    herald_buf b = HERALD_BUF_INIT;
+    herald_buf_puts(&b, "{\"data\":");
+    int rc = herald_jcs_dump(&b, o);
+    herald_buf_putc(&b, '}');
+    json_decref(o);
+    if (rc < 0) {
+        herald_buf_free(&b);
+        return NULL;
+    }
+    return payload_from_buf(&b, g_cfg.compress);
+}
+
+/* Fills the delta cache: bodies for the first DELTA_VERSIONS prefix boundaries (k = 0,
+ * then each k where last_modified changes), within the byte budget. */
+static void
+build_delta_cache(coll *c)
+{
+    const listing *l = &c->delta;
+    size_t budget = c->full->len > DELTA_CACHE_MIN ? c->full->len : DELTA_CACHE_MIN;
+    c->dc = herald_mem_calloc(DELTA_VERSIONS, sizeof(*c->dc));
+    for (size_t k = 0; k <= l->n && c->ndc < DELTA_VERSIONS; k++) {
+        if (k > 0 && k < l->n && l->lm[k] == l->lm[k - 1])
+            continue; /* not a boundary: no _since gives this k */
+        if (k == l->n && c->ntombstones == 0)
+            break; /* the full body already is that answer (see coll_delta_cached) */
+        size_t plen = listing_prefix_len(l, k);
+        size_t size = sizeof("{\"changes\":[") - 1 + plen + c->post_len;
+        if (c->dc_bytes + size > budget)
+            break;
+        herald_buf b = HERALD_BUF_INIT;
+        herald_buf_reserve(&b, size);
+        herald_buf_puts(&b, "{\"changes\":[");
+        herald_buf_append(&b, l->json, plen);
+        herald_buf_append(&b, c->post, c->post_len);
+        c->dc[c->ndc].k = k;
+        c->dc[c->ndc].b = payload_from_buf(&b, g_cfg.compress);
+        c->ndc++;
+        c->dc_bytes += size;
+    }
+}
+
+const payload *
+coll_delta_cached(const coll *c, size_t k)
+{
+    if (k == c->delta.n && c->ntombstones == 0)
+        return c->full; /* every record and no tombstone: byte for byte the full payload */
+    size_t lo = 0, hi = c->ndc;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->dc[mid].k == k)
+            return c->dc[mid].b;
+        if (c->dc[mid].k < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 coll *
-coll_new(herald_snapshot *s, char *err, size_t errlen)
+coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
 {
     coll *c = herald_mem_calloc(1, sizeof(*c));
     json_t *meta = json_object();
@@ -184,6 +293,7 @@ coll_new(herald_snapshot *s, char *err, size_t errlen)
     size_t nrec = json_array_size(records), ntomb = json_array_size(tombs);
 
     atomic_init(&c->refs, 1);
+    atomic_init(&c->kview, NULL);
     c->bid = herald_mem_strdup(herald_snapshot_bucket(s));
     c->cid = herald_mem_strdup(herald_snapshot_collection(s));
     c->bid_len = strlen(c->bid);
@@ -191,6 +301,9 @@ coll_new(herald_snapshot *s, char *err, size_t errlen)
     c->version = herald_snapshot_timestamp(s);
     c->expires = herald_snapshot_expires(s);
     c->nrecords = (int64_t)nrec;
+    c->ntombstones = ntomb;
+    c->arrived = now_ms;
+    c->since_floor = now_ms - g_cfg.tombstone_horizon_ms;
 
     /* metadata = collection attributes + bucket + signature + signatures. jansson's
      * setters take references only, so casting away const changes nothing shared. */
@@ -211,12 +324,21 @@ coll_new(herald_snapshot *s, char *err, size_t errlen)
     c->post_len = b.len;
     c->post = herald_buf_steal(&b, NULL);
 
+    c->obj = object_body(herald_snapshot_metadata(s), c->cid, c->version, &c->obj_lm);
+    c->bucket_obj = object_body(herald_snapshot_bucket_data(s), c->bid, c->version, &c->bucket_lm);
+    if (!c->obj || !c->bucket_obj) {
+        snprintf(err, errlen, "collection or bucket attributes cannot be serialized");
+        goto fail;
+    }
+    vhdr_build(&c->obj_hdr, c->obj_lm, g_cfg.cache_default);
+    vhdr_build(&c->bucket_hdr, c->bucket_lm, g_cfg.cache_default);
+
     int64_t max_age = num_field(herald_snapshot_metadata(s), "cache_expires", -1);
     if (max_age < 0)
         max_age = g_cfg.cache_default;
-    build_hdr(&c->hdr[CACHE_SHORT], c->version, max_age);
-    build_hdr(&c->hdr[CACHE_LONG], c->version,
-              max_age > g_cfg.cache_maximum ? max_age : g_cfg.cache_maximum);
+    vhdr_build(&c->hdr[CACHE_SHORT], c->version, max_age);
+    vhdr_build(&c->hdr[CACHE_LONG], c->version,
+               max_age > g_cfg.cache_maximum ? max_age : g_cfg.cache_maximum);
 
     /* Records and tombstones, each serialized once. */
     src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
@@ -238,27 +360,37 @@ coll_new(herald_snapshot *s, char *err, size_t errlen)
         }
     }
 
-    /* Full body: live records only. Built from a listing of the records, then the
-     * delta listing of records and tombstones. */
-    listing full;
-    entry_src *recs = herald_mem_calloc(nrec + 1, sizeof(*recs));
-    for (size_t i = 0; i < nrec; i++) {
-        recs[i] = src[i];
-        herald_buf_init(&recs[i].json);
-        herald_buf_append(&recs[i].json, src[i].json.data, src[i].json.len);
+    /* Full body: live records only. Without tombstones the delta listing has the same
+     * entries in the same order, so its bytes are the full body's (no second copy of
+     * the collection); otherwise a listing of the records is built first. */
+    if (ntomb == 0) {
+        listing_build(&c->delta, src, n);
+        herald_buf_puts(&b, "{\"changes\":[");
+        herald_buf_append(&b, c->delta.json, c->delta.len);
+        herald_buf_append(&b, c->post, c->post_len);
+        c->full = payload_from_buf(&b, g_cfg.compress);
+        free(c->delta.json);
+        c->delta.json = c->full->data + sizeof("{\"changes\":[") - 1;
+        c->delta.json_borrowed = 1;
+    } else {
+        listing full;
+        entry_src *recs = herald_mem_calloc(nrec + 1, sizeof(*recs));
+        for (size_t i = 0; i < nrec; i++) {
+            recs[i] = src[i];
+            herald_buf_init(&recs[i].json);
+            herald_buf_append(&recs[i].json, src[i].json.data, src[i].json.len);
+        }
+        listing_build(&full, recs, nrec);
+        free(recs);
+        herald_buf_puts(&b, "{\"changes\":[");
+        herald_buf_append(&b, full.json, full.len);
+        herald_buf_append(&b, c->post, c->post_len);
+        c->full = payload_from_buf(&b, g_cfg.compress);
+        listing_free(&full);
+        listing_build(&c->delta, src, n);
     }
-    listing_build(&full, recs, nrec);
-    free(recs);
-    herald_buf_puts(&b, "{\"changes\":[");
-    herald_buf_append(&b, full.json, full.len);
-    herald_buf_append(&b, c->post, c->post_len);
-    herald_buf_cstr(&b);
-    c->full_len = b.len;
-    c->full = herald_buf_steal(&b, NULL);
-    listing_free(&full);
-
-    listing_build(&c->delta, src, n);
     free(src);
+    build_delta_cache(c);
     json_decref(meta);
     herald_snapshot_free(s);
     return c;
@@ -368,19 +500,15 @@ snapset_new(coll *const *colls, size_t n)
     herald_buf_puts(&b, "{\"changes\":[");
     herald_buf_append(&b, s->monitor.json, s->monitor.len);
     herald_buf_append(&b, s->mon_post, s->mon_post_len);
-    herald_buf_cstr(&b);
-    s->mon_full_len = b.len;
-    s->mon_full = herald_buf_steal(&b, NULL);
+    s->mon_full = payload_from_buf(&b, g_cfg.compress);
 
     herald_buf_puts(&b, "{\"data\":[");
     herald_buf_append(&b, s->monitor.json, s->monitor.len);
     herald_buf_puts(&b, "]}");
-    herald_buf_cstr(&b);
-    s->legacy_full_len = b.len;
-    s->legacy_full = herald_buf_steal(&b, NULL);
+    s->legacy_full = payload_from_buf(&b, g_cfg.compress);
 
-    build_hdr(&s->mon_hdr[CACHE_SHORT], s->max_version, g_cfg.monitor_cache);
-    build_hdr(&s->mon_hdr[CACHE_LONG], s->max_version, g_cfg.monitor_maximum);
+    vhdr_build(&s->mon_hdr[CACHE_SHORT], s->max_version, g_cfg.monitor_cache);
+    vhdr_build(&s->mon_hdr[CACHE_LONG], s->max_version, g_cfg.monitor_maximum);
     return s;
 }
 
@@ -399,12 +527,30 @@ snapset_release(snapset *s)
         coll_release(s->colls[i]);
     free(s->colls);
     listing_free(&s->monitor);
-    herald_buf_free(&s->mon_hdr[0]);
-    herald_buf_free(&s->mon_hdr[1]);
-    free(s->mon_full);
+    vhdr_free(&s->mon_hdr[0]);
+    vhdr_free(&s->mon_hdr[1]);
+    payload_release(s->mon_full);
     free(s->mon_post);
-    free(s->legacy_full);
+    payload_release(s->legacy_full);
     free(s);
+}
+
+size_t
+snapset_bucket_start(const snapset *s, const char *bid, size_t bid_len)
+{
+    /* Lower bound of (bid, "") in the (bid, cid) order. */
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const coll *c = s->colls[mid];
+        if (key_cmp(c->bid, c->bid_len, "", 0, bid, bid_len, "", 0) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->colls[lo]->bid_len == bid_len && !memcmp(s->colls[lo]->bid, bid, bid_len)
+               ? lo
+               : s->n;
 }
 
 coll *

@@ -12,13 +12,34 @@
  *   coll (refs: shared by every set that serves this version of the collection)
  *   ├─ hdr[2]: prebuilt header lines (ETag, Last-Modified, Cache-Control, Vary, CORS)
  *   │          for the two cache lifetimes (plain / with _expected)
- *   ├─ full:   the whole changeset body {"changes":[records newest first],
- *   │          "metadata":{...},"timestamp":V}
- *   └─ delta:  a listing of records AND tombstones newest first, plus 'post'
- *              (],"metadata":...,"timestamp":V}). Because a listing is newest first,
- *              the answer to _since=S is always a prefix of it: the body is
- *              {"changes":[ + delta.json[0 .. end of the last entry newer than S) + post,
- *              three slices of immutable memory found by one binary search.
+ *   ├─ full:   payload (encode.h): the whole changeset {"changes":[records newest first],
+ *   │          "metadata":{...},"timestamp":V} in identity, gzip and zstd
+ *   ├─ delta:  a listing of records AND tombstones newest first, plus 'post'
+ *   │          (],"metadata":...,"timestamp":V}); without tombstones its bytes are
+ *   │          those of 'full' (shared, not copied). Because a listing is newest first,
+ *   │          the answer to _since=S is always a prefix of it: the body is
+ *   │          {"changes":[ + delta.json[0 .. end of the last entry newer than S) + post,
+ *   │          three slices of immutable memory found by one binary search.
+ *   ├─ dcache: the same delta bodies, whole and compressed, for the newest few prefix
+ *   │          lengths k (see below), bounded in bytes.
+ *   ├─ obj, bucket_obj: Kinto GET bodies {"data":{attributes}} of the collection and
+ *   │          of its bucket (kinto.c), with their header lines
+ *   └─ kview:  parsed records for Kinto's records list (filters, sort), built on first
+ *              use only (kinto.c): most servers never need them.
+ *
+ * Delta cache: the body for _since=S depends only on k = the number of entries newer
+ * than S, so it is cached by k, not by S. Clients ask with S = a version they verified,
+ * and every version is at a boundary between entries of different last_modified (an
+ * edit's V is its record's last_modified; a re-sign's V has no entry between it and the
+ * newest older entry), so the first DELTA_VERSIONS boundaries, newest first, cover the
+ * DELTA_VERSIONS latest versions -- including those published before this server
+ * started. Identity answers for other k stay slices of 'delta' (no cache needed); only
+ * compressed answers need the cache, and a k outside it is answered in identity.
+ *
+ * Tombstone horizon: the signer keeps tombstones newer than (its clock - horizon), so a
+ * delta for an S older than that could miss deletions; such a _since gets the full
+ * changeset instead ('since_floor' = arrival time here - horizon, which is never
+ * earlier than the signer's cut-off because the blob was signed before it arrived).
  *
  * A listing stores its entries' JSON joined by ',' in one buffer, with each entry's
  * last_modified and byte range, so both prefixes (_since, _limit) and filters
@@ -36,12 +57,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encode.h"
 #include "herald/mem.h"
 #include "herald/snapshot.h"
+
+#define DELTA_VERSIONS 16           /* compressed deltas cached per collection */
+#define DELTA_CACHE_MIN (64 * 1024) /* cache budget: max(this, full body size) bytes */
 
 typedef struct listing {
     char *json; /* entries joined by ',' */
     size_t len;
+    int json_borrowed; /* json points into another buffer (the full body): not freed */
     size_t n;
     int64_t *lm; /* last_modified, non-increasing */
     size_t *off; /* entry i is json[off[i] .. off[i] + sz[i]) */
@@ -56,27 +82,56 @@ size_t listing_prefix_len(const listing *l, size_t k);
 
 enum { CACHE_SHORT = 0, CACHE_LONG = 1 };
 
+/* A versioned response's prebuilt head, without Content-Length and the final CRLF:
+ * b[0 .. split) is the 304's, b[split .. len) the 200's (each a status line and the
+ * same header lines), so either is one copy. */
+typedef struct vhdr {
+    herald_buf b;
+    size_t split;
+    char etag[24]; /* the version in decimal: If-None-Match is compared with it */
+    size_t etag_len;
+} vhdr;
+
+typedef struct delta_cached {
+    size_t k;   /* entries of 'delta' in the payload */
+    payload *b; /* {"changes":[first k entries],"metadata":...,"timestamp":V} */
+} delta_cached;
+
 typedef struct coll {
     atomic_int refs;
     char *bid, *cid;
     size_t bid_len, cid_len;
     int64_t version;
-    int64_t expires;   /* smallest head.expires */
-    herald_buf hdr[2]; /* header lines, per cache lifetime */
-    char *full;
-    size_t full_len;
+    int64_t expires;     /* smallest head.expires */
+    int64_t arrived;     /* ms since the epoch when this server built it */
+    int64_t since_floor; /* a _since below this gets the full changeset */
+    vhdr hdr[2];         /* header lines, per cache lifetime */
+    payload *full;
     listing delta;
+    size_t ntombstones;
     char *post;
     size_t post_len;
+    delta_cached *dc; /* sorted by k */
+    size_t ndc;
+    size_t dc_bytes; /* identity bytes cached (the bound applies to these) */
     int64_t nrecords;
+    payload *obj, *bucket_obj; /* {"data":{...}} of the collection, of its bucket */
+    int64_t obj_lm, bucket_lm; /* their last_modified (ETag) */
+    vhdr obj_hdr, bucket_hdr;
+    _Atomic(struct kview *) kview; /* NULL until first needed; freed with the coll */
 } coll;
 
+/* The cached delta body holding the first 'k' entries, or NULL. */
+const payload *coll_delta_cached(const coll *c, size_t k);
+
 typedef struct snapset_config {
-    const char *host;        /* monitor entries' "host" and id */
-    int64_t cache_default;   /* collection max-age without cache_expires */
-    int64_t cache_maximum;   /* max-age with _expected (cache busting) */
-    int64_t monitor_cache;   /* monitor/changes max-age */
-    int64_t monitor_maximum; /* monitor/changes max-age with _expected */
+    const char *host;             /* monitor entries' "host" and id */
+    int64_t cache_default;        /* collection max-age without cache_expires */
+    int64_t cache_maximum;        /* max-age with _expected (cache busting) */
+    int64_t monitor_cache;        /* monitor/changes max-age */
+    int64_t monitor_maximum;      /* monitor/changes max-age with _expected */
+    int64_t tombstone_horizon_ms; /* the signer's tombstone_horizon_seconds * 1000 */
+    int compress;                 /* 0: identity only */
 } snapset_config;
 
 /* Must be called once before any coll_new() (the config is copied). */
@@ -85,8 +140,9 @@ void snapset_configure(const snapset_config *cfg);
 void snapset_unconfigure(void);
 
 /* Builds a coll from a decoded, verified snapshot (which is freed: the coll keeps only
- * precomputed bytes). Returns NULL (and frees 's') if it cannot be represented. */
-coll *coll_new(herald_snapshot *s, char *err, size_t errlen);
+ * precomputed bytes) that arrived at 'now_ms'. Returns NULL (and frees 's') if it
+ * cannot be represented. */
+coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */
 
@@ -97,13 +153,11 @@ typedef struct snapset {
     int64_t max_version;
     int64_t min_expires; /* 0 when empty */
     listing monitor;
-    herald_buf mon_hdr[2];
-    char *mon_full; /* {"changes":[...all...],"metadata":{"bucket":"monitor"},"timestamp":M} */
-    size_t mon_full_len;
-    char *mon_post; /* ],"metadata":{"bucket":"monitor"},"timestamp":M} */
+    vhdr mon_hdr[2];
+    payload *mon_full; /* {"changes":[...all...],"metadata":{"bucket":"monitor"},"timestamp":M} */
+    char *mon_post;    /* ],"metadata":{"bucket":"monitor"},"timestamp":M} */
     size_t mon_post_len;
-    char *legacy_full; /* {"data":[...]} */
-    size_t legacy_full_len;
+    payload *legacy_full; /* {"data":[...]} */
 } snapset;
 
 /* Takes ownership of the 'n' references in 'colls' (the array itself is copied).
@@ -122,6 +176,15 @@ snapset *snapset_acquire(void);
 uint64_t snapset_generation(void);
 
 /* Appends an HTTP-date (RFC 9110 5.6.7) for 'ms' milliseconds since the epoch. */
-void http_date(herald_buf *out, int64_t ms);
+void http_date(herald_buf *dst, int64_t ms);
+/* Builds the header blocks of a versioned response: the status line (304, or 200 with
+ * Content-Type) and the lines both carry (ETag "'version'", Last-Modified,
+ * Cache-Control max-age, Vary, CORS). */
+void vhdr_build(vhdr *h, int64_t version, int64_t max_age);
+void vhdr_free(vhdr *h);
+/* The configured record_cache_expires_seconds. */
+int64_t snapset_cache_default(void);
+/* Index of the first coll of bucket 'bid' in s->colls (s->n when none). */
+size_t snapset_bucket_start(const snapset *s, const char *bid, size_t bid_len);
 
 #endif

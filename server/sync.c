@@ -178,7 +178,7 @@ load_blob(const char *bid, const char *cid, const redisReply *r)
         herald_snapshot_free(snap);
         return NULL;
     }
-    coll *c = coll_new(snap, err, sizeof(err));
+    coll *c = coll_new(snap, now_ms(), err, sizeof(err));
     if (!c)
         herald_error("snapshot %s/%s: %s; not served", bid, cid, err);
     return c;

@@ -2,7 +2,9 @@
  * test_http_parse -- table-driven tests of the read server's request parser
  * (server/http_parse.c): valid requests, every split point of a request across reads,
  * pipelined requests, malformed input, oversize request lines and heads, and the
- * helpers for If-None-Match, Accept-Encoding, query parameters and _since values.
+ * helpers for If-None-Match, Accept-Encoding, query parameters and _since values; plus
+ * a differential test of the word-at-a-time validation of targets and header values
+ * against a byte-by-byte reference on random input.
  *
  * Parameterized tests take an index into a static table: Criterion may run each case in
  * a freshly started process, where pointers from the parent (string literals under
@@ -179,10 +181,31 @@ struct inm_case {
 };
 
 static struct inm_case inm_cases[] = {
-    {"\"42\"", 42, 1}, {"W/\"42\"", 42, 1},     {"\"1\", W/\"42\"", 42, 1}, {"\"1\",\"2\"", 42, 0},
-    {"*", 42, 1},      {" * ", 7, 1},           {"\"420\"", 42, 0},         {"\"4\"", 42, 0},
-    {"42", 42, 0},     {"\"42", 42, 0},         {"w/\"42\"", 42, 0},        {"", 42, 0},
-    {"\"0\"", 0, 1},   {"\"1\" \"42\"", 42, 0}, /* missing comma: malformed */
+    {"\"42\"", 42, 1},
+    {"W/\"42\"", 42, 1},
+    {"\"1\", W/\"42\"", 42, 1},
+    {"\"1\",\"2\"", 42, 0},
+    {"*", 42, 1},
+    {" * ", 7, 1},
+    {"\"420\"", 42, 0},
+    {"\"4\"", 42, 0},
+    {"42", 42, 0},
+    {"\"42", 42, 0},
+    {"w/\"42\"", 42, 0},
+    {"", 42, 0},
+    {"\"0\"", 0, 1},
+    {"\"1\" \"42\"", 42, 0}, /* missing comma: malformed */
+    /* tags are compared as strings: no leading zeros, no overflow, non-numeric skipped */
+    {"\"042\"", 42, 0},
+    {"\"00\"", 0, 0},
+    {"\"999999999999999999\"", 999999999999999999LL, 1},
+    {"\"9999999999999999999\"", 999999999999999999LL, 0},
+    {"\"abc\", \"42\"", 42, 1},
+    {"W/\"x\",W/\"42\"", 42, 1},
+    {"\"42x\", \"7\"", 42, 0},
+    {"\"\"", 0, 0},
+    {"\"42\",", 42, 1},
+    {"\"4\"2\"", 42, 0},
 };
 
 ParameterizedTestParameters(http_parse, etag)
@@ -296,4 +319,82 @@ ParameterizedTest(size_t *i, http_parse, timestamp)
     cr_assert_eq(http_parse_timestamp(c->in, strlen(c->in), &v), c->rc, "'%s'", c->in);
     if (c->rc == 0)
         cr_assert_eq(v, c->v);
+}
+
+/* ---- query iteration ------------------------------------------------------------- */
+
+Test(http_parse, query_next_and_decode)
+{
+    const char *q = "a=1&&b&c=%41+x&a=2&=v&d=%zz";
+    http_slice rest = {q, strlen(q)}, k, v;
+    static const char *const names[] = {"a", "b", "c", "a", "", "d"};
+    static const char *const values[] = {"1", "", "%41+x", "2", "v", "%zz"};
+    size_t i = 0;
+    while (http_query_next(&rest, &k, &v)) {
+        cr_assert_lt(i, 6);
+        cr_assert_eq(k.len, strlen(names[i]));
+        cr_assert_eq(memcmp(k.p, names[i], k.len), 0);
+        cr_assert_eq(v.len, strlen(values[i]), "value %zu", i);
+        cr_assert_eq(memcmp(v.p, values[i], v.len), 0);
+        i++;
+    }
+    cr_assert_eq(i, 6);
+    char out[8];
+    size_t n;
+    cr_assert_eq(http_query_decode((http_slice){"%41+x", 5}, out, sizeof(out), &n), 0);
+    cr_assert_str_eq(out, "A x");
+    cr_assert_eq(http_query_decode((http_slice){"%zz", 3}, out, sizeof(out), &n), -1);
+    cr_assert_eq(http_query_decode((http_slice){"%00", 3}, out, sizeof(out), &n), -1);
+    cr_assert_eq(http_query_decode((http_slice){"12345678", 8}, out, sizeof(out), &n), -1);
+    cr_assert_eq(http_query_decode((http_slice){"1234567", 7}, out, sizeof(out), &n), 0);
+    rest = (http_slice){"", 0};
+    cr_assert_eq(http_query_next(&rest, &k, &v), 0);
+}
+
+/* ---- differential: the word-at-a-time validation against a byte-by-byte reference -- */
+
+Test(http_parse, random_targets_and_values_match_a_reference)
+{
+    unsigned seed = 7;
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff)
+    char req[512], target[128], value[128];
+    for (int round = 0; round < 20000; round++) {
+        size_t tl = 1 + RND() % 60, vl = RND() % 60;
+        int want_ok = 1;
+        target[0] = '/';
+        for (size_t i = 1; i < tl; i++)
+            target[i] = (char)(0x21 + RND() % 94);
+        for (size_t i = 0; i < vl; i++) {
+            int r = RND() % 100;
+            unsigned c = RND();
+            value[i] = r < 5 ? '\t' : r < 30 ? (char)(0x80 + c % 128) : (char)(0x21 + c % 94);
+        }
+        if (RND() % 3 == 0) { /* one bad byte somewhere */
+            static const unsigned char bad_t[] = {0x00, 0x01, 0x09, 0x1f, 0x20, 0x7f, 0x80, 0xff};
+            static const unsigned char bad_v[] = {0x00, 0x01, 0x08, 0x0b, 0x1f, 0x7f};
+            unsigned which = RND(), pos = RND(), b = RND();
+            if (which % 2 && tl > 1)
+                target[1 + pos % (tl - 1)] = (char)bad_t[b % sizeof(bad_t)];
+            else if (vl > 2)
+                value[1 + pos % (vl - 2)] = (char)bad_v[b % sizeof(bad_v)];
+            else
+                continue;
+            want_ok = 0;
+        }
+        /* Built with memcpy: the bytes may include NUL. */
+        size_t n = 0;
+#define PUT(p, len) (memcpy(req + n, (p), (len)), n += (len))
+        PUT("GET ", 4);
+        PUT(target, tl);
+        PUT(" HTTP/1.1\r\nHost: a\r\nX-V: ", 25);
+        PUT(value, vl);
+        PUT("\r\n\r\n", 4);
+#undef PUT
+        http_request r;
+        ssize_t rc = http_parse_request(&r, req, n, &lim);
+        cr_assert_eq(rc > 0, want_ok, "round %d: rc %zd", round, rc);
+        if (want_ok)
+            cr_assert_eq(r.target.len, tl);
+    }
+#undef RND
 }

@@ -1,0 +1,46 @@
+/*
+ * fuzz_checks -- what each libFuzzer target checks, shared with the regression test.
+ *
+ * Every target is one function from an input to a verdict: NULL when every property
+ * held, else a static one-line description of the property that failed. Crashes and
+ * sanitizer reports are findings too; the functions never abort on their own, so the
+ * regression test (tests/unit/test_fuzz_regressions.c, built with gcc and Criterion)
+ * can report a failed property as an assertion, while the libFuzzer driver
+ * (fuzz_target.c) aborts on it so that libFuzzer saves the input.
+ *
+ * Targets and their properties (details at the top of each check_*.c):
+ *   http       server/http_parse.c: fed whole, in random splits and byte by byte, and
+ *              pipelined, it gives the same requests and the same error; slices stay
+ *              inside the bytes received so far (the rest is poisoned under ASan).
+ *   listing    herald_listing_parse_len on the query string, then apply on a fixed
+ *              record set: pages chained through herald_listing_next_url list every
+ *              match exactly once, in the order herald_listing_compare gives; errors
+ *              have a valid Kinto body.
+ *   jcs        herald_jcs_parse strict and non-strict, dump, non-strict re-parse, dump
+ *              again: byte-identical, same numbers; strict accepts a subset.
+ *   snapshot   herald_snapshot_decode + herald_snapshot_verify_decoded (golden public
+ *              key); a raw "HSB1" content is compressed first so the fuzzer reaches the
+ *              section and JSON parsing; decode(encode(decode(x))) == decode(x).
+ *   changeset  herald_verify_changeset on a changeset, or on [changeset, saved state];
+ *              an accepted state re-verifies as a full changeset and as its own delta.
+ *
+ * All checks are deterministic and keep no state between calls beyond read-only
+ * fixtures built on first use.
+ */
+#ifndef HERALD_FUZZ_CHECKS_H
+#define HERALD_FUZZ_CHECKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+const char *herald_fuzz_check_http(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_listing(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_jcs(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_snapshot(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_changeset(const uint8_t *data, size_t size);
+
+/* The public key of tests/golden/snapshot-v1 (seed 00 01 .. 1f): the snapshot and
+ * changeset targets verify against it, and the corpus generator signs with its seed. */
+#define HERALD_FUZZ_PUBKEY "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * encode -- see encode.h. The upgrader is one thread with a LIFO job list under a
+ * mutex: newest bodies first, because an older body is likely to be superseded (and then
+ * skipped) before the thread gets to it. The upgrader reuses one zstd context during a
+ * burst of jobs (a level-19 context is tens of MB; allocating it per job would churn)
+ * and frees it when the queue is empty, then hands freed memory back to the system
+ * (glibc keeps large freed blocks otherwise): a server's memory between versions is
+ * its snapshots.
+ */
+#include "encode.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "herald/log.h"
+
+/* ---- codecs ------------------------------------------------------------------------ */
+
+int
+encode_gzip(herald_buf *out, const void *p, size_t n, int level)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    /* windowBits 15 + 16: a gzip wrapper; memLevel 9: a little faster, same output. */
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t bound = deflateBound(&zs, (uLong)n);
+    herald_buf_reserve(out, bound);
+    zs.next_in = (Bytef *)(uintptr_t)p;
+    zs.avail_in = (uInt)n;
+    zs.next_out = (Bytef *)out->data + out->len;
+    zs.avail_out = (uInt)bound;
+    int rc = deflate(&zs, Z_FINISH);
+    if (rc == Z_STREAM_END)
+        out->len += bound - zs.avail_out;
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+static int
+zstd_with(ZSTD_CCtx *cc, herald_buf *out, const void *p, size_t n, int level)
+{
+    size_t bound = ZSTD_compressBound(n);
+    herald_buf_reserve(out, bound);
+    size_t r = ZSTD_compressCCtx(cc, out->data + out->len, bound, p, n, level);
+    if (ZSTD_isError(r))
+        return -1;
+    out->len += r;
+    return 0;
+}
+
+int
+encode_zstd(herald_buf *out, const void *p, size_t n, int level)
+{
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    if (!cc)
+        return -1;
+    int rc = zstd_with(cc, out, p, n, level);
+    ZSTD_freeCCtx(cc);
+    return rc;
+}
+
+/* ---- bodies ------------------------------------------------------------------------ */
+
+typedef struct job {
+    payload *b;
+    struct job *next;
+} job;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER, g_idle = PTHREAD_COND_INITIALIZER;
+
+/* Everything below is protected by g_lock. */
+static struct {
+    pthread_t thread;
+    int running, stopping, busy;
+    job *jobs;
+    unsigned long long upgraded, skipped;
+} U;
+
+/* Compresses 'b' at 'level' with 'enc' and returns a new encoded, or NULL when that
+ * fails or is not smaller than the identity body. */
+static encoded *
+make_encoded(const payload *b, int enc, int level, ZSTD_CCtx *cc)
+{
+    herald_buf out = HERALD_BUF_INIT;
+    int rc = enc == ENC_GZIP ? encode_gzip(&out, b->data, b->len, level)
+             : cc            ? zstd_with(cc, &out, b->data, b->len, level)
+                             : encode_zstd(&out, b->data, b->len, level);
+    if (rc < 0 || out.len >= b->len) {
+        if (rc < 0)
+            herald_warn("%s level %d failed on %zu bytes", enc == ENC_GZIP ? "gzip" : "zstd", level,
+                        b->len);
+        herald_buf_free(&out);
+        return NULL;
+    }
+    encoded *e = herald_mem_alloc(sizeof(*e));
+    e->len = out.len;
+    e->level = level;
+    e->data = herald_buf_steal(&out, NULL);
+    return e;
+}
+
+static void
+encoded_free(encoded *e)
+{
+    if (e) {
+        free(e->data);
+        free(e);
+    }
+}
+
+payload *
+payload_new(char *data, size_t len, int compress)
+{
+    payload *b = herald_mem_calloc(1, sizeof(*b));
+    atomic_init(&b->refs, 1);
+    b->data = data;
+    b->len = len;
+    for (int i = 0; i < ENC_COUNT; i++)
+        atomic_init(&b->enc[i], NULL);
+    if (!compress || len == 0)
+        return b;
+    int small = len <= BODY_SMALL;
+    atomic_store_explicit(&b->enc[ENC_GZIP],
+                          make_encoded(b, ENC_GZIP, small ? BODY_BEST_GZIP : BODY_FAST_GZIP, NULL),
+                          memory_order_release);
+    atomic_store_explicit(&b->enc[ENC_ZSTD],
+                          make_encoded(b, ENC_ZSTD, small ? BODY_BEST_ZSTD : BODY_FAST_ZSTD, NULL),
+                          memory_order_release);
+    if (small || !b->enc[ENC_GZIP])
+        return b; /* best already, or not compressible: nothing to upgrade */
+    pthread_mutex_lock(&g_lock);
+    if (U.running && !U.stopping) {
+        job *j = herald_mem_alloc(sizeof(*j));
+        payload_ref(b);
+        j->b = b;
+        j->next = U.jobs;
+        U.jobs = j;
+        pthread_cond_signal(&g_cond);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return b;
+}
+
+payload *
+payload_from_buf(herald_buf *buf, int compress)
+{
+    size_t len;
+    herald_buf_cstr(buf);
+    char *data = herald_buf_steal(buf, &len);
+    return payload_new(data, len, compress);
+}
+
+void
+payload_ref(payload *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+
+void
+payload_release(payload *b)
+{
+    if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (int i = 0; i < ENC_COUNT; i++) {
+        encoded_free(atomic_load_explicit(&b->enc[i], memory_order_relaxed));
+        encoded_free(b->old[i]);
+    }
+    free(b->data);
+    free(b);
+}
+
+/* ---- upgrader ---------------------------------------------------------------------- */
+
+static void
+upgrade(payload *b, ZSTD_CCtx *cc)
+{
+    static const int best[ENC_COUNT] = {0, BODY_BEST_GZIP, BODY_BEST_ZSTD};
+    for (int i = ENC_GZIP; i < ENC_COUNT; i++) {
+        const encoded *cur = payload_get(b, i);
+        if (cur && cur->level >= best[i])
+            continue;
+        encoded *e = make_encoded(b, i, best[i], cc);
+        if (!e)
+            continue;
+        if (cur && e->len >= cur->len) { /* no gain: keep the fast one */
+            encoded_free(e);
+            continue;
+        }
+        /* The old encoding may be in a connection's output queue right now: it is
+         * freed with the body, never here. */
+        b->old[i] = atomic_exchange_explicit(&b->enc[i], e, memory_order_acq_rel);
+    }
+}
+
+static void *
+upgrader_main(void *arg)
+{
+    (void)arg;
+    ZSTD_CCtx *cc = NULL;
+    pthread_mutex_lock(&g_lock);
+    for (;;) {
+        while (!U.jobs && !U.stopping)
+            pthread_cond_wait(&g_cond, &g_lock);
+        if (U.stopping)
+            break;
+        job *j = U.jobs;
+        U.jobs = j->next;
+        U.busy = 1;
+        pthread_mutex_unlock(&g_lock);
+        /* Only our reference left: the version is gone, skip the slow pass. */
+        int alone = atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1;
+        if (!alone) {
+            if (!cc)
+                cc = ZSTD_createCCtx(); /* NULL: make_encoded() falls back to its own */
+            upgrade(j->b, cc);
+        }
+        payload_release(j->b);
+        free(j);
+        pthread_mutex_lock(&g_lock);
+        if (alone)
+            U.skipped++;
+        else
+            U.upgraded++;
+        if (!U.jobs) { /* the burst is over: give the memory back (still 'busy') */
+            pthread_mutex_unlock(&g_lock);
+            ZSTD_freeCCtx(cc);
+            cc = NULL;
+#ifdef __GLIBC__
+            malloc_trim(0);
+#endif
+            pthread_mutex_lock(&g_lock);
+        }
+        if (!U.jobs) {
+            U.busy = 0;
+            pthread_cond_broadcast(&g_idle);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    ZSTD_freeCCtx(cc);
+    return NULL;
+}
+
+int
+encode_start(void)
+{
+    pthread_mutex_lock(&g_lock);
+    int rc = 0;
+    if (!U.running) {
+        U.stopping = 0;
+        if (pthread_create(&U.thread, NULL, upgrader_main, NULL) != 0)
+            rc = -1;
+        else
+            U.running = 1;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
+
+void
+encode_stop(void)
+{
+    pthread_mutex_lock(&g_lock);
+    if (!U.running) {
+        pthread_mutex_unlock(&g_lock);
+        return;
+    }
+    U.stopping = 1;
+    pthread_cond_broadcast(&g_cond);
+    pthread_mutex_unlock(&g_lock);
+    pthread_join(U.thread, NULL);
+    pthread_mutex_lock(&g_lock);
+    job *j = U.jobs;
+    U.jobs = NULL;
+    U.running = 0;
+    pthread_cond_broadcast(&g_idle);
+    pthread_mutex_unlock(&g_lock);
+    while (j) {
+        job *next = j->next;
+        payload_release(j->b);
+        free(j);
+        j = next;
+    }
+}
+
+void
+encode_drain(void)
+{
+    pthread_mutex_lock(&g_lock);
+    while (U.running && (U.jobs || U.busy))
+        pthread_cond_wait(&g_idle, &g_lock);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void
+encode_stats(unsigned long long *upgraded, unsigned long long *skipped, unsigned long long *pending)
+{
+    pthread_mutex_lock(&g_lock);
+    *upgraded = U.upgraded;
+    *skipped = U.skipped;
+    *pending = (unsigned long long)U.busy;
+    for (const job *j = U.jobs; j; j = j->next)
+        (*pending)++;
+    pthread_mutex_unlock(&g_lock);
+}

@@ -1,0 +1,272 @@
+/*
+ * metrics -- see metrics.h. Rendering allocates and formats freely: it runs once per
+ * scrape, not per poll.
+ */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "snapset.h"
+#include "sync.h"
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static metrics_shard *g_shards;
+
+static const char *const ROUTE_NAMES[RT_COUNT] = {
+    "monitor_changeset", "monitor_records", "changeset", "root",      "bucket",
+    "collection",        "records",         "record",    "heartbeat", "lbheartbeat",
+    "version",           "metrics",         "unknown",   "invalid",
+};
+static const int STATUS_CODES[ST_COUNT] = {200, 304, 400, 404, 405, 408,
+                                           414, 431, 501, 503, 505, 0};
+static const char *const ENC_NAMES[ENC_COUNT] = {"identity", "gzip", "zstd"};
+
+metrics_shard *
+metrics_shard_new(void)
+{
+    metrics_shard *m = herald_mem_calloc(1, sizeof(*m)); /* all-zero atomics are zero */
+    pthread_mutex_lock(&g_lock);
+    m->next = g_shards;
+    g_shards = m;
+    pthread_mutex_unlock(&g_lock);
+    return m;
+}
+
+void
+metrics_free_all(void)
+{
+    pthread_mutex_lock(&g_lock);
+    while (g_shards) {
+        metrics_shard *m = g_shards;
+        g_shards = m->next;
+        free(m);
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+int
+metrics_status_index(int status)
+{
+    switch (status) {
+    case 200:
+        return ST_200;
+    case 304:
+        return ST_304;
+    case 400:
+        return ST_400;
+    case 404:
+        return ST_404;
+    case 405:
+        return ST_405;
+    case 408:
+        return ST_408;
+    case 414:
+        return ST_414;
+    case 431:
+        return ST_431;
+    case 501:
+        return ST_501;
+    case 503:
+        return ST_503;
+    case 505:
+        return ST_505;
+    default:
+        return ST_OTHER;
+    }
+}
+
+void
+metrics_count(metrics_shard *m, int route, int status)
+{
+    if (m && route >= 0 && route < RT_COUNT)
+        metrics_add(&m->req[route][metrics_status_index(status)], 1);
+}
+
+static uint64_t
+ld(const metric_counter *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Sums of every shard. */
+typedef struct totals {
+    uint64_t req[RT_COUNT][ST_COUNT];
+    uint64_t enc[ENC_COUNT];
+    uint64_t bytes_out;
+    uint64_t conn[CE_COUNT];
+} totals;
+
+static void
+sum_shards(totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    pthread_mutex_lock(&g_lock);
+    for (const metrics_shard *m = g_shards; m; m = m->next) {
+        for (int r = 0; r < RT_COUNT; r++)
+            for (int s = 0; s < ST_COUNT; s++)
+                t->req[r][s] += ld(&m->req[r][s]);
+        for (int e = 0; e < ENC_COUNT; e++)
+            t->enc[e] += ld(&m->enc[e]);
+        t->bytes_out += ld(&m->bytes_out);
+        for (int c = 0; c < CE_COUNT; c++)
+            t->conn[c] += ld(&m->conn[c]);
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void
+help(herald_buf *out, const char *name, const char *type, const char *text)
+{
+    herald_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void
+seconds(herald_buf *out, int64_t ms)
+{
+    herald_buf_printf(out, "%lld.%03lld\n", (long long)(ms / 1000), (long long)llabs(ms % 1000));
+}
+
+static void
+coll_labels(herald_buf *out, const char *name, const coll *c)
+{
+    /* Ids match [a-zA-Z0-9][a-zA-Z0-9_-]*: nothing to escape in a label value. */
+    herald_buf_printf(out, "%s{bucket=\"%s\",collection=\"%s\"} ", name, c->bid, c->cid);
+}
+
+void
+metrics_render(herald_buf *out, const snapset *s, int64_t now_ms)
+{
+    totals t;
+    sum_shards(&t);
+
+    help(out, "herald_http_requests_total", "counter", "Requests answered, by route and status.");
+    for (int r = 0; r < RT_COUNT; r++)
+        for (int st = 0; st < ST_COUNT; st++) {
+            if (!t.req[r][st])
+                continue;
+            herald_buf_printf(out, "herald_http_requests_total{route=\"%s\",status=\"",
+                              ROUTE_NAMES[r]);
+            if (STATUS_CODES[st])
+                herald_buf_printf(out, "%d", STATUS_CODES[st]);
+            else
+                herald_buf_puts(out, "other");
+            herald_buf_printf(out, "\"} %llu\n", (unsigned long long)t.req[r][st]);
+        }
+
+    help(out, "herald_http_responses_encoded_total", "counter",
+         "200 responses with a body, by Content-Encoding.");
+    for (int e = 0; e < ENC_COUNT; e++)
+        herald_buf_printf(out, "herald_http_responses_encoded_total{encoding=\"%s\"} %llu\n",
+                          ENC_NAMES[e], (unsigned long long)t.enc[e]);
+
+    /* Versioned routes: those answering 304 to If-None-Match. */
+    static const int versioned[] = {RT_MONITOR,    RT_MONITOR_RECORDS, RT_CHANGESET, RT_BUCKET,
+                                    RT_COLLECTION, RT_RECORDS,         RT_RECORD};
+    uint64_t n200 = 0, n304 = 0;
+    for (size_t i = 0; i < sizeof(versioned) / sizeof(versioned[0]); i++) {
+        n200 += t.req[versioned[i]][ST_200];
+        n304 += t.req[versioned[i]][ST_304];
+    }
+    help(out, "herald_http_not_modified_ratio", "gauge",
+         "Share of 304 among 200 and 304 responses of versioned routes, since start.");
+    herald_buf_printf(out, "herald_http_not_modified_ratio %.6f\n",
+                      n200 + n304 ? (double)n304 / (double)(n200 + n304) : 0.0);
+
+    help(out, "herald_http_response_bytes_total", "counter", "Bytes written to clients.");
+    herald_buf_printf(out, "herald_http_response_bytes_total %llu\n",
+                      (unsigned long long)t.bytes_out);
+    help(out, "herald_http_connections", "gauge", "Open client connections.");
+    herald_buf_printf(out, "herald_http_connections %d\n", server_connections());
+    help(out, "herald_http_connections_accepted_total", "counter", "Connections accepted.");
+    herald_buf_printf(out, "herald_http_connections_accepted_total %llu\n",
+                      (unsigned long long)t.conn[CE_ACCEPTED]);
+    help(out, "herald_http_connections_closed_total", "counter",
+         "Connections refused (cap) or closed by the server (timeouts), by reason.");
+    herald_buf_printf(out,
+                      "herald_http_connections_closed_total{reason=\"cap\"} %llu\n"
+                      "herald_http_connections_closed_total{reason=\"idle\"} %llu\n"
+                      "herald_http_connections_closed_total{reason=\"header_timeout\"} %llu\n",
+                      (unsigned long long)t.conn[CE_REJECTED_CAP],
+                      (unsigned long long)t.conn[CE_CLOSED_IDLE],
+                      (unsigned long long)t.conn[CE_CLOSED_HEADER_TIMEOUT]);
+
+    help(out, "herald_redis_up", "gauge", "1 when both Redis connections are up and synced.");
+    herald_buf_printf(out, "herald_redis_up %d\n", sync_redis_ok());
+    help(out, "herald_snapshots_loaded", "gauge", "1 once a full resync has completed.");
+    herald_buf_printf(out, "herald_snapshots_loaded %d\n", sync_loaded());
+    long long last = sync_last_update_ms();
+    help(out, "herald_seconds_since_last_update", "gauge",
+         "Seconds since the served set last changed from Redis (-1: never).");
+    herald_buf_puts(out, "herald_seconds_since_last_update ");
+    if (last)
+        seconds(out, now_ms - last);
+    else
+        herald_buf_puts(out, "-1\n");
+
+    unsigned long long up = 0, skip = 0, pending = 0;
+    encode_stats(&up, &skip, &pending);
+    help(out, "herald_encode_upgrades_total", "counter",
+         "Background recompressions at the best levels: done, or skipped (superseded).");
+    herald_buf_printf(out,
+                      "herald_encode_upgrades_total{result=\"done\"} %llu\n"
+                      "herald_encode_upgrades_total{result=\"skipped\"} %llu\n",
+                      up, skip);
+    help(out, "herald_encode_pending", "gauge", "Bodies waiting for (or in) the upgrade.");
+    herald_buf_printf(out, "herald_encode_pending %llu\n", pending);
+
+    size_t n = s ? s->n : 0;
+    help(out, "herald_snapshots", "gauge", "Collections served.");
+    herald_buf_printf(out, "herald_snapshots %zu\n", n);
+    help(out, "herald_monitor_timestamp_seconds", "gauge",
+         "Newest version served (monitor/changes timestamp), seconds since the epoch.");
+    herald_buf_puts(out, "herald_monitor_timestamp_seconds ");
+    seconds(out, s ? s->max_version : 0);
+    if (!n)
+        return;
+
+    help(out, "herald_snapshot_version_timestamp_seconds", "gauge",
+         "Version served (its timestamp), seconds since the epoch.");
+    for (size_t i = 0; i < n; i++) {
+        coll_labels(out, "herald_snapshot_version_timestamp_seconds", s->colls[i]);
+        seconds(out, s->colls[i]->version);
+    }
+    help(out, "herald_snapshot_expires_timestamp_seconds", "gauge",
+         "When the served signature expires, seconds since the epoch.");
+    for (size_t i = 0; i < n; i++) {
+        coll_labels(out, "herald_snapshot_expires_timestamp_seconds", s->colls[i]);
+        seconds(out, s->colls[i]->expires);
+    }
+    help(out, "herald_snapshot_expired", "gauge",
+         "1 when the served signature has expired (still served; clients decide).");
+    for (size_t i = 0; i < n; i++) {
+        coll_labels(out, "herald_snapshot_expired", s->colls[i]);
+        herald_buf_printf(out, "%d\n", s->colls[i]->expires && s->colls[i]->expires <= now_ms);
+    }
+    help(out, "herald_snapshot_records", "gauge", "Live records in the served version.");
+    for (size_t i = 0; i < n; i++) {
+        coll_labels(out, "herald_snapshot_records", s->colls[i]);
+        herald_buf_printf(out, "%lld\n", (long long)s->colls[i]->nrecords);
+    }
+    help(out, "herald_snapshot_update_lag_seconds", "gauge",
+         "From the version's timestamp to this server serving it.");
+    for (size_t i = 0; i < n; i++) {
+        coll_labels(out, "herald_snapshot_update_lag_seconds", s->colls[i]);
+        seconds(out, s->colls[i]->arrived - s->colls[i]->version);
+    }
+    help(out, "herald_snapshot_body_bytes", "gauge", "Full changeset size, by encoding.");
+    for (size_t i = 0; i < n; i++) {
+        const coll *c = s->colls[i];
+        for (int e = 0; e < ENC_COUNT; e++) {
+            const encoded *x = e ? payload_get(c->full, e) : NULL;
+            if (e && !x)
+                continue;
+            herald_buf_printf(out,
+                              "herald_snapshot_body_bytes{bucket=\"%s\",collection=\"%s\","
+                              "encoding=\"%s\"} %zu\n",
+                              c->bid, c->cid, ENC_NAMES[e], e ? x->len : c->full->len);
+        }
+    }
+}

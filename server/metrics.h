@@ -1,0 +1,111 @@
+/*
+ * metrics -- request counters and the /metrics page (Prometheus text format 0.0.4).
+ *
+ * Counting must cost next to nothing on the poll path, so counters are sharded: each
+ * worker thread owns one metrics_shard and is its only writer. A counter is bumped
+ * with a relaxed load and a relaxed store (two plain moves on x86-64; no locked
+ * instruction, no shared cache line), and /metrics sums the shards with relaxed loads.
+ * Shards are registered once and live until exit, so rendering never races a free.
+ *
+ * Exported (all counters are since start):
+ *   herald_http_requests_total{route,status}      requests answered
+ *   herald_http_responses_encoded_total{encoding} 200s with a body, by Content-Encoding
+ *   herald_http_not_modified_ratio                304s / (200s + 304s) on versioned routes
+ *   herald_http_response_bytes_total              bytes written to clients
+ *   herald_http_connections, herald_http_connections_accepted_total,
+ *   herald_http_connections_rejected_total{reason}   (cap, idle, header timeout)
+ *   herald_redis_up, herald_snapshots_loaded, herald_snapshots (collections served)
+ *   herald_snapshot_version_timestamp_seconds{bucket,collection}   V / 1000
+ *   herald_snapshot_expires_timestamp_seconds{bucket,collection}
+ *   herald_snapshot_expired{bucket,collection}    1 when its signature has expired
+ *   herald_snapshot_records{bucket,collection}
+ *   herald_snapshot_update_lag_seconds{bucket,collection}  arrival here - V
+ *   herald_snapshot_body_bytes{bucket,collection,encoding} full changeset sizes
+ *   herald_monitor_timestamp_seconds               newest V
+ *   herald_seconds_since_last_update               now - last set published from Redis
+ *   herald_encode_upgrades_total{result}          background recompressions done/skipped
+ *   herald_encode_pending                          bodies waiting for the upgrade
+ */
+#ifndef HERALD_SERVER_METRICS_H
+#define HERALD_SERVER_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "encode.h"
+#include "herald/mem.h"
+
+enum route_id {
+    RT_MONITOR = 0,
+    RT_MONITOR_RECORDS,
+    RT_CHANGESET,
+    RT_ROOT,
+    RT_BUCKET,
+    RT_COLLECTION,
+    RT_RECORDS,
+    RT_RECORD,
+    RT_HEARTBEAT,
+    RT_LBHEARTBEAT,
+    RT_VERSION,
+    RT_METRICS,
+    RT_UNKNOWN, /* no such endpoint (404) */
+    RT_INVALID, /* the request could not be parsed, or timed out */
+    RT_COUNT,
+};
+
+enum status_id {
+    ST_200 = 0,
+    ST_304,
+    ST_400,
+    ST_404,
+    ST_405,
+    ST_408,
+    ST_414,
+    ST_431,
+    ST_501,
+    ST_503,
+    ST_505,
+    ST_OTHER,
+    ST_COUNT,
+};
+
+enum conn_event {
+    CE_ACCEPTED = 0,
+    CE_REJECTED_CAP,
+    CE_CLOSED_IDLE,
+    CE_CLOSED_HEADER_TIMEOUT,
+    CE_COUNT,
+};
+
+typedef atomic_uint_fast64_t metric_counter;
+
+typedef struct metrics_shard {
+    metric_counter req[RT_COUNT][ST_COUNT];
+    metric_counter enc[ENC_COUNT];
+    metric_counter bytes_out;
+    metric_counter conn[CE_COUNT];
+    struct metrics_shard *next;
+} metrics_shard;
+
+/* Single-writer increment (see above): only the shard's owner thread calls this. */
+static inline void
+metrics_add(metric_counter *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* A new zeroed shard, registered for rendering; it lives until metrics_free_all(). */
+metrics_shard *metrics_shard_new(void);
+/* Frees every shard (at exit, after the workers stopped). */
+void metrics_free_all(void);
+
+int metrics_status_index(int status);
+/* Counts one response: 'route' (enum route_id), HTTP 'status'. */
+void metrics_count(metrics_shard *m, int route, int status);
+
+struct snapset;
+/* Appends the /metrics page for the set 's' (may be NULL) at 'now_ms'. */
+void metrics_render(herald_buf *out, const struct snapset *s, int64_t now_ms);
+
+#endif

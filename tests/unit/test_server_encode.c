@@ -1,0 +1,247 @@
+/*
+ * test_server_encode -- the read server's precompressed bodies (server/encode.c) and its
+ * choice of content coding (http_accept_pick in server/http_parse.c):
+ *  - gzip and zstd encodings decode back to the identity bytes, at every size class;
+ *  - small bodies are compressed at the best levels at once, large ones at the fast
+ *    levels and then upgraded by the background thread, which skips a body nobody
+ *    references any more;
+ *  - an encoding that is not smaller than the identity body is not kept;
+ *  - Accept-Encoding with q-values, "*", identity refusals and malformed input, table
+ *    driven.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "encode.h"
+#include "http_parse.h"
+
+/* Decodes gzip 'p' into 'out'. Returns 0 or -1. */
+static int
+gunzip(herald_buf *out, const char *p, size_t n)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return -1;
+    zs.next_in = (Bytef *)(uintptr_t)p;
+    zs.avail_in = (uInt)n;
+    int rc;
+    do {
+        herald_buf_reserve(out, 65536);
+        zs.next_out = (Bytef *)out->data + out->len;
+        zs.avail_out = 65536;
+        rc = inflate(&zs, Z_NO_FLUSH);
+        out->len = (size_t)((char *)zs.next_out - out->data);
+    } while (rc == Z_OK);
+    inflateEnd(&zs);
+    return rc == Z_STREAM_END && zs.avail_in == 0 ? 0 : -1;
+}
+
+static int
+unzstd(herald_buf *out, const char *p, size_t n)
+{
+    unsigned long long size = ZSTD_getFrameContentSize(p, n);
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+        return -1;
+    herald_buf_reserve(out, (size_t)size + 1);
+    size_t r = ZSTD_decompress(out->data + out->len, (size_t)size + 1, p, n);
+    if (ZSTD_isError(r) || r != size)
+        return -1;
+    out->len += r;
+    return 0;
+}
+
+/* JSON-like text of about 'n' bytes: compressible, as changesets are. */
+static char *
+sample(size_t n)
+{
+    char *p = malloc(n + 1);
+    size_t i = 0;
+    unsigned x = 12345;
+    while (i < n) {
+        x = x * 1103515245u + 12345u;
+        int k = snprintf(p + i, n + 1 - i, "{\"id\":\"rec-%06u\",\"last_modified\":%u},",
+                         x % 1000000u, (x >> 8) % 100000u);
+        if (k <= 0)
+            break;
+        i += (size_t)k;
+    }
+    p[n] = '\0';
+    return p;
+}
+
+static void
+check_decodes(const payload *b)
+{
+    const encoded *gz = payload_get(b, ENC_GZIP), *zs = payload_get(b, ENC_ZSTD);
+    cr_assert_not_null(gz);
+    cr_assert_not_null(zs);
+    cr_assert_lt(gz->len, b->len);
+    cr_assert_lt(zs->len, b->len);
+    herald_buf d = HERALD_BUF_INIT;
+    cr_assert_eq(gunzip(&d, gz->data, gz->len), 0);
+    cr_assert_eq(d.len, b->len);
+    cr_assert_eq(memcmp(d.data, b->data, d.len), 0);
+    herald_buf_reset(&d);
+    cr_assert_eq(unzstd(&d, zs->data, zs->len), 0);
+    cr_assert_eq(d.len, b->len);
+    cr_assert_eq(memcmp(d.data, b->data, d.len), 0);
+    herald_buf_free(&d);
+}
+
+Test(encode, small_bodies_get_the_best_levels_at_once)
+{
+    payload *b = payload_new(sample(BODY_SMALL), BODY_SMALL, 1);
+    check_decodes(b);
+    cr_assert_eq(payload_get(b, ENC_GZIP)->level, BODY_BEST_GZIP);
+    cr_assert_eq(payload_get(b, ENC_ZSTD)->level, BODY_BEST_ZSTD);
+    payload_release(b);
+}
+
+Test(encode, large_bodies_fast_first_without_the_upgrader)
+{
+    size_t n = 300 * 1024;
+    payload *b = payload_new(sample(n), n, 1);
+    check_decodes(b);
+    cr_assert_eq(payload_get(b, ENC_GZIP)->level, BODY_FAST_GZIP);
+    cr_assert_eq(payload_get(b, ENC_ZSTD)->level, BODY_FAST_ZSTD);
+    payload_release(b);
+}
+
+Test(encode, upgrader_recompresses_at_the_best_levels)
+{
+    cr_assert_eq(encode_start(), 0);
+    size_t n = 200 * 1024;
+    payload *b = payload_new(sample(n), n, 1);
+    size_t fast = payload_get(b, ENC_ZSTD)->len;
+    encode_drain();
+    cr_assert_eq(payload_get(b, ENC_ZSTD)->level, BODY_BEST_ZSTD);
+    cr_assert_leq(payload_get(b, ENC_ZSTD)->len, fast);
+    check_decodes(b);
+    unsigned long long up, skip, pending;
+    encode_stats(&up, &skip, &pending);
+    cr_assert_eq(pending, 0);
+    cr_assert_eq(up, 1);
+    payload_release(b);
+    encode_stop();
+}
+
+Test(encode, upgrader_skips_superseded_bodies)
+{
+    cr_assert_eq(encode_start(), 0);
+    size_t n = 400 * 1024;
+    /* Many versions in a burst, each dropped at once (superseded): at most the one
+     * being compressed when the others were dropped is upgraded. */
+    for (int i = 0; i < 8; i++)
+        payload_release(payload_new(sample(n), n, 1));
+    encode_drain();
+    unsigned long long up, skip, pending;
+    encode_stats(&up, &skip, &pending);
+    cr_assert_eq(pending, 0);
+    cr_assert_eq(up + skip, 8);
+    cr_assert_geq(skip, 6, "skipped %llu of 8", skip);
+    encode_stop();
+}
+
+Test(encode, incompressible_or_empty_bodies_stay_identity)
+{
+    char *p = malloc(64);
+    for (int i = 0; i < 64; i++)
+        p[i] = (char)(i * 97 + 13);
+    payload *b = payload_new(p, 64, 1);
+    cr_assert_null(payload_get(b, ENC_GZIP));
+    cr_assert_null(payload_get(b, ENC_ZSTD));
+    payload_release(b);
+    b = payload_new(strdup(""), 0, 1);
+    cr_assert_null(payload_get(b, ENC_GZIP));
+    payload_release(b);
+    b = payload_new(sample(50000), 50000, 0); /* compression off */
+    cr_assert_null(payload_get(b, ENC_ZSTD));
+    payload_release(b);
+    payload_release(NULL);
+}
+
+Test(encode, codecs_round_trip_at_every_level)
+{
+    char *p = sample(70000);
+    for (int level = 1; level <= 9; level += 4) {
+        herald_buf e = HERALD_BUF_INIT, d = HERALD_BUF_INIT;
+        cr_assert_eq(encode_gzip(&e, p, 70000, level), 0);
+        cr_assert_eq(gunzip(&d, e.data, e.len), 0);
+        cr_assert_eq(d.len, 70000);
+        cr_assert_eq(memcmp(d.data, p, 70000), 0);
+        herald_buf_reset(&e);
+        herald_buf_reset(&d);
+        cr_assert_eq(encode_zstd(&e, p, 70000, level * 2), 0);
+        cr_assert_eq(unzstd(&d, e.data, e.len), 0);
+        cr_assert_eq(memcmp(d.data, p, 70000), 0);
+        herald_buf_free(&e);
+        herald_buf_free(&d);
+    }
+    free(p);
+}
+
+/* ---- Accept-Encoding ------------------------------------------------------------ */
+
+struct pick_case {
+    const char *ae;
+    unsigned avail;
+    int want; /* HTTP_ENC_ZSTD, HTTP_ENC_GZIP or 0 */
+};
+
+#define BOTH (HTTP_ENC_GZIP | HTTP_ENC_ZSTD)
+static struct pick_case pick_cases[] = {
+    {"gzip", BOTH, HTTP_ENC_GZIP},
+    {"zstd", BOTH, HTTP_ENC_ZSTD},
+    {"gzip, deflate, br, zstd", BOTH, HTTP_ENC_ZSTD}, /* Firefox: tie -> smaller */
+    {"gzip, deflate, br", BOTH, HTTP_ENC_GZIP},       /* Chrome without zstd */
+    {"gzip;q=1.0, zstd;q=0.5", BOTH, HTTP_ENC_GZIP},
+    {"gzip;q=0.5, zstd;q=0.9", BOTH, HTTP_ENC_ZSTD},
+    {"gzip;q=0, zstd;q=0", BOTH, 0},
+    {"zstd;q=0.000", BOTH, 0},
+    {"zstd;q=0.001", BOTH, HTTP_ENC_ZSTD},
+    {"ZSTD;Q=1", BOTH, HTTP_ENC_ZSTD},
+    {"x-gzip", BOTH, HTTP_ENC_GZIP},
+    {"*", BOTH, HTTP_ENC_ZSTD},
+    {"*;q=0", BOTH, 0},
+    {"gzip, *;q=0", BOTH, HTTP_ENC_GZIP},
+    {"zstd;q=0, *", BOTH, HTTP_ENC_GZIP},
+    {"identity", BOTH, 0},
+    {"identity;q=1, gzip;q=0.5", BOTH, 0},
+    {"identity;q=0.5, gzip;q=0.5", BOTH, HTTP_ENC_GZIP}, /* tie: compressed */
+    {"identity;q=0", BOTH, 0},                           /* nothing else: identity anyway */
+    {"br", BOTH, 0},
+    {"", BOTH, 0},
+    {"zstd", HTTP_ENC_GZIP, 0}, /* not available */
+    {"zstd, gzip", HTTP_ENC_GZIP, HTTP_ENC_GZIP},
+    {"gzip", 0, 0},
+    {"gzip;q=2", BOTH, 0},       /* not a qvalue: not acceptable */
+    {"gzip;q=abc", BOTH, 0},     /* malformed q: not acceptable */
+    {"gzip;q=0.12345", BOTH, 0}, /* too many digits: malformed */
+    {"gzip ; q=0.5 , zstd ; q=0.4", BOTH, HTTP_ENC_GZIP},
+    {"gzip;level=1;q=0.3, zstd;q=0.2", BOTH, HTTP_ENC_GZIP},
+    {",,, ,zstd", BOTH, HTTP_ENC_ZSTD},
+    {"gzipx, zstdy", BOTH, 0},
+};
+
+ParameterizedTestParameters(accept, pick)
+{
+    static int idx[sizeof(pick_cases) / sizeof(pick_cases[0])];
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+        idx[i] = (int)i;
+    return cr_make_param_array(int, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(int *i, accept, pick)
+{
+    const struct pick_case *c = &pick_cases[*i];
+    http_slice ae = {c->ae, strlen(c->ae)};
+    cr_assert_eq(http_accept_pick(ae, c->avail), c->want, "Accept-Encoding: %s -> %d, want %d",
+                 c->ae, http_accept_pick(ae, c->avail), c->want);
+}

@@ -1,0 +1,937 @@
+/*
+ * test_server_routes -- the read server's responses (server/routes.c, snapset.c,
+ * encode.c, kinto.c, metrics.c) without sockets: snapshots are built in memory, turned
+ * into collections and sets as the sync thread does, and requests parsed by the real
+ * parser are answered into a fake output queue (this file implements the out_*
+ * functions that conn.c provides in the server).
+ *
+ *  - _since is checked differentially: random collections (records, tombstones, ties
+ *    in last_modified) and random S against a plain reference (filter lm > S, sort),
+ *    in identity and in every cached compressed delta, decoded;
+ *  - headers, conditional requests, _expected, _limit, the tombstone horizon, HEAD,
+ *    the monitor and its filters, errors, heartbeat, version, metrics.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "conn.h"
+#include "herald/crypto.h"
+#include "herald/jcs.h"
+#include "herald/snapshot.h"
+#include "metrics.h"
+#include "routes.h"
+#include "snapset.h"
+
+/* ---- the fake output queue --------------------------------------------------------- */
+
+struct out {
+    herald_buf b;
+    metrics_shard *m; /* registered, so /metrics sums it */
+};
+
+void
+out_copy(out *o, const void *p, size_t n)
+{
+    herald_buf_append(&o->b, p, n);
+}
+
+void
+out_puts(out *o, const char *s)
+{
+    herald_buf_puts(&o->b, s);
+}
+
+void
+out_i64(out *o, int64_t v)
+{
+    herald_buf_put_i64(&o->b, v);
+}
+
+void
+out_ref(out *o, const void *p, size_t n)
+{
+    herald_buf_append(&o->b, p, n);
+}
+
+metrics_shard *
+out_metrics(out *o)
+{
+    return o->m;
+}
+
+int
+server_connections(void)
+{
+    return 0;
+}
+
+/* ---- fixtures ---------------------------------------------------------------------- */
+
+static herald_signkey *g_key;
+static out g_out;
+
+static void
+setup(void)
+{
+    cr_assert_eq(herald_crypto_init(), 0);
+    unsigned char seed[32] = {1, 2, 3};
+    g_key = herald_crypto_signkey_from_seed(seed);
+    snapset_config sc = {"cdn.example.net", 60, 3600, 30, 600, 86400LL * 1000, 1};
+    snapset_configure(&sc);
+    routes_config rc = {herald_crypto_signkey_public(g_key), 1, "http://cdn.example.net", 0};
+    routes_configure(&rc);
+    memset(&g_out, 0, sizeof(g_out));
+    g_out.m = metrics_shard_new();
+}
+
+static void
+teardown(void)
+{
+    herald_buf_free(&g_out.b);
+    metrics_free_all();
+    herald_crypto_signkey_free(g_key);
+    snapset_unconfigure();
+    routes_unconfigure();
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "id")));
+}
+
+/* A signed snapshot of 'records' (array; any order) and 'tombs' (NULL: none) at
+ * 'version'. The arguments are borrowed. */
+static herald_snapshot *
+make_snapshot(const char *bid, const char *cid, int64_t version, json_t *records, json_t *tombs,
+              json_t *meta)
+{
+    size_t n = json_array_size(records);
+    json_t **v = calloc(n + 1, sizeof(json_t *));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(records, i);
+    qsort(v, n, sizeof(*v), id_cmp);
+    herald_buf rj = HERALD_BUF_INIT, blob = HERALD_BUF_INIT;
+    herald_buf_putc(&rj, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            herald_buf_putc(&rj, ',');
+        cr_assert_eq(herald_jcs_dump(&rj, v[i]), 0);
+    }
+    herald_buf_putc(&rj, ']');
+    free(v);
+    herald_head head = {bid, cid, version, version + 86400000, (int64_t)n, {0}};
+    herald_crypto_sha256_hex(head.sha256, rj.data, rj.len);
+    json_t *sigs = json_array();
+    json_array_append_new(sigs, herald_snapshot_sign_entry(g_key, &head));
+    json_t *empty = json_object(), *none = json_array();
+    herald_snapshot_parts parts = {.bucket = bid,
+                                   .collection = cid,
+                                   .timestamp = version,
+                                   .metadata = meta ? meta : empty,
+                                   .bucket_data = empty,
+                                   .signatures = sigs,
+                                   .records_json = rj.data,
+                                   .records_len = rj.len,
+                                   .tombstones = tombs ? tombs : none};
+    cr_assert_eq(herald_snapshot_encode(&blob, &parts, 1), 0);
+    char err[256];
+    herald_snapshot *s = herald_snapshot_decode(blob.data, blob.len, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    herald_buf_free(&rj);
+    herald_buf_free(&blob);
+    json_decref(sigs);
+    json_decref(empty);
+    json_decref(none);
+    return s;
+}
+
+static coll *
+make_coll(const char *bid, const char *cid, int64_t version, json_t *records, json_t *tombs,
+          json_t *meta, int64_t now)
+{
+    char err[256];
+    coll *c =
+        coll_new(make_snapshot(bid, cid, version, records, tombs, meta), now, err, sizeof(err));
+    cr_assert_not_null(c, "%s", err);
+    return c;
+}
+
+/* ---- requests and responses -------------------------------------------------------- */
+
+typedef struct resp {
+    int status;
+    char head[8192]; /* status line and headers, NUL-terminated */
+    herald_buf body; /* decoded when Content-Encoding was used */
+    size_t wire_len; /* body bytes on the wire */
+} resp;
+
+static int
+gunzip(herald_buf *dst, const char *p, size_t n)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return -1;
+    zs.next_in = (Bytef *)(uintptr_t)p;
+    zs.avail_in = (uInt)n;
+    int rc;
+    do {
+        herald_buf_reserve(dst, 65536);
+        zs.next_out = (Bytef *)dst->data + dst->len;
+        zs.avail_out = 65536;
+        rc = inflate(&zs, Z_NO_FLUSH);
+        dst->len = (size_t)((char *)zs.next_out - dst->data);
+    } while (rc == Z_OK);
+    inflateEnd(&zs);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/* The value of header 'name' in 'r' (static buffer), or NULL. */
+static const char *
+hdr(const resp *r, const char *name)
+{
+    static char v[1024];
+    size_t nl = strlen(name);
+    for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (!strncasecmp(line, name, nl) && line[nl] == ':') {
+            const char *s = line + nl + 1;
+            while (*s == ' ')
+                s++;
+            const char *e = strstr(s, "\r\n");
+            snprintf(v, sizeof(v), "%.*s", (int)(e - s), s);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Parses the first response in 'b' (consumed). */
+static void
+parse_resp(resp *r, herald_buf *b, int head_request)
+{
+    memset(r, 0, sizeof(*r));
+    char *end = strstr(b->data ? herald_buf_cstr(b) : "", "\r\n\r\n");
+    cr_assert_not_null(end, "no complete response in [%s]", b->data ? b->data : "");
+    size_t hl = (size_t)(end - b->data) + 2;
+    cr_assert_lt(hl, sizeof(r->head));
+    memcpy(r->head, b->data, hl);
+    r->head[hl] = '\0';
+    cr_assert_eq(sscanf(r->head, "HTTP/1.1 %d ", &r->status), 1);
+    const char *cl = hdr(r, "Content-Length");
+    size_t len = cl ? strtoul(cl, NULL, 10) : 0;
+    size_t body_len = head_request || r->status == 304 ? 0 : len;
+    size_t total = hl + 2 + body_len;
+    cr_assert_geq(b->len, total);
+    const char *body = b->data + hl + 2;
+    r->wire_len = body_len;
+    const char *ce = hdr(r, "Content-Encoding");
+    if (ce && !strcmp(ce, "gzip")) {
+        cr_assert_eq(gunzip(&r->body, body, body_len), 0);
+    } else if (ce && !strcmp(ce, "zstd")) {
+        unsigned long long n = ZSTD_getFrameContentSize(body, body_len);
+        cr_assert(n != ZSTD_CONTENTSIZE_ERROR && n != ZSTD_CONTENTSIZE_UNKNOWN);
+        herald_buf_reserve(&r->body, (size_t)n + 1);
+        cr_assert_eq(ZSTD_decompress(r->body.data, (size_t)n + 1, body, body_len), n);
+        r->body.len = (size_t)n;
+    } else {
+        cr_assert_null(ce);
+        herald_buf_append(&r->body, body, body_len);
+    }
+    herald_buf_cstr(&r->body);
+    memmove(b->data, b->data + total, b->len - total);
+    b->len -= total;
+}
+
+/* Answers 'raw' (a whole request head) from 's' and parses the response. */
+static void
+request(resp *r, const snapset *s, const char *raw)
+{
+    static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
+    http_request req;
+    ssize_t n = http_parse_request(&req, raw, strlen(raw), &lim);
+    cr_assert_eq(n, (ssize_t)strlen(raw));
+    herald_buf_reset(&g_out.b);
+    route_request(&g_out, &req, s, req.keep_alive);
+    parse_resp(r, &g_out.b, req.method == HTTP_METHOD_HEAD);
+    cr_assert_eq(g_out.b.len, 0, "one response per request");
+}
+
+static void
+get(resp *r, const snapset *s, const char *target, const char *extra)
+{
+    char raw[4096];
+    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n", target, extra ? extra : "");
+    request(r, s, raw);
+}
+
+static void
+resp_free(resp *r)
+{
+    herald_buf_free(&r->body);
+}
+
+static json_t *
+body_json(const resp *r)
+{
+    json_error_t e;
+    json_t *v = json_loadb(r->body.data, r->body.len, 0, &e);
+    cr_assert_not_null(v, "body is not JSON: %s [%.200s]", e.text, r->body.data);
+    return v;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+TestSuite(routes, .init = setup, .fini = teardown);
+
+static json_t *
+rec(const char *id, int64_t lm)
+{
+    return json_pack("{s:s,s:I,s:s}", "id", id, "last_modified", (json_int_t)lm, "title",
+                     "a record with some text so that bodies compress");
+}
+
+static snapset *
+simple_set(int64_t now)
+{
+    json_t *recs = json_array(), *tombs = json_array();
+    json_array_append_new(recs, rec("b", 1000));
+    json_array_append_new(recs, rec("a", 3000));
+    json_array_append_new(recs, rec("c", 2000));
+    json_array_append_new(tombs, json_pack("{s:b,s:s,s:I}", "deleted", 1, "id", "z",
+                                           "last_modified", (json_int_t)2500));
+    json_t *meta = json_pack("{s:s,s:i}", "displayName", "Certs", "cache_expires", 120);
+    coll *c = make_coll("main", "certs", 3000, recs, tombs, meta, now);
+    coll *d = make_coll("main", "addons", 5000, NULL, NULL, NULL, now);
+    json_decref(recs);
+    json_decref(tombs);
+    json_decref(meta);
+    coll *v[2] = {c, d};
+    return snapset_new(v, 2);
+}
+
+#define NOW 50000000LL /* arrival time: the horizon floor, NOW - 1 day, is negative */
+
+Test(routes, full_changeset_and_headers)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"3000\"");
+    cr_assert_str_eq(hdr(&r, "Content-Type"), "application/json");
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "max-age=120");
+    cr_assert_str_eq(hdr(&r, "Vary"), "Accept-Encoding");
+    cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Origin"), "*");
+    cr_assert_str_eq(hdr(&r, "Last-Modified"), "Thu, 01 Jan 1970 00:00:03 GMT");
+    json_t *j = body_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "timestamp")), 3000);
+    json_t *ch = json_object_get(j, "changes");
+    cr_assert_eq(json_array_size(ch), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ch, 0), "id")), "a");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ch, 1), "id")), "c");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ch, 2), "id")), "b");
+    json_t *m = json_object_get(j, "metadata");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "displayName")), "Certs");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "bucket")), "main");
+    cr_assert(json_equal(json_object_get(m, "signature"),
+                         json_array_get(json_object_get(m, "signatures"), 0)));
+    json_decref(j);
+    resp_free(&r);
+
+    /* _expected selects the long lifetime (max of cache_expires and the maximum). */
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_expected=3000", NULL);
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "max-age=3600");
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_expected=0", NULL);
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "max-age=120");
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/main/collections/addons/changeset", NULL);
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "max-age=60", "server default");
+    static const char empty[] =
+        "{\"changes\":[],\"metadata\":{\"bucket\":\"main\",\"signature\":{\"head\":{\"bucket\":"
+        "\"main\",\"collection\":\"addons\",\"expires\":86405000,\"records\":0,\"sha256\":"
+        "\"4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945\",\"timestamp\":5000},"
+        "\"key_id\":\"";
+    cr_assert_eq(strncmp(r.body.data, empty, sizeof(empty) - 1), 0, "%s", r.body.data);
+    resp_free(&r);
+    snapset_release(s);
+}
+
+Test(routes, conditional_requests)
+{
+    snapset *s = simple_set(NOW);
+    static const struct {
+        const char *inm;
+        int status;
+    } cases[] = {
+        {"\"3000\"", 304}, {"W/\"3000\"", 304}, {"\"1\", \"3000\"", 304}, {"*", 304},
+        {"\"2999\"", 200}, {"3000", 200},       {"\"30000\"", 200},       {"W/\"1\", x", 200},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char h[128];
+        snprintf(h, sizeof(h), "If-None-Match: %s\r\nAccept-Encoding: zstd\r\n", cases[i].inm);
+        resp r;
+        get(&r, s, "/v1/buckets/main/collections/certs/changeset?_since=1500", h);
+        cr_assert_eq(r.status, cases[i].status, "If-None-Match: %s", cases[i].inm);
+        cr_assert_str_eq(hdr(&r, "ETag"), "\"3000\"");
+        cr_assert_str_eq(hdr(&r, "Vary"), "Accept-Encoding");
+        cr_assert_not_null(hdr(&r, "Cache-Control"));
+        cr_assert_not_null(hdr(&r, "Last-Modified"));
+        if (r.status == 304) {
+            cr_assert_eq(r.wire_len, 0);
+            cr_assert_null(hdr(&r, "Content-Encoding"));
+        }
+        resp_free(&r);
+    }
+    /* The monitor's ETag is the newest version. */
+    resp r;
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset?_expected=5000",
+        "If-None-Match: \"5000\"\r\n");
+    cr_assert_eq(r.status, 304);
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "max-age=600");
+    resp_free(&r);
+    snapset_release(s);
+}
+
+Test(routes, since_limit_and_horizon)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_since=%221500%22", NULL);
+    cr_assert_eq(r.status, 200);
+    json_t *j = body_json(&r);
+    json_t *ch = json_object_get(j, "changes");
+    cr_assert_eq(json_array_size(ch), 3, "a, z (tombstone), c");
+    cr_assert(json_is_true(json_object_get(json_array_get(ch, 1), "deleted")));
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_since=1500&_limit=1", NULL);
+    j = body_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(j, "changes")), 1);
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_limit=2", NULL);
+    j = body_json(&r);
+    ch = json_object_get(j, "changes");
+    cr_assert_eq(json_array_size(ch), 2, "the newest two live records");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ch, 1), "id")), "c");
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_since=abc", NULL);
+    cr_assert_eq(r.status, 400);
+    resp_free(&r);
+    get(&r, s,
+        "/v1/buckets/main/collections/certs/changeset?_limit=%22"
+        "2%22",
+        NULL);
+    cr_assert_eq(r.status, 400);
+    resp_free(&r);
+    snapset_release(s);
+
+    /* Arrived at 2 days + 2 s: the horizon (1 day) floor is at 1 day + 2 s, so any
+     * _since below it gets the full changeset, tombstones left out. */
+    s = simple_set(2 * 86400000LL + 2000);
+    herald_buf full = HERALD_BUF_INIT;
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset", NULL);
+    herald_buf_append(&full, r.body.data, r.body.len);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset?_since=1500&_limit=1", NULL);
+    cr_assert_eq(r.body.len, full.len);
+    cr_assert_eq(memcmp(r.body.data, full.data, full.len), 0);
+    resp_free(&r);
+    herald_buf_free(&full);
+    snapset_release(s);
+}
+
+Test(routes, head_options_errors)
+{
+    snapset *s = simple_set(NOW);
+    resp r, g;
+    request(&r, s, "HEAD /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n");
+    get(&g, s, "/v1/buckets/main/collections/certs/changeset", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.wire_len, 0);
+    cr_assert_eq(strtoul(hdr(&r, "Content-Length"), NULL, 10), g.body.len);
+    resp_free(&r);
+    resp_free(&g);
+
+    request(&r, s,
+            "OPTIONS /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Methods"), "GET, HEAD, OPTIONS");
+    resp_free(&r);
+
+    request(&r, s, "POST /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r.status, 405);
+    json_t *j = body_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "errno")), 115);
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main/collections/nope/changeset", NULL);
+    cr_assert_eq(r.status, 404);
+    j = body_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "errno")), 111);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "details"), "id")),
+                     "nope");
+    json_decref(j);
+    resp_free(&r);
+
+    static const char *const unknown[] = {"/",
+                                          "/v1",
+                                          "/v2/",
+                                          "/v1/buckets/main/groups/g",
+                                          "/v1/buckets/main/collections/certs/changesetx",
+                                          "/v1/buckets/a%20b",
+                                          "/v1/__heartbeat__/x"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        get(&r, s, unknown[i], NULL);
+        cr_assert_eq(r.status, 404, "%s", unknown[i]);
+        resp_free(&r);
+    }
+
+    /* HTTP/1.0 keep-alive is announced; Connection: close is honoured. */
+    request(&r, s, "GET /v1/__lbheartbeat__ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    cr_assert_str_eq(hdr(&r, "Connection"), "keep-alive");
+    resp_free(&r);
+    request(&r, s, "GET /v1/__lbheartbeat__ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    cr_assert_str_eq(hdr(&r, "Connection"), "close");
+    resp_free(&r);
+    snapset_release(s);
+}
+
+Test(routes, encodings_decode_to_identity)
+{
+    /* A collection large enough that every coding is smaller than identity. */
+    json_t *recs = json_array();
+    for (int i = 0; i < 300; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "r%03d", i);
+        json_array_append_new(recs, rec(id, 10000 + i));
+    }
+    coll *c = make_coll("main", "big", 10299, recs, NULL, NULL, NOW);
+    json_decref(recs);
+    snapset *s = snapset_new(&c, 1);
+    static const char *const targets[] = {
+        "/v1/buckets/main/collections/big/changeset",
+        "/v1/buckets/main/collections/big/changeset?_since=10290",
+        "/v1/buckets/main/collections/big/changeset?_since=10298",
+        "/v1/buckets/main/collections/big/changeset?_since=10299",
+        "/v1/buckets/monitor/collections/changes/changeset",
+        "/v1/buckets/monitor/collections/changes/records",
+    };
+    static const struct {
+        const char *ae, *want;
+    } codings[] = {
+        {"gzip", "gzip"},
+        {"zstd", "zstd"},
+        {"gzip, deflate, br, zstd", "zstd"},
+        {"gzip;q=1, zstd;q=0.1", "gzip"},
+        {"identity", NULL},
+        {"br", NULL},
+    };
+    for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
+        resp id;
+        get(&id, s, targets[t], NULL);
+        cr_assert_eq(id.status, 200);
+        cr_assert_null(hdr(&id, "Content-Encoding"));
+        for (size_t k = 0; k < sizeof(codings) / sizeof(codings[0]); k++) {
+            char h[128];
+            snprintf(h, sizeof(h), "Accept-Encoding: %s\r\n", codings[k].ae);
+            resp r;
+            get(&r, s, targets[t], h);
+            const char *ce = hdr(&r, "Content-Encoding");
+            /* The monitor of one collection is too small to gain from compression. */
+            if (codings[k].want && strstr(targets[t], "/big/")) {
+                cr_assert_not_null(ce, "%s with %s", targets[t], codings[k].ae);
+                cr_assert_str_eq(ce, codings[k].want);
+                cr_assert_lt(r.wire_len, id.body.len);
+            } else if (!codings[k].want) {
+                cr_assert_null(ce);
+            }
+            cr_assert_str_eq(hdr(&r, "ETag"), "\"10299\"");
+            cr_assert_str_eq(hdr(&r, "Vary"), "Accept-Encoding");
+            cr_assert_eq(r.body.len, id.body.len, "%s with %s", targets[t], codings[k].ae);
+            cr_assert_eq(memcmp(r.body.data, id.body.data, id.body.len), 0);
+            resp_free(&r);
+        }
+        resp_free(&id);
+    }
+    snapset_release(s);
+}
+
+/* Reference for _since: entries with lm > S, newest first, ties by id. */
+static int
+ref_cmp(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t lx = json_integer_value(json_object_get(x, "last_modified"));
+    json_int_t ly = json_integer_value(json_object_get(y, "last_modified"));
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(x, "id")),
+                  json_string_value(json_object_get(y, "id")));
+}
+
+Test(routes, since_matches_a_reference_on_random_collections)
+{
+    unsigned seed = 42;
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff)
+    for (int round = 0; round < 40; round++) {
+        size_t nrec = RND() % 60, ntomb = RND() % 10;
+        int64_t base = 1000000, spread = 1 + RND() % 200; /* small spread: many ties */
+        json_t *recs = json_array(), *tombs = json_array(), *all = json_array();
+        int64_t version = base;
+        for (size_t i = 0; i < nrec + ntomb; i++) {
+            char id[16];
+            snprintf(id, sizeof(id), "%c%03zu", i < nrec ? 'r' : 't', i);
+            int64_t lm = base + RND() % spread;
+            version = lm > version ? lm : version;
+            json_t *e = i < nrec ? rec(id, lm)
+                                 : json_pack("{s:b,s:s,s:I}", "deleted", 1, "id", id,
+                                             "last_modified", (json_int_t)lm);
+            json_array_append(i < nrec ? recs : tombs, e);
+            json_array_append_new(all, e);
+        }
+        version += RND() % 3; /* sometimes a re-sign above every entry */
+        coll *c = make_coll("b", "c", version, recs, tombs, NULL, NOW);
+        snapset *s = snapset_new(&c, 1);
+        size_t n = json_array_size(all);
+        json_t **sorted = calloc(n + 1, sizeof(json_t *));
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = json_array_get(all, i);
+        qsort(sorted, n, sizeof(*sorted), ref_cmp);
+
+        for (int q = 0; q < 12; q++) {
+            int64_t since = base - 2 + RND() % (spread + 4);
+            char target[128];
+            snprintf(target, sizeof(target), "/v1/buckets/b/collections/c/changeset?_since=%lld",
+                     (long long)since);
+            for (int enc = 0; enc < 3; enc++) {
+                resp r;
+                get(&r, s, target,
+                    enc == 0   ? NULL
+                    : enc == 1 ? "Accept-Encoding: gzip\r\n"
+                               : "Accept-Encoding: zstd\r\n");
+                cr_assert_eq(r.status, 200);
+                json_t *j = body_json(&r);
+                json_t *ch = json_object_get(j, "changes");
+                size_t k = 0;
+                for (size_t i = 0; i < n; i++) {
+                    if (json_integer_value(json_object_get(sorted[i], "last_modified")) <= since)
+                        continue;
+                    cr_assert(json_equal(json_array_get(ch, k), sorted[i]),
+                              "round %d since %lld: entry %zu differs", round, (long long)since, k);
+                    k++;
+                }
+                cr_assert_eq(json_array_size(ch), k, "round %d since %lld", round,
+                             (long long)since);
+                cr_assert_eq(json_integer_value(json_object_get(j, "timestamp")), version);
+                json_decref(j);
+                resp_free(&r);
+            }
+        }
+        free(sorted);
+        json_decref(recs);
+        json_decref(tombs);
+        json_decref(all);
+        snapset_release(s);
+    }
+}
+
+Test(routes, delta_cache_is_bounded_and_hit_for_recent_versions)
+{
+    json_t *recs = json_array();
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "r%03d", i);
+        json_array_append_new(recs, rec(id, 5000 + i));
+    }
+    coll *c = make_coll("b", "c", 5199, recs, NULL, NULL, NOW);
+    json_decref(recs);
+    cr_assert_eq(c->ndc, DELTA_VERSIONS);
+    cr_assert_leq(c->dc_bytes, c->full->len > DELTA_CACHE_MIN ? c->full->len : DELTA_CACHE_MIN);
+    for (size_t k = 0; k < DELTA_VERSIONS; k++)
+        cr_assert_not_null(coll_delta_cached(c, k), "k=%zu", k);
+    cr_assert_null(coll_delta_cached(c, DELTA_VERSIONS + 1));
+    cr_assert_eq(coll_delta_cached(c, 200), c->full, "all records, no tombstones: the full body");
+    coll_release(c);
+}
+
+Test(routes, monitor_and_filters)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"5000\"");
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "max-age=30");
+    json_t *j = body_json(&r);
+    json_t *ch = json_object_get(j, "changes");
+    cr_assert_eq(json_array_size(ch), 2);
+    json_t *first = json_array_get(ch, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "collection")), "addons");
+    cr_assert_str_eq(json_string_value(json_object_get(first, "host")), "cdn.example.net");
+    cr_assert_eq(strlen(json_string_value(json_object_get(first, "id"))), 36);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "metadata"), "bucket")),
+                     "monitor");
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset?_since=4000", NULL);
+    j = body_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(j, "changes")), 1);
+    json_decref(j);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset?collection=certs", NULL);
+    j = body_json(&r);
+    ch = json_object_get(j, "changes");
+    cr_assert_eq(json_array_size(ch), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(ch, 0), "last_modified")), 3000);
+    json_decref(j);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset?bucket=other", NULL);
+    j = body_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(j, "changes")), 0);
+    json_decref(j);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/monitor/collections/changes/records", NULL);
+    j = body_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(j, "data")), 2);
+    json_decref(j);
+    resp_free(&r);
+    snapset_release(s);
+
+    /* Nothing published yet: an empty list, 404 for collections. */
+    s = snapset_new(NULL, 0);
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset", NULL);
+    cr_assert_str_eq(r.body.data, "{\"changes\":[],\"metadata\":{\"bucket\":\"monitor\"},"
+                                  "\"timestamp\":0}");
+    resp_free(&r);
+    snapset_release(s);
+}
+
+Test(routes, operational_endpoints)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    /* No Redis sync ran in this process: not loaded, Redis down, and both snapshots
+     * (expiring at version + 1 day, in 1970) have expired. */
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body.data, "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],"
+                                  "\"redis\":false,\"snapshots\":false}");
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
+    resp_free(&r);
+    get(&r, s, "/v1/__lbheartbeat__", NULL);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    get(&r, s, "/v1/__version__", NULL);
+    cr_assert_eq(r.status, 200);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "version")), HERALD_VERSION);
+    cr_assert_not_null(json_object_get(j, "commit"));
+    cr_assert_not_null(json_object_get(j, "source"));
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main/collections/certs/changeset", "If-None-Match: \"3000\"\r\n");
+    resp_free(&r);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    static const char *const lines[] = {
+        "herald_http_requests_total{route=\"heartbeat\",status=\"503\"} 1\n",
+        "herald_http_requests_total{route=\"changeset\",status=\"304\"} 1\n",
+        "herald_http_requests_total{route=\"version\",status=\"200\"} 1\n",
+        "herald_http_not_modified_ratio 1.000000\n",
+        "herald_snapshots 2\n",
+        "herald_redis_up 0\n",
+        "herald_seconds_since_last_update -1\n",
+        "herald_monitor_timestamp_seconds 5.000\n",
+        "herald_snapshot_version_timestamp_seconds{bucket=\"main\",collection=\"certs\"} 3.000\n",
+        "herald_snapshot_expired{bucket=\"main\",collection=\"certs\"} 1\n",
+        "herald_snapshot_records{bucket=\"main\",collection=\"certs\"} 3\n",
+        "herald_snapshot_update_lag_seconds{bucket=\"main\",collection=\"certs\"} 49997.000\n",
+        "herald_snapshot_body_bytes{bucket=\"main\",collection=\"certs\",encoding=\"identity\"} ",
+        "# TYPE herald_http_response_bytes_total counter\n",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        cr_assert_not_null(strstr(r.body.data, lines[i]), "missing: %s", lines[i]);
+    resp_free(&r);
+    snapset_release(s);
+}
+
+/* ---- Kinto read-only GETs ---------------------------------------------------------- */
+
+static const char *
+ids_of(const json_t *arr)
+{
+    static char buf[256];
+    buf[0] = '\0';
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        if (i)
+            strcat(buf, ",");
+        strcat(buf, json_string_value(json_object_get(json_array_get(arr, i), "id")));
+    }
+    return buf;
+}
+
+Test(routes, kinto_root_bucket_collection)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    get(&r, s, "/v1/", NULL);
+    cr_assert_eq(r.status, 200);
+    json_t *j = body_json(&r);
+    json_t *signer = json_object_get(json_object_get(j, "capabilities"), "signer");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(signer, "public_keys"), 0), "public_key")),
+                     herald_crypto_signkey_public(g_key)->b64);
+    cr_assert(json_is_true(json_object_get(json_object_get(j, "settings"), "readonly")));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "url")), "http://cdn.example.net/v1/");
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"5000\"", "the newest snapshot's bucket");
+    cr_assert_str_eq(r.body.data, "{\"data\":{\"id\":\"main\",\"last_modified\":5000}}");
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/main", "If-None-Match: \"5000\"\r\n");
+    cr_assert_eq(r.status, 304);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/other", NULL);
+    cr_assert_eq(r.status, 404);
+    j = body_json(&r);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "details"), "resource_name")),
+        "bucket");
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/main/collections/certs", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"3000\"");
+    j = body_json(&r);
+    json_t *d = json_object_get(j, "data");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "displayName")), "Certs");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "id")), "certs");
+    cr_assert_null(json_object_get(j, "permissions"));
+    json_decref(j);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/main/collections/nope", NULL);
+    cr_assert_eq(r.status, 404);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/nope/collections/certs/records", NULL);
+    cr_assert_eq(r.status, 404);
+    resp_free(&r);
+    snapset_release(s);
+}
+
+Test(routes, kinto_records_list_and_record)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    const char *base = "/v1/buckets/main/collections/certs/records";
+    char t[512];
+    get(&r, s, base, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"3000\"");
+    cr_assert_str_eq(hdr(&r, "Total-Records"), "3");
+    cr_assert_null(hdr(&r, "Next-Page"));
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(ids_of(json_object_get(j, "data")), "a,c,b", "newest first");
+    json_decref(j);
+    resp_free(&r);
+
+    snprintf(t, sizeof(t), "%s?_sort=id", base);
+    get(&r, s, t, NULL);
+    j = body_json(&r);
+    cr_assert_str_eq(ids_of(json_object_get(j, "data")), "a,b,c");
+    json_decref(j);
+    resp_free(&r);
+
+    snprintf(t, sizeof(t), "%s?_since=1500", base);
+    get(&r, s, t, NULL);
+    j = body_json(&r);
+    cr_assert_str_eq(ids_of(json_object_get(j, "data")), "a,z,c", "tombstones with _since");
+    json_decref(j);
+    resp_free(&r);
+
+    snprintf(t, sizeof(t), "%s?gt_last_modified=1000&_fields=title", base);
+    get(&r, s, t, NULL);
+    cr_assert_str_eq(hdr(&r, "Total-Records"), "2");
+    j = body_json(&r);
+    cr_assert_eq(json_object_size(json_array_get(json_object_get(j, "data"), 0)), 3,
+                 "id, last_modified, title");
+    json_decref(j);
+    resp_free(&r);
+
+    /* Pagination: follow Next-Page until the end. */
+    snprintf(t, sizeof(t), "%s?_limit=1&_sort=-id", base);
+    herald_buf seen = HERALD_BUF_INIT;
+    for (int page = 0; page < 5; page++) {
+        get(&r, s, t, NULL);
+        cr_assert_eq(r.status, 200);
+        j = body_json(&r);
+        herald_buf_puts(&seen, ids_of(json_object_get(j, "data")));
+        json_decref(j);
+        const char *next = hdr(&r, "Next-Page");
+        if (!next) {
+            resp_free(&r);
+            break;
+        }
+        const char *prefix = "http://cdn.example.net";
+        cr_assert_eq(strncmp(next, prefix, strlen(prefix)), 0, "%s", next);
+        snprintf(t, sizeof(t), "%s", next + strlen(prefix));
+        resp_free(&r);
+    }
+    cr_assert_str_eq(herald_buf_cstr(&seen), "cba");
+    herald_buf_free(&seen);
+
+    snprintf(t, sizeof(t), "%s?_since=abc", base);
+    get(&r, s, t, NULL);
+    cr_assert_eq(r.status, 400);
+    j = body_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "errno")), 107);
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, base, "If-None-Match: \"3000\"\r\n");
+    cr_assert_eq(r.status, 304);
+    resp_free(&r);
+
+    snprintf(t, sizeof(t), "%s/c", base);
+    get(&r, s, t, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"2000\"");
+    j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "id")), "c");
+    json_decref(j);
+    resp_free(&r);
+    get(&r, s, t, "If-None-Match: \"2000\"\r\n");
+    cr_assert_eq(r.status, 304);
+    resp_free(&r);
+    snprintf(t, sizeof(t), "%s/z", base);
+    get(&r, s, t, NULL);
+    cr_assert_eq(r.status, 404, "a tombstone is not a record");
+    j = body_json(&r);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "details"), "resource_name")),
+        "record");
+    json_decref(j);
+    resp_free(&r);
+    snapset_release(s);
+}
