@@ -9,10 +9,10 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs=(build-essential cmake pkg-config curl redis-server
       libevent-dev libhiredis-dev libsodium-dev libzstd-dev libjansson-dev zlib1g-dev
-      libcriterion-dev clang libclang-rt-14-dev)
+      libcriterion-dev clang libclang-rt-14-dev wrk zstd)
 # Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
 if [ "${HERALD_DEPS_EXTRA:-0}" = 1 ]; then
-    pkgs+=(nginx-light wrk valgrind strace)
+    pkgs+=(nginx-light valgrind strace)
 fi
 
 missing=()

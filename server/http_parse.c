@@ -46,8 +46,6 @@ find_eol(const char *p, const char *end, size_t *eol)
     return (ssize_t)n;
 }
 
-/* 'p' (a token) equals lowercase 'lit' ignoring ASCII case. c | 0x20 lowercases letters
- * and leaves '-' as is; no other token character maps onto a letter or '-' this way. */
 #define NAME_IS(p, n, lit) name_is((p), (n), (lit), sizeof(lit) - 1)
 
 /*
