@@ -360,7 +360,8 @@ main(int argc, char **argv)
     sigs = json_array();
     for (size_t i = 0; i < nkeyfiles; i++)
         json_array_append_new(sigs, herald_snapshot_sign_entry(keys[i], &head));
-    empty = json_object();
+    /* As the signer stores a public bucket (an empty object means a private one). */
+    empty = json_pack("{s:s, s:I}", "id", bid, "last_modified", (json_int_t)version);
     herald_snapshot_parts parts = {.bucket = bid,
                                    .collection = cid,
                                    .timestamp = version,

@@ -169,12 +169,15 @@ bucket(out *o, const http_request *req, const snapset *s, const kinto_ids *ids, 
                                ids->bl);
     /* Each collection's snapshot carries the bucket as it was when it was signed: the
      * newest one wins. */
-    const coll *best = s->colls[i];
+    const coll *best = NULL;
     for (; i < s->n && s->colls[i]->bid_len == ids->bl &&
            !memcmp(s->colls[i]->bid, ids->bid, ids->bl);
          i++)
-        if (s->colls[i]->bucket_lm > best->bucket_lm)
+        if (s->colls[i]->bucket_obj && (!best || s->colls[i]->bucket_lm > best->bucket_lm))
             best = s->colls[i];
+    if (!best) /* only collections of it are public, not the bucket */
+        return reply_not_found(o, keep_alive, req->method == HTTP_METHOD_HEAD, "bucket", ids->bid,
+                               ids->bl);
     return reply_body(o, req, &best->bucket_hdr, best->bucket_obj, keep_alive);
 }
 

@@ -325,8 +325,12 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     c->post = herald_buf_steal(&b, NULL);
 
     c->obj = object_body(herald_snapshot_metadata(s), c->cid, c->version, &c->obj_lm);
-    c->bucket_obj = object_body(herald_snapshot_bucket_data(s), c->bid, c->version, &c->bucket_lm);
-    if (!c->obj || !c->bucket_obj) {
+    /* An empty bucket object: the bucket is not public (signer_read.lua), only this
+     * collection is; GET of the bucket is then 404, as for any unpublished object. */
+    const json_t *bdata = herald_snapshot_bucket_data(s);
+    c->bucket_obj =
+        json_object_size(bdata) == 0 ? NULL : object_body(bdata, c->bid, c->version, &c->bucket_lm);
+    if (!c->obj || (json_object_size(bdata) != 0 && !c->bucket_obj)) {
         snprintf(err, errlen, "collection or bucket attributes cannot be serialized");
         goto fail;
     }

@@ -59,12 +59,19 @@ local function everyone_reads(permkey)
     end
     return false
 end
-if not everyone_reads(KEYS[7]) and not everyone_reads(KEYS[8]) then
+local bucket_public = everyone_reads(KEYS[7])
+if not bucket_public and not everyone_reads(KEYS[8]) then
     return {'unpublished'}
 end
+-- Read servers serve the bucket's attributes (Kinto's GET of the bucket) only when the
+-- bucket itself is readable by everyone; a published collection in a private bucket
+-- carries an empty object instead, and its bucket is not found on the read servers.
+if not bucket_public then
+    bjson = '{}'
+end
 
--- Any change to the bucket's or the collection's attributes, or to the signing keys,
--- changes this stamp.
+-- Any change to the (served) bucket attributes, the collection's attributes, or the
+-- signing keys changes this stamp; so does the bucket becoming public or private.
 local src = redis.sha1hex(bjson .. '\0' .. cjson_ .. '\0' .. ARGV[7])
 local T = tonumber(redis.call('GET', KEYS[2]) or '0')
 local P = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[3]) or '0')

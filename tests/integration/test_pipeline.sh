@@ -85,6 +85,17 @@ h_check "duplicate keys rejected with 400" h_eq "$H_STATUS/$(json d.errno <"$H_T
 h_check "the rejected record was not stored" h_eq "$(h_redis HEXISTS 'herald:objs:/buckets/demo/collections/certs:record' r9)" 0
 h_check "heartbeat is 200" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$H_SRV/__heartbeat__")" 200
 
+# A public collection in a private bucket: the collection is served, the bucket's
+# attributes are not, until the bucket itself becomes public.
+pub PUT /buckets/priv '{"data":{"secret":"do not serve"}}' >/dev/null
+pub PUT /buckets/priv/collections/open '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_check "collection of a private bucket is served" h_wait_for 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$H_SRV/buckets/priv/collections/open/changeset')\" = 200 ]"
+h_check "the private bucket itself is not (404)" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$H_SRV/buckets/priv")" 404
+h_check "its attributes appear nowhere on the read server" bash -c "! curl -s '$H_SRV/buckets/priv/collections/open/changeset' '$H_SRV/buckets/priv/collections/open' | grep -q 'do not serve'"
+h_check "a public bucket is served" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$H_SRV/buckets/demo")" 200
+pub PUT /buckets/priv '{"data":{"secret":"now public"},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_check "once public, the bucket is served" h_wait_for 20 bash -c "curl -s '$H_SRV/buckets/priv' | grep -q 'now public'"
+
 # Edit-to-served latency: from the write's timestamp (assigned inside Redis) to the read
 # server's log line saying it serves that version. Polling from the shell would measure
 # process start-up instead. Reported, not asserted.

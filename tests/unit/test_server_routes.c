@@ -131,11 +131,13 @@ make_snapshot(const char *bid, const char *cid, int64_t version, json_t *records
     json_t *sigs = json_array();
     json_array_append_new(sigs, herald_snapshot_sign_entry(g_key, &head));
     json_t *empty = json_object(), *none = json_array();
+    /* As the signer stores a public bucket (an empty object means a private one). */
+    json_t *bdata = json_pack("{s:s, s:I}", "id", bid, "last_modified", (json_int_t)version);
     herald_snapshot_parts parts = {.bucket = bid,
                                    .collection = cid,
                                    .timestamp = version,
                                    .metadata = meta ? meta : empty,
-                                   .bucket_data = empty,
+                                   .bucket_data = bdata,
                                    .signatures = sigs,
                                    .records_json = rj.data,
                                    .records_len = rj.len,
@@ -147,6 +149,7 @@ make_snapshot(const char *bid, const char *cid, int64_t version, json_t *records
     herald_buf_free(&rj);
     herald_buf_free(&blob);
     json_decref(sigs);
+    json_decref(bdata);
     json_decref(empty);
     json_decref(none);
     return s;
