@@ -465,6 +465,11 @@ main(int argc, char **argv)
 
     herald_log_init("herald-signer", HERALD_LOG_INFO);
     herald_config *cfg = herald_config_new(), *flags = herald_config_new();
+    /* Declared before the first goto: the one cleanup path below frees them. */
+    signer_ctx s;
+    memset(&s, 0, sizeof(s));
+    char *files = NULL;
+    int rc = 2;
     herald_buf keyfiles = HERALD_BUF_INIT;
     const char *config_file = NULL;
     char hostname[64] = "signer", consumer[128];
@@ -500,22 +505,23 @@ main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            rc = 0;
+            goto done;
         default:
             usage(stderr);
-            return 2;
+            rc = 2;
+            goto done;
         }
     }
     char err[512];
     if (config_file && herald_config_load_file(cfg, config_file, err, sizeof(err)) < 0) {
         fprintf(stderr, "herald-signer: %s\n", err);
-        return 2;
+        rc = 2;
+        goto done;
     }
     herald_config_load_env(cfg, env_names);
     herald_config_merge(cfg, flags);
 
-    signer_ctx s;
-    memset(&s, 0, sizeof(s));
     int64_t lifetime, resign, horizon, level, sweep_s, claim_s;
     herald_redis_url url;
     int lvl = herald_log_parse_level(herald_config_get(cfg, "log_level", "info"));
@@ -531,7 +537,8 @@ main(int argc, char **argv)
         lifetime <= 0 || resign < 0 || resign >= lifetime || horizon <= 0 || level < 1 ||
         level > 19) {
         fprintf(stderr, "herald-signer: invalid setting (see --help)\n");
-        return 2;
+        rc = 2;
+        goto done;
     }
     herald_log_init("herald-signer", (enum herald_log_level)lvl);
     s.lifetime_ms = lifetime * 1000;
@@ -543,23 +550,27 @@ main(int argc, char **argv)
 
     if (herald_crypto_init() < 0) {
         fprintf(stderr, "herald-signer: libsodium failed to initialize\n");
-        return 1;
+        rc = 1;
+        goto done;
     }
-    char *files = herald_mem_strdup(herald_config_get(cfg, "signer_keys", ""));
+    files = herald_mem_strdup(herald_config_get(cfg, "signer_keys", ""));
     for (char *save = NULL, *f = strtok_r(files, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
         herald_signkey *k = herald_crypto_signkey_load(f, err, sizeof(err));
         if (!k) {
             fprintf(stderr, "herald-signer: %s\n", err);
-            return 1;
+            rc = 1;
+            goto done;
         }
         s.keys = herald_mem_realloc(s.keys, (s.nkeys + 1) * sizeof(*s.keys));
         s.keys[s.nkeys++] = k;
         herald_info("signing key %s loaded from %s", herald_crypto_signkey_public(k)->key_id, f);
     }
     free(files);
+    files = NULL;
     if (s.nkeys == 0) {
         fprintf(stderr, "herald-signer: no signing key (--key FILE)\n");
-        return 2;
+        rc = 2;
+        goto done;
     }
     herald_buf keyset = HERALD_BUF_INIT;
     for (size_t i = 0; i < s.nkeys; i++) {
@@ -576,7 +587,9 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = run(&s, &url, consumer);
+    rc = run(&s, &url, consumer);
+done:
+    free(files);
     for (size_t i = 0; i < s.nkeys; i++)
         herald_crypto_signkey_free(s.keys[i]);
     free(s.keys);
