@@ -4,7 +4,7 @@
 # h_finish fails the test if any log holds a sanitizer report.
 #
 # Needs: HERALD_BUILD_DIR (the CMake build directory), redis-server, redis-cli, curl.
-set -eEuo pipefail
+set -euo pipefail
 # A failing command ends the test (set -e); say which one, so no failure is silent.
 trap 'h_log "FAIL - command failed with status $? at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"; H_FAILED=$((H_FAILED + 1))' ERR
 
