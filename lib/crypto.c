@@ -14,6 +14,7 @@
  * wiped by sodium_free on every path.
  */
 #include "herald/crypto.h"
+#include "herald/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,20 +34,6 @@ struct herald_signkey {
 /* The largest key file we read: 43 characters and a line ending, with room to notice
  * trailing junk. */
 #define KEYFILE_MAX 128
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- SHA-256 ---------------------------------------------------------------------------
  *
@@ -424,14 +411,14 @@ herald_crypto_keygen(const char *path, char pub_b64[HERALD_PUBKEY_B64_LEN + 1], 
     int created = 0;
     struct key_scratch *s = sodium_malloc(sizeof(*s));
     if (!s) {
-        seterr(err, errlen, "cannot allocate secure memory");
+        herald_err_set(err, errlen, "cannot allocate secure memory");
         goto out;
     }
     pub_b64[0] = '\0';
 
     randombytes_buf(s->seed, sizeof(s->seed));
     if (crypto_sign_seed_keypair(s->pk, s->sk, s->seed) != 0) {
-        seterr(err, errlen, "key derivation failed");
+        herald_err_set(err, errlen, "key derivation failed");
         goto out;
     }
     herald_crypto_b64url_encode(s->text, s->seed, sizeof(s->seed));
@@ -441,7 +428,7 @@ herald_crypto_keygen(const char *path, char pub_b64[HERALD_PUBKEY_B64_LEN + 1], 
      * 0600 before umask, so the file is never readable by others even for an instant. */
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        herald_err_set(err, errlen, "%s: %s", path, strerror(errno));
         goto out;
     }
     created = 1;
@@ -452,19 +439,20 @@ herald_crypto_keygen(const char *path, char pub_b64[HERALD_PUBKEY_B64_LEN + 1], 
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            seterr(err, errlen, "%s: write: %s", path, w < 0 ? strerror(errno) : "short write");
+            herald_err_set(err, errlen, "%s: write: %s", path,
+                           w < 0 ? strerror(errno) : "short write");
             goto out;
         }
         off += (size_t)w;
     }
     /* The key must be on disk before its public half is handed out and pinned. */
     if (fsync(fd) != 0) {
-        seterr(err, errlen, "%s: fsync: %s", path, strerror(errno));
+        herald_err_set(err, errlen, "%s: fsync: %s", path, strerror(errno));
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
-        seterr(err, errlen, "%s: close: %s", path, strerror(errno));
+        herald_err_set(err, errlen, "%s: close: %s", path, strerror(errno));
         goto out;
     }
     fd = -1;
@@ -488,27 +476,27 @@ herald_crypto_signkey_load(const char *path, char *err, size_t errlen)
     int fd = -1;
     struct stat st;
     if (!s) {
-        seterr(err, errlen, "cannot allocate secure memory");
+        herald_err_set(err, errlen, "cannot allocate secure memory");
         goto out;
     }
     /* No O_NOFOLLOW: secret stores (Kubernetes, systemd credentials) mount keys behind
      * symlinks. fstat() checks the file actually opened. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        herald_err_set(err, errlen, "%s: %s", path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0) {
-        seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
+        herald_err_set(err, errlen, "%s: fstat: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        herald_err_set(err, errlen, "%s: not a regular file", path);
         goto out;
     }
     if (st.st_mode & 077) {
-        seterr(err, errlen, "%s: mode %04o is accessible by group or others (want 0600)", path,
-               (unsigned)(st.st_mode & 07777));
+        herald_err_set(err, errlen, "%s: mode %04o is accessible by group or others (want 0600)",
+                       path, (unsigned)(st.st_mode & 07777));
         goto out;
     }
     size_t n = 0;
@@ -517,7 +505,7 @@ herald_crypto_signkey_load(const char *path, char *err, size_t errlen)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            seterr(err, errlen, "%s: read: %s", path, strerror(errno));
+            herald_err_set(err, errlen, "%s: read: %s", path, strerror(errno));
             goto out;
         }
         if (r == 0)
@@ -533,13 +521,13 @@ herald_crypto_signkey_load(const char *path, char *err, size_t errlen)
     if (n != HERALD_PUBKEY_B64_LEN ||
         herald_crypto_b64url_decode(s->seed, sizeof(s->seed), &seedlen, s->text, n) < 0 ||
         seedlen != sizeof(s->seed)) {
-        seterr(err, errlen, "%s: not a key file (want 43 base64url characters and a newline)",
-               path);
+        herald_err_set(err, errlen,
+                       "%s: not a key file (want 43 base64url characters and a newline)", path);
         goto out;
     }
     k = herald_crypto_signkey_from_seed(s->seed);
     if (!k)
-        seterr(err, errlen, "%s: cannot build key", path);
+        herald_err_set(err, errlen, "%s: cannot build key", path);
 
 out:
     if (fd >= 0)

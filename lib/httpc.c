@@ -8,6 +8,7 @@
  * straight from it into the caller's buffer, so a large body is held once, not twice.
  */
 #include "herald/httpc.h"
+#include "herald/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,20 +38,6 @@ struct conn {
     char buf[WINDOW];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int64_t
 now_ms(void)
 {
@@ -66,7 +53,7 @@ wait_fd(struct conn *c, short events)
     for (;;) {
         int64_t left = c->deadline - now_ms();
         if (left <= 0) {
-            seterr(c->err, c->errlen, "timed out");
+            herald_err_set(c->err, c->errlen, "timed out");
             return -1;
         }
         struct pollfd p = {.fd = c->fd, .events = events};
@@ -74,7 +61,7 @@ wait_fd(struct conn *c, short events)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            seterr(c->err, c->errlen, "poll: %s", strerror(errno));
+            herald_err_set(c->err, c->errlen, "poll: %s", strerror(errno));
             return -1;
         }
         if (r > 0)
@@ -95,7 +82,7 @@ fill(struct conn *c)
         c->start = 0;
     }
     if (c->end == sizeof(c->buf)) {
-        seterr(c->err, c->errlen, "response line too long");
+        herald_err_set(c->err, c->errlen, "response line too long");
         return -1;
     }
     for (;;) {
@@ -107,7 +94,7 @@ fill(struct conn *c)
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            seterr(c->err, c->errlen, "recv: %s", strerror(errno));
+            herald_err_set(c->err, c->errlen, "recv: %s", strerror(errno));
             return -1;
         }
         if (wait_fd(c, POLLIN) < 0)
@@ -127,7 +114,7 @@ read_line(struct conn *c, int header)
             size_t n = (size_t)(nl - line) + 1;
             c->start += n;
             if (header && (c->header_bytes += n) > MAX_HEADER_BYTES) {
-                seterr(c->err, c->errlen, "response headers too large");
+                herald_err_set(c->err, c->errlen, "response headers too large");
                 return NULL;
             }
             *nl = '\0';
@@ -138,7 +125,7 @@ read_line(struct conn *c, int header)
         ssize_t r = fill(c);
         if (r <= 0) {
             if (r == 0)
-                seterr(c->err, c->errlen, "connection closed in the response head");
+                herald_err_set(c->err, c->errlen, "connection closed in the response head");
             return NULL;
         }
     }
@@ -157,7 +144,7 @@ read_body(struct conn *c, herald_buf *body, size_t n, size_t *total)
             if (r == 0) {
                 if (until_close)
                     return 0;
-                seterr(c->err, c->errlen, "connection closed in the body");
+                herald_err_set(c->err, c->errlen, "connection closed in the body");
                 return -1;
             }
         }
@@ -165,7 +152,8 @@ read_body(struct conn *c, herald_buf *body, size_t n, size_t *total)
         if (take > n)
             take = n;
         if (take > HERALD_HTTPC_MAX_BODY - *total) {
-            seterr(c->err, c->errlen, "response body above %u bytes", HERALD_HTTPC_MAX_BODY);
+            herald_err_set(c->err, c->errlen, "response body above %u bytes",
+                           HERALD_HTTPC_MAX_BODY);
             return -1;
         }
         herald_buf_append(body, c->buf + c->start, take);
@@ -215,7 +203,7 @@ read_chunked(struct conn *c, herald_buf *body, size_t *total)
         /* Chunk extensions (";name=value") are allowed and ignored. */
         line[strcspn(line, "; \t")] = '\0';
         if (parse_size(&n, line, 16, HERALD_HTTPC_MAX_BODY) < 0) {
-            seterr(c->err, c->errlen, "bad chunk size");
+            herald_err_set(c->err, c->errlen, "bad chunk size");
             return -1;
         }
         if (n == 0)
@@ -226,7 +214,7 @@ read_chunked(struct conn *c, herald_buf *body, size_t *total)
         if (!line)
             return -1;
         if (*line) {
-            seterr(c->err, c->errlen, "chunk not followed by CRLF");
+            herald_err_set(c->err, c->errlen, "chunk not followed by CRLF");
             return -1;
         }
     }
@@ -309,7 +297,7 @@ connect_to(struct conn *c, const char *host, const char *port)
     struct addrinfo *res = NULL;
     int g = getaddrinfo(host, port, &hints, &res);
     if (g != 0) {
-        seterr(c->err, c->errlen, "%s: %s", host, gai_strerror(g));
+        herald_err_set(c->err, c->errlen, "%s: %s", host, gai_strerror(g));
         return -1;
     }
     int rc = -1;
@@ -317,7 +305,7 @@ connect_to(struct conn *c, const char *host, const char *port)
         c->fd =
             socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (c->fd < 0) {
-            seterr(c->err, c->errlen, "socket: %s", strerror(errno));
+            herald_err_set(c->err, c->errlen, "socket: %s", strerror(errno));
             continue;
         }
         if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
@@ -331,9 +319,9 @@ connect_to(struct conn *c, const char *host, const char *port)
                 rc = 0;
                 break;
             }
-            seterr(c->err, c->errlen, "connect %s:%s: %s", host, port, strerror(soerr));
+            herald_err_set(c->err, c->errlen, "connect %s:%s: %s", host, port, strerror(soerr));
         } else if (errno != EINPROGRESS) {
-            seterr(c->err, c->errlen, "connect %s:%s: %s", host, port, strerror(errno));
+            herald_err_set(c->err, c->errlen, "connect %s:%s: %s", host, port, strerror(errno));
         }
         close(c->fd);
         c->fd = -1;
@@ -359,7 +347,7 @@ send_all(struct conn *c, const char *p, size_t n)
                 return -1;
             continue;
         }
-        seterr(c->err, c->errlen, "send: %s", w < 0 ? strerror(errno) : "no progress");
+        herald_err_set(c->err, c->errlen, "send: %s", w < 0 ? strerror(errno) : "no progress");
         return -1;
     }
     return 0;
@@ -383,13 +371,13 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
     *status = 0;
 
     if (parse_url(url, host, sizeof(host), port, sizeof(port), &target, &authority, &authlen) < 0) {
-        seterr(err, errlen, "bad URL (want http://host[:port]/path): %s", url);
+        herald_err_set(err, errlen, "bad URL (want http://host[:port]/path): %s", url);
         goto out;
     }
     /* The request target must not smuggle a second line into the request. */
     size_t tlen = strcspn(target, "#");
     if (strcspn(target, "\r\n \t") < tlen) {
-        seterr(err, errlen, "bad URL: whitespace in path");
+        herald_err_set(err, errlen, "bad URL: whitespace in path");
         goto out;
     }
     if (connect_to(c, host, port) < 0)
@@ -417,7 +405,7 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
             line[8] != ' ' || !(line[9] >= '1' && line[9] <= '5') ||
             !(line[10] >= '0' && line[10] <= '9') || !(line[11] >= '0' && line[11] <= '9') ||
             (line[12] != ' ' && line[12] != '\0')) {
-            seterr(err, errlen, "malformed status line");
+            herald_err_set(err, errlen, "malformed status line");
             goto out;
         }
         code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
@@ -442,7 +430,7 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
             break;
         char *colon = strchr(line, ':');
         if (!colon || colon == line) {
-            seterr(err, errlen, "malformed header line");
+            herald_err_set(err, errlen, "malformed header line");
             goto out;
         }
         *colon = '\0';
@@ -452,28 +440,28 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
             const char *last = strrchr(value, ',');
             last = trim((char *)(last ? last + 1 : value));
             if (strcasecmp(last, "chunked") != 0) {
-                seterr(err, errlen, "unsupported Transfer-Encoding: %s", value);
+                herald_err_set(err, errlen, "unsupported Transfer-Encoding: %s", value);
                 goto out;
             }
             chunked = 1;
         } else if (strcasecmp(line, "Content-Length") == 0) {
             size_t v;
             if (parse_size(&v, value, 10, SIZE_MAX) < 0 || value[strspn(value, "0123456789")]) {
-                seterr(err, errlen, "bad Content-Length");
+                herald_err_set(err, errlen, "bad Content-Length");
                 goto out;
             }
             if (have_length && v != length) {
-                seterr(err, errlen, "conflicting Content-Length headers");
+                herald_err_set(err, errlen, "conflicting Content-Length headers");
                 goto out;
             }
             if (v > HERALD_HTTPC_MAX_BODY) {
-                seterr(err, errlen, "response body above %u bytes", HERALD_HTTPC_MAX_BODY);
+                herald_err_set(err, errlen, "response body above %u bytes", HERALD_HTTPC_MAX_BODY);
                 goto out;
             }
             have_length = 1;
             length = v;
         } else if (strcasecmp(line, "Content-Encoding") == 0 && strcasecmp(value, "identity")) {
-            seterr(err, errlen, "unexpected Content-Encoding: %s", value);
+            herald_err_set(err, errlen, "unexpected Content-Encoding: %s", value);
             goto out;
         }
     }

@@ -24,6 +24,7 @@
  * string, without copying a possibly large array.
  */
 #include "herald/snapshot.h"
+#include "herald/err.h"
 
 #include <math.h>
 #include <sodium.h>
@@ -50,20 +51,6 @@ struct herald_snapshot {
     const char *records_json;
     size_t records_len;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void
 put_int(herald_buf *out, int64_t v)
@@ -157,37 +144,37 @@ herald_snapshot_head_parse(herald_head *out, const json_t *obj, char *err, size_
     memset(out, 0, sizeof(*out));
     const char *sha;
     if (!json_is_object(obj)) {
-        seterr(err, errlen, "head is not an object");
+        herald_err_set(err, errlen, "head is not an object");
         goto err;
     }
     if (json_object_size(obj) != 6) {
-        seterr(err, errlen,
-               "head must have exactly the keys bucket, collection, timestamp, "
-               "expires, records, sha256");
+        herald_err_set(err, errlen,
+                       "head must have exactly the keys bucket, collection, timestamp, "
+                       "expires, records, sha256");
         goto err;
     }
     if (!(out->bucket = get_cstring(json_object_get(obj, "bucket")))) {
-        seterr(err, errlen, "head.bucket missing or not a string");
+        herald_err_set(err, errlen, "head.bucket missing or not a string");
         goto err;
     }
     if (!(out->collection = get_cstring(json_object_get(obj, "collection")))) {
-        seterr(err, errlen, "head.collection missing or not a string");
+        herald_err_set(err, errlen, "head.collection missing or not a string");
         goto err;
     }
     if (get_uint53(&out->timestamp, json_object_get(obj, "timestamp")) < 0) {
-        seterr(err, errlen, "head.timestamp missing or not an integer");
+        herald_err_set(err, errlen, "head.timestamp missing or not an integer");
         goto err;
     }
     if (get_uint53(&out->expires, json_object_get(obj, "expires")) < 0) {
-        seterr(err, errlen, "head.expires missing or not an integer");
+        herald_err_set(err, errlen, "head.expires missing or not an integer");
         goto err;
     }
     if (get_uint53(&out->records, json_object_get(obj, "records")) < 0) {
-        seterr(err, errlen, "head.records missing or not an integer");
+        herald_err_set(err, errlen, "head.records missing or not an integer");
         goto err;
     }
     if (!(sha = get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
-        seterr(err, errlen, "head.sha256 missing or not 64 lowercase hex digits");
+        herald_err_set(err, errlen, "head.sha256 missing or not 64 lowercase hex digits");
         goto err;
     }
     memcpy(out->sha256, sha, 65);
@@ -255,59 +242,59 @@ herald_snapshot_verify(const char *records_json, size_t records_len, int64_t nre
     int rc = -1;
 
     if (!json_is_array(signatures)) {
-        seterr(err, errlen, "signatures is not an array");
+        herald_err_set(err, errlen, "signatures is not an array");
         goto out;
     }
     const json_t *e = herald_snapshot_find_entry(signatures, keys, nkeys, &ki);
     if (!e) {
-        seterr(err, errlen, "no signature by a pinned key");
+        herald_err_set(err, errlen, "no signature by a pinned key");
         goto out;
     }
     const char *mode = get_cstring(json_object_get(e, "mode"));
     if (!mode || strcmp(mode, "ed25519") != 0) {
-        seterr(err, errlen, "signature mode is not ed25519");
+        herald_err_set(err, errlen, "signature mode is not ed25519");
         goto out;
     }
     const char *sig = get_cstring(json_object_get(e, "signature"));
     if (!sig) {
-        seterr(err, errlen, "signature missing");
+        herald_err_set(err, errlen, "signature missing");
         goto out;
     }
     if (herald_snapshot_head_parse(&h, json_object_get(e, "head"), why, sizeof(why)) < 0) {
-        seterr(err, errlen, "%s", why);
+        herald_err_set(err, errlen, "%s", why);
         goto out;
     }
     if (!bucket || strcmp(h.bucket, bucket) != 0) {
-        seterr(err, errlen, "head.bucket is not the served bucket");
+        herald_err_set(err, errlen, "head.bucket is not the served bucket");
         goto out;
     }
     if (!collection || strcmp(h.collection, collection) != 0) {
-        seterr(err, errlen, "head.collection is not the served collection");
+        herald_err_set(err, errlen, "head.collection is not the served collection");
         goto out;
     }
     if (h.timestamp != timestamp) {
-        seterr(err, errlen, "head.timestamp %lld is not the served timestamp %lld",
-               (long long)h.timestamp, (long long)timestamp);
+        herald_err_set(err, errlen, "head.timestamp %lld is not the served timestamp %lld",
+                       (long long)h.timestamp, (long long)timestamp);
         goto out;
     }
     if (h.records != nrecords) {
-        seterr(err, errlen, "head.records %lld does not match %lld records", (long long)h.records,
-               (long long)nrecords);
+        herald_err_set(err, errlen, "head.records %lld does not match %lld records",
+                       (long long)h.records, (long long)nrecords);
         goto out;
     }
     herald_crypto_sha256_hex(sha, records_json, records_len);
     if (strcmp(sha, h.sha256) != 0) {
-        seterr(err, errlen, "head.sha256 does not match the records");
+        herald_err_set(err, errlen, "head.sha256 does not match the records");
         goto out;
     }
     if (now_ms != 0 && !(h.expires > now_ms)) {
-        seterr(err, errlen, "signature expired at %lld (now %lld)", (long long)h.expires,
-               (long long)now_ms);
+        herald_err_set(err, errlen, "signature expired at %lld (now %lld)", (long long)h.expires,
+                       (long long)now_ms);
         goto out;
     }
     herald_snapshot_message(&msg, &h);
     if (herald_crypto_verify(&keys[ki], sig, msg.data, msg.len) != 0) {
-        seterr(err, errlen, "bad signature (key_id %s)", keys[ki].key_id);
+        herald_err_set(err, errlen, "bad signature (key_id %s)", keys[ki].key_id);
         goto out;
     }
     rc = 0;
@@ -464,22 +451,22 @@ herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
 
     size_t frame = ZSTD_findFrameCompressedSize(blob, len);
     if (ZSTD_isError(frame) || frame != len) {
-        seterr(err, errlen, "blob is not exactly one zstd frame");
+        herald_err_set(err, errlen, "blob is not exactly one zstd frame");
         goto err;
     }
     unsigned long long size = ZSTD_getFrameContentSize(blob, len);
     if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) {
-        seterr(err, errlen, "blob has no declared content size");
+        herald_err_set(err, errlen, "blob has no declared content size");
         goto err;
     }
     if (size > HERALD_SNAPSHOT_MAX_BLOB) {
-        seterr(err, errlen, "blob content size %llu above the limit", size);
+        herald_err_set(err, errlen, "blob content size %llu above the limit", size);
         goto err;
     }
     s->buf = herald_mem_alloc((size_t)size + 1);
     size_t got = ZSTD_decompress(s->buf, (size_t)size, blob, len);
     if (ZSTD_isError(got) || got != size) {
-        seterr(err, errlen, "blob decompression failed");
+        herald_err_set(err, errlen, "blob decompression failed");
         goto err;
     }
     s->buf_len = got;
@@ -488,20 +475,20 @@ herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
     const char *p = s->buf;
     const char *end = s->buf + got;
     if (got < 4 || memcmp(p, BLOB_MAGIC, 4) != 0) {
-        seterr(err, errlen, "blob magic is not " BLOB_MAGIC);
+        herald_err_set(err, errlen, "blob magic is not " BLOB_MAGIC);
         goto err;
     }
     p += 4;
     if (take_section(&meta, &meta_len, &p, end) < 0 ||
         take_section(&recs, &s->records_len, &p, end) < 0 ||
         take_section(&tombs, &tombs_len, &p, end) < 0 || p != end) {
-        seterr(err, errlen, "blob sections truncated or followed by junk");
+        herald_err_set(err, errlen, "blob sections truncated or followed by junk");
         goto err;
     }
 
     s->meta = herald_jcs_parse(meta, meta_len, 0, 0, why, sizeof(why));
     if (!s->meta) {
-        seterr(err, errlen, "blob meta: %s", why);
+        herald_err_set(err, errlen, "blob meta: %s", why);
         goto err;
     }
     if (!json_is_object(s->meta) ||
@@ -511,21 +498,21 @@ herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
         !json_is_object(json_object_get(s->meta, "metadata")) ||
         !json_is_object(json_object_get(s->meta, "bucket_data")) ||
         !json_is_array(json_object_get(s->meta, "signatures"))) {
-        seterr(err, errlen,
-               "blob meta lacks bucket, collection, timestamp, metadata, "
-               "bucket_data or signatures");
+        herald_err_set(err, errlen,
+                       "blob meta lacks bucket, collection, timestamp, metadata, "
+                       "bucket_data or signatures");
         goto err;
     }
     s->timestamp = ts;
 
     s->records = herald_jcs_parse(recs, s->records_len, 0, 0, why, sizeof(why));
     if (!s->records || !json_is_array(s->records)) {
-        seterr(err, errlen, "blob records: %s", s->records ? "not an array" : why);
+        herald_err_set(err, errlen, "blob records: %s", s->records ? "not an array" : why);
         goto err;
     }
     s->tombstones = herald_jcs_parse(tombs, tombs_len, 0, 0, why, sizeof(why));
     if (!s->tombstones || !json_is_array(s->tombstones)) {
-        seterr(err, errlen, "blob tombstones: %s", s->tombstones ? "not an array" : why);
+        herald_err_set(err, errlen, "blob tombstones: %s", s->tombstones ? "not an array" : why);
         goto err;
     }
 

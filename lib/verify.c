@@ -13,6 +13,7 @@
  * changes the hash.
  */
 #include "herald/verify.h"
+#include "herald/err.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -23,20 +24,6 @@
 #include "herald/jcs.h"
 #include "herald/mem.h"
 #include "herald/snapshot.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* An integral number within +-(2^53-1): a json integer or an integral real (non-strict
  * herald_jcs_parse reads every number as a real). */
@@ -95,26 +82,26 @@ herald_verify_changeset(json_t **state_out, const json_t *changeset, const json_
 
     *state_out = NULL;
     if (!byid || !seen || !sorted) {
-        seterr(err, errlen, "out of memory");
+        herald_err_set(err, errlen, "out of memory");
         goto out;
     }
     if (!json_is_object(changeset)) {
-        seterr(err, errlen, "changeset is not an object");
+        herald_err_set(err, errlen, "changeset is not an object");
         goto out;
     }
     const json_t *meta = json_object_get(changeset, "metadata");
     const json_t *sigs = json_object_get(meta, "signatures");
     if (!json_is_object(meta) || !json_is_array(sigs)) {
-        seterr(err, errlen, "changeset has no metadata.signatures");
+        herald_err_set(err, errlen, "changeset has no metadata.signatures");
         goto out;
     }
     if (get_int(&ts, json_object_get(changeset, "timestamp")) < 0) {
-        seterr(err, errlen, "changeset timestamp is not an integer");
+        herald_err_set(err, errlen, "changeset timestamp is not an integer");
         goto out;
     }
     const json_t *changes = json_object_get(changeset, "changes");
     if (!json_is_array(changes)) {
-        seterr(err, errlen, "changeset has no changes array");
+        herald_err_set(err, errlen, "changeset has no changes array");
         goto out;
     }
 
@@ -125,7 +112,7 @@ herald_verify_changeset(json_t **state_out, const json_t *changeset, const json_
     if (!collection)
         collection = json_string_value(json_object_get(meta, "id"));
     if (!bucket || !collection) {
-        seterr(err, errlen, "bucket or collection unknown");
+        herald_err_set(err, errlen, "bucket or collection unknown");
         goto out;
     }
 
@@ -135,23 +122,23 @@ herald_verify_changeset(json_t **state_out, const json_t *changeset, const json_
         const json_t *precs = json_object_get(prev, "records");
         if (!json_is_object(prev) || !pb || !pc || strcmp(pb, bucket) != 0 ||
             strcmp(pc, collection) != 0) {
-            seterr(err, errlen, "saved state is for another collection");
+            herald_err_set(err, errlen, "saved state is for another collection");
             goto out;
         }
         if (get_int(&prev_ts, json_object_get(prev, "timestamp")) < 0 || !json_is_array(precs)) {
-            seterr(err, errlen, "saved state is malformed");
+            herald_err_set(err, errlen, "saved state is malformed");
             goto out;
         }
         if (ts < prev_ts) {
-            seterr(err, errlen, "changeset timestamp %lld is older than the saved %lld",
-                   (long long)ts, (long long)prev_ts);
+            herald_err_set(err, errlen, "changeset timestamp %lld is older than the saved %lld",
+                           (long long)ts, (long long)prev_ts);
             goto out;
         }
         json_array_foreach(precs, i, r)
         {
             const char *id = record_id(r);
             if (!json_is_object(r) || !id) {
-                seterr(err, errlen, "saved state has a record without an id");
+                herald_err_set(err, errlen, "saved state has a record without an id");
                 goto out;
             }
             json_object_set(byid, id, (json_t *)r);
@@ -162,11 +149,11 @@ herald_verify_changeset(json_t **state_out, const json_t *changeset, const json_
     {
         const char *id = record_id(r);
         if (!json_is_object(r) || !id) {
-            seterr(err, errlen, "change %zu has no id", i);
+            herald_err_set(err, errlen, "change %zu has no id", i);
             goto out;
         }
         if (json_object_get(seen, id)) {
-            seterr(err, errlen, "changeset names id '%s' twice", id);
+            herald_err_set(err, errlen, "changeset names id '%s' twice", id);
             goto out;
         }
         json_object_set_new(seen, id, json_true());
@@ -190,19 +177,19 @@ herald_verify_changeset(json_t **state_out, const json_t *changeset, const json_
         json_array_append(sorted, json_object_get(byid, keys[i]));
 
     if (herald_jcs_dump(&rj, sorted) < 0) {
-        seterr(err, errlen, "records cannot be canonicalized");
+        herald_err_set(err, errlen, "records cannot be canonicalized");
         goto out;
     }
     if (herald_snapshot_verify(herald_buf_cstr(&rj), rj.len, (int64_t)nk, sigs, bucket, collection,
                                ts, opts->now_ms, opts->keys, opts->nkeys, why, sizeof(why)) < 0) {
-        seterr(err, errlen, "%s", why);
+        herald_err_set(err, errlen, "%s", why);
         goto out;
     }
 
     state = json_pack("{s:s, s:s, s:I, s:O}", "bucket", bucket, "collection", collection,
                       "timestamp", (json_int_t)ts, "records", sorted);
     if (!state) {
-        seterr(err, errlen, "out of memory");
+        herald_err_set(err, errlen, "out of memory");
         goto out;
     }
     *state_out = state;
