@@ -49,8 +49,8 @@ int herald_crypto_pubkey_parse(herald_pubkey *out, const char *b64)
     __attribute__((warn_unused_result));
 
 /* Verifies base64url 'sig_b64' over 'msg'. Returns 0 only for a valid signature. */
-int herald_crypto_verify(const herald_pubkey *key, const char *sig_b64, const void *msg,
-                         size_t len) __attribute__((warn_unused_result));
+int herald_crypto_verify(const herald_pubkey *key, const char *sig_b64, const void *msg, size_t len)
+    __attribute__((warn_unused_result));
 
 typedef struct herald_signkey herald_signkey; /* opaque; secret in sodium_malloc memory */
 

@@ -29,7 +29,10 @@ typedef struct herald_buf {
     size_t cap;
 } herald_buf;
 
-#define HERALD_BUF_INIT {NULL, 0, 0}
+#define HERALD_BUF_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void herald_buf_init(herald_buf *b);
 /* Frees the storage; the buffer is empty and reusable afterwards. NULL-safe. */
@@ -41,8 +44,7 @@ void herald_buf_reserve(herald_buf *b, size_t n);
 void herald_buf_append(herald_buf *b, const void *p, size_t n);
 void herald_buf_puts(herald_buf *b, const char *s);
 void herald_buf_putc(herald_buf *b, char c);
-void herald_buf_printf(herald_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void herald_buf_printf(herald_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void herald_buf_vprintf(herald_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Appends a signed decimal integer (no printf on hot paths). */

@@ -57,8 +57,8 @@ enum herald_schema_listkey {
 
 /* Appends the key of one part of the list (parent, res) to 'out'. 'parent' is "" for
  * top-level lists. */
-void herald_schema_list_key(herald_buf *out, enum herald_schema_listkey which,
-                            const char *parent, const char *res);
+void herald_schema_list_key(herald_buf *out, enum herald_schema_listkey which, const char *parent,
+                            const char *res);
 /* Appends "herald:perm:<uri>". */
 void herald_schema_perm_key(herald_buf *out, const char *uri);
 /* Appends "herald:snap:<bid>/<cid>". */

@@ -61,9 +61,9 @@ json_t *herald_snapshot_sign_entry(const herald_signkey *k, const herald_head *h
  * valid signature. Returns 0 or -1 with the reason in 'err'.
  */
 int herald_snapshot_verify(const char *records_json, size_t records_len, int64_t nrecords,
-                           const json_t *signatures, const char *bucket,
-                           const char *collection, int64_t timestamp, int64_t now_ms,
-                           const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
+                           const json_t *signatures, const char *bucket, const char *collection,
+                           int64_t timestamp, int64_t now_ms, const herald_pubkey *keys,
+                           size_t nkeys, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* The entry herald_snapshot_verify() checks: the first of 'keys' (in order) whose key_id
