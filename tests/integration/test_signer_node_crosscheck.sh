@@ -7,17 +7,6 @@
 # a tombstone merged into the saved state, and rejects tampered changesets. Signed with
 # two keys, it accepts either one pinned.
 source "$(dirname "$0")/../support/harness.sh"
-# Ports below Linux's ephemeral range (32768-60999): a port above it may be the local end
-# of an outgoing connection: nothing answers a connect() to it (it looks free), yet a
-# server cannot bind it.
-# These tests open many connections; pick each service's port from 20000-32767.
-for v in H_REDIS_PORT H_PUB_PORT H_SRV_PORT; do
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12768))
-        case " ${H_REDIS_PORT:-} ${H_PUB_PORT:-} " in *" $p "*) continue ;; esac
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then printf -v "$v" %s "$p"; break; fi
-    done
-done
 
 NODE_DIR=$H_SRC/tests/node
 VERIFY=$NODE_DIR/verify_snapshot.js
