@@ -151,7 +151,13 @@ publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
     atomic_store(&g_last_update, now_ms());
 }
 
-/* Decodes and verifies a blob for "bid/cid". Returns a new coll or NULL (logged). */
+/*
+ * Decodes and verifies a blob for "bid/cid". Returns a new coll, or NULL when it cannot
+ * be served (logged) or is not newer than the version served now: a burst
+ * of writes sends one notification per version, each GET answers with the newest blob,
+ * and building a large collection costs far more than decoding it, so a blob we already
+ * serve is dropped before verification and the build.
+ */
 static coll *
 load_blob(const char *bid, const char *cid, const redisReply *r)
 {
@@ -169,6 +175,13 @@ load_blob(const char *bid, const char *cid, const redisReply *r)
         strcmp(herald_snapshot_collection(snap), cid)) {
         herald_error("snapshot %s/%s: blob is for %s/%s; not served", bid, cid,
                      herald_snapshot_bucket(snap), herald_snapshot_collection(snap));
+        herald_snapshot_free(snap);
+        return NULL;
+    }
+    coll *cur = cur_find(bid, cid);
+    if (cur && cur->version >= herald_snapshot_timestamp(snap)) {
+        herald_debug("snapshot %s/%s %lld: already serving %lld", bid, cid,
+                     (long long)herald_snapshot_timestamp(snap), (long long)cur->version);
         herald_snapshot_free(snap);
         return NULL;
     }
@@ -203,13 +216,6 @@ on_fetch(redisAsyncContext *ac, void *reply, void *priv)
     coll *c = load_blob(f->bid, f->cid, reply);
     if (!c)
         goto out;
-    coll *old = cur_find(f->bid, f->cid);
-    if (old && old->version >= c->version) {
-        herald_debug("snapshot %s/%s %lld: already serving %lld", f->bid, f->cid,
-                     (long long)c->version, (long long)old->version);
-        coll_release(c);
-        goto out;
-    }
     herald_info("serving %s/%s version %lld (%lld records)", f->bid, f->cid, (long long)c->version,
                 (long long)c->nrecords);
     publish_change(&c, 1, NULL, 0);
