@@ -4,7 +4,8 @@
  *  - gzip and zstd encodings decode back to the identity bytes, at every size class;
  *  - small bodies are compressed at the best levels at once, large ones at the fast
  *    levels and then upgraded by the background thread, which skips a body nobody
- *    references any more;
+ *    references any more, feeds its codecs in slices and gives up a slow pass when
+ *    stopped;
  *  - an encoding that is not smaller than the identity body is not kept;
  *  - Accept-Encoding with q-values, "*", identity refusals and malformed input, table
  *    driven.
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -147,6 +149,52 @@ Test(encode, upgrader_skips_superseded_bodies)
     cr_assert_eq(up + skip, 8);
     cr_assert_geq(skip, 6, "skipped %llu of 8", skip);
     encode_stop();
+}
+
+Test(encode, upgrader_compresses_bodies_larger_than_one_slice)
+{
+    /* The upgrader feeds its codecs 1 MB at a time: the result must be one valid
+     * frame/stream of the whole body, with the content size in the zstd header. */
+    cr_assert_eq(encode_start(), 0);
+    size_t n = 2 * 1024 * 1024 + 12345;
+    payload *b = payload_new(sample(n), n, 1);
+    encode_drain();
+    cr_assert_eq(payload_get(b, ENC_GZIP)->level, BODY_BEST_GZIP);
+    cr_assert_eq(payload_get(b, ENC_ZSTD)->level, BODY_BEST_ZSTD);
+    check_decodes(b);
+    payload_release(b);
+    encode_stop();
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(encode, stop_abandons_a_slow_upgrade)
+{
+    /* A 16 MB body takes the upgrader many seconds at zstd 19; encode_stop() (server
+     * shutdown) must not wait for that: the pass stops at its next slice and the body
+     * keeps its fast encodings. */
+    cr_assert_eq(encode_start(), 0);
+    size_t n = 16 * 1024 * 1024;
+    payload *b = payload_new(sample(n), n, 1);
+    unsigned long long up, skip, pending;
+    do
+        encode_stats(&up, &skip, &pending);
+    while (pending == 0); /* queued, then busy: 'pending' counts both */
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    double t0 = now_s();
+    encode_stop();
+    double took = now_s() - t0;
+    cr_assert_lt(took, 3.0, "encode_stop took %.2f s", took);
+    cr_assert_eq(payload_get(b, ENC_ZSTD)->level, BODY_FAST_ZSTD);
+    check_decodes(b);
+    payload_release(b);
 }
 
 Test(encode, incompressible_or_empty_bodies_stay_identity)
