@@ -85,7 +85,7 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     int lfd;
-    struct event *lev, *stop_ev, *sweep_ev;
+    struct event *lev, *stop_ev, *sweep_ev, *deadline_ev;
     metrics_shard *metrics;
     held *sets; /* newest first; sets[0] is current */
     uint64_t gen;
@@ -94,6 +94,7 @@ struct worker {
     struct out out;     /* shared output queue, empty between callbacks */
     char *rbuf;         /* shared read buffer, RBUF_MAX bytes */
     int started;
+    int draining; /* shutting down: no keep-alive; 2: the loop ends with the last conn */
 };
 
 static worker *g_workers;
@@ -385,8 +386,20 @@ conn_free(conn *c)
     }
     free(c->rbuf);
     free(c);
-    (void)w;
     atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
+    if (w->draining == 2 && !w->first)
+        event_base_loopbreak(w->base); /* the last connection is done */
+}
+
+/* While draining, a connection with nothing to write and no request begun is done.
+ * Returns 1 when it was freed. */
+static int
+drain_idle(conn *c)
+{
+    if (!c->w->draining || c->q || c->rlen)
+        return 0;
+    conn_free(c);
+    return 1;
 }
 
 static void
@@ -482,6 +495,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
         return;
     }
+    if (drain_idle(c))
+        return;
     set_reading(c, 1);
     if (c->rlen)
         conn_serve(c, c->rbuf, c->rlen); /* requests that arrived meanwhile */
@@ -546,8 +561,9 @@ conn_serve(conn *c, char *buf, size_t len)
             break;
         }
         used += (size_t)r;
-        /* We never read bodies, so after one the stream cannot be resynchronised. */
-        int keep = req.keep_alive && req.content_length <= 0;
+        /* We never read bodies, so after one the stream cannot be resynchronised. While
+         * draining, every answer is the connection's last (Connection: close). */
+        int keep = req.keep_alive && req.content_length <= 0 && !w->draining;
         route_request(o, &req, w->sets->set, keep);
         if (!keep)
             c->close_after = 1;
@@ -625,17 +641,17 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void
-on_accept(evutil_socket_t lfd, short what, void *arg)
+/* Accepts up to ACCEPT_BATCH connections and serves what they sent. Returns 1 when
+ * more may be waiting, 0 when the queue is empty (or accept fails). */
+static int
+accept_batch(worker *w)
 {
-    (void)what;
-    worker *w = arg;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE)
                 herald_warn("accept: %s", strerror(errno));
-            return;
+            return 0;
         }
         if (atomic_fetch_add_explicit(&g_nconns, 1, memory_order_relaxed) >= g_opts.max_conns) {
             atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
@@ -663,15 +679,63 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
         /* With TCP_DEFER_ACCEPT the request is usually there already. */
         on_read(fd, EV_READ, c);
     }
+    return 1;
 }
 
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)lfd;
+    (void)what;
+    (void)accept_batch(arg);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker *w = arg;
+    event_base_loopbreak(w->base);
+}
+
+/*
+ * Graceful shutdown (SIGTERM), as nginx does it: take what the kernel already accepted
+ * (with TCP_DEFER_ACCEPT those connections have sent their request), close the
+ * listener so new connections are refused, close idle keep-alive connections, and let
+ * the others finish: a response being written is written to the end, a request head
+ * being received is answered (with Connection: close, like every answer from now on).
+ * The worker's loop ends when its last connection closes, or at the drain deadline,
+ * after which server_stop() closes whatever is left.
+ */
 static void
 on_stop(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     worker *w = arg;
-    event_base_loopbreak(w->base);
+    w->draining = 1;
+    if (w->lfd >= 0) {
+        while (accept_batch(w))
+            ;
+        event_del(w->lev);
+        close(w->lfd);
+        w->lfd = -1;
+    }
+    conn *next;
+    for (conn *c = w->first; c; c = next) {
+        next = c->next;
+        (void)drain_idle(c);
+    }
+    w->draining = 2;
+    if (!w->first) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    struct timeval tv = {g_opts.drain_timeout_ms / 1000, (g_opts.drain_timeout_ms % 1000) * 1000};
+    w->deadline_ev = event_new(w->base, -1, 0, on_deadline, w);
+    if (!w->deadline_ev || event_add(w->deadline_ev, &tv) < 0)
+        event_base_loopbreak(w->base);
 }
 
 static void *
@@ -802,6 +866,13 @@ server_stop(void)
         worker *w = &g_workers[i];
         if (w->started)
             pthread_join(w->thread, NULL);
+        int cut = 0;
+        for (conn *c = w->first; c; c = c->next)
+            cut++;
+        if (cut)
+            herald_warn("worker %d: drain deadline passed: closing %d unfinished connection(s)", i,
+                        cut);
+        w->draining = 0; /* no loopbreak from conn_free: the loop has ended */
         while (w->first)
             conn_free(w->first);
         while (w->sets) {
@@ -816,6 +887,8 @@ server_stop(void)
             event_free(w->stop_ev);
         if (w->sweep_ev)
             event_free(w->sweep_ev);
+        if (w->deadline_ev)
+            event_free(w->deadline_ev);
         out_free(&w->out);
         free(w->rbuf);
         if (w->lfd >= 0)

@@ -17,6 +17,8 @@
  * Pipelined requests are answered in order: each read answers every complete request
  * in the buffer, then flushes once (early when the queue gets large).
  *
+ * Shutdown drains (server_stop), like nginx's graceful stop: see on_stop() in conn.c.
+ *
  * Timeouts cost nothing per request: events have no timeout; each worker keeps its
  * connections in a list ordered by last activity (a read, or write progress: moving a
  * connection to the tail is a few pointer writes) and a sweep every 250 ms closes those
@@ -41,13 +43,17 @@ typedef struct server_opts {
     int idle_timeout_ms;
     int header_timeout_ms; /* a request head must be complete this long after it began */
     int max_conns;         /* per process; beyond it new connections are closed at once */
+    int drain_timeout_ms;  /* server_stop(): the longest wait for unfinished connections */
 } server_opts;
 
 /* Binds the listeners and starts the workers. Returns 0 or -1 (logged). */
 int server_start(const server_opts *o) __attribute__((warn_unused_result));
 /* The port actually bound (useful with port 0). */
 int server_port(void);
-/* Stops the workers, closes every connection and frees everything. */
+/* Stops the workers after draining them: listeners close at once (new connections are
+ * refused), idle connections close, responses being written and request heads being
+ * received are finished, for at most drain_timeout_ms; then closes whatever is left and
+ * frees everything. Blocks until done. */
 void server_stop(void);
 /* Open client connections (any thread). */
 int server_connections(void);

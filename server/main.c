@@ -13,7 +13,8 @@
  * Configuration: defaults, then --config FILE, then HERALD_* environment variables,
  * then flags (DESIGN.md). Settings: server_listen, redis_url, public_keys (space
  * separated), server_threads, http_host, log_level, server_idle_timeout_seconds,
- * server_header_timeout_seconds, server_max_connections, server_compression (on/off),
+ * server_header_timeout_seconds, server_max_connections, server_drain_timeout_seconds,
+ * server_compression (on/off),
  * tombstone_horizon_seconds (the signer's), paginate_by, record_cache_expires_seconds,
  * record_cache_maximum_expires_seconds, monitor.changes.record_cache_expires_seconds,
  * monitor.changes.record_cache_maximum_expires_seconds.
@@ -53,6 +54,7 @@ static const char *const env_names[] = {
     "server_idle_timeout_seconds",
     "server_header_timeout_seconds",
     "server_max_connections",
+    "server_drain_timeout_seconds",
     "server_compression",
     "tombstone_horizon_seconds",
     "paginate_by",
@@ -81,6 +83,8 @@ usage(FILE *f)
                "                        server_idle_timeout_seconds (60),\n"
                "                        server_header_timeout_seconds (10),\n"
                "                        server_max_connections (50000),\n"
+               "                        server_drain_timeout_seconds (10: on SIGTERM, the\n"
+               "                        longest wait for responses being written),\n"
                "                        server_compression (true: gzip and zstd bodies),\n"
                "                        tombstone_horizon_seconds (2592000, as the signer),\n"
                "                        paginate_by (0: none), record_cache_expires_seconds,\n"
@@ -122,7 +126,7 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    herald_info("signal %d: shutting down", (int)sig);
+    herald_info("signal %d: shutting down (finishing the responses under way)", (int)sig);
     event_base_loopbreak(arg);
 }
 
@@ -260,13 +264,14 @@ main(int argc, char **argv)
     so.nkeys = nkeys;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t threads, idle, hdrto, maxconns, cdef, cmax, mdef, mmax, horizon, paginate;
+    int64_t threads, idle, hdrto, maxconns, drain, cdef, cmax, mdef, mmax, horizon, paginate;
     if (get_int(cfg, "server_threads", cores > 0 ? cores : 1, 1, 256, &threads) < 0 ||
         get_int(cfg, "server_idle_timeout_seconds", 60, 1, 86400, &idle) < 0 ||
         get_int(cfg, "server_header_timeout_seconds", 10, 1, 3600, &hdrto) < 0 ||
         get_int(cfg, "tombstone_horizon_seconds", 2592000, 1, 100LL * 365 * 86400, &horizon) < 0 ||
         get_int(cfg, "paginate_by", 0, 0, 1000000, &paginate) < 0 ||
         get_int(cfg, "server_max_connections", 50000, 1, 10000000, &maxconns) < 0 ||
+        get_int(cfg, "server_drain_timeout_seconds", 10, 0, 3600, &drain) < 0 ||
         get_int(cfg, "record_cache_expires_seconds", 60, 0, INT32_MAX, &cdef) < 0 ||
         get_int(cfg, "record_cache_maximum_expires_seconds", 3600, 0, INT32_MAX, &cmax) < 0 ||
         get_int(cfg, "monitor.changes.record_cache_expires_seconds", 60, 0, INT32_MAX, &mdef) < 0 ||
@@ -319,7 +324,8 @@ main(int argc, char **argv)
                       .threads = (int)threads,
                       .idle_timeout_ms = (int)(idle * 1000),
                       .header_timeout_ms = (int)(hdrto * 1000),
-                      .max_conns = (int)maxconns};
+                      .max_conns = (int)maxconns,
+                      .drain_timeout_ms = (int)(drain * 1000)};
     if (server_start(&sv) < 0)
         goto out;
     started = 1;
