@@ -1,5 +1,5 @@
 /*
- * check_http -- the read server's request parser (server/http_parse.c) on arbitrary bytes.
+ * check_http -- the read server's request parser (lib/http_parse.c) on arbitrary bytes.
  *
  * The input is a byte stream from one client connection. It is parsed three ways, and
  * each must produce the same sequence of outcomes (every request head with its fields,
@@ -14,20 +14,31 @@
  * buffered length is reported even though it stays inside the allocation.
  *
  * Each way runs with the default limits and with small ones (so that the 414 and 431
- * paths are reached with short inputs). For every request: the slices lie inside the
+ * paths are reached with short inputs), and both again with the opt-in features of
+ * http_limits (the publisher's configuration): a headers array (32 entries, 4 with the
+ * small limits) and allow_chunked. For every request: the slices lie inside the
  * request's bytes, path and query partition the target, the flags are 0/1, an error is
- * one of the documented statuses. The header helpers (If-None-Match, Accept-Encoding,
- * query parameters, timestamps) run on the parsed values and on the raw input, into
- * exact-size buffers.
+ * one of the documented statuses. With the features on, every recorded header is one
+ * line of the head, in order (nheaders <= max_headers, each name a non-empty token that
+ * starts its line and ends at ':', each value inside that line without surrounding
+ * whitespace), chunked is set exactly when one Transfer-Encoding header was recorded
+ * (its value "chunked"), and then there is no Content-Length and the version is 1.1.
+ * Every parse with the features is also compared with the same parse with each feature
+ * alone and with neither: recording changes nothing but a 431 once more than
+ * max_headers header lines were received; allow_chunked changes nothing unless the
+ * parse without it refused a Transfer-Encoding (501). The header helpers
+ * (If-None-Match, Accept-Encoding, query parameters, timestamps) run on the parsed
+ * values and on the raw input, into exact-size buffers.
  */
 #include "fuzz_checks.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* Relative to this file, so the regression test can compile it without -I server. */
-#include "../server/http_parse.h"
+/* In libherald: include/ is on the path of the fuzz library and of the unit tests. */
+#include "herald/http_parse.h"
 
 #if defined(__has_include)
 #if __has_include(<sanitizer/asan_interface.h>)
@@ -53,7 +64,9 @@ struct outcome {
     size_t at; /* stream offset of the request */
     int method, minor, keep_alive;
     int64_t content_length;
-    unsigned has_inm, has_ae;
+    unsigned has_inm, has_ae, chunked;
+    size_t nheaders;
+    uint64_t headers_hash; /* of the recorded headers' offsets and lengths */
     struct rel method_name, target, path, query, inm, ae, connection, host;
 };
 
@@ -128,6 +141,209 @@ check_request(const http_request *r, const char *req, size_t n)
     if (r->method != want)
         return "http: method enum does not match the method name";
     return NULL;
+}
+
+/* ---- the opt-in features: recorded headers and Transfer-Encoding: chunked ---------- */
+
+#define MAX_RECORDED 32
+static http_header recorded[MAX_RECORDED];       /* the array of the configurations below */
+static http_header recorded_alone[MAX_RECORDED]; /* for the parse with recording alone */
+
+/* The number of header lines in req[0, n) as the parser splits them: after up to four
+ * leading CR/LF and the request line, every complete line up to the first empty one
+ * (LF or CR LF alone). Header lines never contain LF (a CTL). */
+static size_t
+count_header_lines(const char *req, size_t n)
+{
+    size_t i = 0, count = 0;
+    while (i < n && i < 4 && (req[i] == '\r' || req[i] == '\n'))
+        i++;
+    const char *nl = memchr(req + i, '\n', n - i);
+    if (!nl)
+        return 0;
+    i = (size_t)(nl - req) + 1;
+    while (i < n && (nl = memchr(req + i, '\n', n - i)) != NULL) {
+        size_t len = (size_t)(nl - (req + i));
+        if (len == 0 || (len == 1 && req[i] == '\r'))
+            break;
+        count++;
+        i += len + 1;
+    }
+    return count;
+}
+
+static int
+is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The properties of a successful parse that recorded its headers in 'h' (at most 'max'):
+ * see the top of this file. 'req' is the request's start, 'n' its head's length. */
+static const char *
+check_recorded(const http_request *r, const http_header *h, size_t max, const char *req, size_t n)
+{
+    if (r->nheaders > max)
+        return "http: nheaders exceeds max_headers";
+    if (r->nheaders != count_header_lines(req, n))
+        return "http: nheaders is not the number of header lines";
+    size_t te = 0;
+    const char *prev_end = req;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        http_slice name = h[i].name, value = h[i].value;
+        if (!name.p || name.len == 0)
+            return "http: a recorded header has an empty name";
+        if (!value.p && value.len == 0)
+            return "http: a recorded header value is absent, not empty";
+        if (!slice_inside(name, req, n) || !slice_inside(value, req, n))
+            return "http: a recorded header slice is outside the request head";
+        if (name.p < prev_end || name.p == req || name.p[-1] != '\n')
+            return "http: a recorded header name does not start a line, in order";
+        if ((size_t)(name.p + name.len - req) >= n || name.p[name.len] != ':' ||
+            memchr(name.p, ':', name.len))
+            return "http: a recorded header name does not end at its ':'";
+        for (size_t k = 0; k < name.len; k++) {
+            unsigned char ch = (unsigned char)name.p[k];
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                  (ch >= 'A' && ch <= 'Z') || (ch && strchr("!#$%&'*+-.^_`|~", ch))))
+                return "http: a recorded header name is not a token";
+        }
+        if (value.p < name.p + name.len + 1)
+            return "http: a recorded header value starts before its name's ':'";
+        const char *vend = value.p + value.len;
+        for (const char *q = name.p + name.len + 1; q < value.p; q++)
+            if (!is_ows(*q))
+                return "http: a recorded header value skipped more than whitespace";
+        if (value.len && (is_ows(value.p[0]) || is_ows(vend[-1])))
+            return "http: a recorded header value keeps surrounding whitespace";
+        if (memchr(value.p, '\n', value.len))
+            return "http: a recorded header value spans lines";
+        /* After the value: whitespace, then the line's end (CR LF or LF). */
+        const char *q = vend, *end = req + n;
+        while (q < end && is_ows(*q))
+            q++;
+        if (q < end && *q == '\r')
+            q++;
+        if (q >= end || *q != '\n')
+            return "http: a recorded header value does not run to its line's end";
+        prev_end = q;
+        if (name.len == 17 && strncasecmp(name.p, "transfer-encoding", 17) == 0) {
+            te++;
+            if (value.len != 7 || strncasecmp(value.p, "chunked", 7) != 0)
+                return "http: accepted a Transfer-Encoding other than chunked";
+        }
+    }
+    if (te != r->chunked)
+        return "http: chunked does not match the Transfer-Encoding headers recorded";
+    if (r->chunked && r->content_length != -1)
+        return "http: chunked with a Content-Length";
+    if (r->chunked && r->minor != 1)
+        return "http: chunked on HTTP/1.0";
+    return NULL;
+}
+
+static int
+slice_eq(http_slice a, http_slice b)
+{
+    return a.p == b.p && a.len == b.len;
+}
+
+/* Two parses of the same bytes found the same request (the fields besides the
+ * features'). */
+static int
+same_request(const http_request *a, const http_request *b)
+{
+    return a->method == b->method && a->minor == b->minor && a->keep_alive == b->keep_alive &&
+           a->content_length == b->content_length && a->has_if_none_match == b->has_if_none_match &&
+           a->has_accept_encoding == b->has_accept_encoding &&
+           slice_eq(a->method_name, b->method_name) && slice_eq(a->target, b->target) &&
+           slice_eq(a->path, b->path) && slice_eq(a->query, b->query) &&
+           slice_eq(a->if_none_match, b->if_none_match) &&
+           slice_eq(a->accept_encoding, b->accept_encoding) &&
+           slice_eq(a->connection, b->connection) && slice_eq(a->host, b->host);
+}
+
+/* 'rr' / 'rrc': the parse of req[0, n) with 'lim', which has both features on (its
+ * array is 'recorded'). Parses the same bytes with each feature alone and with neither,
+ * and checks that each feature makes only its documented difference. */
+static const char *
+check_features(const http_limits *lim, const char *req, size_t n, const http_request *rr,
+               ssize_t rrc)
+{
+    const http_limits none = {.max_request_line = lim->max_request_line, .max_head = lim->max_head};
+    http_limits rec = none, chk = none;
+    rec.headers = recorded_alone;
+    rec.max_headers = lim->max_headers;
+    chk.allow_chunked = 1;
+    http_request b, h, c;
+    ssize_t brc = http_parse_request(&b, req, n, &none);
+    ssize_t hrc = http_parse_request(&h, req, n, &rec);
+    ssize_t crc = http_parse_request(&c, req, n, &chk);
+    int too_many = count_header_lines(req, n) > lim->max_headers;
+    const char *why;
+
+    if ((brc > 0 && b.chunked) || (hrc > 0 && h.chunked))
+        return "http: chunked set without allow_chunked";
+    /* Recording alone: the same, but 431 for too many headers. */
+    if (hrc != brc && !(hrc == -431 && too_many))
+        return "http: recording headers changed the result (other than 431 for too many)";
+    if (hrc == brc && hrc > 0 && !same_request(&h, &b))
+        return "http: recording headers changed the request parsed";
+    if (hrc > 0 &&
+        (why = check_recorded(&h, recorded_alone, lim->max_headers, req, (size_t)hrc)) != NULL)
+        return why;
+    if (brc > 0 && b.nheaders != 0)
+        return "http: nheaders set without a headers array";
+
+    /* allow_chunked alone: the same unless the Transfer-Encoding was refused. */
+    if (brc != -501) {
+        if (crc != brc || (crc > 0 && (!same_request(&c, &b) || c.chunked)))
+            return "http: allow_chunked changed a parse without Transfer-Encoding";
+    } else if (crc != -400 && crc != -431 && crc != -501 && crc < 0) {
+        return "http: allow_chunked gave an unexpected error for a Transfer-Encoding";
+    } else if (crc > 0 && !c.chunked) {
+        return "http: allow_chunked accepted a Transfer-Encoding without setting chunked";
+    }
+    if (crc > 0 && (c.nheaders != 0 || (c.chunked && (c.content_length != -1 || c.minor != 1))))
+        return "http: chunked with a Content-Length or on HTTP/1.0, or nheaders without array";
+
+    /* Both: as recording alone until a Transfer-Encoding, as allow_chunked alone until
+     * more headers than the array holds. */
+    if (hrc != -501) {
+        if (rrc != hrc)
+            return "http: allow_chunked changed the result without Transfer-Encoding";
+        if (rrc > 0) {
+            if (!same_request(rr, &h) || rr->chunked || rr->nheaders != h.nheaders)
+                return "http: allow_chunked changed a parse without Transfer-Encoding";
+            for (size_t i = 0; i < rr->nheaders; i++)
+                if (!slice_eq(recorded[i].name, recorded_alone[i].name) ||
+                    !slice_eq(recorded[i].value, recorded_alone[i].value))
+                    return "http: allow_chunked changed the headers recorded";
+        }
+    }
+    if (rrc != -431) {
+        if (rrc != crc || (rrc > 0 && (!same_request(rr, &c) || rr->chunked != c.chunked)))
+            return "http: recording headers changed a chunked parse";
+    } else if (crc != -431 && !too_many) {
+        return "http: 431 with both features, but not too many headers nor too large";
+    }
+    if (rrc > 0)
+        return check_recorded(rr, recorded, lim->max_headers, req, (size_t)rrc);
+    return NULL;
+}
+
+/* FNV-1a over the recorded headers' positions, for comparing runs. */
+static uint64_t
+headers_hash(const http_request *r, const http_header *h, const char *base)
+{
+    uint64_t x = 14695981039346656037ULL;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const size_t v[] = {(size_t)(h[i].name.p - base), h[i].name.len,
+                            (size_t)(h[i].value.p - base), h[i].value.len};
+        for (size_t k = 0; k < 4; k++)
+            x = (x ^ v[k]) * 1099511628211ULL;
+    }
+    return x;
 }
 
 static int
@@ -216,6 +432,8 @@ parse_available(struct run *run, const char *buf, size_t *off, size_t avail, con
         http_request r;
         const char *req = buf + *off;
         ssize_t rc = http_parse_request(&r, req, avail - *off, lim);
+        if (lim->headers && (*why = check_features(lim, req, avail - *off, &r, rc)) != NULL)
+            return 1;
         if (rc == 0)
             return 0; /* incomplete: the run's end_off tells where it stopped */
         struct outcome *o = run->n < MAX_OUTCOMES ? &run->out[run->n] : NULL;
@@ -244,6 +462,9 @@ parse_available(struct run *run, const char *buf, size_t *off, size_t avail, con
             o->content_length = r.content_length;
             o->has_inm = r.has_if_none_match;
             o->has_ae = r.has_accept_encoding;
+            o->chunked = r.chunked;
+            o->nheaders = r.nheaders;
+            o->headers_hash = lim->headers ? headers_hash(&r, lim->headers, buf) : 0;
             o->method_name = rel_of(r.method_name, buf);
             o->target = rel_of(r.target, buf);
             o->path = rel_of(r.path, buf);
@@ -318,7 +539,8 @@ compare_runs(const struct run *a, const struct run *b)
             return "http: split reads gave a different result than one read";
         if (x->at != y->at || x->method != y->method || x->minor != y->minor ||
             x->keep_alive != y->keep_alive || x->content_length != y->content_length ||
-            x->has_inm != y->has_inm || x->has_ae != y->has_ae ||
+            x->has_inm != y->has_inm || x->has_ae != y->has_ae || x->chunked != y->chunked ||
+            x->nheaders != y->nheaders || x->headers_hash != y->headers_hash ||
             !rel_eq(x->method_name, y->method_name) || !rel_eq(x->target, y->target) ||
             !rel_eq(x->path, y->path) || !rel_eq(x->query, y->query) || !rel_eq(x->inm, y->inm) ||
             !rel_eq(x->ae, y->ae) || !rel_eq(x->connection, y->connection) ||
@@ -374,11 +596,20 @@ check_with_limits(const uint8_t *data, size_t size, const http_limits *lim)
 const char *
 herald_fuzz_check_http(const uint8_t *data, size_t size)
 {
-    static const http_limits def = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
-    static const http_limits small = {40, 120};
+    static const http_limits def = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
+                                    .max_head = HTTP_DEFAULT_MAX_HEAD};
+    static const http_limits small = {.max_request_line = 40, .max_head = 120};
+    /* The publisher's configuration: every header recorded, chunked bodies accepted. */
+    static const http_limits def_rec = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD,
+                                        recorded, MAX_RECORDED, 1};
+    static const http_limits small_rec = {40, 120, recorded, 4, 1};
     const char *why = check_with_limits(data, size, &def);
     if (!why)
         why = check_with_limits(data, size, &small);
+    if (!why)
+        why = check_with_limits(data, size, &def_rec);
+    if (!why)
+        why = check_with_limits(data, size, &small_rec);
     if (!why)
         why = check_helpers((const char *)data, size);
     return why;

@@ -9,9 +9,12 @@
  * (fuzz_target.c) aborts on it so that libFuzzer saves the input.
  *
  * Targets and their properties (details at the top of each check_*.c):
- *   http       server/http_parse.c: fed whole, in random splits and byte by byte, and
+ *   http       lib/http_parse.c: fed whole, in random splits and byte by byte, and
  *              pipelined, it gives the same requests and the same error; slices stay
- *              inside the bytes received so far (the rest is poisoned under ASan).
+ *              inside the bytes received so far (the rest is poisoned under ASan);
+ *              also with every header recorded and chunked allowed (the publisher's
+ *              settings): the recorded headers are exactly the head's lines, and
+ *              those options change no answer but the documented ones.
  *   listing    herald_listing_parse_len on the query string, then apply on a fixed
  *              record set: pages chained through herald_listing_next_url list every
  *              match exactly once, in the order herald_listing_compare gives; errors

@@ -27,7 +27,7 @@
 
 #include "herald/log.h"
 #include "herald/mem.h"
-#include "http_parse.h"
+#include "herald/http_parse.h"
 #include "metrics.h"
 #include "routes.h"
 #include "snapset.h"
@@ -532,7 +532,8 @@ keep_rest(conn *c, char *buf, size_t used, size_t len)
 static void
 conn_serve(conn *c, char *buf, size_t len)
 {
-    static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
+    static const http_limits lim = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
+                                    .max_head = HTTP_DEFAULT_MAX_HEAD};
     worker *w = c->w;
     struct out *o = &w->out;
     size_t used = 0;
@@ -621,11 +622,16 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     struct timeval tv;
     event_base_gettimeofday_cached(w->base, &tv);
     int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    while (w->first && now - w->first->last_ms >= g_opts.idle_timeout_ms) {
-        metrics_add(&w->metrics->conn[CE_CLOSED_IDLE], 1);
-        conn_free(w->first);
-    }
     conn *next;
+    /* A connection with a request head under way is the header timeout's (a 408), even
+     * when the idle timeout is the shorter one. */
+    for (conn *c = w->first; c && now - c->last_ms >= g_opts.idle_timeout_ms; c = next) {
+        next = c->next;
+        if (c->head_ms)
+            continue;
+        metrics_add(&w->metrics->conn[CE_CLOSED_IDLE], 1);
+        conn_free(c);
+    }
     for (conn *c = w->heads; c; c = next) {
         next = c->hnext;
         if (now - c->head_ms < g_opts.header_timeout_ms)

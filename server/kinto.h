@@ -26,7 +26,7 @@
 
 #include <stddef.h>
 
-#include "http_parse.h"
+#include "herald/http_parse.h"
 #include "snapset.h"
 
 typedef struct out out;

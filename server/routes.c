@@ -114,12 +114,7 @@ reply_error(out *o, int status, int errnum, const char *message, const json_t *d
 void
 route_error(out *o, int status)
 {
-    const char *msg = status == 414   ? "Request line too long"
-                      : status == 431 ? "Request header fields too large"
-                      : status == 505 ? "HTTP version not supported"
-                      : status == 501 ? "Transfer-Encoding is not supported"
-                      : status == 408 ? "Request header not received in time"
-                                      : "Malformed request";
+    const char *msg = http_error_message(status);
     /* Kinto's errno for a request it cannot use is 107 (invalid parameters); only
      * server-side conditions get 999. */
     reply_error(o, status, status < 500 ? HERALD_ERRNO_INVALID_PARAMETERS : HERALD_ERRNO_UNDEFINED,

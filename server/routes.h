@@ -18,7 +18,7 @@
 
 #include "encode.h"
 #include "herald/crypto.h"
-#include "http_parse.h"
+#include "herald/http_parse.h"
 #include "metrics.h"
 #include "snapset.h"
 

@@ -276,6 +276,18 @@ h_check "slow request head: 408 and closed after the header timeout, however it 
 h_check "... within 1-3 s" test $((SECONDS - start)) -le 3
 out=$(RAW_WAIT=6000 raw 0 "GET /v1/__lbheartbeat__ HTTP/1.1\r\n${G}\r\n")
 h_check "idle keep-alive connection closed after the idle timeout" h_eq "$(echo "$out" | statuses)${out: -8}" "200 <closed>"
+# With the idle timeout the shorter one, a head under way still gets its 408 (it used to
+# be closed silently as idle).
+printf 'server_idle_timeout_seconds = 1\nserver_header_timeout_seconds = 2\n' >"$H_TMP/short-idle.conf"
+main_port=$H_SRV_PORT main_pid=$H_SRV_PID
+unset H_SRV_PORT
+h_start_server --threads 1 --config "$H_TMP/short-idle.conf"
+start=$SECONDS
+out=$(P=$H_SRV_PORT; RAW_WAIT=5000 raw 0 "GET /v1/__lbheartbeat__ HTTP/1.1\r\nHost: t\r\n")
+h_check "idle timeout 1 s < header timeout 2 s: an incomplete head gets 408, not a silent close" h_eq "$(echo "$out" | statuses)${out: -8}" "408 <closed>"
+kill -TERM "$H_SRV_PID"
+wait "$H_SRV_PID" || true
+H_SRV_PORT=$main_port H_SRV_PID=$main_pid
 # Each client sends a request (the listener defers accept() until data arrives).
 conns=$(node -e '
 const net = require("net"); let open = 0, refused = 0; const N = 60, all = [];

@@ -22,7 +22,6 @@
 #include "../../fuzz/check_jcs.c"
 #include "../../fuzz/check_listing.c"
 #include "../../fuzz/check_snapshot.c"
-#include "../../server/http_parse.c"
 
 static const struct {
     const char *name;

@@ -1,7 +1,9 @@
 /*
  * test_http_parse -- table-driven tests of the read server's request parser
- * (server/http_parse.c): valid requests, every split point of a request across reads,
- * pipelined requests, malformed input, oversize request lines and heads, and the
+ * (lib/http_parse.c): valid requests, every split point of a request across reads,
+ * pipelined requests, malformed input, oversize request lines and heads, the opt-in
+ * features of http_limits (every header recorded into the caller's array, up to
+ * max_headers; "Transfer-Encoding: chunked" alone accepted with allow_chunked), and the
  * helpers for If-None-Match, Accept-Encoding, query parameters and _since values; plus
  * a differential test of the word-at-a-time validation of targets and header values
  * against a byte-by-byte reference on random input.
@@ -15,9 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_parse.h"
+#include "herald/http_parse.h"
 
-static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
+static const http_limits lim = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
+                                .max_head = HTTP_DEFAULT_MAX_HEAD};
 
 static ssize_t
 parse(http_request *r, const char *s)
@@ -170,6 +173,220 @@ Test(http_parse, oversize_head_is_431)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-Pad: aaaaaaaaaa\r\n");
     http_request r;
     cr_assert_eq(http_parse_request(&r, buf, n, &lim), -431); /* no end yet, too long */
+}
+
+/* ---- recorded headers (http_limits.headers) ------------------------------------------ */
+
+/* A header array of 'n' entries, each set to a marker, and limits that record into it. */
+#define MARK ((const char *)&marker)
+static const char marker = 0;
+
+static http_limits
+recording(http_header *h, size_t cap, size_t max_headers, int allow_chunked)
+{
+    for (size_t i = 0; i < cap; i++)
+        h[i] = (http_header){{MARK, 99}, {MARK, 99}};
+    return (http_limits){HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD, h, max_headers,
+                         allow_chunked};
+}
+
+static int
+untouched(const http_header *h)
+{
+    return h->name.p == MARK && h->name.len == 99 && h->value.p == MARK && h->value.len == 99;
+}
+
+Test(http_parse, headers_are_recorded_in_order_as_slices_of_the_input)
+{
+    static const char req[] = "GET /a HTTP/1.1\r\n"
+                              "Host: h\r\n"
+                              "X-One:   a  b \t\r\n" /* OWS trimmed at both ends, not inside */
+                              "x-empty:\r\n"
+                              "X-Tab:\tv\n" /* bare LF */
+                              "Content-Length: 3\r\n"
+                              "X-One: again\r\n" /* repeated names are all recorded */
+                              "\r\n";
+    static const struct {
+        const char *line, *name, *value;
+    } want[] = {
+        {"Host: h\r", "Host", "h"},
+        {"X-One:   a  b \t\r", "X-One", "a  b"},
+        {"x-empty:\r", "x-empty", ""},
+        {"X-Tab:\tv\n", "X-Tab", "v"},
+        {"Content-Length: 3\r", "Content-Length", "3"},
+        {"X-One: again\r", "X-One", "again"},
+    };
+    size_t nwant = sizeof(want) / sizeof(want[0]);
+    http_header h[8];
+    http_limits l = recording(h, 8, 8, 0);
+    http_request r;
+    ssize_t rc = http_parse_request(&r, req, strlen(req), &l);
+    cr_assert_eq(rc, (ssize_t)strlen(req));
+    cr_assert_eq(r.nheaders, nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        const char *line = strstr(req, want[i].line);
+        cr_assert_not_null(line);
+        /* The name starts the line; the value is where it is in the line, not a copy. */
+        cr_assert_eq(h[i].name.p, line, "header %zu: name at %td", i, h[i].name.p - req);
+        cr_assert(slice_is(h[i].name, want[i].name), "header %zu: name '%.*s'", i,
+                  (int)h[i].name.len, h[i].name.p);
+        cr_assert(slice_is(h[i].value, want[i].value), "header %zu: value '%.*s'", i,
+                  (int)h[i].value.len, h[i].value.p);
+        const char *colon = line + strlen(want[i].name);
+        cr_assert_geq(h[i].value.p, colon + 1, "header %zu: value before the ':'", i);
+        cr_assert_leq(h[i].value.p + h[i].value.len, line + strlen(want[i].line),
+                      "header %zu: value past its line", i);
+        if (want[i].value[0])
+            cr_assert_eq(h[i].value.p, strstr(colon, want[i].value), "header %zu", i);
+    }
+    cr_assert(untouched(&h[nwant]), "an entry past nheaders was written");
+    /* The headers the parser acts on are still parsed, from the same bytes. */
+    cr_assert_eq(r.host.p, h[0].value.p);
+    cr_assert(slice_is(r.host, "h"));
+    cr_assert_eq(r.content_length, 3);
+}
+
+Test(http_parse, max_headers_exactly_reached_is_accepted_one_more_is_431)
+{
+    http_header h[4];
+    http_limits l = recording(h, 4, 3, 0);
+    http_request r;
+    const char *three = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n";
+    cr_assert_eq(http_parse_request(&r, three, strlen(three), &l), (ssize_t)strlen(three));
+    cr_assert_eq(r.nheaders, 3);
+    cr_assert(slice_is(h[2].name, "B") && slice_is(h[2].value, "2"));
+    cr_assert(untouched(&h[3]), "entry past max_headers written");
+
+    const char *four = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    cr_assert_eq(http_parse_request(&r, four, strlen(four), &l), -431);
+    cr_assert(untouched(&h[3]), "entry past max_headers written");
+    /* Known as soon as the extra line is complete, before the end of the head. */
+    cr_assert_eq(http_parse_request(&r, four, strlen(four) - 2, &l), -431);
+    /* ... but not before. */
+    cr_assert_eq(http_parse_request(&r, four, strlen(four) - 3, &l), 0);
+
+    /* An empty array: a request without headers only. */
+    l = recording(h, 4, 0, 0);
+    const char *none = "GET /a HTTP/1.0\r\n\r\n";
+    cr_assert_eq(http_parse_request(&r, none, strlen(none), &l), (ssize_t)strlen(none));
+    cr_assert_eq(r.nheaders, 0);
+    const char *one = "GET /a HTTP/1.0\r\nX: y\r\n\r\n";
+    cr_assert_eq(http_parse_request(&r, one, strlen(one), &l), -431);
+    cr_assert(untouched(&h[0]));
+}
+
+Test(http_parse, without_a_headers_array_nothing_is_recorded)
+{
+    /* max_headers means nothing without the array: three headers, limit 1, accepted. */
+    const http_limits l = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD, NULL, 1, 0};
+    const char *req = "GET /a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nIf-None-Match: \"3\"\r\n\r\n";
+    http_request r;
+    cr_assert_eq(http_parse_request(&r, req, strlen(req), &l), (ssize_t)strlen(req));
+    cr_assert_eq(r.nheaders, 0);
+    cr_assert(slice_is(r.host, "h"));
+    cr_assert(slice_is(r.if_none_match, "\"3\""));
+    cr_assert_eq(parse(&r, req), (ssize_t)strlen(req)); /* the file's default limits */
+    cr_assert_eq(r.nheaders, 0);
+}
+
+Test(http_parse, every_split_point_with_recorded_headers_and_chunked)
+{
+    const char *req = "POST /v1/batch HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                      "Authorization: Basic eDp5\r\n\r\n";
+    size_t n = strlen(req);
+    http_header h[3];
+    http_limits l = recording(h, 3, 3, 1);
+    http_request r;
+    for (size_t cut = 0; cut < n; cut++)
+        cr_assert_eq(http_parse_request(&r, req, cut, &l), 0, "prefix of %zu bytes", cut);
+    cr_assert_eq(http_parse_request(&r, req, n, &l), (ssize_t)n);
+    cr_assert_eq(r.chunked, 1);
+    cr_assert_eq(r.content_length, -1);
+    cr_assert_eq(r.nheaders, 3);
+    cr_assert(slice_is(h[1].name, "Transfer-Encoding") && slice_is(h[1].value, "chunked"));
+    cr_assert(slice_is(h[2].name, "Authorization") && slice_is(h[2].value, "Basic eDp5"));
+}
+
+/* ---- Transfer-Encoding: chunked (http_limits.allow_chunked) --------------------------- */
+
+struct te_case {
+    const char *in;
+    int allow_chunked;
+    ssize_t rc; /* > 0: expect the whole input consumed, chunked set; else the exact return */
+};
+
+#define TE_REQ(headers) "POST /a HTTP/1.1\r\nHost: h\r\n" headers "\r\n"
+
+static struct te_case te_cases[] = {
+    {TE_REQ("Transfer-Encoding: chunked\r\n"), 1, 1},
+    {TE_REQ("transfer-encoding: CHUNKED\r\n"), 1, 1},
+    {TE_REQ("Transfer-Encoding: Chunked\r\n"), 1, 1},
+    {TE_REQ("Transfer-Encoding:  chunked \t\r\n"), 1, 1}, /* OWS is not part of the value */
+    {TE_REQ("Transfer-Encoding:chunked\r\n"), 1, 1},
+    /* refused without allow_chunked, as before */
+    {TE_REQ("Transfer-Encoding: chunked\r\n"), 0, -501},
+    {TE_REQ("Transfer-Encoding: CHUNKED\r\n"), 0, -501},
+    {TE_REQ("Transfer-Encoding: gzip\r\n"), 0, -501},
+    /* anything but "chunked" alone */
+    {TE_REQ("Transfer-Encoding: gzip, chunked\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: chunked, chunked\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: chunked;x=1\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: gzip\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: identity\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: chunke\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: chunkedx\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: \"chunked\"\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding:\r\n"), 1, -501},
+    /* a second Transfer-Encoding header, whatever it says */
+    {TE_REQ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: chunked\r\ntransfer-encoding: gzip\r\n"), 1, -501},
+    {TE_REQ("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"), 1, -501},
+    /* both framings (either order, even a zero length), or chunked on HTTP/1.0 */
+    {TE_REQ("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"), 1, -400},
+    {TE_REQ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"), 1, -400},
+    {TE_REQ("Content-Length: 0\r\nTransfer-Encoding: chunked\r\n"), 1, -400},
+    {"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 1, -400},
+    {"POST /a HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 1, -400},
+    /* the other checks still apply */
+    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 1, -400}, /* no Host */
+    {TE_REQ("Transfer-Encoding : chunked\r\n"), 1, -400},
+};
+
+ParameterizedTestParameters(http_parse, chunked)
+{
+    static size_t idx[sizeof(te_cases) / sizeof(te_cases[0])];
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+        idx[i] = i;
+    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(size_t *i, http_parse, chunked)
+{
+    const struct te_case *c = &te_cases[*i];
+    const http_limits l = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD, NULL, 0,
+                           c->allow_chunked};
+    http_request r;
+    ssize_t rc = http_parse_request(&r, c->in, strlen(c->in), &l);
+    if (c->rc <= 0) {
+        cr_assert_eq(rc, c->rc, "'%s' (allow %d): got %zd want %zd", c->in, c->allow_chunked, rc,
+                     c->rc);
+        return;
+    }
+    cr_assert_eq(rc, (ssize_t)strlen(c->in), "'%s': got %zd", c->in, rc);
+    cr_assert_eq(r.chunked, 1, "'%s'", c->in);
+    cr_assert_eq(r.content_length, -1);
+    cr_assert_eq(r.minor, 1);
+}
+
+Test(http_parse, allow_chunked_without_transfer_encoding_changes_nothing)
+{
+    const http_limits l = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD, NULL, 0, 1};
+    const char *req = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n";
+    http_request r;
+    cr_assert_eq(http_parse_request(&r, req, strlen(req), &l), (ssize_t)strlen(req));
+    cr_assert_eq(r.chunked, 0);
+    cr_assert_eq(r.content_length, 12);
+    cr_assert_eq(r.keep_alive, 1);
 }
 
 /* ---- If-None-Match ------------------------------------------------------------------ */

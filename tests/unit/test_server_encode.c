@@ -21,7 +21,7 @@
 #include <zstd.h>
 
 #include "encode.h"
-#include "http_parse.h"
+#include "herald/http_parse.h"
 
 /* Decodes gzip 'p' into 'out'. Returns 0 or -1. */
 static int

@@ -257,7 +257,8 @@ parse_resp(resp *r, herald_buf *b, int head_request)
 static void
 request(resp *r, const snapset *s, const char *raw)
 {
-    static const http_limits lim = {HTTP_DEFAULT_MAX_REQUEST_LINE, HTTP_DEFAULT_MAX_HEAD};
+    static const http_limits lim = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
+                                    .max_head = HTTP_DEFAULT_MAX_HEAD};
     http_request req;
     ssize_t n = http_parse_request(&req, raw, strlen(raw), &lim);
     cr_assert_eq(n, (ssize_t)strlen(raw));

@@ -1,11 +1,14 @@
 /*
- * http_parse -- the read server's zero-copy HTTP/1.x request parser.
+ * http_parse -- the zero-copy HTTP/1.x request parser of the read server and the
+ * publisher (written for the read server's hot path, then shared so that both answer
+ * malformed requests the same way, in Kinto's error format).
  *
  * The parser never allocates and never copies: every field of http_request is a slice
  * {p, len} pointing into the caller's read buffer, valid until the caller moves or
- * reuses those bytes. It reads the request line and only the headers the read server
+ * reuses those bytes. It reads the request line and records the headers the read server
  * acts on (If-None-Match, Accept-Encoding, Connection, Host, Content-Length,
- * Transfer-Encoding); every other header is syntax-checked and skipped.
+ * Transfer-Encoding); every other header is syntax-checked and skipped, unless the
+ * caller gives an array for all of them (http_limits.headers, the publisher).
  *
  * It is strict where leniency enables request smuggling or cache confusion (obs-fold,
  * whitespace before ':', control characters, duplicate Host or Content-Length, any
@@ -16,13 +19,14 @@
  *         them; a request body, which the read server never accepts, is not included);
  *   0     incomplete: read more and call again with the whole buffer;
  *   < 0   the negated HTTP status to answer before closing: 400 malformed, 414 request
- *         line too long, 431 header section too large, 505 unsupported version,
- *         501 Transfer-Encoding.
+ *         line too long, 431 header section too large (or more headers than the
+ *         caller's array holds), 505 unsupported version, 501 Transfer-Encoding (other
+ *         than "chunked" alone when the caller allows it; 400 with Content-Length too).
  * Parsing is restarted from the beginning on each call: heads are small (limits below)
  * and a client trickling a head byte by byte is bounded by the slow-header timeout.
  */
-#ifndef HERALD_SERVER_HTTP_PARSE_H
-#define HERALD_SERVER_HTTP_PARSE_H
+#ifndef HERALD_HTTP_PARSE_H
+#define HERALD_HTTP_PARSE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,11 +59,21 @@ typedef struct http_request {
     http_slice host;
     unsigned has_if_none_match : 1;
     unsigned has_accept_encoding : 1;
+    unsigned chunked : 1; /* Transfer-Encoding: chunked (only with allow_chunked) */
+    size_t nheaders;      /* headers recorded in http_limits.headers */
 } http_request;
+
+typedef struct http_header {
+    http_slice name;  /* a token, as sent */
+    http_slice value; /* without surrounding whitespace */
+} http_header;
 
 typedef struct http_limits {
     size_t max_request_line; /* longer: 414 */
     size_t max_head;         /* request line + headers longer: 431 */
+    http_header *headers;    /* non-NULL: every header is recorded here, in order */
+    size_t max_headers;      /* its size; more headers: 431 */
+    int allow_chunked;       /* accept "Transfer-Encoding: chunked" (the caller decodes) */
 } http_limits;
 
 #define HTTP_DEFAULT_MAX_REQUEST_LINE 8192
@@ -67,6 +81,10 @@ typedef struct http_limits {
 
 ssize_t http_parse_request(http_request *req, const char *buf, size_t len, const http_limits *lim)
     __attribute__((warn_unused_result));
+
+/* The message of a Kinto error answering a parser status (400, 408, 413, 414, 431, 501,
+ * 505), shared by both servers so that they word protocol errors the same way. */
+const char *http_error_message(int status);
 
 /*
  * If-None-Match against version 'v' (the strong ETag "v"): returns 1 when 'inm' is "*"

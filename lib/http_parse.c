@@ -8,7 +8,7 @@
  * Header names are compared case-insensitively by length first, so the common headers
  * we skip (User-Agent, Accept, ...) cost one length comparison each.
  */
-#include "http_parse.h"
+#include "herald/http_parse.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -253,6 +253,11 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
         if (!value_ok(p + i + 1, eol - i - 1))
             return -400;
         http_slice v = trim_ows(p + i + 1, eol - i - 1);
+        if (lim->headers) {
+            if (req->nheaders == lim->max_headers)
+                return -431;
+            lim->headers[req->nheaders++] = (http_header){{p, i}, v};
+        }
         switch (i) {
         case 4:
             if (NAME_IS(p, i, "host")) {
@@ -287,9 +292,14 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
             }
             break;
         case 17:
-            /* We never read request bodies; a chunked one could not be skipped safely. */
-            if (NAME_IS(p, i, "transfer-encoding"))
-                return -501;
+            /* The read server never reads request bodies, and a chunked one could not be
+             * skipped safely; the publisher decodes "chunked" and nothing else. */
+            if (NAME_IS(p, i, "transfer-encoding")) {
+                if (!lim->allow_chunked || req->chunked || v.len != 7 ||
+                    strncasecmp(v.p, "chunked", 7) != 0)
+                    return -501;
+                req->chunked = 1;
+            }
             break;
         default:
             break;
@@ -299,11 +309,34 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
 
     if (req->minor == 1 && !have_host)
         return -400; /* RFC 9112 3.2 */
+    if (req->chunked && (req->content_length >= 0 || req->minor == 0))
+        return -400; /* both framings: a smuggling attempt (RFC 9112 6.1) */
     if (req->minor == 1)
         req->keep_alive = !list_has_token(req->connection, "close", 5);
     else
         req->keep_alive = list_has_token(req->connection, "keep-alive", 10);
     return (ssize_t)(p - buf);
+}
+
+const char *
+http_error_message(int status)
+{
+    switch (status) {
+    case 408:
+        return "Request header not received in time";
+    case 413:
+        return "Request body too large";
+    case 414:
+        return "Request line too long";
+    case 431:
+        return "Request header fields too large";
+    case 501:
+        return "Transfer-Encoding is not supported";
+    case 505:
+        return "HTTP version not supported";
+    default:
+        return "Malformed request";
+    }
 }
 
 int
