@@ -1,12 +1,11 @@
 /*
  * http -- the publisher's own request and response values, apart from libevent.
  *
- * Handlers take a pub_req and fill a pub_resp; only the evhttp glue (routes.c) touches
- * libevent's request. That is what lets POST /v1/batch run each sub-request through
+ * Handlers take a pub_req and fill a pub_resp; only httpd.c deals with the wire. That is what lets POST /v1/batch run each sub-request through
  * exactly the same handlers as a direct request, and lets a request wait for an
  * argon2id verification on a worker thread before it is handled.
  *
- * A pub_req owns copies of everything it points to (the evhttp request may be gone by
+ * A pub_req owns copies of everything it points to (the connection's buffers are reused by
  * the time a deferred request runs, and sub-requests come from a JSON body).
  */
 #ifndef HERALD_PUB_HTTP_H

@@ -1,7 +1,7 @@
 /*
  * herald-publisher -- the write side of Herald: Kinto's HTTP API over Redis.
  *
- * One thread, one libevent loop (evhttp), one blocking Redis connection (store.h).
+ * One thread, one libevent loop (HTTP in httpd.h), one blocking Redis connection (store.h).
  * Each write is one Lua script that assigns the timestamp, stores the object and
  * appends a change event for the signer atomically; with Redis running
  * appendonly yes + appendfsync always, its reply means the write is on disk, and only
@@ -16,16 +16,10 @@
  * and Kinto's settings (settings.h; docs/publisher.md lists them all).
  * The admin password comes only from the environment (HERALD_ADMIN_PASSWORD): a
  * config file is easier to leak than a process environment.
- *
- * evhttp tuning (measured, see issue 3): TCP_NODELAY on the listening socket (Linux
- * accepted sockets inherit it) and a raised bufferevent max single write, otherwise
- * every response over 16 KB waits ~40 ms on Nagle + delayed ACK.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -41,14 +35,13 @@
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/redis.h"
+#include "httpd.h"
 #include "routes.h"
 #include "settings.h"
 #include "store.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8889"
 #define DEFAULT_REDIS "redis://127.0.0.1:6379/0"
-/* Larger than any response we build in one piece; libevent's default is 16 KB. */
-#define MAX_SINGLE_WRITE (4 * 1024 * 1024)
 
 static void
 usage(FILE *f)
@@ -114,16 +107,6 @@ is_loopback(const char *host)
     return 0;
 }
 
-static struct bufferevent *
-make_bufferevent(struct event_base *base, void *arg)
-{
-    (void)arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (bev)
-        bufferevent_set_max_single_write(bev, MAX_SINGLE_WRITE);
-    return bev;
-}
-
 /*
  * Graceful shutdown: on SIGTERM/SIGINT stop accepting connections, let every request
  * already received finish (its Redis write, an argon2id check on a worker thread, the
@@ -134,9 +117,7 @@ make_bufferevent(struct event_base *base, void *arg)
 
 struct drain {
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
-    const pub_app *app;
+    pub_httpd *http;
     struct event *tick;
     int ticks;
 };
@@ -147,10 +128,10 @@ drain_tick(evutil_socket_t fd, short events, void *arg)
     struct drain *d = arg;
     (void)fd;
     (void)events;
-    if (d->app->inflight <= 0 || ++d->ticks * 50 >= DRAIN_MAX_MS) {
-        if (d->app->inflight > 0)
-            herald_warn("shutdown: %d request(s) still unanswered after %d ms", d->app->inflight,
-                        DRAIN_MAX_MS);
+    int busy = pub_httpd_busy(d->http);
+    if (busy <= 0 || ++d->ticks * 50 >= DRAIN_MAX_MS) {
+        if (busy > 0)
+            herald_warn("shutdown: %d request(s) still unanswered after %d ms", busy, DRAIN_MAX_MS);
         event_base_loopexit(d->base, NULL);
         return;
     }
@@ -169,10 +150,8 @@ on_signal(evutil_socket_t sig, short events, void *arg)
         return;
     }
     herald_info("signal %d: shutting down after %d request(s) in flight", (int)sig,
-                d->app->inflight);
-    if (d->bound)
-        evhttp_del_accept_socket(d->http, d->bound);
-    d->bound = NULL;
+                pub_httpd_busy(d->http));
+    pub_httpd_drain(d->http);
     d->tick = evtimer_new(d->base, drain_tick, d);
     if (!d->tick) {
         event_base_loopexit(d->base, NULL);
@@ -229,7 +208,7 @@ main(int argc, char **argv)
     herald_config *cfg = herald_config_new(), *flags = herald_config_new();
     const char *config_file = NULL;
     struct event_base *base = NULL;
-    struct evhttp *http = NULL;
+    pub_httpd *http = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
@@ -303,8 +282,7 @@ main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
-    http = base ? evhttp_new(base) : NULL;
-    if (!http) {
+    if (!base) {
         herald_error("cannot create the event loop");
         goto done;
     }
@@ -325,33 +303,19 @@ main(int argc, char **argv)
         .settings = &settings,
         .default_host = listen_str,
     };
-    /* Every method reaches the routes, which answer Kinto's 405 JSON: libevent 2.1 would
-     * answer 501 in HTML itself. Methods it does not know get the internal type
-     * EVHTTP_REQ_UNKNOWN_ (1 << 15, http-internal.h), which must be allowed too. */
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
-                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
-                                         EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                         EVHTTP_REQ_CONNECT | (1u << 15));
-    /* Above our own limit, which answers Kinto's 413 (evhttp's just closes). */
-    evhttp_set_max_body_size(http, (ev_ssize_t)settings.max_body_bytes * 2 + 65536);
-    evhttp_set_bevcb(http, make_bufferevent, NULL);
-    evhttp_set_gencb(http, pub_routes_handle, &app);
-    struct evhttp_bound_socket *bound =
-        evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
-    if (!bound) {
+    pub_httpd_opts ho = {settings.max_body_bytes, (int)settings.idle_timeout_seconds * 1000,
+                         (int)settings.header_timeout_seconds * 1000};
+    http = pub_httpd_new(base, &ho, pub_routes_handle, &app);
+    if (pub_httpd_listen(http, host, port) != 0) {
         herald_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         goto done;
     }
-    int one = 1;
-    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
-                   sizeof(one)) != 0)
-        herald_warn("TCP_NODELAY: %s", strerror(errno));
     if (!is_loopback(host))
         herald_warn("listening on non-loopback %s: Basic auth travels in clear, put a "
                     "TLS-terminating proxy in front (docs/)",
                     host);
 
-    drain = (struct drain){base, http, bound, &app, NULL, 0};
+    drain = (struct drain){base, http, NULL, 0};
     sigterm = evsignal_new(base, SIGTERM, on_signal, &drain);
     sigint = evsignal_new(base, SIGINT, on_signal, &drain);
     if (!sigterm || !sigint || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
@@ -368,8 +332,7 @@ done:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
-    if (http)
-        evhttp_free(http);
+    pub_httpd_free(http);
     pub_accounts_free(accounts);
     if (base)
         event_base_free(base);

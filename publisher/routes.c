@@ -3,8 +3,6 @@
  */
 #include "routes.h"
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +25,7 @@
 /* A request waiting for its user, its password hashes, then its reply. */
 typedef struct pub_ctx {
     pub_app *app;
-    struct evhttp_request *ev;
+    pub_httpd_conn *conn;
     pub_req req;
     pub_user user;
     pub_hashes hashes;
@@ -548,7 +546,7 @@ pub_routes_dispatch(pub_call *c)
     }
 }
 
-/* ---- the evhttp glue ---- */
+/* ---- the HTTP glue ---- */
 
 static void
 ctx_free(pub_ctx *ctx)
@@ -602,35 +600,12 @@ decorate(const pub_app *app, const pub_req *req, pub_resp *resp)
 }
 
 static void
-request_done(struct evhttp_request *ev, void *arg)
-{
-    (void)ev;
-    ((pub_app *)arg)->inflight--;
-}
-
-static void
 send_resp(pub_ctx *ctx, pub_resp *resp)
 {
-    struct evhttp_request *ev = ctx->ev;
-    struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
     struct timespec t1;
     decorate(ctx->app, &ctx->req, resp);
-    for (int i = 0; i < resp->headers.n; i++)
-        evhttp_add_header(out, resp->headers.v[i].name, resp->headers.v[i].value);
-    if (ctx->req.method == PUB_HEAD || !resp->has_body) {
-        /* evhttp computes Content-Length from the buffer: HEAD says how long the GET
-         * body would be, as HTTP wants, then drops it. */
-        if (ctx->req.method == PUB_HEAD && resp->body.len) {
-            char n[32];
-            snprintf(n, sizeof(n), "%zu", resp->body.len);
-            evhttp_add_header(out, "Content-Length", n);
-        }
-    } else if (resp->body.len) {
-        evbuffer_add(evhttp_request_get_output_buffer(ev), resp->body.data, resp->body.len);
-    }
-    const char *reason =
-        resp->status == 307 ? "Temporary Redirect" : herald_kerror_reason(resp->status);
-    evhttp_send_reply(ev, resp->status, reason, NULL);
+    pub_httpd_reply(ctx->conn, resp, ctx->req.method == PUB_HEAD);
+    ctx->conn = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     herald_info("%s %s %d %.1fms", ctx->req.method_name, ctx->req.path, resp->status,
                 (double)(t1.tv_sec - ctx->t0.tv_sec) * 1e3 +
@@ -908,59 +883,16 @@ preflight(pub_ctx *ctx)
     return 1;
 }
 
-static const char *
-method_name(enum evhttp_cmd_type cmd)
-{
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    default:
-        return "OTHER";
-    }
-}
-
 void
-pub_routes_handle(struct evhttp_request *ev, void *arg)
+pub_routes_handle(pub_httpd_conn *conn, pub_req *req, void *arg)
 {
     pub_app *app = arg;
     pub_ctx *ctx = herald_mem_calloc(1, sizeof(*ctx));
-    /* Counted until evhttp has written the whole reply, so SIGTERM can wait for it. */
-    app->inflight++;
-    evhttp_request_set_on_complete_cb(ev, request_done, app);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-    const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
-    struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
-    struct evkeyval *h;
-    struct evbuffer *body = evhttp_request_get_input_buffer(ev);
-    size_t blen = evbuffer_get_length(body);
-    herald_buf target = HERALD_BUF_INIT;
-
     clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
     ctx->app = app;
-    ctx->ev = ev;
-    pub_req_init(&ctx->req);
-    herald_buf_puts(&target, path && *path ? path : "/");
-    if (query) {
-        herald_buf_putc(&target, '?');
-        herald_buf_puts(&target, query);
-    }
-    pub_req_set_target(&ctx->req, method_name(evhttp_request_get_command(ev)),
-                       herald_buf_cstr(&target));
-    herald_buf_free(&target);
-    for (h = in->tqh_first; h; h = h->next.tqe_next)
-        pub_headers_add(&ctx->req.headers, h->key, h->value);
+    ctx->conn = conn;
+    ctx->req = *req; /* taken over */
+    free(req);
     const char *host = pub_req_header(&ctx->req, "Host");
     const char *proto = pub_req_header(&ctx->req, "X-Forwarded-Proto");
     herald_buf hb = HERALD_BUF_INIT;
@@ -970,7 +902,7 @@ pub_routes_handle(struct evhttp_request *ev, void *arg)
 
     if (preflight(ctx))
         return;
-    if ((long long)blen > app->settings->max_body_bytes) {
+    if ((long long)ctx->req.body_len > app->settings->max_body_bytes) {
         pub_resp resp;
         char msg[128];
         pub_resp_init(&resp);
@@ -982,6 +914,5 @@ pub_routes_handle(struct evhttp_request *ev, void *arg)
         ctx_free(ctx);
         return;
     }
-    pub_req_set_body(&ctx->req, blen ? (const char *)evbuffer_pullup(body, -1) : "", blen);
     authenticate(ctx);
 }

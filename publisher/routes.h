@@ -1,10 +1,10 @@
 /*
- * routes -- the Kinto HTTP API: the evhttp glue, authentication, and dispatch.
+ * routes -- the Kinto HTTP API: the HTTP glue, authentication, and dispatch.
  *
  * A request goes through these steps, each possibly waiting for a worker thread or
  * Redis without blocking other requests on the argon2id work:
  *
- *   1. evhttp callback: the request is copied into a pub_req (http.h); CORS preflight
+ *   1. httpd callback: a complete request arrives as a pub_req (http.h); CORS preflight
  *      and the body size limit are answered at once.
  *   2. authentication: no credentials or unknown account -> anonymous; the admin is
  *      checked in memory; other accounts through the credential cache, or by an
@@ -19,12 +19,12 @@
 #ifndef HERALD_PUB_ROUTES_H
 #define HERALD_PUB_ROUTES_H
 
-#include <event2/http.h>
 #include <stddef.h>
 
 #include "accounts.h"
 #include "auth.h"
 #include "http.h"
+#include "httpd.h"
 #include "perms.h"
 #include "settings.h"
 #include "store.h"
@@ -35,7 +35,6 @@ typedef struct pub_app {
     pub_accounts *accounts;
     const pub_settings *settings;
     const char *default_host; /* "host:port" for absolute URLs when there is no Host */
-    int inflight;             /* requests received and not yet fully answered (graceful shutdown) */
 } pub_app;
 
 /* Passwords hashed for this request (account writes), looked up by value. */
@@ -56,8 +55,8 @@ typedef struct pub_call {
     int in_batch;
 } pub_call;
 
-/* The evhttp generic callback; 'arg' is the pub_app. */
-void pub_routes_handle(struct evhttp_request *req, void *arg);
+/* The httpd request handler (takes 'req' over); 'arg' is the pub_app. */
+void pub_routes_handle(pub_httpd_conn *conn, pub_req *req, void *arg);
 
 /* Handles one request synchronously (step 5 without decorations). */
 void pub_routes_dispatch(pub_call *c);

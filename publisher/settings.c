@@ -22,6 +22,8 @@ const char *const pub_settings_names[] = {
     "storage_max_fetch_size",
     "batch_max_requests",
     "max_request_body_bytes",
+    "publisher_idle_timeout_seconds",
+    "publisher_header_timeout_seconds",
     "max_object_bytes",
     "max_json_depth",
     "flush_endpoint_enabled",
@@ -134,7 +136,11 @@ pub_settings_load(pub_settings *s, const herald_config *c, char *err, size_t err
                 errlen) ||
         get_int(&s->account_cache_ttl_seconds, c, "account_cache_ttl_seconds", 30, 0, 86400, err,
                 errlen) ||
-        get_int(&s->account_workers, c, "account_workers", 2, 1, 64, err, errlen))
+        get_int(&s->account_workers, c, "account_workers", 2, 1, 64, err, errlen) ||
+        get_int(&s->idle_timeout_seconds, c, "publisher_idle_timeout_seconds", 60, 1, 86400, err,
+                errlen) ||
+        get_int(&s->header_timeout_seconds, c, "publisher_header_timeout_seconds", 10, 1, 3600,
+                err, errlen))
         return -1;
     if (get_bool(&s->flush_endpoint_enabled, c, "flush_endpoint_enabled", 0, err, errlen) ||
         get_bool(&s->readonly, c, "readonly", 0, err, errlen))

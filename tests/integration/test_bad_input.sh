@@ -160,12 +160,25 @@ raw_ "srv: header without colon"     srv 400 107 "GET /v1$CSP HTTP/1.1\r\nHost x
 raw_ "srv: CR in header value"       srv 400 107 "GET /v1$CSP HTTP/1.1\r\nHost: x\rInjected: y\r\nConnection: close\r\n\r\n"
 raw_ "srv: garbage method"           srv 400 107 "G@T /v1$CSP HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 raw_ "srv: duplicate Content-Length" srv 400 107 "GET /v1$CSP HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
-# Known limitation, checked as such: a request head that libevent's evhttp cannot parse
-# (here a NUL in the request line) is refused by libevent itself with its own HTML 400
-# before any Herald code runs; libevent 2.1 has no hook to change that page. The
-# publisher runs behind a TLS-terminating proxy (docs/publisher.md), which refuses such
-# requests first. Asserted: 400, and nothing written.
-raw_ "pub: NUL in request line (libevent's own 400 page)" pub 400 NOT-JSON "GET /v1/buck\0ets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+# The publisher frames requests with the same parser (publisher/httpd.c): protocol
+# errors get Kinto's JSON too, never libevent's HTML page (as before that engine).
+PUTH="PUT /v1/$R/n4 HTTP/1.1\r\nHost: x\r\n@H@Authorization: Basic $(printf '%s' "$H_AUTH" | base64)\r\nContent-Type: application/json\r\nConnection: close\r\n"
+raw_ "pub: NUL in request line"      pub 400 107 "GET /v1/buck\0ets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+raw_ "pub: header without colon"     pub 400 107 "GET /v1/ HTTP/1.1\r\nHost x\r\nConnection: close\r\n\r\n"
+raw_ "pub: CR in header value"       pub 400 107 "GET /v1/ HTTP/1.1\r\nHost: x\rInjected: y\r\nConnection: close\r\n\r\n"
+raw_ "pub: obs-fold header"          pub 400 107 "GET /v1/ HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\nConnection: close\r\n\r\n"
+raw_ "pub: HTTP/2.0 request line"    pub 505 999 "GET /v1/ HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n"
+raw_ "pub: garbage version"          pub 400 107 "GET /v1/ HTTP/x\r\nHost: x\r\nConnection: close\r\n\r\n"
+raw_ "pub: no request target"        pub 400 107 "GET HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+raw_ "pub: overlong request line"    pub 414 107 "GET /v1/?a=${long}${long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+raw_ "pub: header section too large" pub 431 107 "GET /v1/ HTTP/1.1\r\nHost: x\r\nX-Big: ${long}${long}${long}${long}${long}${long}${long}\r\nConnection: close\r\n\r\n"
+raw_ "pub: bad Content-Length"       pub 400 107 "${PUTH/@H@/"Content-Length: abc\r\n"}\r\n{}"
+raw_ "pub: duplicate Content-Length" pub 400 107 "${PUTH/@H@/"Content-Length: 2\r\nContent-Length: 3\r\n"}\r\n{}"
+raw_ "pub: Transfer-Encoding gzip"   pub 501 999 "${PUTH/@H@/"Transfer-Encoding: gzip\r\n"}\r\n{}"
+raw_ "pub: chunked + Content-Length" pub 400 107 "${PUTH/@H@/"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n"}\r\n2\r\n{}\r\n0\r\n\r\n"
+raw_ "pub: bad chunk size"           pub 400 107 "${PUTH/@H@/"Transfer-Encoding: chunked\r\n"}\r\nzz\r\n{}\r\n0\r\n\r\n"
+raw_ "pub: chunk without its CRLF"   pub 400 107 "${PUTH/@H@/"Transfer-Encoding: chunked\r\n"}\r\n2\r\n{}XX0\r\n\r\n"
+raw_ "pub: declared body too large"  pub 413 113 "${PUTH/@H@/"Content-Length: 99999999999\r\n"}\r\n{}"
 raw_ "pub: truncated body (Content-Length)" pub 400 107 "PUT /v1/$R/n3 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(printf '%s' "$H_AUTH" | base64)\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\n{\"da"
 
 h_log "bad-input matrix: $n cases"
