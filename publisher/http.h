@@ -1,9 +1,9 @@
 /*
  * http -- the publisher's own request and response values, apart from libevent.
  *
- * Handlers take a pub_req and fill a pub_resp; only httpd.c deals with the wire. That is what lets POST /v1/batch run each sub-request through
- * exactly the same handlers as a direct request, and lets a request wait for an
- * argon2id verification on a worker thread before it is handled.
+ * Handlers take a pub_req and fill a pub_resp; only httpd.c deals with the wire. That is what lets
+ * POST /v1/batch run each sub-request through exactly the same handlers as a direct request, and
+ * lets a request wait for an argon2id verification on a worker thread before it is handled.
  *
  * A pub_req owns copies of everything it points to (the connection's buffers are reused by
  * the time a deferred request runs, and sub-requests come from a JSON body).

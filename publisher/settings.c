@@ -139,8 +139,8 @@ pub_settings_load(pub_settings *s, const herald_config *c, char *err, size_t err
         get_int(&s->account_workers, c, "account_workers", 2, 1, 64, err, errlen) ||
         get_int(&s->idle_timeout_seconds, c, "publisher_idle_timeout_seconds", 60, 1, 86400, err,
                 errlen) ||
-        get_int(&s->header_timeout_seconds, c, "publisher_header_timeout_seconds", 10, 1, 3600,
-                err, errlen))
+        get_int(&s->header_timeout_seconds, c, "publisher_header_timeout_seconds", 10, 1, 3600, err,
+                errlen))
         return -1;
     if (get_bool(&s->flush_endpoint_enabled, c, "flush_endpoint_enabled", 0, err, errlen) ||
         get_bool(&s->readonly, c, "readonly", 0, err, errlen))

@@ -19,10 +19,10 @@ typedef struct pub_settings {
     int64_t paginate_by;            /* 0: no pagination unless _limit */
     int64_t storage_max_fetch_size; /* most objects in one list (records per collection) */
     int64_t batch_max_requests;
-    int64_t max_body_bytes;   /* request body */
+    int64_t max_body_bytes;         /* request body */
     int64_t idle_timeout_seconds;   /* keep-alive connection without a request */
     int64_t header_timeout_seconds; /* a request head must be complete by then (408) */
-    int64_t max_object_bytes; /* one object's canonical data */
+    int64_t max_object_bytes;       /* one object's canonical data */
     int flush_endpoint_enabled;
     int readonly;
     int64_t backoff; /* seconds; 0: no Backoff header */
