@@ -356,7 +356,7 @@ herald_snapshot_encode(herald_buf *out, const herald_snapshot_parts *p, int zstd
     herald_buf_append(&raw, BLOB_MAGIC, 4);
 
     /* meta, keys in JCS order: bucket, bucket_data, collection, metadata, signatures,
-     * timestamp. */
+     * timestamp, tombstones_since. */
     at = begin_section(&raw);
     herald_buf_puts(&raw, "{\"bucket\":");
     herald_jcs_string(&raw, p->bucket, strlen(p->bucket));
@@ -373,6 +373,10 @@ herald_snapshot_encode(herald_buf *out, const herald_snapshot_parts *p, int zstd
         goto out;
     herald_buf_puts(&raw, ",\"timestamp\":");
     put_int(&raw, p->timestamp);
+    if (p->tombstones_since > 0) {
+        herald_buf_puts(&raw, ",\"tombstones_since\":");
+        put_int(&raw, p->tombstones_since);
+    }
     herald_buf_putc(&raw, '}');
     if (end_section(&raw, at) < 0)
         goto out;
@@ -542,6 +546,13 @@ int64_t
 herald_snapshot_timestamp(const herald_snapshot *s)
 {
     return s->timestamp;
+}
+
+int64_t
+herald_snapshot_tombstones_since(const herald_snapshot *s)
+{
+    int64_t v;
+    return get_uint53(&v, json_object_get(s->meta, "tombstones_since")) == 0 ? v : -1;
 }
 
 const json_t *

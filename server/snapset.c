@@ -303,7 +303,11 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     c->nrecords = (int64_t)nrec;
     c->ntombstones = ntomb;
     c->arrived = now_ms;
-    c->since_floor = now_ms - g_cfg.tombstone_horizon_ms;
+    /* The signer states which tombstones it dropped; for older blobs, estimate from
+     * the arrival time (later than the signer's, so on the safe side, unless clocks
+     * differ between hosts). */
+    int64_t cut = herald_snapshot_tombstones_since(s);
+    c->since_floor = cut >= 0 ? cut : now_ms - g_cfg.tombstone_horizon_ms;
 
     /* metadata = collection attributes + bucket + signature + signatures. jansson's
      * setters take references only, so casting away const changes nothing shared. */

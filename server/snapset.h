@@ -38,8 +38,9 @@
  *
  * Tombstone horizon: the signer keeps tombstones newer than (its clock - horizon), so a
  * delta for an S older than that could miss deletions; such a _since gets the full
- * changeset instead ('since_floor' = arrival time here - horizon, which is never
- * earlier than the signer's cut-off because the blob was signed before it arrived).
+ * changeset instead ('since_floor' = the cut-off the signer wrote into the blob; for
+ * older blobs, arrival time here - horizon, never earlier than the signer's cut-off on
+ * one clock because the blob was signed before it arrived).
  *
  * A listing stores its entries' JSON joined by ',' in one buffer, with each entry's
  * last_modified and byte range, so both prefixes (_since, _limit) and filters

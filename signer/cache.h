@@ -45,6 +45,7 @@ typedef struct cache_coll {
     int records_dirty;
     herald_buf tombs_json; /* JCS array of 'tombs', valid when !tombs_dirty */
     int tombs_dirty;
+    int64_t tombs_cutoff; /* tombstones with last_modified <= this are gone (horizon) */
 } cache_coll;
 
 /* A new entry (aborts on out-of-memory like every herald_mem_* allocation). */

@@ -74,6 +74,9 @@ print_one(redisContext *rc, const inspect_args *a, const char *member, long long
                 (json_int_t)herald_snapshot_expires(s), "metadata", herald_snapshot_metadata(s),
                 "signatures", herald_snapshot_signatures(s), "records", herald_snapshot_records(s),
                 "tombstones", herald_snapshot_tombstones(s), "blob_bytes", (json_int_t)r->len);
+            if (herald_snapshot_tombstones_since(s) >= 0)
+                json_object_set_new(out, "tombstones_since",
+                                    json_integer(herald_snapshot_tombstones_since(s)));
             if (a->nkeys) {
                 if (herald_snapshot_verify_decoded(s, 0, a->keys, a->nkeys, err, sizeof(err)) == 0)
                     json_object_set_new(out, "verified", json_true());

@@ -311,7 +311,8 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
                                    .records_json = c->records_json.data,
                                    .records_len = c->records_json.len,
                                    .tombstones_json = c->tombs_json.data,
-                                   .tombstones_len = c->tombs_json.len};
+                                   .tombstones_len = c->tombs_json.len,
+                                   .tombstones_since = c->tombs_cutoff};
     if (herald_snapshot_encode(&blob, &parts, s->zstd_level) < 0) {
         herald_error("encode %s: compression failed", c->member);
         goto done;
@@ -480,7 +481,11 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         goto done;
     }
     c->applied = version;
-    if (cache_table_prune(&c->tombs, t0 - s->horizon_ms))
+    /* The read above dropped tombstones at or below t0 - horizon; the cut-off never
+     * moves back (a clock stepping back must not claim tombstones we dropped). */
+    if (t0 - s->horizon_ms > c->tombs_cutoff)
+        c->tombs_cutoff = t0 - s->horizon_ms;
+    if (cache_table_prune(&c->tombs, c->tombs_cutoff))
         c->tombs_dirty = 1;
     tm[2] = mono_ms();
     cache_coll_refresh(c);

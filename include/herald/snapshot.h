@@ -15,10 +15,12 @@
  *   "HSB1" | u32be meta_len | meta | u32be records_len | records_json
  *          | u32be tombstones_len | tombstones_json
  * where meta = JCS({"bucket","collection","timestamp":V,"metadata":{collection
- * attributes},"bucket_data":{bucket attributes},"signatures":[entries]}) and
- * tombstones_json = JCS([{"deleted":true,"id","last_modified"}, ...]) within the
- * tombstone horizon. records_json is kept as the exact signed bytes so verification is
- * a hash and a signature check, never a re-canonicalization.
+ * attributes},"bucket_data":{bucket attributes},"signatures":[entries],
+ * "tombstones_since":C}) and tombstones_json = JCS([{"deleted":true,"id",
+ * "last_modified"}, ...]): every tombstone with last_modified > C, the signer's
+ * horizon cut-off (absent in blobs written before it was added: readers then estimate).
+ * records_json is kept as the exact signed bytes so verification is a hash and a signature check,
+ * never a re-canonicalization.
  */
 #ifndef HERALD_SNAPSHOT_H
 #define HERALD_SNAPSHOT_H
@@ -85,6 +87,7 @@ typedef struct herald_snapshot_parts {
      * them that way): used when not NULL, and then 'tombstones' is ignored. */
     const char *tombstones_json;
     size_t tombstones_len;
+    int64_t tombstones_since; /* the cut-off C above; 0: not stated */
 } herald_snapshot_parts;
 
 /* Appends the zstd-compressed blob. Returns 0 or -1 (compression failure). */
@@ -101,6 +104,8 @@ void herald_snapshot_free(herald_snapshot *s); /* NULL-safe */
 const char *herald_snapshot_bucket(const herald_snapshot *s);
 const char *herald_snapshot_collection(const herald_snapshot *s);
 int64_t herald_snapshot_timestamp(const herald_snapshot *s);
+/* The tombstone cut-off C, or -1 when the blob does not state it. */
+int64_t herald_snapshot_tombstones_since(const herald_snapshot *s);
 const json_t *herald_snapshot_metadata(const herald_snapshot *s);    /* object */
 const json_t *herald_snapshot_bucket_data(const herald_snapshot *s); /* object */
 const json_t *herald_snapshot_signatures(const herald_snapshot *s);  /* array */

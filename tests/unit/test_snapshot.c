@@ -835,3 +835,28 @@ Test(snapshot, blob_garbage_fails_cleanly)
     }
     herald_buf_free(&raw);
 }
+
+Test(snapshot, blob_states_the_tombstone_cutoff)
+{
+    /* The signer writes the horizon cut-off it applied; a blob without it (written
+     * before the field existed) reads as -1, so the read server falls back to its
+     * estimate. */
+    char err[256];
+    for (int with = 0; with < 2; with++) {
+        herald_buf blob = HERALD_BUF_INIT;
+        herald_snapshot_parts p = {.bucket = BUCKET,
+                                   .collection = COLLECTION,
+                                   .timestamp = TS,
+                                   .signatures = sigs,
+                                   .records_json = records_json,
+                                   .records_len = records_len,
+                                   .tombstones_since = with ? TS - 86400000 : 0};
+        cr_assert(herald_snapshot_encode(&blob, &p, 3) == 0);
+        herald_snapshot *s = herald_snapshot_decode(blob.data, blob.len, err, sizeof(err));
+        cr_assert_not_null(s, "%s", err);
+        cr_assert_eq(herald_snapshot_tombstones_since(s), with ? TS - 86400000 : -1);
+        cr_assert(herald_snapshot_verify_decoded(s, 0, &pub, 1, err, sizeof(err)) == 0, "%s", err);
+        herald_snapshot_free(s);
+        herald_buf_free(&blob);
+    }
+}
