@@ -39,6 +39,7 @@
 #define MAX_CHUNK_LINE 1024 /* chunk size line with extensions, or a trailer line */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100 /* out of file descriptors: stop accepting this long */
 
 enum state { S_HEAD, S_BODY, S_WAIT, S_WRITE, S_LINGER };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
@@ -69,7 +70,8 @@ struct pub_httpd {
     pub_httpd_handler cb;
     void *arg;
     int lfd;
-    struct event *lev;
+    struct event *lev, *resume_ev;
+    time_t warned; /* last "out of file descriptors" warning */
     int draining;
     pub_httpd_conn *conns;
 };
@@ -460,6 +462,16 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pub_httpd *h = arg;
+    if (h->lev)
+        event_add(h->lev, NULL);
+}
+
+static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
@@ -467,8 +479,18 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                herald_warn("accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The pending connection keeps the listener readable: accepting again
+                 * at once would spin (and log) until some connection closes. */
+                time_t now = time(NULL);
+                if (now - h->warned >= 10) {
+                    herald_warn("accept: %s: pausing new connections", strerror(errno));
+                    h->warned = now;
+                }
+                struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+                event_del(h->lev);
+                event_add(h->resume_ev, &tv);
+            }
             return;
         }
         int one = 1;
@@ -534,7 +556,8 @@ pub_httpd_listen(pub_httpd *h, const char *host, int port)
     }
     freeaddrinfo(ai);
     h->lev = event_new(h->base, fd, EV_READ | EV_PERSIST, on_accept, h);
-    if (!h->lev || event_add(h->lev, NULL) < 0) {
+    h->resume_ev = evtimer_new(h->base, on_resume, h);
+    if (!h->lev || !h->resume_ev || event_add(h->lev, NULL) < 0) {
         close(fd);
         errno = ENOMEM;
         return -1;
@@ -590,6 +613,8 @@ pub_httpd_free(pub_httpd *h)
         conn_free(h->conns);
     if (h->lev)
         event_free(h->lev);
+    if (h->resume_ev)
+        event_free(h->resume_ev);
     if (h->lfd >= 0)
         close(h->lfd);
     free(h);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "herald/log.h"
@@ -39,6 +40,7 @@
 #define IOV_BATCH 64
 #define ACCEPT_BATCH 64
 #define SWEEP_MS 250
+#define ACCEPT_PAUSE_MS 100 /* out of file descriptors: stop accepting this long */
 
 typedef struct held {
     snapset *set;
@@ -85,7 +87,8 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     int lfd;
-    struct event *lev, *stop_ev, *sweep_ev, *deadline_ev;
+    struct event *lev, *stop_ev, *sweep_ev, *deadline_ev, *resume_ev;
+    time_t warned; /* last "out of file descriptors" warning */
     metrics_shard *metrics;
     held *sets; /* newest first; sets[0] is current */
     uint64_t gen;
@@ -655,8 +658,18 @@ accept_batch(worker *w)
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                herald_warn("accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The pending connection keeps the listener readable: accepting again
+                 * at once would spin (and log) until some connection closes. */
+                time_t now = time(NULL);
+                if (now - w->warned >= 10) {
+                    herald_warn("accept: %s: pausing new connections", strerror(errno));
+                    w->warned = now;
+                }
+                struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+                event_del(w->lev);
+                event_add(w->resume_ev, &tv);
+            }
             return 0;
         }
         if (atomic_fetch_add_explicit(&g_nconns, 1, memory_order_relaxed) >= g_opts.max_conns) {
@@ -686,6 +699,16 @@ accept_batch(worker *w)
         on_read(fd, EV_READ, c);
     }
     return 1;
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker *w = arg;
+    if (w->lfd >= 0)
+        event_add(w->lev, NULL);
 }
 
 static void
@@ -834,8 +857,10 @@ server_start(const server_opts *o)
         w->lev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
         w->stop_ev = event_new(w->base, g_stop_pipe[0], EV_READ, on_stop, w);
         w->sweep_ev = event_new(w->base, -1, EV_PERSIST, on_sweep, w);
-        if (!w->lev || !w->stop_ev || !w->sweep_ev || event_add(w->lev, NULL) < 0 ||
-            event_add(w->stop_ev, NULL) < 0 || event_add(w->sweep_ev, &sweep) < 0)
+        w->resume_ev = evtimer_new(w->base, on_resume, w);
+        if (!w->lev || !w->stop_ev || !w->sweep_ev || !w->resume_ev ||
+            event_add(w->lev, NULL) < 0 || event_add(w->stop_ev, NULL) < 0 ||
+            event_add(w->sweep_ev, &sweep) < 0)
             goto fail;
         refresh_set(w);
         if (!w->sets) {
@@ -895,6 +920,8 @@ server_stop(void)
             event_free(w->sweep_ev);
         if (w->deadline_ev)
             event_free(w->deadline_ev);
+        if (w->resume_ev)
+            event_free(w->resume_ev);
         out_free(&w->out);
         free(w->rbuf);
         if (w->lfd >= 0)
