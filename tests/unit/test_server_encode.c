@@ -22,28 +22,7 @@
 
 #include "encode.h"
 #include "herald/http_parse.h"
-
-/* Decodes gzip 'p' into 'out'. Returns 0 or -1. */
-static int
-gunzip(herald_buf *out, const char *p, size_t n)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return -1;
-    zs.next_in = (Bytef *)(uintptr_t)p;
-    zs.avail_in = (uInt)n;
-    int rc;
-    do {
-        herald_buf_reserve(out, 65536);
-        zs.next_out = (Bytef *)out->data + out->len;
-        zs.avail_out = 65536;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        out->len = (size_t)((char *)zs.next_out - out->data);
-    } while (rc == Z_OK);
-    inflateEnd(&zs);
-    return rc == Z_STREAM_END && zs.avail_in == 0 ? 0 : -1;
-}
+#include "test_decode.h"
 
 static int
 unzstd(herald_buf *out, const char *p, size_t n)

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "snapset.h"
+#include "test_decode.h"
 
 /* ---- the fake output queue --------------------------------------------------------- */
 
@@ -174,27 +175,6 @@ typedef struct resp {
     herald_buf body; /* decoded when Content-Encoding was used */
     size_t wire_len; /* body bytes on the wire */
 } resp;
-
-static int
-gunzip(herald_buf *dst, const char *p, size_t n)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return -1;
-    zs.next_in = (Bytef *)(uintptr_t)p;
-    zs.avail_in = (uInt)n;
-    int rc;
-    do {
-        herald_buf_reserve(dst, 65536);
-        zs.next_out = (Bytef *)dst->data + dst->len;
-        zs.avail_out = 65536;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        dst->len = (size_t)((char *)zs.next_out - dst->data);
-    } while (rc == Z_OK);
-    inflateEnd(&zs);
-    return rc == Z_STREAM_END ? 0 : -1;
-}
 
 /* The value of header 'name' in 'r' (static buffer), or NULL. */
 static const char *
