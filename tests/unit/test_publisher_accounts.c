@@ -8,7 +8,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "../../publisher/accounts.c"
+#include "accounts.h"
 
 struct result {
     struct event_base *base;

@@ -6,7 +6,7 @@
 #include <criterion/parameterized.h>
 #include <string.h>
 
-#include "../../publisher/patch.c"
+#include "patch.h"
 
 static json_t *
 J(const char *s)

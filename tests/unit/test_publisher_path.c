@@ -1,12 +1,13 @@
 /*
- * Unit tests for publisher/path.c (the Kinto URL router). The publisher's modules are
- * not in libherald, so the tested source is compiled into this test directly.
+ * Unit tests for publisher/path.c (the Kinto URL router). The test links the
+ * publisher's modules (herald_publisher).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "../../publisher/path.c"
+#include "path.h"
 
 struct route_case {
     /* Arrays, not pointers: Criterion runs each case in a new process (with its own

@@ -1,13 +1,14 @@
 /*
  * Unit tests for publisher/perms.c: Kinto's permission inheritance (bucket ->
  * collection -> record, bucket -> group), principals (users, groups, system.*), the
- * settings grants (<resource>_<perm>_principals) and the admin superuser. The source
- * is compiled into this test directly (publisher modules are not in libherald).
+ * settings grants (<resource>_<perm>_principals) and the admin superuser. The test
+ * links the publisher's modules (herald_publisher).
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../publisher/perms.c"
+#include "path.h"
+#include "perms.h"
 
 /* A permission set from literal (name, JSON array) pairs. */
 struct set {
@@ -41,9 +42,6 @@ record_path(void)
     pub_path_parse(&p, "/v1/buckets/b/collections/c/records/r");
     return p;
 }
-
-/* Test-local copy of path.c's parser, included for the record path. */
-#include "../../publisher/path.c"
 
 Test(publisher_perms, inheritance_bucket_to_record)
 {

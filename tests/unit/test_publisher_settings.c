@@ -4,9 +4,10 @@
  * the CORS origin list.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "../../publisher/settings.c"
+#include "settings.h"
 
 Test(publisher_settings, defaults)
 {
@@ -88,6 +89,7 @@ Test(publisher_settings, invalid_values_stop_the_start)
 Test(publisher_settings, every_grant_has_a_name)
 {
     /* Each <resource>_<perm>_principals is settable from the environment. */
+    static const char *const kinds[PUB_PERM_KINDS] = {"read", "write", "create"};
     for (int r = 0; r < PUB_RES_COUNT; r++)
         for (int k = 0; k < PUB_PERM_KINDS; k++) {
             char name[64];
@@ -100,4 +102,4 @@ Test(publisher_settings, every_grant_has_a_name)
 }
 
 /* settings.c names resources through path.c. */
-#include "../../publisher/path.c"
+#include "path.h"

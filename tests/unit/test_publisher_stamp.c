@@ -7,7 +7,7 @@
 #include <criterion/parameterized.h>
 #include <string.h>
 
-#include "../../publisher/stamp.c"
+#include "stamp.h"
 
 struct stamp_case {
     /* Arrays, not pointers: Criterion runs each case in a new process. */
