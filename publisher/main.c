@@ -36,7 +36,8 @@
 #include "herald/log.h"
 #include "herald/redis.h"
 #include "httpd.h"
-#include "routes.h"
+#include "call.h"
+#include "pipeline.h"
 #include "settings.h"
 #include "store.h"
 
@@ -305,7 +306,7 @@ main(int argc, char **argv)
     };
     pub_httpd_opts ho = {settings.max_body_bytes, (int)settings.idle_timeout_seconds * 1000,
                          (int)settings.header_timeout_seconds * 1000};
-    http = pub_httpd_new(base, &ho, pub_routes_handle, &app);
+    http = pub_httpd_new(base, &ho, pub_pipeline_handle, &app);
     if (pub_httpd_listen(http, host, port) != 0) {
         herald_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         goto done;

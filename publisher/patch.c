@@ -235,3 +235,96 @@ pub_patch_json(json_t **doc, const json_t *ops, char *err, size_t errlen)
     }
     return 0;
 }
+
+/* The document Kinto patches: {"data", "permissions": {perm: {principal: principal}}}. */
+static json_t *
+kinto_document(const json_t *data, const json_t *perms, const char *const *names)
+{
+    json_t *doc = json_object(), *dperms = json_object();
+    const char *pn;
+    json_t *set;
+    json_object_foreach((json_t *)perms, pn, set)
+    {
+        json_t *m = json_object();
+        const char *pr;
+        json_t *ig;
+        json_object_foreach(set, pr, ig) json_object_set_new(m, pr, json_string(pr));
+        json_object_set_new(dperms, pn, m);
+    }
+    for (int i = 0; names[i]; i++)
+        if (!json_object_get(dperms, names[i]))
+            json_object_set_new(dperms, names[i], json_object());
+    json_object_set_new(doc, "data", json_deep_copy(data));
+    json_object_set_new(doc, "permissions", dperms);
+    return doc;
+}
+
+/* Rewrites one "/permissions/<perm>/<principal>" operation (see pub_patch_kinto):
+ * the principal is escaped as one JSON Pointer segment and is the default value. */
+static void
+kinto_permission_op(json_t *op)
+{
+    const char *path = json_string_value(json_object_get(op, "path"));
+    const char *perm_end =
+        path && strncmp(path, "/permissions/", 13) == 0 ? strchr(path + 13, '/') : NULL;
+    if (!json_is_object(op) || !perm_end)
+        return;
+    herald_buf principal = HERALD_BUF_INIT, fixed = HERALD_BUF_INIT;
+    for (const char *ch = perm_end + 1; *ch; ch++) {
+        if (ch[0] == '~' && (ch[1] == '0' || ch[1] == '1')) {
+            herald_buf_putc(&principal, ch[1] == '0' ? '~' : '/');
+            ch++;
+        } else {
+            herald_buf_putc(&principal, *ch);
+        }
+    }
+    herald_buf_append(&fixed, path, (size_t)(perm_end + 1 - path));
+    for (const char *ch = herald_buf_cstr(&principal); *ch; ch++) {
+        if (*ch == '~')
+            herald_buf_puts(&fixed, "~0");
+        else if (*ch == '/')
+            herald_buf_puts(&fixed, "~1");
+        else
+            herald_buf_putc(&fixed, *ch);
+    }
+    if (!json_object_get(op, "value") && principal.len > 0)
+        json_object_set_new(op, "value", json_string(herald_buf_cstr(&principal)));
+    json_object_set_new(op, "path", json_string(herald_buf_cstr(&fixed)));
+    herald_buf_free(&principal);
+    herald_buf_free(&fixed);
+}
+
+int
+pub_patch_kinto(json_t **data_out, json_t **perms_out, const json_t *data, const json_t *perms,
+                const char *const *names, const json_t *ops, char *err, size_t errlen)
+{
+    json_t *doc = kinto_document(data, perms, names);
+    json_t *fixed = json_deep_copy(ops);
+    size_t oi;
+    json_t *op;
+    *data_out = *perms_out = NULL;
+    json_array_foreach(fixed, oi, op) kinto_permission_op(op);
+    int rc = pub_patch_json(&doc, fixed, err, errlen);
+    json_decref(fixed);
+    if (rc != 0) {
+        json_decref(doc);
+        return -1;
+    }
+    const char *pn;
+    json_t *set, *asbody = json_object();
+    json_object_foreach(json_object_get(doc, "permissions"), pn, set)
+    {
+        json_t *arr = json_array();
+        const char *pr;
+        json_t *ig;
+        if (json_is_object(set))
+            json_object_foreach(set, pr, ig) json_array_append_new(arr, json_string(pr));
+        else if (json_is_array(set))
+            json_array_extend(arr, set);
+        json_object_set_new(asbody, pn, arr);
+    }
+    *data_out = json_incref(json_object_get(doc, "data"));
+    *perms_out = asbody;
+    json_decref(doc);
+    return 0;
+}

@@ -30,4 +30,21 @@ json_t *pub_patch_merge(json_t *target, const json_t *patch) __attribute__((warn
 int pub_patch_json(json_t **doc, const json_t *ops, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/*
+ * Kinto's JSON Patch of an object: applies 'ops' to the document
+ *   {"data": <copy of 'data'>, "permissions": {perm: {principal: principal, ...}}}
+ * built from 'perms' (perm name -> set object {principal: true}), with an empty object
+ * for each name of 'names' (NULL-terminated) that 'perms' lacks. As in Kinto, an
+ * operation on "/permissions/<perm>/<principal>" needs no value (it is the principal),
+ * and everything after "/permissions/<perm>/" is the principal, '/' included: clients
+ * (kinto-http) do not escape the '/' of group URIs there.
+ * On success sets '*data_out' (the patched data) and '*perms_out' (the patched
+ * permissions shaped like a request body's: perm -> array of principals), both new
+ * references, and returns 0; else returns -1 with a one-line reason in 'err'.
+ * 'data', 'perms' and 'ops' are not modified.
+ */
+int pub_patch_kinto(json_t **data_out, json_t **perms_out, const json_t *data, const json_t *perms,
+                    const char *const *names, const json_t *ops, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif

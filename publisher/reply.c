@@ -8,6 +8,7 @@
 
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "stamp.h"
 
 void
 pub_reply_etag(pub_resp *r, long long ts)
@@ -128,4 +129,31 @@ pub_reply_internal(pub_resp *r)
 {
     pub_reply_error(r, 500, HERALD_ERRNO_UNDEFINED,
                     "A programmatic error occured, developers have been informed.", NULL);
+}
+
+void
+pub_reply_put_data(herald_buf *out, enum pub_res res, const char *json, size_t len)
+{
+    if (res != PUB_RES_ACCOUNT) {
+        herald_buf_append(out, json, len);
+        return;
+    }
+    json_t *o = pub_stamp_parse(json, len);
+    json_object_del(o, "password");
+    if (!o || herald_jcs_dump(out, o) != 0)
+        herald_buf_puts(out, "{}");
+    json_decref(o);
+}
+
+void
+pub_reply_put_object(herald_buf *out, enum pub_res res, const char *json, size_t len,
+                     const char *perms, size_t plen)
+{
+    herald_buf_puts(out, "{\"data\":");
+    pub_reply_put_data(out, res, json, len);
+    if (perms) {
+        herald_buf_puts(out, ",\"permissions\":");
+        herald_buf_append(out, perms, plen);
+    }
+    herald_buf_putc(out, '}');
 }

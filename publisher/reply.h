@@ -12,6 +12,7 @@
 
 #include "herald/mem.h"
 #include "http.h"
+#include "path.h"
 
 /* Sets 'status' and the body (copied; NULL for none) as application/json. 'ts' > 0
  * adds ETag and Last-Modified. */
@@ -50,5 +51,14 @@ void pub_reply_unavailable(pub_resp *r, int retry_after_seconds);
 
 /* 500 errno 999. */
 void pub_reply_internal(pub_resp *r);
+
+/* Appends an object's data ('json', stored) as clients see it: an account never shows
+ * its password hash. */
+void pub_reply_put_data(herald_buf *out, enum pub_res res, const char *json, size_t len);
+
+/* Appends {"data": ..., "permissions": ...}, the permissions ('perms', JSON text) only
+ * when not NULL (they are shown to writers only). */
+void pub_reply_put_object(herald_buf *out, enum pub_res res, const char *json, size_t len,
+                          const char *perms, size_t plen);
 
 #endif

@@ -96,3 +96,10 @@ pub_stamp_last_modified(const char *json, size_t len)
         v = v * 10 + (json[i] - '0');
     return v;
 }
+
+json_t *
+pub_stamp_parse(const char *json, size_t len)
+{
+    char err[128];
+    return herald_jcs_parse(json, len, 0, 0, err, sizeof(err));
+}

@@ -36,6 +36,9 @@ int pub_stamp_split(herald_buf *prefix, herald_buf *suffix, json_t *data, const 
 void pub_stamp_join(herald_buf *out, const char *prefix, size_t plen, long long ts,
                     const char *suffix, size_t slen);
 
+/* Parses a stored object (canonical JSON, trusted). Returns a new reference, or NULL. */
+json_t *pub_stamp_parse(const char *json, size_t len) __attribute__((warn_unused_result));
+
 /* The top-level last_modified of a stored object (canonical JSON), or -1. */
 long long pub_stamp_last_modified(const char *json, size_t len);
 
