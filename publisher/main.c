@@ -8,6 +8,26 @@
  * then does the client get its 2xx. The store warns at connect time when Redis is not
  * configured that way.
  *
+ * Layers, top to bottom. A file calls only files named after it here, never one named
+ * before it; httpd.c reaches the pipeline through the handler pointer main.c gives it.
+ *   program         main.c (settings, wiring, signals)
+ *   connection I/O  httpd.c (sockets, framing, keep-alive, timeouts)
+ *   pipeline        pipeline.c (CORS preflight, body limit, authentication with argon2id
+ *                   on worker threads, principals, password hashing, decorations, log)
+ *   router          dispatch.c (path -> handler, method and Accept checks, the batch
+ *                   loop), batch.c (batch body -> sub-requests; sub-responses -> JSON)
+ *   handlers        endpoints.c (root, heartbeats, version, __flush__), permissions.c
+ *                   (GET /v1/permissions), list.c, object.c
+ *   write           write.c (the write of one object, step by step, for list and object)
+ *   request context call.c (pub_call: the request as handlers see it, and the helpers
+ *                   they share: deny, status, preconditions, permissions, listing)
+ *   model, services objects.c (Redis views and guarded writes), store.c (connection, Lua
+ *                   scripts), accounts.c (argon2id workers, credential cache), auth.c
+ *                   (the admin), settings.c
+ *   response        reply.c (status, headers and JSON bodies of a pub_resp)
+ *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
+ *                   path.c
+ *
  * Settings (config.h precedence: defaults < --config FILE < environment < flags):
  *   publisher_listen     HERALD_PUBLISHER_LISTEN  --listen HOST:PORT (127.0.0.1:8889)
  *   redis_url            HERALD_REDIS_URL         --redis URL (redis://127.0.0.1:6379/0)
