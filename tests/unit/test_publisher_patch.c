@@ -148,3 +148,40 @@ Test(publisher_patch, kinto_permissions_shape)
     json_decref(doc);
     json_decref(ops);
 }
+
+/* Kinto's JSON Patch of a stored object: data and permissions patched together, the
+ * stored values untouched, principals with '/' kept whole, names filled in empty. */
+Test(publisher_patch, kinto_object)
+{
+    json_t *data = J("{\"id\":\"r1\",\"title\":\"old\",\"n\":1}");
+    json_t *perms = J("{\"write\":{\"account:alice\":true}}");
+    json_t *ops = J("[{\"op\":\"replace\",\"path\":\"/data/title\",\"value\":\"new\"},"
+                    "{\"op\":\"remove\",\"path\":\"/data/n\"},"
+                    "{\"op\":\"add\",\"path\":\"/permissions/read/"
+                    "/buckets/b/groups/editors\"},"
+                    "{\"op\":\"remove\",\"path\":\"/permissions/write/account:alice\"}]");
+    static const char *const names[] = {"read", "write", NULL};
+    json_t *dout = NULL, *pout = NULL;
+    char err[256] = "";
+    cr_assert_eq(pub_patch_kinto(&dout, &pout, data, perms, names, ops, err, sizeof(err)), 0, "%s",
+                 err);
+    assert_json_eq(dout, "{\"id\":\"r1\",\"title\":\"new\"}");
+    assert_json_eq(pout, "{\"read\":[\"/buckets/b/groups/editors\"],\"write\":[]}");
+    /* The inputs are not modified. */
+    assert_json_eq(data, "{\"id\":\"r1\",\"title\":\"old\",\"n\":1}");
+    assert_json_eq(perms, "{\"write\":{\"account:alice\":true}}");
+    json_decref(dout);
+    json_decref(pout);
+    json_decref(ops);
+
+    /* A failed operation is an error with a reason, and sets nothing. */
+    ops = J("[{\"op\":\"test\",\"path\":\"/data/title\",\"value\":\"other\"}]");
+    dout = pout = NULL;
+    cr_assert_eq(pub_patch_kinto(&dout, &pout, data, perms, names, ops, err, sizeof(err)), -1);
+    cr_assert(strlen(err) > 0);
+    cr_assert_null(dout);
+    cr_assert_null(pout);
+    json_decref(ops);
+    json_decref(data);
+    json_decref(perms);
+}
