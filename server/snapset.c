@@ -11,13 +11,13 @@
 #include <time.h>
 
 #include "herald/jcs.h"
-#include "kinto.h"
 #include "md5.h"
 
 static snapset_config g_cfg = {"", 60, 3600, 60, 3600, 30LL * 86400 * 1000, 1};
 static char *g_host;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_view_lock = PTHREAD_MUTEX_INITIALIZER;
 static snapset *g_current;
 static atomic_uint_fast64_t g_generation;
 
@@ -203,7 +203,9 @@ coll_free(coll *c)
     payload_release(c->bucket_obj);
     vhdr_free(&c->obj_hdr);
     vhdr_free(&c->bucket_hdr);
-    kinto_view_free(atomic_load_explicit(&c->kview, memory_order_acquire));
+    coll_view *v = atomic_load_explicit(&c->view, memory_order_acquire);
+    if (v)
+        v->free(v);
     free(c);
 }
 
@@ -280,6 +282,25 @@ coll_delta_cached(const coll *c, size_t k)
     return NULL;
 }
 
+const coll_view *
+coll_view_get(const coll *c, coll_view *(*build)(const coll *c))
+{
+    /* Double-checked: an acquire load (the common case once built), else the lock, a
+     * second look, the build, a release store. */
+    _Atomic(coll_view *) *slot = (_Atomic(coll_view *) *)&c->view;
+    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v)
+        return v;
+    pthread_mutex_lock(&g_view_lock);
+    v = atomic_load_explicit(slot, memory_order_acquire);
+    if (!v) {
+        v = build(c);
+        atomic_store_explicit(slot, v, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_view_lock);
+    return v;
+}
+
 coll *
 coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
 {
@@ -293,7 +314,7 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     size_t nrec = json_array_size(records), ntomb = json_array_size(tombs);
 
     atomic_init(&c->refs, 1);
-    atomic_init(&c->kview, NULL);
+    atomic_init(&c->view, NULL);
     c->bid = herald_mem_strdup(herald_snapshot_bucket(s));
     c->cid = herald_mem_strdup(herald_snapshot_collection(s));
     c->bid_len = strlen(c->bid);
