@@ -1,13 +1,9 @@
 /*
  * conn -- see conn.h for the design.
  *
- * Output queue (struct out): an array of segments, each either a range of the queue's
- * write buffer (wbuf, by offset, since wbuf may move while responses are appended) or a
- * pointer into set memory (a large precomputed body). Consecutive wbuf appends extend
- * one segment, so a typical response (headers + a body up to 8 KB, both copied) is one
- * segment and one write(). Each worker has one queue, used for every connection in turn
- * and empty between callbacks; a connection gets a queue of its own only for output the
- * socket did not take.
+ * Output queues (out.h): each worker has one, used for every connection in turn and
+ * empty between callbacks; a connection gets a queue of its own only for output the
+ * socket did not take. This file is the only one that writes a queue to a socket.
  */
 #include "conn.h"
 
@@ -18,11 +14,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +24,15 @@
 #include "herald/mem.h"
 #include "herald/http_parse.h"
 #include "metrics.h"
+#include "out.h"
 #include "routes.h"
 #include "snapset.h"
+#include "status.h"
 
 #define RBUF_MAX (HTTP_DEFAULT_MAX_HEAD + 1) /* one more byte than a head may have */
 #define RBUF_MIN 2048                        /* a connection's own buffer, at first */
 #define OUT_HIGH_BYTES (256 * 1024)          /* flush before answering more pipelined */
 #define OUT_HIGH_SEGS 192
-#define IOV_BATCH 64
 #define ACCEPT_BATCH 64
 #define SWEEP_MS 250
 #define ACCEPT_PAUSE_MS 100 /* out of file descriptors: stop accepting this long */
@@ -50,23 +45,6 @@ typedef struct held {
 
 typedef struct worker worker;
 
-typedef struct seg {
-    const char *ext; /* NULL: wbuf[off .. off + len) */
-    size_t off;
-    size_t len;
-} seg;
-
-struct out {
-    worker *w;
-    herald_buf wbuf;
-    seg *segs;
-    size_t nsegs, segcap;
-    size_t head;     /* first unwritten segment */
-    size_t head_off; /* bytes of segs[head] already written */
-    size_t pending;  /* bytes queued and not written */
-    int uses_set;    /* an ext segment references set memory */
-};
-
 typedef struct conn {
     worker *w;
     int fd;
@@ -75,7 +53,7 @@ typedef struct conn {
     struct event *rev, *wev;  /* wev: created the first time a write would block */
     char *rbuf;               /* unanswered input (incomplete head); NULL when none */
     size_t rlen, rcap;
-    struct out *q;              /* output the socket did not take; NULL when none */
+    out *q;                     /* output the socket did not take; NULL when none */
     held *pin;                  /* the set 'q' references */
     int64_t last_ms;            /* last read or write progress */
     int64_t head_ms;            /* when an incomplete head was first buffered; 0: none */
@@ -94,7 +72,7 @@ struct worker {
     uint64_t gen;
     conn *first, *last; /* by last activity */
     conn *heads;        /* connections with an incomplete head */
-    struct out out;     /* shared output queue, empty between callbacks */
+    out *out;           /* shared output queue, empty between callbacks */
     char *rbuf;         /* shared read buffer, RBUF_MAX bytes */
     int started;
     int draining; /* shutting down: no keep-alive; 2: the loop ends with the last conn */
@@ -105,143 +83,6 @@ static int g_nworkers;
 static int g_stop_pipe[2] = {-1, -1};
 static int g_port;
 static server_opts g_opts;
-static atomic_int g_nconns;
-
-int
-server_connections(void)
-{
-    return atomic_load_explicit(&g_nconns, memory_order_relaxed);
-}
-
-/* ---- output ------------------------------------------------------------------------ */
-
-metrics_shard *
-out_metrics(out *o)
-{
-    return o->w->metrics;
-}
-
-static seg *
-push_seg(struct out *o)
-{
-    if (o->nsegs == o->segcap) {
-        o->segcap = o->segcap ? o->segcap * 2 : 16;
-        o->segs = herald_mem_realloc(o->segs, o->segcap * sizeof(seg));
-    }
-    return &o->segs[o->nsegs++];
-}
-
-void
-out_copy(out *o, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    seg *last = o->nsegs > o->head ? &o->segs[o->nsegs - 1] : NULL;
-    if (!last || last->ext || last->off + last->len != o->wbuf.len) {
-        last = push_seg(o);
-        last->ext = NULL;
-        last->off = o->wbuf.len;
-        last->len = 0;
-    }
-    if (o->wbuf.cap - o->wbuf.len > n) { /* the common case: no growth, no call */
-        memcpy(o->wbuf.data + o->wbuf.len, p, n);
-        o->wbuf.len += n;
-    } else {
-        herald_buf_append(&o->wbuf, p, n);
-    }
-    last->len += n;
-    o->pending += n;
-}
-
-void
-out_puts(out *o, const char *s)
-{
-    out_copy(o, s, strlen(s));
-}
-
-void
-out_i64(out *o, int64_t v)
-{
-    char tmp[24], *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    out_copy(o, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-void
-out_ref(out *o, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    seg *s = push_seg(o);
-    s->ext = p;
-    s->off = 0;
-    s->len = n;
-    o->pending += n;
-    o->uses_set = 1;
-}
-
-static void
-out_reset(struct out *o)
-{
-    herald_buf_reset(&o->wbuf);
-    o->nsegs = o->head = o->head_off = o->pending = 0;
-    o->uses_set = 0;
-}
-
-static void
-out_free(struct out *o)
-{
-    herald_buf_free(&o->wbuf);
-    free(o->segs);
-    memset(o, 0, sizeof(*o));
-}
-
-/* Writes what 'o' holds to 'fd'. Returns 0 when all is written, 1 when the socket would
- * block (the rest stays queued), -1 on a write error. */
-static int
-out_write(struct out *o, int fd)
-{
-    while (o->head < o->nsegs) {
-        struct iovec iov[IOV_BATCH];
-        int n = 0;
-        for (size_t i = o->head; i < o->nsegs && n < IOV_BATCH; i++, n++) {
-            const seg *s = &o->segs[i];
-            const char *base = s->ext ? s->ext : o->wbuf.data + s->off;
-            size_t skip = i == o->head ? o->head_off : 0;
-            iov[n].iov_base = (void *)(base + skip);
-            iov[n].iov_len = s->len - skip;
-        }
-        ssize_t wr = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
-        if (wr < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
-        }
-        size_t left = (size_t)wr;
-        o->pending -= left;
-        metrics_add(&o->w->metrics->bytes_out, left);
-        while (left > 0) {
-            seg *s = &o->segs[o->head];
-            size_t rest = s->len - o->head_off;
-            if (left < rest) {
-                o->head_off += left;
-                left = 0;
-            } else {
-                left -= rest;
-                o->head++;
-                o->head_off = 0;
-            }
-        }
-    }
-    return 0;
-}
-
 /* ---- sets -------------------------------------------------------------------------- */
 
 static void
@@ -383,13 +224,10 @@ conn_free(conn *c)
     if (c->wev)
         event_free(c->wev);
     close(c->fd);
-    if (c->q) {
-        out_free(c->q);
-        free(c->q);
-    }
+    out_free(c->q);
     free(c->rbuf);
     free(c);
-    atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
+    status_conn_close();
     if (w->draining == 2 && !w->first)
         event_base_loopbreak(w->base); /* the last connection is done */
 }
@@ -427,8 +265,8 @@ static int
 flush_shared(conn *c)
 {
     worker *w = c->w;
-    struct out *o = &w->out;
-    int r = o->pending ? out_write(o, c->fd) : 0;
+    out *o = w->out;
+    int r = out_pending(o) ? out_write(o, c->fd) : 0;
     if (r == 0) {
         out_reset(o);
         if (c->close_after) {
@@ -444,19 +282,10 @@ flush_shared(conn *c)
         return -1;
     }
     /* A slow reader: keep the rest (set memory stays referenced, pinned). */
-    struct out *q = herald_mem_calloc(1, sizeof(*q));
-    q->w = w;
-    for (size_t i = o->head; i < o->nsegs; i++) {
-        const seg *s = &o->segs[i];
-        size_t skip = i == o->head ? o->head_off : 0;
-        if (s->ext)
-            out_ref(q, s->ext + skip, s->len - skip);
-        else
-            out_copy(q, o->wbuf.data + s->off + skip, s->len - skip);
-    }
-    out_reset(o);
+    out *q = out_new(w->metrics);
+    out_move(q, o);
     c->q = q;
-    if (q->uses_set) {
+    if (out_uses_set(q)) {
         c->pin = w->sets;
         c->pin->users++;
     }
@@ -478,18 +307,17 @@ on_write(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     conn *c = arg;
-    size_t before = c->q->pending;
+    size_t before = out_pending(c->q);
     int r = out_write(c->q, c->fd);
     if (r < 0) {
         conn_free(c);
         return;
     }
-    if (c->q->pending != before)
+    if (out_pending(c->q) != before)
         touch(c);
     if (r > 0)
         return;
     out_free(c->q);
-    free(c->q);
     c->q = NULL;
     unpin(c);
     event_del(c->wev);
@@ -538,11 +366,11 @@ conn_serve(conn *c, char *buf, size_t len)
     static const http_limits lim = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
                                     .max_head = HTTP_DEFAULT_MAX_HEAD};
     worker *w = c->w;
-    struct out *o = &w->out;
+    out *o = w->out;
     size_t used = 0;
     refresh_set(w);
     while (!c->close_after && used < len) {
-        if (o->pending > OUT_HIGH_BYTES || o->nsegs > OUT_HIGH_SEGS) {
+        if (out_pending(o) > OUT_HIGH_BYTES || out_segments(o) > OUT_HIGH_SEGS) {
             /* Many pipelined requests: write what is ready first. */
             keep_rest(c, buf, used, len);
             int r = flush_shared(c);
@@ -645,7 +473,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
         set_reading(c, 0);
         c->rlen = 0;
         c->close_after = 1;
-        route_error(&w->out, 408);
+        route_error(w->out, 408);
         (void)flush_shared(c);
     }
 }
@@ -672,8 +500,8 @@ accept_batch(worker *w)
             }
             return 0;
         }
-        if (atomic_fetch_add_explicit(&g_nconns, 1, memory_order_relaxed) >= g_opts.max_conns) {
-            atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
+        if (status_conn_open() >= g_opts.max_conns) {
+            status_conn_close();
             metrics_add(&w->metrics->conn[CE_REJECTED_CAP], 1);
             close(fd);
             continue;
@@ -689,7 +517,7 @@ accept_batch(worker *w)
             herald_error("event_new failed");
             close(fd);
             free(c);
-            atomic_fetch_sub_explicit(&g_nconns, 1, memory_order_relaxed);
+            status_conn_close();
             continue;
         }
         c->last_ms = now_ms(w);
@@ -852,7 +680,7 @@ server_start(const server_opts *o)
         if (!w->base)
             goto fail;
         w->metrics = metrics_shard_new();
-        w->out.w = w;
+        w->out = out_new(w->metrics);
         w->rbuf = herald_mem_alloc(RBUF_MAX);
         w->lev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
         w->stop_ev = event_new(w->base, g_stop_pipe[0], EV_READ, on_stop, w);
@@ -922,7 +750,7 @@ server_stop(void)
             event_free(w->deadline_ev);
         if (w->resume_ev)
             event_free(w->resume_ev);
-        out_free(&w->out);
+        out_free(w->out);
         free(w->rbuf);
         if (w->lfd >= 0)
             close(w->lfd);

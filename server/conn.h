@@ -4,7 +4,8 @@
  * One event base per worker thread, each with its own SO_REUSEPORT listener on the same
  * address (the kernel spreads connections), so workers share nothing but the published
  * snapshot set. Requests are read with read(), parsed in place (http_parse.h), answered
- * (routes.h) and written with write()/writev(), with no malloc on that path.
+ * (routes.h) into an output queue (out.h) and written with write()/writev(), with no
+ * malloc on that path. Open connections are counted in status.h.
  *
  * Buffers belong to the worker, not to the connection: a read lands in the worker's
  * read buffer, every complete request in it is answered into the worker's output queue,
@@ -55,7 +56,5 @@ int server_port(void);
  * received are finished, for at most drain_timeout_ms; then closes whatever is left and
  * frees everything. Blocks until done. */
 void server_stop(void);
-/* Open client connections (any thread). */
-int server_connections(void);
 
 #endif

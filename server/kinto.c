@@ -1,14 +1,11 @@
 /*
  * kinto -- see kinto.h.
  *
- * The kview of a coll is built once, lazily, with double-checked locking: an acquire
- * load of coll->kview (the common case once built), else the global lock, a second
- * look, the build, a release store. The coll is shared read-only by every thread; the
- * kview pointer is the one field written after publication, and it is written once.
+ * The kview of a coll is built once, lazily, through coll_view_get() (snapset.h), which
+ * owns the locking; the coll frees it with the destructor the kview carries.
  */
 #include "kinto.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,10 +13,11 @@
 #include "herald/kerror.h"
 #include "herald/listing.h"
 #include "herald/mem.h"
-#include "metrics.h"
-#include "routes.h"
+#include "reply.h"
+#include "route_id.h"
 
 struct kview {
+    coll_view base;      /* first: the coll frees it through base.free */
     json_t *owner;       /* array holding every parsed entry */
     const json_t **recs; /* live records, sorted by id (byte order) */
     size_t nrec;
@@ -27,10 +25,9 @@ struct kview {
     size_t ntomb;
 };
 
-static routes_config g_rc;
+static kinto_config g_rc;
 static char *g_url;
 static herald_buf g_root;
-static pthread_mutex_t g_view_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* GET /v1/: Kinto's root, for a read-only server. */
 static void
@@ -63,7 +60,7 @@ build_root(void)
 }
 
 void
-routes_configure(const routes_config *cfg)
+kinto_configure(const kinto_config *cfg)
 {
     free(g_url);
     g_url = herald_mem_strdup(cfg->public_url ? cfg->public_url : "");
@@ -73,7 +70,7 @@ routes_configure(const routes_config *cfg)
 }
 
 void
-routes_unconfigure(void)
+kinto_unconfigure(void)
 {
     free(g_url);
     g_url = NULL;
@@ -83,11 +80,10 @@ routes_unconfigure(void)
 
 /* ---- parsed records ---------------------------------------------------------------- */
 
-void
-kinto_view_free(struct kview *v)
+static void
+view_free(coll_view *base)
 {
-    if (!v)
-        return;
+    struct kview *v = (struct kview *)base;
     json_decref(v->owner);
     free(v->recs);
     free(v->tombs);
@@ -102,11 +98,12 @@ by_id(const void *a, const void *b)
 }
 
 /* Parses the entries of c->delta (records and tombstones, JCS) into a kview. */
-static struct kview *
+static coll_view *
 view_build(const coll *c)
 {
     const listing *l = &c->delta;
     struct kview *v = herald_mem_calloc(1, sizeof(*v));
+    v->base.free = view_free;
     v->owner = json_array();
     v->recs = herald_mem_calloc(l->n + 1, sizeof(*v->recs));
     v->tombs = herald_mem_calloc(l->n + 1, sizeof(*v->tombs));
@@ -124,25 +121,13 @@ view_build(const coll *c)
             v->recs[v->nrec++] = e;
     }
     qsort(v->recs, v->nrec, sizeof(*v->recs), by_id);
-    return v;
+    return &v->base;
 }
 
 static const struct kview *
 view_get(const coll *c)
 {
-    /* The one lazily written field of a shared coll (see the top of this file). */
-    _Atomic(struct kview *) *slot = (_Atomic(struct kview *) *)&c->kview;
-    struct kview *v = atomic_load_explicit(slot, memory_order_acquire);
-    if (v)
-        return v;
-    pthread_mutex_lock(&g_view_lock);
-    v = atomic_load_explicit(slot, memory_order_acquire);
-    if (!v) {
-        v = view_build(c);
-        atomic_store_explicit(slot, v, memory_order_release);
-    }
-    pthread_mutex_unlock(&g_view_lock);
-    return v;
+    return (const struct kview *)coll_view_get(c, view_build);
 }
 
 /* ---- handlers ---------------------------------------------------------------------- */
@@ -150,14 +135,7 @@ view_get(const coll *c)
 static int
 root(out *o, const http_request *req, int keep_alive)
 {
-    reply_status_line(o, 200);
-    out_puts(o, "Content-Type: application/json\r\nCache-Control: no-cache\r\n"
-                "Access-Control-Allow-Origin: *\r\n");
-    reply_content_length(o, g_root.len);
-    reply_end_headers(o, keep_alive);
-    if (req->method != HTTP_METHOD_HEAD)
-        out_copy(o, g_root.data, g_root.len);
-    return 200;
+    return reply_plain(o, req, 200, "application/json", g_root.data, g_root.len, keep_alive);
 }
 
 static int

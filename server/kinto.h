@@ -18,18 +18,30 @@
  *
  * Object bodies are precomputed per version (snapset.c). A records list needs parsed
  * records; they are parsed from the precomputed entries on the first records request
- * for a version (the kview), under a lock, and shared read-only afterwards: polls never
- * pay for it, and a version nobody lists costs nothing.
+ * for a version (the kview, a coll_view of snapset.h), under a lock, and shared read-only
+ * afterwards: polls never pay for it, and a version nobody lists costs nothing.
  */
 #ifndef HERALD_SERVER_KINTO_H
 #define HERALD_SERVER_KINTO_H
 
 #include <stddef.h>
 
+#include "herald/crypto.h"
 #include "herald/http_parse.h"
 #include "snapset.h"
 
-typedef struct out out;
+#include "out.h"
+
+typedef struct kinto_config {
+    const herald_pubkey *keys; /* kept by reference: listed by GET /v1/ */
+    size_t nkeys;
+    const char *public_url; /* e.g. "http://host:8888" (no trailing slash): Next-Page */
+    long long paginate_by;  /* Kinto's paginate_by for records lists; 0 = none */
+} kinto_config;
+
+/* Called once before the workers start (the strings are copied). */
+void kinto_configure(const kinto_config *cfg);
+void kinto_unconfigure(void);
 
 typedef struct kinto_ids {
     const char *bid, *cid, *rid; /* slices of the request path */
@@ -37,12 +49,8 @@ typedef struct kinto_ids {
 } kinto_ids;
 
 /* Answers GET/HEAD for 'route' (RT_ROOT, RT_BUCKET, RT_COLLECTION, RT_RECORDS,
- * RT_RECORD). Returns the status sent. */
+ * RT_RECORD of route_id.h). Returns the status sent. */
 int kinto_get(out *o, const http_request *req, const snapset *s, int route, const kinto_ids *ids,
               int keep_alive);
-
-struct kview;
-/* Frees a coll's parsed records (NULL-safe); called when the coll is freed. */
-void kinto_view_free(struct kview *v);
 
 #endif

@@ -10,6 +10,28 @@
  * unknown collections are 404 and monitor/changes is an empty list, while
  * __heartbeat__ answers 503 until Redis is reachable and the first resync is done.
  *
+ * Layers, top to bottom. A file calls only files of the layers below it (never one of
+ * its own layer, never one above); everything but this file is the static library
+ * herald_server, which the unit tests link.
+ *   program            main.c      configuration, wiring, signals
+ *   connection I/O     conn.c      workers, listeners, sockets, timeouts, drain; the
+ *                                  only file that reads or writes a socket
+ *   request framing    lib/http_parse.c (herald/http_parse.h), called by conn.c
+ *   router             routes.c    route of a request, 404/405/preflight, counting
+ *   handlers           changes.c   monitor and changesets (the polling API)
+ *                      kinto.c     Kinto's read-only GETs
+ *                      ops.c       __heartbeat__, __lbheartbeat__, __version__, /metrics
+ *   response building  reply.c     status lines, errors, versioned 200/304 bodies
+ *   output             out.c       the output queue (copies and references, writev)
+ *   Redis sync         sync.c      subscribe, load, verify, publish sets (called by
+ *                                  main.c only; reports to status.c)
+ *   counters, gauges   metrics.c   sharded counters and the /metrics page (given the
+ *                                  gauges, reads no module's state)
+ *                      status.c    connection count, Redis up, loaded, last update
+ *   data model         snapset.c   immutable snapshot sets, precomputed bodies; md5.c
+ *   encoding           encode.c    gzip/zstd bodies and the background upgrade
+ * Shared vocabulary, headers only: route_id.h (route ids and their metric labels).
+ *
  * Configuration: defaults, then --config FILE, then HERALD_* environment variables,
  * then flags (DESIGN.md). Settings: server_listen, redis_url, public_keys (space
  * separated), server_threads, http_host, log_level, server_idle_timeout_seconds,
@@ -37,8 +59,8 @@
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/redis.h"
+#include "kinto.h"
 #include "metrics.h"
-#include "routes.h"
 #include "snapset.h"
 #include "sync.h"
 
@@ -298,8 +320,8 @@ main(int argc, char **argv)
     snapset_configure(&sc);
     herald_buf_printf(&public_url, "%s%s", strstr(public_host, "://") ? "" : "http://",
                       public_host);
-    routes_config rcfg = {keys, nkeys, herald_buf_cstr(&public_url), paginate};
-    routes_configure(&rcfg);
+    kinto_config kcfg = {keys, nkeys, herald_buf_cstr(&public_url), paginate};
+    kinto_configure(&kcfg);
     if (compress && encode_start() < 0) {
         herald_error("cannot start the compression thread");
         goto out;
@@ -346,7 +368,7 @@ out:
     encode_stop();
     snapset_publish(NULL);
     snapset_unconfigure();
-    routes_unconfigure();
+    kinto_unconfigure();
     metrics_free_all();
     herald_buf_free(&public_url);
     if (sigterm)

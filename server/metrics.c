@@ -8,17 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "snapset.h"
-#include "sync.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static metrics_shard *g_shards;
 
 static const char *const ROUTE_NAMES[RT_COUNT] = {
-    "monitor_changeset", "monitor_records", "changeset", "root",      "bucket",
-    "collection",        "records",         "record",    "heartbeat", "lbheartbeat",
-    "version",           "metrics",         "unknown",   "invalid",
+#define ROUTE_NAME(id, label) [id] = label,
+    SERVER_ROUTES(ROUTE_NAME)
+#undef ROUTE_NAME
 };
 static const int STATUS_CODES[ST_COUNT] = {200, 304, 400, 404, 405, 408,
                                            414, 431, 501, 503, 505, 0};
@@ -136,16 +134,14 @@ coll_labels(herald_buf *out, const char *name, const coll *c)
     herald_buf_printf(out, "%s{bucket=\"%s\",collection=\"%s\"} ", name, c->bid, c->cid);
 }
 
-void
-metrics_render(herald_buf *out, const snapset *s, int64_t now_ms)
+/* Request counters and their ratios. */
+static void
+render_requests(herald_buf *out, const totals *t)
 {
-    totals t;
-    sum_shards(&t);
-
     help(out, "herald_http_requests_total", "counter", "Requests answered, by route and status.");
     for (int r = 0; r < RT_COUNT; r++)
         for (int st = 0; st < ST_COUNT; st++) {
-            if (!t.req[r][st])
+            if (!t->req[r][st])
                 continue;
             herald_buf_printf(out, "herald_http_requests_total{route=\"%s\",status=\"",
                               ROUTE_NAMES[r]);
@@ -153,70 +149,77 @@ metrics_render(herald_buf *out, const snapset *s, int64_t now_ms)
                 herald_buf_printf(out, "%d", STATUS_CODES[st]);
             else
                 herald_buf_puts(out, "other");
-            herald_buf_printf(out, "\"} %llu\n", (unsigned long long)t.req[r][st]);
+            herald_buf_printf(out, "\"} %llu\n", (unsigned long long)t->req[r][st]);
         }
 
     help(out, "herald_http_responses_encoded_total", "counter",
          "200 responses with a body, by Content-Encoding.");
     for (int e = 0; e < ENC_COUNT; e++)
         herald_buf_printf(out, "herald_http_responses_encoded_total{encoding=\"%s\"} %llu\n",
-                          ENC_NAMES[e], (unsigned long long)t.enc[e]);
+                          ENC_NAMES[e], (unsigned long long)t->enc[e]);
 
     /* Versioned routes: those answering 304 to If-None-Match. */
     static const int versioned[] = {RT_MONITOR,    RT_MONITOR_RECORDS, RT_CHANGESET, RT_BUCKET,
                                     RT_COLLECTION, RT_RECORDS,         RT_RECORD};
     uint64_t n200 = 0, n304 = 0;
     for (size_t i = 0; i < sizeof(versioned) / sizeof(versioned[0]); i++) {
-        n200 += t.req[versioned[i]][ST_200];
-        n304 += t.req[versioned[i]][ST_304];
+        n200 += t->req[versioned[i]][ST_200];
+        n304 += t->req[versioned[i]][ST_304];
     }
     help(out, "herald_http_not_modified_ratio", "gauge",
          "Share of 304 among 200 and 304 responses of versioned routes, since start.");
     herald_buf_printf(out, "herald_http_not_modified_ratio %.6f\n",
                       n200 + n304 ? (double)n304 / (double)(n200 + n304) : 0.0);
+}
 
+/* Bytes, connections, Redis and the compression thread. */
+static void
+render_process(herald_buf *out, const totals *t, const metrics_gauges *g, int64_t now_ms)
+{
     help(out, "herald_http_response_bytes_total", "counter", "Bytes written to clients.");
     herald_buf_printf(out, "herald_http_response_bytes_total %llu\n",
-                      (unsigned long long)t.bytes_out);
+                      (unsigned long long)t->bytes_out);
     help(out, "herald_http_connections", "gauge", "Open client connections.");
-    herald_buf_printf(out, "herald_http_connections %d\n", server_connections());
+    herald_buf_printf(out, "herald_http_connections %d\n", g->connections);
     help(out, "herald_http_connections_accepted_total", "counter", "Connections accepted.");
     herald_buf_printf(out, "herald_http_connections_accepted_total %llu\n",
-                      (unsigned long long)t.conn[CE_ACCEPTED]);
+                      (unsigned long long)t->conn[CE_ACCEPTED]);
     help(out, "herald_http_connections_closed_total", "counter",
          "Connections refused (cap) or closed by the server (timeouts), by reason.");
     herald_buf_printf(out,
                       "herald_http_connections_closed_total{reason=\"cap\"} %llu\n"
                       "herald_http_connections_closed_total{reason=\"idle\"} %llu\n"
                       "herald_http_connections_closed_total{reason=\"header_timeout\"} %llu\n",
-                      (unsigned long long)t.conn[CE_REJECTED_CAP],
-                      (unsigned long long)t.conn[CE_CLOSED_IDLE],
-                      (unsigned long long)t.conn[CE_CLOSED_HEADER_TIMEOUT]);
+                      (unsigned long long)t->conn[CE_REJECTED_CAP],
+                      (unsigned long long)t->conn[CE_CLOSED_IDLE],
+                      (unsigned long long)t->conn[CE_CLOSED_HEADER_TIMEOUT]);
 
     help(out, "herald_redis_up", "gauge", "1 when both Redis connections are up and synced.");
-    herald_buf_printf(out, "herald_redis_up %d\n", sync_redis_ok());
+    herald_buf_printf(out, "herald_redis_up %d\n", g->redis_up);
     help(out, "herald_snapshots_loaded", "gauge", "1 once a full resync has completed.");
-    herald_buf_printf(out, "herald_snapshots_loaded %d\n", sync_loaded());
-    long long last = sync_last_update_ms();
+    herald_buf_printf(out, "herald_snapshots_loaded %d\n", g->loaded);
     help(out, "herald_seconds_since_last_update", "gauge",
          "Seconds since the served set last changed from Redis (-1: never).");
     herald_buf_puts(out, "herald_seconds_since_last_update ");
-    if (last)
-        seconds(out, now_ms - last);
+    if (g->last_update_ms)
+        seconds(out, now_ms - g->last_update_ms);
     else
         herald_buf_puts(out, "-1\n");
 
-    unsigned long long up = 0, skip = 0, pending = 0;
-    encode_stats(&up, &skip, &pending);
     help(out, "herald_encode_upgrades_total", "counter",
          "Background recompressions at the best levels: done, or skipped (superseded).");
     herald_buf_printf(out,
                       "herald_encode_upgrades_total{result=\"done\"} %llu\n"
                       "herald_encode_upgrades_total{result=\"skipped\"} %llu\n",
-                      up, skip);
+                      g->encode_done, g->encode_skipped);
     help(out, "herald_encode_pending", "gauge", "Bodies waiting for (or in) the upgrade.");
-    herald_buf_printf(out, "herald_encode_pending %llu\n", pending);
+    herald_buf_printf(out, "herald_encode_pending %llu\n", g->encode_pending);
+}
 
+/* One gauge per served collection. */
+static void
+render_snapshots(herald_buf *out, const snapset *s, int64_t now_ms)
+{
     size_t n = s ? s->n : 0;
     help(out, "herald_snapshots", "gauge", "Collections served.");
     herald_buf_printf(out, "herald_snapshots %zu\n", n);
@@ -269,4 +272,14 @@ metrics_render(herald_buf *out, const snapset *s, int64_t now_ms)
                               c->bid, c->cid, ENC_NAMES[e], e ? x->len : c->full->len);
         }
     }
+}
+
+void
+metrics_render(herald_buf *out, const snapset *s, const metrics_gauges *g, int64_t now_ms)
+{
+    totals t;
+    sum_shards(&t);
+    render_requests(out, &t);
+    render_process(out, &t, g, now_ms);
+    render_snapshots(out, s, now_ms);
 }

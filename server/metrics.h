@@ -34,24 +34,7 @@
 
 #include "encode.h"
 #include "herald/mem.h"
-
-enum route_id {
-    RT_MONITOR = 0,
-    RT_MONITOR_RECORDS,
-    RT_CHANGESET,
-    RT_ROOT,
-    RT_BUCKET,
-    RT_COLLECTION,
-    RT_RECORDS,
-    RT_RECORD,
-    RT_HEARTBEAT,
-    RT_LBHEARTBEAT,
-    RT_VERSION,
-    RT_METRICS,
-    RT_UNKNOWN, /* no such endpoint (404) */
-    RT_INVALID, /* the request could not be parsed, or timed out */
-    RT_COUNT,
-};
+#include "route_id.h"
 
 enum status_id {
     ST_200 = 0,
@@ -101,11 +84,23 @@ metrics_shard *metrics_shard_new(void);
 void metrics_free_all(void);
 
 int metrics_status_index(int status);
-/* Counts one response: 'route' (enum route_id), HTTP 'status'. */
+/* Counts one response: 'route' (enum route_id, route_id.h), HTTP 'status'. */
 void metrics_count(metrics_shard *m, int route, int status);
 
+/* The gauges a page shows that are not counters of the shards: given by the caller
+ * (from status.h and encode.h), so this module reads no other module's state. */
+typedef struct metrics_gauges {
+    int connections;
+    int redis_up;
+    int loaded;
+    long long last_update_ms; /* 0: never */
+    unsigned long long encode_done, encode_skipped, encode_pending;
+} metrics_gauges;
+
 struct snapset;
-/* Appends the /metrics page for the set 's' (may be NULL) at 'now_ms'. */
-void metrics_render(herald_buf *out, const struct snapset *s, int64_t now_ms);
+/* Appends the /metrics page for the set 's' (may be NULL) and the gauges 'g' at
+ * 'now_ms'. */
+void metrics_render(herald_buf *out, const struct snapset *s, const metrics_gauges *g,
+                    int64_t now_ms);
 
 #endif

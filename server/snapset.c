@@ -11,13 +11,13 @@
 #include <time.h>
 
 #include "herald/jcs.h"
-#include "kinto.h"
 #include "md5.h"
 
 static snapset_config g_cfg = {"", 60, 3600, 60, 3600, 30LL * 86400 * 1000, 1};
 static char *g_host;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_view_lock = PTHREAD_MUTEX_INITIALIZER;
 static snapset *g_current;
 static atomic_uint_fast64_t g_generation;
 
@@ -203,7 +203,9 @@ coll_free(coll *c)
     payload_release(c->bucket_obj);
     vhdr_free(&c->obj_hdr);
     vhdr_free(&c->bucket_hdr);
-    kinto_view_free(atomic_load_explicit(&c->kview, memory_order_acquire));
+    coll_view *v = atomic_load_explicit(&c->view, memory_order_acquire);
+    if (v)
+        v->free(v);
     free(c);
 }
 
@@ -280,20 +282,162 @@ coll_delta_cached(const coll *c, size_t k)
     return NULL;
 }
 
+const coll_view *
+coll_view_get(const coll *c, coll_view *(*build)(const coll *c))
+{
+    /* Double-checked: an acquire load (the common case once built), else the lock, a
+     * second look, the build, a release store. */
+    _Atomic(coll_view *) *slot = (_Atomic(coll_view *) *)&c->view;
+    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v)
+        return v;
+    pthread_mutex_lock(&g_view_lock);
+    v = atomic_load_explicit(slot, memory_order_acquire);
+    if (!v) {
+        v = build(c);
+        atomic_store_explicit(slot, v, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_view_lock);
+    return v;
+}
+
+/* c->post: ],"metadata":{collection attributes, bucket, signature(s)},"timestamp":V}.
+ * Returns 0, or -1 with 'err' set. */
+static int
+build_post(coll *c, const herald_snapshot *s, char *err, size_t errlen)
+{
+    const json_t *sigs = herald_snapshot_signatures(s);
+    json_t *meta = json_object();
+    herald_buf b = HERALD_BUF_INIT;
+    /* jansson's setters take references only, so casting away const changes nothing
+     * shared. */
+    json_object_update(meta, (json_t *)herald_snapshot_metadata(s));
+    json_object_set_new(meta, "bucket", json_string(c->bid));
+    if (json_array_size(sigs) > 0)
+        json_object_set(meta, "signature", json_array_get(sigs, 0));
+    json_object_set(meta, "signatures", (json_t *)sigs);
+    herald_buf_puts(&b, "],\"metadata\":");
+    int rc = herald_jcs_dump(&b, meta);
+    json_decref(meta);
+    if (rc < 0) {
+        snprintf(err, errlen, "metadata cannot be serialized");
+        herald_buf_free(&b);
+        return -1;
+    }
+    herald_buf_puts(&b, ",\"timestamp\":");
+    herald_buf_put_i64(&b, c->version);
+    herald_buf_putc(&b, '}');
+    herald_buf_cstr(&b);
+    c->post_len = b.len;
+    c->post = herald_buf_steal(&b, NULL);
+    return 0;
+}
+
+/* The Kinto object bodies of the collection and its bucket, and every prebuilt head.
+ * Returns 0, or -1 with 'err' set. */
+static int
+build_objects(coll *c, const herald_snapshot *s, char *err, size_t errlen)
+{
+    c->obj = object_body(herald_snapshot_metadata(s), c->cid, c->version, &c->obj_lm);
+    /* An empty bucket object: the bucket is not public (signer_read.lua), only this
+     * collection is; GET of the bucket is then 404, as for any unpublished object. */
+    const json_t *bdata = herald_snapshot_bucket_data(s);
+    c->bucket_obj =
+        json_object_size(bdata) == 0 ? NULL : object_body(bdata, c->bid, c->version, &c->bucket_lm);
+    if (!c->obj || (json_object_size(bdata) != 0 && !c->bucket_obj)) {
+        snprintf(err, errlen, "collection or bucket attributes cannot be serialized");
+        return -1;
+    }
+    vhdr_build(&c->obj_hdr, c->obj_lm, g_cfg.cache_default);
+    vhdr_build(&c->bucket_hdr, c->bucket_lm, g_cfg.cache_default);
+
+    int64_t max_age = num_field(herald_snapshot_metadata(s), "cache_expires", -1);
+    if (max_age < 0)
+        max_age = g_cfg.cache_default;
+    vhdr_build(&c->hdr[CACHE_SHORT], c->version, max_age);
+    vhdr_build(&c->hdr[CACHE_LONG], c->version,
+               max_age > g_cfg.cache_maximum ? max_age : g_cfg.cache_maximum);
+    return 0;
+}
+
+/* Records then tombstones, each serialized once: 'nrec' + 'ntomb' entries. Returns
+ * them, or NULL with 'err' set. */
+static entry_src *
+serialize_entries(const json_t *records, size_t nrec, const json_t *tombs, size_t ntomb, char *err,
+                  size_t errlen)
+{
+    entry_src *src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
+    for (size_t i = 0; i < nrec + ntomb; i++) {
+        const json_t *r = i < nrec ? json_array_get(records, i) : json_array_get(tombs, i - nrec);
+        const json_t *id = json_object_get(r, "id");
+        if (!json_is_string(id)) {
+            snprintf(err, errlen, "record without a string id");
+            goto fail;
+        }
+        entry_src *e = &src[i];
+        e->lm = num_field(r, "last_modified", 0);
+        e->key = json_string_value(id);
+        e->key_len = json_string_length(id);
+        if (herald_jcs_dump(&e->json, r) < 0) {
+            snprintf(err, errlen, "record '%s' cannot be serialized", e->key);
+            goto fail;
+        }
+    }
+    return src;
+fail:
+    for (size_t i = 0; i < nrec + ntomb; i++)
+        herald_buf_free(&src[i].json);
+    free(src);
+    return NULL;
+}
+
+/* c->full (live records only) and c->delta (records and tombstones) from the 'n'
+ * entries of 'src', of which the first 'nrec' are records (their buffers are freed).
+ * Without tombstones the delta listing has the same entries in the same order, so its
+ * bytes are the full body's (no second copy of the collection); otherwise a listing of
+ * the records is built first. */
+static void
+build_bodies(coll *c, entry_src *src, size_t n, size_t nrec)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    if (n == nrec) {
+        listing_build(&c->delta, src, n);
+        herald_buf_puts(&b, "{\"changes\":[");
+        herald_buf_append(&b, c->delta.json, c->delta.len);
+        herald_buf_append(&b, c->post, c->post_len);
+        c->full = payload_from_buf(&b, g_cfg.compress);
+        free(c->delta.json);
+        c->delta.json = c->full->data + sizeof("{\"changes\":[") - 1;
+        c->delta.json_borrowed = 1;
+        return;
+    }
+    listing full;
+    entry_src *recs = herald_mem_calloc(nrec + 1, sizeof(*recs));
+    for (size_t i = 0; i < nrec; i++) {
+        recs[i] = src[i];
+        herald_buf_init(&recs[i].json);
+        herald_buf_append(&recs[i].json, src[i].json.data, src[i].json.len);
+    }
+    listing_build(&full, recs, nrec);
+    free(recs);
+    herald_buf_puts(&b, "{\"changes\":[");
+    herald_buf_append(&b, full.json, full.len);
+    herald_buf_append(&b, c->post, c->post_len);
+    c->full = payload_from_buf(&b, g_cfg.compress);
+    listing_free(&full);
+    listing_build(&c->delta, src, n);
+}
+
 coll *
 coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
 {
     coll *c = herald_mem_calloc(1, sizeof(*c));
-    json_t *meta = json_object();
-    entry_src *src = NULL;
-    herald_buf b = HERALD_BUF_INIT;
     const json_t *records = herald_snapshot_records(s);
     const json_t *tombs = herald_snapshot_tombstones(s);
-    const json_t *sigs = herald_snapshot_signatures(s);
     size_t nrec = json_array_size(records), ntomb = json_array_size(tombs);
 
     atomic_init(&c->refs, 1);
-    atomic_init(&c->kview, NULL);
+    atomic_init(&c->view, NULL);
     c->bid = herald_mem_strdup(herald_snapshot_bucket(s));
     c->cid = herald_mem_strdup(herald_snapshot_collection(s));
     c->bid_len = strlen(c->bid);
@@ -309,106 +453,17 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     int64_t cut = herald_snapshot_tombstones_since(s);
     c->since_floor = cut >= 0 ? cut : now_ms - g_cfg.tombstone_horizon_ms;
 
-    /* metadata = collection attributes + bucket + signature + signatures. jansson's
-     * setters take references only, so casting away const changes nothing shared. */
-    json_object_update(meta, (json_t *)herald_snapshot_metadata(s));
-    json_object_set_new(meta, "bucket", json_string(c->bid));
-    if (json_array_size(sigs) > 0)
-        json_object_set(meta, "signature", json_array_get(sigs, 0));
-    json_object_set(meta, "signatures", (json_t *)sigs);
-    herald_buf_puts(&b, "],\"metadata\":");
-    if (herald_jcs_dump(&b, meta) < 0) {
-        snprintf(err, errlen, "metadata cannot be serialized");
+    if (build_post(c, s, err, errlen) < 0 || build_objects(c, s, err, errlen) < 0)
         goto fail;
-    }
-    herald_buf_puts(&b, ",\"timestamp\":");
-    herald_buf_put_i64(&b, c->version);
-    herald_buf_putc(&b, '}');
-    herald_buf_cstr(&b);
-    c->post_len = b.len;
-    c->post = herald_buf_steal(&b, NULL);
-
-    c->obj = object_body(herald_snapshot_metadata(s), c->cid, c->version, &c->obj_lm);
-    /* An empty bucket object: the bucket is not public (signer_read.lua), only this
-     * collection is; GET of the bucket is then 404, as for any unpublished object. */
-    const json_t *bdata = herald_snapshot_bucket_data(s);
-    c->bucket_obj =
-        json_object_size(bdata) == 0 ? NULL : object_body(bdata, c->bid, c->version, &c->bucket_lm);
-    if (!c->obj || (json_object_size(bdata) != 0 && !c->bucket_obj)) {
-        snprintf(err, errlen, "collection or bucket attributes cannot be serialized");
+    entry_src *src = serialize_entries(records, nrec, tombs, ntomb, err, errlen);
+    if (!src)
         goto fail;
-    }
-    vhdr_build(&c->obj_hdr, c->obj_lm, g_cfg.cache_default);
-    vhdr_build(&c->bucket_hdr, c->bucket_lm, g_cfg.cache_default);
-
-    int64_t max_age = num_field(herald_snapshot_metadata(s), "cache_expires", -1);
-    if (max_age < 0)
-        max_age = g_cfg.cache_default;
-    vhdr_build(&c->hdr[CACHE_SHORT], c->version, max_age);
-    vhdr_build(&c->hdr[CACHE_LONG], c->version,
-               max_age > g_cfg.cache_maximum ? max_age : g_cfg.cache_maximum);
-
-    /* Records and tombstones, each serialized once. */
-    src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
-    size_t n = 0;
-    for (size_t i = 0; i < nrec + ntomb; i++) {
-        const json_t *r = i < nrec ? json_array_get(records, i) : json_array_get(tombs, i - nrec);
-        const json_t *id = json_object_get(r, "id");
-        if (!json_is_string(id)) {
-            snprintf(err, errlen, "record without a string id");
-            goto fail;
-        }
-        entry_src *e = &src[n++];
-        e->lm = num_field(r, "last_modified", 0);
-        e->key = json_string_value(id);
-        e->key_len = json_string_length(id);
-        if (herald_jcs_dump(&e->json, r) < 0) {
-            snprintf(err, errlen, "record '%s' cannot be serialized", e->key);
-            goto fail;
-        }
-    }
-
-    /* Full body: live records only. Without tombstones the delta listing has the same
-     * entries in the same order, so its bytes are the full body's (no second copy of
-     * the collection); otherwise a listing of the records is built first. */
-    if (ntomb == 0) {
-        listing_build(&c->delta, src, n);
-        herald_buf_puts(&b, "{\"changes\":[");
-        herald_buf_append(&b, c->delta.json, c->delta.len);
-        herald_buf_append(&b, c->post, c->post_len);
-        c->full = payload_from_buf(&b, g_cfg.compress);
-        free(c->delta.json);
-        c->delta.json = c->full->data + sizeof("{\"changes\":[") - 1;
-        c->delta.json_borrowed = 1;
-    } else {
-        listing full;
-        entry_src *recs = herald_mem_calloc(nrec + 1, sizeof(*recs));
-        for (size_t i = 0; i < nrec; i++) {
-            recs[i] = src[i];
-            herald_buf_init(&recs[i].json);
-            herald_buf_append(&recs[i].json, src[i].json.data, src[i].json.len);
-        }
-        listing_build(&full, recs, nrec);
-        free(recs);
-        herald_buf_puts(&b, "{\"changes\":[");
-        herald_buf_append(&b, full.json, full.len);
-        herald_buf_append(&b, c->post, c->post_len);
-        c->full = payload_from_buf(&b, g_cfg.compress);
-        listing_free(&full);
-        listing_build(&c->delta, src, n);
-    }
+    build_bodies(c, src, nrec + ntomb, nrec);
     free(src);
     build_delta_cache(c);
-    json_decref(meta);
     herald_snapshot_free(s);
     return c;
 fail:
-    if (src)
-        for (size_t i = 0; i < nrec + ntomb; i++)
-            herald_buf_free(&src[i].json);
-    free(src);
-    herald_buf_free(&b);
-    json_decref(meta);
     herald_snapshot_free(s);
     coll_free(c);
     return NULL;

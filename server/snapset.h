@@ -24,8 +24,8 @@
  *   │          lengths k (see below), bounded in bytes.
  *   ├─ obj, bucket_obj: Kinto GET bodies {"data":{attributes}} of the collection and
  *   │          of its bucket (kinto.c), with their header lines
- *   └─ kview:  parsed records for Kinto's records list (filters, sort), built on first
- *              use only (kinto.c): most servers never need them.
+ *   └─ view:   parsed records for Kinto's records list (filters, sort), built on first
+ *              use only (kinto.c, through coll_view_get): most servers never need them.
  *
  * Delta cache: the body for _since=S depends only on k = the number of entries newer
  * than S, so it is cached by k, not by S. Clients ask with S = a version they verified,
@@ -119,8 +119,23 @@ typedef struct coll {
     payload *obj, *bucket_obj; /* {"data":{...}} of the collection, of its bucket */
     int64_t obj_lm, bucket_lm; /* their last_modified (ETag) */
     vhdr obj_hdr, bucket_hdr;
-    _Atomic(struct kview *) kview; /* NULL until first needed; freed with the coll */
+    _Atomic(struct coll_view *) view; /* NULL until first needed; freed with the coll */
 } coll;
+
+/*
+ * A derived form of a coll built on first use by a reader (kinto.c's parsed records),
+ * then shared read-only. The coll owns it and frees it through its own 'free' pointer,
+ * so the data model needs to know nothing of its builder. Embed it as the first member
+ * of the real structure.
+ */
+typedef struct coll_view {
+    void (*free)(struct coll_view *v);
+} coll_view;
+
+/* The view of 'c', built with 'build' on the first call (under a lock; once built, one
+ * acquire load): the one field of a shared coll written after publication, written
+ * once. Any thread. */
+const coll_view *coll_view_get(const coll *c, coll_view *(*build)(const coll *c));
 
 /* The cached delta body holding the first 'k' entries, or NULL. */
 const payload *coll_delta_cached(const coll *c, size_t k);

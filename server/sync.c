@@ -2,7 +2,8 @@
  * sync -- see sync.h for the protocol. Implementation notes:
  *
  *  - Everything here runs on one thread (the base's), so the state is plain globals in
- *    one struct; only the three status values read by workers are atomics.
+ *    one struct; the three values workers read (Redis up, loaded, last update) are
+ *    reported to status.h.
  *  - hiredis calls every pending callback with reply == NULL when a context goes away;
  *    each callback checks for NULL and for a stale 'epoch' (a reply for a connection
  *    that has since been replaced) before touching anything.
@@ -16,7 +17,6 @@
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -26,6 +26,7 @@
 #include "herald/schema.h"
 #include "herald/snapshot.h"
 #include "snapset.h"
+#include "status.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define REPLY_TIMEOUT_MS 20000 /* a GET of a large blob on a busy Redis can be slow */
@@ -50,28 +51,8 @@ static struct {
     struct resync *rs;
     int stopping;
     int reset_pending;
+    int loaded; /* a full resync has completed (also reported to status.h) */
 } S;
-
-static atomic_int g_redis_ok, g_loaded;
-static atomic_llong g_last_update;
-
-int
-sync_redis_ok(void)
-{
-    return atomic_load_explicit(&g_redis_ok, memory_order_relaxed);
-}
-
-int
-sync_loaded(void)
-{
-    return atomic_load_explicit(&g_loaded, memory_order_relaxed);
-}
-
-long long
-sync_last_update_ms(void)
-{
-    return atomic_load_explicit(&g_last_update, memory_order_relaxed);
-}
 
 static long long
 now_ms(void)
@@ -88,7 +69,7 @@ request_reset(const char *why)
         return; /* one failure often reports twice (both connections) */
     S.reset_pending = 1;
     herald_warn("redis: %s; reconnecting", why);
-    atomic_store(&g_redis_ok, 0);
+    status_set_redis_ok(0);
     event_active(S.reset_ev, EV_TIMEOUT, 0);
 }
 
@@ -148,7 +129,7 @@ publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
     snapset_release(S.cur);
     S.cur = s;
     snapset_publish(s);
-    atomic_store(&g_last_update, now_ms());
+    status_set_last_update(now_ms());
 }
 
 /*
@@ -333,15 +314,16 @@ resync_finish(resync *rs)
         if (c && c->version == rs->gone[i].version)
             drop[ndrop++] = c;
     }
-    if (nadd || ndrop || !sync_loaded())
+    if (nadd || ndrop || !S.loaded)
         publish_change(add, nadd, drop, ndrop);
     free(add);
     free(drop);
     herald_info("resync done: %zu collections in the monitor, %zu updated, %zu removed, "
                 "%zu served",
                 rs->n, nadd, ndrop, S.cur ? S.cur->n : 0);
-    atomic_store(&g_loaded, 1);
-    atomic_store(&g_redis_ok, S.cmd_up && S.sub_up);
+    S.loaded = 1;
+    status_set_loaded();
+    status_set_redis_ok(S.cmd_up && S.sub_up);
     S.backoff_ms = BACKOFF_MIN_MS;
 }
 

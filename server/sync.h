@@ -36,11 +36,7 @@ int sync_start(struct event_base *base, const sync_opts *o) __attribute__((warn_
 /* Drops the connections and frees everything; call from the base's thread. */
 void sync_stop(void);
 
-/* Both connections up and the last resync finished (any thread). */
-int sync_redis_ok(void);
-/* At least one full resync has completed since start (any thread). */
-int sync_loaded(void);
-/* ms since the epoch of the last set published by sync, 0 if none (any thread). */
-long long sync_last_update_ms(void);
+/* Whether Redis is up, whether a full resync has completed and when a set was last
+ * published are reported to status.h. */
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * test_server_encode -- the read server's precompressed bodies (server/encode.c) and its
- * choice of content coding (http_accept_pick in server/http_parse.c):
+ * choice of content coding (http_accept_pick in lib/http_parse.c):
  *  - gzip and zstd encodings decode back to the identity bytes, at every size class;
  *  - small bodies are compressed at the best levels at once, large ones at the fast
  *    levels and then upgraded by the background thread, which skips a body nobody

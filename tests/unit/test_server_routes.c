@@ -1,80 +1,44 @@
 /*
- * test_server_routes -- the read server's responses (server/routes.c, snapset.c,
- * encode.c, kinto.c, metrics.c) without sockets: snapshots are built in memory, turned
- * into collections and sets as the sync thread does, and requests parsed by the real
- * parser are answered into a fake output queue (this file implements the out_*
- * functions that conn.c provides in the server).
+ * test_server_routes -- the read server's responses (server/routes.c and the handlers,
+ * reply.c, out.c, snapset.c, encode.c, metrics.c, status.c: the real modules, linked
+ * from herald_server) without client sockets: snapshots are built in memory, turned
+ * into collections and sets as the sync thread does, requests parsed by the real parser
+ * are answered into a real output queue, and the queue is written to a temporary file
+ * with out_write(), as conn.c writes it to a socket.
  *
  *  - _since is checked differentially: random collections (records, tombstones, ties
  *    in last_modified) and random S against a plain reference (filter lm > S, sort),
  *    in identity and in every cached compressed delta, decoded;
  *  - headers, conditional requests, _expected, _limit, the tombstone horizon, HEAD,
- *    the monitor and its filters, errors, heartbeat, version, metrics.
+ *    the monitor and its filters, errors, heartbeat (unhealthy and healthy), version,
+ *    metrics.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
-#include "conn.h"
 #include "herald/crypto.h"
 #include "herald/jcs.h"
 #include "herald/snapshot.h"
+#include "kinto.h"
 #include "metrics.h"
+#include "out.h"
 #include "routes.h"
 #include "snapset.h"
+#include "status.h"
 #include "test_decode.h"
-
-/* ---- the fake output queue --------------------------------------------------------- */
-
-struct out {
-    herald_buf b;
-    metrics_shard *m; /* registered, so /metrics sums it */
-};
-
-void
-out_copy(out *o, const void *p, size_t n)
-{
-    herald_buf_append(&o->b, p, n);
-}
-
-void
-out_puts(out *o, const char *s)
-{
-    herald_buf_puts(&o->b, s);
-}
-
-void
-out_i64(out *o, int64_t v)
-{
-    herald_buf_put_i64(&o->b, v);
-}
-
-void
-out_ref(out *o, const void *p, size_t n)
-{
-    herald_buf_append(&o->b, p, n);
-}
-
-metrics_shard *
-out_metrics(out *o)
-{
-    return o->m;
-}
-
-int
-server_connections(void)
-{
-    return 0;
-}
 
 /* ---- fixtures ---------------------------------------------------------------------- */
 
 static herald_signkey *g_key;
-static out g_out;
+static out *g_out;   /* the real output queue, counting into a registered shard */
+static FILE *g_sink; /* what g_out is written to, as conn.c writes it to a socket */
 
 static void
 setup(void)
@@ -84,20 +48,39 @@ setup(void)
     g_key = herald_crypto_signkey_from_seed(seed);
     snapset_config sc = {"cdn.example.net", 60, 3600, 30, 600, 86400LL * 1000, 1};
     snapset_configure(&sc);
-    routes_config rc = {herald_crypto_signkey_public(g_key), 1, "http://cdn.example.net", 0};
-    routes_configure(&rc);
-    memset(&g_out, 0, sizeof(g_out));
-    g_out.m = metrics_shard_new();
+    kinto_config kc = {herald_crypto_signkey_public(g_key), 1, "http://cdn.example.net", 0};
+    kinto_configure(&kc);
+    g_out = out_new(metrics_shard_new());
+    g_sink = tmpfile();
+    cr_assert_not_null(g_sink);
 }
 
 static void
 teardown(void)
 {
-    herald_buf_free(&g_out.b);
+    out_free(g_out);
+    fclose(g_sink);
     metrics_free_all();
     herald_crypto_signkey_free(g_key);
     snapset_unconfigure();
-    routes_unconfigure();
+    kinto_unconfigure();
+}
+
+/* Writes everything g_out holds (out_write, the server's path) and reads it back into
+ * 'dst'. */
+static void
+drain(herald_buf *dst)
+{
+    int fd = fileno(g_sink);
+    cr_assert_eq(ftruncate(fd, 0), 0);
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    size_t n = out_pending(g_out);
+    cr_assert_eq(out_write(g_out, fd), 0, "a file takes every byte");
+    cr_assert_eq(out_pending(g_out), 0);
+    out_reset(g_out);
+    herald_buf_reserve(dst, n + 1);
+    cr_assert_eq(pread(fd, dst->data + dst->len, n, 0), (ssize_t)n);
+    dst->len += n;
 }
 
 static int
@@ -242,10 +225,12 @@ request(resp *r, const snapset *s, const char *raw)
     http_request req;
     ssize_t n = http_parse_request(&req, raw, strlen(raw), &lim);
     cr_assert_eq(n, (ssize_t)strlen(raw));
-    herald_buf_reset(&g_out.b);
-    route_request(&g_out, &req, s, req.keep_alive);
-    parse_resp(r, &g_out.b, req.method == HTTP_METHOD_HEAD);
-    cr_assert_eq(g_out.b.len, 0, "one response per request");
+    herald_buf wire = HERALD_BUF_INIT;
+    route_request(g_out, &req, s, req.keep_alive);
+    drain(&wire);
+    parse_resp(r, &wire, req.method == HTTP_METHOD_HEAD);
+    cr_assert_eq(wire.len, 0, "one response per request");
+    herald_buf_free(&wire);
 }
 
 static void
@@ -753,6 +738,73 @@ Test(routes, operational_endpoints)
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         cr_assert_not_null(strstr(r.body.data, lines[i]), "missing: %s", lines[i]);
+    resp_free(&r);
+    snapset_release(s);
+}
+
+/* A set of one collection signed now (its signature expires in a day, see
+ * make_snapshot), as a healthy server holds. */
+static snapset *
+fresh_set(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    json_t *recs = json_array();
+    json_array_append_new(recs, rec("a", now - 1000));
+    coll *c = make_coll("main", "certs", now, recs, NULL, NULL, now);
+    json_decref(recs);
+    return snapset_new(&c, 1);
+}
+
+Test(routes, heartbeat_healthy_and_each_cause)
+{
+    snapset *s = fresh_set();
+    resp r;
+    /* Loaded, Redis up, a fresh signature: the one 200. */
+    status_set_loaded();
+    status_set_redis_ok(1);
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"redis\":true,"
+                                  "\"snapshots\":true}");
+    cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
+    resp_free(&r);
+    /* HEAD: the same status, no body. */
+    request(&r, s, "HEAD /v1/__heartbeat__ HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body.len, 0);
+    resp_free(&r);
+
+    /* Redis lost: 503, the snapshots still good. */
+    status_set_redis_ok(0);
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"redis\":false,"
+                                  "\"snapshots\":true}");
+    resp_free(&r);
+
+    /* Redis back but nothing published: 503 (a server on the wrong database). */
+    status_set_redis_ok(1);
+    snapset *empty = snapset_new(NULL, 0);
+    get(&r, empty, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body.data, "{\"collections\":0,\"expired\":[],\"redis\":true,"
+                                  "\"snapshots\":false}");
+    resp_free(&r);
+    snapset_release(empty);
+
+    /* /metrics shows the same gauges, given by status.c. */
+    status_set_last_update(1);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(strstr(r.body.data, "herald_redis_up 1\n"));
+    cr_assert_not_null(strstr(r.body.data, "herald_snapshots_loaded 1\n"));
+    cr_assert_null(strstr(r.body.data, "herald_seconds_since_last_update -1\n"));
+    cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
+                                           "status=\"200\"} 2\n"));
+    cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
+                                           "status=\"503\"} 2\n"));
     resp_free(&r);
     snapset_release(s);
 }
