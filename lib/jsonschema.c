@@ -690,6 +690,32 @@ nonneg_int(const json_t *v, long long *out)
 #define ECMA_SPACE                                                                                 \
     "\\t\\n\\x0b\\f\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 
+/* \p{Letter} and the other long general category names ECMAScript accepts and
+ * PCRE2 10.42 does not: rewritten to the short names. */
+static bool
+long_property(herald_buf *b, const char *p)
+{
+    static const char *const names[][2] = {
+        {"Letter", "L"},          {"Lowercase_Letter", "Ll"}, {"Uppercase_Letter", "Lu"},
+        {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"}, {"Other_Letter", "Lo"},
+        {"Mark", "M"},            {"Number", "N"},            {"Decimal_Number", "Nd"},
+        {"Letter_Number", "Nl"},  {"Other_Number", "No"},     {"Punctuation", "P"},
+        {"Symbol", "S"},          {"Separator", "Z"},         {"Space_Separator", "Zs"},
+        {"Other", "C"},           {"Control", "Cc"},          {"digit", "Nd"},
+    };
+    const char *end = strchr(p + 3, '}');
+    if (!end)
+        return false;
+    size_t n = (size_t)(end - (p + 3));
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i][0]) == n && !strncmp(p + 3, names[i][0], n)) {
+            herald_buf_printf(b, "\\%c{%s}", p[1], names[i][1]);
+            return true;
+        }
+    }
+    return false;
+}
+
 static char *
 translate_regex(const char *src)
 {
@@ -704,6 +730,9 @@ translate_regex(const char *src)
                     herald_buf_puts(&b, "\\S");
                 else
                     herald_buf_puts(&b, p[1] == 's' ? "[" ECMA_SPACE "]" : "[^" ECMA_SPACE "]");
+            } else if ((p[1] == 'p' || p[1] == 'P') && p[2] == '{' && long_property(&b, p)) {
+                p = strchr(p, '}');
+                continue;
             } else {
                 herald_buf_append(&b, p, 2);
             }
@@ -1235,6 +1264,12 @@ herald_jsonschema_free(herald_jsonschema *s)
     free(s);
 }
 
+static bool
+same_uri(const char *u, size_t ul, const char *want)
+{
+    return ul == strlen(want) && !strncmp(u, want, ul);
+}
+
 int
 herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
                           enum herald_jsonschema_dialect dialect, char *err, size_t errlen)
@@ -1265,10 +1300,10 @@ herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
         size_t ul = strlen(u);
         if (ul && u[ul - 1] == '#')
             ul--;
-        if ((ul == 37 && !strncmp(u, "http://json-schema.org/draft-07/schema", ul)) ||
-            (ul == 38 && !strncmp(u, "https://json-schema.org/draft-07/schema", ul)))
+        if (same_uri(u, ul, "http://json-schema.org/draft-07/schema") ||
+            same_uri(u, ul, "https://json-schema.org/draft-07/schema"))
             s->dialect = HERALD_JSONSCHEMA_DRAFT7;
-        else if (ul == 43 && !strncmp(u, "https://json-schema.org/draft/2020-12/schema", ul))
+        else if (same_uri(u, ul, "https://json-schema.org/draft/2020-12/schema"))
             s->dialect = HERALD_JSONSCHEMA_DRAFT2020_12;
         else {
             fail(&c, "$schema '%s' is not supported (Draft 7 and 2020-12 are)", u);
