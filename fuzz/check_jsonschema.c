@@ -68,9 +68,9 @@ herald_fuzz_check_jsonschema(const uint8_t *data, size_t size)
     size_t slen = nul ? (size_t)(nul - in) : size;
     const char *why = NULL;
     json_t *schema = json_loadb(in, slen, JSON_DECODE_ANY, NULL);
-    json_t *inst = nul ? json_loadb(nul + 1, size - slen - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                                    NULL)
-                       : json_incref(schema);
+    json_t *inst =
+        nul ? json_loadb(nul + 1, size - slen - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+            : json_incref(schema);
     herald_jsonschema *s = NULL;
     char err[256];
     if (!schema)
@@ -79,8 +79,7 @@ herald_fuzz_check_jsonschema(const uint8_t *data, size_t size)
         inst = json_pack("{s:s,s:i,s:[i,s]}", "id", "abc", "last_modified", 1, "x", 1, "y");
     for (int d = 0; d < 2; d++) {
         int rc = herald_jsonschema_compile(
-            &s, schema, d ? HERALD_JSONSCHEMA_DRAFT7 : HERALD_JSONSCHEMA_DEFAULT, err,
-            sizeof(err));
+            &s, schema, d ? HERALD_JSONSCHEMA_DRAFT7 : HERALD_JSONSCHEMA_DEFAULT, err, sizeof(err));
         if (rc < 0) {
             if (s || !err[0] || strchr(err, '\n')) {
                 why = "jsonschema: a refused schema without a one-line reason";
@@ -95,8 +94,7 @@ herald_fuzz_check_jsonschema(const uint8_t *data, size_t size)
             goto out;
     }
     if (size < 4096 && herald_jsonschema_check(schema, err, sizeof(err)) == 0) {
-        if (herald_jsonschema_compile(&s, schema, HERALD_JSONSCHEMA_DEFAULT, err, sizeof(err)) <
-            0)
+        if (herald_jsonschema_compile(&s, schema, HERALD_JSONSCHEMA_DEFAULT, err, sizeof(err)) < 0)
             why = "jsonschema: a schema the check accepted does not compile";
     }
 out:

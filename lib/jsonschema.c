@@ -58,8 +58,7 @@ struct comp {
     bool failed;
 };
 
-static void
-fail(struct comp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct comp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 fail(struct comp *c, const char *fmt, ...)
@@ -336,13 +335,22 @@ valid_anchor_name(const char *s)
 }
 
 /* Keywords whose value is a schema, an array of schemas, an object of schemas. */
-static const char *const single_kws[] = {"additionalItems", "additionalProperties", "contains",
-                                         "not", "if", "then", "else", "propertyNames",
-                                         "unevaluatedItems", "unevaluatedProperties", "items",
+static const char *const single_kws[] = {"additionalItems",
+                                         "additionalProperties",
+                                         "contains",
+                                         "not",
+                                         "if",
+                                         "then",
+                                         "else",
+                                         "propertyNames",
+                                         "unevaluatedItems",
+                                         "unevaluatedProperties",
+                                         "items",
                                          NULL};
 static const char *const array_kws[] = {"allOf", "anyOf", "oneOf", "prefixItems", "items", NULL};
-static const char *const map_kws[] = {"properties", "patternProperties", "definitions", "$defs",
-                                      "dependentSchemas", "dependencies", NULL};
+static const char *const map_kws[] = {"properties", "patternProperties", "definitions",
+                                      "$defs",      "dependentSchemas",  "dependencies",
+                                      NULL};
 
 static bool
 in_list(const char *const *list, const char *k)
@@ -527,8 +535,8 @@ resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
     if (r < 0) {
         /* maybe a plain-name anchor of another resource with that path (Draft 7 $id
          * "http://x/y#foo" registers base "http://x/y") */
-        fail(c, "$ref '%s': remote references are not fetched (%s is not in this schema)",
-             ref, abs);
+        fail(c, "$ref '%s': remote references are not fetched (%s is not in this schema)", ref,
+             abs);
         goto out;
     }
     if (!frag || !*frag) {
@@ -567,7 +575,7 @@ resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
                 errno = 0;
                 unsigned long idx = strtoul(p, &e, 10);
                 cur = (*p && !*e && !errno && (p[0] != '0' || !p[1])) ? json_array_get(cur, idx)
-                                                                     : NULL;
+                                                                      : NULL;
             } else {
                 cur = NULL;
             }
@@ -696,12 +704,24 @@ static bool
 long_property(herald_buf *b, const char *p)
 {
     static const char *const names[][2] = {
-        {"Letter", "L"},          {"Lowercase_Letter", "Ll"}, {"Uppercase_Letter", "Lu"},
-        {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"}, {"Other_Letter", "Lo"},
-        {"Mark", "M"},            {"Number", "N"},            {"Decimal_Number", "Nd"},
-        {"Letter_Number", "Nl"},  {"Other_Number", "No"},     {"Punctuation", "P"},
-        {"Symbol", "S"},          {"Separator", "Z"},         {"Space_Separator", "Zs"},
-        {"Other", "C"},           {"Control", "Cc"},          {"digit", "Nd"},
+        {"Letter", "L"},
+        {"Lowercase_Letter", "Ll"},
+        {"Uppercase_Letter", "Lu"},
+        {"Titlecase_Letter", "Lt"},
+        {"Modifier_Letter", "Lm"},
+        {"Other_Letter", "Lo"},
+        {"Mark", "M"},
+        {"Number", "N"},
+        {"Decimal_Number", "Nd"},
+        {"Letter_Number", "Nl"},
+        {"Other_Number", "No"},
+        {"Punctuation", "P"},
+        {"Symbol", "S"},
+        {"Separator", "Z"},
+        {"Space_Separator", "Zs"},
+        {"Other", "C"},
+        {"Control", "Cc"},
+        {"digit", "Nd"},
     };
     const char *end = strchr(p + 3, '}');
     if (!end)
@@ -758,9 +778,9 @@ compile_regex(struct comp *c, const char *src)
     pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
     pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
     pcre2_set_parens_nest_limit(cc, 250);
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)t, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &code, &off,
-                                   cc);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)t, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &code, &off, cc);
     pcre2_compile_context_free(cc);
     free(t);
     if (!re) {
@@ -851,7 +871,7 @@ schema_list(struct comp *c, struct kw *k, const json_t *v, int resource)
 }
 
 static const char *const type_names[] = {"null",   "boolean", "object", "array",
-                                          "number", "string",  "integer"};
+                                         "number", "string",  "integer"};
 
 static unsigned
 type_bit(const json_t *v)
@@ -973,10 +993,11 @@ compile_node(struct comp *c, int idx)
                              : !strcmp(key, "minimum")          ? KW_MINIMUM
                              : !strcmp(key, "exclusiveMaximum") ? KW_EXMAXIMUM
                                                                 : KW_EXMINIMUM;
-            add_kw(NODE, kk, kk == KW_MAXIMUM   ? "maximum"
-                             : kk == KW_MINIMUM ? "minimum"
-                             : kk == KW_EXMAXIMUM ? "exclusiveMaximum"
-                                                  : "exclusiveMinimum",
+            add_kw(NODE, kk,
+                   kk == KW_MAXIMUM     ? "maximum"
+                   : kk == KW_MINIMUM   ? "minimum"
+                   : kk == KW_EXMAXIMUM ? "exclusiveMaximum"
+                                        : "exclusiveMinimum",
                    v);
         } else if (!strcmp(key, "maxLength") || !strcmp(key, "minLength") ||
                    !strcmp(key, "maxItems") || !strcmp(key, "minItems") ||
@@ -988,8 +1009,8 @@ compile_node(struct comp *c, int idx)
             static const struct {
                 const char *name;
                 enum kwkind kind;
-            } m[] = {{"maxLength", KW_MAXLENGTH}, {"minLength", KW_MINLENGTH},
-                     {"maxItems", KW_MAXITEMS},   {"minItems", KW_MINITEMS},
+            } m[] = {{"maxLength", KW_MAXLENGTH},    {"minLength", KW_MINLENGTH},
+                     {"maxItems", KW_MAXITEMS},      {"minItems", KW_MINITEMS},
                      {"maxProperties", KW_MAXPROPS}, {"minProperties", KW_MINPROPS}};
             for (size_t i = 0; i < 6; i++)
                 if (!strcmp(m[i].name, key)) {
@@ -1069,11 +1090,11 @@ compile_node(struct comp *c, int idx)
             static const char *const nm[] = {"not", "propertyNames", "unevaluatedItems",
                                              "unevaluatedProperties", "additionalProperties"};
             k = add_kw(NODE, kk,
-                       nm[kk == KW_NOT            ? 0
-                          : kk == KW_PROPNAMES    ? 1
-                          : kk == KW_UNEVALITEMS  ? 2
-                          : kk == KW_UNEVALPROPS  ? 3
-                                                  : 4],
+                       nm[kk == KW_NOT           ? 0
+                          : kk == KW_PROPNAMES   ? 1
+                          : kk == KW_UNEVALITEMS ? 2
+                          : kk == KW_UNEVALPROPS ? 3
+                                                 : 4],
                        v);
             k->child = child;
             if (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS)
@@ -1396,8 +1417,8 @@ herald_jsonschema_check(const json_t *schema, char *err, size_t errlen)
         goto out;
     if (herald_jsonschema_validate(ms, schema, &errs, 1) < 0) {
         if (err && errlen && errs.n)
-            snprintf(err, errlen, "%s%s%s", errs.v[0].path,
-                     errs.v[0].path[0] ? ": " : "", errs.v[0].description);
+            snprintf(err, errlen, "%s%s%s", errs.v[0].path, errs.v[0].path[0] ? ": " : "",
+                     errs.v[0].description);
         goto out;
     }
     if (herald_jsonschema_compile(&s, schema, HERALD_JSONSCHEMA_DEFAULT, err, errlen) < 0)

@@ -296,9 +296,8 @@ utf8_length(const char *s, size_t n)
 static bool
 is_integral(const json_t *v)
 {
-    return json_is_integer(v) ||
-           (json_is_real(v) && isfinite(json_real_value(v)) &&
-            floor(json_real_value(v)) == json_real_value(v));
+    return json_is_integer(v) || (json_is_real(v) && isfinite(json_real_value(v)) &&
+                                  floor(json_real_value(v)) == json_real_value(v));
 }
 
 static bool
@@ -416,8 +415,7 @@ render_path(herald_buf *b, const struct ctx *c)
     }
 }
 
-static void
-report(struct ctx *c, const char *keyword, const json_t *kwval, const char *fmt, ...)
+static void report(struct ctx *c, const char *keyword, const json_t *kwval, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Records an error unless quiet. In 'fmt', %s are C strings already formatted; the
@@ -804,8 +802,7 @@ eval_kw(struct ctx *c, const struct node *n, const struct kw *k, const json_t *i
                                     : len >= (unsigned long long)k->n)
             return true;
         r1 = repr(inst);
-        report(c, k->name, k->val, "%s is too %s", r1,
-               k->kind == KW_MAXLENGTH ? "long" : "short");
+        report(c, k->name, k->val, "%s is too %s", r1, k->kind == KW_MAXLENGTH ? "long" : "short");
         ok = false;
         break;
     }
@@ -832,8 +829,7 @@ eval_kw(struct ctx *c, const struct node *n, const struct kw *k, const json_t *i
                                    : len >= (unsigned long long)k->n)
             return true;
         r1 = repr(inst);
-        report(c, k->name, k->val, "%s is too %s", r1,
-               k->kind == KW_MAXITEMS ? "long" : "short");
+        report(c, k->name, k->val, "%s is too %s", r1, k->kind == KW_MAXITEMS ? "long" : "short");
         ok = false;
         break;
     }
@@ -866,8 +862,9 @@ eval_kw(struct ctx *c, const struct node *n, const struct kw *k, const json_t *i
                                    : len >= (unsigned long long)k->n)
             return true;
         r1 = repr(inst);
-        report(c, k->name, k->val, k->kind == KW_MAXPROPS ? "%s has too many properties"
-                                                           : "%s does not have enough properties",
+        report(c, k->name, k->val,
+               k->kind == KW_MAXPROPS ? "%s has too many properties"
+                                      : "%s does not have enough properties",
                r1);
         ok = false;
         break;
@@ -1057,8 +1054,7 @@ eval_kw(struct ctx *c, const struct node *n, const struct kw *k, const json_t *i
                     ann->items[i] = 1;
                 if (k->n2 >= 0 && matches > k->n2) {
                     report(c, "maxContains", k->val,
-                           "Too many items match the given schema (expected at most %lld)",
-                           k->n2);
+                           "Too many items match the given schema (expected at most %lld)", k->n2);
                     return false;
                 }
                 if (!ann && k->n2 < 0 && matches >= k->n)
@@ -1073,8 +1069,8 @@ eval_kw(struct ctx *c, const struct node *n, const struct kw *k, const json_t *i
         if (n->draft7)
             report(c, "contains", k->val, "None of %s are valid under the given schema", r1);
         else if (matches == 0)
-            report(c, "contains", k->val,
-                   "%s does not contain items matching the given schema", r1);
+            report(c, "contains", k->val, "%s does not contain items matching the given schema",
+                   r1);
         else
             report(c, "minContains", k->val,
                    "Too few items match the given schema (expected at least %lld but only %lld "

@@ -19,41 +19,41 @@
 #include "herald/mem.h"
 
 enum kwkind {
-    KW_REF,           /* child */
-    KW_DYNREF,        /* child (static target), name (dynamic anchor or NULL) */
-    KW_TYPE,          /* mask */
-    KW_ENUM,          /* val */
-    KW_CONST,         /* val */
-    KW_MULTIPLEOF,    /* val */
-    KW_MAXIMUM,       /* val */
-    KW_EXMAXIMUM,     /* val */
-    KW_MINIMUM,       /* val */
-    KW_EXMINIMUM,     /* val */
-    KW_MAXLENGTH,     /* n */
-    KW_MINLENGTH,     /* n */
-    KW_PATTERN,       /* re */
-    KW_MAXITEMS,      /* n */
-    KW_MINITEMS,      /* n */
-    KW_UNIQUEITEMS,   /* (only when true) */
-    KW_MAXPROPS,      /* n */
-    KW_MINPROPS,      /* n */
-    KW_REQUIRED,      /* val (array of strings) */
-    KW_DEPREQUIRED,   /* props: key -> val array (child -1) */
-    KW_DEPSCHEMAS,    /* props: key -> child (Draft 7 dependencies: either, per key) */
-    KW_ALLOF,         /* kids */
-    KW_ANYOF,         /* kids */
-    KW_ONEOF,         /* kids */
-    KW_NOT,           /* child */
-    KW_IF,            /* child, child2 (then or -1), child3 (else or -1) */
-    KW_PREFIXITEMS,   /* kids (2020-12 prefixItems, Draft 7 array-form items) */
-    KW_ITEMS,         /* child, n = index to start at */
-    KW_CONTAINS,      /* child, n = minContains, n2 = maxContains (-1: none) */
-    KW_PROPERTIES,    /* props */
-    KW_PATTERNPROPS,  /* pats */
-    KW_ADDPROPS,      /* child; uses the node's properties and patternProperties */
-    KW_PROPNAMES,     /* child */
-    KW_UNEVALITEMS,   /* child */
-    KW_UNEVALPROPS,   /* child */
+    KW_REF,          /* child */
+    KW_DYNREF,       /* child (static target), name (dynamic anchor or NULL) */
+    KW_TYPE,         /* mask */
+    KW_ENUM,         /* val */
+    KW_CONST,        /* val */
+    KW_MULTIPLEOF,   /* val */
+    KW_MAXIMUM,      /* val */
+    KW_EXMAXIMUM,    /* val */
+    KW_MINIMUM,      /* val */
+    KW_EXMINIMUM,    /* val */
+    KW_MAXLENGTH,    /* n */
+    KW_MINLENGTH,    /* n */
+    KW_PATTERN,      /* re */
+    KW_MAXITEMS,     /* n */
+    KW_MINITEMS,     /* n */
+    KW_UNIQUEITEMS,  /* (only when true) */
+    KW_MAXPROPS,     /* n */
+    KW_MINPROPS,     /* n */
+    KW_REQUIRED,     /* val (array of strings) */
+    KW_DEPREQUIRED,  /* props: key -> val array (child -1) */
+    KW_DEPSCHEMAS,   /* props: key -> child (Draft 7 dependencies: either, per key) */
+    KW_ALLOF,        /* kids */
+    KW_ANYOF,        /* kids */
+    KW_ONEOF,        /* kids */
+    KW_NOT,          /* child */
+    KW_IF,           /* child, child2 (then or -1), child3 (else or -1) */
+    KW_PREFIXITEMS,  /* kids (2020-12 prefixItems, Draft 7 array-form items) */
+    KW_ITEMS,        /* child, n = index to start at */
+    KW_CONTAINS,     /* child, n = minContains, n2 = maxContains (-1: none) */
+    KW_PROPERTIES,   /* props */
+    KW_PATTERNPROPS, /* pats */
+    KW_ADDPROPS,     /* child; uses the node's properties and patternProperties */
+    KW_PROPNAMES,    /* child */
+    KW_UNEVALITEMS,  /* child */
+    KW_UNEVALPROPS,  /* child */
 };
 
 struct prop {
@@ -91,7 +91,7 @@ struct node {
     const json_t *json;
     int resource; /* index into resources: the schema resource this node belongs to */
     bool is_bool, bool_value;
-    bool ann;     /* has unevaluatedProperties / unevaluatedItems */
+    bool ann; /* has unevaluatedProperties / unevaluatedItems */
     bool draft7;
     struct kw *kws;
     size_t nkws;
@@ -103,8 +103,8 @@ struct dynanchor {
 };
 
 struct resource {
-    char *uri;           /* absolute, without fragment */
-    const json_t *root;  /* the schema object carrying the $id (or the document) */
+    char *uri;          /* absolute, without fragment */
+    const json_t *root; /* the schema object carrying the $id (or the document) */
     struct dynanchor *dyn;
     size_t ndyn;
 };
@@ -121,10 +121,10 @@ struct herald_jsonschema {
 };
 
 /* Evaluation bounds (docs/schema.md). */
-#define JS_MAX_DEPTH 500          /* schema nesting, and validation recursion */
-#define JS_MAX_STEPS 2000000      /* keyword evaluations and comparisons per validation */
-#define JS_MATCH_LIMIT 1000000    /* pcre2_set_match_limit */
-#define JS_DEPTH_LIMIT 10000      /* pcre2_set_depth_limit */
+#define JS_MAX_DEPTH 500       /* schema nesting, and validation recursion */
+#define JS_MAX_STEPS 2000000   /* keyword evaluations and comparisons per validation */
+#define JS_MATCH_LIMIT 1000000 /* pcre2_set_match_limit */
+#define JS_DEPTH_LIMIT 10000   /* pcre2_set_depth_limit */
 
 /* Type mask bits, in python-jsonschema's type names order. */
 enum {

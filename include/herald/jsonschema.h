@@ -43,7 +43,10 @@ typedef struct herald_jsonschema_errors {
     herald_jsonschema_error *v;
 } herald_jsonschema_errors;
 
-#define HERALD_JSONSCHEMA_ERRORS_INIT {0, NULL}
+#define HERALD_JSONSCHEMA_ERRORS_INIT                                                              \
+    {                                                                                              \
+        0, NULL                                                                                    \
+    }
 
 /* Compiles 'schema' (an object or a boolean; the compiled object keeps a reference to
  * it) into '*out'. 'dialect' applies when the schema has no `$schema`. Returns 0, or -1

@@ -55,8 +55,8 @@ expect_refused(const char *schema, const char *needle)
     cr_assert_not_null(j);
     char err[256];
     herald_jsonschema *s = (herald_jsonschema *)1;
-    cr_assert_eq(herald_jsonschema_compile(&s, j, HERALD_JSONSCHEMA_DEFAULT, err, sizeof(err)),
-                 -1, "%s compiled", schema);
+    cr_assert_eq(herald_jsonschema_compile(&s, j, HERALD_JSONSCHEMA_DEFAULT, err, sizeof(err)), -1,
+                 "%s compiled", schema);
     cr_assert_null(s);
     cr_expect(strstr(err, needle) != NULL, "'%s' does not say '%s'", err, needle);
     json_decref(j);
@@ -76,8 +76,7 @@ Test(jsonschema, python_messages_and_kinto_field)
                  "Additional properties are not allowed ('b', 'c' were unexpected)", "",
                  "additionalProperties");
     expect_error("{\"pattern\":\"^a\"}", "\"ba\"", "'ba' does not match '^a'", "", "a");
-    expect_error("{\"maxLength\":2}", "\"\\u00e9t\\u00e9\"", "'été' is too long", "",
-                 "maxLength");
+    expect_error("{\"maxLength\":2}", "\"\\u00e9t\\u00e9\"", "'été' is too long", "", "maxLength");
     expect_error("{\"exclusiveMinimum\":10}", "10", "10 is less than or equal to the minimum of 10",
                  "", "exclusiveMinimum");
     expect_error("{\"properties\":{\"d\":{\"const\":{\"a\":[1.5,false]}}}}", "{\"d\":1}",
@@ -91,8 +90,8 @@ Test(jsonschema, first_error_follows_schema_order)
     expect_error("{\"properties\":{\"b\":{\"type\":\"string\"},\"a\":{\"type\":\"string\"}},"
                  "\"required\":[\"z\"]}",
                  "{\"a\":1,\"b\":2}", "2 is not of type 'string'", "/b", "b");
-    expect_error("{\"required\":[\"z\"],\"properties\":{\"a\":{\"type\":\"string\"}}}",
-                 "{\"a\":1}", "'z' is a required property", "", "z");
+    expect_error("{\"required\":[\"z\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{\"a\":1}",
+                 "'z' is a required property", "", "z");
     herald_jsonschema *s = compile("{\"type\":\"string\",\"minLength\":5,\"pattern\":\"^x\"}",
                                    HERALD_JSONSCHEMA_DEFAULT);
     json_t *j = json_string("ab");
@@ -129,11 +128,11 @@ Test(jsonschema, dialects)
     herald_jsonschema_free(s);
 
     char err[256];
-    json_t *good = json_loads("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}",
-                              0, NULL);
+    json_t *good =
+        json_loads("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}", 0, NULL);
     cr_expect_eq(herald_jsonschema_check(good, err, sizeof(err)), 0, "%s", err);
-    json_t *bad = json_loads("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"int\"}}}",
-                             0, NULL);
+    json_t *bad =
+        json_loads("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"int\"}}}", 0, NULL);
     cr_expect_eq(herald_jsonschema_check(bad, err, sizeof(err)), -1);
     cr_expect(strstr(err, "/properties/a/type") != NULL, "%s", err);
     json_t *badre = json_loads("{\"pattern\":\"(\"}", 0, NULL);
@@ -187,7 +186,7 @@ Test(jsonschema, numbers)
 {
     herald_jsonschema *s = compile("{\"multipleOf\":0.01}", HERALD_JSONSCHEMA_DEFAULT);
     cr_expect_eq(run(s, "19.99", NULL), -1); /* 1998.9999999999998: python says no too */
-    cr_expect_eq(run(s, "0.07", NULL), -1); /* 7.000000000000001 */
+    cr_expect_eq(run(s, "0.07", NULL), -1);  /* 7.000000000000001 */
     cr_expect_eq(run(s, "0.5", NULL), 0);
     herald_jsonschema_free(s);
     s = compile("{\"multipleOf\":0.1}", HERALD_JSONSCHEMA_DEFAULT);
@@ -251,8 +250,9 @@ Test(jsonschema, bounded_cost, .timeout = 20)
     char text[4096];
     size_t n = (size_t)sprintf(text, "{\"$defs\":{");
     for (int i = 0; i < 40; i++)
-        n += (size_t)sprintf(text + n, "\"d%d\":{\"anyOf\":[{\"$ref\":\"#/$defs/d%d\"},{\"$ref\":"
-                                       "\"#/$defs/d%d\"}]},",
+        n += (size_t)sprintf(text + n,
+                             "\"d%d\":{\"anyOf\":[{\"$ref\":\"#/$defs/d%d\"},{\"$ref\":"
+                             "\"#/$defs/d%d\"}]},",
                              i, i + 1, i + 1);
     n += (size_t)sprintf(text + n, "\"d40\":false},\"$ref\":\"#/$defs/d0\"}");
     s = compile(text, HERALD_JSONSCHEMA_DEFAULT);
@@ -277,15 +277,16 @@ Test(jsonschema, bounded_cost, .timeout = 20)
 
 Test(jsonschema, unevaluated_and_dynamic)
 {
-    herald_jsonschema *s = compile(
-        "{\"properties\":{\"a\":true},\"anyOf\":[{\"properties\":{\"b\":true}},"
-        "{\"properties\":{\"c\":true}}],\"unevaluatedProperties\":false}",
-        HERALD_JSONSCHEMA_DEFAULT);
+    herald_jsonschema *s =
+        compile("{\"properties\":{\"a\":true},\"anyOf\":[{\"properties\":{\"b\":true}},"
+                "{\"properties\":{\"c\":true}}],\"unevaluatedProperties\":false}",
+                HERALD_JSONSCHEMA_DEFAULT);
     cr_expect_eq(run(s, "{\"a\":1,\"b\":2,\"c\":3}", NULL), 0);
     herald_jsonschema_errors e = HERALD_JSONSCHEMA_ERRORS_INIT;
     cr_expect_eq(run(s, "{\"a\":1,\"d\":2}", &e), -1);
     cr_assert_eq(e.n, 1);
-    cr_expect_str_eq(e.v[0].description, "Unevaluated properties are not allowed ('d' was unexpected)");
+    cr_expect_str_eq(e.v[0].description,
+                     "Unevaluated properties are not allowed ('d' was unexpected)");
     herald_jsonschema_errors_free(&e);
     herald_jsonschema_free(s);
     s = compile("{\"$id\":\"https://example.com/list\",\"$dynamicAnchor\":\"item\","

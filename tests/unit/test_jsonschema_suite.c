@@ -40,8 +40,9 @@ static const struct skip {
      * harness): remote documents, refused on purpose. */
     {"draft2020-12", "dynamicRef.json", "strict-tree schema, guards against misspelled properties",
      NULL, "references http://localhost:1234/draft2020-12/tree.json, a remote"},
-    {"draft2020-12", "dynamicRef.json", "tests for implementation dynamic anchor and reference link",
-     NULL, "references extendible-dynamic-ref.json, a remote"},
+    {"draft2020-12", "dynamicRef.json",
+     "tests for implementation dynamic anchor and reference link", NULL,
+     "references extendible-dynamic-ref.json, a remote"},
     {"draft2020-12", "dynamicRef.json",
      "$ref and $dynamicAnchor are independent of order - $defs first", NULL,
      "references extendible-dynamic-ref.json, a remote"},
@@ -120,8 +121,8 @@ run_file(const char *draft, const char *dir, const char *rel, struct tally *t, b
             if (rc < 0) {
                 ft.failed++;
                 if (loud)
-                    printf("  FAIL %s/%s: %s / %s: schema refused: %s\n", draft, rel, kdesc,
-                           tdesc, err);
+                    printf("  FAIL %s/%s: %s / %s: schema refused: %s\n", draft, rel, kdesc, tdesc,
+                           err);
                 continue;
             }
             bool want = json_is_true(json_object_get(test, "valid"));
@@ -206,8 +207,8 @@ run_draft(const char *draft, enum herald_jsonschema_dialect dialect, bool requir
     if (stat(dir, &st) != 0) {
         if (required_present)
             cr_assert_fail("%s not found: install the json-schema-test-suite package "
-                     "(scripts/install-deps.sh) or set HERALD_JSON_SCHEMA_SUITE",
-                     dir);
+                           "(scripts/install-deps.sh) or set HERALD_JSON_SCHEMA_SUITE",
+                           dir);
         printf("%s: %s not found (Debian 12's json-schema-test-suite has no %s; set "
                "HERALD_JSON_SCHEMA_SUITE to an upstream checkout): SKIPPED\n",
                draft, dir, draft);
@@ -221,8 +222,8 @@ run_draft(const char *draft, enum herald_jsonschema_dialect dialect, bool requir
         run_dir(draft, dir, "optional", &opt, false, dialect);
     printf("== %s required: passed %d, failed %d, skipped %d\n", draft, req.passed, req.failed,
            req.skipped);
-    printf("== %s optional (not required): passed %d, failed %d, skipped %d\n", draft,
-           opt.passed, opt.failed, opt.skipped);
+    printf("== %s optional (not required): passed %d, failed %d, skipped %d\n", draft, opt.passed,
+           opt.failed, opt.skipped);
     fflush(stdout);
     cr_expect_eq(req.failed, 0, "%s: %d required test(s) failed", draft, req.failed);
     cr_expect_gt(req.passed, 100, "%s: too few tests ran", draft);
