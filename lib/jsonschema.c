@@ -1416,8 +1416,10 @@ herald_jsonschema_check(const json_t *schema, char *err, size_t errlen)
     if (!meta || herald_jsonschema_compile(&ms, meta, HERALD_JSONSCHEMA_DRAFT7, err, errlen) < 0)
         goto out;
     if (herald_jsonschema_validate(ms, schema, &errs, 1) < 0) {
+        /* Kinto's message: e.path.pop() + e.message, the last path element glued to
+         * the description (no path: the description alone) */
         if (err && errlen && errs.n)
-            snprintf(err, errlen, "%s%s%s", errs.v[0].path, errs.v[0].path[0] ? ": " : "",
+            snprintf(err, errlen, "%s%s", errs.v[0].path[0] ? errs.v[0].field : "",
                      errs.v[0].description);
         goto out;
     }

@@ -58,7 +58,9 @@ int herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
     __attribute__((warn_unused_result));
 
 /* Kinto's check of a collection's schema: 'schema' must validate against Draft 7's
- * meta-schema and compile. Returns 0, or -1 with the first problem in 'err'. */
+ * meta-schema and compile. Returns 0, or -1 with the first problem in 'err', worded as
+ * Kinto words it (the last path element glued to python-jsonschema's message:
+ * "type'int' is not valid under any of the given schemas"), or the compiler's reason. */
 int herald_jsonschema_check(const json_t *schema, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

@@ -134,7 +134,7 @@ Test(jsonschema, dialects)
     json_t *bad =
         json_loads("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"int\"}}}", 0, NULL);
     cr_expect_eq(herald_jsonschema_check(bad, err, sizeof(err)), -1);
-    cr_expect(strstr(err, "/properties/a/type") != NULL, "%s", err);
+    cr_expect_str_eq(err, "type'int' is not valid under any of the given schemas");
     json_t *badre = json_loads("{\"pattern\":\"(\"}", 0, NULL);
     cr_expect_eq(herald_jsonschema_check(badre, err, sizeof(err)), -1);
     json_decref(good);
