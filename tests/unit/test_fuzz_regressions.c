@@ -20,6 +20,7 @@
 
 #include "../../fuzz/check_http.c"
 #include "../../fuzz/check_jcs.c"
+#include "../../fuzz/check_jsonschema.c"
 #include "../../fuzz/check_listing.c"
 #include "../../fuzz/check_snapshot.c"
 
@@ -32,6 +33,7 @@ static const struct {
     {"jcs", herald_fuzz_check_jcs},
     {"snapshot", herald_fuzz_check_snapshot},
     {"changeset", herald_fuzz_check_changeset},
+    {"jsonschema", herald_fuzz_check_jsonschema},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -1,0 +1,1435 @@
+/*
+ * jsonschema -- the compiler: a schema document into the node array of
+ * lib/jsonschema_int.h. Validation is in lib/jsonschema_eval.c.
+ *
+ * Compiling runs in two passes, neither recursing through references:
+ *
+ *  1. scan: walks the document through the keywords that hold subschemas (and only
+ *     those: a "$id" inside an "enum" is data), giving every schema object its
+ *     resource (the nearest enclosing "$id", or the document) and registering the
+ *     resources' absolute URIs, "$anchor"s, Draft 7 "#name" ids and "$dynamicAnchor"s.
+ *     Base URIs are resolved with RFC 3986 section 5.2; a document without "$id" gets
+ *     a private base so that any reference leaving it is recognisably remote.
+ *  2. compile: a worklist of schema objects, each turned into a node whose keywords
+ *     keep document order (python-jsonschema reports its first error in that order).
+ *     A reference is resolved to a schema object (JSON Pointer, anchor or resource) and
+ *     becomes a child node index, so cycles are just indices. A reference whose
+ *     document is neither this one nor a built-in meta-schema is refused: nothing is
+ *     ever fetched.
+ *
+ * Pointer -> (resource, node) lookups go through one open-addressing hash table keyed
+ * by the json_t address; the compiled object keeps a reference on the document so the
+ * addresses stay valid. Bounded cost: scan depth is limited to JS_MAX_DEPTH, so are
+ * the pointers to resolve; everything else is linear in the schema's size.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonschema_int.h"
+
+#define DEFAULT_BASE "urn:herald:schema-root"
+
+struct slot {
+    const json_t *key;
+    int resource;
+    int node;
+};
+
+struct anchor {
+    char *uri; /* absolute#name */
+    const json_t *target;
+};
+
+struct comp {
+    herald_jsonschema *s;
+    struct slot *tab;
+    size_t tabcap, tabn;
+    struct anchor *anchors;
+    size_t nanchors;
+    int *work;
+    size_t nwork, workcap;
+    bool draft7;
+    char *err;
+    size_t errlen;
+    bool failed;
+};
+
+static void fail(struct comp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct comp *c, const char *fmt, ...)
+{
+    if (c->failed)
+        return;
+    c->failed = true;
+    if (c->err && c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, c->errlen, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* ---- pointer table --------------------------------------------------------------------- */
+
+static size_t
+hash_ptr(const void *p)
+{
+    unsigned long long x = (unsigned long long)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static struct slot *
+tab_find(struct comp *c, const json_t *key)
+{
+    if (!c->tabcap)
+        return NULL;
+    for (size_t i = hash_ptr(key) & (c->tabcap - 1);; i = (i + 1) & (c->tabcap - 1)) {
+        if (c->tab[i].key == key)
+            return &c->tab[i];
+        if (!c->tab[i].key)
+            return NULL;
+    }
+}
+
+static struct slot *
+tab_put(struct comp *c, const json_t *key, int resource)
+{
+    struct slot *sl = tab_find(c, key);
+    if (sl)
+        return sl;
+    if ((c->tabn + 1) * 2 > c->tabcap) {
+        size_t ncap = c->tabcap ? c->tabcap * 2 : 64;
+        struct slot *old = c->tab;
+        size_t oldcap = c->tabcap;
+        c->tab = herald_mem_calloc(ncap, sizeof(*c->tab));
+        c->tabcap = ncap;
+        for (size_t i = 0; i < oldcap; i++) {
+            if (!old[i].key)
+                continue;
+            size_t j = hash_ptr(old[i].key) & (ncap - 1);
+            while (c->tab[j].key)
+                j = (j + 1) & (ncap - 1);
+            c->tab[j] = old[i];
+        }
+        free(old);
+    }
+    size_t i = hash_ptr(key) & (c->tabcap - 1);
+    while (c->tab[i].key)
+        i = (i + 1) & (c->tabcap - 1);
+    c->tab[i].key = key;
+    c->tab[i].resource = resource;
+    c->tab[i].node = -1;
+    c->tabn++;
+    return &c->tab[i];
+}
+
+/* ---- URIs (RFC 3986 section 5.2) ----------------------------------------------------- */
+
+struct uri {
+    const char *scheme, *auth, *path, *query, *frag;
+    size_t nscheme, nauth, npath, nquery, nfrag;
+    bool has_scheme, has_auth, has_query, has_frag;
+};
+
+static void
+uri_split(struct uri *u, const char *s)
+{
+    memset(u, 0, sizeof(*u));
+    const char *p = s;
+    const char *q = p;
+    while (*q && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                  (q > p && ((*q >= '0' && *q <= '9') || *q == '+' || *q == '-' || *q == '.'))))
+        q++;
+    if (q > p && *q == ':') {
+        u->has_scheme = true;
+        u->scheme = p;
+        u->nscheme = (size_t)(q - p);
+        p = q + 1;
+    }
+    if (p[0] == '/' && p[1] == '/') {
+        p += 2;
+        u->has_auth = true;
+        u->auth = p;
+        while (*p && *p != '/' && *p != '?' && *p != '#')
+            p++;
+        u->nauth = (size_t)(p - u->auth);
+    }
+    u->path = p;
+    while (*p && *p != '?' && *p != '#')
+        p++;
+    u->npath = (size_t)(p - u->path);
+    if (*p == '?') {
+        u->has_query = true;
+        u->query = ++p;
+        while (*p && *p != '#')
+            p++;
+        u->nquery = (size_t)(p - u->query);
+    }
+    if (*p == '#') {
+        u->has_frag = true;
+        u->frag = p + 1;
+        u->nfrag = strlen(u->frag);
+    }
+}
+
+/* RFC 3986 5.2.4 on 'in' (length 'n'), appended to 'out'. */
+static void
+remove_dots(herald_buf *out, const char *in, size_t n)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    herald_buf_append(&b, in, n);
+    char *s = herald_buf_cstr(&b);
+    size_t base = out->len;
+    while (*s) {
+        if (!strncmp(s, "../", 3)) {
+            s += 3;
+        } else if (!strncmp(s, "./", 2)) {
+            s += 2;
+        } else if (!strncmp(s, "/./", 3)) {
+            s += 2;
+        } else if (!strcmp(s, "/.")) {
+            s[1] = '\0';
+        } else if (!strncmp(s, "/../", 4) || !strcmp(s, "/..")) {
+            if (s[3]) {
+                s += 3;
+            } else {
+                s += 2;
+                s[0] = '/';
+            }
+            while (out->len > base && out->data[out->len - 1] != '/')
+                out->len--;
+            if (out->len > base)
+                out->len--;
+        } else if (!strcmp(s, ".") || !strcmp(s, "..")) {
+            break;
+        } else {
+            size_t k = (*s == '/') ? 1 : 0;
+            while (s[k] && s[k] != '/')
+                k++;
+            herald_buf_append(out, s, k);
+            s += k;
+        }
+    }
+    herald_buf_free(&b);
+}
+
+/* The absolute URI of 'ref' against 'base' (malloc'd). */
+static char *
+uri_resolve(const char *base, const char *ref)
+{
+    struct uri b, r;
+    uri_split(&b, base);
+    uri_split(&r, ref);
+    herald_buf o = HERALD_BUF_INIT;
+    const struct uri *qsrc;
+    if (r.has_scheme) {
+        herald_buf_append(&o, r.scheme, r.nscheme);
+        herald_buf_putc(&o, ':');
+        if (r.has_auth) {
+            herald_buf_puts(&o, "//");
+            herald_buf_append(&o, r.auth, r.nauth);
+        }
+        remove_dots(&o, r.path, r.npath);
+        qsrc = &r;
+    } else {
+        if (b.has_scheme) {
+            herald_buf_append(&o, b.scheme, b.nscheme);
+            herald_buf_putc(&o, ':');
+        }
+        if (r.has_auth) {
+            herald_buf_puts(&o, "//");
+            herald_buf_append(&o, r.auth, r.nauth);
+            remove_dots(&o, r.path, r.npath);
+            qsrc = &r;
+        } else {
+            if (b.has_auth) {
+                herald_buf_puts(&o, "//");
+                herald_buf_append(&o, b.auth, b.nauth);
+            }
+            if (r.npath == 0) {
+                herald_buf_append(&o, b.path, b.npath);
+                qsrc = r.has_query ? &r : &b;
+            } else if (r.path[0] == '/') {
+                remove_dots(&o, r.path, r.npath);
+                qsrc = &r;
+            } else {
+                herald_buf m = HERALD_BUF_INIT;
+                if (b.has_auth && b.npath == 0) {
+                    herald_buf_putc(&m, '/');
+                } else {
+                    const char *slash = NULL;
+                    for (size_t i = 0; i < b.npath; i++)
+                        if (b.path[i] == '/')
+                            slash = b.path + i;
+                    if (slash)
+                        herald_buf_append(&m, b.path, (size_t)(slash - b.path) + 1);
+                }
+                herald_buf_append(&m, r.path, r.npath);
+                remove_dots(&o, m.data, m.len);
+                herald_buf_free(&m);
+                qsrc = &r;
+            }
+        }
+    }
+    if (qsrc->has_query) {
+        herald_buf_putc(&o, '?');
+        herald_buf_append(&o, qsrc->query, qsrc->nquery);
+    }
+    if (r.has_frag) {
+        herald_buf_putc(&o, '#');
+        herald_buf_append(&o, r.frag, r.nfrag);
+    }
+    return herald_buf_steal(&o, NULL);
+}
+
+/* ---- scan ----------------------------------------------------------------------------- */
+
+static int
+add_resource(struct comp *c, const char *uri, const json_t *root)
+{
+    herald_jsonschema *s = c->s;
+    for (size_t i = 0; i < s->nres; i++)
+        if (!strcmp(s->res[i].uri, uri))
+            return s->res[i].root == root ? (int)i : -1;
+    s->res = herald_mem_realloc(s->res, (s->nres + 1) * sizeof(*s->res));
+    s->res[s->nres] = (struct resource){herald_mem_strdup(uri), root, NULL, 0};
+    return (int)s->nres++;
+}
+
+static void
+add_anchor(struct comp *c, const char *base, const char *name, const json_t *target)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    herald_buf_printf(&b, "%s#%s", base, name);
+    char *uri = herald_buf_steal(&b, NULL);
+    for (size_t i = 0; i < c->nanchors; i++) {
+        if (!strcmp(c->anchors[i].uri, uri)) {
+            if (c->anchors[i].target != target)
+                fail(c, "duplicate anchor '%s'", name);
+            free(uri);
+            return;
+        }
+    }
+    c->anchors = herald_mem_realloc(c->anchors, (c->nanchors + 1) * sizeof(*c->anchors));
+    c->anchors[c->nanchors++] = (struct anchor){uri, target};
+}
+
+static bool
+valid_anchor_name(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-' || *s == '.'))
+            return false;
+    return true;
+}
+
+/* Keywords whose value is a schema, an array of schemas, an object of schemas. */
+static const char *const single_kws[] = {"additionalItems",
+                                         "additionalProperties",
+                                         "contains",
+                                         "not",
+                                         "if",
+                                         "then",
+                                         "else",
+                                         "propertyNames",
+                                         "unevaluatedItems",
+                                         "unevaluatedProperties",
+                                         "items",
+                                         NULL};
+static const char *const array_kws[] = {"allOf", "anyOf", "oneOf", "prefixItems", "items", NULL};
+static const char *const map_kws[] = {"properties", "patternProperties", "definitions",
+                                      "$defs",      "dependentSchemas",  "dependencies",
+                                      NULL};
+
+static bool
+in_list(const char *const *list, const char *k)
+{
+    for (; *list; list++)
+        if (!strcmp(*list, k))
+            return true;
+    return false;
+}
+
+static void scan(struct comp *c, const json_t *j, int resource, int depth);
+
+static void
+scan_children(struct comp *c, const json_t *j, int resource, int depth)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v)
+    {
+        if (in_list(single_kws, k) && (json_is_object(v) || json_is_boolean(v))) {
+            scan(c, v, resource, depth + 1);
+        } else if (in_list(array_kws, k) && json_is_array(v)) {
+            for (size_t i = 0; i < json_array_size(v); i++)
+                scan(c, json_array_get(v, i), resource, depth + 1);
+        } else if (in_list(map_kws, k) && json_is_object(v)) {
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(v, k2, v2)
+            {
+                if (json_is_object(v2) || json_is_boolean(v2))
+                    scan(c, v2, resource, depth + 1);
+            }
+        }
+    }
+}
+
+static void
+scan(struct comp *c, const json_t *j, int resource, int depth)
+{
+    if (c->failed)
+        return;
+    if (depth > JS_MAX_DEPTH) {
+        fail(c, "schema nested deeper than %d levels", JS_MAX_DEPTH);
+        return;
+    }
+    if (tab_find(c, j))
+        return;
+    if (!json_is_object(j)) {
+        tab_put(c, j, resource);
+        return;
+    }
+    const json_t *id = json_object_get(j, "$id");
+    bool has_ref = json_object_get(j, "$ref") != NULL;
+    const char *base = c->s->res[resource].uri;
+    if (json_is_string(id) && !(c->draft7 && has_ref)) {
+        char *abs = uri_resolve(base, json_string_value(id));
+        char *hash = strchr(abs, '#');
+        if (hash && (c->draft7 ? hash[1] && hash == abs + strlen(abs) - strlen(hash) &&
+                                     json_string_value(id)[0] == '#'
+                               : false)) {
+            /* Draft 7 plain-name fragment: an anchor, not a new base */
+            if (valid_anchor_name(hash + 1))
+                add_anchor(c, base, hash + 1, j);
+            free(abs);
+        } else {
+            if (hash) {
+                if (hash[1] && !c->draft7) {
+                    fail(c, "$id '%s' must not have a fragment", json_string_value(id));
+                    free(abs);
+                    return;
+                }
+                *hash = '\0';
+            }
+            int r = add_resource(c, abs, j);
+            free(abs);
+            if (r < 0) {
+                fail(c, "duplicate $id '%s'", json_string_value(id));
+                return;
+            }
+            resource = r;
+            base = c->s->res[resource].uri;
+        }
+    }
+    tab_put(c, j, resource);
+    if (!c->draft7) {
+        const json_t *a = json_object_get(j, "$anchor");
+        if (json_is_string(a)) {
+            if (!valid_anchor_name(json_string_value(a))) {
+                fail(c, "invalid $anchor '%s'", json_string_value(a));
+                return;
+            }
+            add_anchor(c, base, json_string_value(a), j);
+        }
+        const json_t *d = json_object_get(j, "$dynamicAnchor");
+        if (json_is_string(d)) {
+            if (!valid_anchor_name(json_string_value(d))) {
+                fail(c, "invalid $dynamicAnchor '%s'", json_string_value(d));
+                return;
+            }
+            add_anchor(c, base, json_string_value(d), j);
+            struct resource *r = &c->s->res[resource];
+            r->dyn = herald_mem_realloc(r->dyn, (r->ndyn + 1) * sizeof(*r->dyn));
+            r->dyn[r->ndyn++] = (struct dynanchor){herald_mem_strdup(json_string_value(d)), -1};
+        }
+    }
+    scan_children(c, j, resource, depth);
+}
+
+/* ---- references ----------------------------------------------------------------------- */
+
+static int node_for(struct comp *c, const json_t *j, int resource);
+
+/* Loads the built-in meta-schema documents on first use; returns whether 'uri' (no
+ * fragment) is now a known resource. */
+static bool
+load_meta(struct comp *c, const char *uri)
+{
+    herald_jsonschema *s = c->s;
+    bool known = false;
+    for (const struct herald_jsonschema__meta *m = herald_jsonschema__metas; m->uri; m++)
+        if (!strcmp(m->uri, uri))
+            known = true;
+    if (!known || s->meta)
+        return known;
+    s->meta = json_array();
+    bool was7 = c->draft7;
+    for (const struct herald_jsonschema__meta *m = herald_jsonschema__metas; m->uri; m++) {
+        json_t *d = json_loads(m->text, 0, NULL);
+        if (!d) {
+            fail(c, "built-in meta-schema %s does not parse", m->uri);
+            return false;
+        }
+        json_array_append_new(s->meta, d);
+        c->draft7 = strstr(m->uri, "draft-07") != NULL;
+        int r = add_resource(c, m->uri, d);
+        if (r >= 0)
+            scan(c, d, r, 0);
+    }
+    c->draft7 = was7;
+    return true;
+}
+
+static int
+percent_decode(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '%') {
+            int hi, lo;
+            if (sscanf(p + 1, "%1x%1x", (unsigned *)&hi, (unsigned *)&lo) != 2)
+                return -1;
+            *o++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return 0;
+}
+
+/* The schema object 'ref' (as written in a node of 'resource') names, with its resource
+ * in '*res_out'; NULL after fail(). */
+static const json_t *
+resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
+{
+    herald_jsonschema *s = c->s;
+    char *abs = uri_resolve(s->res[resource].uri, ref);
+    char *frag = strchr(abs, '#');
+    if (frag)
+        *frag++ = '\0';
+    const json_t *target = NULL;
+    int r = -1;
+    for (size_t i = 0; i < s->nres; i++)
+        if (!strcmp(s->res[i].uri, abs))
+            r = (int)i;
+    if (r < 0 && load_meta(c, abs)) {
+        for (size_t i = 0; i < s->nres; i++)
+            if (!strcmp(s->res[i].uri, abs))
+                r = (int)i;
+    }
+    if (r < 0) {
+        /* maybe a plain-name anchor of another resource with that path (Draft 7 $id
+         * "http://x/y#foo" registers base "http://x/y") */
+        fail(c, "$ref '%s': remote references are not fetched (%s is not in this schema)", ref,
+             abs);
+        goto out;
+    }
+    if (!frag || !*frag) {
+        target = s->res[r].root;
+    } else if (frag[0] == '/') {
+        if (percent_decode(frag) < 0) {
+            fail(c, "$ref '%s': bad percent-encoding", ref);
+            goto out;
+        }
+        const json_t *cur = s->res[r].root;
+        char *p = frag + 1;
+        int steps = 0;
+        for (;;) {
+            if (++steps > JS_MAX_DEPTH) {
+                fail(c, "$ref '%s': pointer too long", ref);
+                goto out;
+            }
+            char *end = strchr(p, '/');
+            if (end)
+                *end = '\0';
+            /* unescape ~1 then ~0 */
+            char *o = p;
+            for (char *q = p; *q; q++) {
+                if (q[0] == '~' && q[1] == '1')
+                    *o++ = '/', q++;
+                else if (q[0] == '~' && q[1] == '0')
+                    *o++ = '~', q++;
+                else
+                    *o++ = *q;
+            }
+            *o = '\0';
+            if (json_is_object(cur)) {
+                cur = json_object_get(cur, p);
+            } else if (json_is_array(cur)) {
+                char *e;
+                errno = 0;
+                unsigned long idx = strtoul(p, &e, 10);
+                cur = (*p && !*e && !errno && (p[0] != '0' || !p[1])) ? json_array_get(cur, idx)
+                                                                      : NULL;
+            } else {
+                cur = NULL;
+            }
+            if (!cur)
+                break;
+            struct slot *sl = tab_find(c, cur);
+            if (sl)
+                r = sl->resource;
+            if (!end)
+                break;
+            p = end + 1;
+        }
+        if (!cur) {
+            fail(c, "$ref '%s': no such location in the schema", ref);
+            goto out;
+        }
+        target = cur;
+    } else {
+        herald_buf b = HERALD_BUF_INIT;
+        herald_buf_printf(&b, "%s#%s", s->res[r].uri, frag);
+        const char *want = herald_buf_cstr(&b);
+        for (size_t i = 0; i < c->nanchors; i++)
+            if (!strcmp(c->anchors[i].uri, want))
+                target = c->anchors[i].target;
+        herald_buf_free(&b);
+        if (!target) {
+            fail(c, "$ref '%s': no anchor '%s' in the schema", ref, frag);
+            goto out;
+        }
+        struct slot *sl = tab_find(c, target);
+        if (sl)
+            r = sl->resource;
+    }
+    if (!json_is_object(target) && !json_is_boolean(target)) {
+        fail(c, "$ref '%s' does not point to a schema", ref);
+        target = NULL;
+    }
+out:
+    *res_out = r;
+    free(abs);
+    return target;
+}
+
+/* ---- compile -------------------------------------------------------------------------- */
+
+/* The node for schema 'j' (allocated and queued on first sight). */
+static int
+node_for(struct comp *c, const json_t *j, int resource)
+{
+    struct slot *sl = tab_find(c, j);
+    if (!sl) {
+        scan(c, j, resource, 0);
+        if (c->failed)
+            return -1;
+        sl = tab_find(c, j);
+    }
+    if (sl->node >= 0)
+        return sl->node;
+    herald_jsonschema *s = c->s;
+    int idx = (int)s->nnodes;
+    sl->node = idx; /* before the realloc: 'sl' is in the table, not the node array */
+    s->nodes = herald_mem_realloc(s->nodes, (s->nnodes + 1) * sizeof(*s->nodes));
+    struct node *n = &s->nodes[s->nnodes++];
+    memset(n, 0, sizeof(*n));
+    n->json = j;
+    n->resource = sl->resource;
+    n->draft7 = c->draft7;
+    if (json_is_boolean(j)) {
+        n->is_bool = true;
+        n->bool_value = json_is_true(j);
+        return idx;
+    }
+    if (c->nwork == c->workcap) {
+        c->workcap = c->workcap ? c->workcap * 2 : 64;
+        c->work = herald_mem_realloc(c->work, c->workcap * sizeof(*c->work));
+    }
+    c->work[c->nwork++] = idx;
+    return idx;
+}
+
+static struct kw *
+add_kw(struct node *n, enum kwkind kind, const char *name, const json_t *val)
+{
+    n->kws = herald_mem_realloc(n->kws, (n->nkws + 1) * sizeof(*n->kws));
+    struct kw *k = &n->kws[n->nkws++];
+    memset(k, 0, sizeof(*k));
+    k->kind = kind;
+    k->name = name;
+    k->val = val;
+    k->child = k->child2 = k->child3 = -1;
+    k->n2 = -1;
+    k->props_kw = k->pats_kw = -1;
+    return k;
+}
+
+static bool
+is_schema(const json_t *v)
+{
+    return json_is_object(v) || json_is_boolean(v);
+}
+
+static bool
+nonneg_int(const json_t *v, long long *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9.2e18 &&
+        floor(json_real_value(v)) == json_real_value(v)) {
+        *out = (long long)json_real_value(v);
+        return true;
+    }
+    return false;
+}
+
+/* ECMA-262 regular expression source -> PCRE2 source (docs/schema.md): \d and \w stay
+ * ASCII as PCRE2 has them without UCP; \s and \S gain ECMAScript's Unicode white space;
+ * \uXXXX, \u{...} and \xHH are handled by PCRE2_ALT_BSUX. */
+#define ECMA_SPACE                                                                                 \
+    "\\t\\n\\x0b\\f\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+
+/* \p{Letter} and the other long general category names ECMAScript accepts and
+ * PCRE2 10.42 does not: rewritten to the short names. */
+static bool
+long_property(herald_buf *b, const char *p)
+{
+    static const char *const names[][2] = {
+        {"Letter", "L"},
+        {"Lowercase_Letter", "Ll"},
+        {"Uppercase_Letter", "Lu"},
+        {"Titlecase_Letter", "Lt"},
+        {"Modifier_Letter", "Lm"},
+        {"Other_Letter", "Lo"},
+        {"Mark", "M"},
+        {"Number", "N"},
+        {"Decimal_Number", "Nd"},
+        {"Letter_Number", "Nl"},
+        {"Other_Number", "No"},
+        {"Punctuation", "P"},
+        {"Symbol", "S"},
+        {"Separator", "Z"},
+        {"Space_Separator", "Zs"},
+        {"Other", "C"},
+        {"Control", "Cc"},
+        {"digit", "Nd"},
+    };
+    const char *end = strchr(p + 3, '}');
+    if (!end)
+        return false;
+    size_t n = (size_t)(end - (p + 3));
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i][0]) == n && !strncmp(p + 3, names[i][0], n)) {
+            herald_buf_printf(b, "\\%c{%s}", p[1], names[i][1]);
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *
+translate_regex(const char *src)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    bool in_class = false;
+    for (const char *p = src; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            if (p[1] == 's' || p[1] == 'S') {
+                if (in_class && p[1] == 's')
+                    herald_buf_puts(&b, ECMA_SPACE);
+                else if (in_class) /* [\S] inside a class: best effort */
+                    herald_buf_puts(&b, "\\S");
+                else
+                    herald_buf_puts(&b, p[1] == 's' ? "[" ECMA_SPACE "]" : "[^" ECMA_SPACE "]");
+            } else if ((p[1] == 'p' || p[1] == 'P') && p[2] == '{' && long_property(&b, p)) {
+                p = strchr(p, '}');
+                continue;
+            } else {
+                herald_buf_append(&b, p, 2);
+            }
+            p++;
+            continue;
+        }
+        if (!in_class && *p == '[')
+            in_class = true;
+        else if (in_class && *p == ']')
+            in_class = false;
+        herald_buf_putc(&b, *p);
+    }
+    return herald_buf_steal(&b, NULL);
+}
+
+static pcre2_code *
+compile_regex(struct comp *c, const char *src)
+{
+    char *t = translate_regex(src);
+    int code;
+    PCRE2_SIZE off;
+    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+    pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
+    pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
+    pcre2_set_parens_nest_limit(cc, 250);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)t, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &code, &off, cc);
+    pcre2_compile_context_free(cc);
+    free(t);
+    if (!re) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        fail(c, "'%s' is not a valid regular expression: %s", src, (const char *)msg);
+    }
+    return re;
+}
+
+static int
+cmp_prop(const void *a, const void *b)
+{
+    const struct prop *x = a, *y = b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int r = memcmp(x->key, y->key, n);
+    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+}
+
+/* 'v' an object: fills k->props (sorted) and k->order (document order). 'schemas':
+ * values are subschemas (else arrays of strings). */
+static void
+compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mode)
+{
+    size_t n = json_object_size(v), i = 0;
+    k->props = herald_mem_calloc(n ? n : 1, sizeof(*k->props));
+    k->order = herald_mem_calloc(n ? n : 1, sizeof(*k->order));
+    const char *key;
+    size_t keylen;
+    json_t *val;
+    json_object_keylen_foreach((json_t *)v, key, keylen, val)
+    {
+        struct prop *p = &k->props[i++];
+        p->key = key;
+        p->keylen = keylen;
+        p->child = -1;
+        if (mode == 0 || (mode == 2 && is_schema(val))) {
+            if (!is_schema(val)) {
+                fail(c, "%s/%s must be a schema", k->name, key);
+                return;
+            }
+            p->child = node_for(c, val, resource);
+        } else {
+            if (!json_is_array(val)) {
+                fail(c, "%s/%s must be an array", k->name, key);
+                return;
+            }
+            for (size_t j = 0; j < json_array_size(val); j++)
+                if (!json_is_string(json_array_get(val, j))) {
+                    fail(c, "%s/%s must list strings", k->name, key);
+                    return;
+                }
+            p->val = val;
+        }
+    }
+    k->nprops = n;
+    /* document order: remember each key's rank, then sort */
+    for (i = 0; i < n; i++)
+        k->props[i].val = k->props[i].val, k->order[i] = i;
+    /* sort a copy, keep order[] mapping document rank -> sorted index */
+    struct prop *doc = herald_mem_alloc((n ? n : 1) * sizeof(*doc));
+    memcpy(doc, k->props, n * sizeof(*doc));
+    qsort(k->props, n, sizeof(*k->props), cmp_prop);
+    for (i = 0; i < n; i++) {
+        struct prop *f = bsearch(&doc[i], k->props, n, sizeof(*k->props), cmp_prop);
+        k->order[i] = (size_t)(f - k->props);
+    }
+    free(doc);
+}
+
+static int
+schema_list(struct comp *c, struct kw *k, const json_t *v, int resource)
+{
+    if (!json_is_array(v) || (json_array_size(v) == 0 && k->kind != KW_PREFIXITEMS)) {
+        fail(c, "%s must be a non-empty array of schemas", k->name);
+        return -1;
+    }
+    k->nkids = json_array_size(v);
+    k->kids = herald_mem_calloc(k->nkids ? k->nkids : 1, sizeof(*k->kids));
+    for (size_t i = 0; i < k->nkids; i++) {
+        if (!is_schema(json_array_get(v, i))) {
+            fail(c, "%s/%zu must be a schema", k->name, i);
+            return -1;
+        }
+        k->kids[i] = node_for(c, json_array_get(v, i), resource);
+    }
+    return 0;
+}
+
+static const char *const type_names[] = {"null",   "boolean", "object", "array",
+                                         "number", "string",  "integer"};
+
+static unsigned
+type_bit(const json_t *v)
+{
+    if (!json_is_string(v))
+        return 0;
+    for (unsigned i = 0; i < 7; i++)
+        if (!strcmp(json_string_value(v), type_names[i]))
+            return 1u << i;
+    return 0;
+}
+
+static int
+find_kw(const struct node *n, enum kwkind kind)
+{
+    for (size_t i = 0; i < n->nkws; i++)
+        if (n->kws[i].kind == kind)
+            return (int)i;
+    return -1;
+}
+
+static void
+compile_node(struct comp *c, int idx)
+{
+    herald_jsonschema *s = c->s;
+    const json_t *j = s->nodes[idx].json;
+    int res = s->nodes[idx].resource;
+    bool d7 = s->nodes[idx].draft7;
+    const char *key;
+    json_t *v;
+    /* Draft 7: "$ref" overrides its siblings (python-jsonschema ignores them). */
+    const json_t *ref = json_object_get(j, "$ref");
+    json_object_foreach((json_t *)j, key, v)
+    {
+        if (c->failed)
+            return;
+        if (d7 && ref && strcmp(key, "$ref"))
+            continue;
+        struct node *n;
+#define NODE (n = &s->nodes[idx])
+        struct kw *k;
+        long long num;
+        if (!strcmp(key, "$ref")) {
+            if (!json_is_string(v)) {
+                fail(c, "$ref must be a string");
+                return;
+            }
+            int r;
+            const json_t *t = resolve_ref(c, json_string_value(v), res, &r);
+            if (!t)
+                return;
+            int child = node_for(c, t, r);
+            k = add_kw(NODE, KW_REF, "$ref", v);
+            k->child = child;
+        } else if (!strcmp(key, "$dynamicRef") && !d7) {
+            if (!json_is_string(v)) {
+                fail(c, "$dynamicRef must be a string");
+                return;
+            }
+            int r;
+            const char *ref_s = json_string_value(v);
+            const json_t *t = resolve_ref(c, ref_s, res, &r);
+            if (!t)
+                return;
+            int child = node_for(c, t, r);
+            k = add_kw(NODE, KW_DYNREF, "$dynamicRef", v);
+            k->child = child;
+            /* dynamic only if the fragment is a plain name that the static target
+             * declares as its $dynamicAnchor */
+            const char *h = strchr(ref_s, '#');
+            const json_t *da = json_is_object(t) ? json_object_get(t, "$dynamicAnchor") : NULL;
+            if (h && h[1] && h[1] != '/' && json_is_string(da) &&
+                !strcmp(json_string_value(da), h + 1))
+                k->name = json_string_value(da);
+            else
+                k->name = NULL;
+        } else if (!strcmp(key, "type")) {
+            unsigned mask = 0;
+            if (json_is_string(v)) {
+                mask = type_bit(v);
+            } else if (json_is_array(v)) {
+                for (size_t i = 0; i < json_array_size(v); i++) {
+                    unsigned b = type_bit(json_array_get(v, i));
+                    if (!b)
+                        mask = 0, i = json_array_size(v);
+                    else
+                        mask |= b;
+                }
+                if (json_array_size(v) == 0)
+                    mask = 0x80;
+            }
+            if (!mask) {
+                fail(c, "type must be a type name or an array of them");
+                return;
+            }
+            k = add_kw(NODE, KW_TYPE, "type", v);
+            k->mask = mask & 0x7f;
+        } else if (!strcmp(key, "enum")) {
+            if (!json_is_array(v)) {
+                fail(c, "enum must be an array");
+                return;
+            }
+            add_kw(NODE, KW_ENUM, "enum", v);
+        } else if (!strcmp(key, "const")) {
+            add_kw(NODE, KW_CONST, "const", v);
+        } else if (!strcmp(key, "multipleOf")) {
+            if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+                fail(c, "multipleOf must be a number greater than 0");
+                return;
+            }
+            add_kw(NODE, KW_MULTIPLEOF, "multipleOf", v);
+        } else if (!strcmp(key, "maximum") || !strcmp(key, "minimum") ||
+                   !strcmp(key, "exclusiveMaximum") || !strcmp(key, "exclusiveMinimum")) {
+            if (!json_is_number(v)) {
+                fail(c, "%s must be a number", key);
+                return;
+            }
+            enum kwkind kk = !strcmp(key, "maximum")            ? KW_MAXIMUM
+                             : !strcmp(key, "minimum")          ? KW_MINIMUM
+                             : !strcmp(key, "exclusiveMaximum") ? KW_EXMAXIMUM
+                                                                : KW_EXMINIMUM;
+            add_kw(NODE, kk,
+                   kk == KW_MAXIMUM     ? "maximum"
+                   : kk == KW_MINIMUM   ? "minimum"
+                   : kk == KW_EXMAXIMUM ? "exclusiveMaximum"
+                                        : "exclusiveMinimum",
+                   v);
+        } else if (!strcmp(key, "maxLength") || !strcmp(key, "minLength") ||
+                   !strcmp(key, "maxItems") || !strcmp(key, "minItems") ||
+                   !strcmp(key, "maxProperties") || !strcmp(key, "minProperties")) {
+            if (!nonneg_int(v, &num)) {
+                fail(c, "%s must be a non-negative integer", key);
+                return;
+            }
+            static const struct {
+                const char *name;
+                enum kwkind kind;
+            } m[] = {{"maxLength", KW_MAXLENGTH},    {"minLength", KW_MINLENGTH},
+                     {"maxItems", KW_MAXITEMS},      {"minItems", KW_MINITEMS},
+                     {"maxProperties", KW_MAXPROPS}, {"minProperties", KW_MINPROPS}};
+            for (size_t i = 0; i < 6; i++)
+                if (!strcmp(m[i].name, key)) {
+                    k = add_kw(NODE, m[i].kind, m[i].name, v);
+                    k->n = num;
+                }
+        } else if (!strcmp(key, "pattern")) {
+            if (!json_is_string(v)) {
+                fail(c, "pattern must be a string");
+                return;
+            }
+            pcre2_code *re = compile_regex(c, json_string_value(v));
+            if (!re)
+                return;
+            k = add_kw(NODE, KW_PATTERN, "pattern", v);
+            k->re = re;
+        } else if (!strcmp(key, "uniqueItems")) {
+            if (!json_is_boolean(v)) {
+                fail(c, "uniqueItems must be a boolean");
+                return;
+            }
+            if (json_is_true(v))
+                add_kw(NODE, KW_UNIQUEITEMS, "uniqueItems", v);
+        } else if (!strcmp(key, "required")) {
+            bool ok = json_is_array(v);
+            for (size_t i = 0; ok && i < json_array_size(v); i++)
+                ok = json_is_string(json_array_get(v, i));
+            if (!ok) {
+                fail(c, "required must be an array of strings");
+                return;
+            }
+            add_kw(NODE, KW_REQUIRED, "required", v);
+        } else if ((!strcmp(key, "dependentRequired") && !d7) ||
+                   (!strcmp(key, "dependentSchemas") && !d7) ||
+                   (!strcmp(key, "dependencies") && d7)) {
+            if (!json_is_object(v)) {
+                fail(c, "%s must be an object", key);
+                return;
+            }
+            int mode = key[9] == 'R' ? 1 : key[9] == 'S' ? 0 : 2;
+            k = add_kw(NODE, mode == 1 ? KW_DEPREQUIRED : KW_DEPSCHEMAS,
+                       mode == 1   ? "dependentRequired"
+                       : mode == 0 ? "dependentSchemas"
+                                   : "dependencies",
+                       v);
+            struct kw tmp = *k;
+            compile_map(c, &tmp, v, res, mode);
+            *(&s->nodes[idx].kws[s->nodes[idx].nkws - 1]) = tmp;
+        } else if (!strcmp(key, "allOf") || !strcmp(key, "anyOf") || !strcmp(key, "oneOf")) {
+            enum kwkind kk = key[0] == 'a' ? (key[1] == 'l' ? KW_ALLOF : KW_ANYOF) : KW_ONEOF;
+            struct kw tmp;
+            memset(&tmp, 0, sizeof(tmp));
+            tmp.kind = kk;
+            tmp.name = kk == KW_ALLOF ? "allOf" : kk == KW_ANYOF ? "anyOf" : "oneOf";
+            if (schema_list(c, &tmp, v, res) < 0) {
+                free(tmp.kids);
+                return;
+            }
+            k = add_kw(NODE, kk, tmp.name, v);
+            k->kids = tmp.kids;
+            k->nkids = tmp.nkids;
+        } else if (!strcmp(key, "not") || !strcmp(key, "propertyNames") ||
+                   !strcmp(key, "unevaluatedItems") || !strcmp(key, "unevaluatedProperties") ||
+                   !strcmp(key, "additionalProperties")) {
+            if (!is_schema(v)) {
+                fail(c, "%s must be a schema", key);
+                return;
+            }
+            enum kwkind kk = !strcmp(key, "not")                ? KW_NOT
+                             : !strcmp(key, "propertyNames")    ? KW_PROPNAMES
+                             : !strcmp(key, "unevaluatedItems") ? KW_UNEVALITEMS
+                             : key[0] == 'u'                    ? KW_UNEVALPROPS
+                                                                : KW_ADDPROPS;
+            if (d7 && (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS))
+                continue;
+            int child = node_for(c, v, res);
+            static const char *const nm[] = {"not", "propertyNames", "unevaluatedItems",
+                                             "unevaluatedProperties", "additionalProperties"};
+            k = add_kw(NODE, kk,
+                       nm[kk == KW_NOT           ? 0
+                          : kk == KW_PROPNAMES   ? 1
+                          : kk == KW_UNEVALITEMS ? 2
+                          : kk == KW_UNEVALPROPS ? 3
+                                                 : 4],
+                       v);
+            k->child = child;
+            if (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS)
+                s->nodes[idx].ann = true;
+        } else if (!strcmp(key, "if")) {
+            if (!is_schema(v)) {
+                fail(c, "if must be a schema");
+                return;
+            }
+            const json_t *t = json_object_get(j, "then"), *e = json_object_get(j, "else");
+            int ci = node_for(c, v, res);
+            int ct = is_schema(t) ? node_for(c, t, res) : -1;
+            int ce = is_schema(e) ? node_for(c, e, res) : -1;
+            k = add_kw(NODE, KW_IF, "if", v);
+            k->child = ci;
+            k->child2 = ct;
+            k->child3 = ce;
+        } else if (!strcmp(key, "prefixItems") && !d7) {
+            struct kw tmp;
+            memset(&tmp, 0, sizeof(tmp));
+            tmp.kind = KW_PREFIXITEMS;
+            tmp.name = "prefixItems";
+            if (schema_list(c, &tmp, v, res) < 0) {
+                free(tmp.kids);
+                return;
+            }
+            k = add_kw(NODE, KW_PREFIXITEMS, "prefixItems", v);
+            k->kids = tmp.kids;
+            k->nkids = tmp.nkids;
+        } else if (!strcmp(key, "items")) {
+            if (d7 && json_is_array(v)) {
+                struct kw tmp;
+                memset(&tmp, 0, sizeof(tmp));
+                tmp.kind = KW_PREFIXITEMS;
+                tmp.name = "items";
+                if (schema_list(c, &tmp, v, res) < 0 && json_array_size(v) > 0) {
+                    free(tmp.kids);
+                    return;
+                }
+                c->failed = false; /* an empty array is allowed here */
+                k = add_kw(NODE, KW_PREFIXITEMS, "items", v);
+                k->kids = tmp.kids;
+                k->nkids = tmp.nkids;
+                const json_t *ai = json_object_get(j, "additionalItems");
+                if (is_schema(ai)) {
+                    int child = node_for(c, ai, res);
+                    k = add_kw(NODE, KW_ITEMS, "additionalItems", ai);
+                    k->child = child;
+                    k->n = (long long)json_array_size(v);
+                }
+                continue;
+            }
+            if (!is_schema(v)) {
+                fail(c, "items must be a schema");
+                return;
+            }
+            int child = node_for(c, v, res);
+            const json_t *pi = d7 ? NULL : json_object_get(j, "prefixItems");
+            k = add_kw(NODE, KW_ITEMS, "items", v);
+            k->child = child;
+            k->n = json_is_array(pi) ? (long long)json_array_size(pi) : 0;
+        } else if (!strcmp(key, "contains")) {
+            if (!is_schema(v)) {
+                fail(c, "contains must be a schema");
+                return;
+            }
+            int child = node_for(c, v, res);
+            long long mn = 1, mx = -1;
+            if (!d7) {
+                const json_t *a = json_object_get(j, "minContains");
+                const json_t *b = json_object_get(j, "maxContains");
+                if (a && !nonneg_int(a, &mn)) {
+                    fail(c, "minContains must be a non-negative integer");
+                    return;
+                }
+                if (b && !nonneg_int(b, &mx)) {
+                    fail(c, "maxContains must be a non-negative integer");
+                    return;
+                }
+            }
+            k = add_kw(NODE, KW_CONTAINS, "contains", v);
+            k->child = child;
+            k->n = mn;
+            k->n2 = mx;
+        } else if (!strcmp(key, "properties")) {
+            if (!json_is_object(v)) {
+                fail(c, "properties must be an object");
+                return;
+            }
+            struct kw tmp;
+            memset(&tmp, 0, sizeof(tmp));
+            tmp.name = "properties";
+            compile_map(c, &tmp, v, res, 0);
+            k = add_kw(NODE, KW_PROPERTIES, "properties", v);
+            k->props = tmp.props, k->nprops = tmp.nprops, k->order = tmp.order;
+        } else if (!strcmp(key, "patternProperties")) {
+            if (!json_is_object(v)) {
+                fail(c, "patternProperties must be an object");
+                return;
+            }
+            size_t np = json_object_size(v), i = 0;
+            struct pat *pats = herald_mem_calloc(np ? np : 1, sizeof(*pats));
+            const char *pk;
+            json_t *pv;
+            json_object_foreach(v, pk, pv)
+            {
+                if (!is_schema(pv)) {
+                    fail(c, "patternProperties/%s must be a schema", pk);
+                    break;
+                }
+                pats[i].src = pk;
+                pats[i].re = compile_regex(c, pk);
+                if (!pats[i].re)
+                    break;
+                pats[i].child = node_for(c, pv, res);
+                i++;
+            }
+            k = add_kw(NODE, KW_PATTERNPROPS, "patternProperties", v);
+            k->pats = pats;
+            k->npats = i;
+            if (c->failed)
+                return;
+        } else if (!strcmp(key, "$defs") || !strcmp(key, "definitions")) {
+            if (!json_is_object(v)) {
+                fail(c, "%s must be an object", key);
+                return;
+            }
+            const char *dk;
+            json_t *dv;
+            json_object_foreach(v, dk, dv)
+            {
+                if (!is_schema(dv)) {
+                    fail(c, "%s/%s must be a schema", key, dk);
+                    return;
+                }
+            }
+        } else if (!strcmp(key, "$schema") && res == 0 && s->nodes[idx].json == s->doc &&
+                   !json_is_string(v)) {
+            fail(c, "$schema must be a string");
+            return;
+        }
+#undef NODE
+    }
+    /* additionalProperties needs its siblings, found once here */
+    struct node *n = &s->nodes[idx];
+    for (size_t i = 0; i < n->nkws; i++) {
+        if (n->kws[i].kind == KW_ADDPROPS) {
+            n->kws[i].props_kw = find_kw(n, KW_PROPERTIES);
+            n->kws[i].pats_kw = find_kw(n, KW_PATTERNPROPS);
+        }
+    }
+}
+
+static void
+free_node(struct node *n)
+{
+    for (size_t i = 0; i < n->nkws; i++) {
+        struct kw *k = &n->kws[i];
+        pcre2_code_free(k->re);
+        free(k->kids);
+        free(k->props);
+        free(k->order);
+        for (size_t p = 0; p < k->npats; p++)
+            pcre2_code_free(k->pats[p].re);
+        free(k->pats);
+    }
+    free(n->kws);
+}
+
+void
+herald_jsonschema_free(herald_jsonschema *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nnodes; i++)
+        free_node(&s->nodes[i]);
+    free(s->nodes);
+    for (size_t i = 0; i < s->nres; i++) {
+        free(s->res[i].uri);
+        for (size_t d = 0; d < s->res[i].ndyn; d++)
+            free(s->res[i].dyn[d].name);
+        free(s->res[i].dyn);
+    }
+    free(s->res);
+    pcre2_match_context_free(s->mctx);
+    json_decref(s->meta);
+    json_decref(s->doc);
+    free(s);
+}
+
+static bool
+same_uri(const char *u, size_t ul, const char *want)
+{
+    return ul == strlen(want) && !strncmp(u, want, ul);
+}
+
+int
+herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
+                          enum herald_jsonschema_dialect dialect, char *err, size_t errlen)
+{
+    struct comp c;
+    memset(&c, 0, sizeof(c));
+    c.err = err;
+    c.errlen = errlen;
+    if (err && errlen)
+        err[0] = '\0';
+    *out = NULL;
+    herald_jsonschema *s = herald_mem_calloc(1, sizeof(*s));
+    c.s = s;
+    s->doc = json_incref((json_t *)schema);
+    if (!is_schema(schema)) {
+        fail(&c, "a schema must be an object or a boolean");
+        goto err;
+    }
+    s->dialect = dialect == HERALD_JSONSCHEMA_DRAFT7 ? HERALD_JSONSCHEMA_DRAFT7
+                                                     : HERALD_JSONSCHEMA_DRAFT2020_12;
+    const json_t *ms = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
+    if (ms) {
+        const char *u = json_string_value(ms);
+        if (!u) {
+            fail(&c, "$schema must be a string");
+            goto err;
+        }
+        size_t ul = strlen(u);
+        if (ul && u[ul - 1] == '#')
+            ul--;
+        if (same_uri(u, ul, "http://json-schema.org/draft-07/schema") ||
+            same_uri(u, ul, "https://json-schema.org/draft-07/schema"))
+            s->dialect = HERALD_JSONSCHEMA_DRAFT7;
+        else if (same_uri(u, ul, "https://json-schema.org/draft/2020-12/schema"))
+            s->dialect = HERALD_JSONSCHEMA_DRAFT2020_12;
+        else {
+            fail(&c, "$schema '%s' is not supported (Draft 7 and 2020-12 are)", u);
+            goto err;
+        }
+    }
+    c.draft7 = s->dialect == HERALD_JSONSCHEMA_DRAFT7;
+    s->mctx = pcre2_match_context_create(NULL);
+    pcre2_set_match_limit(s->mctx, JS_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, JS_DEPTH_LIMIT);
+    add_resource(&c, DEFAULT_BASE, schema);
+    scan(&c, schema, 0, 0);
+    if (c.failed)
+        goto err;
+    if (node_for(&c, schema, 0) != 0)
+        goto err;
+    while (c.nwork && !c.failed) {
+        int idx = c.work[--c.nwork];
+        c.draft7 = s->nodes[idx].draft7;
+        compile_node(&c, idx);
+    }
+    if (c.failed)
+        goto err;
+    /* dynamic anchors -> nodes */
+    for (size_t r = 0; r < s->nres; r++) {
+        for (size_t d = 0; d < s->res[r].ndyn; d++) {
+            herald_buf b = HERALD_BUF_INIT;
+            herald_buf_printf(&b, "%s#%s", s->res[r].uri, s->res[r].dyn[d].name);
+            for (size_t a = 0; a < c.nanchors; a++) {
+                if (!strcmp(c.anchors[a].uri, herald_buf_cstr(&b))) {
+                    struct slot *sl = tab_find(&c, c.anchors[a].target);
+                    if (sl && sl->node >= 0)
+                        s->res[r].dyn[d].node = sl->node;
+                }
+            }
+            herald_buf_free(&b);
+        }
+    }
+    /* anchors reached only dynamically still need nodes */
+    for (size_t r = 0; r < s->nres && !c.failed; r++) {
+        for (size_t d = 0; d < s->res[r].ndyn; d++) {
+            if (s->res[r].dyn[d].node >= 0)
+                continue;
+            herald_buf b = HERALD_BUF_INIT;
+            herald_buf_printf(&b, "%s#%s", s->res[r].uri, s->res[r].dyn[d].name);
+            for (size_t a = 0; a < c.nanchors; a++)
+                if (!strcmp(c.anchors[a].uri, herald_buf_cstr(&b)))
+                    s->res[r].dyn[d].node = node_for(&c, c.anchors[a].target, (int)r);
+            herald_buf_free(&b);
+            while (c.nwork && !c.failed) {
+                int idx = c.work[--c.nwork];
+                c.draft7 = s->nodes[idx].draft7;
+                compile_node(&c, idx);
+            }
+        }
+    }
+    if (c.failed)
+        goto err;
+    *out = s;
+    s = NULL;
+err:
+    herald_jsonschema_free(s);
+    free(c.tab);
+    for (size_t i = 0; i < c.nanchors; i++)
+        free(c.anchors[i].uri);
+    free(c.anchors);
+    free(c.work);
+    return *out ? 0 : -1;
+}
+
+enum herald_jsonschema_dialect
+herald_jsonschema_dialect(const herald_jsonschema *s)
+{
+    return s->dialect;
+}
+
+int
+herald_jsonschema_check(const json_t *schema, char *err, size_t errlen)
+{
+    static const char draft7_uri[] = "http://json-schema.org/draft-07/schema";
+    const char *text = NULL;
+    for (const struct herald_jsonschema__meta *m = herald_jsonschema__metas; m->uri; m++)
+        if (!strcmp(m->uri, draft7_uri))
+            text = m->text;
+    json_t *meta = text ? json_loads(text, 0, NULL) : NULL;
+    herald_jsonschema *ms = NULL, *s = NULL;
+    herald_jsonschema_errors errs = HERALD_JSONSCHEMA_ERRORS_INIT;
+    int rc = -1;
+    if (!meta || herald_jsonschema_compile(&ms, meta, HERALD_JSONSCHEMA_DRAFT7, err, errlen) < 0)
+        goto out;
+    if (herald_jsonschema_validate(ms, schema, &errs, 1) < 0) {
+        /* Kinto's message: e.path.pop() + e.message, the last path element glued to
+         * the description (no path: the description alone) */
+        if (err && errlen && errs.n)
+            snprintf(err, errlen, "%s%s", errs.v[0].path[0] ? errs.v[0].field : "",
+                     errs.v[0].description);
+        goto out;
+    }
+    if (herald_jsonschema_compile(&s, schema, HERALD_JSONSCHEMA_DEFAULT, err, errlen) < 0)
+        goto out;
+    rc = 0;
+out:
+    herald_jsonschema_errors_free(&errs);
+    herald_jsonschema_free(ms);
+    herald_jsonschema_free(s);
+    json_decref(meta);
+    return rc;
+}
