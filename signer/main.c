@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "herald/backoff.h"
+#include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/redis.h"
@@ -51,22 +53,6 @@ on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A batch of touched collections, deduplicated ("bid/cid" strings). */
@@ -189,7 +175,7 @@ sweep(signer_ctx *s)
     if (rc == 0) {
         redisReply *e =
             redisCommand(s->rc, "ZRANGEBYSCORE %s -inf %lld", HERALD_KEY_MONITOR_EXPIRES,
-                         (long long)(wall_ms() + s->resign_before_ms));
+                         (long long)(herald_clock_wall_ms() + s->resign_before_ms));
         if (!e || e->type != REDIS_REPLY_ARRAY) {
             rc = -1;
         } else {
@@ -361,7 +347,7 @@ reclaim(signer_ctx *s, const char *consumer)
 static int
 run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
 {
-    int backoff_ms = 100;
+    herald_backoff backoff = HERALD_BACKOFF_INIT;
     while (!stopping) {
         char err[256];
         signer_forget_all();
@@ -369,21 +355,22 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
         if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
             sweep(s) < 0) {
             herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
-                        backoff_ms);
+                        herald_backoff_peek(&backoff));
             goto retry;
         }
         herald_info("connected to redis %s:%d as consumer %s", url->host, url->port, consumer);
-        backoff_ms = 100;
+        herald_backoff_reset(&backoff);
         const char *next_id = "0"; /* first our own pending entries, then new ones */
-        int64_t last_sweep = mono_ms(), last_claim = 0;
+        int64_t last_sweep = herald_clock_mono_ms(), last_claim = 0;
         while (!stopping) {
-            if (mono_ms() - last_claim > (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
-                last_claim = mono_ms();
+            if (herald_clock_mono_ms() - last_claim >
+                (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
+                last_claim = herald_clock_mono_ms();
                 if (reclaim(s, consumer) < 0)
                     break;
             }
-            if (mono_ms() - last_sweep > s->sweep_ms) {
-                last_sweep = mono_ms();
+            if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
+                last_sweep = herald_clock_mono_ms();
                 if (sweep(s) < 0)
                     break;
             }
@@ -412,9 +399,9 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
             redisFree(s->rc);
             s->rc = NULL;
         }
-        for (int waited = 0; waited < backoff_ms && !stopping; waited += 50)
+        int delay_ms = herald_backoff_next(&backoff);
+        for (int waited = 0; waited < delay_ms && !stopping; waited += 50)
             usleep(50 * 1000);
-        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
     }
     herald_info("stopping");
     signer_forget_all();

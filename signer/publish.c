@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -41,20 +42,11 @@
 
 #define NKEYS_READ 10
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Fractional milliseconds: the timings logged at debug level are often below 1 ms. */
 static double
 mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    return (double)herald_clock_mono_ns() / 1e6;
 }
 
 static int
@@ -388,7 +380,7 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     redisReply *r = NULL;
     json_t *bucket = NULL, *coll = NULL;
     char horizon[24], since[24];
-    int64_t t0 = now_ms();
+    int64_t t0 = herald_clock_wall_ms();
     double tm[4]; /* start, read, applied, hashed: for the log line */
     tm[0] = mono_ms();
 
