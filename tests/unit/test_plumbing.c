@@ -13,6 +13,7 @@
 #include "herald/backoff.h"
 #include "herald/clock.h"
 #include "herald/httpdate.h"
+#include "herald/kerror.h"
 
 Test(clock, monotonic_and_wall)
 {
@@ -83,4 +84,18 @@ Test(httpdate, same_as_gmtime_and_locale_independent)
         reference(r, sizeof(r), secs);
         cr_assert_str_eq(d, r, "at %lld", (long long)secs);
     }
+}
+
+Test(kerror, reasons_and_protocol_errnos)
+{
+    cr_assert_str_eq(herald_kerror_reason(307), "Temporary Redirect");
+    cr_assert_str_eq(herald_kerror_reason(505), "HTTP Version Not Supported");
+    cr_assert_str_eq(herald_kerror_reason(413), "Request Entity Too Large");
+    cr_assert_str_eq(herald_kerror_reason(299), "Unknown");
+    cr_assert_eq(herald_kerror_protocol_errno(413), 113);
+    static const int invalid[] = {400, 408, 414, 431};
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+        cr_assert_eq(herald_kerror_protocol_errno(invalid[i]), 107);
+    cr_assert_eq(herald_kerror_protocol_errno(501), 999);
+    cr_assert_eq(herald_kerror_protocol_errno(505), 999);
 }
