@@ -36,6 +36,7 @@
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
+#include "herald/redis.h"
 #include "herald/schema.h"
 #include "herald/snapshot.h"
 #include "signer.h"
@@ -49,49 +50,20 @@ mono_ms(void)
     return (double)herald_clock_mono_ns() / 1e6;
 }
 
-static int
-load_one(redisContext *rc, const char *script, char out[41])
-{
-    redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", script);
-    int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-    if (ok)
-        memcpy(out, r->str, 41);
-    else
-        herald_error("SCRIPT LOAD failed: %s",
-                     r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
-    if (r)
-        freeReplyObject(r);
-    return ok ? 0 : -1;
-}
-
 int
 signer_load_scripts(signer_ctx *s)
 {
-    if (load_one(s->rc, herald_lua_signer_read, s->sha_read) < 0 ||
-        load_one(s->rc, herald_lua_signer_store, s->sha_store) < 0 ||
-        load_one(s->rc, herald_lua_signer_remove, s->sha_remove) < 0)
+    char err[256];
+    if (herald_redis_script_load(s->rc, herald_lua_signer_read, s->sha_read, err, sizeof(err)) <
+            0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_store, s->sha_store, err, sizeof(err)) <
+            0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_remove, s->sha_remove, err, sizeof(err)) <
+            0) {
+        herald_error("%s", err);
         return -1;
-    return 0;
-}
-
-/* EVALSHA with 'nkeys' keys then args; reloads the scripts once on NOSCRIPT (Redis was
- * restarted or flushed its script cache). */
-static redisReply *
-evalsha(signer_ctx *s, const char *sha, int argc, const char **argv, const size_t *lens)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        argv[1] = sha;
-        redisReply *r = redisCommandArgv(s->rc, argc, argv, lens);
-        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
-            attempt == 0) {
-            freeReplyObject(r);
-            if (signer_load_scripts(s) < 0)
-                return NULL;
-            continue;
-        }
-        return r;
     }
-    return NULL;
+    return 0;
 }
 
 static json_t *
@@ -256,9 +228,10 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
                           member,
                           HERALD_CHANNEL_SNAPSHOTS};
     size_t lens[9];
-    for (int i = 0; i < 9; i++)
-        lens[i] = i == 1 ? 40 : strlen(argv[i]);
-    redisReply *r = evalsha(s, s->sha_remove, 9, argv, lens);
+    for (int i = 2; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r =
+        herald_redis_script_eval(s->rc, s->sha_remove, herald_lua_signer_remove, 9, argv, lens);
     enum signer_result res = SIGNER_ERROR;
     if (r && r->type == REDIS_REPLY_INTEGER) {
         res = r->integer ? SIGNER_REMOVED : SIGNER_UNCHANGED;
@@ -334,10 +307,11 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = HERALD_GROUP_SIGNERS;
     for (size_t i = 0; i < nack; i++)
         sargv[sargc++] = ack->ids[i];
-    for (int i = 0; i < sargc; i++)
-        slens[i] = i == 1 ? 40 : i == 10 ? blob.len : strlen(sargv[i]);
+    for (int i = 2; i < sargc; i++)
+        slens[i] = i == 10 ? blob.len : strlen(sargv[i]);
     double m_encoded = mono_ms();
-    st = evalsha(s, s->sha_store, sargc, sargv, slens);
+    st =
+        herald_redis_script_eval(s->rc, s->sha_store, herald_lua_signer_store, sargc, sargv, slens);
     free(sargv);
     free(slens);
     if (!st || st->type != REDIS_REPLY_INTEGER) {
@@ -420,9 +394,9 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     argv[argc++] = force ? "1" : "0";
     argv[argc++] = since;
     argv[argc++] = s->keyset;
-    for (int i = 0; i < argc; i++)
-        lens[i] = i == 1 ? 40 : strlen(argv[i]);
-    r = evalsha(s, s->sha_read, argc, argv, lens);
+    for (int i = 2; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    r = herald_redis_script_eval(s->rc, s->sha_read, herald_lua_signer_read, argc, argv, lens);
     tm[1] = mono_ms();
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_STRING) {
