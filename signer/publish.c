@@ -79,23 +79,6 @@ parse_stored(const char *data, size_t len, const char *what)
     return v;
 }
 
-static int
-parse_i64(int64_t *out, const redisReply *r)
-{
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_INTEGER))
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *out = (int64_t)r->integer;
-        return 0;
-    }
-    char *end;
-    long long v = strtoll(r->str, &end, 10);
-    if (end == r->str || *end)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
 /*
  * The cache entry for the stored record 'id' = 'raw': its canonical bytes and
  * last_modified. 'old' is the copy's entry for the same id, if any: when the stored
@@ -184,7 +167,7 @@ apply_reply(cache_coll *c, int full, const redisReply *recs, const redisReply *t
         const redisReply *id = tombs->element[2 * i];
         int64_t lm;
         if (id->type != REDIS_REPLY_STRING || !herald_schema_valid_id(id->str, id->len) ||
-            parse_i64(&lm, tombs->element[2 * i + 1]) < 0) {
+            herald_schema_reply_i64(&lm, tombs->element[2 * i + 1]) < 0) {
             herald_error("%s: malformed tombstone in the read reply", c->member);
             goto out;
         }
@@ -398,40 +381,36 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         lens[i] = strlen(argv[i]);
     r = herald_redis_script_eval(s->rc, s->sha_read, herald_lua_signer_read, argc, argv, lens);
     tm[1] = mono_ms();
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
+    if (!r || r->type == REDIS_REPLY_ERROR) {
         herald_error("read %s: %s", c->member,
                      r && r->type == REDIS_REPLY_ERROR ? r->str : s->rc->errstr);
         goto done;
     }
-    const char *status = r->element[0]->str;
-    if (strcmp(status, "gone") == 0 || strcmp(status, "unpublished") == 0) {
+    herald_read_reply rr;
+    if (herald_schema_read_reply(&rr, r) < 0) {
+        herald_error("read %s: unexpected reply", c->member);
+        goto done;
+    }
+    if (rr.status == HERALD_READ_GONE || rr.status == HERALD_READ_UNPUBLISHED) {
         cache_drop(herald_buf_cstr(&member));
         res = remove_collection(s, herald_buf_cstr(&member), herald_buf_cstr(&snapkey));
         goto done;
     }
-    if (strcmp(status, "unchanged") == 0) {
+    if (rr.status == HERALD_READ_UNCHANGED) {
         res = SIGNER_UNCHANGED;
         goto done;
     }
-    int64_t version, live;
-    if (strcmp(status, "ok") != 0 || r->elements != 9 || parse_i64(&version, r->element[1]) < 0 ||
-        r->element[4]->type != REDIS_REPLY_ARRAY || r->element[5]->type != REDIS_REPLY_ARRAY ||
-        r->element[6]->type != REDIS_REPLY_STRING || r->element[7]->type != REDIS_REPLY_STRING ||
-        parse_i64(&live, r->element[8]) < 0) {
-        herald_error("read %s: unexpected reply", c->member);
-        goto done;
-    }
-    int full = strcmp(r->element[7]->str, "full") == 0;
-    bucket = parse_stored(r->element[2]->str, r->element[2]->len, "bucket");
-    coll = parse_stored(r->element[3]->str, r->element[3]->len, "collection");
+    int full = rr.full;
+    int64_t version = rr.version, live = rr.live;
+    bucket = parse_stored(rr.bucket_json, rr.bucket_len, "bucket");
+    coll = parse_stored(rr.collection_json, rr.collection_len, "collection");
     if (!bucket || !coll) {
         cache_drop(herald_buf_cstr(&member));
         res = SIGNER_INVALID;
         goto done;
     }
 
-    if (apply_reply(c, full, r->element[4], r->element[5]) < 0) {
+    if (apply_reply(c, full, rr.records, rr.tombstones) < 0) {
         cache_drop(herald_buf_cstr(&member));
         res = SIGNER_INVALID;
         goto done;
@@ -457,8 +436,8 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     cache_coll_refresh(c);
     tm[3] = mono_ms();
 
-    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), version, bucket, coll,
-                         r->element[6]->str, t0, tm, full ? "full" : "delta", ack, acked);
+    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), version, bucket, coll, rr.stamp,
+                         t0, tm, full ? "full" : "delta", ack, acked);
 
 done:
     if (r)
