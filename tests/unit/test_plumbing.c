@@ -12,6 +12,7 @@
 
 #include "herald/backoff.h"
 #include "herald/clock.h"
+#include "herald/http_parse.h"
 #include "herald/httpdate.h"
 #include "herald/kerror.h"
 
@@ -98,4 +99,36 @@ Test(kerror, reasons_and_protocol_errnos)
         cr_assert_eq(herald_kerror_protocol_errno(invalid[i]), 107);
     cr_assert_eq(herald_kerror_protocol_errno(501), 999);
     cr_assert_eq(herald_kerror_protocol_errno(505), 999);
+}
+
+static int
+decode(enum http_query_mode mode, const char *in, char *out, size_t outmax, size_t *outlen)
+{
+    return http_query_decode_mode((http_slice){in, strlen(in)}, mode, out, outmax, outlen);
+}
+
+Test(query_decode, one_decoder_two_modes)
+{
+    char out[32];
+    size_t n;
+    for (int m = HTTP_QUERY_STRICT; m <= HTTP_QUERY_LENIENT; m++) {
+        cr_assert_eq(decode(m, "a+b%41%c3%A9", out, sizeof(out), &n), 0);
+        cr_assert_eq(n, 6);
+        cr_assert_str_eq(out, "a bA\xc3\xa9");
+        cr_assert_eq(decode(m, "", out, sizeof(out), &n), 0);
+        cr_assert_eq(n, 0);
+        cr_assert_eq(decode(m, "0123456789", out, 10, &n), -1, "too long for 'out'");
+    }
+    /* /changeset: malformed escapes and NUL are errors. */
+    static const char *const bad[] = {"%zz", "%4", "%", "a%00b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(decode(HTTP_QUERY_STRICT, bad[i], out, sizeof(out), &n), -1, "%s", bad[i]);
+    /* /records (parse_qsl): they stay literal, and %00 is a NUL byte. */
+    cr_assert_eq(decode(HTTP_QUERY_LENIENT, "%zz%4%", out, sizeof(out), &n), 0);
+    cr_assert_str_eq(out, "%zz%4%");
+    cr_assert_eq(decode(HTTP_QUERY_LENIENT, "a%00b", out, sizeof(out), &n), 0);
+    cr_assert_eq(n, 3);
+    cr_assert(memcmp(out, "a\0b", 3) == 0);
+    /* The STRICT wrapper is the same decoder. */
+    cr_assert_eq(http_query_decode((http_slice){"%zz", 3}, out, sizeof(out), &n), -1);
 }
