@@ -552,30 +552,37 @@ http_query_next(http_slice *rest, http_slice *name, http_slice *value)
 }
 
 int
-http_query_decode(http_slice value, char *out, size_t outmax, size_t *outlen)
+http_query_decode_mode(http_slice value, enum http_query_mode mode, char *out, size_t outmax,
+                       size_t *outlen)
 {
     const char *v = value.p, *e = value.len ? value.p + value.len : value.p; /* {NULL, 0} */
+    int strict = mode == HTTP_QUERY_STRICT;
     size_t o = 0;
     while (v < e) {
-        int ch = (unsigned char)*v;
-        if (ch == '%') {
-            int hi, lo;
-            if (e - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0)
-                return -1;
+        int ch = (unsigned char)*v, hi, lo;
+        if (ch == '%' && e - v >= 3 && (hi = hexval(v[1])) >= 0 && (lo = hexval(v[2])) >= 0) {
             ch = hi * 16 + lo;
             v += 3;
+        } else if (ch == '%' && strict) {
+            return -1;
         } else {
             if (ch == '+')
                 ch = ' ';
             v++;
         }
-        if (ch == 0 || o + 1 >= outmax)
+        if ((ch == 0 && strict) || o + 1 >= outmax)
             return -1;
         out[o++] = (char)ch;
     }
     out[o] = '\0';
     *outlen = o;
     return 0;
+}
+
+int
+http_query_decode(http_slice value, char *out, size_t outmax, size_t *outlen)
+{
+    return http_query_decode_mode(value, HTTP_QUERY_STRICT, out, outmax, outlen);
 }
 
 int

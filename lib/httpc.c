@@ -8,6 +8,7 @@
  * straight from it into the caller's buffer, so a large body is held once, not twice.
  */
 #include "herald/httpc.h"
+#include "herald/clock.h"
 #include "herald/err.h"
 
 #include <errno.h>
@@ -38,20 +39,12 @@ struct conn {
     char buf[WINDOW];
 };
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for 'events' on c->fd until the deadline. Returns 0, or -1 (timeout, error). */
 static int
 wait_fd(struct conn *c, short events)
 {
     for (;;) {
-        int64_t left = c->deadline - now_ms();
+        int64_t left = c->deadline - herald_clock_mono_ms();
         if (left <= 0) {
             herald_err_set(c->err, c->errlen, "timed out");
             return -1;
@@ -367,7 +360,7 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
     c->fd = -1;
     c->err = err;
     c->errlen = errlen;
-    c->deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+    c->deadline = herald_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     *status = 0;
 
     if (parse_url(url, host, sizeof(host), port, sizeof(port), &target, &authority, &authlen) < 0) {

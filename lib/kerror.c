@@ -9,6 +9,9 @@
  * there are details. The body is written directly in canonical (JCS) form, keys in
  * sorted order, so error bodies are byte-stable like every other response and no
  * jansson object is built (which would also need a const cast to reference 'details').
+ *
+ * The reason table is the only one: both HTTP engines write their status line from it,
+ * so every status either sends (307 and 505 included) must be in it.
  */
 #include "herald/kerror.h"
 
@@ -57,6 +60,14 @@ herald_kerror_reason(int status)
         if (reasons[i].status == status)
             return reasons[i].reason;
     return "Unknown";
+}
+
+int
+herald_kerror_protocol_errno(int status)
+{
+    if (status == 413)
+        return HERALD_ERRNO_REQUEST_TOO_LARGE;
+    return status < 500 ? HERALD_ERRNO_INVALID_PARAMETERS : HERALD_ERRNO_UNDEFINED;
 }
 
 void

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/http_parse.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
 
@@ -197,18 +198,6 @@ herald_listing_error_body(herald_buf *out, const herald_listing_error *err)
 
 /* ---- query string decoding ---------------------------------------------------------- */
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Length of the valid UTF-8 sequence at 's' (n bytes available), or 0 if invalid
  * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 static size_t
@@ -243,26 +232,17 @@ utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-/* Form-decodes 'n' bytes ('+' is a space, %XX escapes; a malformed escape stays
- * literal) and replaces invalid UTF-8 with U+FFFD, as Python's parse_qsl (errors=
- * "replace") under WebOb does. Returns a NUL-terminated heap string; it may contain
- * NUL bytes (from %00), hence '*outlen'. */
+/* Form-decodes 'n' bytes with the one query decoder (http_parse.h, lenient mode: a
+ * malformed escape stays literal) and replaces invalid UTF-8 with U+FFFD, as Python's
+ * parse_qsl (errors="replace") under WebOb does. Returns a NUL-terminated heap string; it may
+ * contain NUL bytes (from %00), hence '*outlen'. */
 static char *
 form_decode(const char *s, size_t n, size_t *outlen)
 {
     unsigned char *raw = herald_mem_alloc(n + 1);
     size_t r = 0;
-    for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (s[i] == '+')
-            raw[r++] = ' ';
-        else if (s[i] == '%' && i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-                 (l = hexval((unsigned char)s[i + 2])) >= 0) {
-            raw[r++] = (unsigned char)(h * 16 + l);
-            i += 2;
-        } else
-            raw[r++] = (unsigned char)s[i];
-    }
+    /* Decoding never grows the input, so n + 1 bytes always suffice. */
+    (void)http_query_decode_mode((http_slice){s, n}, HTTP_QUERY_LENIENT, (char *)raw, n + 1, &r);
     herald_buf b = HERALD_BUF_INIT;
     herald_buf_reserve(&b, r + 1);
     for (size_t i = 0; i < r;) {

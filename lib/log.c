@@ -4,6 +4,8 @@
  */
 #include "herald/log.h"
 
+#include "herald/clock.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,12 +36,12 @@ herald_log_write(enum herald_log_level level, const char *fmt, ...)
 {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     char msg[2048], when[32];
-    struct timespec ts;
+    int64_t now = herald_clock_wall_ms();
+    time_t sec = (time_t)(now / 1000);
     struct tm tm;
     va_list ap;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -48,6 +50,6 @@ herald_log_write(enum herald_log_level level, const char *fmt, ...)
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    fprintf(stderr, "%s.%03ldZ %s %s %s\n", when, ts.tv_nsec / 1000000L, log_program,
-            names[level & 3], msg);
+    fprintf(stderr, "%s.%03dZ %s %s %s\n", when, (int)(now % 1000), log_program, names[level & 3],
+            msg);
 }

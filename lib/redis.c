@@ -46,6 +46,50 @@ herald_redis_parse_url(herald_redis_url *out, const char *url)
     return 0;
 }
 
+int
+herald_redis_script_load(redisContext *c, const char *text, char sha[41], char *err, size_t errlen)
+{
+    redisReply *r = redisCommand(c, "SCRIPT LOAD %s", text);
+    int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+    if (ok)
+        memcpy(sha, r->str, 41);
+    else
+        snprintf(err, errlen, "SCRIPT LOAD: %s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+redisReply *
+herald_redis_script_eval(redisContext *c, const char *sha, const char *text, int argc,
+                         const char **argv, size_t *argvlen)
+{
+    size_t l0 = argvlen ? argvlen[0] : 0, l1 = argvlen ? argvlen[1] : 0;
+    argv[0] = "EVALSHA";
+    argv[1] = sha;
+    if (argvlen) {
+        argvlen[0] = 7;
+        argvlen[1] = strlen(sha);
+    }
+    redisReply *r = redisCommandArgv(c, argc, argv, argvlen);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = text;
+        if (argvlen) {
+            argvlen[0] = 4;
+            argvlen[1] = strlen(text);
+        }
+        r = redisCommandArgv(c, argc, argv, argvlen);
+    }
+    if (argvlen) {
+        argvlen[0] = l0;
+        argvlen[1] = l1;
+    }
+    return r;
+}
+
 redisContext *
 herald_redis_connect(const herald_redis_url *u, int timeout_ms, char *err, size_t errlen)
 {

@@ -28,12 +28,8 @@
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
  *
- * Settings (config.h precedence: defaults < --config FILE < environment < flags):
- *   publisher_listen     HERALD_PUBLISHER_LISTEN  --listen HOST:PORT (127.0.0.1:8889)
- *   redis_url            HERALD_REDIS_URL         --redis URL (redis://127.0.0.1:6379/0)
- *   redis_timeout_ms     HERALD_REDIS_TIMEOUT_MS  connect and command timeout (5000)
- *   log_level            HERALD_LOG_LEVEL         debug, info, warn, error (info)
- * and Kinto's settings (settings.h; docs/publisher.md lists them all).
+ * Settings (config.h precedence: defaults < --config FILE < environment < flags): one
+ * table in settings.c, which also gives --help; docs/publisher.md lists them all.
  * The admin password comes only from the environment (HERALD_ADMIN_PASSWORD): a
  * config file is easier to leak than a process environment.
  */
@@ -51,7 +47,6 @@
 
 #include "accounts.h"
 #include "auth.h"
-#include "herald/config.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/redis.h"
@@ -60,59 +55,6 @@
 #include "pipeline.h"
 #include "settings.h"
 #include "store.h"
-
-#define DEFAULT_LISTEN "127.0.0.1:8889"
-#define DEFAULT_REDIS "redis://127.0.0.1:6379/0"
-
-static void
-usage(FILE *f)
-{
-    fprintf(f,
-            "usage: herald-publisher [--listen HOST:PORT] [--redis URL] [--config FILE]\n"
-            "\n"
-            "Kinto HTTP API (1.23) for editors; stores everything in Redis.\n"
-            "\n"
-            "  --listen HOST:PORT  address to serve on (HERALD_PUBLISHER_LISTEN, default %s)\n"
-            "  --redis URL         redis://host[:port][/db] (HERALD_REDIS_URL, default %s)\n"
-            "  --config FILE       'key = value' settings (Kinto names, '#' comments)\n"
-            "  --NAME VALUE        any setting NAME (e.g. --paginate-by 100)\n"
-            "  --help              this text\n"
-            "\n"
-            "Environment: HERALD_ADMIN_PASSWORD is the password of the account 'admin'\n"
-            "(HTTP Basic auth), which may do everything. Every setting NAME of the config\n"
-            "file can also be given as HERALD_<NAME> (docs/publisher.md).\n"
-            "\n"
-            "Redis must run with appendonly yes and appendfsync always: a write is\n"
-            "acknowledged when Redis replies, which is then after its fsync.\n"
-            "Basic auth travels in clear: put a TLS-terminating proxy in front.\n",
-            DEFAULT_LISTEN, DEFAULT_REDIS);
-}
-
-/* Splits "HOST:PORT" or "[V6]:PORT". Returns 0 or -1. */
-static int
-parse_listen(char *host, size_t hostlen, int *port, const char *s)
-{
-    const char *colon = strrchr(s, ':');
-    const char *h = s;
-    size_t hl;
-    char *end;
-    if (!colon)
-        return -1;
-    hl = (size_t)(colon - s);
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= hostlen)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    long p = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || *end || p <= 0 || p > 65535)
-        return -1;
-    *port = (int)p;
-    return 0;
-}
 
 static int
 is_loopback(const char *host)
@@ -181,53 +123,9 @@ on_signal(evutil_socket_t sig, short events, void *arg)
     drain_tick(-1, 0, d);
 }
 
-/* Parses the command line into 'flags'. Returns 0, 1 for --help, -1 on error. */
-static int
-parse_args(herald_config *flags, const char **config_file, int argc, char **argv)
-{
-    char setting[128];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *name = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return 1;
-        if (strcmp(a, "--listen") == 0)
-            name = "publisher_listen";
-        else if (strcmp(a, "--redis") == 0)
-            name = "redis_url";
-        else if (strcmp(a, "--config") == 0)
-            name = "";
-        else if (strncmp(a, "--", 2) == 0 && strlen(a) < sizeof(setting)) {
-            /* Any setting as a flag: --paginate-by 10 or --paginate_by 10. */
-            snprintf(setting, sizeof(setting), "%s", a + 2);
-            for (char *c = setting; *c; c++)
-                if (*c == '-')
-                    *c = '_';
-            for (int k = 0; pub_settings_names[k]; k++)
-                if (strcmp(pub_settings_names[k], setting) == 0)
-                    name = setting;
-        }
-        if (!name) {
-            fprintf(stderr, "herald-publisher: unknown argument '%s' (see --help)\n", a);
-            return -1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "herald-publisher: %s needs a value\n", a);
-            return -1;
-        }
-        if (*name)
-            herald_config_set(flags, name, argv[++i]);
-        else
-            *config_file = argv[++i];
-    }
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-    herald_config *cfg = herald_config_new(), *flags = herald_config_new();
-    const char *config_file = NULL;
     struct event_base *base = NULL;
     pub_httpd *http = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
@@ -237,55 +135,20 @@ main(int argc, char **argv)
     pub_accounts *accounts = NULL;
     pub_settings settings;
     herald_redis_url url;
-    char err[512], host[256], listen_str[300];
-    int port, rc = 1;
-    int64_t timeout_ms;
-
-    memset(&settings, 0, sizeof(settings));
+    char listen_str[300];
+    int rc;
 
     herald_log_init("herald-publisher", HERALD_LOG_INFO);
-    switch (parse_args(flags, &config_file, argc, argv)) {
-    case 1:
-        usage(stdout);
-        rc = 0;
+    rc = pub_settings_read(&settings, argc, argv);
+    if (rc >= 0)
         goto done;
-    case -1:
-        rc = 2;
-        goto done;
-    default:
-        break;
-    }
-    if (config_file && herald_config_load_file(cfg, config_file, err, sizeof(err)) != 0) {
-        herald_error("config: %s", err);
-        goto done;
-    }
-    herald_config_load_env(cfg, pub_settings_names);
-    herald_config_merge(cfg, flags);
-
-    const char *level = herald_config_get(cfg, "log_level", "info");
-    int lvl = herald_log_parse_level(level);
-    if (lvl < 0) {
-        herald_error("log_level: unknown level '%s'", level);
-        goto done;
-    }
-    herald_log_init("herald-publisher", (enum herald_log_level)lvl);
-    const char *listen_at = herald_config_get(cfg, "publisher_listen", DEFAULT_LISTEN);
-    if (parse_listen(host, sizeof(host), &port, listen_at) != 0) {
-        herald_error("listen: expected HOST:PORT, got '%s'", listen_at);
-        goto done;
-    }
-    const char *redis_url = herald_config_get(cfg, "redis_url", DEFAULT_REDIS);
+    rc = 1;
+    herald_log_init("herald-publisher", (enum herald_log_level)settings.log_level);
+    const char *host = settings.listen.host,
+               *redis_url = settings.redis_url ? settings.redis_url : "";
+    int port = settings.listen.port;
     if (herald_redis_parse_url(&url, redis_url) != 0) {
         herald_error("redis_url: expected redis://host[:port][/db], got '%s'", redis_url);
-        goto done;
-    }
-    if (herald_config_get_int(cfg, "redis_timeout_ms", 5000, &timeout_ms) != 0 || timeout_ms < 10 ||
-        timeout_ms > 600000) {
-        herald_error("redis_timeout_ms: expected an integer from 10 to 600000");
-        goto done;
-    }
-    if (pub_settings_load(&settings, cfg, err, sizeof(err)) != 0) {
-        herald_error("config: %s", err);
         goto done;
     }
     if (sodium_init() < 0) {
@@ -311,7 +174,7 @@ main(int argc, char **argv)
                                 (int)settings.account_cache_ttl_seconds, 1024);
     if (!accounts)
         goto done;
-    store = pub_store_new(&url, (int)timeout_ms);
+    store = pub_store_new(&url, (int)settings.redis_timeout_ms);
     /* Redis may start after us (or restart): requests get 503 until it answers. */
     if (pub_store_ready(store) != 0)
         herald_warn("redis %s not reachable yet; answering 503 until it is", redis_url);
@@ -360,7 +223,5 @@ done:
     pub_store_free(store);
     pub_auth_free(auth);
     pub_settings_free(&settings);
-    herald_config_free(cfg);
-    herald_config_free(flags);
     return rc;
 }

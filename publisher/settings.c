@@ -12,48 +12,99 @@
 
 static const char *const kinds[PUB_PERM_KINDS] = {"read", "write", "create"};
 
-const char *const pub_settings_names[] = {
-    "publisher_listen",
-    "redis_url",
-    "redis_timeout_ms",
-    "retry_after_seconds",
-    "log_level",
-    "paginate_by",
-    "storage_max_fetch_size",
-    "batch_max_requests",
-    "max_request_body_bytes",
-    "publisher_idle_timeout_seconds",
-    "publisher_header_timeout_seconds",
-    "max_object_bytes",
-    "max_json_depth",
-    "flush_endpoint_enabled",
-    "readonly",
-    "backoff",
-    "eos",
-    "eos_message",
-    "eos_url",
-    "cors_origins",
-    "cors_max_age_seconds",
-    "account_cache_ttl_seconds",
-    "account_workers",
-    "project_docs",
-    "bucket_read_principals",
-    "bucket_write_principals",
-    "bucket_create_principals",
-    "collection_read_principals",
-    "collection_write_principals",
-    "collection_create_principals",
-    "record_read_principals",
-    "record_write_principals",
-    "record_create_principals",
-    "group_read_principals",
-    "group_write_principals",
-    "group_create_principals",
-    "account_read_principals",
-    "account_write_principals",
-    "account_create_principals",
-    NULL,
+#define S(member) HERALD_FIELD(pub_settings, member)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define GRANT(res, kind, def)                                                                      \
+    {                                                                                              \
+#res "_" #kind "_principals", HERALD_SETTING_STR, def, 0, 0, NULL,                         \
+            "principals granted " #kind " on " #res "s (space or comma separated)",                \
+            HERALD_NO_FIELD                                                                        \
+    }
+#define MIB (1024LL * 1024)
+
+static const herald_setting table[] = {
+    {"publisher_listen", HERALD_SETTING_LISTEN, "127.0.0.1:8889", 0, 0, "listen",
+     "address to serve on", S(listen)},
+    {"redis_url", HERALD_SETTING_STR, "redis://127.0.0.1:6379/0", 0, 0, "redis",
+     "redis://host[:port][/db]", S(redis_url)},
+    {"redis_timeout_ms", HERALD_SETTING_INT, "5000", 10, 600000, NULL,
+     "connect and command timeout", S(redis_timeout_ms)},
+    {"retry_after_seconds", HERALD_SETTING_INT, "5", 0, 86400, NULL, "Retry-After of a 503",
+     S(retry_after_seconds)},
+    {"log_level", HERALD_SETTING_LOG_LEVEL, "info", 0, 0, NULL, "debug, info, warn or error",
+     S(log_level)},
+    {"paginate_by", HERALD_SETTING_INT, "0", 0, 1000000, NULL,
+     "objects per page (0: no pagination unless _limit)", S(paginate_by)},
+    {"storage_max_fetch_size", HERALD_SETTING_INT, "10000", 1, 10000000, NULL,
+     "most records in one collection", S(storage_max_fetch_size)},
+    {"batch_max_requests", HERALD_SETTING_INT, "25", 1, 10000, NULL, "most requests in one batch",
+     S(batch_max_requests)},
+    {"max_request_body_bytes", HERALD_SETTING_INT, "8388608", 1024, 1024 * MIB, NULL,
+     "largest request body", S(max_body_bytes)},
+    {"publisher_idle_timeout_seconds", HERALD_SETTING_INT, "60", 1, 86400, NULL,
+     "close a keep-alive connection idle this long", S(idle_timeout_seconds)},
+    {"publisher_header_timeout_seconds", HERALD_SETTING_INT, "10", 1, 3600, NULL,
+     "a request head must be complete by then (408)", S(header_timeout_seconds)},
+    {"max_object_bytes", HERALD_SETTING_INT, "1048576", 64, 1024 * MIB, NULL,
+     "largest canonical data of one object", S(max_object_bytes)},
+    {"max_json_depth", HERALD_SETTING_INT, STR(HERALD_JCS_DEFAULT_MAX_DEPTH), 2, 1000, NULL,
+     "deepest JSON nesting accepted", S(max_json_depth)},
+    {"flush_endpoint_enabled", HERALD_SETTING_BOOL, "false", 0, 0, NULL,
+     "POST /__flush__ deletes everything", S(flush_endpoint_enabled)},
+    {"readonly", HERALD_SETTING_BOOL, "false", 0, 0, NULL, "refuse every write", S(readonly)},
+    {"backoff", HERALD_SETTING_INT, "0", 0, 86400 * 7, NULL, "Backoff header, seconds (0: none)",
+     S(backoff)},
+    {"eos", HERALD_SETTING_STR, NULL, 0, 0, NULL, "end of service date, YYYY-MM-DD", S(eos)},
+    {"eos_message", HERALD_SETTING_STR, NULL, 0, 0, NULL, "end of service message", S(eos_message)},
+    {"eos_url", HERALD_SETTING_STR, NULL, 0, 0, NULL, "end of service URL", S(eos_url)},
+    {"cors_origins", HERALD_SETTING_STR, "*", 0, 0, NULL,
+     "\"*\" or the origins allowed, space or comma separated", S(cors_origins)},
+    {"cors_max_age_seconds", HERALD_SETTING_INT, "3600", 0, 86400 * 30, NULL,
+     "Access-Control-Max-Age", S(cors_max_age_seconds)},
+    {"account_cache_ttl_seconds", HERALD_SETTING_INT, "30", 0, 86400, NULL,
+     "how long a checked password is remembered", S(account_cache_ttl_seconds)},
+    {"account_workers", HERALD_SETTING_INT, "2", 1, 64, NULL, "argon2id threads",
+     S(account_workers)},
+    {"project_docs", HERALD_SETTING_STR, "https://kinto.readthedocs.io/", 0, 0, NULL,
+     "documentation URL of the root endpoint", S(project_docs)},
+    GRANT(bucket, read, ""),
+    GRANT(bucket, write, ""),
+    GRANT(bucket, create, PUB_AUTHENTICATED),
+    GRANT(collection, read, ""),
+    GRANT(collection, write, ""),
+    GRANT(collection, create, ""),
+    GRANT(record, read, ""),
+    GRANT(record, write, ""),
+    GRANT(record, create, ""),
+    GRANT(group, read, ""),
+    GRANT(group, write, ""),
+    GRANT(group, create, ""),
+    GRANT(account, read, ""),
+    GRANT(account, write, ""),
+    GRANT(account, create, ""),
 };
+
+const herald_settings_spec pub_settings_spec = {
+    .program = "herald-publisher",
+    .synopsis = "usage: herald-publisher [--listen HOST:PORT] [--redis URL] [--config FILE]\n"
+                "                        [--NAME VALUE ...]\n"
+                "\n"
+                "Kinto HTTP API (1.23) for editors; stores everything in Redis.\n",
+    .epilog = "\n"
+              "Environment: HERALD_ADMIN_PASSWORD is the password of the account 'admin'\n"
+              "(HTTP Basic auth), which may do everything.\n"
+              "\n"
+              "Redis must run with appendonly yes and appendfsync always: a write is\n"
+              "acknowledged when Redis replies, which is then after its fsync.\n"
+              "Basic auth travels in clear: put a TLS-terminating proxy in front.\n",
+    .table = table,
+    .n = sizeof(table) / sizeof(table[0]),
+    .any_flag = 1,
+};
+
+/* Read by main.c on its own: a config file is easier to leak than an environment. */
+static const char *const other_env[] = {"HERALD_ADMIN_PASSWORD", NULL};
 
 /* Splits a list of principals separated by spaces, commas or newlines. */
 static char **
@@ -83,73 +134,10 @@ free_list(char **l)
     free(l);
 }
 
+/* What the table cannot say: the date's shape, the grants' lists. */
 static int
-get_int(int64_t *out, const herald_config *c, const char *name, int64_t def, int64_t min,
-        int64_t max, char *err, size_t errlen)
+finish(pub_settings *s, const herald_config *c, char *err, size_t errlen)
 {
-    if (herald_config_get_int(c, name, def, out) != 0 || *out < min || *out > max) {
-        snprintf(err, errlen, "%s: expected an integer from %lld to %lld", name, (long long)min,
-                 (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-get_bool(int *out, const herald_config *c, const char *name, int def, char *err, size_t errlen)
-{
-    if (herald_config_get_bool(c, name, def, out) != 0) {
-        snprintf(err, errlen, "%s: expected true or false", name);
-        return -1;
-    }
-    return 0;
-}
-
-static char *
-get_str(const herald_config *c, const char *name, const char *def)
-{
-    const char *v = herald_config_get(c, name, def);
-    return v && *v ? herald_mem_strdup(v) : NULL;
-}
-
-int
-pub_settings_load(pub_settings *s, const herald_config *c, char *err, size_t errlen)
-{
-    int64_t v;
-    memset(s, 0, sizeof(*s));
-    if (get_int(&v, c, "retry_after_seconds", 5, 0, 86400, err, errlen))
-        return -1;
-    s->retry_after_seconds = (int)v;
-    if (get_int(&v, c, "max_json_depth", HERALD_JCS_DEFAULT_MAX_DEPTH, 2, 1000, err, errlen))
-        return -1;
-    s->max_json_depth = (int)v;
-    if (get_int(&s->paginate_by, c, "paginate_by", 0, 0, 1000000, err, errlen) ||
-        get_int(&s->storage_max_fetch_size, c, "storage_max_fetch_size", 10000, 1, 10000000, err,
-                errlen) ||
-        get_int(&s->batch_max_requests, c, "batch_max_requests", 25, 1, 10000, err, errlen) ||
-        get_int(&s->max_body_bytes, c, "max_request_body_bytes", 8 * 1024 * 1024, 1024,
-                1024LL * 1024 * 1024, err, errlen) ||
-        get_int(&s->max_object_bytes, c, "max_object_bytes", 1024 * 1024, 64, 1024LL * 1024 * 1024,
-                err, errlen) ||
-        get_int(&s->backoff, c, "backoff", 0, 0, 86400 * 7, err, errlen) ||
-        get_int(&s->cors_max_age_seconds, c, "cors_max_age_seconds", 3600, 0, 86400 * 30, err,
-                errlen) ||
-        get_int(&s->account_cache_ttl_seconds, c, "account_cache_ttl_seconds", 30, 0, 86400, err,
-                errlen) ||
-        get_int(&s->account_workers, c, "account_workers", 2, 1, 64, err, errlen) ||
-        get_int(&s->idle_timeout_seconds, c, "publisher_idle_timeout_seconds", 60, 1, 86400, err,
-                errlen) ||
-        get_int(&s->header_timeout_seconds, c, "publisher_header_timeout_seconds", 10, 1, 3600, err,
-                errlen))
-        return -1;
-    if (get_bool(&s->flush_endpoint_enabled, c, "flush_endpoint_enabled", 0, err, errlen) ||
-        get_bool(&s->readonly, c, "readonly", 0, err, errlen))
-        return -1;
-    s->eos = get_str(c, "eos", NULL);
-    s->eos_message = get_str(c, "eos_message", NULL);
-    s->eos_url = get_str(c, "eos_url", NULL);
-    s->cors_origins = get_str(c, "cors_origins", "*");
-    s->project_docs = get_str(c, "project_docs", "https://kinto.readthedocs.io/");
     if (s->eos) {
         int y, m, d;
         char extra;
@@ -163,10 +151,46 @@ pub_settings_load(pub_settings *s, const herald_config *c, char *err, size_t err
         for (int k = 0; k < PUB_PERM_KINDS; k++) {
             char name[64];
             snprintf(name, sizeof(name), "%s_%s_principals", pub_res_name[r], kinds[k]);
-            const char *def = r == PUB_RES_BUCKET && k == PUB_PERM_CREATE ? PUB_AUTHENTICATED : "";
-            s->grants.list[r][k] = split_list(herald_config_get(c, name, def));
+            s->grants.list[r][k] = split_list(herald_settings_get(&pub_settings_spec, c, name));
         }
     return 0;
+}
+
+int
+pub_settings_load(pub_settings *s, const herald_config *c, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    if (herald_settings_store(&pub_settings_spec, c, s, err, errlen) < 0)
+        return -1;
+    return finish(s, c, err, errlen);
+}
+
+int
+pub_settings_read(pub_settings *s, int argc, char **argv)
+{
+    herald_config *c = herald_config_new();
+    char err[512];
+    int rc = 1;
+    memset(s, 0, sizeof(*s));
+    switch (herald_settings_read(&pub_settings_spec, argc, argv, other_env, s, c)) {
+    case HERALD_SETTINGS_OK:
+        rc = -1;
+        if (finish(s, c, err, sizeof(err)) < 0) {
+            fprintf(stderr, "herald-publisher: %s\n", err);
+            rc = 1;
+        }
+        break;
+    case HERALD_SETTINGS_HELP:
+        rc = 0;
+        break;
+    case HERALD_SETTINGS_USAGE:
+        rc = 2;
+        break;
+    case HERALD_SETTINGS_INVALID:
+        break;
+    }
+    herald_config_free(c);
+    return rc;
 }
 
 void
@@ -174,11 +198,7 @@ pub_settings_free(pub_settings *s)
 {
     if (!s)
         return;
-    free(s->eos);
-    free(s->eos_message);
-    free(s->eos_url);
-    free(s->cors_origins);
-    free(s->project_docs);
+    herald_settings_free(&pub_settings_spec, s);
     for (int r = 0; r < PUB_RES_COUNT; r++)
         for (int k = 0; k < PUB_PERM_KINDS; k++)
             free_list(s->grants.list[r][k]);

@@ -1,8 +1,9 @@
 /*
  * settings -- the publisher's configuration, read once at start (config.h precedence:
  * defaults < --config FILE < HERALD_<NAME> environment < flags) and read-only
- * afterwards. Names are Kinto's (without the "kinto." prefix); docs/publisher.md lists
- * them all with their defaults.
+ * afterwards. Names are Kinto's (without the "kinto." prefix); the table in settings.c
+ * is the one place each default, range and flag is written (docs/publisher.md lists
+ * them too). Every setting is also a flag: --NAME VALUE, '-' or '_' alike.
  */
 #ifndef HERALD_PUB_SETTINGS_H
 #define HERALD_PUB_SETTINGS_H
@@ -14,6 +15,10 @@
 #include "perms.h"
 
 typedef struct pub_settings {
+    herald_listen listen;
+    char *redis_url;
+    int64_t redis_timeout_ms; /* connect and command timeout */
+    int log_level;
     int retry_after_seconds;
     int max_json_depth;
     int64_t paginate_by;            /* 0: no pagination unless _limit */
@@ -37,10 +42,15 @@ typedef struct pub_settings {
     pub_grants grants;
 } pub_settings;
 
-/* Every setting name, NULL-terminated (for herald_config_load_env). */
-extern const char *const pub_settings_names[];
+/* Every setting: the table in settings.c. */
+extern const herald_settings_spec pub_settings_spec;
 
-/* Fills 's' from 'c'. Returns 0, or -1 with "name: reason" in 'err'. */
+/* Reads the command line, the --config file and the environment into 's'. Returns the
+ * process exit status to stop with (0 after --help, 2 on a bad command line, 1 on a bad
+ * setting; the reason is printed), or -1 to run. */
+int pub_settings_read(pub_settings *s, int argc, char **argv);
+/* Fills 's' from 'c' (values, else the table's defaults). Returns 0, or -1 with
+ * "name: reason" in 'err'. */
 int pub_settings_load(pub_settings *s, const herald_config *c, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void pub_settings_free(pub_settings *s); /* NULL-safe */

@@ -33,16 +33,9 @@
  * Shared vocabulary, headers only: route_id.h (route ids and their metric labels).
  *
  * Configuration: defaults, then --config FILE, then HERALD_* environment variables,
- * then flags (DESIGN.md). Settings: server_listen, redis_url, public_keys (space
- * separated), server_threads, http_host, log_level, server_idle_timeout_seconds,
- * server_header_timeout_seconds, server_max_connections, server_drain_timeout_seconds,
- * server_compression (on/off),
- * tombstone_horizon_seconds (the signer's), paginate_by, record_cache_expires_seconds,
- * record_cache_maximum_expires_seconds, monitor.changes.record_cache_expires_seconds,
- * monitor.changes.record_cache_maximum_expires_seconds.
+ * then flags (DESIGN.md); every setting is one row of the table in settings.c.
  */
 #include <event2/event.h>
-#include <getopt.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -54,95 +47,17 @@
 
 #include "conn.h"
 #include "encode.h"
-#include "herald/config.h"
 #include "herald/crypto.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/redis.h"
 #include "kinto.h"
 #include "metrics.h"
+#include "settings.h"
 #include "snapset.h"
 #include "sync.h"
 
 #define MAX_KEYS 16
-
-static const char *const env_names[] = {
-    "server_listen",
-    "redis_url",
-    "public_keys",
-    "server_threads",
-    "http_host",
-    "log_level",
-    "server_idle_timeout_seconds",
-    "server_header_timeout_seconds",
-    "server_max_connections",
-    "server_drain_timeout_seconds",
-    "server_compression",
-    "tombstone_horizon_seconds",
-    "paginate_by",
-    "record_cache_expires_seconds",
-    "record_cache_maximum_expires_seconds",
-    "monitor.changes.record_cache_expires_seconds",
-    "monitor.changes.record_cache_maximum_expires_seconds",
-    NULL,
-};
-
-static void
-usage(FILE *f)
-{
-    fprintf(f, "usage: herald-server [options]\n"
-               "  --listen HOST:PORT    address to serve on (HERALD_SERVER_LISTEN;\n"
-               "                        default 127.0.0.1:8888)\n"
-               "  --redis URL           redis://host:port/db (HERALD_REDIS_URL;\n"
-               "                        default redis://127.0.0.1:6379/0)\n"
-               "  --public-key KEY      a signer public key (base64url, 43 characters);\n"
-               "                        repeatable (HERALD_PUBLIC_KEYS, space separated).\n"
-               "                        Required: only snapshots verified by one are served\n"
-               "  --threads N           worker threads (HERALD_SERVER_THREADS; default: cores)\n"
-               "  --public-host NAME    host of monitor/changes entries (HERALD_HTTP_HOST;\n"
-               "                        default: the listen address)\n"
-               "  --config FILE         key = value settings file; also:\n"
-               "                        server_idle_timeout_seconds (60),\n"
-               "                        server_header_timeout_seconds (10),\n"
-               "                        server_max_connections (50000),\n"
-               "                        server_drain_timeout_seconds (10: on SIGTERM, the\n"
-               "                        longest wait for responses being written),\n"
-               "                        server_compression (true: gzip and zstd bodies),\n"
-               "                        tombstone_horizon_seconds (2592000, as the signer),\n"
-               "                        paginate_by (0: none), record_cache_expires_seconds,\n"
-               "                        record_cache_maximum_expires_seconds, and the same\n"
-               "                        two prefixed with monitor.changes.\n"
-               "  --log-level LEVEL     debug, info, warn or error (HERALD_LOG_LEVEL)\n"
-               "  --help                this text\n");
-}
-
-/* Splits "host:port" or "[v6]:port" into 'host' and 'port'. Returns 0 or -1. */
-static int
-split_listen(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon;
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':')
-            return -1;
-        if ((size_t)(rb - s - 1) >= hostlen)
-            return -1;
-        memcpy(host, s + 1, (size_t)(rb - s - 1));
-        host[rb - s - 1] = '\0';
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || (size_t)(colon - s) >= hostlen || colon == s)
-            return -1;
-        memcpy(host, s, (size_t)(colon - s));
-        host[colon - s] = '\0';
-    }
-    const char *p = colon + 1;
-    if (!*p || strlen(p) >= portlen || strspn(p, "0123456789") != strlen(p) || atoi(p) > 65535)
-        return -1;
-    strcpy(port, p);
-    return 0;
-}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -152,118 +67,38 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-static int
-get_int(const herald_config *cfg, const char *name, int64_t def, int64_t min, int64_t max,
-        int64_t *value)
-{
-    if (herald_config_get_int(cfg, name, def, value) < 0 || *value < min || *value > max) {
-        fprintf(stderr, "herald-server: %s must be an integer in [%lld, %lld]\n", name,
-                (long long)min, (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"redis", required_argument, NULL, 'r'},
-        {"public-key", required_argument, NULL, 'k'},
-        {"threads", required_argument, NULL, 't'},
-        {"public-host", required_argument, NULL, 'H'},
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    herald_config *cfg = herald_config_new(), *flags = herald_config_new();
-    herald_buf keys_flag = HERALD_BUF_INIT, public_url = HERALD_BUF_INIT;
-    const char *config_file = NULL;
+    server_settings set;
+    herald_buf public_url = HERALD_BUF_INIT;
     herald_pubkey keys[MAX_KEYS];
     size_t nkeys = 0;
     char *keylist = NULL;
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
-    int rc = 1, started = 0, syncing = 0;
-    char err[512];
-    int opt;
+    int rc = server_settings_read(&set, argc, argv), started = 0, syncing = 0;
 
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'l':
-            herald_config_set(flags, "server_listen", optarg);
-            break;
-        case 'r':
-            herald_config_set(flags, "redis_url", optarg);
-            break;
-        case 'k':
-            if (keys_flag.len)
-                herald_buf_putc(&keys_flag, ' ');
-            herald_buf_puts(&keys_flag, optarg);
-            herald_config_set(flags, "public_keys", herald_buf_cstr(&keys_flag));
-            break;
-        case 't':
-            herald_config_set(flags, "server_threads", optarg);
-            break;
-        case 'H':
-            herald_config_set(flags, "http_host", optarg);
-            break;
-        case 'c':
-            config_file = optarg;
-            break;
-        case 'L':
-            herald_config_set(flags, "log_level", optarg);
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            usage(stderr);
-            rc = 2;
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        usage(stderr);
-        rc = 2;
+    if (rc >= 0)
         goto out;
-    }
-    if (config_file && herald_config_load_file(cfg, config_file, err, sizeof(err)) < 0) {
-        fprintf(stderr, "herald-server: %s\n", err);
-        goto out;
-    }
-    herald_config_load_env(cfg, env_names);
-    herald_config_merge(cfg, flags);
-
-    int level = herald_log_parse_level(herald_config_get(cfg, "log_level", "info"));
-    if (level < 0) {
-        fprintf(stderr, "herald-server: unknown log_level\n");
-        goto out;
-    }
-    herald_log_init("herald-server", (enum herald_log_level)level);
+    rc = 1;
+    herald_log_init("herald-server", (enum herald_log_level)set.log_level);
     if (herald_crypto_init() < 0) {
         herald_error("cannot initialise libsodium");
         goto out;
     }
 
-    char host[256], port[8];
-    const char *listen = herald_config_get(cfg, "server_listen", "127.0.0.1:8888");
-    if (split_listen(listen, host, sizeof(host), port, sizeof(port)) < 0) {
-        herald_error("invalid listen address '%s' (HOST:PORT)", listen);
-        goto out;
-    }
+    char port[8];
+    snprintf(port, sizeof(port), "%d", set.listen.port);
     sync_opts so;
     memset(&so, 0, sizeof(so));
-    const char *redis = herald_config_get(cfg, "redis_url", "redis://127.0.0.1:6379/0");
+    const char *redis = set.redis_url ? set.redis_url : "";
     if (herald_redis_parse_url(&so.url, redis) < 0) {
         herald_error("invalid redis URL '%s'", redis);
         goto out;
     }
 
-    keylist = herald_mem_strdup(herald_config_get(cfg, "public_keys", ""));
+    keylist = herald_mem_strdup(set.public_keys ? set.public_keys : "");
     char *save = NULL;
     for (char *k = strtok_r(keylist, " \t,", &save); k; k = strtok_r(NULL, " \t,", &save)) {
         if (nkeys == MAX_KEYS) {
@@ -285,22 +120,6 @@ main(int argc, char **argv)
     so.keys = keys;
     so.nkeys = nkeys;
 
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t threads, idle, hdrto, maxconns, drain, cdef, cmax, mdef, mmax, horizon, paginate;
-    if (get_int(cfg, "server_threads", cores > 0 ? cores : 1, 1, 256, &threads) < 0 ||
-        get_int(cfg, "server_idle_timeout_seconds", 60, 1, 86400, &idle) < 0 ||
-        get_int(cfg, "server_header_timeout_seconds", 10, 1, 3600, &hdrto) < 0 ||
-        get_int(cfg, "tombstone_horizon_seconds", 2592000, 1, 100LL * 365 * 86400, &horizon) < 0 ||
-        get_int(cfg, "paginate_by", 0, 0, 1000000, &paginate) < 0 ||
-        get_int(cfg, "server_max_connections", 50000, 1, 10000000, &maxconns) < 0 ||
-        get_int(cfg, "server_drain_timeout_seconds", 10, 0, 3600, &drain) < 0 ||
-        get_int(cfg, "record_cache_expires_seconds", 60, 0, INT32_MAX, &cdef) < 0 ||
-        get_int(cfg, "record_cache_maximum_expires_seconds", 3600, 0, INT32_MAX, &cmax) < 0 ||
-        get_int(cfg, "monitor.changes.record_cache_expires_seconds", 60, 0, INT32_MAX, &mdef) < 0 ||
-        get_int(cfg, "monitor.changes.record_cache_maximum_expires_seconds", 3600, 0, INT32_MAX,
-                &mmax) < 0)
-        goto out;
-
 #ifdef __GLIBC__
     /* Snapshot bodies are long-lived and large, and every version's build allocates and
      * frees large temporaries (decompressed blobs, parsed records). glibc's dynamic mmap
@@ -309,20 +128,20 @@ main(int argc, char **argv)
      * returned to the system when freed. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
-    const char *comp = herald_config_get(cfg, "server_compression", "true");
-    int compress = !strcmp(comp, "true") || !strcmp(comp, "1") || !strcmp(comp, "on");
-    if (!compress && strcmp(comp, "false") && strcmp(comp, "0") && strcmp(comp, "off")) {
-        herald_error("server_compression must be true or false");
-        goto out;
-    }
-    const char *public_host = herald_config_get(cfg, "http_host", listen);
-    snapset_config sc = {public_host, cdef, cmax, mdef, mmax, horizon * 1000, compress};
+    const char *public_host = set.http_host ? set.http_host : set.listen.text;
+    snapset_config sc = {public_host,
+                         set.record_cache_expires_seconds,
+                         set.record_cache_maximum_expires_seconds,
+                         set.monitor_cache_expires_seconds,
+                         set.monitor_cache_maximum_expires_seconds,
+                         set.tombstone_horizon_seconds * 1000,
+                         set.compression};
     snapset_configure(&sc);
     herald_buf_printf(&public_url, "%s%s", strstr(public_host, "://") ? "" : "http://",
                       public_host);
-    kinto_config kcfg = {keys, nkeys, herald_buf_cstr(&public_url), paginate};
+    kinto_config kcfg = {keys, nkeys, herald_buf_cstr(&public_url), set.paginate_by};
     kinto_configure(&kcfg);
-    if (compress && encode_start() < 0) {
+    if (set.compression && encode_start() < 0) {
         herald_error("cannot start the compression thread");
         goto out;
     }
@@ -341,13 +160,13 @@ main(int argc, char **argv)
         goto out;
     }
 
-    server_opts sv = {.host = host,
+    server_opts sv = {.host = set.listen.host,
                       .port = port,
-                      .threads = (int)threads,
-                      .idle_timeout_ms = (int)(idle * 1000),
-                      .header_timeout_ms = (int)(hdrto * 1000),
-                      .max_conns = (int)maxconns,
-                      .drain_timeout_ms = (int)(drain * 1000)};
+                      .threads = (int)set.threads,
+                      .idle_timeout_ms = (int)(set.idle_timeout_seconds * 1000),
+                      .header_timeout_ms = (int)(set.header_timeout_seconds * 1000),
+                      .max_conns = (int)set.max_connections,
+                      .drain_timeout_ms = (int)(set.drain_timeout_seconds * 1000)};
     if (server_start(&sv) < 0)
         goto out;
     started = 1;
@@ -378,8 +197,6 @@ out:
     if (base)
         event_base_free(base);
     free(keylist);
-    herald_buf_free(&keys_flag);
-    herald_config_free(cfg);
-    herald_config_free(flags);
+    server_settings_free(&set);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "herald/clock.h"
 #include "herald/crypto.h"
 #include "herald/httpc.h"
 #include "herald/jcs.h"
@@ -208,9 +209,7 @@ parse_args(struct verify_args *a, int argc, char **argv)
         return -1;
     }
     if (!have_now) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        a->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        a->now_ms = herald_clock_wall_ms();
     }
     return 0;
 

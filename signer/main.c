@@ -28,7 +28,6 @@
  * re-signed. This also repairs anything missed while the stream was unavailable. After
  * any reconnection every in-memory copy is dropped (Redis may be another one now).
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +36,14 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "herald/config.h"
+#include "herald/backoff.h"
+#include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/redis.h"
 #include "herald/schema.h"
 #include "herald/snapshot.h"
+#include "settings.h"
 #include "signer.h"
 
 static volatile sig_atomic_t stopping;
@@ -52,42 +53,6 @@ on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-usage(FILE *f)
-{
-    fprintf(f, "usage: herald-signer [--redis URL] --key FILE [--key FILE ...] [--config FILE]\n"
-               "                     [--consumer NAME] [--log-level LEVEL]\n"
-               "       herald-signer keygen --out FILE\n"
-               "       herald-signer verify --url CHANGESET_URL --public-key KEY [--state FILE]\n"
-               "       herald-signer inspect [--redis URL] [--public-key KEY] [--follow] [B/C]\n"
-               "\n"
-               "Settings (config file key, environment variable):\n"
-               "  redis_url                  HERALD_REDIS_URL     redis://127.0.0.1:6379/0\n"
-               "  signer_keys                HERALD_SIGNER_KEYS   key files, space-separated\n"
-               "  signature_lifetime_seconds HERALD_SIGNATURE_LIFETIME_SECONDS   172800\n"
-               "  signature_resign_seconds   HERALD_SIGNATURE_RESIGN_SECONDS     86400\n"
-               "  tombstone_horizon_seconds  HERALD_TOMBSTONE_HORIZON_SECONDS    2592000\n"
-               "  snapshot_zstd_level        HERALD_SNAPSHOT_ZSTD_LEVEL          3\n"
-               "  signer_sweep_seconds       HERALD_SIGNER_SWEEP_SECONDS         60\n"
-               "  signer_claim_idle_seconds  HERALD_SIGNER_CLAIM_IDLE_SECONDS    60\n");
 }
 
 /* A batch of touched collections, deduplicated ("bid/cid" strings). */
@@ -210,7 +175,7 @@ sweep(signer_ctx *s)
     if (rc == 0) {
         redisReply *e =
             redisCommand(s->rc, "ZRANGEBYSCORE %s -inf %lld", HERALD_KEY_MONITOR_EXPIRES,
-                         (long long)(wall_ms() + s->resign_before_ms));
+                         (long long)(herald_clock_wall_ms() + s->resign_before_ms));
         if (!e || e->type != REDIS_REPLY_ARRAY) {
             rc = -1;
         } else {
@@ -382,7 +347,7 @@ reclaim(signer_ctx *s, const char *consumer)
 static int
 run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
 {
-    int backoff_ms = 100;
+    herald_backoff backoff = HERALD_BACKOFF_INIT;
     while (!stopping) {
         char err[256];
         signer_forget_all();
@@ -390,21 +355,22 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
         if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
             sweep(s) < 0) {
             herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
-                        backoff_ms);
+                        herald_backoff_peek(&backoff));
             goto retry;
         }
         herald_info("connected to redis %s:%d as consumer %s", url->host, url->port, consumer);
-        backoff_ms = 100;
+        herald_backoff_reset(&backoff);
         const char *next_id = "0"; /* first our own pending entries, then new ones */
-        int64_t last_sweep = mono_ms(), last_claim = 0;
+        int64_t last_sweep = herald_clock_mono_ms(), last_claim = 0;
         while (!stopping) {
-            if (mono_ms() - last_claim > (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
-                last_claim = mono_ms();
+            if (herald_clock_mono_ms() - last_claim >
+                (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
+                last_claim = herald_clock_mono_ms();
                 if (reclaim(s, consumer) < 0)
                     break;
             }
-            if (mono_ms() - last_sweep > s->sweep_ms) {
-                last_sweep = mono_ms();
+            if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
+                last_sweep = herald_clock_mono_ms();
                 if (sweep(s) < 0)
                     break;
             }
@@ -433,25 +399,14 @@ run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
             redisFree(s->rc);
             s->rc = NULL;
         }
-        for (int waited = 0; waited < backoff_ms && !stopping; waited += 50)
+        int delay_ms = herald_backoff_next(&backoff);
+        for (int waited = 0; waited < delay_ms && !stopping; waited += 50)
             usleep(50 * 1000);
-        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
     }
     herald_info("stopping");
     signer_forget_all();
     return 0;
 }
-
-static const char *const env_names[] = {"redis_url",
-                                        "signer_keys",
-                                        "signature_lifetime_seconds",
-                                        "signature_resign_seconds",
-                                        "tombstone_horizon_seconds",
-                                        "snapshot_zstd_level",
-                                        "signer_sweep_seconds",
-                                        "signer_claim_idle_seconds",
-                                        "log_level",
-                                        NULL};
 
 int
 main(int argc, char **argv)
@@ -464,96 +419,35 @@ main(int argc, char **argv)
         return herald_signer_cmd_inspect(argc - 1, argv + 1);
 
     herald_log_init("herald-signer", HERALD_LOG_INFO);
-    herald_config *cfg = herald_config_new(), *flags = herald_config_new();
     /* Declared before the first goto: the one cleanup path below frees them. */
     signer_ctx s;
     memset(&s, 0, sizeof(s));
+    signer_settings set;
     char *files = NULL;
-    int rc = 2;
-    herald_buf keyfiles = HERALD_BUF_INIT;
-    const char *config_file = NULL;
-    char hostname[64] = "signer", consumer[128];
-    static const struct option opts[] = {{"redis", required_argument, NULL, 'r'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"consumer", required_argument, NULL, 'n'},
-                                         {"log-level", required_argument, NULL, 'l'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    gethostname(hostname, sizeof(hostname) - 1);
-    snprintf(consumer, sizeof(consumer), "%s-%d", hostname, (int)getpid());
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            herald_config_set(flags, "redis_url", optarg);
-            break;
-        case 'k':
-            if (keyfiles.len)
-                herald_buf_putc(&keyfiles, ' ');
-            herald_buf_puts(&keyfiles, optarg);
-            herald_config_set(flags, "signer_keys", herald_buf_cstr(&keyfiles));
-            break;
-        case 'c':
-            config_file = optarg;
-            break;
-        case 'n':
-            snprintf(consumer, sizeof(consumer), "%s", optarg);
-            break;
-        case 'l':
-            herald_config_set(flags, "log_level", optarg);
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto done;
-        default:
-            usage(stderr);
-            rc = 2;
-            goto done;
-        }
-    }
     char err[512];
-    if (config_file && herald_config_load_file(cfg, config_file, err, sizeof(err)) < 0) {
-        fprintf(stderr, "herald-signer: %s\n", err);
-        rc = 2;
-        goto done;
-    }
-    herald_config_load_env(cfg, env_names);
-    herald_config_merge(cfg, flags);
-
-    int64_t lifetime, resign, horizon, level, sweep_s, claim_s;
     herald_redis_url url;
-    int lvl = herald_log_parse_level(herald_config_get(cfg, "log_level", "info"));
-    if (lvl < 0 ||
-        herald_redis_parse_url(
-            &url, herald_config_get(cfg, "redis_url", "redis://127.0.0.1:6379/0")) < 0 ||
-        herald_config_get_int(cfg, "signature_lifetime_seconds", 172800, &lifetime) < 0 ||
-        herald_config_get_int(cfg, "signature_resign_seconds", 86400, &resign) < 0 ||
-        herald_config_get_int(cfg, "tombstone_horizon_seconds", 2592000, &horizon) < 0 ||
-        herald_config_get_int(cfg, "snapshot_zstd_level", 3, &level) < 0 ||
-        herald_config_get_int(cfg, "signer_sweep_seconds", 60, &sweep_s) < 0 || sweep_s <= 0 ||
-        herald_config_get_int(cfg, "signer_claim_idle_seconds", 60, &claim_s) < 0 || claim_s <= 0 ||
-        lifetime <= 0 || resign < 0 || resign >= lifetime || horizon <= 0 || level < 1 ||
-        level > 19) {
-        fprintf(stderr, "herald-signer: invalid setting (see --help)\n");
-        rc = 2;
+    int rc = signer_settings_read(&set, argc, argv);
+    if (rc >= 0)
+        goto done;
+    rc = 2;
+    if (herald_redis_parse_url(&url, set.redis_url ? set.redis_url : "") < 0) {
+        fprintf(stderr, "herald-signer: redis_url: expected redis://host[:port][/db]\n");
         goto done;
     }
-    herald_log_init("herald-signer", (enum herald_log_level)lvl);
-    s.lifetime_ms = lifetime * 1000;
-    s.resign_before_ms = resign * 1000;
-    s.horizon_ms = horizon * 1000;
-    s.zstd_level = (int)level;
-    s.sweep_ms = sweep_s * 1000;
-    s.claim_idle_ms = claim_s * 1000;
+    herald_log_init("herald-signer", (enum herald_log_level)set.log_level);
+    s.lifetime_ms = set.lifetime_seconds * 1000;
+    s.resign_before_ms = set.resign_seconds * 1000;
+    s.horizon_ms = set.horizon_seconds * 1000;
+    s.zstd_level = (int)set.zstd_level;
+    s.sweep_ms = set.sweep_seconds * 1000;
+    s.claim_idle_ms = set.claim_idle_seconds * 1000;
 
     if (herald_crypto_init() < 0) {
         fprintf(stderr, "herald-signer: libsodium failed to initialize\n");
         rc = 1;
         goto done;
     }
-    files = herald_mem_strdup(herald_config_get(cfg, "signer_keys", ""));
+    files = herald_mem_strdup(set.keys ? set.keys : "");
     for (char *save = NULL, *f = strtok_r(files, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
         herald_signkey *k = herald_crypto_signkey_load(f, err, sizeof(err));
         if (!k) {
@@ -587,15 +481,13 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = run(&s, &url, consumer);
+    rc = run(&s, &url, set.consumer);
 done:
     free(files);
     for (size_t i = 0; i < s.nkeys; i++)
         herald_crypto_signkey_free(s.keys[i]);
     free(s.keys);
     free(s.keyset);
-    herald_config_free(cfg);
-    herald_config_free(flags);
-    herald_buf_free(&keyfiles);
+    signer_settings_free(&set);
     return rc;
 }

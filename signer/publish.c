@@ -32,74 +32,38 @@
 #include <time.h>
 
 #include "cache.h"
+#include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
+#include "herald/redis.h"
 #include "herald/schema.h"
 #include "herald/snapshot.h"
 #include "signer.h"
 
 #define NKEYS_READ 10
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Fractional milliseconds: the timings logged at debug level are often below 1 ms. */
 static double
 mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-load_one(redisContext *rc, const char *script, char out[41])
-{
-    redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", script);
-    int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-    if (ok)
-        memcpy(out, r->str, 41);
-    else
-        herald_error("SCRIPT LOAD failed: %s",
-                     r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
-    if (r)
-        freeReplyObject(r);
-    return ok ? 0 : -1;
+    return (double)herald_clock_mono_ns() / 1e6;
 }
 
 int
 signer_load_scripts(signer_ctx *s)
 {
-    if (load_one(s->rc, herald_lua_signer_read, s->sha_read) < 0 ||
-        load_one(s->rc, herald_lua_signer_store, s->sha_store) < 0 ||
-        load_one(s->rc, herald_lua_signer_remove, s->sha_remove) < 0)
+    char err[256];
+    if (herald_redis_script_load(s->rc, herald_lua_signer_read, s->sha_read, err, sizeof(err)) <
+            0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_store, s->sha_store, err, sizeof(err)) <
+            0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_remove, s->sha_remove, err, sizeof(err)) <
+            0) {
+        herald_error("%s", err);
         return -1;
-    return 0;
-}
-
-/* EVALSHA with 'nkeys' keys then args; reloads the scripts once on NOSCRIPT (Redis was
- * restarted or flushed its script cache). */
-static redisReply *
-evalsha(signer_ctx *s, const char *sha, int argc, const char **argv, const size_t *lens)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        argv[1] = sha;
-        redisReply *r = redisCommandArgv(s->rc, argc, argv, lens);
-        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
-            attempt == 0) {
-            freeReplyObject(r);
-            if (signer_load_scripts(s) < 0)
-                return NULL;
-            continue;
-        }
-        return r;
     }
-    return NULL;
+    return 0;
 }
 
 static json_t *
@@ -113,23 +77,6 @@ parse_stored(const char *data, size_t len, const char *what)
         return NULL;
     }
     return v;
-}
-
-static int
-parse_i64(int64_t *out, const redisReply *r)
-{
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_INTEGER))
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *out = (int64_t)r->integer;
-        return 0;
-    }
-    char *end;
-    long long v = strtoll(r->str, &end, 10);
-    if (end == r->str || *end)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
 }
 
 /*
@@ -220,7 +167,7 @@ apply_reply(cache_coll *c, int full, const redisReply *recs, const redisReply *t
         const redisReply *id = tombs->element[2 * i];
         int64_t lm;
         if (id->type != REDIS_REPLY_STRING || !herald_schema_valid_id(id->str, id->len) ||
-            parse_i64(&lm, tombs->element[2 * i + 1]) < 0) {
+            herald_schema_reply_i64(&lm, tombs->element[2 * i + 1]) < 0) {
             herald_error("%s: malformed tombstone in the read reply", c->member);
             goto out;
         }
@@ -264,9 +211,10 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
                           member,
                           HERALD_CHANNEL_SNAPSHOTS};
     size_t lens[9];
-    for (int i = 0; i < 9; i++)
-        lens[i] = i == 1 ? 40 : strlen(argv[i]);
-    redisReply *r = evalsha(s, s->sha_remove, 9, argv, lens);
+    for (int i = 2; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r =
+        herald_redis_script_eval(s->rc, s->sha_remove, herald_lua_signer_remove, 9, argv, lens);
     enum signer_result res = SIGNER_ERROR;
     if (r && r->type == REDIS_REPLY_INTEGER) {
         res = r->integer ? SIGNER_REMOVED : SIGNER_UNCHANGED;
@@ -342,10 +290,11 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = HERALD_GROUP_SIGNERS;
     for (size_t i = 0; i < nack; i++)
         sargv[sargc++] = ack->ids[i];
-    for (int i = 0; i < sargc; i++)
-        slens[i] = i == 1 ? 40 : i == 10 ? blob.len : strlen(sargv[i]);
+    for (int i = 2; i < sargc; i++)
+        slens[i] = i == 10 ? blob.len : strlen(sargv[i]);
     double m_encoded = mono_ms();
-    st = evalsha(s, s->sha_store, sargc, sargv, slens);
+    st =
+        herald_redis_script_eval(s->rc, s->sha_store, herald_lua_signer_store, sargc, sargv, slens);
     free(sargv);
     free(slens);
     if (!st || st->type != REDIS_REPLY_INTEGER) {
@@ -388,7 +337,7 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     redisReply *r = NULL;
     json_t *bucket = NULL, *coll = NULL;
     char horizon[24], since[24];
-    int64_t t0 = now_ms();
+    int64_t t0 = herald_clock_wall_ms();
     double tm[4]; /* start, read, applied, hashed: for the log line */
     tm[0] = mono_ms();
 
@@ -428,44 +377,40 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     argv[argc++] = force ? "1" : "0";
     argv[argc++] = since;
     argv[argc++] = s->keyset;
-    for (int i = 0; i < argc; i++)
-        lens[i] = i == 1 ? 40 : strlen(argv[i]);
-    r = evalsha(s, s->sha_read, argc, argv, lens);
+    for (int i = 2; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    r = herald_redis_script_eval(s->rc, s->sha_read, herald_lua_signer_read, argc, argv, lens);
     tm[1] = mono_ms();
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
+    if (!r || r->type == REDIS_REPLY_ERROR) {
         herald_error("read %s: %s", c->member,
                      r && r->type == REDIS_REPLY_ERROR ? r->str : s->rc->errstr);
         goto done;
     }
-    const char *status = r->element[0]->str;
-    if (strcmp(status, "gone") == 0 || strcmp(status, "unpublished") == 0) {
+    herald_read_reply rr;
+    if (herald_schema_read_reply(&rr, r) < 0) {
+        herald_error("read %s: unexpected reply", c->member);
+        goto done;
+    }
+    if (rr.status == HERALD_READ_GONE || rr.status == HERALD_READ_UNPUBLISHED) {
         cache_drop(herald_buf_cstr(&member));
         res = remove_collection(s, herald_buf_cstr(&member), herald_buf_cstr(&snapkey));
         goto done;
     }
-    if (strcmp(status, "unchanged") == 0) {
+    if (rr.status == HERALD_READ_UNCHANGED) {
         res = SIGNER_UNCHANGED;
         goto done;
     }
-    int64_t version, live;
-    if (strcmp(status, "ok") != 0 || r->elements != 9 || parse_i64(&version, r->element[1]) < 0 ||
-        r->element[4]->type != REDIS_REPLY_ARRAY || r->element[5]->type != REDIS_REPLY_ARRAY ||
-        r->element[6]->type != REDIS_REPLY_STRING || r->element[7]->type != REDIS_REPLY_STRING ||
-        parse_i64(&live, r->element[8]) < 0) {
-        herald_error("read %s: unexpected reply", c->member);
-        goto done;
-    }
-    int full = strcmp(r->element[7]->str, "full") == 0;
-    bucket = parse_stored(r->element[2]->str, r->element[2]->len, "bucket");
-    coll = parse_stored(r->element[3]->str, r->element[3]->len, "collection");
+    int full = rr.full;
+    int64_t version = rr.version, live = rr.live;
+    bucket = parse_stored(rr.bucket_json, rr.bucket_len, "bucket");
+    coll = parse_stored(rr.collection_json, rr.collection_len, "collection");
     if (!bucket || !coll) {
         cache_drop(herald_buf_cstr(&member));
         res = SIGNER_INVALID;
         goto done;
     }
 
-    if (apply_reply(c, full, r->element[4], r->element[5]) < 0) {
+    if (apply_reply(c, full, rr.records, rr.tombstones) < 0) {
         cache_drop(herald_buf_cstr(&member));
         res = SIGNER_INVALID;
         goto done;
@@ -491,8 +436,8 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     cache_coll_refresh(c);
     tm[3] = mono_ms();
 
-    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), version, bucket, coll,
-                         r->element[6]->str, t0, tm, full ? "full" : "delta", ack, acked);
+    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), version, bucket, coll, rr.stamp,
+                         t0, tm, full ? "full" : "delta", ack, acked);
 
 done:
     if (r)

@@ -129,8 +129,26 @@ int http_query_param(http_slice query, const char *name, char *out, size_t outma
  * 'name' and 'value' (raw slices, not decoded; the value is empty without '=') and
  * returns 1, or returns 0 at the end. Empty parameters ("&&") are skipped. */
 int http_query_next(http_slice *rest, http_slice *name, http_slice *value);
-/* Percent-decodes a raw value ('+' as space) into 'out' (at most 'outmax' bytes with the
- * NUL). Returns 0, or -1 if malformed (bad escape, NUL) or too long. */
+/*
+ * The one query-string decoder: percent escapes and '+' as a space, into 'out' (at most
+ * 'outmax' bytes with the NUL). The two modes exist because the two read endpoints
+ * answer differently on the wire, and both must keep doing so:
+ *   HTTP_QUERY_STRICT   /changeset (Remote Settings' changes endpoint, served from
+ *                       memory): a malformed escape or a NUL byte is an error (-1), so
+ *                       "_since=%zz" is a 400 there;
+ *   HTTP_QUERY_LENIENT  /records and the other plural endpoints (Kinto's listing, which
+ *                       follows Python's parse_qsl): a malformed escape stays literal and
+ *                       %00 decodes to a NUL (the caller gets the length); the listing
+ *                       then reports Kinto's own message about the value.
+ * The _since value itself is also read under each endpoint's own rule afterwards
+ * (http_parse_timestamp: digits, optionally quoted; listing.c: Kinto's integer, which
+ * takes "5.7" as 5), which is wire behaviour clients see and is kept.
+ * Returns 0, or -1 if malformed (STRICT only) or longer than 'outmax' - 1.
+ */
+enum http_query_mode { HTTP_QUERY_STRICT, HTTP_QUERY_LENIENT };
+int http_query_decode_mode(http_slice value, enum http_query_mode mode, char *out, size_t outmax,
+                           size_t *outlen);
+/* http_query_decode_mode(STRICT). */
 int http_query_decode(http_slice value, char *out, size_t outmax, size_t *outlen);
 
 /* Parses a _since/_before style timestamp: decimal digits, optionally in double quotes

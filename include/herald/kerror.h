@@ -29,6 +29,10 @@ enum herald_errno {
 
 /* The reason phrase for an HTTP status ("Bad Request", ...); "Unknown" if unknown. */
 const char *herald_kerror_reason(int status);
+/* Kinto's errno for a request the HTTP layer refused ('status' from http_parse): 113 for
+ * a body too large, 107 (invalid parameters) for any other request it cannot use, 999
+ * for a server-side condition. */
+int herald_kerror_protocol_errno(int status);
 /* Appends the error body. 'details' may be NULL (omitted); the reference is not stolen. */
 void herald_kerror_body(herald_buf *out, int status, int errnum, const char *message,
                         const json_t *details);

@@ -4,6 +4,11 @@
  * URL form: redis://host[:port][/db] (default port 6379, db 0). Synchronous connections
  * get a connect and a command timeout (hiredis 0.14.1 supports these for blocking
  * contexts, not for async ones: async users bound calls with their own timers).
+ *
+ * Lua scripts are sent once (SCRIPT LOAD) after each connect and then run by SHA-1
+ * (EVALSHA). Redis may lose its script cache behind our back (restart, SCRIPT FLUSH, a
+ * failover to a replica that never saw the script): the one answer is then NOSCRIPT,
+ * and EVAL with the text both runs the script and caches it again, in one round trip.
  */
 #ifndef HERALD_REDIS_H
 #define HERALD_REDIS_H
@@ -22,5 +27,16 @@ int herald_redis_parse_url(herald_redis_url *out, const char *url)
  * Returns NULL on failure with the reason in 'err'. */
 redisContext *herald_redis_connect(const herald_redis_url *u, int timeout_ms, char *err,
                                    size_t errlen) __attribute__((warn_unused_result));
+
+/* SCRIPT LOAD: the script's SHA-1 (40 hex digits and a NUL) into 'sha'. Returns 0, or
+ * -1 with the reason in 'err'. */
+int herald_redis_script_load(redisContext *c, const char *text, char sha[41], char *err,
+                             size_t errlen) __attribute__((warn_unused_result));
+/* EVALSHA 'sha' with argv[2..argc-1] (numkeys, keys, args; argv[0] and argv[1] are filled
+ * here and may be anything on entry); on NOSCRIPT, EVAL 'text' with the same arguments.
+ * 'argvlen' may be NULL (all strings). Returns the reply to free, or NULL when the
+ * connection failed (c->err says why). */
+redisReply *herald_redis_script_eval(redisContext *c, const char *sha, const char *text, int argc,
+                                     const char **argv, size_t *argvlen);
 
 #endif

@@ -37,6 +37,9 @@
 #ifndef HERALD_SCHEMA_H
 #define HERALD_SCHEMA_H
 
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+
 #include "herald/mem.h"
 
 #define HERALD_KEY_CHANGES "herald:changes"
@@ -67,6 +70,39 @@ void herald_schema_snap_key(herald_buf *out, const char *bid, const char *cid);
 void herald_schema_monitor_member(herald_buf *out, const char *bid, const char *cid);
 /* 1 if 'id' matches ^[a-zA-Z0-9][a-zA-Z0-9_-]*$ and is at most 255 bytes, else 0. */
 int herald_schema_valid_id(const char *id, size_t len);
+
+/* An integer in a script reply: a Redis integer or a decimal string. Returns 0 or -1. */
+int herald_schema_reply_i64(int64_t *out, const redisReply *r) __attribute__((warn_unused_result));
+
+/*
+ * The reply of signer_read.lua (see its header comment), typed:
+ *   {"gone"} | {"unpublished"} | {"unchanged", P} |
+ *   {"ok", V, bucket json, collection json, {id, json, ...}, {id, lm, ...}, stamp,
+ *    "full" | "delta", live count}
+ * Strings and arrays point into the reply, which must outlive this struct.
+ */
+enum herald_read_status {
+    HERALD_READ_OK,
+    HERALD_READ_GONE,        /* the bucket or the collection does not exist */
+    HERALD_READ_UNPUBLISHED, /* not readable by system.Everyone */
+    HERALD_READ_UNCHANGED,   /* already published as is */
+};
+
+typedef struct herald_read_reply {
+    enum herald_read_status status;
+    int64_t version; /* OK: V; UNCHANGED: the published P when given, else 0 */
+    const char *bucket_json, *collection_json;
+    size_t bucket_len, collection_len;
+    const redisReply *records;    /* array: id, json, id, json, ... */
+    const redisReply *tombstones; /* array: id, last_modified, ... */
+    const char *stamp;            /* source stamp of this state */
+    int full;                     /* 1: the whole state; 0: changes since the given copy */
+    int64_t live;                 /* live records in Redis */
+} herald_read_reply;
+
+/* Decodes 'r'. Returns 0, or -1 when it is not a reply of that shape. */
+int herald_schema_read_reply(herald_read_reply *out, const redisReply *r)
+    __attribute__((warn_unused_result));
 
 /* Lua scripts, generated from lib/lua/<name>.lua (each begins with lib/lua/common.lua).
  * See the header comment of each .lua file for its KEYS and ARGV. */

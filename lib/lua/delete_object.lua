@@ -30,17 +30,10 @@
 --
 -- Returns {1, ts, the deleted object's JSON} when deleted, {0} when there was no such
 -- object, {-2} when the guard failed (nothing written in both cases).
--- Deadline fence (publisher/store.c, pub_store_eval): the publisher appends its deadline
--- (ms on Redis's clock) as the last argument. Past it, the publisher has already answered
--- 503, so this write must not happen. It is removed from ARGV before anything reads it.
-local herald_deadline = tonumber(table.remove(ARGV))
-if not herald_deadline or herald_now_ms() > herald_deadline then
-    return redis.error_reply('HERALD_DEADLINE the publisher stopped waiting for this write')
-end
-
-local function del_now_ms()
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Deadline fence (common.lua): first, before anything reads ARGV.
+local late = herald_deadline_check()
+if late then
+    return late
 end
 
 local function forget_members(json, uri)
@@ -92,7 +85,7 @@ local published = 0
 if ARGV[2] ~= '' then
     published = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[2]) or '0')
 end
-local ts = math.max(del_now_ms(), previous + 1, published + 1)
+local ts = math.max(herald_now_ms(), previous + 1, published + 1)
 local tss = string.format('%d', ts)
 
 redis.call('HDEL', KEYS[1], id)

@@ -11,16 +11,13 @@
 --
 -- KEYS[1] herald:changes   KEYS[2] herald:objs::bucket
 -- Returns the number of keys deleted.
--- Deadline fence (publisher/store.c, pub_store_eval): the publisher appends its deadline
--- (ms on Redis's clock) as the last argument. Past it, the publisher has already answered
--- 503, so this write must not happen. It is removed from ARGV before anything reads it.
-local herald_deadline = tonumber(table.remove(ARGV))
-if not herald_deadline or herald_now_ms() > herald_deadline then
-    return redis.error_reply('HERALD_DEADLINE the publisher stopped waiting for this write')
+-- Deadline fence (common.lua): first, before anything reads ARGV.
+local late = herald_deadline_check()
+if late then
+    return late
 end
 
-local now = redis.call('TIME')
-local tss = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+local tss = string.format('%d', herald_now_ms())
 for _, bid in ipairs(redis.call('HKEYS', KEYS[2])) do
     local colls = 'herald:objs:/buckets/' .. bid .. ':collection'
     for _, cid in ipairs(redis.call('HKEYS', colls)) do

@@ -46,17 +46,10 @@
 -- Returns {1 if created else 0, ts, {perm, json, ...} (the object's permissions)},
 -- {-1, resource name, id} when an ancestor does not exist, {-2} when the guard failed,
 -- {-3} when the list is full. Nothing is written in the error cases.
--- Deadline fence (publisher/store.c, pub_store_eval): the publisher appends its deadline
--- (ms on Redis's clock) as the last argument. Past it, the publisher has already answered
--- 503, so this write must not happen. It is removed from ARGV before anything reads it.
-local herald_deadline = tonumber(table.remove(ARGV))
-if not herald_deadline or herald_now_ms() > herald_deadline then
-    return redis.error_reply('HERALD_DEADLINE the publisher stopped waiting for this write')
-end
-
-local function put_now_ms()
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Deadline fence (common.lua): first, before anything reads ARGV.
+local late = herald_deadline_check()
+if late then
+    return late
 end
 
 local function members_of(json)
@@ -101,7 +94,7 @@ if ARGV[4] ~= '' then
     published = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[4]) or '0')
 end
 -- Lua numbers are doubles: millisecond timestamps (< 2^53) are exact.
-local ts = math.max(put_now_ms(), previous + 1, published + 1)
+local ts = math.max(herald_now_ms(), previous + 1, published + 1)
 local tss = string.format('%d', ts)
 local stored = ARGV[2] .. tss .. ARGV[3]
 
