@@ -19,6 +19,9 @@ H_AUTH="admin:$HERALD_ADMIN_PASSWORD"
 
 h_log() { printf '%s\n' "$*" >&2; }
 
+# Talking to the services: the publisher's API, ETags, JSON fields, verify.
+source "$(dirname "${BASH_SOURCE[0]}")/client.sh"
+
 h_cleanup() {
     local pid
     for pid in "${H_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
