@@ -25,13 +25,15 @@ put() { # PATH BODY -> "status errno retry-after"
 etag() { curl -s -m 5 -D - -o /dev/null "$CS" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
 heartbeat() { curl -s -m 5 -o /dev/null -w '%{http_code}' "$H_SRV/__heartbeat__"; }
 served_is() { [ "$(etag)" = "$1" ]; }
-no_record() { [ "$(h_redis HEXISTS 'herald:objs:/buckets/out/collections/c:record' "$1")" = 0 ]; }
+has_record() { h_redis HEXISTS 'herald:objs:/buckets/out/collections/c:record' "$1"; }
+no_record() { [ "$(has_record "$1")" = 0 ]; }
 is_503_201() { set -- $1; [ "$1" = 503 ] && [ "$2" = 201 ] && [ "$3" != none ]; }
 
 h_check "setup" h_eq "$(put /buckets/out '{"data":{},"permissions":{"read":["system.Everyone"]}}') $(put /buckets/out/collections/c '{"data":{}}')" "201 none none 201 none none"
 put /buckets/out/collections/c/records/a '{"data":{"v":1}}' >/dev/null
 V1=$(grep -o '"last_modified":[0-9]*' "$H_TMP/put.body" | cut -d: -f2)
 h_check "first version served" h_wait_for 20 served_is "$V1"
+h_check "  (control: the probe behind no_record sees a stored record)" h_eq "$(has_record a)" 1
 
 for mode in frozen killed; do
     if [ $mode = frozen ]; then kill -STOP "$H_REDIS_PID"; else kill -9 "$H_REDIS_PID"; wait "$H_REDIS_PID" 2>/dev/null || true; fi
@@ -73,7 +75,7 @@ out=$(fence_put fenced-late $((now - 1000)))
 h_check "fence: a write script past its deadline is refused" bash -c "echo '$out' | grep -q HERALD_DEADLINE"
 h_check "fence: and writes nothing" no_record fenced-late
 out=$(fence_put fenced-ok $((now + 60000)))
-h_check "fence: the same call within its deadline writes" h_eq "$(h_redis HEXISTS 'herald:objs:/buckets/out/collections/c:record' fenced-ok)" 1
+h_check "fence: the same call within its deadline writes" h_eq "$(has_record fenced-ok)" 1
 V1=$(h_redis GET 'herald:ts:/buckets/out/collections/c:record')
 h_check "fence: that write is signed and served" h_wait_for 40 served_is "$V1"
 

@@ -65,6 +65,9 @@ h_check "every snapshot is a consistent state; final equals Redis" h_eq "${out%%
 # The compare-and-set itself, on the script the signer loads.
 V=$(h_redis ZSCORE herald:monitor cas/c)
 before=$(h_redis --raw GET herald:snap:cas/c | sha256sum)
+# Controls: the probes below see the stored snapshot and its monitor version.
+h_check "  (control: the snapshot probe sees the stored snapshot)" test "$(h_redis STRLEN herald:snap:cas/c)" -gt 0
+h_check "  (control: the monitor probe sees its version)" test -n "$V"
 store() { # VERSION -> the script's reply
     h_redis EVAL "$(cat "$H_SRC/lib/lua/common.lua" "$H_SRC/lib/lua/signer_store.lua")" 5 \
         herald:snap:cas/c herald:monitor herald:monitor:src herald:monitor:expires herald:changes \

@@ -13,10 +13,14 @@ h_keygen
 h_start_publisher
 h_start_signer
 
-curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
-    --data-binary '{"data":{},"permissions":{"read":["system.Everyone"]}}' "$H_PUB/buckets/cons"
-curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
-    --data-binary '{"data":{}}' "$H_PUB/buckets/cons/collections/c"
+stream_len() { h_redis XLEN herald:changes; }
+# The signer is stopped while the collection is set up, so the stream probe used at the
+# end can be seen to count events (its control).
+kill -STOP "$H_SIGNER_PID"
+h_put /buckets/cons '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_put /buckets/cons/collections/c '{"data":{}}' >/dev/null
+h_check "  (control: the stream probe sees unconsumed events)" test "$(stream_len)" -gt 0
+kill -CONT "$H_SIGNER_PID"
 
 "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" \
     --follow cons/c >"$H_TMP/snapshots.jsonl" 2>>"$H_TMP/inspect.log" &
@@ -49,7 +53,7 @@ h_check "snapshots were signed while writes went on (more than 20)" \
     bash -c "[ $(wc -l <"$H_TMP/snapshots.jsonl") -gt 20 ]"
 
 # Consumed events leave the stream: nothing pending, nothing left.
-stream_empty() { [ "$(h_redis XLEN herald:changes)" = 0 ]; }
+stream_empty() { [ "$(stream_len)" = 0 ]; }
 h_check "the change stream is trimmed once consumed" h_wait_for 10 stream_empty
 h_check "no event left pending" h_eq "$(h_redis XPENDING herald:changes signers | head -1)" 0
 

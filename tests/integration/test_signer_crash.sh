@@ -82,6 +82,7 @@ for i in $(seq 21 25); do tail_write "$i"; done
 h_redis XREADGROUP GROUP signers crash-test COUNT 1000 STREAMS herald:changes '>' >/dev/null
 pending_before=$(h_redis XPENDING herald:changes signers | head -1)
 h_check "events are left pending by the dead consumer" bash -c "[ $pending_before -gt 0 ]"
+h_check "  (control: the stream probe of stream_done sees them)" test "$(h_redis XLEN herald:changes)" -gt 0
 h_start_signer --consumer successor
 
 TS_KEY='herald:ts:/buckets/crash/collections/c:record'

@@ -29,12 +29,16 @@ etag() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"
 status() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 key_id() { printf '%s' "$1" | tr -- '-_' '+/' | sed 's/$/=/' | base64 -d | sha256sum | cut -c1-16; }
 mon() { h_redis ZSCORE herald:monitor "$1"; }
-published() { [ -n "$(mon "$1")" ] && [ "$(h_redis EXISTS "herald:snap:$1")" = 1 ]; }
+snap_exists() { h_redis EXISTS "herald:snap:$1"; }
+expires_of() { h_redis ZSCORE herald:monitor:expires "$1"; }
+src_of() { h_redis HGET herald:monitor:src "$1"; }
+published() { [ -n "$(mon "$1")" ] && [ "$(snap_exists "$1")" = 1 ]; }
 gone() { # MEMBER: no snapshot, no monitor entries at all
-    [ -z "$(mon "$1")" ] && [ "$(h_redis EXISTS "herald:snap:$1")" = 0 ] &&
-        [ -z "$(h_redis ZSCORE herald:monitor:expires "$1")" ] &&
-        [ -z "$(h_redis HGET herald:monitor:src "$1")" ]
+    [ -z "$(mon "$1")" ] && [ "$(snap_exists "$1")" = 0 ] && [ -z "$(expires_of "$1")" ] && [ -z "$(src_of "$1")" ]
 }
+# The control for gone: each of its probes sees a published collection.
+all_present() { [ -n "$(mon "$1")" ] && [ "$(snap_exists "$1")" = 1 ] && [ -n "$(expires_of "$1")" ] && [ -n "$(src_of "$1")" ]; }
+stream_len() { h_redis XLEN herald:changes; }
 cs() { echo "$H_SRV/buckets/${1%/*}/collections/${1#*/}/changeset"; }
 served_at() { [ "$(etag "$(cs "$1")")" = "$2" ]; }
 not_served() { [ "$(status "$(cs "$1")")" != 200 ]; }
@@ -45,6 +49,7 @@ pub PUT /buckets/pub/records/x '{"data":{}}' >/dev/null # not a collection: igno
 pub PUT /buckets/pub/collections/a/records/r1 '{"data":{"n":1}}' >"$H_TMP/r1"
 T1=$(json d.data.last_modified <"$H_TMP/r1")
 h_check "a published collection is signed and served" h_wait_for 20 served_at pub/a "$T1"
+h_check "  (control: each probe of 'gone' sees the published collection)" all_present pub/a
 
 # Keys.
 curl -s "$(cs pub/a)" >"$H_TMP/a.json"
@@ -102,6 +107,7 @@ kill -STOP "$H_SIGNER_PID"
 pub DELETE /buckets/pub/collections/dc >/dev/null
 pub PUT /buckets/pub/collections/dc '{"data":{}}' >/dev/null
 pub PUT /buckets/pub/collections/dc/records/r1 '{"data":{"new":true}}' >"$H_TMP/dc"
+h_check "  (control: the stream probe sees the events the stopped signer has not consumed)" test "$(stream_len)" -gt 0
 kill -CONT "$H_SIGNER_PID"
 h_check "re-created collection is served" h_wait_for 20 served_at pub/dc "$(json d.data.last_modified <"$H_TMP/dc")"
 h_check "... with only its new record" \
@@ -156,8 +162,8 @@ pub PUT /buckets/other/collections/c2 '{"data":{}}' >/dev/null
 h_check "a bucket's two collections published" h_wait_for 20 bash -c \
     "[ -n \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor other/c1)\" ] && [ -n \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor other/c2)\" ]"
 pub DELETE /buckets/other >/dev/null
-h_check "deleting a bucket removes every one of its snapshots" \
-    h_wait_for 20 bash -c "$(declare -f gone mon h_redis); H_REDIS_PORT=$H_REDIS_PORT; gone other/c1 && gone other/c2"
+both_gone() { gone other/c1 && gone other/c2; }
+h_check "deleting a bucket removes every one of its snapshots" h_wait_for 20 both_gone
 pub POST /__flush__ >/dev/null
 if [ "$H_STATUS" = 202 ] || [ "$H_STATUS" = 200 ]; then
     h_check "__flush__ removes every snapshot" h_wait_for 20 gone pub/a
@@ -167,7 +173,7 @@ else
     h_check "__flush__ is enabled on the test publisher (HERALD_FLUSH_ENDPOINT_ENABLED)" h_eq "$H_STATUS" 202
 fi
 
-stream_empty() { [ "$(h_redis XLEN herald:changes)" = 0 ] && [ "$(h_redis XPENDING herald:changes signers | head -1)" = 0 ]; }
+stream_empty() { [ "$(stream_len)" = 0 ] && [ "$(h_redis XPENDING herald:changes signers | head -1)" = 0 ]; }
 h_check "consumed events leave the stream" h_wait_for 10 stream_empty
 
 # Key files: refused when group or others may read or write them.
