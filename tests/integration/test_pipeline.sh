@@ -4,11 +4,7 @@
 # `_since` delta with a tombstone merged into the saved state, and the 304.
 source "$(dirname "$0")/../support/harness.sh"
 
-h_start_redis
-h_keygen
-h_start_publisher
-h_start_signer
-h_start_server
+h_start_pipeline
 
 CS="$H_SRV/buckets/demo/collections/certs/changeset"
 

@@ -7,11 +7,7 @@
 # recovers on its own when Redis is back.
 source "$(dirname "$0")/../support/harness.sh"
 
-h_start_redis
-h_keygen
-h_start_publisher
-h_start_signer
-h_start_server
+h_start_pipeline
 CS=$H_SRV/buckets/out/collections/c/changeset
 
 put() { # PATH BODY -> "status errno retry-after"
@@ -22,9 +18,8 @@ put() { # PATH BODY -> "status errno retry-after"
     retry=$(tr -d '\r' <"$H_TMP/put.h" | sed -n 's/^[Rr]etry-[Aa]fter: *//p' || true)
     echo "$(cat "$H_TMP/put.code") ${errno:-none} ${retry:-none}"
 }
-etag() { curl -s -m 5 -D - -o /dev/null "$CS" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
 heartbeat() { curl -s -m 5 -o /dev/null -w '%{http_code}' "$H_SRV/__heartbeat__"; }
-served_is() { [ "$(etag)" = "$1" ]; }
+served_is() { h_served_at "$CS" "$1" -m 5; }
 has_record() { h_redis HEXISTS 'herald:objs:/buckets/out/collections/c:record' "$1"; }
 no_record() { [ "$(has_record "$1")" = 0 ]; }
 is_503_201() { set -- $1; [ "$1" = 503 ] && [ "$2" = 201 ] && [ "$3" != none ]; }

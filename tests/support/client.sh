@@ -27,11 +27,23 @@ h_put() {
         --data-binary "$2" "$H_PUB$1"
 }
 
+# h_public_collection BUCKET COLLECTION: creates BUCKET, readable by everyone (so the
+# signer publishes what it holds), and an empty COLLECTION in it, as the admin; prints
+# both statuses ("201201" when both are new).
+h_public_collection() {
+    h_put "/buckets/$1" '{"data":{},"permissions":{"read":["system.Everyone"]}}'
+    h_put "/buckets/$1/collections/$2" '{"data":{}}'
+}
+
 # h_etag URL [CURL ARGS...]: the version in URL's strong ETag ("123" -> 123), or nothing.
 h_etag() { curl -s -D - -o /dev/null "$@" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
 
-# h_served_at URL VERSION: succeeds if URL is served at VERSION (its ETag).
-h_served_at() { [ "$(h_etag "$1")" = "$2" ]; }
+# h_served_at URL VERSION [CURL ARGS...]: succeeds if URL is served at VERSION (its ETag).
+h_served_at() {
+    local url=$1 version=$2
+    shift 2
+    [ "$(h_etag "$url" "$@")" = "$version" ]
+}
 
 # h_verify URL PUBLIC-KEY [ARGS...]: `herald-signer verify` as a client runs it; prints
 # its verdict line(s), stdout and stderr together, and never fails by itself.
