@@ -6,14 +6,9 @@
 # nothing else writes to Redis while the cases run.
 source "$(dirname "$0")/../support/harness.sh"
 
-h_start_redis
-h_keygen
-h_start_publisher
-h_start_signer
-h_start_server
+h_start_pipeline
 
-setup() { curl -s -o /dev/null -w '%{http_code}' -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' --data-binary "$2" "$H_PUB$1"; }
-h_check "setup" h_eq "$(setup /buckets/b '{"data":{},"permissions":{"read":["system.Everyone"]}}')$(setup /buckets/b/collections/c '{"data":{}}')$(setup /buckets/b/collections/c/records/r '{"data":{"x":1}}')" 201201201
+h_check "setup" h_eq "$(h_public_collection b c)$(h_put /buckets/b/collections/c/records/r '{"data":{"x":1}}')" 201201201
 V=$(h_redis GET 'herald:ts:/buckets/b/collections/c:record')
 h_check "setup is served" h_wait_for 20 bash -c "curl -s -D - -o /dev/null '$H_SRV/buckets/b/collections/c/changeset' | grep -q '\"$V\"'"
 kill -TERM "$H_SIGNER_PID"

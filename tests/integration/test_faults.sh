@@ -14,20 +14,12 @@ ROUNDS=${HERALD_FAULT_ROUNDS:-2}
 NODE_DIR=$H_SRC/tests/node
 [ -d "$NODE_DIR/node_modules/canonicalize" ] || (cd "$NODE_DIR" && npm install --no-audit --no-fund --silent)
 
-h_start_redis
-h_keygen
-h_start_publisher
-h_start_signer
-h_start_server
-SRV1_PORT=$H_SRV_PORT SRV1_PID=$H_SRV_PID SRV1=$H_SRV
-H_SRV_PORT=$(h_free_port)
-h_start_server
-SRV2=$H_SRV
-H_SRV_PORT=$SRV1_PORT
+h_start_pipeline
+h_start_second_server
+SRV1=$H_SRV SRV2=$H_SRV2
 
-put() { curl -s -o /dev/null -w '%{http_code}' -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' --data-binary "$2" "$H_PUB$1"; }
-h_check "create published bucket" h_eq "$(put /buckets/faults '{"data":{},"permissions":{"read":["system.Everyone"]}}')" 201
-h_check "create collection" h_eq "$(put /buckets/faults/collections/crl '{"data":{}}')" 201
+h_check "create published bucket" h_eq "$(h_put /buckets/faults '{"data":{},"permissions":{"read":["system.Everyone"]}}')" 201
+h_check "create collection" h_eq "$(h_put /buckets/faults/collections/crl '{"data":{}}')" 201
 
 node "$NODE_DIR/fault_client.cjs" --publisher "$H_PUB" --auth "$H_AUTH" --servers "$SRV1,$SRV2" \
     --bucket faults --collection crl --public-key "$H_PUBKEY" --ops "$OPS" \
@@ -58,10 +50,9 @@ for round in $(seq 1 "$ROUNDS"); do
     wait "$H_SIGNER_PID" 2>/dev/null || true
     h_start_signer
     pause
-    kill -9 "$SRV1_PID" && kills+=(server)
-    wait "$SRV1_PID" 2>/dev/null || true
-    h_start_server
-    SRV1_PID=$H_SRV_PID
+    kill -9 "$H_SRV_PID" && kills+=(server)
+    wait "$H_SRV_PID" 2>/dev/null || true
+    h_start_server # on its port again
     pause
     kill -9 "$H_REDIS_PID" && kills+=(redis)
     wait "$H_REDIS_PID" 2>/dev/null || true
@@ -93,7 +84,7 @@ h_check "every acknowledged write is in Redis (none lost)" bash -c "echo '$check
 
 # Both read servers converge on the latest version, and it holds every acknowledged write.
 latest() { h_redis ZSCORE herald:monitor faults/crl; }
-etag() { curl -s -D - -o /dev/null "$1/buckets/faults/collections/crl/changeset" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
+etag() { h_etag "$1/buckets/faults/collections/crl/changeset"; }
 converged() {
     local ts v
     ts=$(h_redis GET 'herald:ts:/buckets/faults/collections/crl:record')

@@ -12,41 +12,38 @@ source "$(dirname "$0")/../support/harness.sh"
 
 FIX=$H_BUILD/benchmarks/server_fixture
 
-h_start_redis
-h_keygen
-h_start_publisher
-h_start_signer
 SRV_ARGS=(--threads 2 --public-host cdn.example.net)
-h_start_server "${SRV_ARGS[@]}"
+h_start_pipeline "${SRV_ARGS[@]}"
+h_start_second_server "${SRV_ARGS[@]}"
 A=$H_SRV A_PORT=$H_SRV_PORT A_PID=$H_SRV_PID
-H_SRV_PORT=
-h_start_server "${SRV_ARGS[@]}"
-B=$H_SRV B_PORT=$H_SRV_PORT
+B=$H_SRV2
 
-pub() { # METHOD PATH [BODY]: prints the body; status in $H_STATUS
-    local args=(-s -o "$H_TMP/pbody" -w '%{http_code}' -u "$H_AUTH" -X "$1")
-    [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    H_STATUS=$(curl "${args[@]}" "$H_PUB$2")
-    cat "$H_TMP/pbody"
-}
+# lm_of: the last_modified of the object in the publisher's answer on stdin.
 lm_of() { grep -o '"last_modified":[0-9]*' | head -1 | cut -d: -f2; }
-etag() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
-serves() { [ "$(etag "$A$1")" = "$2" ] && [ "$(etag "$B$1")" = "$2" ]; }
+# put_lm PATH BODY: an admin PUT, in this shell (its status in $H_STATUS); LM is the
+# last_modified the publisher answered.
+put_lm() {
+    h_pub PUT "$1" "$2" >/dev/null
+    LM=$(lm_of <"$H_TMP/pub.body")
+}
+serves() { h_served_at "$A$1" "$2" && h_served_at "$B$1" "$2"; }
 
 CS=/buckets/demo/collections/certs/changeset
 MON=/buckets/monitor/collections/changes/changeset
-pub PUT /buckets/demo '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
-pub PUT /buckets/demo/collections/certs '{"data":{"displayName":"Certs"}}' >/dev/null
-pub PUT /buckets/demo/collections/other '{"data":{}}' >/dev/null
+h_pub PUT /buckets/demo '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_pub PUT /buckets/demo/collections/certs '{"data":{"displayName":"Certs"}}' >/dev/null
+h_pub PUT /buckets/demo/collections/other '{"data":{}}' >/dev/null
 for i in $(seq 1 20); do
-    v=$(pub PUT "/buckets/demo/collections/certs/records/r$i" "{\"data\":{\"n\":$i,\"text\":\"record number $i\"}}" | lm_of)
+    put_lm "/buckets/demo/collections/certs/records/r$i" "{\"data\":{\"n\":$i,\"text\":\"record number $i\"}}"
 done
-v2=$(pub PUT /buckets/demo/collections/other/records/x '{"data":{"x":1}}' | lm_of)
+v=$LM
+put_lm /buckets/demo/collections/other/records/x '{"data":{"x":1}}'
+v2=$LM
 h_check "publisher accepted the records" h_eq "$H_STATUS" 201
 
 # ---- scale-out ------------------------------------------------------------------------
-h_check "both servers converge on the last version of each collection" \
-    h_wait_for 30 bash -c "$(declare -f etag serves); A='$A' B='$B' serves '$CS' '$v' && A='$A' B='$B' serves /buckets/demo/collections/other/changeset '$v2'"
+converged() { serves "$CS" "$v" && serves /buckets/demo/collections/other/changeset "$v2"; }
+h_check "both servers converge on the last version of each collection" h_wait_for 30 converged
 h_check "identical changesets" cmp -s <(curl -s "$A$CS") <(curl -s "$B$CS")
 h_check "identical compressed changesets" cmp -s <(curl -s -H 'Accept-Encoding: zstd' "$A$CS") <(curl -s -H 'Accept-Encoding: zstd' "$B$CS")
 h_check "identical monitors" cmp -s <(curl -s "$A$MON") <(curl -s "$B$MON")
@@ -105,8 +102,8 @@ fi
 WRK=$!
 sleep 1
 for i in $(seq 1 15); do
-    pub PUT "/buckets/demo/collections/certs/records/load$((i % 4))" "{\"data\":{\"i\":$i}}" >/dev/null
-    [ $((i % 5)) = 0 ] && pub DELETE "/buckets/demo/collections/certs/records/r$i" >/dev/null
+    h_pub PUT "/buckets/demo/collections/certs/records/load$((i % 4))" "{\"data\":{\"i\":$i}}" >/dev/null
+    [ $((i % 5)) = 0 ] && h_pub DELETE "/buckets/demo/collections/certs/records/r$i" >/dev/null
     sleep 0.3
 done
 wait $WRK
@@ -118,28 +115,26 @@ h_check "several versions were served during the load" test "$(ls "$H_TMP/bodies
 h_check "every body served under load verifies" "$FIX" verify -q --public-key "$H_PUBKEY" --bucket demo --collection certs "$H_TMP"/bodies/*.json
 
 # ---- Redis killed, then back -------------------------------------------------------------
-v=$(etag "$A$CS")
+v=$(h_etag "$A$CS")
 kill -9 "$H_REDIS_PID"
 wait "$H_REDIS_PID" 2>/dev/null || true
 h_check "Redis down: heartbeat 503 on both" h_wait_for 15 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$A/__heartbeat__')\" = 503 ] && [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$B/__heartbeat__')\" = 503 ]"
 h_check "Redis down: heartbeat body says redis false" bash -c "curl -s '$A/__heartbeat__' | grep -q '\"redis\":false'"
-h_check "Redis down: both keep serving the last version" h_eq "$(etag "$A$CS") $(etag "$B$CS")" "$v $v"
+h_check "Redis down: both keep serving the last version" h_eq "$(h_etag "$A$CS") $(h_etag "$B$CS")" "$v $v"
 h_check "Redis down: changeset still verifies" bash -c "curl -s '$B$CS' >'$H_TMP/down.json' && '$FIX' verify -q --public-key '$H_PUBKEY' --bucket demo --collection certs '$H_TMP/down.json'"
 h_check "Redis down: metrics redis_up 0" bash -c "curl -s http://127.0.0.1:$A_PORT/metrics | grep -qx 'herald_redis_up 0'"
 sleep 2
-redis-server --port "$H_REDIS_PORT" --bind 127.0.0.1 --dir "$H_TMP/redis" --appendonly yes \
-    --appendfsync always --save "" --daemonize no --logfile "$H_TMP/redis.log" &
-H_REDIS_PID=$!
-H_PIDS+=("$H_REDIS_PID")
+h_start_redis # on its port again, on its append-only file
 h_check "Redis back: heartbeat 200 on both" h_wait_for 30 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$A/__heartbeat__')\" = 200 ] && [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$B/__heartbeat__')\" = 200 ]"
 h_check "both servers logged the resync" bash -c "[ \$(grep -c 'resync done' '$H_TMP/server.log') -ge 4 ]"
 for _ in $(seq 1 100); do
-    v3=$(pub PUT /buckets/demo/collections/certs/records/after '{"data":{"back":true}}' | lm_of)
+    put_lm /buckets/demo/collections/certs/records/after '{"data":{"back":true}}'
+    v3=$LM
     [ "$H_STATUS" = 200 ] || [ "$H_STATUS" = 201 ] && break
     sleep 0.2
 done
 h_check "an edit after the outage is accepted" test -n "$v3"
-h_check "... and served by both servers" h_wait_for 30 bash -c "$(declare -f etag serves); A='$A' B='$B' serves '$CS' '$v3'"
+h_check "... and served by both servers" h_wait_for 30 serves "$CS" "$v3"
 h_check "no server crashed" kill -0 "$A_PID"
 
 h_finish

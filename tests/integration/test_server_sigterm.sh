@@ -36,8 +36,7 @@ for b in $(seq 0 9); do
     [ "$(admin POST /batch "$H_TMP/batch.json")" = 200 ] || h_log "batch $b failed"
 done
 ts=$(h_redis GET 'herald:ts:/buckets/b/collections/big:record')
-served_ts() { curl -s -o /dev/null -D - "$H_SRV/buckets/b/collections/big/changeset?_expected=0" | tr -d '\r' | sed -n 's/^ETag: "\([0-9]*\)"$/\1/p'; }
-served_is() { [ "$(served_ts)" = "$1" ]; }
+served_is() { h_served_at "$H_SRV/buckets/b/collections/big/changeset?_expected=0" "$1"; }
 h_check "the server serves the 240-record version" h_wait_for 60 served_is "$ts"
 path="/v1/buckets/b/collections/big/changeset?_expected=$ts"
 url="http://127.0.0.1:$H_SRV_PORT$path"
@@ -64,15 +63,18 @@ slowread 3000000 "$H_TMP/slow.body" >"$H_TMP/slow.out" &
 slow=$!
 sleep 0.7
 kill -TERM "$H_SRV_PID"
-t0=$(date +%s%N)
 
 # Listener closed: a new connection is refused.
 refused() { curl -s -o /dev/null -m 2 "$H_SRV/__heartbeat__"; [ $? = 7 ]; }
 h_check "new connections are refused once SIGTERM came" h_wait_for 2 refused
-# The idle connection is closed (EOF) while the slow response is still being written.
-idle_rest=$(timeout 3 cat <&5 | wc -c) || true
-h_check "the idle connection is closed at once" [ "$(( ($(date +%s%N) - t0) / 1000000 ))" -lt 2000 ]
-h_check "  and gets no further bytes" h_eq "$idle_rest" 0
+# The idle connection is closed (EOF, not our timeout) while the slow response is still
+# being written: the slow reader has not finished (it prints its summary when it does).
+# An order of events; benchmarks/bench_shutdown.sh measures the delay.
+timeout 20 cat <&5 >"$H_TMP/idle.rest" && idle_rc=0 || idle_rc=$?
+slow_running=$([ -s "$H_TMP/slow.out" ] && echo finished || echo running)
+h_check "the idle connection is closed at once (while the slow response is being written)" \
+    h_eq "$idle_rc/$slow_running" "0/running"
+h_check "  and gets no further bytes" h_eq "$(stat -c %s "$H_TMP/idle.rest")" 0
 exec 5<&-
 # The half-sent request is still answered, with Connection: close.
 printf '\r\n' >&6
@@ -82,14 +84,16 @@ h_check "a request head completed after SIGTERM is answered" h_eq "$(head -1 "$H
 h_check "  with Connection: close" grep -qx 'Connection: close' "$H_TMP/late.out"
 
 wait "$slow" || true
-reader_done=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait "$H_SRV_PID" && srv_rc=0 || srv_rc=$?
-elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
-h_log "slow reader: $(cat "$H_TMP/slow.out") (status, received, length) after $reader_done ms; server exited with status $srv_rc after $elapsed ms"
+h_log "slow reader: $(cat "$H_TMP/slow.out") (status, received, length); server exited with status $srv_rc"
 h_check "server exits cleanly by itself" h_eq "$srv_rc" 0
 h_check "the response in flight is complete" h_eq "$(cat "$H_TMP/slow.out")" "200 $size $size"
 h_check "  and byte-identical to the full changeset" cmp -s "$H_TMP/full.body" "$H_TMP/slow.body"
-h_check "server exits within 1.5 s of the reader's last byte" [ $((elapsed - reader_done)) -lt 1500 ]
+# Exited because its last connection finished, not at the drain deadline (60 s): the
+# server logs when the deadline cuts connections. benchmarks/bench_shutdown.sh measures
+# how long after the reader's last byte it exits.
+h_check "server exits once the last response is written, before the drain deadline" \
+    bash -c "! grep -q 'drain deadline passed' '$H_TMP/server.log'"
 
 # A reader that stops reading holds the server no longer than the drain bound.
 echo 'server_drain_timeout_seconds = 2' >"$H_TMP/server.conf"
@@ -98,12 +102,14 @@ h_check "the restarted server serves it" h_wait_for 60 served_is "$ts"
 slowread 2000 /dev/null 5 >"$H_TMP/stalled.out" &
 stalled=$!
 sleep 0.5
+# Taken before the signal, so a slow machine can only lengthen what is measured: the
+# check below is that the server waits at least the drain bound, never how fast it is.
+t0=$(h_now_ms)
 kill -TERM "$H_SRV_PID"
-t0=$(date +%s%N)
 wait "$H_SRV_PID" && srv_rc=0 || srv_rc=$?
-elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
+elapsed=$(($(h_now_ms) - t0))
 wait "$stalled" || true
 h_log "server exited with status $srv_rc after $elapsed ms; stalled reader: $(cat "$H_TMP/stalled.out") (status, received, length)"
-h_check "with a stalled reader, the server exits after the drain bound (2 s)" bash -c "[ $srv_rc = 0 ] && [ $elapsed -ge 1900 ] && [ $elapsed -lt 4000 ]"
-h_check "  which the server logs" grep -q 'drain deadline passed: closing 1 unfinished connection' "$H_TMP/server.log"
+h_check "with a stalled reader, the server exits cleanly, not before the drain bound (2 s)" bash -c "[ $srv_rc = 0 ] && [ $elapsed -ge 1900 ]"
+h_check "  but at it, cutting the stalled connection, which the server logs" grep -q 'drain deadline passed: closing 1 unfinished connection' "$H_TMP/server.log"
 h_finish

@@ -17,15 +17,8 @@ export HERALD_SIGNER_CLAIM_IDLE_SECONDS=1
 h_start_signer --consumer crash-test
 h_start_server
 
-curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
-    --data-binary '{"data":{},"permissions":{"read":["system.Everyone"]}}' "$H_PUB/buckets/crash"
-curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
-    --data-binary '{"data":{}}' "$H_PUB/buckets/crash/collections/c"
-
-"$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" \
-    --follow crash/c >"$H_TMP/snapshots.jsonl" 2>>"$H_TMP/inspect.log" &
-INSPECT_PID=$!
-H_PIDS+=("$INSPECT_PID")
+h_public_collection crash c >/dev/null
+h_follow_snapshots crash/c
 
 # What the read server serves, polled all along: ETags must never go down.
 CS="$H_SRV/buckets/crash/collections/c/changeset"
@@ -82,23 +75,16 @@ for i in $(seq 21 25); do tail_write "$i"; done
 h_redis XREADGROUP GROUP signers crash-test COUNT 1000 STREAMS herald:changes '>' >/dev/null
 pending_before=$(h_redis XPENDING herald:changes signers | head -1)
 h_check "events are left pending by the dead consumer" bash -c "[ $pending_before -gt 0 ]"
+h_check "  (control: the stream probe of stream_done sees them)" test "$(h_redis XLEN herald:changes)" -gt 0
 h_start_signer --consumer successor
 
-TS_KEY='herald:ts:/buckets/crash/collections/c:record'
-converged() { [ "$(h_redis ZSCORE herald:monitor crash/c)" = "$(h_redis GET "$TS_KEY")" ]; }
-h_check "the restarted signer converges to the latest state" h_wait_for 30 converged
+h_check "the restarted signer converges to the latest state" h_wait_for 30 h_signed_latest crash c
 V=$(h_redis ZSCORE herald:monitor crash/c)
-served() { [ "$(curl -s -D - -o /dev/null "$CS" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p')" = "$V" ]; }
-h_check "the read server serves the latest version" h_wait_for 20 served
+h_check "the read server serves the latest version" h_wait_for 20 h_served_at "$CS" "$V"
 sleep 0.3
-kill "$INSPECT_PID" "$POLL_PID" 2>/dev/null || true
+kill "$H_INSPECT_PID" "$POLL_PID" 2>/dev/null || true
 
-"$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" --public-key "$H_PUBKEY" crash/c \
-    >"$H_TMP/final.jsonl"
-h_redis --raw HVALS 'herald:objs:/buckets/crash/collections/c:record' >"$H_TMP/redis.jsonl"
-out=$(node "$NODE_DIR/verify_states.js" --writes "$H_TMP/writes.jsonl" \
-    --snapshots "$H_TMP/snapshots.jsonl" --bucket crash --collection c --final "$H_TMP/final.jsonl" \
-    --redis-records "$H_TMP/redis.jsonl" --min-checked 10 2>&1 || true)
+out=$(h_verify_states crash c 10)
 h_log "     $out"
 h_check "every stored snapshot is the state at its timestamp, versions only go up; final == Redis" \
     h_eq "${out%% *}" OK

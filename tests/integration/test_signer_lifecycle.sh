@@ -18,41 +18,38 @@ h_start_publisher
 h_start_signer --key "$H_TMP/second.key"
 h_start_server --public-key "$KEY2_PUB"
 
-pub() { # METHOD PATH [BODY] -> body on stdout, status in $H_STATUS
-    local args=(-s -o "$H_TMP/body" -w '%{http_code}' -u "$H_AUTH" -X "$1")
-    [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    H_STATUS=$(curl "${args[@]}" "$H_PUB$2")
-    cat "$H_TMP/body"
-}
-json() { node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8"));const v=('"$1"');process.stdout.write(typeof v==="string"?v:JSON.stringify(v))'; }
-etag() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
 status() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 key_id() { printf '%s' "$1" | tr -- '-_' '+/' | sed 's/$/=/' | base64 -d | sha256sum | cut -c1-16; }
 mon() { h_redis ZSCORE herald:monitor "$1"; }
-published() { [ -n "$(mon "$1")" ] && [ "$(h_redis EXISTS "herald:snap:$1")" = 1 ]; }
+snap_exists() { h_redis EXISTS "herald:snap:$1"; }
+expires_of() { h_redis ZSCORE herald:monitor:expires "$1"; }
+src_of() { h_redis HGET herald:monitor:src "$1"; }
+published() { [ -n "$(mon "$1")" ] && [ "$(snap_exists "$1")" = 1 ]; }
 gone() { # MEMBER: no snapshot, no monitor entries at all
-    [ -z "$(mon "$1")" ] && [ "$(h_redis EXISTS "herald:snap:$1")" = 0 ] &&
-        [ -z "$(h_redis ZSCORE herald:monitor:expires "$1")" ] &&
-        [ -z "$(h_redis HGET herald:monitor:src "$1")" ]
+    [ -z "$(mon "$1")" ] && [ "$(snap_exists "$1")" = 0 ] && [ -z "$(expires_of "$1")" ] && [ -z "$(src_of "$1")" ]
 }
+# The control for gone: each of its probes sees a published collection.
+all_present() { [ -n "$(mon "$1")" ] && [ "$(snap_exists "$1")" = 1 ] && [ -n "$(expires_of "$1")" ] && [ -n "$(src_of "$1")" ]; }
+stream_len() { h_redis XLEN herald:changes; }
 cs() { echo "$H_SRV/buckets/${1%/*}/collections/${1#*/}/changeset"; }
-served_at() { [ "$(etag "$(cs "$1")")" = "$2" ]; }
+served_at() { [ "$(h_etag "$(cs "$1")")" = "$2" ]; }
 not_served() { [ "$(status "$(cs "$1")")" != 200 ]; }
 
-pub PUT /buckets/pub '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
-pub PUT /buckets/pub/collections/a '{"data":{"title":"A"}}' >/dev/null
-pub PUT /buckets/pub/records/x '{"data":{}}' >/dev/null # not a collection: ignored
-pub PUT /buckets/pub/collections/a/records/r1 '{"data":{"n":1}}' >"$H_TMP/r1"
-T1=$(json d.data.last_modified <"$H_TMP/r1")
+h_pub PUT /buckets/pub '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_pub PUT /buckets/pub/collections/a '{"data":{"title":"A"}}' >/dev/null
+h_pub PUT /buckets/pub/records/x '{"data":{}}' >/dev/null # not a collection: ignored
+h_pub PUT /buckets/pub/collections/a/records/r1 '{"data":{"n":1}}' >"$H_TMP/r1"
+T1=$(h_json d.data.last_modified <"$H_TMP/r1")
 h_check "a published collection is signed and served" h_wait_for 20 served_at pub/a "$T1"
+h_check "  (control: each probe of 'gone' sees the published collection)" all_present pub/a
 
 # Keys.
 curl -s "$(cs pub/a)" >"$H_TMP/a.json"
 h_check "two keys give two signature entries, in --key order" \
-    h_eq "$(json 'd.metadata.signatures.map(s=>s.key_id).join()' <"$H_TMP/a.json")" \
+    h_eq "$(h_json 'd.metadata.signatures.map(s=>s.key_id).join()' <"$H_TMP/a.json")" \
     "$(key_id "$KEY1_PUB"),$(key_id "$KEY2_PUB")"
 h_check "metadata.signature is the first entry" \
-    h_eq "$(json 'JSON.stringify(d.metadata.signature)===JSON.stringify(d.metadata.signatures[0])' <"$H_TMP/a.json")" true
+    h_eq "$(h_json 'JSON.stringify(d.metadata.signature)===JSON.stringify(d.metadata.signatures[0])' <"$H_TMP/a.json")" true
 for k in "$KEY1_PUB" "$KEY2_PUB"; do
     out=$("$H_BUILD/signer/herald-signer" verify --url "$(cs pub/a)" --public-key "$k" 2>&1 || true)
     h_check "a client pinning only key $(key_id "$k") verifies" \
@@ -64,55 +61,56 @@ h_check "the active public keys are published in Redis" \
 
 # Only published collections: a private bucket's collection is never signed, until its
 # own permissions make it readable by everyone.
-pub PUT /buckets/priv '{"data":{}}' >/dev/null
-pub PUT /buckets/priv/collections/secret '{"data":{}}' >/dev/null
-pub PUT /buckets/priv/collections/secret/records/s1 '{"data":{"k":"v"}}' >/dev/null
-pub PUT /buckets/pub/collections/a/records/r2 '{"data":{"n":2}}' >"$H_TMP/r2" # a later event
-h_check "later events are signed" h_wait_for 20 served_at pub/a "$(json d.data.last_modified <"$H_TMP/r2")"
+h_pub PUT /buckets/priv '{"data":{}}' >/dev/null
+h_pub PUT /buckets/priv/collections/secret '{"data":{}}' >/dev/null
+h_pub PUT /buckets/priv/collections/secret/records/s1 '{"data":{"k":"v"}}' >/dev/null
+h_pub PUT /buckets/pub/collections/a/records/r2 '{"data":{"n":2}}' >"$H_TMP/r2" # a later event
+h_check "later events are signed" h_wait_for 20 served_at pub/a "$(h_json d.data.last_modified <"$H_TMP/r2")"
 h_check "a private collection is not signed" gone priv/secret
-pub PATCH /buckets/priv/collections/secret '{"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_pub PATCH /buckets/priv/collections/secret '{"permissions":{"read":["system.Everyone"]}}' >/dev/null
 h_check "a collection readable by everyone in a private bucket is signed" h_wait_for 20 published priv/secret
 
 # A metadata change publishes a new version over the same records.
 V1=$(mon pub/a)
-sha_of() { curl -s "$(cs "$1")" | json 'd.metadata.signature.head.sha256'; }
+sha_of() { curl -s "$(cs "$1")" | h_json 'd.metadata.signature.head.sha256'; }
 sha1=$(sha_of pub/a)
-pub PATCH /buckets/pub/collections/a '{"data":{"title":"A, renamed"}}' >/dev/null
+h_pub PATCH /buckets/pub/collections/a '{"data":{"title":"A, renamed"}}' >/dev/null
 newer() { [ "$(mon "$1")" -gt "$2" ]; }
 h_check "a metadata change publishes a new version" h_wait_for 20 newer pub/a "$V1"
 V2=$(mon pub/a)
 h_check "... served with the new attributes" h_wait_for 20 served_at pub/a "$V2"
 h_check "... over the same records" h_eq "$(sha_of pub/a)" "$sha1"
 h_check "... and the served metadata has the new title" \
-    h_eq "$(curl -s "$(cs pub/a)" | json d.metadata.title)" "A, renamed"
-pub PATCH /buckets/pub '{"data":{"owner":"team"}}' >/dev/null
+    h_eq "$(curl -s "$(cs pub/a)" | h_json d.metadata.title)" "A, renamed"
+h_pub PATCH /buckets/pub '{"data":{"owner":"team"}}' >/dev/null
 h_check "a bucket attribute change publishes a new version too" h_wait_for 20 newer pub/a "$V2"
 V3=$(mon pub/a)
-pub PUT /buckets/pub/collections/a/records/r3 '{"data":{"n":3}}' >"$H_TMP/r3"
+h_pub PUT /buckets/pub/collections/a/records/r3 '{"data":{"n":3}}' >"$H_TMP/r3"
 h_check "writes after a metadata version get timestamps above it" \
-    bash -c "[ $(json d.data.last_modified <"$H_TMP/r3") -gt $V3 ]"
+    bash -c "[ $(h_json d.data.last_modified <"$H_TMP/r3") -gt $V3 ]"
 
 # A collection deleted and created again while the signer holds it in memory: its old
 # records vanish without tombstones, so the delta alone would keep them; the record
 # count check catches it and the signer reads the full state.
-pub PUT /buckets/pub/collections/dc '{"data":{}}' >/dev/null
-for r in r1 r2 r3; do pub PUT "/buckets/pub/collections/dc/records/$r" '{"data":{"old":true}}' >"$H_TMP/dc"; done
-h_check "dc published with 3 records" h_wait_for 20 served_at pub/dc "$(json d.data.last_modified <"$H_TMP/dc")"
+h_pub PUT /buckets/pub/collections/dc '{"data":{}}' >/dev/null
+for r in r1 r2 r3; do h_pub PUT "/buckets/pub/collections/dc/records/$r" '{"data":{"old":true}}' >"$H_TMP/dc"; done
+h_check "dc published with 3 records" h_wait_for 20 served_at pub/dc "$(h_json d.data.last_modified <"$H_TMP/dc")"
 kill -STOP "$H_SIGNER_PID"
-pub DELETE /buckets/pub/collections/dc >/dev/null
-pub PUT /buckets/pub/collections/dc '{"data":{}}' >/dev/null
-pub PUT /buckets/pub/collections/dc/records/r1 '{"data":{"new":true}}' >"$H_TMP/dc"
+h_pub DELETE /buckets/pub/collections/dc >/dev/null
+h_pub PUT /buckets/pub/collections/dc '{"data":{}}' >/dev/null
+h_pub PUT /buckets/pub/collections/dc/records/r1 '{"data":{"new":true}}' >"$H_TMP/dc"
+h_check "  (control: the stream probe sees the events the stopped signer has not consumed)" test "$(stream_len)" -gt 0
 kill -CONT "$H_SIGNER_PID"
-h_check "re-created collection is served" h_wait_for 20 served_at pub/dc "$(json d.data.last_modified <"$H_TMP/dc")"
+h_check "re-created collection is served" h_wait_for 20 served_at pub/dc "$(h_json d.data.last_modified <"$H_TMP/dc")"
 h_check "... with only its new record" \
-    h_eq "$(curl -s "$(cs pub/dc)" | json 'd.changes.map(r=>r.id+":"+JSON.stringify(r.new)).join()')" "r1:true"
+    h_eq "$(curl -s "$(cs pub/dc)" | h_json 'd.changes.map(r=>r.id+":"+JSON.stringify(r.new)).join()')" "r1:true"
 h_check "... the stale copy was detected and re-read in full" \
     grep -q "pub/dc: copy has 3 records, Redis 1 after a delta read" "$H_TMP/signer.log"
 
 # Rotation (docs/keys.md): a signer restarted with its keys in another order re-signs
 # at once (its key ids are part of the source stamp), new key first; then with the new
 # key only. The read server pins both keys and keeps serving.
-first_key_id() { "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" "$1" | json 'd.signatures.map(s=>s.key_id).join()'; }
+first_key_id() { "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" "$1" | h_json 'd.signatures.map(s=>s.key_id).join()'; }
 restart_signer() { # KEYFILE [--key KEYFILE]
     kill -TERM "$H_SIGNER_PID"
     wait "$H_SIGNER_PID" 2>/dev/null || true
@@ -139,26 +137,26 @@ h_check "... a client pinning both verifies" h_eq "${out%% *}" OK
 restart_signer "$ORIG_KEY" --key "$H_TMP/second.key"
 
 # Removal: unpublish, delete a collection, delete a bucket, __flush__.
-pub PUT /buckets/pub/collections/b '{"data":{}}' >/dev/null
-pub PUT /buckets/pub/collections/b/records/r '{"data":{}}' >/dev/null
+h_pub PUT /buckets/pub/collections/b '{"data":{}}' >/dev/null
+h_pub PUT /buckets/pub/collections/b/records/r '{"data":{}}' >/dev/null
 h_check "second collection published" h_wait_for 20 published pub/b
-pub PATCH /buckets/priv/collections/secret '{"permissions":{"read":[]}}' >/dev/null
+h_pub PATCH /buckets/priv/collections/secret '{"permissions":{"read":[]}}' >/dev/null
 h_check "unpublishing removes the snapshot and monitor entries" h_wait_for 20 gone priv/secret
 h_check "... and the read server stops serving it" h_wait_for 20 not_served priv/secret
-pub DELETE /buckets/pub/collections/b >/dev/null
+h_pub DELETE /buckets/pub/collections/b >/dev/null
 h_check "deleting a collection removes its snapshot and monitor entries" h_wait_for 20 gone pub/b
 h_check "... and the read server stops serving it" h_wait_for 20 not_served pub/b
-monitor_lists() { curl -s "$H_SRV/buckets/monitor/collections/changes/changeset" | json "d.changes.some(c=>c.bucket+'/'+c.collection==='$1')"; }
+monitor_lists() { curl -s "$H_SRV/buckets/monitor/collections/changes/changeset" | h_json "d.changes.some(c=>c.bucket+'/'+c.collection==='$1')"; }
 h_check "... and the monitor/changes list no longer has it" h_eq "$(monitor_lists pub/b)" false
-pub PUT /buckets/other '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
-pub PUT /buckets/other/collections/c1 '{"data":{}}' >/dev/null
-pub PUT /buckets/other/collections/c2 '{"data":{}}' >/dev/null
+h_pub PUT /buckets/other '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_pub PUT /buckets/other/collections/c1 '{"data":{}}' >/dev/null
+h_pub PUT /buckets/other/collections/c2 '{"data":{}}' >/dev/null
 h_check "a bucket's two collections published" h_wait_for 20 bash -c \
     "[ -n \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor other/c1)\" ] && [ -n \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor other/c2)\" ]"
-pub DELETE /buckets/other >/dev/null
-h_check "deleting a bucket removes every one of its snapshots" \
-    h_wait_for 20 bash -c "$(declare -f gone mon h_redis); H_REDIS_PORT=$H_REDIS_PORT; gone other/c1 && gone other/c2"
-pub POST /__flush__ >/dev/null
+h_pub DELETE /buckets/other >/dev/null
+both_gone() { gone other/c1 && gone other/c2; }
+h_check "deleting a bucket removes every one of its snapshots" h_wait_for 20 both_gone
+h_pub POST /__flush__ >/dev/null
 if [ "$H_STATUS" = 202 ] || [ "$H_STATUS" = 200 ]; then
     h_check "__flush__ removes every snapshot" h_wait_for 20 gone pub/a
     h_check "... and monitor/changes is empty" h_wait_for 20 bash -c \
@@ -167,7 +165,7 @@ else
     h_check "__flush__ is enabled on the test publisher (HERALD_FLUSH_ENDPOINT_ENABLED)" h_eq "$H_STATUS" 202
 fi
 
-stream_empty() { [ "$(h_redis XLEN herald:changes)" = 0 ] && [ "$(h_redis XPENDING herald:changes signers | head -1)" = 0 ]; }
+stream_empty() { [ "$(stream_len)" = 0 ] && [ "$(h_redis XPENDING herald:changes signers | head -1)" = 0 ]; }
 h_check "consumed events leave the stream" h_wait_for 10 stream_empty
 
 # Key files: refused when group or others may read or write them.
@@ -184,14 +182,14 @@ done
 # data when 2 s remain, over the same records.
 kill -TERM "$H_SIGNER_PID"
 wait "$H_SIGNER_PID" 2>/dev/null || true
-pub PUT /buckets/fresh '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
-pub PUT /buckets/fresh/collections/f '{"data":{}}' >/dev/null
-pub PUT /buckets/fresh/collections/f/records/r '{"data":{"v":1}}' >/dev/null
+h_pub PUT /buckets/fresh '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_pub PUT /buckets/fresh/collections/f '{"data":{}}' >/dev/null
+h_pub PUT /buckets/fresh/collections/f/records/r '{"data":{"v":1}}' >/dev/null
 t_start=$(date +%s%3N)
 HERALD_SIGNATURE_LIFETIME_SECONDS=4 HERALD_SIGNATURE_RESIGN_SECONDS=2 HERALD_SIGNER_SWEEP_SECONDS=1 \
     h_start_signer
 h_check "fresh/f published with the short lifetime" h_wait_for 20 published fresh/f
-head_of() { "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" fresh/f | json "d.signatures[0].head.$1"; }
+head_of() { "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" fresh/f | h_json "d.signatures[0].head.$1"; }
 Va=$(head_of timestamp)
 Ea=$(head_of expires)
 Sa=$(head_of sha256)

@@ -19,20 +19,12 @@ h_start_publisher
 h_start_signer --key "$H_TMP/second.key"
 h_start_server
 
-pub() { # METHOD PATH [BODY] -> body on stdout, status in $H_STATUS
-    local args=(-s -o "$H_TMP/body" -w '%{http_code}' -u "$H_AUTH" -X "$1")
-    [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    H_STATUS=$(curl "${args[@]}" "$H_PUB$2")
-    cat "$H_TMP/body"
-}
-json() { node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8"));const v=('"$1"');process.stdout.write(typeof v==="string"?v:JSON.stringify(v))'; }
-etag() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\([0-9]*\)"/\1/p'; }
-served() { [ "$(etag "$CS")" = "$1" ]; }
+served() { [ "$(h_etag "$CS")" = "$1" ]; }
 node_verify() { node "$VERIFY" "$@" 2>&1 || true; }
 
 CS="$H_SRV/buckets/xc/collections/hard/changeset"
-pub PUT /buckets/xc '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
-pub PUT /buckets/xc/collections/hard '{"data":{"displayName":"Hard cases"}}' >/dev/null
+h_pub PUT /buckets/xc '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
+h_pub PUT /buckets/xc/collections/hard '{"data":{"displayName":"Hard cases"}}' >/dev/null
 h_check "collection created" h_eq "$H_STATUS" 201
 
 # Canonical JSON hard cases. Key order: UTF-16 code units, so "\u20ac" (U+20AC) sorts
@@ -48,11 +40,11 @@ records=(
 )
 accepted=0
 for rec in "${records[@]}"; do
-    pub PUT "/buckets/xc/collections/hard/records/${rec%%:*}" "${rec#*:}" >"$H_TMP/last"
+    h_pub PUT "/buckets/xc/collections/hard/records/${rec%%:*}" "${rec#*:}" >"$H_TMP/last"
     if [ "$H_STATUS" = 201 ]; then accepted=$((accepted + 1)); else h_log "     PUT ${rec%%:*} -> $H_STATUS $(cat "$H_TMP/last")"; fi
 done
 h_check "all hard-case records accepted" h_eq "$accepted" "${#records[@]}"
-T1=$(json d.data.last_modified <"$H_TMP/last")
+T1=$(h_json d.data.last_modified <"$H_TMP/last")
 h_check "server serves the version with every record" h_wait_for 20 served "$T1"
 
 out=$(node_verify --url "$CS" --public-key "$KEY1_PUB")
@@ -100,19 +92,19 @@ h_check "node rejects a snapshot served for another collection" h_eq "$o" "FAIL 
 STATE=$H_TMP/node-state.json
 out=$(node_verify --url "$CS" --public-key "$KEY1_PUB" --state "$STATE")
 h_check "node saves a verified state" h_eq "$(echo "$out" | cut -d' ' -f1,7)" "OK mode=full"
-pub PUT /buckets/xc/collections/hard/records/a1 '{"data":{"name":"changed ☃","n":-0.5}}' >/dev/null
-pub DELETE /buckets/xc/collections/hard/records/a3 >"$H_TMP/del"
-T2=$(json d.data.last_modified <"$H_TMP/del")
+h_pub PUT /buckets/xc/collections/hard/records/a1 '{"data":{"name":"changed ☃","n":-0.5}}' >/dev/null
+h_pub DELETE /buckets/xc/collections/hard/records/a3 >"$H_TMP/del"
+T2=$(h_json d.data.last_modified <"$H_TMP/del")
 h_check "server serves the version after the edits" h_wait_for 20 served "$T2"
 delta=$(curl -s "$CS?_since=$T1")
-h_check "the delta holds the edit and the tombstone" h_eq "$(echo "$delta" | json 'd.changes.map(c=>c.id+(c.deleted?"-":"")).sort().join()')" "a1,a3-"
+h_check "the delta holds the edit and the tombstone" h_eq "$(echo "$delta" | h_json 'd.changes.map(c=>c.id+(c.deleted?"-":"")).sort().join()')" "a1,a3-"
 out=$(node_verify --url "$CS" --public-key "$KEY2_PUB" --state "$STATE")
 h_check "node verifies the merged delta" h_eq "$(echo "$out" | cut -d' ' -f1-5,7)" \
     "OK bucket=xc collection=hard timestamp=$T2 records=5 mode=delta"
-h_check "merged state has the new record value" h_eq "$(json 'd.records.find(r=>r.id==="a1").name' <"$STATE")" "changed ☃"
+h_check "merged state has the new record value" h_eq "$(h_json 'd.records.find(r=>r.id==="a1").name' <"$STATE")" "changed ☃"
 
 # Metadata change: a new version over the same records, still verifiable.
-pub PATCH /buckets/xc/collections/hard '{"data":{"displayName":"Renamed"}}' >/dev/null
+h_pub PATCH /buckets/xc/collections/hard '{"data":{"displayName":"Renamed"}}' >/dev/null
 h_check "metadata change is served as a newer version" h_wait_for 20 bash -c "[ \"\$(curl -s -D - -o /dev/null '$CS' | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *\"\([0-9]*\)\"/\1/p')\" -gt $T2 ]"
 out=$(node_verify --url "$CS" --public-key "$KEY1_PUB" --state "$STATE")
 h_check "node verifies the empty delta after a metadata change" h_eq "$(echo "$out" | cut -d' ' -f1,5,7)" "OK records=5 mode=delta"

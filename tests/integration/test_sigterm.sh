@@ -6,14 +6,9 @@
 # signer publishes the latest state.
 source "$(dirname "$0")/../support/harness.sh"
 
-h_start_redis
-h_keygen
-h_start_publisher
-h_start_signer
-h_start_server
+h_start_pipeline
 
-admin() { curl -s -o /dev/null -w '%{http_code}' -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' --data-binary "$2" "$H_PUB$1"; }
-h_check "setup" h_eq "$(admin /accounts/alice '{"data":{"password":"alice-pw-123"}}')$(admin /buckets/b '{"data":{},"permissions":{"read":["system.Everyone"],"write":["account:alice"]}}')$(admin /buckets/b/collections/c '{"data":{}}')" 201201201
+h_check "setup" h_eq "$(h_put /accounts/alice '{"data":{"password":"alice-pw-123"}}')$(h_put /buckets/b '{"data":{},"permissions":{"read":["system.Everyone"],"write":["account:alice"]}}')$(h_put /buckets/b/collections/c '{"data":{}}')" 201201201
 
 # 16 writers as alice, each with a password variant the credential cache has not seen
 # (alice, then wrong passwords that also cost one argon2id check), all at once.
@@ -56,8 +51,7 @@ h_check "no accepted request was dropped" h_eq "$dropped" 0
 h_start_publisher
 writers=()
 for i in $(seq 1 40); do
-    curl -s -o /dev/null -u "$H_AUTH" -X PUT -H 'Content-Type: application/json' \
-        --data-binary "{\"data\":{\"n\":$i}}" "$H_PUB/buckets/b/collections/c/records/s$i" &
+    h_put "/buckets/b/collections/c/records/s$i" "{\"data\":{\"n\":$i}}" >/dev/null &
     writers+=($!)
 done
 sleep 0.1

@@ -19,6 +19,11 @@ H_AUTH="admin:$HERALD_ADMIN_PASSWORD"
 
 h_log() { printf '%s\n' "$*" >&2; }
 
+# Talking to the services: the publisher's API, ETags, JSON fields, verify.
+source "$(dirname "${BASH_SOURCE[0]}")/client.sh"
+# What the signer tests check: announced snapshots against the log of writes.
+source "$(dirname "${BASH_SOURCE[0]}")/states.sh"
+
 h_cleanup() {
     local pid
     for pid in "${H_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -108,14 +113,46 @@ h_start_signer() {
     H_PIDS+=("$H_SIGNER_PID")
 }
 
+# h_exec_server PORT [ARGS...]: becomes a read server on 127.0.0.1:PORT logging to
+# server.log; run it with & (exec, so that $! is the server itself).
+h_exec_server() {
+    local port=$1
+    shift
+    exec "$H_BUILD/server/herald-server" --listen "127.0.0.1:$port" --redis "$H_REDIS_URL" \
+        --public-key "$H_PUBKEY" "$@" 2>>"$H_TMP/server.log"
+}
+
+# h_start_server [ARGS...]: the read server, on H_SRV_PORT if set (a restart keeps its
+# port), else on a free port; sets H_SRV (its /v1 URL), H_SRV_PORT and H_SRV_PID.
 h_start_server() {
     H_SRV_PORT=${H_SRV_PORT:-$(h_free_port)}
-    "$H_BUILD/server/herald-server" --listen "127.0.0.1:$H_SRV_PORT" --redis "$H_REDIS_URL" \
-        --public-key "$H_PUBKEY" "$@" 2>>"$H_TMP/server.log" &
+    h_exec_server "$H_SRV_PORT" "$@" &
     H_SRV_PID=$!
     H_PIDS+=("$H_SRV_PID")
     H_SRV="http://127.0.0.1:$H_SRV_PORT/v1"
     h_wait_port "$H_SRV_PORT" 20 "$H_SRV_PID" "$H_TMP/server.log"
+}
+
+# h_start_second_server [ARGS...]: another read server beside the first, on its own free
+# port; sets H_SRV2, H_SRV2_PORT and H_SRV2_PID and leaves H_SRV* to the first, so that
+# h_start_server still (re)starts the first one. Both log to server.log.
+h_start_second_server() {
+    H_SRV2_PORT=${H_SRV2_PORT:-$(h_free_port)}
+    h_exec_server "$H_SRV2_PORT" "$@" &
+    H_SRV2_PID=$!
+    H_PIDS+=("$H_SRV2_PID")
+    H_SRV2="http://127.0.0.1:$H_SRV2_PORT/v1"
+    h_wait_port "$H_SRV2_PORT" 20 "$H_SRV2_PID" "$H_TMP/server.log"
+}
+
+# h_start_pipeline [SERVER ARGS...]: the whole chain most tests run on: Redis, a signing
+# key, the publisher, the signer and one read server (given SERVER ARGS).
+h_start_pipeline() {
+    h_start_redis
+    h_keygen
+    h_start_publisher
+    h_start_signer
+    h_start_server "$@"
 }
 
 # h_check NAME CONDITION-COMMAND...: records one assertion.
