@@ -12,18 +12,20 @@
  * before it; httpd.c reaches the pipeline through the handler pointer main.c gives it.
  *   program         main.c (settings, wiring, signals)
  *   connection I/O  httpd.c (sockets, framing, keep-alive, timeouts)
- *   pipeline        pipeline.c (CORS preflight, body limit, authentication with argon2id
- *                   on worker threads, principals, password hashing, decorations, log)
+ *   pipeline        pipeline.c (CORS preflight, body limit, login throttle, authentication
+ *                   with argon2id on worker threads, principals, password hashing,
+ *                   decorations, log)
  *   router          dispatch.c (path -> handler, method and Accept checks, the batch
  *                   loop), batch.c (batch body -> sub-requests; sub-responses -> JSON)
- *   handlers        endpoints.c (root, heartbeats, version, __flush__), permissions.c
+ *   handlers        endpoints.c (root, heartbeats, version, __flush__, /metrics), permissions.c
  *                   (GET /v1/permissions), list.c, object.c
  *   write           write.c (the write of one object, step by step, for list and object)
  *   request context call.c (pub_call: the request as handlers see it, and the helpers
  *                   they share: deny, status, preconditions, permissions, listing)
  *   model, services objects.c (Redis views and guarded writes), store.c (connection, Lua
- *                   scripts), accounts.c (argon2id workers, credential cache), auth.c
- *                   (the admin), settings.c
+ *                   scripts), accounts.c (argon2id workers, credential cache, dummy
+ *                   hash), auth.c (the admin), throttle.c (failed-login throttling),
+ *                   metrics.c (counters, /metrics page), settings.c
  *   response        reply.c (status, headers and JSON bodies of a pub_resp)
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
@@ -60,6 +62,7 @@
 #include "pipeline.h"
 #include "settings.h"
 #include "store.h"
+#include "throttle.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8889"
 #define DEFAULT_REDIS "redis://127.0.0.1:6379/0"
@@ -235,6 +238,9 @@ main(int argc, char **argv)
     pub_store *store = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
+    pub_throttle *throttle = NULL;
+    pub_throttle_opts topts;
+    pub_metrics metrics;
     pub_settings settings;
     herald_redis_url url;
     char err[512], host[256], listen_str[300];
@@ -242,6 +248,7 @@ main(int argc, char **argv)
     int64_t timeout_ms;
 
     memset(&settings, 0, sizeof(settings));
+    memset(&metrics, 0, sizeof(metrics));
 
     herald_log_init("herald-publisher", HERALD_LOG_INFO);
     switch (parse_args(flags, &config_file, argc, argv)) {
@@ -311,6 +318,16 @@ main(int argc, char **argv)
                                 (int)settings.account_cache_ttl_seconds, 1024);
     if (!accounts)
         goto done;
+    /* Login throttling (throttle.h): its documented defaults, and HERALD_<NAME> from the
+     * environment until these settings join the settings table. */
+    pub_throttle_opts_default(&topts);
+    if (pub_throttle_opts_from_env(&topts, err, sizeof(err)) != 0) {
+        herald_error("config: %s", err);
+        goto done;
+    }
+    throttle = pub_throttle_new(&topts);
+    if (!throttle)
+        goto done;
     store = pub_store_new(&url, (int)timeout_ms);
     /* Redis may start after us (or restart): requests get 503 until it answers. */
     if (pub_store_ready(store) != 0)
@@ -323,6 +340,9 @@ main(int argc, char **argv)
         .accounts = accounts,
         .settings = &settings,
         .default_host = listen_str,
+        .throttle = throttle,
+        .forwarded_depth = topts.forwarded_depth,
+        .metrics = &metrics,
     };
     pub_httpd_opts ho = {settings.max_body_bytes, (int)settings.idle_timeout_seconds * 1000,
                          (int)settings.header_timeout_seconds * 1000};
@@ -355,6 +375,7 @@ done:
         event_free(sigint);
     pub_httpd_free(http);
     pub_accounts_free(accounts);
+    pub_throttle_free(throttle);
     if (base)
         event_base_free(base);
     pub_store_free(store);
