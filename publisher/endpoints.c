@@ -160,8 +160,8 @@ pub_endpoints_metrics(pub_call *c)
         g.queue_depth = pub_accounts_depth(app->accounts);
     if (app->throttle) {
         pub_throttle_stats st;
-        pub_throttle_stats_get(app->throttle,
-                               (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &st);
+        pub_throttle_stats_get(app->throttle, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                               &st);
         g.throttle_entries = st.entries;
         g.throttle_capacity = st.capacity;
         g.throttle_evictions = st.evictions;

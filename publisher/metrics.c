@@ -93,8 +93,7 @@ pub_metrics_render(herald_buf *out, const pub_metrics *m, const pub_metrics_gaug
     herald_buf_printf(out, "herald_publisher_login_throttle_entries %lld\n", g->throttle_entries);
     help(out, "herald_publisher_login_throttle_capacity", "gauge",
          "Slots of the failed-login table.");
-    herald_buf_printf(out, "herald_publisher_login_throttle_capacity %lld\n",
-                      g->throttle_capacity);
+    herald_buf_printf(out, "herald_publisher_login_throttle_capacity %lld\n", g->throttle_capacity);
     help(out, "herald_publisher_login_throttle_evictions_total", "counter",
          "Entries of the failed-login table dropped for new ones while still counting.");
     herald_buf_printf(out, "herald_publisher_login_throttle_evictions_total %lld\n",
@@ -108,8 +107,7 @@ pub_metrics_render(herald_buf *out, const pub_metrics *m, const pub_metrics_gaug
             herald_buf_printf(out, "herald_publisher_http_responses_total{status=\"%d\"} %llu\n",
                               STATUSES[i], (unsigned long long)m->responses[i]);
         else
-            herald_buf_printf(out,
-                              "herald_publisher_http_responses_total{status=\"other\"} %llu\n",
+            herald_buf_printf(out, "herald_publisher_http_responses_total{status=\"other\"} %llu\n",
                               (unsigned long long)m->responses[i]);
     }
 }

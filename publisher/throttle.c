@@ -33,8 +33,7 @@ const pub_throttle_setting pub_throttle_settings[] = {
      "it is delayed from its next failure on"},
     {"login_throttle_delay_ms", OPT(delay_ms), 1000, 1, 600000,
      "first delay past a threshold; doubles with each further failure"},
-    {"login_throttle_max_delay_seconds", OPT(max_delay_seconds), 900, 1, 86400,
-     "longest delay"},
+    {"login_throttle_max_delay_seconds", OPT(max_delay_seconds), 900, 1, 86400, "longest delay"},
     {"login_throttle_decay_seconds", OPT(decay_seconds), 60, 1, 86400,
      "one failure of each count is forgotten per this many seconds"},
     {"login_throttle_entries", OPT(entries), 65536, 64, 16777216,
@@ -227,8 +226,7 @@ score_at(const pub_throttle *t, const struct slot *s, long long now)
 static int
 idle(const pub_throttle *t, const struct slot *s, long long now)
 {
-    return s->at_ms == 0 ||
-           (s->inflight <= 0 && s->until_ms <= now && score_at(t, s, now) <= 0.0f);
+    return s->at_ms == 0 || (s->inflight <= 0 && s->until_ms <= now && score_at(t, s, now) <= 0.0f);
 }
 
 /* The slot of 'key'; with 'create', a new one when absent, never evicting 'keep'. */
@@ -319,8 +317,11 @@ fail(const pub_throttle *t, struct slot *s, int thr, long long now)
     s->at_ms = now > 0 ? now : 1;
     if (s->score < (float)thr)
         return 0;
+    /* Failures past the threshold, rounded: decay between two failures must not undo
+     * the doubling. */
+    int past = (int)(s->score - (float)thr + 0.5f);
     double d = (double)t->o.delay_ms;
-    for (int k = 0; k < (int)(s->score - (float)thr) && d < t->o.max_delay_seconds * 1000.0; k++)
+    for (int k = 0; k < past && d < t->o.max_delay_seconds * 1000.0; k++)
         d *= 2;
     if (d > t->o.max_delay_seconds * 1000.0)
         d = t->o.max_delay_seconds * 1000.0;
@@ -352,13 +353,13 @@ pub_throttle_done(pub_throttle *t, const char *account, const char *addr, int ok
         p->at_ms = now > 0 ? now : 1;
     } else {
         long long wa = fail(t, a, t->o.address_failures, now);
-        r.address_failures = (int)a->score;
+        r.address_failures = (int)(a->score + 0.5f);
         /* May evict 'a' (settled above), never 'p'. */
         struct slot *u = lookup(t, ku, now, 1, p);
         u->score = score_at(t, u, now) + 1.0f;
         u->at_ms = now > 0 ? now : 1;
         long long wp = fail(t, p, pair_threshold(t, p, u, now), now);
-        r.pair_failures = (int)p->score;
+        r.pair_failures = (int)(p->score + 0.5f);
         r.wait_ms = wa > wp ? wa : wp;
     }
     if (out)
