@@ -223,6 +223,17 @@ score_at(const pub_throttle *t, const struct slot *s, long long now)
     return v > 0 ? (float)v : 0;
 }
 
+/* Failures counted at 'now': a failure partly forgotten still counts whole, so one is
+ * forgotten per decay_seconds (a continuous decay alone would let a burst of N
+ * failures count as slightly less than N). */
+static int
+count_at(const pub_throttle *t, const struct slot *s, long long now)
+{
+    float v = score_at(t, s, now) - 1e-4f;
+    int n = (int)v;
+    return (float)n < v ? n + 1 : n;
+}
+
 static int
 idle(const pub_throttle *t, const struct slot *s, long long now)
 {
@@ -274,7 +285,7 @@ blocked(const pub_throttle *t, const struct slot *s, int thr, long long now, lon
         *wait_ms = s->until_ms - now;
         return 1;
     }
-    if (s->inflight > 0 && score_at(t, s, now) + (float)s->inflight >= (float)thr) {
+    if (s->inflight > 0 && count_at(t, s, now) + s->inflight >= thr) {
         *wait_ms = 1000; /* an attempt is being verified: try after it */
         return 1;
     }
@@ -285,8 +296,8 @@ static int
 pair_threshold(const pub_throttle *t, const struct slot *pair, const struct slot *account,
                long long now)
 {
-    int hot = account && score_at(t, account, now) >= (float)t->o.account_failures;
-    return hot && pair && score_at(t, pair, now) > 0 ? 1 : t->o.failures;
+    int hot = account && count_at(t, account, now) >= t->o.account_failures;
+    return hot && pair && count_at(t, pair, now) > 0 ? 1 : t->o.failures;
 }
 
 int
@@ -315,11 +326,10 @@ fail(const pub_throttle *t, struct slot *s, int thr, long long now)
 {
     s->score = score_at(t, s, now) + 1.0f;
     s->at_ms = now > 0 ? now : 1;
-    if (s->score < (float)thr)
+    int n = count_at(t, s, now);
+    if (n < thr)
         return 0;
-    /* Failures past the threshold, rounded: decay between two failures must not undo
-     * the doubling. */
-    int past = (int)(s->score - (float)thr + 0.5f);
+    int past = n - thr; /* failures past the threshold: each doubles the delay */
     double d = (double)t->o.delay_ms;
     for (int k = 0; k < past && d < t->o.max_delay_seconds * 1000.0; k++)
         d *= 2;
@@ -353,13 +363,13 @@ pub_throttle_done(pub_throttle *t, const char *account, const char *addr, int ok
         p->at_ms = now > 0 ? now : 1;
     } else {
         long long wa = fail(t, a, t->o.address_failures, now);
-        r.address_failures = (int)(a->score + 0.5f);
+        r.address_failures = count_at(t, a, now);
         /* May evict 'a' (settled above), never 'p'. */
         struct slot *u = lookup(t, ku, now, 1, p);
         u->score = score_at(t, u, now) + 1.0f;
         u->at_ms = now > 0 ? now : 1;
         long long wp = fail(t, p, pair_threshold(t, p, u, now), now);
-        r.pair_failures = (int)(p->score + 0.5f);
+        r.pair_failures = count_at(t, p, now);
         r.wait_ms = wa > wp ? wa : wp;
     }
     if (out)
