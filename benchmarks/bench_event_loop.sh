@@ -18,7 +18,7 @@ source "$SRC/tests/support/harness.sh"
 
 h_start_redis
 h_keygen
-h_start_publisher
+HERALD_TRUSTED_FORWARDED_FOR_DEPTH=1 h_start_publisher # the probe sends from distinct addresses
 [ "$(h_put /accounts/bob '{"data":{"password":"bob-pw"}}')" = 201 ] || { h_log "cannot create the account"; exit 1; }
 
 echo "publisher __lbheartbeat__ during 16 argon2id checks (ms):"

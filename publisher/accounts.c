@@ -44,6 +44,7 @@ struct pub_accounts {
     struct cache_entry *cache;
     size_t cache_max;
     long long ttl_ms;
+    char *dummy_hash;
 };
 
 static long long
@@ -94,15 +95,25 @@ pub_accounts_hash_now(const char *password, size_t pwlen)
     return herald_mem_strdup(out);
 }
 
+static long long
+monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 run_job(pub_job *j)
 {
+    j->started_us = monotonic_us();
     if (j->kind == PUB_JOB_HASH) {
         j->hash = pub_accounts_hash_now(j->password, j->pwlen);
         j->ok = j->hash != NULL;
     } else {
         j->ok = j->hash && crypto_pwhash_str_verify(j->hash, j->password, j->pwlen) == 0;
     }
+    j->finished_us = monotonic_us();
 }
 
 static void *
@@ -177,6 +188,14 @@ pub_accounts_new(struct event_base *base, int threads, int ttl_seconds, size_t c
     if (!a->key)
         goto fail;
     randombytes_buf(a->key, crypto_generichash_KEYBYTES);
+    {
+        unsigned char pw[32];
+        randombytes_buf(pw, sizeof(pw));
+        a->dummy_hash = pub_accounts_hash_now((const char *)pw, sizeof(pw));
+        sodium_memzero(pw, sizeof(pw));
+        if (!a->dummy_hash)
+            goto fail;
+    }
     if (pipe(a->pipe_fd) != 0 || fcntl(a->pipe_fd[0], F_SETFL, O_NONBLOCK) != 0 ||
         fcntl(a->pipe_fd[1], F_SETFL, O_NONBLOCK) != 0)
         goto fail;
@@ -220,6 +239,7 @@ pub_accounts_free(pub_accounts *a)
         if (a->pipe_fd[i] >= 0)
             close(a->pipe_fd[i]);
     sodium_free(a->key);
+    free(a->dummy_hash);
     if (a->cache)
         sodium_memzero(a->cache, a->cache_max * sizeof(*a->cache));
     free(a->cache);
@@ -228,10 +248,26 @@ pub_accounts_free(pub_accounts *a)
     free(a);
 }
 
+const char *
+pub_accounts_dummy_hash(const pub_accounts *a)
+{
+    return a->dummy_hash;
+}
+
+int
+pub_accounts_depth(pub_accounts *a)
+{
+    pthread_mutex_lock(&a->lock);
+    int n = a->queued;
+    pthread_mutex_unlock(&a->lock);
+    return n;
+}
+
 int
 pub_accounts_submit(pub_accounts *a, pub_job *job)
 {
     int rc = -1;
+    job->queued_us = monotonic_us();
     pthread_mutex_lock(&a->lock);
     if (a->queued < QUEUE_MAX) {
         job->next = NULL;

@@ -14,6 +14,13 @@
  * brute-forced offline), the value the account id and an expiry. Changing an account's
  * password or deleting it forgets its entries at once (in this process; another
  * publisher sees the change after the TTL at most).
+ *
+ * A wrong password for an account that does not exist must cost what it costs for one
+ * that does, or the answer time tells who has an account: at start a dummy hash of a
+ * random password is made with the same parameters as every new hash, and the pipeline
+ * verifies unknown accounts against it (the result is always "wrong"). A flood of
+ * unknown accounts therefore costs argon2id work like a flood of wrong passwords; the
+ * login throttle (throttle.h) and the bounded queue (503 past QUEUE_MAX) bound both.
  */
 #ifndef HERALD_PUB_ACCOUNTS_H
 #define HERALD_PUB_ACCOUNTS_H
@@ -42,6 +49,8 @@ struct pub_job {
     pub_job_done done;
     void *arg;
     pub_job *next;
+    /* Monotonic microseconds: queued (submit), started and finished (the worker). */
+    long long queued_us, started_us, finished_us;
 };
 
 pub_job *pub_job_new(enum pub_job_kind kind, const char *password, size_t pwlen, const char *hash,
@@ -53,6 +62,11 @@ pub_accounts *pub_accounts_new(struct event_base *base, int threads, int ttl_sec
                                size_t cache_max) __attribute__((warn_unused_result));
 /* Stops the workers (pending jobs are dropped without their callbacks). NULL-safe. */
 void pub_accounts_free(pub_accounts *a);
+
+/* The dummy "$argon2id$..." hash made at start (see above). */
+const char *pub_accounts_dummy_hash(const pub_accounts *a);
+/* Jobs queued or running. */
+int pub_accounts_depth(pub_accounts *a);
 
 /* Queues a job; returns 0, or -1 when the queue is full (answer 503). */
 int pub_accounts_submit(pub_accounts *a, pub_job *job) __attribute__((warn_unused_result));

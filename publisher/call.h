@@ -23,11 +23,13 @@
 #include "auth.h"
 #include "herald/listing.h"
 #include "http.h"
+#include "metrics.h"
 #include "objects.h"
 #include "path.h"
 #include "perms.h"
 #include "settings.h"
 #include "store.h"
+#include "throttle.h"
 
 typedef struct pub_app {
     pub_store *store;
@@ -35,6 +37,9 @@ typedef struct pub_app {
     pub_accounts *accounts;
     const pub_settings *settings;
     const char *default_host; /* "host:port" for absolute URLs when there is no Host */
+    pub_throttle *throttle;   /* failed logins (the pipeline's) */
+    int forwarded_depth;      /* trusted X-Forwarded-For entries (throttle.h) */
+    pub_metrics *metrics;     /* counted by the pipeline, shown by GET /metrics */
 } pub_app;
 
 /* Passwords hashed for this request (account writes), looked up by value. */

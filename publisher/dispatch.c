@@ -136,6 +136,9 @@ route(pub_call *c, const pub_path *p)
     case PUB_PATH_VERSION:
         get ? pub_endpoints_version(c) : pub_reply_method_not_allowed(c->resp);
         return;
+    case PUB_PATH_METRICS:
+        get ? pub_endpoints_metrics(c) : pub_reply_method_not_allowed(c->resp);
+        return;
     case PUB_PATH_FLUSH:
         if (!s->flush_endpoint_enabled)
             pub_reply_missing(c->resp, NULL, NULL);

@@ -3,6 +3,8 @@
  */
 #include "endpoints.h"
 
+#include <time.h>
+
 #include "herald/log.h"
 #include "herald/schema.h"
 #include "reply.h"
@@ -144,4 +146,29 @@ pub_endpoints_version(pub_call *c)
                   json_pack("{s:s,s:s,s:s,s:s}", "name", "herald", "version", HERALD_VERSION,
                             "source", "https://github.com/herald/herald", "commit", "unknown"),
                   0);
+}
+
+void
+pub_endpoints_metrics(pub_call *c)
+{
+    const pub_app *app = c->app;
+    pub_metrics_gauges g = {0, 0, 0, 0};
+    herald_buf body = HERALD_BUF_INIT;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (app->accounts)
+        g.queue_depth = pub_accounts_depth(app->accounts);
+    if (app->throttle) {
+        pub_throttle_stats st;
+        pub_throttle_stats_get(app->throttle, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                               &st);
+        g.throttle_entries = st.entries;
+        g.throttle_capacity = st.capacity;
+        g.throttle_evictions = st.evictions;
+    }
+    if (app->metrics)
+        pub_metrics_render(&body, app->metrics, &g);
+    pub_reply_json(c->resp, 200, &body, 0);
+    pub_headers_set(&c->resp->headers, "Content-Type", "text/plain; version=0.0.4");
+    herald_buf_free(&body);
 }

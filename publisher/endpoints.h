@@ -1,7 +1,7 @@
 /*
  * endpoints -- the handlers of Kinto's endpoints that are not objects: the root
  * (server description and capabilities, with the signer's public keys), the
- * heartbeats, the version, and __flush__. The router checks the method and whether
+ * heartbeats, the version, __flush__, and /metrics. The router checks the method and whether
  * the endpoint is enabled; these only answer.
  */
 #ifndef HERALD_PUB_ENDPOINTS_H
@@ -17,6 +17,8 @@ void pub_endpoints_heartbeat(pub_call *c);
 void pub_endpoints_lbheartbeat(pub_call *c);
 /* GET /v1/__version__. */
 void pub_endpoints_version(pub_call *c);
+/* GET /metrics: the counters in Prometheus text form (metrics.h). */
+void pub_endpoints_metrics(pub_call *c);
 /* POST /v1/__flush__: deletes every object (202). */
 void pub_endpoints_flush(pub_call *c);
 

@@ -45,7 +45,8 @@ typedef struct pub_req {
     pub_headers headers;
     char *body; /* NUL-terminated copy (the body may hold NULs: use body_len) */
     size_t body_len;
-    char *host; /* scheme://host for absolute URLs (Next-Page, root url) */
+    char *host;    /* scheme://host for absolute URLs (Next-Page, root url) */
+    char peer[64]; /* the connection's peer address ("" when unknown, in a batch) */
 } pub_req;
 
 typedef struct pub_resp {

@@ -19,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 struct pub_httpd_conn {
     pub_httpd *h;
     int fd;
+    char peer[64]; /* numeric address of the client (or of the proxy in front) */
     enum state state;
     struct event *rev, *wev, *tev;
     herald_buf in;       /* received, not consumed */
@@ -231,6 +233,7 @@ begin_request(conn *c, const http_request *hr, const http_header *hdrs)
     herald_buf tmp = HERALD_BUF_INIT;
     pub_req *r = herald_mem_calloc(1, sizeof(*r));
     pub_req_init(r);
+    memcpy(r->peer, c->peer, sizeof(r->peer));
     c->req = r;
     herald_buf_append(&tmp, hr->method_name.p, hr->method_name.len);
     size_t mlen = tmp.len;
@@ -471,13 +474,32 @@ on_resume(evutil_socket_t fd, short what, void *arg)
         event_add(h->lev, NULL);
 }
 
+/* The numeric address of 'sa' ("" for other families); an IPv4-mapped IPv6 address is
+ * written as IPv4, so one client has one name whatever the listening socket. */
+static void
+peer_name(char *out, size_t len, const struct sockaddr_storage *sa)
+{
+    out[0] = '\0';
+    if (sa->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    } else if (sa->ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, a6, out, (socklen_t)len);
+    }
+}
+
 static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     pub_httpd *h = arg;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof(sa);
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
                 /* The pending connection keeps the listener readable: accepting again
@@ -498,6 +520,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
         conn *c = herald_mem_calloc(1, sizeof(*c));
         c->h = h;
         c->fd = fd;
+        peer_name(c->peer, sizeof(c->peer), &sa);
         c->rev = event_new(h->base, fd, EV_READ | EV_PERSIST, on_read, c);
         c->wev = event_new(h->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
         c->tev = evtimer_new(h->base, on_timer, c);

@@ -12,18 +12,20 @@
  * before it; httpd.c reaches the pipeline through the handler pointer main.c gives it.
  *   program         main.c (settings, wiring, signals)
  *   connection I/O  httpd.c (sockets, framing, keep-alive, timeouts)
- *   pipeline        pipeline.c (CORS preflight, body limit, authentication with argon2id
- *                   on worker threads, principals, password hashing, decorations, log)
+ *   pipeline        pipeline.c (CORS preflight, body limit, login throttle, authentication
+ *                   with argon2id on worker threads, principals, password hashing,
+ *                   decorations, log)
  *   router          dispatch.c (path -> handler, method and Accept checks, the batch
  *                   loop), batch.c (batch body -> sub-requests; sub-responses -> JSON)
- *   handlers        endpoints.c (root, heartbeats, version, __flush__), permissions.c
+ *   handlers        endpoints.c (root, heartbeats, version, __flush__, /metrics), permissions.c
  *                   (GET /v1/permissions), list.c, object.c
  *   write           write.c (the write of one object, step by step, for list and object)
  *   request context call.c (pub_call: the request as handlers see it, and the helpers
  *                   they share: deny, status, preconditions, permissions, listing)
  *   model, services objects.c (Redis views and guarded writes), store.c (connection, Lua
- *                   scripts), accounts.c (argon2id workers, credential cache), auth.c
- *                   (the admin), settings.c
+ *                   scripts), accounts.c (argon2id workers, credential cache, dummy
+ *                   hash), auth.c (the admin), throttle.c (failed-login throttling),
+ *                   metrics.c (counters, /metrics page), settings.c
  *   response        reply.c (status, headers and JSON bodies of a pub_resp)
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
@@ -55,6 +57,7 @@
 #include "pipeline.h"
 #include "settings.h"
 #include "store.h"
+#include "throttle.h"
 
 static int
 is_loopback(const char *host)
@@ -133,10 +136,14 @@ main(int argc, char **argv)
     pub_store *store = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
+    pub_throttle *throttle = NULL;
+    pub_metrics metrics;
     pub_settings settings;
     herald_redis_url url;
     char listen_str[300];
     int rc;
+
+    memset(&metrics, 0, sizeof(metrics));
 
     herald_log_init("herald-publisher", HERALD_LOG_INFO);
     rc = pub_settings_read(&settings, argc, argv);
@@ -174,6 +181,9 @@ main(int argc, char **argv)
                                 (int)settings.account_cache_ttl_seconds, 1024);
     if (!accounts)
         goto done;
+    throttle = pub_throttle_new(&settings.throttle);
+    if (!throttle)
+        goto done;
     store = pub_store_new(&url, (int)settings.redis_timeout_ms);
     /* Redis may start after us (or restart): requests get 503 until it answers. */
     if (pub_store_ready(store) != 0)
@@ -186,6 +196,9 @@ main(int argc, char **argv)
         .accounts = accounts,
         .settings = &settings,
         .default_host = listen_str,
+        .throttle = throttle,
+        .forwarded_depth = settings.throttle.forwarded_depth,
+        .metrics = &metrics,
     };
     pub_httpd_opts ho = {settings.max_body_bytes, (int)settings.idle_timeout_seconds * 1000,
                          (int)settings.header_timeout_seconds * 1000};
@@ -218,6 +231,7 @@ done:
         event_free(sigint);
     pub_httpd_free(http);
     pub_accounts_free(accounts);
+    pub_throttle_free(throttle);
     if (base)
         event_base_free(base);
     pub_store_free(store);

@@ -77,6 +77,10 @@ pub_path_parse(pub_path *out, const char *path)
     out->kind = PUB_PATH_NOT_FOUND;
     if (len == 0 || path[0] != '/' || len >= sizeof(copy))
         return 0;
+    if (strcmp(path, "/metrics") == 0) {
+        out->kind = PUB_PATH_METRICS;
+        return 0;
+    }
     if (strcmp(path, "/v1") == 0)
         return set_redirect(out, "", "/v1/", 4);
     if (strcmp(path, "/v1/") == 0) {

@@ -15,6 +15,7 @@
  *   /v1/accounts[/{id}]                               PUB_PATH_LIST / OBJECT, depth 1
  *   /v1/batch, /v1/permissions, /v1/__heartbeat__, /v1/__lbheartbeat__,
  *   /v1/__version__, /v1/__flush__                    one kind each
+ *   /metrics (outside the API, as on the read server)  PUB_PATH_METRICS
  *
  * 'depth' is the number of levels down to the object (or the objects listed); res[L]
  * is the resource at level L and ids[0..depth-1] the ids along the way (a list has
@@ -46,6 +47,7 @@ enum pub_path_kind {
     PUB_PATH_LBHEARTBEAT,
     PUB_PATH_VERSION,
     PUB_PATH_FLUSH,
+    PUB_PATH_METRICS,
 };
 
 enum pub_res {

@@ -33,6 +33,9 @@ typedef struct pub_ctx {
     int pending; /* worker jobs not back yet */
     int failed;  /* a job could not be queued */
     struct timespec t0;
+    char *login;     /* the user name of a login charged to the throttle, until settled */
+    int dummy;       /* the verification runs against the dummy hash (no such account) */
+    char client[64]; /* the client address (throttle.h) */
 } pub_ctx;
 
 static void
@@ -54,6 +57,7 @@ hashes_free(pub_hashes *h)
 static void
 ctx_free(pub_ctx *ctx)
 {
+    free(ctx->login);
     pub_req_free(&ctx->req);
     pub_user_free(&ctx->user);
     hashes_free(&ctx->hashes);
@@ -102,11 +106,65 @@ decorate(const pub_app *app, const pub_req *req, pub_resp *resp)
     }
 }
 
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Counts a finished argon2id job (its queue wait and run time). */
+static void
+count_job(const pub_app *app, const pub_job *job)
+{
+    double wait = (double)(job->started_us - job->queued_us) / 1e6;
+    double run = (double)(job->finished_us - job->started_us) / 1e6;
+    pub_metrics_job(app->metrics, job->kind == PUB_JOB_VERIFY, wait > 0 ? wait : 0,
+                    run > 0 ? run : 0);
+}
+
+/*
+ * Settles the login charged to the throttle: 'ok' 1 (right password), 0 (wrong, or no
+ * such account), -1 (not verified: Redis or the queue failed). Counts it, and logs
+ * repeated failures (rate-limited; the account and address, never the password).
+ */
+static void
+settle(pub_ctx *ctx, int ok)
+{
+    const pub_app *app = ctx->app;
+    pub_throttle_result r;
+    if (!ctx->login)
+        return;
+    long long now = now_ms();
+    pub_throttle_done(app->throttle, ctx->login, ctx->client, ok, now, &r);
+    if (ok == 1)
+        app->metrics->logins[PUB_LOGIN_SUCCESS]++;
+    else if (ok == 0)
+        app->metrics->logins[PUB_LOGIN_FAILURE]++;
+    long long suppressed = 0;
+    if (ok == 0 && r.wait_ms > 0 && pub_throttle_log_ok(app->throttle, now, &suppressed)) {
+        /* A name that cannot be an account may hold anything (a password typed in the
+         * wrong field): it is not written. */
+        int named = strcmp(ctx->login, PUB_ADMIN_ACCOUNT) == 0 ||
+                    herald_schema_valid_id(ctx->login, strlen(ctx->login));
+        herald_warn("login: repeated failures for account %s%s%s from %s (%d from this address "
+                    "for it, %d in all); its next attempt waits %.1f s (%lld similar lines "
+                    "suppressed)",
+                    named ? "'" : "", named ? ctx->login : "(not a valid account name)",
+                    named ? "'" : "", ctx->client, r.pair_failures, r.address_failures,
+                    (double)r.wait_ms / 1000.0, suppressed);
+    }
+    free(ctx->login);
+    ctx->login = NULL;
+}
+
 static void
 send_resp(pub_ctx *ctx, pub_resp *resp)
 {
     struct timespec t1;
     decorate(ctx->app, &ctx->req, resp);
+    pub_metrics_response(ctx->app->metrics, resp->status);
     pub_httpd_reply(ctx->conn, resp, ctx->req.method == PUB_HEAD);
     ctx->conn = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -141,6 +199,7 @@ on_hashed(pub_job *job, void *arg)
 {
     pub_ctx *ctx = arg;
     pub_hashes *h = &ctx->hashes;
+    count_job(ctx->app, job);
     for (int i = 0; i < h->n; i++)
         if (!h->hashes[i] && h->pwlens[i] == job->pwlen &&
             memcmp(h->passwords[i], job->password, job->pwlen) == 0) {
@@ -247,6 +306,7 @@ hash_passwords(pub_ctx *ctx)
                                    NULL, on_hashed, ctx);
         if (pub_accounts_submit(ctx->app->accounts, job) != 0) {
             pub_job_free(job);
+            ctx->app->metrics->queue_full++;
             ctx->failed = 1;
             continue;
         }
@@ -271,7 +331,10 @@ on_verified(pub_job *job, void *arg)
     pub_ctx *ctx = arg;
     /* job->arg2: the account id was stored after the password (see verify_account). */
     const char *account = job->hash ? job->hash + strlen(job->hash) + 1 : "";
-    if (job->ok) {
+    int ok = job->ok && !ctx->dummy;
+    count_job(ctx->app, job);
+    settle(ctx, ok);
+    if (ok) {
         pub_accounts_cache_add(ctx->app->accounts, account, job->password, job->pwlen);
         pub_user_free(&ctx->user);
         pub_user_account(&ctx->user, account, 0);
@@ -296,6 +359,7 @@ verify_account(pub_ctx *ctx, const char *account, const char *password, size_t p
     redisReply *r = pub_objects_command(ctx->app->store, &cmd);
     pub_args_free(&cmd);
     if (!r) {
+        settle(ctx, -1);
         ctx->failed = 1;
         hash_passwords(ctx);
         return;
@@ -306,9 +370,9 @@ verify_account(pub_ctx *ctx, const char *account, const char *password, size_t p
     freeReplyObject(r);
     const char *hash = json_string_value(json_object_get(obj, "password"));
     if (!hash) {
-        json_decref(obj);
-        authenticated(ctx); /* no such account: anonymous */
-        return;
+        /* No such account: the same argon2id work as a wrong password (accounts.h). */
+        ctx->dummy = 1;
+        hash = pub_accounts_dummy_hash(ctx->app->accounts);
     }
     /* The job carries "hash\0account" so the callback knows whom it verified. */
     size_t hl = strlen(hash), al = strlen(account);
@@ -320,6 +384,8 @@ verify_account(pub_ctx *ctx, const char *account, const char *password, size_t p
     json_decref(obj);
     if (pub_accounts_submit(ctx->app->accounts, job) != 0) {
         pub_job_free(job);
+        ctx->app->metrics->queue_full++;
+        settle(ctx, -1);
         ctx->failed = 1;
         authenticated(ctx);
     }
@@ -339,11 +405,29 @@ authenticate(pub_ctx *ctx)
         authenticated(ctx);
         return;
     }
+    /* Every login, whatever the account, passes the throttle before any verification
+     * (also the credential cache: a cached password is no free guess). */
+    pub_throttle_client(ctx->client, sizeof(ctx->client), &ctx->req, ctx->app->forwarded_depth);
+    int wait = pub_throttle_check(ctx->app->throttle, user, ctx->client, now_ms());
+    if (wait > 0) {
+        pub_resp resp;
+        sodium_memzero(buf, sizeof(buf));
+        ctx->app->metrics->logins[PUB_LOGIN_THROTTLED]++;
+        pub_resp_init(&resp);
+        pub_reply_too_many(&resp, wait);
+        send_resp(ctx, &resp);
+        pub_resp_free(&resp);
+        ctx_free(ctx);
+        return;
+    }
+    ctx->login = herald_mem_strdup(user);
     if (pub_auth_is_admin(ctx->app->auth, user, password, pwlen)) {
+        settle(ctx, 1);
         pub_user_free(&ctx->user);
         pub_user_account(&ctx->user, PUB_ADMIN_ACCOUNT, 1);
     } else if (strcmp(user, PUB_ADMIN_ACCOUNT) != 0 && herald_schema_valid_id(user, strlen(user))) {
         if (pub_accounts_cache_check(ctx->app->accounts, user, password, pwlen)) {
+            settle(ctx, 1);
             pub_user_free(&ctx->user);
             pub_user_account(&ctx->user, user, 0);
         } else {
@@ -351,6 +435,8 @@ authenticate(pub_ctx *ctx)
             sodium_memzero(buf, sizeof(buf));
             return;
         }
+    } else {
+        settle(ctx, 0); /* the admin's wrong password, or a name no account can have */
     }
     sodium_memzero(buf, sizeof(buf));
     authenticated(ctx);

@@ -125,6 +125,16 @@ pub_reply_unavailable(pub_resp *r, int retry_after_seconds)
 }
 
 void
+pub_reply_too_many(pub_resp *r, int retry_after_seconds)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", retry_after_seconds);
+    pub_headers_set(&r->headers, "Retry-After", v);
+    pub_reply_error(r, 429, HERALD_ERRNO_CLIENT_REACHED_CAPACITY,
+                    "Client has sent too many requests", NULL);
+}
+
+void
 pub_reply_internal(pub_resp *r)
 {
     pub_reply_error(r, 500, HERALD_ERRNO_UNDEFINED,

@@ -83,6 +83,29 @@ static const herald_setting table[] = {
     GRANT(account, read, ""),
     GRANT(account, write, ""),
     GRANT(account, create, ""),
+    /* Login throttling (throttle.h, docs/publisher.md "Logins"). */
+    {"login_throttle_failures", HERALD_SETTING_INT, "5", 1, 1000, NULL,
+     "failed logins of one account from one address before its attempts are delayed",
+     S(throttle.failures)},
+    {"login_throttle_address_failures", HERALD_SETTING_INT, "20", 1, 1000000, NULL,
+     "failed logins from one address (any accounts) before all its attempts are delayed",
+     S(throttle.address_failures)},
+    {"login_throttle_account_failures", HERALD_SETTING_INT, "20", 1, 1000000, NULL,
+     "failed logins of one account (all addresses) after which an address that failed on it "
+     "is delayed from its next failure on",
+     S(throttle.account_failures)},
+    {"login_throttle_delay_ms", HERALD_SETTING_INT, "1000", 1, 600000, NULL,
+     "first delay past a threshold; doubles with each further failure", S(throttle.delay_ms)},
+    {"login_throttle_max_delay_seconds", HERALD_SETTING_INT, "900", 1, 86400, NULL, "longest delay",
+     S(throttle.max_delay_seconds)},
+    {"login_throttle_decay_seconds", HERALD_SETTING_INT, "60", 1, 86400, NULL,
+     "one failure of each count is forgotten per this many seconds", S(throttle.decay_seconds)},
+    {"login_throttle_entries", HERALD_SETTING_INT, "65536", 64, 16777216, NULL,
+     "slots of the in-memory failure table (about 48 bytes each), fixed at start",
+     S(throttle.entries)},
+    {"trusted_forwarded_for_depth", HERALD_SETTING_INT, "0", 0, 16, NULL,
+     "X-Forwarded-For addresses appended by trusted proxies (0: the peer address)",
+     S(throttle.forwarded_depth)},
 };
 
 const herald_settings_spec pub_settings_spec = {

@@ -13,6 +13,7 @@
 
 #include "herald/config.h"
 #include "perms.h"
+#include "throttle.h"
 
 typedef struct pub_settings {
     herald_listen listen;
@@ -40,6 +41,7 @@ typedef struct pub_settings {
     int64_t account_workers;
     char *project_docs;
     pub_grants grants;
+    pub_throttle_opts throttle; /* login_throttle_*, trusted_forwarded_for_depth */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

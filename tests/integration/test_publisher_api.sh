@@ -8,6 +8,8 @@ source "$(dirname "$0")/../support/harness.sh"
 h_start_redis
 export HERALD_ACCOUNT_CREATE_PRINCIPALS=system.Everyone
 export HERALD_FLUSH_ENDPOINT_ENABLED=true
+# The event-loop probe below sends its wrong passwords from distinct addresses.
+export HERALD_TRUSTED_FORWARDED_FOR_DEPTH=1
 h_start_publisher --paginate-by 2 --storage-max-fetch-size 5 --max-object-bytes 2048 \
     --max-request-body-bytes 65536 --max-json-depth 8 --backoff 7
 

@@ -5,6 +5,10 @@
 // Prints "pending=P latency_ms=L": P verifications still unanswered when the heartbeat
 // was answered, L the heartbeat's round trip.
 //
+// Each request comes from its own address (X-Forwarded-For 10.77.0.I: run the publisher
+// with trusted_forwarded_for_depth 1), so the login throttle (throttle.c) lets every one
+// through to argon2id; an answer other than 200 fails the probe.
+//
 // The integration test asserts P > 0, an order of events that holds on any machine (a
 // slower one slows the argon2id checks as much as the heartbeat); the benchmark
 // (benchmarks/bench_event_loop.sh) reports L.
@@ -15,8 +19,9 @@ const [port, user, n] = [Number(process.argv[2]), process.argv[3], Number(proces
 let pending = n;
 let probed = false;
 
-function get(path, auth, done) {
+function get(path, auth, done, from) {
   const headers = auth ? { Authorization: "Basic " + Buffer.from(auth).toString("base64") } : {};
+  if (from) headers["X-Forwarded-For"] = from;
   const req = http.get({ host: "127.0.0.1", port, path, headers, agent: false }, (res) => {
     res.resume();
     res.on("end", () => done(res.statusCode));
@@ -40,11 +45,17 @@ function probe() {
 }
 
 for (let i = 0; i < n; i++) {
-  get("/v1/", `${user}:probe-${process.pid}-${i}`, () => {
+  get("/v1/", `${user}:probe-${process.pid}-${i}`, (status) => {
+    // GET /v1/ is public: a wrong password is answered as anonymous (200) -- after its
+    // argon2id check --, never throttled (429) or refused for capacity (503).
+    if (status !== 200) {
+      console.error(`wrong password ${i}: status ${status}, expected 200`);
+      process.exit(1);
+    }
     pending--;
     if (!probed) {
       probed = true;
       probe();
     }
-  });
+  }, `10.77.0.${i + 1}`);
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Logins do not tell who has an account (issue 18): a wrong password for an unknown
+# account costs the same argon2id verification (against a dummy hash made at start) as
+# one for an existing account. Checked two ways: the medians of interleaved attempts
+# (A B A B ...) are within 20 % of each other, and -- not depending on timing -- the
+# /metrics count of argon2id verifications rises by one per attempt either way.
+# Each attempt comes from a fresh address (X-Forwarded-For, trusted depth 1) so the
+# throttle does not step in.
+source "$(dirname "$0")/../support/harness.sh"
+
+h_start_redis
+export HERALD_ACCOUNT_CREATE_PRINCIPALS=system.Everyone
+export HERALD_TRUSTED_FORWARDED_FOR_DEPTH=1
+h_start_publisher
+
+M="http://127.0.0.1:$H_PUB_PORT/metrics"
+metric() { curl -s "$M" | awk -v k="$1" '$1 == k { print $2 }'; }
+verifications() { metric herald_publisher_password_verifications_total; }
+
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    --data '{"data":{"password":"alice-pw"}}' "$H_PUB/accounts/alice")
+h_check "alice created" h_eq "$code" 201
+
+# attempt USER PASSWORD ADDRESS: prints "status seconds" and keeps the body.
+attempt() {
+    curl -s -o "$H_TMP/body.$1" -w '%{http_code} %{time_total}\n' -u "$1:$2" \
+        -H "X-Forwarded-For: $3" "$H_PUB/buckets"
+}
+
+# ---- deterministic: one verification per attempt, known or unknown account ----
+v0=$(verifications)
+for i in 1 2 3 4 5; do attempt "ghost$i" wrong "10.1.0.$i" >/dev/null; done
+v1=$(verifications)
+h_check "5 unknown-account attempts: 5 argon2id verifications" h_eq "$((v1 - v0))" 5
+for i in 1 2 3 4 5; do attempt alice "wrong$i" "10.1.1.$i" >/dev/null; done
+v2=$(verifications)
+h_check "5 wrong passwords: 5 argon2id verifications" h_eq "$((v2 - v1))" 5
+h_check "answers are byte-identical" cmp -s "$H_TMP/body.alice" "$H_TMP/body.ghost5"
+h_check "failures counted" h_eq "$(metric 'herald_publisher_logins_total{result="failure"}')" 10
+read -r s _ < <(attempt alice alice-pw 10.1.2.1)
+h_check "the right password logs in" h_eq "$s" 200
+read -r s _ < <(attempt alice alice-pw 10.1.2.1)
+h_check "then from the credential cache (no verification)" h_eq "$(verifications)" "$((v2 + 1))"
+h_check "successes counted" h_eq "$(metric 'herald_publisher_logins_total{result="success"}')" 2
+
+# ---- timing: medians of interleaved attempts ----
+N=${LOGIN_TIMING_SAMPLES:-25}
+: >"$H_TMP/known"
+: >"$H_TMP/unknown"
+for i in $(seq 1 "$N"); do
+    attempt alice "guess$i" "10.2.$((i / 250)).$((i % 250))" | awk '{ print $2 }' >>"$H_TMP/known"
+    attempt "nobody$i" "guess$i" "10.3.$((i / 250)).$((i % 250))" | awk '{ print $2 }' >>"$H_TMP/unknown"
+done
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+mk=$(median "$H_TMP/known")
+mu=$(median "$H_TMP/unknown")
+h_log "     median over $N: existing account ${mk}s, unknown account ${mu}s"
+h_check "medians within 20 %" awk -v a="$mk" -v b="$mu" 'BEGIN { m = a > b ? a : b; d = a - b; if (d < 0) d = -d; exit !(d <= 0.2 * m) }'
+h_check "unknown accounts cost argon2id work (median > 20 ms)" awk -v b="$mu" 'BEGIN { exit !(b > 0.02) }'
+h_check "no 429 during the timing run" h_eq "$(metric 'herald_publisher_logins_total{result="throttled"}')" 0
+h_check "no password in the log" bash -c "! grep -qE 'guess[0-9]|alice-pw|wrong[0-9]' '$H_TMP/publisher.log'"
+
+h_finish
