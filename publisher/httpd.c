@@ -23,10 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "herald/accept.h"
+#include "herald/clock.h"
 #include "herald/http_parse.h"
+#include "herald/httpdate.h"
 #include "herald/kerror.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -39,7 +41,6 @@
 #define MAX_CHUNK_LINE 1024 /* chunk size line with extensions, or a trailer line */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100 /* out of file descriptors: stop accepting this long */
 
 enum state { S_HEAD, S_BODY, S_WAIT, S_WRITE, S_LINGER };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
@@ -70,8 +71,8 @@ struct pub_httpd {
     pub_httpd_handler cb;
     void *arg;
     int lfd;
-    struct event *lev, *resume_ev;
-    time_t warned; /* last "out of file descriptors" warning */
+    struct event *lev;
+    herald_acceptor acc; /* pauses 'lev' when out of file descriptors */
     int draining;
     pub_httpd_conn *conns;
 };
@@ -146,23 +147,14 @@ flush(conn *c)
     return 0;
 }
 
-static const char *
-reason(int status)
-{
-    return status == 307 ? "Temporary Redirect" : herald_kerror_reason(status);
-}
-
 /* Serialises 'resp' into the output queue. */
 static void
 put_response(conn *c, const pub_resp *resp, int head)
 {
     herald_buf *o = &c->out;
-    char date[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    herald_buf_printf(o, "HTTP/1.1 %d %s\r\n", resp->status, reason(resp->status));
+    char date[HERALD_HTTPDATE_LEN + 1];
+    herald_httpdate_format(date, herald_clock_wall_ms() / 1000);
+    herald_buf_printf(o, "HTTP/1.1 %d %s\r\n", resp->status, herald_kerror_reason(resp->status));
     for (int i = 0; i < resp->headers.n; i++)
         herald_buf_printf(o, "%s: %s\r\n", resp->headers.v[i].name, resp->headers.v[i].value);
     herald_buf_printf(o, "Date: %s\r\n", date);
@@ -182,10 +174,8 @@ fail(conn *c, int status)
 {
     pub_resp resp;
     pub_resp_init(&resp);
-    int errnum = status == 413  ? HERALD_ERRNO_REQUEST_TOO_LARGE
-                 : status < 500 ? HERALD_ERRNO_INVALID_PARAMETERS
-                                : HERALD_ERRNO_UNDEFINED;
-    pub_reply_error(&resp, status, errnum, http_error_message(status), NULL);
+    pub_reply_error(&resp, status, herald_kerror_protocol_errno(status), http_error_message(status),
+                    NULL);
     herald_debug("protocol error: %d %s", status, http_error_message(status));
     c->close_after = 1;
     c->keep_alive = 0;
@@ -462,37 +452,14 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    pub_httpd *h = arg;
-    if (h->lev)
-        event_add(h->lev, NULL);
-}
-
-static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     pub_httpd *h = arg;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                /* The pending connection keeps the listener readable: accepting again
-                 * at once would spin (and log) until some connection closes. */
-                time_t now = time(NULL);
-                if (now - h->warned >= 10) {
-                    herald_warn("accept: %s: pausing new connections", strerror(errno));
-                    h->warned = now;
-                }
-                struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-                event_del(h->lev);
-                event_add(h->resume_ev, &tv);
-            }
-            return;
-        }
+        int fd = herald_accept(&h->acc, lfd);
+        if (fd < 0)
+            return; /* nothing more now, or paused (out of file descriptors) */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn *c = herald_mem_calloc(1, sizeof(*c));
@@ -556,8 +523,8 @@ pub_httpd_listen(pub_httpd *h, const char *host, int port)
     }
     freeaddrinfo(ai);
     h->lev = event_new(h->base, fd, EV_READ | EV_PERSIST, on_accept, h);
-    h->resume_ev = evtimer_new(h->base, on_resume, h);
-    if (!h->lev || !h->resume_ev || event_add(h->lev, NULL) < 0) {
+    if (!h->lev || herald_accept_init(&h->acc, h->base, h->lev) < 0 ||
+        event_add(h->lev, NULL) < 0) {
         close(fd);
         errno = ENOMEM;
         return -1;
@@ -579,6 +546,7 @@ void
 pub_httpd_drain(pub_httpd *h)
 {
     h->draining = 1;
+    herald_accept_free(&h->acc); /* a pause must not put the freed listener back */
     if (h->lev) {
         event_free(h->lev);
         h->lev = NULL;
@@ -611,10 +579,9 @@ pub_httpd_free(pub_httpd *h)
         return;
     while (h->conns)
         conn_free(h->conns);
+    herald_accept_free(&h->acc);
     if (h->lev)
         event_free(h->lev);
-    if (h->resume_ev)
-        event_free(h->resume_ev);
     if (h->lfd >= 0)
         close(h->lfd);
     free(h);
