@@ -97,7 +97,9 @@ pub_store_new(const herald_redis_url *url, int timeout_ms)
     pub_store *s = herald_mem_calloc(1, sizeof(*s));
     s->url = *url;
     s->timeout_ms = timeout_ms;
-    s->hold_off = (herald_backoff){1000, 1000, 1000}; /* fixed: a request waits for no more */
+    /* A fixed second: during an outage requests fail at once (503) instead of each one
+     * waiting for a connect timeout. */
+    s->hold_off = (herald_backoff){1000, 1000, 1000};
     return s;
 }
 
