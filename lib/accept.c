@@ -42,7 +42,13 @@ herald_accept_free(herald_acceptor *a)
 int
 herald_accept(herald_acceptor *a, int lfd)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return herald_accept_from(a, lfd, NULL, NULL);
+}
+
+int
+herald_accept_from(herald_acceptor *a, int lfd, struct sockaddr *sa, socklen_t *salen)
+{
+    int fd = accept4(lfd, sa, salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
         return fd;
     int err = errno;

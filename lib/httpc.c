@@ -346,36 +346,27 @@ send_all(struct conn *c, const char *p, size_t n)
     return 0;
 }
 
-int
-herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body, char *err,
-                 size_t errlen)
+/* Connects to the server of 'url' and sends the GET. Returns 0 or -1 (c->err set). */
+static int
+send_request(struct conn *c, const char *url)
 {
-    struct conn *c = herald_mem_calloc(1, sizeof(*c));
     herald_buf req = HERALD_BUF_INIT;
     char host[256], port[8];
     const char *target, *authority;
-    size_t authlen, total = 0;
+    size_t authlen;
     int rc = -1;
-
-    c->fd = -1;
-    c->err = err;
-    c->errlen = errlen;
-    c->deadline = herald_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
-    *status = 0;
-
     if (parse_url(url, host, sizeof(host), port, sizeof(port), &target, &authority, &authlen) < 0) {
-        herald_err_set(err, errlen, "bad URL (want http://host[:port]/path): %s", url);
-        goto out;
+        herald_err_set(c->err, c->errlen, "bad URL (want http://host[:port]/path): %s", url);
+        return -1;
     }
     /* The request target must not smuggle a second line into the request. */
     size_t tlen = strcspn(target, "#");
     if (strcspn(target, "\r\n \t") < tlen) {
-        herald_err_set(err, errlen, "bad URL: whitespace in path");
-        goto out;
+        herald_err_set(c->err, c->errlen, "bad URL: whitespace in path");
+        return -1;
     }
     if (connect_to(c, host, port) < 0)
-        goto out;
-
+        return -1;
     herald_buf_puts(&req, "GET ");
     if (tlen == 0 || target[0] != '/')
         herald_buf_putc(&req, '/');
@@ -385,46 +376,61 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
     herald_buf_puts(&req, "\r\nUser-Agent: herald-httpc/" HERALD_VERSION
                           "\r\nAccept: application/json\r\nAccept-Encoding: identity\r\n"
                           "Connection: close\r\n\r\n");
-    if (send_all(c, req.data, req.len) < 0)
-        goto out;
+    rc = send_all(c, req.data, req.len);
+    herald_buf_free(&req);
+    return rc;
+}
 
-    int code;
-    char *line;
+/* Reads status lines up to the final (non-1xx) one, skipping interim responses. Returns
+ * its status code, or -1. */
+static int
+read_status(struct conn *c)
+{
     for (;;) {
-        line = read_line(c, 1);
+        char *line = read_line(c, 1);
         if (!line)
-            goto out;
+            return -1;
         if (strncmp(line, "HTTP/1.", 7) != 0 || !(line[7] == '0' || line[7] == '1') ||
             line[8] != ' ' || !(line[9] >= '1' && line[9] <= '5') ||
             !(line[10] >= '0' && line[10] <= '9') || !(line[11] >= '0' && line[11] <= '9') ||
             (line[12] != ' ' && line[12] != '\0')) {
-            herald_err_set(err, errlen, "malformed status line");
-            goto out;
+            herald_err_set(c->err, c->errlen, "malformed status line");
+            return -1;
         }
-        code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        int code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
         if (code >= 200)
-            break;
+            return code;
         /* Interim 1xx response: skip its headers, read the real one. */
         do {
             line = read_line(c, 1);
             if (!line)
-                goto out;
+                return -1;
         } while (*line);
     }
+}
 
-    int chunked = 0;
-    int have_length = 0;
-    size_t length = 0;
+/* How the body is framed, from the headers. */
+typedef struct framing {
+    int chunked;
+    int have_length;
+    size_t length;
+} framing;
+
+/* Reads the header lines up to the empty one. Returns 0 or -1. */
+static int
+read_headers(struct conn *c, framing *f)
+{
+    memset(f, 0, sizeof(*f));
     for (;;) {
-        line = read_line(c, 1);
+        char *line = read_line(c, 1);
         if (!line)
-            goto out;
+            return -1;
         if (!*line)
-            break;
+            return 0;
         char *colon = strchr(line, ':');
         if (!colon || colon == line) {
-            herald_err_set(err, errlen, "malformed header line");
-            goto out;
+            herald_err_set(c->err, c->errlen, "malformed header line");
+            return -1;
         }
         *colon = '\0';
         char *value = trim(colon + 1);
@@ -433,51 +439,66 @@ herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body,
             const char *last = strrchr(value, ',');
             last = trim((char *)(last ? last + 1 : value));
             if (strcasecmp(last, "chunked") != 0) {
-                herald_err_set(err, errlen, "unsupported Transfer-Encoding: %s", value);
-                goto out;
+                herald_err_set(c->err, c->errlen, "unsupported Transfer-Encoding: %s", value);
+                return -1;
             }
-            chunked = 1;
+            f->chunked = 1;
         } else if (strcasecmp(line, "Content-Length") == 0) {
             size_t v;
             if (parse_size(&v, value, 10, SIZE_MAX) < 0 || value[strspn(value, "0123456789")]) {
-                herald_err_set(err, errlen, "bad Content-Length");
-                goto out;
+                herald_err_set(c->err, c->errlen, "bad Content-Length");
+                return -1;
             }
-            if (have_length && v != length) {
-                herald_err_set(err, errlen, "conflicting Content-Length headers");
-                goto out;
+            if (f->have_length && v != f->length) {
+                herald_err_set(c->err, c->errlen, "conflicting Content-Length headers");
+                return -1;
             }
             if (v > HERALD_HTTPC_MAX_BODY) {
-                herald_err_set(err, errlen, "response body above %u bytes", HERALD_HTTPC_MAX_BODY);
-                goto out;
+                herald_err_set(c->err, c->errlen, "response body above %u bytes",
+                               HERALD_HTTPC_MAX_BODY);
+                return -1;
             }
-            have_length = 1;
-            length = v;
+            f->have_length = 1;
+            f->length = v;
         } else if (strcasecmp(line, "Content-Encoding") == 0 && strcasecmp(value, "identity")) {
-            herald_err_set(err, errlen, "unexpected Content-Encoding: %s", value);
-            goto out;
+            herald_err_set(c->err, c->errlen, "unexpected Content-Encoding: %s", value);
+            return -1;
         }
     }
+}
 
+int
+herald_httpc_get(const char *url, int timeout_ms, int *status, herald_buf *body, char *err,
+                 size_t errlen)
+{
+    struct conn *c = herald_mem_calloc(1, sizeof(*c));
+    size_t total = 0;
+    framing f;
+    int rc = -1;
+
+    c->fd = -1;
+    c->err = err;
+    c->errlen = errlen;
+    c->deadline = herald_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+    *status = 0;
+    if (send_request(c, url) < 0)
+        goto out;
+    int code = read_status(c);
+    if (code < 0 || read_headers(c, &f) < 0)
+        goto out;
     if (code == 204 || code == 304) {
         /* No body by definition. */
-    } else if (chunked) {
+    } else if (f.chunked) {
         if (read_chunked(c, body, &total) < 0)
             goto out;
-    } else if (have_length) {
-        if (read_body(c, body, length, &total) < 0)
-            goto out;
-    } else {
-        if (read_body(c, body, SIZE_MAX, &total) < 0)
-            goto out;
+    } else if (read_body(c, body, f.have_length ? f.length : SIZE_MAX, &total) < 0) {
+        goto out;
     }
     *status = code;
     rc = 0;
-
 out:
     if (c->fd >= 0)
         close(c->fd);
     free(c);
-    herald_buf_free(&req);
     return rc;
 }

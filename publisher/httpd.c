@@ -24,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "herald/accept.h"
+#include "herald/clock.h"
 #include "herald/http_parse.h"
+#include "herald/httpdate.h"
 #include "herald/kerror.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -40,7 +42,6 @@
 #define MAX_CHUNK_LINE 1024 /* chunk size line with extensions, or a trailer line */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100 /* out of file descriptors: stop accepting this long */
 
 enum state { S_HEAD, S_BODY, S_WAIT, S_WRITE, S_LINGER };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
@@ -72,8 +73,8 @@ struct pub_httpd {
     pub_httpd_handler cb;
     void *arg;
     int lfd;
-    struct event *lev, *resume_ev;
-    time_t warned; /* last "out of file descriptors" warning */
+    struct event *lev;
+    herald_acceptor acc; /* pauses 'lev' when out of file descriptors */
     int draining;
     pub_httpd_conn *conns;
 };
@@ -148,23 +149,14 @@ flush(conn *c)
     return 0;
 }
 
-static const char *
-reason(int status)
-{
-    return status == 307 ? "Temporary Redirect" : herald_kerror_reason(status);
-}
-
 /* Serialises 'resp' into the output queue. */
 static void
 put_response(conn *c, const pub_resp *resp, int head)
 {
     herald_buf *o = &c->out;
-    char date[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    herald_buf_printf(o, "HTTP/1.1 %d %s\r\n", resp->status, reason(resp->status));
+    char date[HERALD_HTTPDATE_LEN + 1];
+    herald_httpdate_format(date, herald_clock_wall_ms() / 1000);
+    herald_buf_printf(o, "HTTP/1.1 %d %s\r\n", resp->status, herald_kerror_reason(resp->status));
     for (int i = 0; i < resp->headers.n; i++)
         herald_buf_printf(o, "%s: %s\r\n", resp->headers.v[i].name, resp->headers.v[i].value);
     herald_buf_printf(o, "Date: %s\r\n", date);
@@ -184,10 +176,8 @@ fail(conn *c, int status)
 {
     pub_resp resp;
     pub_resp_init(&resp);
-    int errnum = status == 413  ? HERALD_ERRNO_REQUEST_TOO_LARGE
-                 : status < 500 ? HERALD_ERRNO_INVALID_PARAMETERS
-                                : HERALD_ERRNO_UNDEFINED;
-    pub_reply_error(&resp, status, errnum, http_error_message(status), NULL);
+    pub_reply_error(&resp, status, herald_kerror_protocol_errno(status), http_error_message(status),
+                    NULL);
     herald_debug("protocol error: %d %s", status, http_error_message(status));
     c->close_after = 1;
     c->keep_alive = 0;
@@ -464,16 +454,6 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     conn_free(c); /* idle, a stalled body or reader, or the end of a linger */
 }
 
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    pub_httpd *h = arg;
-    if (h->lev)
-        event_add(h->lev, NULL);
-}
-
 /* The numeric address of 'sa' ("" for other families); an IPv4-mapped IPv6 address is
  * written as IPv4, so one client has one name whatever the listening socket. */
 static void
@@ -499,22 +479,9 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage sa;
         socklen_t salen = sizeof(sa);
-        int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                /* The pending connection keeps the listener readable: accepting again
-                 * at once would spin (and log) until some connection closes. */
-                time_t now = time(NULL);
-                if (now - h->warned >= 10) {
-                    herald_warn("accept: %s: pausing new connections", strerror(errno));
-                    h->warned = now;
-                }
-                struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-                event_del(h->lev);
-                event_add(h->resume_ev, &tv);
-            }
-            return;
-        }
+        int fd = herald_accept_from(&h->acc, lfd, (struct sockaddr *)&sa, &salen);
+        if (fd < 0)
+            return; /* nothing more now, or paused (out of file descriptors) */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn *c = herald_mem_calloc(1, sizeof(*c));
@@ -579,8 +546,8 @@ pub_httpd_listen(pub_httpd *h, const char *host, int port)
     }
     freeaddrinfo(ai);
     h->lev = event_new(h->base, fd, EV_READ | EV_PERSIST, on_accept, h);
-    h->resume_ev = evtimer_new(h->base, on_resume, h);
-    if (!h->lev || !h->resume_ev || event_add(h->lev, NULL) < 0) {
+    if (!h->lev || herald_accept_init(&h->acc, h->base, h->lev) < 0 ||
+        event_add(h->lev, NULL) < 0) {
         close(fd);
         errno = ENOMEM;
         return -1;
@@ -602,6 +569,7 @@ void
 pub_httpd_drain(pub_httpd *h)
 {
     h->draining = 1;
+    herald_accept_free(&h->acc); /* a pause must not put the freed listener back */
     if (h->lev) {
         event_free(h->lev);
         h->lev = NULL;
@@ -634,10 +602,9 @@ pub_httpd_free(pub_httpd *h)
         return;
     while (h->conns)
         conn_free(h->conns);
+    herald_accept_free(&h->acc);
     if (h->lev)
         event_free(h->lev);
-    if (h->resume_ev)
-        event_free(h->resume_ev);
     if (h->lfd >= 0)
         close(h->lfd);
     free(h);

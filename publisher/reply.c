@@ -4,8 +4,8 @@
 #include "reply.h"
 
 #include <stdio.h>
-#include <time.h>
 
+#include "herald/httpdate.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
 #include "stamp.h"
@@ -13,13 +13,11 @@
 void
 pub_reply_etag(pub_resp *r, long long ts)
 {
-    char etag[32], date[64];
-    struct tm tm;
-    time_t secs = (time_t)(ts / 1000);
+    char etag[32], date[HERALD_HTTPDATE_LEN + 1];
     snprintf(etag, sizeof(etag), "\"%lld\"", ts);
     pub_headers_set(&r->headers, "ETag", etag);
-    if (gmtime_r(&secs, &tm) && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
-        pub_headers_set(&r->headers, "Last-Modified", date);
+    herald_httpdate_format(date, ts / 1000);
+    pub_headers_set(&r->headers, "Last-Modified", date);
 }
 
 void

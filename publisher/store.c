@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "herald/backoff.h"
+#include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/schema.h"
 
@@ -16,7 +17,8 @@ struct pub_store {
     int timeout_ms;
     redisContext *c;
     char sha[PUB_SCRIPT_COUNT][41];
-    long long last_failure_ms; /* monotonic; 0 = never */
+    herald_backoff hold_off;   /* after a failure, no new connection for a second */
+    long long retry_at_ms;     /* monotonic; 0 = connect when asked */
     long long clock_offset_ms; /* Redis TIME minus our wall clock, measured at connect */
 };
 
@@ -34,14 +36,6 @@ script_text(enum pub_script s)
     default:
         return herald_lua_pub_flush;
     }
-}
-
-static long long
-monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void
@@ -103,6 +97,9 @@ pub_store_new(const herald_redis_url *url, int timeout_ms)
     pub_store *s = herald_mem_calloc(1, sizeof(*s));
     s->url = *url;
     s->timeout_ms = timeout_ms;
+    /* A fixed second: during an outage requests fail at once (503) instead of each one
+     * waiting for a connect timeout. */
+    s->hold_off = (herald_backoff){1000, 1000, 1000};
     return s;
 }
 
@@ -115,7 +112,7 @@ drop(pub_store *s)
         redisFree(s->c);
         s->c = NULL;
     }
-    s->last_failure_ms = monotonic_ms();
+    s->retry_at_ms = herald_clock_mono_ms() + herald_backoff_next(&s->hold_off);
 }
 
 void
@@ -148,22 +145,14 @@ check_setting(redisContext *c, const char *name, const char *want)
         freeReplyObject(r);
 }
 
-static long long
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The write deadline (pub_store_eval) is checked by the scripts against Redis TIME, so
  * it must be expressed on Redis's clock: offset = TIME - the middle of our round trip. */
 static int
 measure_clock_offset(pub_store *s)
 {
-    long long before = wall_ms();
+    long long before = herald_clock_wall_ms();
     redisReply *r = redisCommand(s->c, "TIME");
-    long long after = wall_ms();
+    long long after = herald_clock_wall_ms();
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
     if (ok) {
         long long redis_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
@@ -183,7 +172,7 @@ pub_store_ready(pub_store *s)
     char err[512];
     if (s->c)
         return 0;
-    if (s->last_failure_ms && monotonic_ms() - s->last_failure_ms < 1000)
+    if (s->retry_at_ms && herald_clock_mono_ms() < s->retry_at_ms)
         return -1;
     s->c = herald_redis_connect(&s->url, s->timeout_ms, err, sizeof(err));
     if (!s->c) {
@@ -197,34 +186,19 @@ pub_store_ready(pub_store *s)
     if (s->c->err)
         goto fail;
     for (int i = 0; i < PUB_SCRIPT_COUNT; i++) {
-        const char *text = script_text((enum pub_script)i);
-        redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", text);
-        int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-        if (ok)
-            memcpy(s->sha[i], r->str, 41);
-        else
-            herald_error("redis SCRIPT LOAD %s: %s", script_names[i],
-                         r && r->type == REDIS_REPLY_ERROR ? r->str : s->c->errstr);
-        if (r)
-            freeReplyObject(r);
-        if (!ok)
+        if (herald_redis_script_load(s->c, script_text((enum pub_script)i), s->sha[i], err,
+                                     sizeof(err)) != 0) {
+            herald_error("redis %s (%s)", err, script_names[i]);
             goto fail;
+        }
     }
     herald_info("connected to redis %s:%d db %d", s->url.host, s->url.port, s->url.db);
-    s->last_failure_ms = 0;
+    s->retry_at_ms = 0;
+    herald_backoff_reset(&s->hold_off);
     return 0;
 fail:
     drop(s);
     return -1;
-}
-
-static redisReply *
-run_argv(pub_store *s, int argc, const char **argv, const size_t *argvlen)
-{
-    redisReply *r = redisCommandArgv(s->c, argc, argv, argvlen);
-    if (!r)
-        drop(s);
-    return r;
 }
 
 /*
@@ -249,30 +223,21 @@ pub_store_eval(pub_store *s, enum pub_script script, int nkeys, const pub_args *
     if (pub_store_ready(s) != 0)
         goto done;
     snprintf(nk, sizeof(nk), "%d", nkeys);
-    argv[0] = "EVALSHA";
-    argv[1] = s->sha[script];
     argv[2] = nk;
+    argvlen[2] = strlen(nk);
     for (int i = 0; i < args->n; i++) {
         argv[i + 3] = args->v[i];
         argvlen[i + 3] = args->len[i];
     }
     char deadline[24];
     snprintf(deadline, sizeof(deadline), "%lld",
-             wall_ms() + s->clock_offset_ms + s->timeout_ms / 2);
+             herald_clock_wall_ms() + s->clock_offset_ms + s->timeout_ms / 2);
     argv[argc - 1] = deadline;
     argvlen[argc - 1] = strlen(deadline);
-    for (int i = 0; i < 3; i++)
-        argvlen[i] = strlen(argv[i]);
-    r = run_argv(s, argc, argv, argvlen);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* Redis lost its script cache (restart, SCRIPT FLUSH): EVAL caches it again. */
-        freeReplyObject(r);
-        argv[0] = "EVAL";
-        argv[1] = script_text(script);
-        argvlen[0] = 4;
-        argvlen[1] = strlen(argv[1]);
-        r = run_argv(s, argc, argv, argvlen);
-    }
+    /* EVALSHA; EVAL when Redis lost its script cache (restart, SCRIPT FLUSH). */
+    r = herald_redis_script_eval(s->c, s->sha[script], script_text(script), argc, argv, argvlen);
+    if (!r)
+        drop(s);
 done:
     free(argv);
     free(argvlen);
@@ -333,7 +298,7 @@ pub_store_txn(pub_store *s, const pub_args *cmds, int ncmds)
      * safe to repeat, so try once more on a fresh connection before answering 503.
      * (Scripts are not retried: a lost reply does not say whether the write ran.) */
     if (!exec && io_error && had_connection) {
-        s->last_failure_ms = 0;
+        s->retry_at_ms = 0;
         if (pub_store_ready(s) != 0)
             return NULL;
         exec = txn_once(s, cmds, ncmds, &io_error);

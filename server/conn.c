@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "herald/accept.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/http_parse.h"
@@ -35,7 +35,6 @@
 #define OUT_HIGH_SEGS 192
 #define ACCEPT_BATCH 64
 #define SWEEP_MS 250
-#define ACCEPT_PAUSE_MS 100 /* out of file descriptors: stop accepting this long */
 
 typedef struct held {
     snapset *set;
@@ -65,8 +64,8 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     int lfd;
-    struct event *lev, *stop_ev, *sweep_ev, *deadline_ev, *resume_ev;
-    time_t warned; /* last "out of file descriptors" warning */
+    struct event *lev, *stop_ev, *sweep_ev, *deadline_ev;
+    herald_acceptor acc; /* pauses 'lev' when out of file descriptors */
     metrics_shard *metrics;
     held *sets; /* newest first; sets[0] is current */
     uint64_t gen;
@@ -450,9 +449,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     worker *w = arg;
-    struct timeval tv;
-    event_base_gettimeofday_cached(w->base, &tv);
-    int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    int64_t now = now_ms(w);
     conn *next;
     /* A connection with a request head under way is the header timeout's (a 408), even
      * when the idle timeout is the shorter one. */
@@ -484,22 +481,9 @@ static int
 accept_batch(worker *w)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                /* The pending connection keeps the listener readable: accepting again
-                 * at once would spin (and log) until some connection closes. */
-                time_t now = time(NULL);
-                if (now - w->warned >= 10) {
-                    herald_warn("accept: %s: pausing new connections", strerror(errno));
-                    w->warned = now;
-                }
-                struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-                event_del(w->lev);
-                event_add(w->resume_ev, &tv);
-            }
-            return 0;
-        }
+        int fd = herald_accept(&w->acc, w->lfd);
+        if (fd < 0)
+            return 0; /* nothing more now, or paused (out of file descriptors) */
         if (status_conn_open() >= g_opts.max_conns) {
             status_conn_close();
             metrics_add(&w->metrics->conn[CE_REJECTED_CAP], 1);
@@ -527,16 +511,6 @@ accept_batch(worker *w)
         on_read(fd, EV_READ, c);
     }
     return 1;
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    worker *w = arg;
-    if (w->lfd >= 0)
-        event_add(w->lev, NULL);
 }
 
 static void
@@ -575,6 +549,7 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     if (w->lfd >= 0) {
         while (accept_batch(w))
             ;
+        herald_accept_free(&w->acc); /* a pause must not put the closed listener back */
         event_del(w->lev);
         close(w->lfd);
         w->lfd = -1;
@@ -685,10 +660,9 @@ server_start(const server_opts *o)
         w->lev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
         w->stop_ev = event_new(w->base, g_stop_pipe[0], EV_READ, on_stop, w);
         w->sweep_ev = event_new(w->base, -1, EV_PERSIST, on_sweep, w);
-        w->resume_ev = evtimer_new(w->base, on_resume, w);
-        if (!w->lev || !w->stop_ev || !w->sweep_ev || !w->resume_ev ||
-            event_add(w->lev, NULL) < 0 || event_add(w->stop_ev, NULL) < 0 ||
-            event_add(w->sweep_ev, &sweep) < 0)
+        if (!w->lev || !w->stop_ev || !w->sweep_ev ||
+            herald_accept_init(&w->acc, w->base, w->lev) < 0 || event_add(w->lev, NULL) < 0 ||
+            event_add(w->stop_ev, NULL) < 0 || event_add(w->sweep_ev, &sweep) < 0)
             goto fail;
         refresh_set(w);
         if (!w->sets) {
@@ -740,6 +714,7 @@ server_stop(void)
             snapset_release(h->set);
             free(h);
         }
+        herald_accept_free(&w->acc);
         if (w->lev)
             event_free(w->lev);
         if (w->stop_ev)
@@ -748,8 +723,6 @@ server_stop(void)
             event_free(w->sweep_ev);
         if (w->deadline_ev)
             event_free(w->deadline_ev);
-        if (w->resume_ev)
-            event_free(w->resume_ev);
         out_free(w->out);
         free(w->rbuf);
         if (w->lfd >= 0)

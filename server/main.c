@@ -67,6 +67,97 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* The public keys of 'set' into 'keys' (at most MAX_KEYS), logged. Returns 0, or -1 when
+ * one is invalid, there are too many or none (logged). */
+static int
+read_keys(const server_settings *set, herald_pubkey keys[MAX_KEYS], size_t *nkeys)
+{
+    char *keylist = herald_mem_strdup(set->public_keys ? set->public_keys : "");
+    char *save = NULL;
+    int rc = -1;
+    *nkeys = 0;
+    for (char *k = strtok_r(keylist, " \t,", &save); k; k = strtok_r(NULL, " \t,", &save)) {
+        if (*nkeys == MAX_KEYS) {
+            herald_error("more than %d public keys", MAX_KEYS);
+            goto out;
+        }
+        herald_pubkey *pk = &keys[*nkeys];
+        if (herald_crypto_pubkey_parse(pk, k) < 0) {
+            herald_error("invalid public key '%s' (43 base64url characters expected)", k);
+            goto out;
+        }
+        herald_info("trusting public key %s (key_id %s)", pk->b64, pk->key_id);
+        (*nkeys)++;
+    }
+    if (*nkeys == 0) {
+        herald_error("no public key: give --public-key KEY (or HERALD_PUBLIC_KEYS); a read "
+                     "server only serves snapshots it can verify");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(keylist);
+    return rc;
+}
+
+/* The host name in links and Kinto's "url" (http_host, else the listen address). */
+static const char *
+public_host(const server_settings *set)
+{
+    return set->http_host ? set->http_host : set->listen.text;
+}
+
+/* Configures the data model, the handlers and compression, and publishes the empty set
+ * (so "nothing yet" is served from the first request). 'public_url' receives the URL
+ * kinto.c keeps a pointer to: it must live until kinto_unconfigure(). Returns 0 or -1. */
+static int
+configure_modules(const server_settings *set, const herald_pubkey *keys, size_t nkeys,
+                  herald_buf *public_url)
+{
+#ifdef __GLIBC__
+    /* Snapshot bodies are long-lived and large, and every version's build allocates and
+     * frees large temporaries (decompressed blobs, parsed records). glibc's dynamic mmap
+     * threshold would move such blocks onto the heap after the first large free, where
+     * they fragment it; a fixed threshold keeps every block >= 256 KB in its own mapping,
+     * returned to the system when freed. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+    const char *host = public_host(set);
+    snapset_config sc = {host,
+                         set->record_cache_expires_seconds,
+                         set->record_cache_maximum_expires_seconds,
+                         set->monitor_cache_expires_seconds,
+                         set->monitor_cache_maximum_expires_seconds,
+                         set->tombstone_horizon_seconds * 1000,
+                         set->compression};
+    snapset_configure(&sc);
+    herald_buf_printf(public_url, "%s%s", strstr(host, "://") ? "" : "http://", host);
+    kinto_config kcfg = {keys, nkeys, herald_buf_cstr(public_url), set->paginate_by};
+    kinto_configure(&kcfg);
+    if (set->compression && encode_start() < 0) {
+        herald_error("cannot start the compression thread");
+        return -1;
+    }
+    snapset_publish(snapset_new(NULL, 0));
+    return 0;
+}
+
+/* Starts the worker threads and their listeners (conn.c). Returns 0 or -1 (logged). */
+static int
+start_workers(const server_settings *set)
+{
+    char port[8];
+    snprintf(port, sizeof(port), "%d", set->listen.port);
+    server_opts sv = {.host = set->listen.host,
+                      .port = port,
+                      .threads = (int)set->threads,
+                      .idle_timeout_ms = (int)(set->idle_timeout_seconds * 1000),
+                      .header_timeout_ms = (int)(set->header_timeout_seconds * 1000),
+                      .max_conns = (int)set->max_connections,
+                      .drain_timeout_ms = (int)(set->drain_timeout_seconds * 1000)};
+    return server_start(&sv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -74,7 +165,6 @@ main(int argc, char **argv)
     herald_buf public_url = HERALD_BUF_INIT;
     herald_pubkey keys[MAX_KEYS];
     size_t nkeys = 0;
-    char *keylist = NULL;
     struct event_base *base = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     int rc = server_settings_read(&set, argc, argv), started = 0, syncing = 0;
@@ -87,9 +177,6 @@ main(int argc, char **argv)
         herald_error("cannot initialise libsodium");
         goto out;
     }
-
-    char port[8];
-    snprintf(port, sizeof(port), "%d", set.listen.port);
     sync_opts so;
     memset(&so, 0, sizeof(so));
     const char *redis = set.redis_url ? set.redis_url : "";
@@ -97,55 +184,12 @@ main(int argc, char **argv)
         herald_error("invalid redis URL '%s'", redis);
         goto out;
     }
-
-    keylist = herald_mem_strdup(set.public_keys ? set.public_keys : "");
-    char *save = NULL;
-    for (char *k = strtok_r(keylist, " \t,", &save); k; k = strtok_r(NULL, " \t,", &save)) {
-        if (nkeys == MAX_KEYS) {
-            herald_error("more than %d public keys", MAX_KEYS);
-            goto out;
-        }
-        if (herald_crypto_pubkey_parse(&keys[nkeys], k) < 0) {
-            herald_error("invalid public key '%s' (43 base64url characters expected)", k);
-            goto out;
-        }
-        herald_info("trusting public key %s (key_id %s)", keys[nkeys].b64, keys[nkeys].key_id);
-        nkeys++;
-    }
-    if (nkeys == 0) {
-        herald_error("no public key: give --public-key KEY (or HERALD_PUBLIC_KEYS); a read "
-                     "server only serves snapshots it can verify");
+    if (read_keys(&set, keys, &nkeys) < 0)
         goto out;
-    }
     so.keys = keys;
     so.nkeys = nkeys;
-
-#ifdef __GLIBC__
-    /* Snapshot bodies are long-lived and large, and every version's build allocates and
-     * frees large temporaries (decompressed blobs, parsed records). glibc's dynamic mmap
-     * threshold would move such blocks onto the heap after the first large free, where
-     * they fragment it; a fixed threshold keeps every block >= 256 KB in its own mapping,
-     * returned to the system when freed. */
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-#endif
-    const char *public_host = set.http_host ? set.http_host : set.listen.text;
-    snapset_config sc = {public_host,
-                         set.record_cache_expires_seconds,
-                         set.record_cache_maximum_expires_seconds,
-                         set.monitor_cache_expires_seconds,
-                         set.monitor_cache_maximum_expires_seconds,
-                         set.tombstone_horizon_seconds * 1000,
-                         set.compression};
-    snapset_configure(&sc);
-    herald_buf_printf(&public_url, "%s%s", strstr(public_host, "://") ? "" : "http://",
-                      public_host);
-    kinto_config kcfg = {keys, nkeys, herald_buf_cstr(&public_url), set.paginate_by};
-    kinto_configure(&kcfg);
-    if (set.compression && encode_start() < 0) {
-        herald_error("cannot start the compression thread");
+    if (configure_modules(&set, keys, nkeys, &public_url) < 0)
         goto out;
-    }
-    snapset_publish(snapset_new(NULL, 0)); /* serve "nothing yet" from the first request */
 
     signal(SIGPIPE, SIG_IGN); /* a client closing early must not kill the server */
     base = event_base_new();
@@ -159,15 +203,7 @@ main(int argc, char **argv)
         herald_error("cannot install signal handlers");
         goto out;
     }
-
-    server_opts sv = {.host = set.listen.host,
-                      .port = port,
-                      .threads = (int)set.threads,
-                      .idle_timeout_ms = (int)(set.idle_timeout_seconds * 1000),
-                      .header_timeout_ms = (int)(set.header_timeout_seconds * 1000),
-                      .max_conns = (int)set.max_connections,
-                      .drain_timeout_ms = (int)(set.drain_timeout_seconds * 1000)};
-    if (server_start(&sv) < 0)
+    if (start_workers(&set) < 0)
         goto out;
     started = 1;
     if (sync_start(base, &so) < 0) {
@@ -176,7 +212,7 @@ main(int argc, char **argv)
     }
     syncing = 1;
     herald_info("herald-server %s: redis %s:%d/%d, %zu public key(s), host '%s'", HERALD_VERSION,
-                so.url.host, so.url.port, so.url.db, nkeys, sc.host);
+                so.url.host, so.url.port, so.url.db, nkeys, public_host(&set));
     event_base_dispatch(base);
     rc = 0;
 out:
@@ -196,7 +232,6 @@ out:
         event_free(sigint);
     if (base)
         event_base_free(base);
-    free(keylist);
     server_settings_free(&set);
     return rc;
 }

@@ -4,9 +4,8 @@
  */
 #include "ops.h"
 
-#include <sys/time.h>
-
 #include "encode.h"
+#include "herald/clock.h"
 #include "herald/mem.h"
 #include "metrics.h"
 #include "reply.h"
@@ -15,14 +14,6 @@
 #ifndef HERALD_COMMIT
 #define HERALD_COMMIT "unknown"
 #endif
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /*
  * 503 while no full resync has completed, nothing is published (a server pointed at
@@ -33,7 +24,7 @@ now_ms(void)
 int
 ops_heartbeat(out *o, const http_request *req, const snapset *s, int keep_alive)
 {
-    int64_t now = now_ms();
+    int64_t now = herald_clock_wall_ms(); /* expiry times are wall-clock */
     server_status now_st;
     status_read(&now_st);
     int redis = now_st.redis_ok, loaded = now_st.loaded;
@@ -84,7 +75,7 @@ ops_metrics(out *o, const http_request *req, const snapset *s, int keep_alive)
     g.loaded = now_st.loaded;
     g.last_update_ms = now_st.last_update_ms;
     encode_stats(&g.encode_done, &g.encode_skipped, &g.encode_pending);
-    metrics_render(&b, s, &g, now_ms());
+    metrics_render(&b, s, &g, herald_clock_wall_ms());
     int st = reply_plain(o, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
                          keep_alive);
     herald_buf_free(&b);

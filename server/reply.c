@@ -33,7 +33,7 @@ reply_status_line(out *o, int status)
     out_puts(o, "HTTP/1.1 ");
     out_i64(o, status);
     out_copy(o, " ", 1);
-    out_puts(o, status == 505 ? "HTTP Version Not Supported" : herald_kerror_reason(status));
+    out_puts(o, herald_kerror_reason(status));
     out_copy(o, "\r\n", 2);
 }
 

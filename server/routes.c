@@ -26,11 +26,8 @@
 void
 route_error(out *o, int status)
 {
-    const char *msg = http_error_message(status);
-    /* Kinto's errno for a request it cannot use is 107 (invalid parameters); only
-     * server-side conditions get 999. */
-    reply_error(o, status, status < 500 ? HERALD_ERRNO_INVALID_PARAMETERS : HERALD_ERRNO_UNDEFINED,
-                msg, NULL, 0, 0);
+    reply_error(o, status, herald_kerror_protocol_errno(status), http_error_message(status), NULL,
+                0, 0);
     metrics_count(out_metrics(o), RT_INVALID, status);
 }
 

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "herald/httpdate.h"
 #include "herald/jcs.h"
 #include "md5.h"
 
@@ -121,20 +121,6 @@ listing_prefix_len(const listing *l, size_t k)
 
 /* ---- headers ----------------------------------------------------------------------- */
 
-void
-http_date(herald_buf *dst, int64_t ms)
-{
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    /* Own day/month names: strftime's %a/%b follow the locale. */
-    herald_buf_printf(dst, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-                      months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 int64_t
 snapset_cache_default(void)
 {
@@ -148,7 +134,8 @@ hdr_lines(herald_buf *dst, int64_t version, int64_t max_age)
     herald_buf_puts(dst, "ETag: \"");
     herald_buf_put_i64(dst, version);
     herald_buf_puts(dst, "\"\r\nLast-Modified: ");
-    http_date(dst, version);
+    char date[HERALD_HTTPDATE_LEN + 1];
+    herald_buf_append(dst, date, (size_t)herald_httpdate_format(date, version / 1000));
     herald_buf_puts(dst, "\r\nCache-Control: max-age=");
     herald_buf_put_i64(dst, max_age);
     herald_buf_puts(dst, "\r\nVary: Accept-Encoding\r\n"

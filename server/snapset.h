@@ -191,8 +191,6 @@ snapset *snapset_acquire(void);
 /* Changes whenever a set is published; cheap to poll. */
 uint64_t snapset_generation(void);
 
-/* Appends an HTTP-date (RFC 9110 5.6.7) for 'ms' milliseconds since the epoch. */
-void http_date(herald_buf *dst, int64_t ms);
 /* Builds the header blocks of a versioned response: the status line (304, or 200 with
  * Content-Type) and the lines both carry (ETag "'version'", Last-Modified,
  * Cache-Control max-age, Vary, CORS). */

@@ -19,8 +19,9 @@
 #include <hiredis/async.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "herald/backoff.h"
+#include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/schema.h"
@@ -31,8 +32,6 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define REPLY_TIMEOUT_MS 20000 /* a GET of a large blob on a busy Redis can be slow */
 #define PING_INTERVAL_MS 5000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 #define TICK_MS 250
 
 struct resync;
@@ -44,23 +43,16 @@ static struct {
     int cmd_up, sub_up;
     uint64_t epoch; /* incremented on every (re)connect */
     struct event *tick_ev, *reset_ev;
+    /* Monotonic times (herald_clock_mono_ms): durations are not fooled by a clock step. */
     long long connect_started, last_reply, last_ping, retry_at;
     int inflight; /* commands sent on 'cmd' and not yet answered */
-    int backoff_ms;
+    herald_backoff backoff;
     snapset *cur; /* our reference to the set we published last */
     struct resync *rs;
     int stopping;
     int reset_pending;
     int loaded; /* a full resync has completed (also reported to status.h) */
 } S;
-
-static long long
-now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void
 request_reset(const char *why)
@@ -129,7 +121,7 @@ publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
     snapset_release(S.cur);
     S.cur = s;
     snapset_publish(s);
-    status_set_last_update(now_ms());
+    status_set_last_update(herald_clock_wall_ms());
 }
 
 /*
@@ -172,7 +164,7 @@ load_blob(const char *bid, const char *cid, const redisReply *r)
         herald_snapshot_free(snap);
         return NULL;
     }
-    coll *c = coll_new(snap, now_ms(), err, sizeof(err));
+    coll *c = coll_new(snap, herald_clock_wall_ms(), err, sizeof(err));
     if (!c)
         herald_error("snapshot %s/%s: %s; not served", bid, cid, err);
     return c;
@@ -193,7 +185,7 @@ on_fetch(redisAsyncContext *ac, void *reply, void *priv)
     if (!reply || f->epoch != S.epoch)
         goto out;
     S.inflight--;
-    S.last_reply = now_ms();
+    S.last_reply = herald_clock_mono_ms();
     coll *c = load_blob(f->bid, f->cid, reply);
     if (!c)
         goto out;
@@ -210,7 +202,8 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
     herald_buf key = HERALD_BUF_INIT;
     herald_schema_snap_key(&key, bid, cid);
     if (S.inflight == 0)
-        S.last_reply = now_ms(); /* the timeout counts from the oldest unanswered send */
+        S.last_reply =
+            herald_clock_mono_ms(); /* the timeout counts from the oldest unanswered send */
     S.inflight++;
     redisAsyncCommand(S.cmd, cb, priv, "GET %b", key.data, key.len);
     herald_buf_free(&key);
@@ -324,7 +317,7 @@ resync_finish(resync *rs)
     S.loaded = 1;
     status_set_loaded();
     status_set_redis_ok(S.cmd_up && S.sub_up);
-    S.backoff_ms = BACKOFF_MIN_MS;
+    herald_backoff_reset(&S.backoff);
 }
 
 static void
@@ -347,7 +340,7 @@ on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
         rs->aborted = 1;
     } else {
         S.inflight--;
-        S.last_reply = now_ms();
+        S.last_reply = herald_clock_mono_ms();
         rs_item *it = &rs->items[g->i];
         it->loaded = load_blob(it->bid, it->cid, reply);
     }
@@ -366,7 +359,7 @@ on_zrange(redisAsyncContext *ac, void *reply, void *priv)
         goto out;
     }
     S.inflight--;
-    S.last_reply = now_ms();
+    S.last_reply = herald_clock_mono_ms();
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
         herald_error("ZRANGE %s: unexpected reply", HERALD_KEY_MONITOR);
         rs->aborted = 1;
@@ -429,7 +422,7 @@ start_resync(void)
     rs->pending = 1;
     S.rs = rs;
     if (S.inflight == 0)
-        S.last_reply = now_ms();
+        S.last_reply = herald_clock_mono_ms();
     S.inflight++;
     redisAsyncCommand(S.cmd, on_zrange, rs, "ZRANGE %s 0 -1 WITHSCORES", HERALD_KEY_MONITOR);
 }
@@ -468,7 +461,7 @@ on_select(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || ac != S.cmd)
         return;
     S.inflight--;
-    S.last_reply = now_ms();
+    S.last_reply = herald_clock_mono_ms();
     if (r->type == REDIS_REPLY_ERROR)
         request_reset("SELECT failed");
 }
@@ -480,7 +473,7 @@ on_ping(redisAsyncContext *ac, void *reply, void *priv)
     if (!reply || ac != S.cmd)
         return;
     S.inflight--;
-    S.last_reply = now_ms();
+    S.last_reply = herald_clock_mono_ms();
 }
 
 static void
@@ -538,7 +531,7 @@ connect_all(void)
     S.epoch++;
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
-    S.connect_started = now_ms();
+    S.connect_started = herald_clock_mono_ms();
     S.cmd = open_ctx();
     S.sub = S.cmd ? open_ctx() : NULL;
     if (!S.cmd || !S.sub) {
@@ -574,8 +567,7 @@ on_reset(evutil_socket_t fd, short what, void *arg)
     (void)arg;
     drop_all();
     S.reset_pending = 0;
-    S.retry_at = now_ms() + S.backoff_ms;
-    S.backoff_ms = S.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : S.backoff_ms * 2;
+    S.retry_at = herald_clock_mono_ms() + herald_backoff_next(&S.backoff);
 }
 
 static void
@@ -584,7 +576,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    long long now = now_ms();
+    long long now = herald_clock_mono_ms();
     if (!S.cmd && !S.sub) {
         if (now >= S.retry_at)
             connect_all();
@@ -614,7 +606,7 @@ sync_start(struct event_base *base, const sync_opts *o)
     S.o = *o;
     if (!S.o.max_collections)
         S.o.max_collections = 100000;
-    S.backoff_ms = BACKOFF_MIN_MS;
+    S.backoff = (herald_backoff)HERALD_BACKOFF_INIT;
     S.cur = snapset_acquire();
     S.reset_ev = event_new(base, -1, 0, on_reset, NULL);
     S.tick_ev = event_new(base, -1, EV_PERSIST, on_tick, NULL);

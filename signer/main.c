@@ -27,22 +27,27 @@
  * unpublished one removed, and one whose signature expires within the re-sign margin
  * re-signed. This also repairs anything missed while the stream was unavailable. After
  * any reconnection every in-memory copy is dropped (Redis may be another one now).
+ *
+ * The program is a static library of its modules (herald_signer, which unit tests link)
+ * plus this file. Each layer calls only the ones below it:
+ *
+ *   main.c          settings, keys, signals; dispatches the subcommands
+ *   cmd_keygen.c, cmd_verify.c, cmd_inspect.c    one-shot subcommands (lib/ only)
+ *   consume.c       the stream consumer, the sweep, the reclaim of dead consumers' entries
+ *   publish.c       one collection: read, build, sign, store (signer.h)
+ *   cache.c         the in-memory copy of each collection
+ *   settings.c      the settings table
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "commands.h"
-#include "herald/backoff.h"
-#include "herald/clock.h"
-#include "herald/jcs.h"
+#include "consume.h"
 #include "herald/log.h"
+#include "herald/mem.h"
 #include "herald/redis.h"
-#include "herald/schema.h"
-#include "herald/snapshot.h"
 #include "settings.h"
 #include "signer.h"
 
@@ -53,359 +58,6 @@ on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
-}
-
-/* A batch of touched collections, deduplicated ("bid/cid" strings). */
-typedef struct touched {
-    char **items;
-    size_t n, cap;
-} touched;
-
-static void
-touched_add(touched *t, const char *bid, const char *cid)
-{
-    herald_buf m = HERALD_BUF_INIT;
-    herald_schema_monitor_member(&m, bid, cid);
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->items[i], m.data) == 0) {
-            herald_buf_free(&m);
-            return;
-        }
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->items = herald_mem_realloc(t->items, t->cap * sizeof(char *));
-    }
-    t->items[t->n++] = herald_buf_steal(&m, NULL);
-}
-
-static void
-touched_clear(touched *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->items[i]);
-    t->n = 0;
-}
-
-/* Adds every collection of bucket 'bid', existing or still published. */
-static int
-touch_bucket(signer_ctx *s, touched *t, const char *bid)
-{
-    herald_buf key = HERALD_BUF_INIT, uri = HERALD_BUF_INIT;
-    herald_buf_printf(&uri, "/buckets/%s", bid);
-    herald_schema_list_key(&key, HERALD_LIST_OBJS, uri.data, "collection");
-    redisReply *r = redisCommand(s->rc, "HKEYS %s", herald_buf_cstr(&key));
-    redisReply *m = r ? redisCommand(s->rc, "ZRANGE %s 0 -1", HERALD_KEY_MONITOR) : NULL;
-    int ok = r && r->type == REDIS_REPLY_ARRAY && m && m->type == REDIS_REPLY_ARRAY;
-    if (ok) {
-        for (size_t i = 0; i < r->elements; i++)
-            touched_add(t, bid, r->element[i]->str);
-        size_t blen = strlen(bid);
-        for (size_t i = 0; i < m->elements; i++) {
-            const char *mem = m->element[i]->str;
-            if (strncmp(mem, bid, blen) == 0 && mem[blen] == '/')
-                touched_add(t, bid, mem + blen + 1);
-        }
-    }
-    if (r)
-        freeReplyObject(r);
-    if (m)
-        freeReplyObject(m);
-    herald_buf_free(&key);
-    herald_buf_free(&uri);
-    return ok ? 0 : -1;
-}
-
-/* Signs every touched collection; returns 0 when all succeeded. 'ack' (may be NULL) is
- * handed to the last one, so the events are acknowledged atomically with its store once
- * every other collection has been stored; '*acked' (may be NULL) says whether that
- * happened (otherwise the caller acknowledges them itself). */
-static int
-process_touched(signer_ctx *s, touched *t, int force, const signer_ack *ack, int *acked)
-{
-    int failed = 0;
-    if (acked)
-        *acked = 0;
-    for (size_t i = 0; i < t->n && !failed; i++) {
-        char *slash = strchr(t->items[i], '/');
-        if (!slash)
-            continue;
-        *slash = '\0';
-        /* SIGNER_INVALID counts as done: the collection cannot be signed until its data
-         * changes, which brings a new event; the sweep also retries it every period.
-         * Holding the event back would block every other collection behind it. */
-        int last = i + 1 == t->n;
-        if (signer_publish_collection(s, t->items[i], slash + 1, force, last ? ack : NULL,
-                                      last ? acked : NULL) == SIGNER_ERROR)
-            failed = 1;
-        *slash = '/';
-    }
-    return failed ? -1 : 0;
-}
-
-/* The periodic sweep: every bucket's collections, plus every published collection. */
-static int
-sweep(signer_ctx *s)
-{
-    touched t = {0};
-    herald_buf key = HERALD_BUF_INIT;
-    herald_schema_list_key(&key, HERALD_LIST_OBJS, "", "bucket");
-    redisReply *r = redisCommand(s->rc, "HKEYS %s", herald_buf_cstr(&key));
-    redisReply *m = r ? redisCommand(s->rc, "ZRANGE %s 0 -1", HERALD_KEY_MONITOR) : NULL;
-    int rc = -1;
-    if (r && r->type == REDIS_REPLY_ARRAY && m && m->type == REDIS_REPLY_ARRAY) {
-        rc = 0;
-        for (size_t i = 0; i < r->elements && rc == 0; i++)
-            rc = touch_bucket(s, &t, r->element[i]->str);
-        for (size_t i = 0; i < m->elements; i++) {
-            char *slash = strchr(m->element[i]->str, '/');
-            if (slash) {
-                *slash = '\0';
-                touched_add(&t, m->element[i]->str, slash + 1);
-            }
-        }
-        if (rc == 0)
-            rc = process_touched(s, &t, 0, NULL, NULL);
-    }
-    if (r)
-        freeReplyObject(r);
-    if (m)
-        freeReplyObject(m);
-    touched_clear(&t);
-    /* Freshness: re-sign (as a new version over the same records) what expires soon. */
-    if (rc == 0) {
-        redisReply *e =
-            redisCommand(s->rc, "ZRANGEBYSCORE %s -inf %lld", HERALD_KEY_MONITOR_EXPIRES,
-                         (long long)(herald_clock_wall_ms() + s->resign_before_ms));
-        if (!e || e->type != REDIS_REPLY_ARRAY) {
-            rc = -1;
-        } else {
-            for (size_t i = 0; i < e->elements; i++) {
-                char *slash = strchr(e->element[i]->str, '/');
-                if (slash) {
-                    *slash = '\0';
-                    touched_add(&t, e->element[i]->str, slash + 1);
-                }
-            }
-            rc = process_touched(s, &t, 1, NULL, NULL);
-        }
-        if (e)
-            freeReplyObject(e);
-        touched_clear(&t);
-    }
-    free(t.items);
-    herald_buf_free(&key);
-    return rc;
-}
-
-/* Handles one XREADGROUP/XAUTOCLAIM list of entries; acks and deletes them when every
- * collection they touch has been processed. Returns the number of entries, or -1. */
-static int
-handle_entries(signer_ctx *s, redisReply *entries)
-{
-    touched t = {0};
-    int rc = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < entries->elements; i++) {
-        redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[1]->type != REDIS_REPLY_ARRAY)
-            continue; /* a deleted entry still pending: XAUTOCLAIM drops it */
-        const char *b = NULL, *c = NULL;
-        redisReply *f = e->element[1];
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            if (strcmp(f->element[j]->str, "b") == 0)
-                b = f->element[j + 1]->str;
-            else if (strcmp(f->element[j]->str, "c") == 0)
-                c = f->element[j + 1]->str;
-        }
-        if (!b || !herald_schema_valid_id(b, strlen(b)))
-            continue;
-        if (c && *c)
-            touched_add(&t, b, c);
-        else if (touch_bucket(s, &t, b) < 0)
-            rc = -1;
-    }
-    const char **ids = herald_mem_calloc(entries->elements + 1, sizeof(char *));
-    for (size_t i = 0; i < entries->elements; i++) {
-        redisReply *e = entries->element[i];
-        const char *id = e->type == REDIS_REPLY_ARRAY && e->elements >= 1 ? e->element[0]->str
-                         : e->type == REDIS_REPLY_STRING                  ? e->str
-                                                                          : NULL;
-        if (id)
-            ids[n++] = id;
-    }
-    signer_ack ack = {ids, n};
-    int acked = 0;
-    if (rc == 0)
-        rc = process_touched(s, &t, 0, &ack, &acked);
-    if (rc == 0 && n && !acked) {
-        /* XACK then XDEL, pipelined (one round trip, one fsync): consumed entries leave
-         * the stream. */
-        const char **argv = herald_mem_calloc(n + 3, sizeof(char *));
-        argv[0] = "XACK";
-        argv[1] = HERALD_KEY_CHANGES;
-        argv[2] = HERALD_GROUP_SIGNERS;
-        memcpy(argv + 3, ids, n * sizeof(char *));
-        redisAppendCommandArgv(s->rc, (int)(3 + n), argv, NULL);
-        argv[1] = "XDEL"; /* argv + 1 = XDEL herald:changes ids... */
-        argv[2] = HERALD_KEY_CHANGES;
-        redisAppendCommandArgv(s->rc, (int)(2 + n), argv + 1, NULL);
-        for (int k = 0; k < 2; k++) {
-            redisReply *a = NULL;
-            if (redisGetReply(s->rc, (void **)&a) != REDIS_OK || !a || a->type == REDIS_REPLY_ERROR)
-                rc = -1;
-            if (a)
-                freeReplyObject(a);
-            if (rc < 0)
-                break;
-        }
-        free(argv);
-    }
-    free(ids);
-    touched_clear(&t);
-    free(t.items);
-    return rc < 0 ? -1 : (int)entries->elements;
-}
-
-static int
-ensure_group(signer_ctx *s)
-{
-    /* From ID 0: events written before the first signer ever ran are signed too. */
-    redisReply *r = redisCommand(s->rc, "XGROUP CREATE %s %s 0 MKSTREAM", HERALD_KEY_CHANGES,
-                                 HERALD_GROUP_SIGNERS);
-    int ok = r && (r->type == REDIS_REPLY_STATUS ||
-                   (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0));
-    if (!ok)
-        herald_error("XGROUP CREATE: %s", r ? r->str : s->rc->errstr);
-    if (r)
-        freeReplyObject(r);
-    return ok ? 0 : -1;
-}
-
-/* Publishes the active public keys (key_id -> base64url) for the publisher's and the
- * read servers' capabilities.signer. The hash is replaced as a whole (MULTI/EXEC), so a
- * retired key disappears when the signer restarts without it. */
-static int
-publish_keys(signer_ctx *s)
-{
-    int ok = 1;
-    redisAppendCommand(s->rc, "MULTI");
-    redisAppendCommand(s->rc, "DEL %s", HERALD_KEY_SIGNER_KEYS);
-    for (size_t i = 0; i < s->nkeys; i++) {
-        const herald_pubkey *pk = herald_crypto_signkey_public(s->keys[i]);
-        redisAppendCommand(s->rc, "HSET %s %s %s", HERALD_KEY_SIGNER_KEYS, pk->key_id, pk->b64);
-    }
-    redisAppendCommand(s->rc, "EXEC");
-    for (size_t i = 0; i < s->nkeys + 3; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(s->rc, (void **)&r) != REDIS_OK) {
-            ok = 0;
-            break;
-        }
-        if (!r || r->type == REDIS_REPLY_ERROR ||
-            (i == s->nkeys + 2 && r->type != REDIS_REPLY_ARRAY))
-            ok = 0;
-        if (r)
-            freeReplyObject(r);
-    }
-    return ok ? 0 : -1;
-}
-
-/* Takes over the entries other consumers (dead signers) left pending for longer than
- * claim_idle_ms, and handles them like new ones. Follows XAUTOCLAIM's cursor through the
- * whole pending list. Returns 0, or -1 on a Redis failure. */
-static int
-reclaim(signer_ctx *s, const char *consumer)
-{
-    char cursor[64] = "0-0";
-    for (int round = 0; round < 1000; round++) {
-        redisReply *c =
-            redisCommand(s->rc, "XAUTOCLAIM %s %s %s %lld %s COUNT 256", HERALD_KEY_CHANGES,
-                         HERALD_GROUP_SIGNERS, consumer, (long long)s->claim_idle_ms, cursor);
-        if (!c || c->type != REDIS_REPLY_ARRAY || c->elements < 2 ||
-            c->element[0]->type != REDIS_REPLY_STRING) {
-            herald_error("XAUTOCLAIM: %s",
-                         c && c->type == REDIS_REPLY_ERROR ? c->str : s->rc->errstr);
-            if (c)
-                freeReplyObject(c);
-            return -1;
-        }
-        if (c->element[1]->elements)
-            herald_info("reclaimed %zu pending events", c->element[1]->elements);
-        int rc = handle_entries(s, c->element[1]);
-        snprintf(cursor, sizeof(cursor), "%s", c->element[0]->str);
-        freeReplyObject(c);
-        if (rc < 0)
-            return -1;
-        if (strcmp(cursor, "0-0") == 0)
-            break;
-    }
-    return 0;
-}
-
-/* Runs until SIGTERM/SIGINT; reconnects to Redis with backoff on any failure. */
-static int
-run(signer_ctx *s, const herald_redis_url *url, const char *consumer)
-{
-    herald_backoff backoff = HERALD_BACKOFF_INIT;
-    while (!stopping) {
-        char err[256];
-        signer_forget_all();
-        s->rc = herald_redis_connect(url, 5000, err, sizeof(err));
-        if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
-            sweep(s) < 0) {
-            herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
-                        herald_backoff_peek(&backoff));
-            goto retry;
-        }
-        herald_info("connected to redis %s:%d as consumer %s", url->host, url->port, consumer);
-        herald_backoff_reset(&backoff);
-        const char *next_id = "0"; /* first our own pending entries, then new ones */
-        int64_t last_sweep = herald_clock_mono_ms(), last_claim = 0;
-        while (!stopping) {
-            if (herald_clock_mono_ms() - last_claim >
-                (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
-                last_claim = herald_clock_mono_ms();
-                if (reclaim(s, consumer) < 0)
-                    break;
-            }
-            if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
-                last_sweep = herald_clock_mono_ms();
-                if (sweep(s) < 0)
-                    break;
-            }
-            redisReply *r =
-                redisCommand(s->rc,
-                             "XREADGROUP GROUP %s %s COUNT 512 BLOCK 1000 "
-                             "STREAMS %s %s",
-                             HERALD_GROUP_SIGNERS, consumer, HERALD_KEY_CHANGES, next_id);
-            if (!r || r->type == REDIS_REPLY_ERROR) {
-                herald_error("XREADGROUP: %s", r ? r->str : s->rc->errstr);
-                if (r)
-                    freeReplyObject(r);
-                break;
-            }
-            int handled = 0;
-            if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2)
-                handled = handle_entries(s, r->element[0]->element[1]);
-            freeReplyObject(r);
-            if (handled < 0)
-                break;
-            if (handled == 0 && next_id[0] == '0')
-                next_id = ">"; /* no more pending entries of ours */
-        }
-    retry:
-        if (s->rc) {
-            redisFree(s->rc);
-            s->rc = NULL;
-        }
-        int delay_ms = herald_backoff_next(&backoff);
-        for (int waited = 0; waited < delay_ms && !stopping; waited += 50)
-            usleep(50 * 1000);
-    }
-    herald_info("stopping");
-    signer_forget_all();
-    return 0;
 }
 
 int
@@ -481,7 +133,7 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = run(&s, &url, set.consumer);
+    rc = signer_consume_run(&s, &url, set.consumer, &stopping);
 done:
     free(files);
     for (size_t i = 0; i < s.nkeys; i++)

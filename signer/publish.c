@@ -327,21 +327,15 @@ done:
 
 /* One attempt. Sets '*again' when the copy turned out stale after a delta (it has been
  * dropped: the next attempt reads the full state). */
-static enum signer_result
-publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const signer_ack *ack,
-             int *acked, int *again)
+/* Runs signer_read.lua for bid/cid ('member' = "bid/cid"): the changes since 'since' (0:
+ * the full state), tombstones newer than t0 - horizon. Returns the reply to free, or NULL
+ * when the connection failed. */
+static redisReply *
+read_state(signer_ctx *s, const char *bid, const char *cid, const char *member, int64_t since,
+           int64_t t0, int force)
 {
-    enum signer_result res = SIGNER_ERROR;
-    herald_buf k[NKEYS_READ], member = HERALD_BUF_INIT, snapkey = HERALD_BUF_INIT;
-    herald_buf uri = HERALD_BUF_INIT;
-    redisReply *r = NULL;
-    json_t *bucket = NULL, *coll = NULL;
-    char horizon[24], since[24];
-    int64_t t0 = herald_clock_wall_ms();
-    double tm[4]; /* start, read, applied, hashed: for the log line */
-    tm[0] = mono_ms();
-
-    *again = 0;
+    herald_buf k[NKEYS_READ], uri = HERALD_BUF_INIT;
+    char horizon[24], since_s[24];
     for (int i = 0; i < NKEYS_READ; i++)
         herald_buf_init(&k[i]);
     herald_buf_printf(&uri, "/buckets/%s/collections/%s", bid, cid);
@@ -358,12 +352,8 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     herald_buf_printf(&uri, "/collections/%s", cid);
     herald_schema_perm_key(&k[7], herald_buf_cstr(&uri));
     herald_buf_puts(&k[8], HERALD_KEY_MONITOR_SRC);
-    herald_schema_monitor_member(&member, bid, cid);
-    herald_schema_snap_key(&snapkey, bid, cid);
     snprintf(horizon, sizeof(horizon), "%lld", (long long)(t0 - s->horizon_ms));
-
-    cache_coll *c = cache_get(herald_buf_cstr(&member));
-    snprintf(since, sizeof(since), "%lld", (long long)c->applied);
+    snprintf(since_s, sizeof(since_s), "%lld", (long long)since);
 
     const char *argv[3 + NKEYS_READ + 7] = {"EVALSHA", NULL, "10"};
     size_t lens[3 + NKEYS_READ + 7];
@@ -372,14 +362,69 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         argv[argc++] = herald_buf_cstr(&k[i]);
     argv[argc++] = bid;
     argv[argc++] = cid;
-    argv[argc++] = herald_buf_cstr(&member);
+    argv[argc++] = member;
     argv[argc++] = horizon;
     argv[argc++] = force ? "1" : "0";
-    argv[argc++] = since;
+    argv[argc++] = since_s;
     argv[argc++] = s->keyset;
     for (int i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    r = herald_redis_script_eval(s->rc, s->sha_read, herald_lua_signer_read, argc, argv, lens);
+    redisReply *r =
+        herald_redis_script_eval(s->rc, s->sha_read, herald_lua_signer_read, argc, argv, lens);
+    for (int i = 0; i < NKEYS_READ; i++)
+        herald_buf_free(&k[i]);
+    herald_buf_free(&uri);
+    return r;
+}
+
+/* Applies what the read returned to the copy 'c' and drops the tombstones past the
+ * horizon. Returns 0, or -1 when the copy cannot be trusted (the caller drops it) with
+ * '*res' set: SIGNER_INVALID for data that cannot be signed, SIGNER_ERROR for a record
+ * count that disagrees with Redis, when '*again' says whether a full read should follow. */
+static int
+update_copy(signer_ctx *s, cache_coll *c, const herald_read_reply *rr, int64_t t0,
+            enum signer_result *res, int *again)
+{
+    if (apply_reply(c, rr->full, rr->records, rr->tombstones) < 0) {
+        *res = SIGNER_INVALID;
+        return -1;
+    }
+    if ((int64_t)c->live.n != rr->live) {
+        /* See cache.c: after a delta this means records vanished without tombstones
+         * (the collection was deleted and created again). After a full read it cannot
+         * happen (one script); refuse rather than sign something unexplained. */
+        herald_warn("%s: copy has %zu records, Redis %lld after a %s read", c->member, c->live.n,
+                    (long long)rr->live, rr->full ? "full" : "delta");
+        *res = SIGNER_ERROR;
+        *again = !rr->full;
+        return -1;
+    }
+    c->applied = rr->version;
+    /* The read above dropped tombstones at or below t0 - horizon; the cut-off never
+     * moves back (a clock stepping back must not claim tombstones we dropped). */
+    if (t0 - s->horizon_ms > c->tombs_cutoff)
+        c->tombs_cutoff = t0 - s->horizon_ms;
+    if (cache_table_prune(&c->tombs, c->tombs_cutoff))
+        c->tombs_dirty = 1;
+    return 0;
+}
+
+static enum signer_result
+publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const signer_ack *ack,
+             int *acked, int *again)
+{
+    enum signer_result res = SIGNER_ERROR;
+    herald_buf member = HERALD_BUF_INIT, snapkey = HERALD_BUF_INIT;
+    json_t *bucket = NULL, *coll = NULL;
+    int64_t t0 = herald_clock_wall_ms();
+    double tm[4]; /* start, read, applied, hashed: for the log line */
+    tm[0] = mono_ms();
+
+    *again = 0;
+    herald_schema_monitor_member(&member, bid, cid);
+    herald_schema_snap_key(&snapkey, bid, cid);
+    cache_coll *c = cache_get(herald_buf_cstr(&member));
+    redisReply *r = read_state(s, bid, cid, herald_buf_cstr(&member), c->applied, t0, force);
     tm[1] = mono_ms();
     if (!r || r->type == REDIS_REPLY_ERROR) {
         herald_error("read %s: %s", c->member,
@@ -400,8 +445,6 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         res = SIGNER_UNCHANGED;
         goto done;
     }
-    int full = rr.full;
-    int64_t version = rr.version, live = rr.live;
     bucket = parse_stored(rr.bucket_json, rr.bucket_len, "bucket");
     coll = parse_stored(rr.collection_json, rr.collection_len, "collection");
     if (!bucket || !coll) {
@@ -409,46 +452,22 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         res = SIGNER_INVALID;
         goto done;
     }
-
-    if (apply_reply(c, full, rr.records, rr.tombstones) < 0) {
+    if (update_copy(s, c, &rr, t0, &res, again) < 0) {
         cache_drop(herald_buf_cstr(&member));
-        res = SIGNER_INVALID;
         goto done;
     }
-    if ((int64_t)c->live.n != live) {
-        /* See cache.c: after a delta this means records vanished without tombstones
-         * (the collection was deleted and created again). After a full read it cannot
-         * happen (one script); refuse rather than sign something unexplained. */
-        herald_warn("%s: copy has %zu records, Redis %lld after a %s read", c->member, c->live.n,
-                    (long long)live, full ? "full" : "delta");
-        cache_drop(herald_buf_cstr(&member));
-        *again = !full;
-        goto done;
-    }
-    c->applied = version;
-    /* The read above dropped tombstones at or below t0 - horizon; the cut-off never
-     * moves back (a clock stepping back must not claim tombstones we dropped). */
-    if (t0 - s->horizon_ms > c->tombs_cutoff)
-        c->tombs_cutoff = t0 - s->horizon_ms;
-    if (cache_table_prune(&c->tombs, c->tombs_cutoff))
-        c->tombs_dirty = 1;
     tm[2] = mono_ms();
     cache_coll_refresh(c);
     tm[3] = mono_ms();
-
-    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), version, bucket, coll, rr.stamp,
-                         t0, tm, full ? "full" : "delta", ack, acked);
-
+    res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), rr.version, bucket, coll,
+                         rr.stamp, t0, tm, rr.full ? "full" : "delta", ack, acked);
 done:
     if (r)
         freeReplyObject(r);
     json_decref(bucket);
     json_decref(coll);
-    for (int i = 0; i < NKEYS_READ; i++)
-        herald_buf_free(&k[i]);
     herald_buf_free(&member);
     herald_buf_free(&snapkey);
-    herald_buf_free(&uri);
     return res;
 }
 

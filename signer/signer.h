@@ -1,5 +1,5 @@
 /*
- * signer -- internal interface between the signer's stream consumer (main.c) and the
+ * signer -- internal interface between the signer's stream consumer (consume.c) and the
  * code that builds, signs and stores one collection's snapshot (publish.c).
  */
 #ifndef HERALD_SIGNER_SIGNER_H

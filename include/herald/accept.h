@@ -13,6 +13,7 @@
 #define HERALD_ACCEPT_H
 
 #include <event2/event.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define HERALD_ACCEPT_PAUSE_MS 100
@@ -34,5 +35,8 @@ void herald_accept_free(herald_acceptor *a);
  * there is nothing to accept now (errno set); on EMFILE/ENFILE the listener is also
  * paused as described above. */
 int herald_accept(herald_acceptor *a, int lfd);
+/* herald_accept, also writing the peer's address into 'sa' (of '*salen' bytes; '*salen'
+ * becomes its length), as accept4 does. */
+int herald_accept_from(herald_acceptor *a, int lfd, struct sockaddr *sa, socklen_t *salen);
 
 #endif

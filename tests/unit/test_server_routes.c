@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include "herald/clock.h"
 #include "herald/crypto.h"
 #include "herald/jcs.h"
 #include "herald/snapshot.h"
@@ -747,9 +747,7 @@ Test(routes, operational_endpoints)
 static snapset *
 fresh_set(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    int64_t now = herald_clock_wall_ms();
     json_t *recs = json_array();
     json_array_append_new(recs, rec("a", now - 1000));
     coll *c = make_coll("main", "certs", now, recs, NULL, NULL, now);

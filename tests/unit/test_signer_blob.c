@@ -7,7 +7,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../signer/cache.c"
+#include "cache.h"
+#include "herald/crypto.h"
 #include "herald/snapshot.h"
 
 static cache_entry *
