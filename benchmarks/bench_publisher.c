@@ -35,34 +35,13 @@
 #include <unistd.h>
 
 #include "herald/mem.h"
-
-static double
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+#include "test_fixture.h"
 
 static void
 die(const char *what, const char *why)
 {
     fprintf(stderr, "bench_publisher: %s: %s\n", what, why);
     exit(1);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-percentile(const double *sorted, size_t n, double p)
-{
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return sorted[i < n ? i : n - 1];
 }
 
 typedef struct conn {
@@ -208,28 +187,29 @@ main(int argc, char **argv)
         die("create collection", c.in.data);
 
     double *lat = herald_mem_alloc((size_t)puts_n * sizeof(double));
-    double t_all = mono_ms();
+    double t_all = fixture_mono_ms();
     for (long i = 0; i < puts_n; i++) {
         snprintf(path, sizeof(path), "/v1/buckets/%s/collections/c/records/r%ld", bucket, i);
         snprintf(body, sizeof(body),
                  "{\"data\":{\"title\":\"record %ld\",\"n\":%ld,\"tags\":[\"a\",\"b\"]}}", i, i);
-        double t0 = mono_ms();
+        double t0 = fixture_mono_ms();
         st = exchange(&c, "PUT", path, body);
-        lat[i] = mono_ms() - t0;
+        lat[i] = fixture_mono_ms() - t0;
         if (st != 201 && st != 200)
             die("PUT", c.in.data);
     }
-    t_all = mono_ms() - t_all;
-    qsort(lat, (size_t)puts_n, sizeof(double), cmp_double);
+    t_all = fixture_mono_ms() - t_all;
+    fixture_sort_samples(lat, (size_t)puts_n);
     printf("single PUT (credential cache warm, %ld sequential on one connection):\n", puts_n);
     printf("  p50 %.3f ms  p99 %.3f ms  max %.3f ms  (%.0f PUT/s)\n",
-           percentile(lat, (size_t)puts_n, 0.50), percentile(lat, (size_t)puts_n, 0.99),
-           lat[puts_n - 1], (double)puts_n / (t_all / 1000.0));
+           fixture_percentile(lat, (size_t)puts_n, 0.50),
+           fixture_percentile(lat, (size_t)puts_n, 0.99), lat[puts_n - 1],
+           (double)puts_n / (t_all / 1000.0));
     free(lat);
 
     if (batches > 0) {
         herald_buf b = HERALD_BUF_INIT;
-        double t0 = mono_ms();
+        double t0 = fixture_mono_ms();
         for (long m = 0; m < batches; m++) {
             herald_buf_reset(&b);
             herald_buf_printf(&b, "{\"defaults\":{\"method\":\"PUT\"},\"requests\":[");
@@ -243,7 +223,7 @@ main(int argc, char **argv)
             if (st != 200 || strstr(c.in.data, "\"status\":4") || strstr(c.in.data, "\"status\":5"))
                 die("batch", c.in.data);
         }
-        double secs = (mono_ms() - t0) / 1000.0;
+        double secs = (fixture_mono_ms() - t0) / 1000.0;
         printf("batch (%ld x POST /v1/batch of %ld PUTs):\n", batches, batch_size);
         printf("  %.0f records/s  (%.2f ms per batch)\n", (double)(batches * batch_size) / secs,
                secs * 1000.0 / (double)batches);

@@ -12,34 +12,18 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 [ $# -gt 0 ] && shift
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+BENCH_NAME=bench_publisher
+source "$SRC/benchmarks/bench_lib.sh"
 
-free_port() {
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
-    done
-    return 1
-}
 rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
-    --appendfsync always --save "" --daemonize no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$rport" "${REDIS_DURABLE[@]}"
 
 pport=$(free_port)
 export HERALD_ADMIN_PASSWORD=bench-admin
 HERALD_LOG_LEVEL=warn "$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$pport" \
     --redis "redis://127.0.0.1:$rport/0" 2>"$TMP/publisher.log" &
 PIDS+=($!)
-until (exec 3<>/dev/tcp/127.0.0.1/$pport) 2>/dev/null; do sleep 0.05; done
+wait_port "$pport"
 
 curl -sf -o /dev/null -u "admin:$HERALD_ADMIN_PASSWORD" -X PUT -H 'Content-Type: application/json' \
     --data '{"data":{"password":"bench-editor-pw"}}' "http://127.0.0.1:$pport/v1/accounts/editor"

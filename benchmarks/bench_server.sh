@@ -49,34 +49,11 @@ ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge 10500 ] || echo "bench_server: ulimit -n is $(ulimit -n); the 10k connection test needs 10500 per process" >&2
 
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
+BENCH_NAME=bench_server
+source "$SRC/benchmarks/bench_lib.sh"
 chmod 755 "$TMP" # nginx workers run as nobody
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    [ "${BENCH_KEEP_TMP:-0}" = 1 ] && echo "bench_server: files kept in $TMP" >&2 || rm -rf "$TMP"
-}
-trap cleanup EXIT
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
-    done
-    return 1
-}
-wait_port() {
-    for _ in $(seq 1 600); do
-        (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "bench_server: nothing listens on $1" >&2
-    return 1
-}
 stop() { # PID: TERM and wait
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
@@ -84,11 +61,8 @@ stop() { # PID: TERM and wait
 
 # ---- data ---------------------------------------------------------------------------
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --logfile "$TMP/redis.log" &
-PIDS+=($!)
+start_redis "$REDIS_PORT" --appendonly no
 REDIS=redis://127.0.0.1:$REDIS_PORT/0
-for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 PUB=$("$FIX" keygen --out "$TMP/key")
 
 # The first records of the data set (Kinto list shape): "count N", or as many as make a

@@ -36,34 +36,11 @@
 #include "herald/mem.h"
 #include "herald/redis.h"
 #include "herald/schema.h"
+#include "test_fixture.h"
 
 /* A last_modified no real record has: the canonical body is split around it into the
  * prefix and suffix put_object.lua expects. */
 #define LM_SENTINEL "4503599627370495"
-
-static double
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return sorted[i < n ? i : n - 1];
-}
 
 static void
 die(const char *what, const char *why)
@@ -76,17 +53,12 @@ static json_t *
 load_records(const char *path)
 {
     char err[200];
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    size_t len;
+    char *text = fixture_read_file(path, &len);
+    if (!text)
         die(path, "cannot open");
-    herald_buf b = HERALD_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        herald_buf_append(&b, chunk, n);
-    fclose(f);
-    json_t *doc = herald_jcs_parse(b.data, b.len, 0, 0, err, sizeof(err));
-    herald_buf_free(&b);
+    json_t *doc = herald_jcs_parse(text, len, 0, 0, err, sizeof(err));
+    free(text);
     if (!doc)
         die(path, err);
     json_t *data = json_incref(json_object_get(doc, "data"));
@@ -96,38 +68,21 @@ load_records(const char *path)
     return data;
 }
 
-static int
-cmp_by_id(const void *a, const void *b)
-{
-    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    return strcmp(json_string_value(json_object_get(x, "id")),
-                  json_string_value(json_object_get(y, "id")));
-}
-
 /* ---- zstd per level ---------------------------------------------------------------- */
 
 static void
 bench_zstd(const json_t *records)
 {
     size_t n = json_array_size(records);
-    const json_t **v = herald_mem_alloc(n * sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(records, i);
-    qsort(v, n, sizeof(*v), cmp_by_id);
-    json_t *sorted = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append(sorted, (json_t *)v[i]);
-    free(v);
     herald_buf rj = HERALD_BUF_INIT;
-    if (herald_jcs_dump(&rj, sorted) < 0)
+    if (fixture_records_json(&rj, records) < 0)
         die("records", "cannot canonicalize");
-    json_decref(sorted);
 
     char sha[65];
-    double t0 = mono_ms();
+    double t0 = fixture_mono_ms();
     for (int i = 0; i < 20; i++)
         herald_crypto_sha256_hex(sha, rj.data, rj.len);
-    double sha_ms = (mono_ms() - t0) / 20;
+    double sha_ms = (fixture_mono_ms() - t0) / 20;
 
     printf("\nzstd on records_json of %zu OneCRL records (%zu bytes canonical; SHA-256 %.2f ms, "
            "%.0f MB/s)\n",
@@ -143,15 +98,15 @@ bench_zstd(const json_t *records)
         double best = 1e18, dbest = 1e18;
         size_t z = 0;
         /* Best of several runs (at least 3, about 300 ms in all): the least disturbed. */
-        double start = mono_ms();
-        for (int run = 0; run < 3 || (mono_ms() - start < 300 && run < 200); run++) {
-            double a = mono_ms();
+        double start = fixture_mono_ms();
+        for (int run = 0; run < 3 || (fixture_mono_ms() - start < 300 && run < 200); run++) {
+            double a = fixture_mono_ms();
             z = ZSTD_compressCCtx(cc, out, bound, rj.data, rj.len, levels[l]);
-            double b = mono_ms();
+            double b = fixture_mono_ms();
             if (ZSTD_isError(z))
                 die("zstd", ZSTD_getErrorName(z));
             size_t d = ZSTD_decompressDCtx(dc, back, rj.len, out, z);
-            double c = mono_ms();
+            double c = fixture_mono_ms();
             if (ZSTD_isError(d) || d != rj.len || memcmp(back, rj.data, d) != 0)
                 die("zstd", "round trip failed");
             best = b - a < best ? b - a : best;
@@ -348,7 +303,7 @@ bench_latency(writer *w, redisContext *sub, const json_t *records, size_t size, 
     snprintf(member, sizeof(member), "%s/%s", w->bucket, cid);
 
     /* Fill: pipelined, at most 512 writes in flight. */
-    double t0 = mono_ms();
+    double t0 = fixture_mono_ms();
     json_t *c = json_pack("{s:s}", "id", cid);
     append_put(w, 1, cid, cid, c);
     json_decref(c);
@@ -365,14 +320,14 @@ bench_latency(writer *w, redisContext *sub, const json_t *records, size_t size, 
         last = read_put(w);
         got++;
     }
-    double t1 = mono_ms();
+    double t1 = fixture_mono_ms();
     while (monitor_version(w->rc, member) < last) {
-        if (mono_ms() - t1 > 600000)
+        if (fixture_mono_ms() - t1 > 600000)
             die(member, "the signer did not publish the filled collection within 10 minutes");
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
-    double t2 = mono_ms();
+    double t2 = fixture_mono_ms();
 
     double *lat = herald_mem_alloc((size_t)edits * sizeof(*lat));
     unsigned seed = (unsigned)size;
@@ -386,7 +341,7 @@ bench_latency(writer *w, redisContext *sub, const json_t *records, size_t size, 
             json_object_set_new(details, "why", json_string(why));
         else
             json_object_set_new(r, "why", json_string(why));
-        double a = mono_ms();
+        double a = fixture_mono_ms();
         append_put(w, 2, cid, id, r);
         json_decref(r);
         long long ts = read_put(w);
@@ -408,9 +363,9 @@ bench_latency(writer *w, redisContext *sub, const json_t *records, size_t size, 
             if (done)
                 break;
         }
-        lat[e] = mono_ms() - a;
+        lat[e] = fixture_mono_ms() - a;
     }
-    qsort(lat, (size_t)edits, sizeof(*lat), cmp_double);
+    fixture_sort_samples(lat, (size_t)edits);
     double sum = 0;
     for (int e = 0; e < edits; e++)
         sum += lat[e];
@@ -419,8 +374,9 @@ bench_latency(writer *w, redisContext *sub, const json_t *records, size_t size, 
     if (bl)
         freeReplyObject(bl);
     printf("%8zu %6d %8.2f %8.2f %8.2f %8.2f %10lld %9.1f %9.1f\n", size, edits,
-           percentile(lat, (size_t)edits, 0.5), percentile(lat, (size_t)edits, 0.99),
-           lat[edits - 1], sum / edits, blob, t1 - t0, t2 - t1);
+           fixture_percentile(lat, (size_t)edits, 0.5),
+           fixture_percentile(lat, (size_t)edits, 0.99), lat[edits - 1], sum / edits, blob, t1 - t0,
+           t2 - t1);
     fflush(stdout);
     free(lat);
 }

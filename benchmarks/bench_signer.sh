@@ -12,26 +12,11 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 [ $# -gt 0 ] && shift
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ -n "${HERALD_BENCH_KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
+BENCH_NAME=bench_signer
+source "$SRC/benchmarks/bench_lib.sh"
 
-port=
-for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { echo "no free port" >&2; exit 1; }
-
-redis-server --port "$port" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
-    --appendfsync always --save "" --daemonize no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+port=$(free_port)
+start_redis "$port" "${REDIS_DURABLE[@]}"
 
 "$BUILD/signer/herald-signer" keygen --out "$TMP/key" >/dev/null
 "$BUILD/signer/herald-signer" --redis "redis://127.0.0.1:$port/0" --key "$TMP/key" \

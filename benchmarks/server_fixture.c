@@ -32,8 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "herald/clock.h"
 #include "herald/crypto.h"
 #include "herald/jcs.h"
 #include "herald/mem.h"
@@ -41,16 +41,9 @@
 #include "herald/schema.h"
 #include "herald/snapshot.h"
 #include "herald/verify.h"
+#include "test_fixture.h"
 
 #define MAX_KEYS 4
-
-static long long
-now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static int
 usage(void)
@@ -64,30 +57,6 @@ usage(void)
                     "       server_fixture verify --public-key KEY --bucket B --collection C "
                     "FILE...\n");
     return 2;
-}
-
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    herald_buf b = HERALD_BUF_INIT;
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        herald_buf_append(&b, tmp, n);
-    fclose(f);
-    herald_buf_cstr(&b);
-    return herald_buf_steal(&b, len);
-}
-
-static int
-id_cmp(const void *a, const void *b)
-{
-    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "id"));
-    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "id"));
-    return strcmp(x, y);
 }
 
 static int
@@ -115,12 +84,12 @@ verify_files(const char *pubkey, const char *bid, const char *cid, char **files,
         fprintf(stderr, "server_fixture: bad public key\n");
         return 2;
     }
-    herald_verify_opts vo = {&key, 1, now_ms(), bid, cid};
+    herald_verify_opts vo = {&key, 1, herald_clock_wall_ms(), bid, cid};
     int failed = 0;
     for (int i = 0; i < nfiles; i++) {
         char err[256] = "unreadable or not JSON";
         size_t len;
-        char *text = read_file(files[i], &len);
+        char *text = fixture_read_file(files[i], &len);
         json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL, *state = NULL;
         if (doc && herald_verify_changeset(&state, doc, NULL, &vo, err, sizeof(err)) == 0) {
             if (!quiet)
@@ -292,7 +261,7 @@ main(int argc, char **argv)
     recs = json_array();
     if (records) {
         size_t len;
-        file = read_file(records, &len);
+        file = fixture_read_file(records, &len);
         json_t *doc = file ? json_loadb(file, len, 0, NULL) : NULL;
         json_t *arr = json_is_object(doc) ? json_object_get(doc, "data") : doc;
         if (!json_is_array(arr)) {
@@ -336,27 +305,16 @@ main(int argc, char **argv)
                                         (json_int_t)(version - (json_int_t)n - i)));
     }
     /* The signed state: live records sorted by id (byte order). */
-    json_t **v = herald_mem_calloc(n + 1, sizeof(json_t *));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(recs, i);
-    qsort(v, n, sizeof(*v), id_cmp);
-    herald_buf_putc(&rj, '[');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            herald_buf_putc(&rj, ',');
-        if (herald_jcs_dump(&rj, v[i]) < 0) {
-            fprintf(stderr, "server_fixture: record cannot be canonicalized\n");
-            free(v);
-            goto done;
-        }
+    if (fixture_records_json(&rj, recs) < 0) {
+        fprintf(stderr, "server_fixture: record cannot be canonicalized\n");
+        goto done;
     }
-    free(v);
-    herald_buf_putc(&rj, ']');
 
-    long long now = now_ms();
-    herald_head head = {bid, cid, version, 0, (long long)n, {0}};
-    head.expires = expires > 0 ? expires : now + (expires < 0 ? expires : 48LL * 3600 * 1000);
-    herald_crypto_sha256_hex(head.sha256, rj.data, rj.len);
+    long long now = herald_clock_wall_ms();
+    herald_head head;
+    fixture_head(&head, bid, cid, version,
+                 expires > 0 ? expires : now + (expires < 0 ? expires : 48LL * 3600 * 1000),
+                 rj.data, rj.len, (int64_t)n);
     sigs = json_array();
     for (size_t i = 0; i < nkeyfiles; i++)
         json_array_append_new(sigs, herald_snapshot_sign_entry(keys[i], &head));

@@ -253,6 +253,29 @@ utf16_less(const uint16_t *a, size_t an, const uint16_t *b, size_t bn)
     return an < bn;
 }
 
+/* Consumes 'c' if it is the next byte. Returns 1 if it was. */
+static int
+scan_byte(struct scan *sc, char c)
+{
+    if (sc->p < sc->end && *sc->p == c) {
+        sc->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* After a member of an array or object: returns 1 after a ',' (another member follows);
+ * 0 after 'close', or with sc->why set ('bad' if neither byte follows). */
+static int
+scan_more(struct scan *sc, char close, const char *bad)
+{
+    if (sc->why || scan_byte(sc, ','))
+        return !sc->why;
+    if (!scan_byte(sc, close))
+        sc->why = bad;
+    return 0;
+}
+
 static void
 scan_value(struct scan *sc, int depth)
 {
@@ -269,35 +292,19 @@ scan_value(struct scan *sc, int depth)
         scan_string(sc, u, sizeof(u) / sizeof(u[0]), &n);
     } else if (c == '[') {
         sc->p++;
-        if (sc->p < sc->end && *sc->p == ']') {
-            sc->p++;
+        if (scan_byte(sc, ']'))
             return;
-        }
-        for (;;) {
+        do
             scan_value(sc, depth + 1);
-            if (sc->why)
-                return;
-            if (sc->p < sc->end && *sc->p == ',') {
-                sc->p++;
-                continue;
-            }
-            if (sc->p < sc->end && *sc->p == ']') {
-                sc->p++;
-                return;
-            }
-            sc->why = "jcs: canonical output: bad array";
-            return;
-        }
+        while (scan_more(sc, ']', "jcs: canonical output: bad array"));
     } else if (c == '{') {
         uint16_t prev[KEY_UNITS + 2], cur[KEY_UNITS + 2];
         size_t prevn = 0, curn;
         int first = 1;
         sc->p++;
-        if (sc->p < sc->end && *sc->p == '}') {
-            sc->p++;
+        if (scan_byte(sc, '}'))
             return;
-        }
-        for (;;) {
+        do {
             scan_string(sc, cur, KEY_UNITS + 2, &curn);
             if (sc->why)
                 return;
@@ -308,25 +315,12 @@ scan_value(struct scan *sc, int depth)
             first = 0;
             memcpy(prev, cur, sizeof(cur));
             prevn = curn;
-            if (sc->p >= sc->end || *sc->p != ':') {
+            if (!scan_byte(sc, ':')) {
                 sc->why = "jcs: canonical output: expected ':'";
                 return;
             }
-            sc->p++;
             scan_value(sc, depth + 1);
-            if (sc->why)
-                return;
-            if (sc->p < sc->end && *sc->p == ',') {
-                sc->p++;
-                continue;
-            }
-            if (sc->p < sc->end && *sc->p == '}') {
-                sc->p++;
-                return;
-            }
-            sc->why = "jcs: canonical output: bad object";
-            return;
-        }
+        } while (scan_more(sc, '}', "jcs: canonical output: bad object"));
     } else {
         /* A literal, or a number as ECMAScript prints it:
          * -?(0|[1-9][0-9]*)(.[0-9]*[1-9])?(e[+-][1-9][0-9]*)? */

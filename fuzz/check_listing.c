@@ -23,18 +23,10 @@
 
 #include "herald/jcs.h"
 #include "herald/listing.h"
+#include "listing_fixture.h"
 
 static const char fixture_records[] =
-    "["
-    "{\"id\":\"r1\",\"last_modified\":10,\"title\":\"Hello World\",\"n\":1,\"flag\":true,"
-    "\"tags\":[\"a\",\"b\"],\"details\":{\"bug\":123,\"who\":\"alice\"}},"
-    "{\"id\":\"r2\",\"last_modified\":20,\"title\":\"hello there\",\"n\":2.5,\"flag\":false,"
-    "\"tags\":[\"b\",\"c\"],\"details\":{\"bug\":456}},"
-    "{\"id\":\"r3\",\"last_modified\":30,\"title\":\"Other\",\"n\":\"2\",\"flag\":null,"
-    "\"tags\":[],\"details\":\"flat\"},"
-    "{\"id\":\"r4\",\"last_modified\":40,\"n\":null,\"tags\":[\"a\",{\"x\":1}],\"details.bug\":7},"
-    "{\"id\":\"r5\",\"last_modified\":50,\"title\":\"a*b\",\"n\":[1,2],\"tags\":\"a\"},"
-    "{\"id\":\"r6\",\"last_modified\":60,\"title\":\"\",\"n\":{\"k\":1},\"flag\":1},"
+    "[" LISTING_FIXTURE_R1_R6 ","
     "{\"id\":\"r7\",\"last_modified\":60,\"title\":\"\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80\","
     "\"n\":1e20,\"details\":{\"bug\":\"123\",\"who\":null,\"a\":{\"b\":{\"c\":[1]}}}},"
     "{\"id\":\"R8\",\"last_modified\":5,\"title\":\"hello\",\"n\":-0.5,\"flag\":true,"

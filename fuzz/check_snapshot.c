@@ -31,6 +31,7 @@
 #include "herald/jcs.h"
 #include "herald/snapshot.h"
 #include "herald/verify.h"
+#include "test_fixture.h"
 
 static herald_pubkey pub;
 static int pub_ready;
@@ -97,19 +98,7 @@ check_roundtrip(const herald_snapshot *s, int verified)
     const char *why = NULL;
     herald_buf blob = HERALD_BUF_INIT, a = HERALD_BUF_INIT, b = HERALD_BUF_INIT;
     herald_snapshot *t = NULL;
-    size_t rlen;
-    const char *rj = herald_snapshot_records_json(s, &rlen);
-    herald_snapshot_parts parts = {
-        .bucket = herald_snapshot_bucket(s),
-        .collection = herald_snapshot_collection(s),
-        .timestamp = herald_snapshot_timestamp(s),
-        .metadata = herald_snapshot_metadata(s),
-        .bucket_data = herald_snapshot_bucket_data(s),
-        .signatures = herald_snapshot_signatures(s),
-        .records_json = rj,
-        .records_len = rlen,
-        .tombstones = herald_snapshot_tombstones(s),
-    };
+    herald_snapshot_parts parts = fixture_parts_of(s);
     if (herald_snapshot_encode(&blob, &parts, 1) != 0) {
         why = "snapshot: a decoded snapshot does not encode";
         goto out;
@@ -124,8 +113,8 @@ check_roundtrip(const herald_snapshot *s, int verified)
     const char *trj = herald_snapshot_records_json(t, &tlen);
     if (strcmp(herald_snapshot_bucket(s), herald_snapshot_bucket(t)) != 0 ||
         strcmp(herald_snapshot_collection(s), herald_snapshot_collection(t)) != 0 ||
-        herald_snapshot_timestamp(s) != herald_snapshot_timestamp(t) || tlen != rlen ||
-        memcmp(trj, rj, rlen) != 0) {
+        herald_snapshot_timestamp(s) != herald_snapshot_timestamp(t) || tlen != parts.records_len ||
+        memcmp(trj, parts.records_json, tlen) != 0) {
         why = "snapshot: re-encoding changed bucket, collection, timestamp or records";
         goto out;
     }

@@ -20,6 +20,7 @@
 #include "herald/crypto.h"
 #include "herald/jcs.h"
 #include "herald/snapshot.h"
+#include "test_fixture.h"
 
 #define DAY 86400000LL
 
@@ -36,19 +37,14 @@ static json_t *
 load(const char *path)
 {
     char err[256];
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    size_t len;
+    char *text = fixture_read_file(path, &len);
+    if (!text)
         die(path);
-    herald_buf b = HERALD_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        herald_buf_append(&b, chunk, n);
-    fclose(fp);
-    json_t *v = herald_jcs_parse(b.data, b.len, HERALD_JCS_STRICT, 0, err, sizeof(err));
+    json_t *v = herald_jcs_parse(text, len, HERALD_JCS_STRICT, 0, err, sizeof(err));
     if (!v)
         die(err);
-    herald_buf_free(&b);
+    free(text);
     return v;
 }
 
@@ -62,45 +58,14 @@ write_file(const char *dir, const char *name, const void *p, size_t n)
         die(path);
 }
 
-static int
-cmp_id(const void *a, const void *b)
-{
-    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
-                  json_string_value(json_object_get(*(json_t *const *)b, "id")));
-}
-
-/* A new array: 'arr' sorted by id. */
-static json_t *
-sorted(const json_t *arr)
-{
-    size_t n = json_array_size(arr);
-    json_t **v = calloc(n ? n : 1, sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(arr, i);
-    qsort(v, n, sizeof(*v), cmp_id);
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append(out, v[i]);
-    free(v);
-    return out;
-}
-
 static json_t *
 sign(const herald_signkey *k, const json_t *live, const char *b, const char *c, long long ts,
      long long expires, herald_buf *rj)
 {
-    json_t *s = sorted(live);
-    herald_buf_reset(rj);
-    if (herald_jcs_dump(rj, s) != 0)
+    json_t *e = fixture_sign_records(k, b, c, live, ts, expires, rj);
+    if (!e)
         die("dump");
-    herald_head h = {.bucket = b,
-                     .collection = c,
-                     .timestamp = ts,
-                     .expires = expires,
-                     .records = (int64_t)json_array_size(s)};
-    herald_crypto_sha256_hex(h.sha256, rj->data, rj->len);
-    json_decref(s);
-    return herald_snapshot_sign_entry(k, &h);
+    return e;
 }
 
 static void
@@ -210,8 +175,9 @@ changeset_seeds(const char *dir, const char *name, const json_t *live, long long
         json_array_append(prev_recs, json_array_get(live, i));
     json_array_append_new(prev_recs, json_pack("{s:s, s:I, s:s}", "id", "zz-gone", "last_modified",
                                                (json_int_t)ts - 7, "note", "deleted later"));
-    json_t *prev = json_pack("{s:s, s:s, s:I, s:o}", "bucket", "main", "collection", "certs",
-                             "timestamp", (json_int_t)ts - 3, "records", sorted(prev_recs));
+    json_t *prev =
+        json_pack("{s:s, s:s, s:I, s:o}", "bucket", "main", "collection", "certs", "timestamp",
+                  (json_int_t)ts - 3, "records", fixture_sorted_by_id(prev_recs));
     json_t *changes = json_pack("[O, {s:b, s:s, s:I}]", json_array_get(live, 0), "deleted", 1, "id",
                                 "zz-gone", "last_modified", (json_int_t)ts);
     cs = changeset(golden, live, changes, ts);
@@ -256,12 +222,8 @@ main(int argc, char **argv)
         die("usage: gen_corpus <golden records.json> <onecrl.json> <fuzz/corpus>");
     if (herald_crypto_init() != 0)
         die("crypto init");
-    unsigned char seed[32];
-    for (int i = 0; i < 32; i++)
-        seed[i] = (unsigned char)i;
-    golden = herald_crypto_signkey_from_seed(seed);
-    memset(seed, 0x5a, sizeof(seed));
-    other = herald_crypto_signkey_from_seed(seed);
+    golden = fixture_signkey(0, 1);
+    other = fixture_signkey(0x5a, 0);
     if (strcmp(herald_crypto_signkey_public(golden)->b64, HERALD_FUZZ_PUBKEY) != 0)
         die("golden key mismatch");
 

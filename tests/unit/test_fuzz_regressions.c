@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../fuzz/fuzz_checks.h"
+#include "test_fixture.h"
 
 #include "../../fuzz/check_http.c"
 #include "../../fuzz/check_jcs.c"
@@ -42,25 +43,6 @@ struct input {
     size_t target;
     char path[1024];
 };
-
-static void
-source_dir(char *out, size_t outlen)
-{
-    const char *src = getenv("HERALD_SOURCE_DIR");
-    if (src) {
-        snprintf(out, outlen, "%s", src);
-    } else {
-        /* Run directly from the build tree: the source tree is around this file. */
-        const char *f = __FILE__;
-        const char *cut = strstr(f, "tests/unit/");
-        snprintf(out, outlen, "%.*s", cut ? (int)(cut - f) : 0, f);
-        if (out[0] == '\0')
-            snprintf(out, outlen, ".");
-    }
-    size_t n = strlen(out);
-    if (n > 1 && out[n - 1] == '/')
-        out[n - 1] = '\0';
-}
 
 /* Appends the regular files of 'dir' (sorted, no dotfiles) to 'v' ('cap' grows). */
 static void
@@ -94,7 +76,7 @@ ParameterizedTestParameters(fuzz_regressions, replay)
     char root[1024], dir[1200];
     struct input *v = NULL;
     size_t n = 0, cap = 0;
-    source_dir(root, sizeof(root));
+    fixture_source_dir(root, sizeof(root));
     for (size_t t = 0; t < NTARGETS; t++) {
         snprintf(dir, sizeof(dir), "%s/tests/fuzz-regressions/%s", root, targets[t].name);
         add_dir(&v, &n, &cap, t, dir);
@@ -110,21 +92,16 @@ ParameterizedTestParameters(fuzz_regressions, replay)
 
 ParameterizedTest(struct input *in, fuzz_regressions, replay)
 {
-    FILE *fp = fopen(in->path, "rb");
-    cr_assert_not_null(fp, "cannot open %s", in->path);
-    herald_buf b = HERALD_BUF_INIT;
-    char chunk[8192];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        herald_buf_append(&b, chunk, k);
-    fclose(fp);
+    size_t len;
+    char *text = fixture_read_file(in->path, &len);
+    cr_assert_not_null(text, "cannot open %s", in->path);
     /* An exact-size copy, as libFuzzer passes it, so ASan sees any overread. */
-    uint8_t *data = malloc(b.len ? b.len : 1);
-    if (b.len)
-        memcpy(data, b.data, b.len);
-    const char *why = targets[in->target].check(data, b.len);
+    uint8_t *data = malloc(len ? len : 1);
+    if (len)
+        memcpy(data, text, len);
+    const char *why = targets[in->target].check(data, len);
     free(data);
-    herald_buf_free(&b);
+    free(text);
     cr_assert_null(why, "%s (%s): %s", in->path, targets[in->target].name, why);
 }
 
@@ -133,7 +110,7 @@ ParameterizedTest(struct input *in, fuzz_regressions, replay)
 Test(fuzz_regressions, inputs_found)
 {
     char root[1024], dir[1200];
-    source_dir(root, sizeof(root));
+    fixture_source_dir(root, sizeof(root));
     for (size_t t = 0; t < NTARGETS; t++) {
         struct input *v = NULL;
         size_t n = 0, cap = 0;

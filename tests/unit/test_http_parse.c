@@ -8,9 +8,8 @@
  * a differential test of the word-at-a-time validation of targets and header values
  * against a byte-by-byte reference on random input.
  *
- * Parameterized tests take an index into a static table: Criterion may run each case in
- * a freshly started process, where pointers from the parent (string literals under
- * PIE/ASLR) would be invalid, but the static tables are the same.
+ * Parameterized tests take an index into a static table (TEST_INDEXES, test_util.h says
+ * why).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -18,6 +17,7 @@
 #include <string.h>
 
 #include "herald/http_parse.h"
+#include "test_util.h"
 
 static const http_limits lim = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
                                 .max_head = HTTP_DEFAULT_MAX_HEAD};
@@ -85,13 +85,7 @@ static struct parse_case parse_cases[] = {
     {"GET /\x7f HTTP/1.1\r\n\r\n", -400, 0, NULL, NULL, 0, 0, NULL},
 };
 
-ParameterizedTestParameters(http_parse, table)
-{
-    static size_t idx[sizeof(parse_cases) / sizeof(parse_cases[0])];
-    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
-        idx[i] = i;
-    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
-}
+TEST_INDEXES(http_parse, table, parse_cases)
 
 ParameterizedTest(size_t *i, http_parse, table)
 {
@@ -352,13 +346,7 @@ static struct te_case te_cases[] = {
     {TE_REQ("Transfer-Encoding : chunked\r\n"), 1, -400},
 };
 
-ParameterizedTestParameters(http_parse, chunked)
-{
-    static size_t idx[sizeof(te_cases) / sizeof(te_cases[0])];
-    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
-        idx[i] = i;
-    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
-}
+TEST_INDEXES(http_parse, chunked, te_cases)
 
 ParameterizedTest(size_t *i, http_parse, chunked)
 {
@@ -425,13 +413,7 @@ static struct inm_case inm_cases[] = {
     {"\"4\"2\"", 42, 0},
 };
 
-ParameterizedTestParameters(http_parse, etag)
-{
-    static size_t idx[sizeof(inm_cases) / sizeof(inm_cases[0])];
-    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
-        idx[i] = i;
-    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
-}
+TEST_INDEXES(http_parse, etag, inm_cases)
 
 ParameterizedTest(size_t *i, http_parse, etag)
 {
@@ -461,13 +443,7 @@ static struct ae_case ae_cases[] = {
     {"br", 0},
 };
 
-ParameterizedTestParameters(http_parse, accept_encoding)
-{
-    static size_t idx[sizeof(ae_cases) / sizeof(ae_cases[0])];
-    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
-        idx[i] = i;
-    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
-}
+TEST_INDEXES(http_parse, accept_encoding, ae_cases)
 
 ParameterizedTest(size_t *i, http_parse, accept_encoding)
 {
@@ -521,13 +497,7 @@ static struct ts_case ts_cases[] = {
     {"1.5", -1, 0},
 };
 
-ParameterizedTestParameters(http_parse, timestamp)
-{
-    static size_t idx[sizeof(ts_cases) / sizeof(ts_cases[0])];
-    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
-        idx[i] = i;
-    return cr_make_param_array(size_t, idx, sizeof(idx) / sizeof(idx[0]));
-}
+TEST_INDEXES(http_parse, timestamp, ts_cases)
 
 ParameterizedTest(size_t *i, http_parse, timestamp)
 {

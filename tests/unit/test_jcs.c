@@ -22,8 +22,7 @@
 
 #include "herald/jcs.h"
 #include "herald/kerror.h"
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "test_util.h"
 
 /* Canonical form of 'v' as a malloc'd string (free() it). */
 static char *
@@ -44,6 +43,15 @@ canon(const char *text, int flags)
     char *s = dump(v);
     json_decref(v);
     return s;
+}
+
+/* Asserts that 'text' parsed with 'flags' has the canonical form 'want'. */
+static void
+assert_canon(const char *text, int flags, const char *want)
+{
+    char *got = canon(text, flags);
+    cr_assert_str_eq(got, want);
+    free(got);
 }
 
 static double
@@ -68,12 +76,8 @@ Test(jcs, rfc8785_sample)
     const char *want = "{\"literals\":[null,true,false],"
                        "\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27],"
                        "\"string\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}";
-    char *got = canon(in, HERALD_JCS_STRICT);
-    cr_assert_str_eq(got, want);
-    free(got);
-    got = canon(in, 0);
-    cr_assert_str_eq(got, want);
-    free(got);
+    assert_canon(in, HERALD_JCS_STRICT, want);
+    assert_canon(in, 0, want);
 }
 
 Test(jcs, rfc8785_key_sorting)
@@ -95,9 +99,7 @@ Test(jcs, rfc8785_key_sorting)
                        "\"\xe2\x82\xac\":\"Euro Sign\","
                        "\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\","
                        "\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}";
-    char *got = canon(in, HERALD_JCS_STRICT);
-    cr_assert_str_eq(got, want);
-    free(got);
+    assert_canon(in, HERALD_JCS_STRICT, want);
 }
 
 Test(jcs, key_sorting_edges)
@@ -108,9 +110,7 @@ Test(jcs, key_sorting_edges)
     const char *want = "{\"\":3,\"B\":10,\"a\":2,\"ab\":1,\"b\":9,"
                        "\"\xed\x9f\xbf\":7,\"\xf0\x90\x80\x80\":6,\"\xf4\x8f\xbf\xbf\":5,"
                        "\"\xee\x80\x80\":8,\"\xef\xbf\xbf\":4}";
-    char *got = canon(in, HERALD_JCS_STRICT);
-    cr_assert_str_eq(got, want);
-    free(got);
+    assert_canon(in, HERALD_JCS_STRICT, want);
 }
 
 /* ---- numbers ----------------------------------------------------------------------- */

@@ -11,15 +11,8 @@
 #include <string.h>
 
 #include "herald/listing.h"
-
-static json_t *
-J(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-    cr_assert_not_null(v, "bad JSON in test: %s (%s)", text, e.text);
-    return v;
-}
+#include "listing_fixture.h"
+#include "test_util.h"
 
 /* "id1,id2,..." of an array of objects. */
 static char *
@@ -124,6 +117,18 @@ struct invalid_case {
     const char *message;
 };
 
+/* Checks the name, description and message of 'err' against case 'c'. */
+static void
+expect_error(const herald_listing_error *err, const struct invalid_case *c)
+{
+    cr_expect_eq(err->has_name, c->name != NULL, "'%s'", c->query);
+    if (c->name)
+        cr_expect_str_eq(err->name, c->name, "'%s'", c->query);
+    cr_expect_str_eq(err->description, c->description, "'%s'", c->query);
+    if (c->message)
+        cr_expect_str_eq(err->message, c->message, "'%s'", c->query);
+}
+
 static const char *const known[] = {"title", "details", NULL};
 
 Test(listing_parse, invalid)
@@ -167,12 +172,7 @@ Test(listing_parse, invalid)
         cr_expect_eq(err.status, 400);
         cr_expect_eq(err.errnum, 107);
         cr_expect_str_eq(err.location, "querystring");
-        cr_expect_eq(err.has_name, c->name != NULL, "'%s'", c->query);
-        if (c->name)
-            cr_expect_str_eq(err.name, c->name, "'%s'", c->query);
-        cr_expect_str_eq(err.description, c->description, "'%s'", c->query);
-        if (c->message)
-            cr_expect_str_eq(err.message, c->message, "'%s'", c->query);
+        expect_error(&err, c);
     }
 
     /* Unknown fields, when the resource has a fixed schema. */
@@ -190,12 +190,7 @@ Test(listing_parse, invalid)
         herald_listing *l;
         herald_listing_error err;
         cr_assert_eq(herald_listing_parse(&l, c->query, &opts, &err), -1, "'%s'", c->query);
-        cr_expect_eq(err.has_name, c->name != NULL, "'%s'", c->query);
-        if (c->name)
-            cr_expect_str_eq(err.name, c->name, "'%s'", c->query);
-        cr_expect_str_eq(err.description, c->description, "'%s'", c->query);
-        if (c->message)
-            cr_expect_str_eq(err.message, c->message, "'%s'", c->query);
+        expect_error(&err, c);
     }
     /* Known fields, dotted below a known root, and the built-in ones pass. */
     herald_listing *l;
@@ -215,7 +210,7 @@ Test(listing_parse, error_body)
     cr_assert_eq(herald_listing_parse(&l, "_since=abc", NULL, &err), -1);
     herald_buf b = HERALD_BUF_INIT;
     herald_listing_error_body(&b, &err);
-    json_t *body = J(herald_buf_cstr(&b));
+    json_t *body = test_json(herald_buf_cstr(&b));
     cr_expect_eq(json_integer_value(json_object_get(body, "code")), 400);
     cr_expect_eq(json_integer_value(json_object_get(body, "errno")), 107);
     cr_expect_str_eq(json_string_value(json_object_get(body, "error")), "Invalid parameters");
@@ -226,8 +221,8 @@ Test(listing_parse, error_body)
                      "\\\"abc\\\" is not a number\"}");
     cr_expect_str_eq(json_string_value(json_object_get(body, "message")),
                      "_since in querystring: \"abc\" is not a number");
-    json_t *want = J("[{\"location\":\"querystring\",\"name\":\"_since\","
-                     "\"description\":\"\\\"abc\\\" is not a number\"}]");
+    json_t *want = test_json("[{\"location\":\"querystring\",\"name\":\"_since\","
+                             "\"description\":\"\\\"abc\\\" is not a number\"}]");
     cr_expect(json_equal(json_object_get(body, "details"), want));
     json_decref(want);
     json_decref(body);
@@ -266,18 +261,7 @@ Test(listing_parse, long_and_invalid_utf8_values_stay_valid_utf8)
 
 /* ---- operators ---------------------------------------------------------------------- */
 
-static const char *fixture =
-    "["
-    "{\"id\":\"r1\",\"last_modified\":10,\"title\":\"Hello World\",\"n\":1,\"flag\":true,"
-    "\"tags\":[\"a\",\"b\"],\"details\":{\"bug\":123,\"who\":\"alice\"}},"
-    "{\"id\":\"r2\",\"last_modified\":20,\"title\":\"hello there\",\"n\":2.5,\"flag\":false,"
-    "\"tags\":[\"b\",\"c\"],\"details\":{\"bug\":456}},"
-    "{\"id\":\"r3\",\"last_modified\":30,\"title\":\"Other\",\"n\":\"2\",\"flag\":null,"
-    "\"tags\":[],\"details\":\"flat\"},"
-    "{\"id\":\"r4\",\"last_modified\":40,\"n\":null,\"tags\":[\"a\",{\"x\":1}],\"details.bug\":7},"
-    "{\"id\":\"r5\",\"last_modified\":50,\"title\":\"a*b\",\"n\":[1,2],\"tags\":\"a\"},"
-    "{\"id\":\"r6\",\"last_modified\":60,\"title\":\"\",\"n\":{\"k\":1},\"flag\":1}"
-    "]";
+static const char *fixture = "[" LISTING_FIXTURE_R1_R6 "]";
 
 struct op_case {
     const char *query;
@@ -357,7 +341,7 @@ Test(listing_filters, every_operator)
         {"_expected=abc&_=123&_foo=bar", "r1,r2,r3,r4,r5,r6"},
         {"gt_a-b=1", ""}, /* not an operator: eq on field "gt_a-b" */
     };
-    json_t *records = J(fixture);
+    json_t *records = test_json(fixture);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char q[512];
         snprintf(q, sizeof(q), "%s%s_sort=id", cases[i].query, cases[i].query[0] ? "&" : "");
@@ -371,7 +355,7 @@ Test(listing_filters, every_operator)
 
 Test(listing_filters, field_lookup)
 {
-    json_t *o = J("{\"a\":{\"b\":{\"c\":1}},\"a.b\":{\"c\":2},\"x\":{\"y.z\":3},\"p\":5}");
+    json_t *o = test_json("{\"a\":{\"b\":{\"c\":1}},\"a.b\":{\"c\":2},\"x\":{\"y.z\":3},\"p\":5}");
     cr_expect_eq(json_integer_value(herald_listing_field(o, "a.b.c")), 2);
     cr_expect_eq(json_integer_value(herald_listing_field(o, "x.y.z")), 3);
     cr_expect_null(herald_listing_field(o, "p.q"));
@@ -401,7 +385,7 @@ Test(listing_filters, cross_type_order)
     size_t n = sizeof(order) / sizeof(order[0]);
     json_t *v[32];
     for (size_t i = 0; i < n; i++)
-        v[i] = order[i] ? J(order[i]) : NULL;
+        v[i] = order[i] ? test_json(order[i]) : NULL;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
             int c = herald_listing_value_cmp(v[i], v[j]);
@@ -409,8 +393,8 @@ Test(listing_filters, cross_type_order)
             cr_expect_eq(c, want, "%s vs %s: %d", order[i] ? order[i] : "missing",
                          order[j] ? order[j] : "missing", c);
         }
-    json_t *one = J("1"), *onef = J("1.0"), *o1 = J("{\"b\":[1],\"a\":null}"),
-           *o2 = J("{\"a\":null,\"b\":[1.0]}");
+    json_t *one = test_json("1"), *onef = test_json("1.0"),
+           *o1 = test_json("{\"b\":[1],\"a\":null}"), *o2 = test_json("{\"a\":null,\"b\":[1.0]}");
     cr_expect_eq(herald_listing_value_cmp(one, onef), 0);
     cr_expect_eq(herald_listing_value_cmp(o1, o2), 0);
     json_decref(one);
@@ -425,15 +409,15 @@ Test(listing_filters, cross_type_order)
 
 Test(listing_sort, multi_key_and_directions)
 {
-    json_t *records = J("["
-                        "{\"id\":\"a\",\"last_modified\":1,\"g\":2,\"t\":\"x\"},"
-                        "{\"id\":\"b\",\"last_modified\":2,\"g\":1,\"t\":\"y\"},"
-                        "{\"id\":\"c\",\"last_modified\":3,\"g\":2,\"t\":\"y\"},"
-                        "{\"id\":\"d\",\"last_modified\":4,\"g\":1,\"t\":\"x\"},"
-                        "{\"id\":\"e\",\"last_modified\":5,\"t\":\"x\"},"
-                        "{\"id\":\"f\",\"last_modified\":6,\"g\":null,\"t\":\"x\"},"
-                        "{\"id\":\"g\",\"last_modified\":6,\"g\":\"s\"}"
-                        "]");
+    json_t *records = test_json("["
+                                "{\"id\":\"a\",\"last_modified\":1,\"g\":2,\"t\":\"x\"},"
+                                "{\"id\":\"b\",\"last_modified\":2,\"g\":1,\"t\":\"y\"},"
+                                "{\"id\":\"c\",\"last_modified\":3,\"g\":2,\"t\":\"y\"},"
+                                "{\"id\":\"d\",\"last_modified\":4,\"g\":1,\"t\":\"x\"},"
+                                "{\"id\":\"e\",\"last_modified\":5,\"t\":\"x\"},"
+                                "{\"id\":\"f\",\"last_modified\":6,\"g\":null,\"t\":\"x\"},"
+                                "{\"id\":\"g\",\"last_modified\":6,\"g\":\"s\"}"
+                                "]");
     static const struct op_case cases[] = {
         {"", "f,g,e,d,c,b,a"}, /* -last_modified, then id for the tie */
         {"_sort=last_modified", "a,b,c,d,e,f,g"},
@@ -469,9 +453,9 @@ Test(listing_sort, multi_key_and_directions)
 
 Test(listing_tombstones, included_only_when_a_filter_targets_last_modified)
 {
-    json_t *records = J(fixture);
-    json_t *tombs = J("[{\"id\":\"t1\",\"last_modified\":25,\"deleted\":true},"
-                      "{\"id\":\"t2\",\"last_modified\":55,\"deleted\":true}]");
+    json_t *records = test_json(fixture);
+    json_t *tombs = test_json("[{\"id\":\"t1\",\"last_modified\":25,\"deleted\":true},"
+                              "{\"id\":\"t2\",\"last_modified\":55,\"deleted\":true}]");
     static const struct {
         const char *query;
         const char *ids;
@@ -505,10 +489,10 @@ Test(listing_apply, bad_input_and_non_objects)
     herald_listing_error err;
     cr_assert_eq(herald_listing_parse(&l, "", NULL, &err), 0);
     herald_listing_page page;
-    json_t *obj = J("{}");
+    json_t *obj = test_json("{}");
     cr_expect_eq(herald_listing_apply(&page, l, obj, NULL, 0), -1);
     cr_expect_null(page.data);
-    json_t *arr = J("[1,{\"id\":\"a\",\"last_modified\":1},\"x\",null]");
+    json_t *arr = test_json("[1,{\"id\":\"a\",\"last_modified\":1},\"x\",null]");
     cr_expect_eq(herald_listing_apply(&page, l, arr, obj, 0), -1);
     cr_assert_eq(herald_listing_apply(&page, l, arr, NULL, 0), 0);
     cr_expect_eq(json_array_size(page.data), 1);
@@ -528,8 +512,8 @@ Test(listing_apply, bad_input_and_non_objects)
 
 Test(listing_fields, projection)
 {
-    json_t *rec = J("{\"id\":\"r\",\"last_modified\":5,\"title\":\"t\",\"n\":1,"
-                    "\"a\":{\"b\":{\"c\":1,\"d\":2},\"e\":3},\"s\":\"str\"}");
+    json_t *rec = test_json("{\"id\":\"r\",\"last_modified\":5,\"title\":\"t\",\"n\":1,"
+                            "\"a\":{\"b\":{\"c\":1,\"d\":2},\"e\":3},\"s\":\"str\"}");
     static const struct {
         const char *query;
         const char *want;
@@ -558,7 +542,7 @@ Test(listing_fields, projection)
             cr_expect_eq(p, rec, "'%s'", cases[i].query);
             cr_expect_not(herald_listing_has_fields(l));
         } else {
-            json_t *want = J(cases[i].want);
+            json_t *want = test_json(cases[i].want);
             char *got = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT);
             cr_expect(json_equal(p, want), "'%s' gave %s", cases[i].query, got);
             free(got);
@@ -1081,7 +1065,7 @@ static void
 append_literal_value(herald_buf *q, json_t **value, unsigned lit)
 {
     herald_buf_puts(q, literals[lit].query);
-    *value = J(literals[lit].json);
+    *value = test_json(literals[lit].json);
 }
 
 /* Builds one random filter as query text and as a reference filter. */

@@ -14,6 +14,7 @@
 #include "herald/crypto.h"
 #include "herald/jcs.h"
 #include "herald/snapshot.h"
+#include "test_fixture.h"
 
 #define BUCKET "main"
 #define COLLECTION "certs"
@@ -24,47 +25,22 @@
 static char *
 golden(const char *name, size_t *len)
 {
-    char path[1024];
-    const char *src = getenv("HERALD_SOURCE_DIR");
-    if (src) {
-        snprintf(path, sizeof(path), "%s/tests/golden/snapshot-v1/%s", src, name);
-    } else {
-        /* Run directly from the build tree: find the golden files next to this source. */
-        const char *f = __FILE__;
-        const char *cut = strstr(f, "tests/unit/");
-        snprintf(path, sizeof(path), "%.*stests/golden/snapshot-v1/%s", (int)(cut - f), f, name);
-    }
-    FILE *fp = fopen(path, "rb");
-    cr_assert_not_null(fp, "cannot open %s", path);
-    herald_buf b = HERALD_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        herald_buf_append(&b, chunk, n);
-    fclose(fp);
-    return herald_buf_steal(&b, len);
-}
-
-static int
-cmp_id(const void *a, const void *b)
-{
-    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
-                  json_string_value(json_object_get(*(json_t *const *)b, "id")));
+    char root[1024], path[1200];
+    fixture_source_dir(root, sizeof(root));
+    snprintf(path, sizeof(path), "%s/tests/golden/snapshot-v1/%s", root, name);
+    char *text = fixture_read_file(path, len);
+    cr_assert_not_null(text, "cannot open %s", path);
+    return text;
 }
 
 /* Sorts an array of records by id (byte order), in place. */
 static void
 sort_records(json_t *arr)
 {
-    size_t n = json_array_size(arr);
-    json_t **v = calloc(n ? n : 1, sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(arr, i));
-    qsort(v, n, sizeof(*v), cmp_id);
+    json_t *sorted = fixture_sorted_by_id(arr);
     json_array_clear(arr);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, v[i]);
-    free(v);
+    json_array_extend(arr, sorted);
+    json_decref(sorted);
 }
 
 static char *
@@ -78,10 +54,7 @@ dump(const json_t *v, size_t *len)
 static herald_signkey *
 golden_key(void)
 {
-    unsigned char seed[32];
-    for (int i = 0; i < 32; i++)
-        seed[i] = (unsigned char)i;
-    herald_signkey *k = herald_crypto_signkey_from_seed(seed);
+    herald_signkey *k = fixture_signkey(0, 1);
     cr_assert_not_null(k);
     return k;
 }
@@ -89,9 +62,7 @@ golden_key(void)
 static herald_signkey *
 other_key(unsigned char fill)
 {
-    unsigned char seed[32];
-    memset(seed, fill, sizeof(seed));
-    return herald_crypto_signkey_from_seed(seed);
+    return fixture_signkey(fill, 0);
 }
 
 /* Fixture: the golden records, their JCS, a valid signatures array. */
@@ -105,13 +76,7 @@ static json_t *sigs;
 static void
 head_for(herald_head *h, const char *rj, size_t rlen, int64_t n)
 {
-    memset(h, 0, sizeof(*h));
-    h->bucket = BUCKET;
-    h->collection = COLLECTION;
-    h->timestamp = TS;
-    h->expires = EXPIRES;
-    h->records = n;
-    herald_crypto_sha256_hex(h->sha256, rj, rlen);
+    fixture_head(h, BUCKET, COLLECTION, TS, EXPIRES, rj, rlen, n);
 }
 
 static void
@@ -637,15 +602,7 @@ Test(snapshot, blob_round_trip)
     cr_assert(herald_snapshot_verify_decoded(s, EXPIRES, &pub, 1, err, sizeof(err)) < 0);
 
     /* Re-encoding the decoded parts gives the same blob: decode loses nothing. */
-    herald_snapshot_parts p = {.bucket = herald_snapshot_bucket(s),
-                               .collection = herald_snapshot_collection(s),
-                               .timestamp = herald_snapshot_timestamp(s),
-                               .metadata = herald_snapshot_metadata(s),
-                               .bucket_data = herald_snapshot_bucket_data(s),
-                               .signatures = herald_snapshot_signatures(s),
-                               .records_json = rj,
-                               .records_len = len,
-                               .tombstones = herald_snapshot_tombstones(s)};
+    herald_snapshot_parts p = fixture_parts_of(s);
     herald_buf again = HERALD_BUF_INIT;
     cr_assert(herald_snapshot_encode(&again, &p, 3) == 0);
     cr_assert_eq(again.len, blob.len);
@@ -738,6 +695,17 @@ put_section(herald_buf *b, const char *s)
     herald_buf_append(b, s, n);
 }
 
+/* Resets 'raw' to the magic 'magic' and the sections 'a', 'b', 'c' (NULL: left out). */
+static void
+raw_blob(herald_buf *raw, const char *magic, const char *a, const char *b, const char *c)
+{
+    herald_buf_reset(raw);
+    herald_buf_append(raw, magic, 4);
+    const char *sections[] = {a, b, c};
+    for (size_t i = 0; i < 3 && sections[i]; i++)
+        put_section(raw, sections[i]);
+}
+
 static int
 decodes(const herald_buf *raw, int with_size)
 {
@@ -768,10 +736,7 @@ Test(snapshot, blob_garbage_fails_cleanly)
     herald_buf raw = HERALD_BUF_INIT;
     /* Control: a minimal well-formed blob decodes, but only in a frame that declares its
      * content size: the decoder bounds its allocation before decompressing. */
-    herald_buf_append(&raw, "HSB1", 4);
-    put_section(&raw, GOOD_META);
-    put_section(&raw, "[]");
-    put_section(&raw, "[]");
+    raw_blob(&raw, "HSB1", GOOD_META, "[]", "[]");
     cr_assert(decodes(&raw, 1));
     cr_assert(!decodes(&raw, 0));
 
@@ -780,26 +745,16 @@ Test(snapshot, blob_garbage_fails_cleanly)
     cr_assert(!decodes(&raw, 1));
 
     /* Wrong magic. */
-    herald_buf_reset(&raw);
-    herald_buf_append(&raw, "HSB2", 4);
-    put_section(&raw, GOOD_META);
-    put_section(&raw, "[]");
-    put_section(&raw, "[]");
+    raw_blob(&raw, "HSB2", GOOD_META, "[]", "[]");
     cr_assert(!decodes(&raw, 1));
 
     /* A section length beyond the end. */
-    herald_buf_reset(&raw);
-    herald_buf_append(&raw, "HSB1", 4);
-    put_section(&raw, GOOD_META);
-    put_section(&raw, "[]");
+    raw_blob(&raw, "HSB1", GOOD_META, "[]", NULL);
     herald_buf_append(&raw, "\x7f\xff\xff\xff[]", 6);
     cr_assert(!decodes(&raw, 1));
 
     /* Missing section. */
-    herald_buf_reset(&raw);
-    herald_buf_append(&raw, "HSB1", 4);
-    put_section(&raw, GOOD_META);
-    put_section(&raw, "[]");
+    raw_blob(&raw, "HSB1", GOOD_META, "[]", NULL);
     cr_assert(!decodes(&raw, 1));
 
     /* Bad JSON or wrong types in each section. */
@@ -826,11 +781,7 @@ Test(snapshot, blob_garbage_fails_cleanly)
          "[]", "[]"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        herald_buf_reset(&raw);
-        herald_buf_append(&raw, "HSB1", 4);
-        put_section(&raw, bad[i][0]);
-        put_section(&raw, bad[i][1]);
-        put_section(&raw, bad[i][2]);
+        raw_blob(&raw, "HSB1", bad[i][0], bad[i][1], bad[i][2]);
         cr_assert(!decodes(&raw, 1), "case %zu decoded", i);
     }
     herald_buf_free(&raw);

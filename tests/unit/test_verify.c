@@ -11,6 +11,7 @@
 #include "herald/jcs.h"
 #include "herald/snapshot.h"
 #include "herald/verify.h"
+#include "test_fixture.h"
 
 #define BUCKET "main"
 #define COLLECTION "certs"
@@ -23,11 +24,8 @@ static herald_verify_opts opts;
 static void
 setup(void)
 {
-    unsigned char seed[32];
     cr_assert(herald_crypto_init() == 0);
-    for (int i = 0; i < 32; i++)
-        seed[i] = (unsigned char)(0xa0 + i);
-    key = herald_crypto_signkey_from_seed(seed);
+    key = fixture_signkey(0xa0, 1);
     pub = *herald_crypto_signkey_public(key);
     opts = (herald_verify_opts){
         .keys = &pub, .nkeys = 1, .now_ms = 0, .bucket = BUCKET, .collection = COLLECTION};
@@ -54,43 +52,17 @@ tomb(const char *id, long long lm)
     return json_pack("{s:b, s:s, s:I}", "deleted", 1, "id", id, "last_modified", (json_int_t)lm);
 }
 
-static int
-cmp_id(const void *a, const void *b)
-{
-    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
-                  json_string_value(json_object_get(*(json_t *const *)b, "id")));
-}
-
 /* A changeset signed over 'live' (the whole state, any order; stolen), serving 'changes'
  * (stolen) at version 'ts'. */
 static json_t *
 changeset(json_t *live, json_t *changes, long long ts)
 {
-    size_t n = json_array_size(live);
-    json_t **v = calloc(n ? n : 1, sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(live, i);
-    qsort(v, n, sizeof(*v), cmp_id);
-    json_t *sorted = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append(sorted, v[i]);
-    free(v);
-
-    herald_buf rj = HERALD_BUF_INIT;
-    cr_assert(herald_jcs_dump(&rj, sorted) == 0);
-    herald_head h = {.bucket = BUCKET,
-                     .collection = COLLECTION,
-                     .timestamp = ts,
-                     .expires = ts + 2 * DAY,
-                     .records = (int64_t)n};
-    herald_crypto_sha256_hex(h.sha256, rj.data, rj.len);
-    json_t *e = herald_snapshot_sign_entry(key, &h);
+    json_t *e = fixture_sign_records(key, BUCKET, COLLECTION, live, ts, ts + 2 * DAY, NULL);
+    cr_assert_not_null(e);
     json_t *cs = json_pack("{s:{s:s, s:s, s:O, s:[o]}, s:I, s:o}", "metadata", "bucket", BUCKET,
                            "id", COLLECTION, "signature", e, "signatures", e, "timestamp",
                            (json_int_t)ts, "changes", changes);
     cr_assert_not_null(cs);
-    herald_buf_free(&rj);
-    json_decref(sorted);
     json_decref(live);
     return cs;
 }
@@ -100,6 +72,13 @@ rec_id(const json_t *state, size_t i)
 {
     return json_string_value(
         json_object_get(json_array_get(json_object_get(state, "records"), i), "id"));
+}
+
+/* The records of state 1, in id order (a new array). */
+static json_t *
+records1(void)
+{
+    return json_pack("[o,o,o]", rec("a", 998, "A"), rec("b", 999, "B"), rec("c", 1000, "C"));
 }
 
 /* State 1: a, b, c at version 1000. */
@@ -233,9 +212,7 @@ Test(verify, timestamp_going_back_rejected)
     char err[256];
     json_t *prev = state1();
     /* A genuinely signed but older version (replay of a past state). */
-    json_t *cs =
-        changeset(json_pack("[o,o,o]", rec("a", 998, "A"), rec("b", 999, "B"), rec("c", 1000, "C")),
-                  json_array(), 999);
+    json_t *cs = changeset(records1(), json_array(), 999);
     json_t *st = NULL;
     cr_assert(herald_verify_changeset(&st, cs, prev, &opts, err, sizeof(err)) < 0);
     cr_assert(strstr(err, "older") != NULL, "%s", err);
@@ -243,17 +220,13 @@ Test(verify, timestamp_going_back_rejected)
     json_decref(cs);
 
     /* The same version again (nothing changed) is fine. */
-    cs =
-        changeset(json_pack("[o,o,o]", rec("a", 998, "A"), rec("b", 999, "B"), rec("c", 1000, "C")),
-                  json_array(), 1000);
+    cs = changeset(records1(), json_array(), 1000);
     cr_assert(herald_verify_changeset(&st, cs, prev, &opts, err, sizeof(err)) == 0, "%s", err);
     json_decref(st);
     json_decref(cs);
 
     /* A re-signed version (same records, newer V) too. */
-    cs =
-        changeset(json_pack("[o,o,o]", rec("a", 998, "A"), rec("b", 999, "B"), rec("c", 1000, "C")),
-                  json_array(), 5000);
+    cs = changeset(records1(), json_array(), 5000);
     cr_assert(herald_verify_changeset(&st, cs, prev, &opts, err, sizeof(err)) == 0, "%s", err);
     cr_assert_eq(json_integer_value(json_object_get(st, "timestamp")), 5000);
     json_decref(st);
@@ -337,9 +310,7 @@ Test(verify, prev_for_other_collection_rejected)
     char err[256];
     json_t *prev = state1();
     json_object_set_new(prev, "collection", json_string("other"));
-    json_t *cs =
-        changeset(json_pack("[o,o,o]", rec("a", 998, "A"), rec("b", 999, "B"), rec("c", 1000, "C")),
-                  json_array(), 1000);
+    json_t *cs = changeset(records1(), json_array(), 1000);
     json_t *st = NULL;
     cr_assert(herald_verify_changeset(&st, cs, prev, &opts, err, sizeof(err)) < 0);
     json_decref(cs);
