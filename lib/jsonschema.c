@@ -795,15 +795,19 @@ static int
 cmp_prop(const void *a, const void *b)
 {
     const struct prop *x = a, *y = b;
-    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int r = memcmp(x->key, y->key, n);
-    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+    return herald_jsonschema__keycmp(x->key, x->keylen, y->key, y->keylen);
 }
 
-/* 'v' an object: fills k->props (sorted) and k->order (document order). 'schemas':
- * values are subschemas (else arrays of strings). */
+/* What the values of a keyword's object are. */
+enum map_values {
+    MAP_SCHEMAS, /* subschemas */
+    MAP_NAMES,   /* arrays of property names */
+    MAP_EITHER,  /* either, per key (Draft 7 dependencies) */
+};
+
+/* 'v' an object: fills k->props (sorted) and k->order (document order). */
 static void
-compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mode)
+compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, enum map_values mode)
 {
     size_t n = json_object_size(v), i = 0;
     k->props = herald_mem_calloc(n ? n : 1, sizeof(*k->props));
@@ -817,7 +821,7 @@ compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mod
         p->key = key;
         p->keylen = keylen;
         p->child = -1;
-        if (mode == 0 || (mode == 2 && is_schema(val))) {
+        if (mode == MAP_SCHEMAS || (mode == MAP_EITHER && is_schema(val))) {
             if (!is_schema(val)) {
                 fail(c, "%s/%s must be a schema", k->name, key);
                 return;
@@ -837,10 +841,7 @@ compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mod
         }
     }
     k->nprops = n;
-    /* document order: remember each key's rank, then sort */
-    for (i = 0; i < n; i++)
-        k->props[i].val = k->props[i].val, k->order[i] = i;
-    /* sort a copy, keep order[] mapping document rank -> sorted index */
+    /* sort, keeping order[] mapping document rank -> sorted index */
     struct prop *doc = herald_mem_alloc((n ? n : 1) * sizeof(*doc));
     memcpy(doc, k->props, n * sizeof(*doc));
     qsort(k->props, n, sizeof(*k->props), cmp_prop);
@@ -893,353 +894,462 @@ find_kw(const struct node *n, enum kwkind kind)
     return -1;
 }
 
+/*
+ * The keyword table: each keyword a node may hold, the dialects it exists in, and the
+ * function that checks its value and appends its compiled form to the node. A keyword
+ * absent from the table (or from the node's dialect) is an annotation: ignored.
+ * Compile functions return 0, or -1 after fail(). They take the node by index: node_for()
+ * may move the node array, so a struct node pointer is re-fetched after it (a struct kw
+ * pointer stays valid: a node's keywords are their own allocation).
+ */
+struct kwdef;
+typedef int kw_compile_fn(struct comp *c, int idx, const struct kwdef *d, const json_t *v);
+
+enum { D7 = 1, D2020 = 2, ANY = D7 | D2020 };
+
+struct kwdef {
+    const char *name;
+    enum kwkind kind; /* KW_NKINDS: checked only, nothing to evaluate */
+    unsigned dialects;
+    kw_compile_fn *compile;
+    enum map_values map; /* compile_map's values, for the dependencies keywords */
+};
+
+static struct node *
+node_at(struct comp *c, int idx)
+{
+    return &c->s->nodes[idx];
+}
+
+static struct kw *
+add_def(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    return add_kw(node_at(c, idx), d->kind, d->name, v);
+}
+
+/* $ref and $dynamicRef: the target schema becomes the child. */
+static int
+c_ref(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        fail(c, "%s must be a string", d->name);
+        return -1;
+    }
+    int r;
+    const char *ref = json_string_value(v);
+    const json_t *t = resolve_ref(c, ref, node_at(c, idx)->resource, &r);
+    if (!t)
+        return -1;
+    int child = node_for(c, t, r);
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = child;
+    if (d->kind == KW_DYNREF) {
+        /* dynamic only if the fragment is a plain name that the static target
+         * declares as its $dynamicAnchor */
+        const char *h = strchr(ref, '#');
+        const json_t *da = json_is_object(t) ? json_object_get(t, "$dynamicAnchor") : NULL;
+        if (h && h[1] && h[1] != '/' && json_is_string(da) && !strcmp(json_string_value(da), h + 1))
+            k->name = json_string_value(da);
+        else
+            k->name = NULL;
+    }
+    return 0;
+}
+
+static int
+c_type(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    unsigned mask = 0;
+    if (json_is_string(v)) {
+        mask = type_bit(v);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            unsigned b = type_bit(json_array_get(v, i));
+            if (!b)
+                mask = 0, i = json_array_size(v);
+            else
+                mask |= b;
+        }
+        if (json_array_size(v) == 0)
+            mask = 0x80;
+    }
+    if (!mask) {
+        fail(c, "type must be a type name or an array of them");
+        return -1;
+    }
+    add_def(c, idx, d, v)->mask = mask & 0x7f;
+    return 0;
+}
+
+static int
+c_enum(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_array(v)) {
+        fail(c, "enum must be an array");
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+static int
+c_const(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+static int
+c_multipleof(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+        fail(c, "multipleOf must be a number greater than 0");
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+/* maximum, minimum, exclusiveMaximum, exclusiveMinimum */
+static int
+c_bound(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_number(v)) {
+        fail(c, "%s must be a number", d->name);
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+/* maxLength, minLength, maxItems, minItems, maxProperties, minProperties */
+static int
+c_size(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    long long num;
+    if (!nonneg_int(v, &num)) {
+        fail(c, "%s must be a non-negative integer", d->name);
+        return -1;
+    }
+    add_def(c, idx, d, v)->n = num;
+    return 0;
+}
+
+static int
+c_pattern(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        fail(c, "pattern must be a string");
+        return -1;
+    }
+    pcre2_code *re = compile_regex(c, json_string_value(v));
+    if (!re)
+        return -1;
+    add_def(c, idx, d, v)->re = re;
+    return 0;
+}
+
+static int
+c_unique(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_boolean(v)) {
+        fail(c, "uniqueItems must be a boolean");
+        return -1;
+    }
+    if (json_is_true(v))
+        add_def(c, idx, d, v);
+    return 0;
+}
+
+static int
+c_required(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    bool ok = json_is_array(v);
+    for (size_t i = 0; ok && i < json_array_size(v); i++)
+        ok = json_is_string(json_array_get(v, i));
+    if (!ok) {
+        fail(c, "required must be an array of strings");
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+/* dependentRequired, dependentSchemas, Draft 7 dependencies */
+static int
+c_deps(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_object(v)) {
+        fail(c, "%s must be an object", d->name);
+        return -1;
+    }
+    compile_map(c, add_def(c, idx, d, v), v, node_at(c, idx)->resource, d->map);
+    return 0;
+}
+
+/* allOf, anyOf, oneOf, prefixItems */
+static int
+c_list(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    return schema_list(c, add_def(c, idx, d, v), v, node_at(c, idx)->resource);
+}
+
+/* not, propertyNames, additionalProperties, unevaluatedItems, unevaluatedProperties */
+static int
+c_child(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!is_schema(v)) {
+        fail(c, "%s must be a schema", d->name);
+        return -1;
+    }
+    bool uneval = d->kind == KW_UNEVALITEMS || d->kind == KW_UNEVALPROPS;
+    if (uneval && node_at(c, idx)->draft7)
+        return 0; /* checked, not a Draft 7 keyword */
+    int child = node_for(c, v, node_at(c, idx)->resource);
+    add_def(c, idx, d, v)->child = child;
+    if (uneval)
+        node_at(c, idx)->ann = true;
+    return 0;
+}
+
+/* if, with its siblings then and else */
+static int
+c_if(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!is_schema(v)) {
+        fail(c, "if must be a schema");
+        return -1;
+    }
+    const json_t *j = node_at(c, idx)->json;
+    const json_t *t = json_object_get(j, "then"), *e = json_object_get(j, "else");
+    int res = node_at(c, idx)->resource;
+    int ci = node_for(c, v, res);
+    int ct = is_schema(t) ? node_for(c, t, res) : -1;
+    int ce = is_schema(e) ? node_for(c, e, res) : -1;
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = ci;
+    k->child2 = ct;
+    k->child3 = ce;
+    return 0;
+}
+
+/* Draft 7's array-form items (prefixItems by another name), then its sibling
+ * additionalItems as items from that index on. */
+static int
+c_items_array(struct comp *c, int idx, const json_t *v)
+{
+    int res = node_at(c, idx)->resource;
+    if (schema_list(c, add_kw(node_at(c, idx), KW_PREFIXITEMS, "items", v), v, res) < 0)
+        return -1;
+    const json_t *ai = json_object_get(node_at(c, idx)->json, "additionalItems");
+    if (is_schema(ai)) {
+        int child = node_for(c, ai, res);
+        struct kw *k = add_kw(node_at(c, idx), KW_ITEMS, "additionalItems", ai);
+        k->child = child;
+        k->n = (long long)json_array_size(v);
+    }
+    return 0;
+}
+
+/* items: from index 0, or after 2020-12's sibling prefixItems */
+static int
+c_items(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    bool d7 = node_at(c, idx)->draft7;
+    if (d7 && json_is_array(v))
+        return c_items_array(c, idx, v);
+    if (!is_schema(v)) {
+        fail(c, "items must be a schema");
+        return -1;
+    }
+    int child = node_for(c, v, node_at(c, idx)->resource);
+    const json_t *pi = d7 ? NULL : json_object_get(node_at(c, idx)->json, "prefixItems");
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = child;
+    k->n = json_is_array(pi) ? (long long)json_array_size(pi) : 0;
+    return 0;
+}
+
+/* contains, with 2020-12's siblings minContains and maxContains */
+static int
+c_contains(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!is_schema(v)) {
+        fail(c, "contains must be a schema");
+        return -1;
+    }
+    int child = node_for(c, v, node_at(c, idx)->resource);
+    long long mn = 1, mx = -1;
+    if (!node_at(c, idx)->draft7) {
+        const json_t *j = node_at(c, idx)->json;
+        const json_t *a = json_object_get(j, "minContains");
+        const json_t *b = json_object_get(j, "maxContains");
+        if (a && !nonneg_int(a, &mn)) {
+            fail(c, "minContains must be a non-negative integer");
+            return -1;
+        }
+        if (b && !nonneg_int(b, &mx)) {
+            fail(c, "maxContains must be a non-negative integer");
+            return -1;
+        }
+    }
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = child;
+    k->n = mn;
+    k->n2 = mx;
+    return 0;
+}
+
+static int
+c_properties(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_object(v)) {
+        fail(c, "properties must be an object");
+        return -1;
+    }
+    compile_map(c, add_def(c, idx, d, v), v, node_at(c, idx)->resource, MAP_SCHEMAS);
+    return 0;
+}
+
+static int
+c_patternprops(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_object(v)) {
+        fail(c, "patternProperties must be an object");
+        return -1;
+    }
+    int res = node_at(c, idx)->resource;
+    struct kw *k = add_def(c, idx, d, v);
+    size_t np = json_object_size(v);
+    k->pats = herald_mem_calloc(np ? np : 1, sizeof(*k->pats));
+    const char *pk;
+    json_t *pv;
+    json_object_foreach((json_t *)v, pk, pv)
+    {
+        if (!is_schema(pv)) {
+            fail(c, "patternProperties/%s must be a schema", pk);
+            return -1;
+        }
+        struct pat *p = &k->pats[k->npats];
+        p->src = pk;
+        p->re = compile_regex(c, pk);
+        if (!p->re)
+            return -1;
+        p->child = node_for(c, pv, res);
+        k->npats++;
+    }
+    return 0;
+}
+
+/* $defs, definitions: nothing to evaluate, but each must be a schema */
+static int
+c_defs(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    (void)idx;
+    if (!json_is_object(v)) {
+        fail(c, "%s must be an object", d->name);
+        return -1;
+    }
+    const char *dk;
+    json_t *dv;
+    json_object_foreach((json_t *)v, dk, dv)
+    {
+        if (!is_schema(dv)) {
+            fail(c, "%s/%s must be a schema", d->name, dk);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* $schema: the document's own is read by herald_jsonschema_compile; a root schema
+ * reached again (the same document) must still have a string. */
+static int
+c_schema(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    (void)d;
+    if (node_at(c, idx)->resource == 0 && node_at(c, idx)->json == c->s->doc &&
+        !json_is_string(v)) {
+        fail(c, "$schema must be a string");
+        return -1;
+    }
+    return 0;
+}
+
+static const struct kwdef kwdefs[] = {
+    {"$ref", KW_REF, ANY, c_ref, 0},
+    {"$dynamicRef", KW_DYNREF, D2020, c_ref, 0},
+    {"type", KW_TYPE, ANY, c_type, 0},
+    {"enum", KW_ENUM, ANY, c_enum, 0},
+    {"const", KW_CONST, ANY, c_const, 0},
+    {"multipleOf", KW_MULTIPLEOF, ANY, c_multipleof, 0},
+    {"maximum", KW_MAXIMUM, ANY, c_bound, 0},
+    {"minimum", KW_MINIMUM, ANY, c_bound, 0},
+    {"exclusiveMaximum", KW_EXMAXIMUM, ANY, c_bound, 0},
+    {"exclusiveMinimum", KW_EXMINIMUM, ANY, c_bound, 0},
+    {"maxLength", KW_MAXLENGTH, ANY, c_size, 0},
+    {"minLength", KW_MINLENGTH, ANY, c_size, 0},
+    {"maxItems", KW_MAXITEMS, ANY, c_size, 0},
+    {"minItems", KW_MINITEMS, ANY, c_size, 0},
+    {"maxProperties", KW_MAXPROPS, ANY, c_size, 0},
+    {"minProperties", KW_MINPROPS, ANY, c_size, 0},
+    {"pattern", KW_PATTERN, ANY, c_pattern, 0},
+    {"uniqueItems", KW_UNIQUEITEMS, ANY, c_unique, 0},
+    {"required", KW_REQUIRED, ANY, c_required, 0},
+    {"dependentRequired", KW_DEPREQUIRED, D2020, c_deps, MAP_NAMES},
+    {"dependentSchemas", KW_DEPSCHEMAS, D2020, c_deps, MAP_SCHEMAS},
+    {"dependencies", KW_DEPSCHEMAS, D7, c_deps, MAP_EITHER},
+    {"allOf", KW_ALLOF, ANY, c_list, 0},
+    {"anyOf", KW_ANYOF, ANY, c_list, 0},
+    {"oneOf", KW_ONEOF, ANY, c_list, 0},
+    {"not", KW_NOT, ANY, c_child, 0},
+    {"propertyNames", KW_PROPNAMES, ANY, c_child, 0},
+    {"unevaluatedItems", KW_UNEVALITEMS, ANY, c_child, 0},
+    {"unevaluatedProperties", KW_UNEVALPROPS, ANY, c_child, 0},
+    {"additionalProperties", KW_ADDPROPS, ANY, c_child, 0},
+    {"if", KW_IF, ANY, c_if, 0},
+    {"prefixItems", KW_PREFIXITEMS, D2020, c_list, 0},
+    {"items", KW_ITEMS, ANY, c_items, 0},
+    {"contains", KW_CONTAINS, ANY, c_contains, 0},
+    {"properties", KW_PROPERTIES, ANY, c_properties, 0},
+    {"patternProperties", KW_PATTERNPROPS, ANY, c_patternprops, 0},
+    {"$defs", KW_NKINDS, ANY, c_defs, 0},
+    {"definitions", KW_NKINDS, ANY, c_defs, 0},
+    {"$schema", KW_NKINDS, ANY, c_schema, 0},
+};
+
+static const struct kwdef *
+find_kwdef(const char *key, bool d7)
+{
+    unsigned dialect = d7 ? D7 : D2020;
+    for (size_t i = 0; i < sizeof(kwdefs) / sizeof(kwdefs[0]); i++)
+        if ((kwdefs[i].dialects & dialect) && !strcmp(kwdefs[i].name, key))
+            return &kwdefs[i];
+    return NULL;
+}
+
+/* Node 'idx': its keywords compiled in document order. */
 static void
 compile_node(struct comp *c, int idx)
 {
-    herald_jsonschema *s = c->s;
-    const json_t *j = s->nodes[idx].json;
-    int res = s->nodes[idx].resource;
-    bool d7 = s->nodes[idx].draft7;
+    const json_t *j = node_at(c, idx)->json;
+    bool d7 = node_at(c, idx)->draft7;
+    /* Draft 7: "$ref" overrides its siblings (python-jsonschema ignores them). */
+    bool ref_only = d7 && json_object_get(j, "$ref");
     const char *key;
     json_t *v;
-    /* Draft 7: "$ref" overrides its siblings (python-jsonschema ignores them). */
-    const json_t *ref = json_object_get(j, "$ref");
     json_object_foreach((json_t *)j, key, v)
     {
         if (c->failed)
             return;
-        if (d7 && ref && strcmp(key, "$ref"))
+        if (ref_only && strcmp(key, "$ref"))
             continue;
-        struct node *n;
-#define NODE (n = &s->nodes[idx])
-        struct kw *k;
-        long long num;
-        if (!strcmp(key, "$ref")) {
-            if (!json_is_string(v)) {
-                fail(c, "$ref must be a string");
-                return;
-            }
-            int r;
-            const json_t *t = resolve_ref(c, json_string_value(v), res, &r);
-            if (!t)
-                return;
-            int child = node_for(c, t, r);
-            k = add_kw(NODE, KW_REF, "$ref", v);
-            k->child = child;
-        } else if (!strcmp(key, "$dynamicRef") && !d7) {
-            if (!json_is_string(v)) {
-                fail(c, "$dynamicRef must be a string");
-                return;
-            }
-            int r;
-            const char *ref_s = json_string_value(v);
-            const json_t *t = resolve_ref(c, ref_s, res, &r);
-            if (!t)
-                return;
-            int child = node_for(c, t, r);
-            k = add_kw(NODE, KW_DYNREF, "$dynamicRef", v);
-            k->child = child;
-            /* dynamic only if the fragment is a plain name that the static target
-             * declares as its $dynamicAnchor */
-            const char *h = strchr(ref_s, '#');
-            const json_t *da = json_is_object(t) ? json_object_get(t, "$dynamicAnchor") : NULL;
-            if (h && h[1] && h[1] != '/' && json_is_string(da) &&
-                !strcmp(json_string_value(da), h + 1))
-                k->name = json_string_value(da);
-            else
-                k->name = NULL;
-        } else if (!strcmp(key, "type")) {
-            unsigned mask = 0;
-            if (json_is_string(v)) {
-                mask = type_bit(v);
-            } else if (json_is_array(v)) {
-                for (size_t i = 0; i < json_array_size(v); i++) {
-                    unsigned b = type_bit(json_array_get(v, i));
-                    if (!b)
-                        mask = 0, i = json_array_size(v);
-                    else
-                        mask |= b;
-                }
-                if (json_array_size(v) == 0)
-                    mask = 0x80;
-            }
-            if (!mask) {
-                fail(c, "type must be a type name or an array of them");
-                return;
-            }
-            k = add_kw(NODE, KW_TYPE, "type", v);
-            k->mask = mask & 0x7f;
-        } else if (!strcmp(key, "enum")) {
-            if (!json_is_array(v)) {
-                fail(c, "enum must be an array");
-                return;
-            }
-            add_kw(NODE, KW_ENUM, "enum", v);
-        } else if (!strcmp(key, "const")) {
-            add_kw(NODE, KW_CONST, "const", v);
-        } else if (!strcmp(key, "multipleOf")) {
-            if (!json_is_number(v) || !(json_number_value(v) > 0)) {
-                fail(c, "multipleOf must be a number greater than 0");
-                return;
-            }
-            add_kw(NODE, KW_MULTIPLEOF, "multipleOf", v);
-        } else if (!strcmp(key, "maximum") || !strcmp(key, "minimum") ||
-                   !strcmp(key, "exclusiveMaximum") || !strcmp(key, "exclusiveMinimum")) {
-            if (!json_is_number(v)) {
-                fail(c, "%s must be a number", key);
-                return;
-            }
-            enum kwkind kk = !strcmp(key, "maximum")            ? KW_MAXIMUM
-                             : !strcmp(key, "minimum")          ? KW_MINIMUM
-                             : !strcmp(key, "exclusiveMaximum") ? KW_EXMAXIMUM
-                                                                : KW_EXMINIMUM;
-            add_kw(NODE, kk,
-                   kk == KW_MAXIMUM     ? "maximum"
-                   : kk == KW_MINIMUM   ? "minimum"
-                   : kk == KW_EXMAXIMUM ? "exclusiveMaximum"
-                                        : "exclusiveMinimum",
-                   v);
-        } else if (!strcmp(key, "maxLength") || !strcmp(key, "minLength") ||
-                   !strcmp(key, "maxItems") || !strcmp(key, "minItems") ||
-                   !strcmp(key, "maxProperties") || !strcmp(key, "minProperties")) {
-            if (!nonneg_int(v, &num)) {
-                fail(c, "%s must be a non-negative integer", key);
-                return;
-            }
-            static const struct {
-                const char *name;
-                enum kwkind kind;
-            } m[] = {{"maxLength", KW_MAXLENGTH},    {"minLength", KW_MINLENGTH},
-                     {"maxItems", KW_MAXITEMS},      {"minItems", KW_MINITEMS},
-                     {"maxProperties", KW_MAXPROPS}, {"minProperties", KW_MINPROPS}};
-            for (size_t i = 0; i < 6; i++)
-                if (!strcmp(m[i].name, key)) {
-                    k = add_kw(NODE, m[i].kind, m[i].name, v);
-                    k->n = num;
-                }
-        } else if (!strcmp(key, "pattern")) {
-            if (!json_is_string(v)) {
-                fail(c, "pattern must be a string");
-                return;
-            }
-            pcre2_code *re = compile_regex(c, json_string_value(v));
-            if (!re)
-                return;
-            k = add_kw(NODE, KW_PATTERN, "pattern", v);
-            k->re = re;
-        } else if (!strcmp(key, "uniqueItems")) {
-            if (!json_is_boolean(v)) {
-                fail(c, "uniqueItems must be a boolean");
-                return;
-            }
-            if (json_is_true(v))
-                add_kw(NODE, KW_UNIQUEITEMS, "uniqueItems", v);
-        } else if (!strcmp(key, "required")) {
-            bool ok = json_is_array(v);
-            for (size_t i = 0; ok && i < json_array_size(v); i++)
-                ok = json_is_string(json_array_get(v, i));
-            if (!ok) {
-                fail(c, "required must be an array of strings");
-                return;
-            }
-            add_kw(NODE, KW_REQUIRED, "required", v);
-        } else if ((!strcmp(key, "dependentRequired") && !d7) ||
-                   (!strcmp(key, "dependentSchemas") && !d7) ||
-                   (!strcmp(key, "dependencies") && d7)) {
-            if (!json_is_object(v)) {
-                fail(c, "%s must be an object", key);
-                return;
-            }
-            int mode = key[9] == 'R' ? 1 : key[9] == 'S' ? 0 : 2;
-            k = add_kw(NODE, mode == 1 ? KW_DEPREQUIRED : KW_DEPSCHEMAS,
-                       mode == 1   ? "dependentRequired"
-                       : mode == 0 ? "dependentSchemas"
-                                   : "dependencies",
-                       v);
-            struct kw tmp = *k;
-            compile_map(c, &tmp, v, res, mode);
-            *(&s->nodes[idx].kws[s->nodes[idx].nkws - 1]) = tmp;
-        } else if (!strcmp(key, "allOf") || !strcmp(key, "anyOf") || !strcmp(key, "oneOf")) {
-            enum kwkind kk = key[0] == 'a' ? (key[1] == 'l' ? KW_ALLOF : KW_ANYOF) : KW_ONEOF;
-            struct kw tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.kind = kk;
-            tmp.name = kk == KW_ALLOF ? "allOf" : kk == KW_ANYOF ? "anyOf" : "oneOf";
-            if (schema_list(c, &tmp, v, res) < 0) {
-                free(tmp.kids);
-                return;
-            }
-            k = add_kw(NODE, kk, tmp.name, v);
-            k->kids = tmp.kids;
-            k->nkids = tmp.nkids;
-        } else if (!strcmp(key, "not") || !strcmp(key, "propertyNames") ||
-                   !strcmp(key, "unevaluatedItems") || !strcmp(key, "unevaluatedProperties") ||
-                   !strcmp(key, "additionalProperties")) {
-            if (!is_schema(v)) {
-                fail(c, "%s must be a schema", key);
-                return;
-            }
-            enum kwkind kk = !strcmp(key, "not")                ? KW_NOT
-                             : !strcmp(key, "propertyNames")    ? KW_PROPNAMES
-                             : !strcmp(key, "unevaluatedItems") ? KW_UNEVALITEMS
-                             : key[0] == 'u'                    ? KW_UNEVALPROPS
-                                                                : KW_ADDPROPS;
-            if (d7 && (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS))
-                continue;
-            int child = node_for(c, v, res);
-            static const char *const nm[] = {"not", "propertyNames", "unevaluatedItems",
-                                             "unevaluatedProperties", "additionalProperties"};
-            k = add_kw(NODE, kk,
-                       nm[kk == KW_NOT           ? 0
-                          : kk == KW_PROPNAMES   ? 1
-                          : kk == KW_UNEVALITEMS ? 2
-                          : kk == KW_UNEVALPROPS ? 3
-                                                 : 4],
-                       v);
-            k->child = child;
-            if (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS)
-                s->nodes[idx].ann = true;
-        } else if (!strcmp(key, "if")) {
-            if (!is_schema(v)) {
-                fail(c, "if must be a schema");
-                return;
-            }
-            const json_t *t = json_object_get(j, "then"), *e = json_object_get(j, "else");
-            int ci = node_for(c, v, res);
-            int ct = is_schema(t) ? node_for(c, t, res) : -1;
-            int ce = is_schema(e) ? node_for(c, e, res) : -1;
-            k = add_kw(NODE, KW_IF, "if", v);
-            k->child = ci;
-            k->child2 = ct;
-            k->child3 = ce;
-        } else if (!strcmp(key, "prefixItems") && !d7) {
-            struct kw tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.kind = KW_PREFIXITEMS;
-            tmp.name = "prefixItems";
-            if (schema_list(c, &tmp, v, res) < 0) {
-                free(tmp.kids);
-                return;
-            }
-            k = add_kw(NODE, KW_PREFIXITEMS, "prefixItems", v);
-            k->kids = tmp.kids;
-            k->nkids = tmp.nkids;
-        } else if (!strcmp(key, "items")) {
-            if (d7 && json_is_array(v)) {
-                struct kw tmp;
-                memset(&tmp, 0, sizeof(tmp));
-                tmp.kind = KW_PREFIXITEMS;
-                tmp.name = "items";
-                if (schema_list(c, &tmp, v, res) < 0 && json_array_size(v) > 0) {
-                    free(tmp.kids);
-                    return;
-                }
-                c->failed = false; /* an empty array is allowed here */
-                k = add_kw(NODE, KW_PREFIXITEMS, "items", v);
-                k->kids = tmp.kids;
-                k->nkids = tmp.nkids;
-                const json_t *ai = json_object_get(j, "additionalItems");
-                if (is_schema(ai)) {
-                    int child = node_for(c, ai, res);
-                    k = add_kw(NODE, KW_ITEMS, "additionalItems", ai);
-                    k->child = child;
-                    k->n = (long long)json_array_size(v);
-                }
-                continue;
-            }
-            if (!is_schema(v)) {
-                fail(c, "items must be a schema");
-                return;
-            }
-            int child = node_for(c, v, res);
-            const json_t *pi = d7 ? NULL : json_object_get(j, "prefixItems");
-            k = add_kw(NODE, KW_ITEMS, "items", v);
-            k->child = child;
-            k->n = json_is_array(pi) ? (long long)json_array_size(pi) : 0;
-        } else if (!strcmp(key, "contains")) {
-            if (!is_schema(v)) {
-                fail(c, "contains must be a schema");
-                return;
-            }
-            int child = node_for(c, v, res);
-            long long mn = 1, mx = -1;
-            if (!d7) {
-                const json_t *a = json_object_get(j, "minContains");
-                const json_t *b = json_object_get(j, "maxContains");
-                if (a && !nonneg_int(a, &mn)) {
-                    fail(c, "minContains must be a non-negative integer");
-                    return;
-                }
-                if (b && !nonneg_int(b, &mx)) {
-                    fail(c, "maxContains must be a non-negative integer");
-                    return;
-                }
-            }
-            k = add_kw(NODE, KW_CONTAINS, "contains", v);
-            k->child = child;
-            k->n = mn;
-            k->n2 = mx;
-        } else if (!strcmp(key, "properties")) {
-            if (!json_is_object(v)) {
-                fail(c, "properties must be an object");
-                return;
-            }
-            struct kw tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.name = "properties";
-            compile_map(c, &tmp, v, res, 0);
-            k = add_kw(NODE, KW_PROPERTIES, "properties", v);
-            k->props = tmp.props, k->nprops = tmp.nprops, k->order = tmp.order;
-        } else if (!strcmp(key, "patternProperties")) {
-            if (!json_is_object(v)) {
-                fail(c, "patternProperties must be an object");
-                return;
-            }
-            size_t np = json_object_size(v), i = 0;
-            struct pat *pats = herald_mem_calloc(np ? np : 1, sizeof(*pats));
-            const char *pk;
-            json_t *pv;
-            json_object_foreach(v, pk, pv)
-            {
-                if (!is_schema(pv)) {
-                    fail(c, "patternProperties/%s must be a schema", pk);
-                    break;
-                }
-                pats[i].src = pk;
-                pats[i].re = compile_regex(c, pk);
-                if (!pats[i].re)
-                    break;
-                pats[i].child = node_for(c, pv, res);
-                i++;
-            }
-            k = add_kw(NODE, KW_PATTERNPROPS, "patternProperties", v);
-            k->pats = pats;
-            k->npats = i;
-            if (c->failed)
-                return;
-        } else if (!strcmp(key, "$defs") || !strcmp(key, "definitions")) {
-            if (!json_is_object(v)) {
-                fail(c, "%s must be an object", key);
-                return;
-            }
-            const char *dk;
-            json_t *dv;
-            json_object_foreach(v, dk, dv)
-            {
-                if (!is_schema(dv)) {
-                    fail(c, "%s/%s must be a schema", key, dk);
-                    return;
-                }
-            }
-        } else if (!strcmp(key, "$schema") && res == 0 && s->nodes[idx].json == s->doc &&
-                   !json_is_string(v)) {
-            fail(c, "$schema must be a string");
+        const struct kwdef *d = find_kwdef(key, d7);
+        if (d && d->compile(c, idx, d, v) < 0)
             return;
-        }
-#undef NODE
     }
     /* additionalProperties needs its siblings, found once here */
-    struct node *n = &s->nodes[idx];
+    struct node *n = node_at(c, idx);
     for (size_t i = 0; i < n->nkws; i++) {
         if (n->kws[i].kind == KW_ADDPROPS) {
             n->kws[i].props_kw = find_kw(n, KW_PROPERTIES);
