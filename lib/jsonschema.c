@@ -99,6 +99,16 @@ tab_find(struct comp *c, const json_t *key)
     }
 }
 
+/* The first free slot for 'key' in 'tab' (capacity 'cap', a power of two). */
+static size_t
+tab_free_slot(const struct slot *tab, size_t cap, const json_t *key)
+{
+    size_t i = hash_ptr(key) & (cap - 1);
+    while (tab[i].key)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
 static struct slot *
 tab_put(struct comp *c, const json_t *key, int resource)
 {
@@ -114,16 +124,11 @@ tab_put(struct comp *c, const json_t *key, int resource)
         for (size_t i = 0; i < oldcap; i++) {
             if (!old[i].key)
                 continue;
-            size_t j = hash_ptr(old[i].key) & (ncap - 1);
-            while (c->tab[j].key)
-                j = (j + 1) & (ncap - 1);
-            c->tab[j] = old[i];
+            c->tab[tab_free_slot(c->tab, ncap, old[i].key)] = old[i];
         }
         free(old);
     }
-    size_t i = hash_ptr(key) & (c->tabcap - 1);
-    while (c->tab[i].key)
-        i = (i + 1) & (c->tabcap - 1);
+    size_t i = tab_free_slot(c->tab, c->tabcap, key);
     c->tab[i].key = key;
     c->tab[i].resource = resource;
     c->tab[i].node = -1;
@@ -292,13 +297,24 @@ uri_resolve(const char *base, const char *ref)
 
 /* ---- scan ----------------------------------------------------------------------------- */
 
+/* The index of the resource with absolute URI 'uri', or -1. */
+static int
+find_resource(const herald_jsonschema *s, const char *uri)
+{
+    for (size_t i = 0; i < s->nres; i++)
+        if (!strcmp(s->res[i].uri, uri))
+            return (int)i;
+    return -1;
+}
+
+/* Registers resource 'uri' at 'root'; its index, or -1 if 'uri' names another root. */
 static int
 add_resource(struct comp *c, const char *uri, const json_t *root)
 {
     herald_jsonschema *s = c->s;
-    for (size_t i = 0; i < s->nres; i++)
-        if (!strcmp(s->res[i].uri, uri))
-            return s->res[i].root == root ? (int)i : -1;
+    int known = find_resource(s, uri);
+    if (known >= 0)
+        return s->res[known].root == root ? known : -1;
     s->res = herald_mem_realloc(s->res, (s->nres + 1) * sizeof(*s->res));
     s->res[s->nres] = (struct resource){herald_mem_strdup(uri), root, NULL, 0};
     return (int)s->nres++;
@@ -320,6 +336,20 @@ add_anchor(struct comp *c, const char *base, const char *name, const json_t *tar
     }
     c->anchors = herald_mem_realloc(c->anchors, (c->nanchors + 1) * sizeof(*c->anchors));
     c->anchors[c->nanchors++] = (struct anchor){uri, target};
+}
+
+/* The schema anchor 'name' of the resource at 'base' names, or NULL. */
+static const json_t *
+find_anchor(const struct comp *c, const char *base, const char *name)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    herald_buf_printf(&b, "%s#%s", base, name);
+    const json_t *target = NULL;
+    for (size_t i = 0; i < c->nanchors && !target; i++)
+        if (!strcmp(c->anchors[i].uri, herald_buf_cstr(&b)))
+            target = c->anchors[i].target;
+    herald_buf_free(&b);
+    return target;
 }
 
 static bool
@@ -387,6 +417,22 @@ scan_children(struct comp *c, const json_t *j, int resource, int depth)
     }
 }
 
+/* Registers the anchor schema 'j' declares with keyword 'kw' ($anchor or
+ * $dynamicAnchor, when a string) in the resource at 'base'; -1 after fail(). */
+static int
+scan_anchor(struct comp *c, const json_t *j, const char *kw, const char *base)
+{
+    const char *name = json_string_value(json_object_get(j, kw));
+    if (!name)
+        return 0;
+    if (!valid_anchor_name(name)) {
+        fail(c, "invalid %s '%s'", kw, name);
+        return -1;
+    }
+    add_anchor(c, base, name, j);
+    return 0;
+}
+
 static void
 scan(struct comp *c, const json_t *j, int resource, int depth)
 {
@@ -436,24 +482,13 @@ scan(struct comp *c, const json_t *j, int resource, int depth)
     }
     tab_put(c, j, resource);
     if (!c->draft7) {
-        const json_t *a = json_object_get(j, "$anchor");
-        if (json_is_string(a)) {
-            if (!valid_anchor_name(json_string_value(a))) {
-                fail(c, "invalid $anchor '%s'", json_string_value(a));
-                return;
-            }
-            add_anchor(c, base, json_string_value(a), j);
-        }
-        const json_t *d = json_object_get(j, "$dynamicAnchor");
-        if (json_is_string(d)) {
-            if (!valid_anchor_name(json_string_value(d))) {
-                fail(c, "invalid $dynamicAnchor '%s'", json_string_value(d));
-                return;
-            }
-            add_anchor(c, base, json_string_value(d), j);
+        if (scan_anchor(c, j, "$anchor", base) < 0 || scan_anchor(c, j, "$dynamicAnchor", base) < 0)
+            return;
+        const char *d = json_string_value(json_object_get(j, "$dynamicAnchor"));
+        if (d) {
             struct resource *r = &c->s->res[resource];
             r->dyn = herald_mem_realloc(r->dyn, (r->ndyn + 1) * sizeof(*r->dyn));
-            r->dyn[r->ndyn++] = (struct dynanchor){herald_mem_strdup(json_string_value(d)), -1};
+            r->dyn[r->ndyn++] = (struct dynanchor){herald_mem_strdup(d), -1};
         }
     }
     scan_children(c, j, resource, depth);
@@ -512,6 +547,68 @@ percent_decode(char *s)
     return 0;
 }
 
+/* The member or item of 'cur' that pointer token 'tok' (unescaped in place) names,
+ * or NULL. */
+static const json_t *
+pointer_step(const json_t *cur, char *tok)
+{
+    /* unescape ~1 then ~0 */
+    char *o = tok;
+    for (char *q = tok; *q; q++) {
+        if (q[0] == '~' && q[1] == '1')
+            *o++ = '/', q++;
+        else if (q[0] == '~' && q[1] == '0')
+            *o++ = '~', q++;
+        else
+            *o++ = *q;
+    }
+    *o = '\0';
+    if (json_is_object(cur))
+        return json_object_get(cur, tok);
+    if (!json_is_array(cur))
+        return NULL;
+    char *e;
+    errno = 0;
+    unsigned long idx = strtoul(tok, &e, 10);
+    return (*tok && !*e && !errno && (tok[0] != '0' || !tok[1])) ? json_array_get(cur, idx) : NULL;
+}
+
+/* The value JSON Pointer fragment 'frag' ("/a/b", percent-encoded, decoded in place)
+ * names under 'root', with '*r' set to the resource of the deepest schema object on
+ * the way; NULL after fail(). 'ref' is for messages. */
+static const json_t *
+walk_pointer(struct comp *c, const char *ref, const json_t *root, char *frag, int *r)
+{
+    if (percent_decode(frag) < 0) {
+        fail(c, "$ref '%s': bad percent-encoding", ref);
+        return NULL;
+    }
+    const json_t *cur = root;
+    char *p = frag + 1;
+    int steps = 0;
+    for (;;) {
+        if (++steps > JS_MAX_DEPTH) {
+            fail(c, "$ref '%s': pointer too long", ref);
+            return NULL;
+        }
+        char *end = strchr(p, '/');
+        if (end)
+            *end = '\0';
+        cur = pointer_step(cur, p);
+        if (!cur)
+            break;
+        struct slot *sl = tab_find(c, cur);
+        if (sl)
+            *r = sl->resource;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (!cur)
+        fail(c, "$ref '%s': no such location in the schema", ref);
+    return cur;
+}
+
 /* The schema object 'ref' (as written in a node of 'resource') names, with its resource
  * in '*res_out'; NULL after fail(). */
 static const json_t *
@@ -523,15 +620,9 @@ resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
     if (frag)
         *frag++ = '\0';
     const json_t *target = NULL;
-    int r = -1;
-    for (size_t i = 0; i < s->nres; i++)
-        if (!strcmp(s->res[i].uri, abs))
-            r = (int)i;
-    if (r < 0 && load_meta(c, abs)) {
-        for (size_t i = 0; i < s->nres; i++)
-            if (!strcmp(s->res[i].uri, abs))
-                r = (int)i;
-    }
+    int r = find_resource(s, abs);
+    if (r < 0 && load_meta(c, abs))
+        r = find_resource(s, abs);
     if (r < 0) {
         /* maybe a plain-name anchor of another resource with that path (Draft 7 $id
          * "http://x/y#foo" registers base "http://x/y") */
@@ -542,65 +633,11 @@ resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
     if (!frag || !*frag) {
         target = s->res[r].root;
     } else if (frag[0] == '/') {
-        if (percent_decode(frag) < 0) {
-            fail(c, "$ref '%s': bad percent-encoding", ref);
+        target = walk_pointer(c, ref, s->res[r].root, frag, &r);
+        if (!target)
             goto out;
-        }
-        const json_t *cur = s->res[r].root;
-        char *p = frag + 1;
-        int steps = 0;
-        for (;;) {
-            if (++steps > JS_MAX_DEPTH) {
-                fail(c, "$ref '%s': pointer too long", ref);
-                goto out;
-            }
-            char *end = strchr(p, '/');
-            if (end)
-                *end = '\0';
-            /* unescape ~1 then ~0 */
-            char *o = p;
-            for (char *q = p; *q; q++) {
-                if (q[0] == '~' && q[1] == '1')
-                    *o++ = '/', q++;
-                else if (q[0] == '~' && q[1] == '0')
-                    *o++ = '~', q++;
-                else
-                    *o++ = *q;
-            }
-            *o = '\0';
-            if (json_is_object(cur)) {
-                cur = json_object_get(cur, p);
-            } else if (json_is_array(cur)) {
-                char *e;
-                errno = 0;
-                unsigned long idx = strtoul(p, &e, 10);
-                cur = (*p && !*e && !errno && (p[0] != '0' || !p[1])) ? json_array_get(cur, idx)
-                                                                      : NULL;
-            } else {
-                cur = NULL;
-            }
-            if (!cur)
-                break;
-            struct slot *sl = tab_find(c, cur);
-            if (sl)
-                r = sl->resource;
-            if (!end)
-                break;
-            p = end + 1;
-        }
-        if (!cur) {
-            fail(c, "$ref '%s': no such location in the schema", ref);
-            goto out;
-        }
-        target = cur;
     } else {
-        herald_buf b = HERALD_BUF_INIT;
-        herald_buf_printf(&b, "%s#%s", s->res[r].uri, frag);
-        const char *want = herald_buf_cstr(&b);
-        for (size_t i = 0; i < c->nanchors; i++)
-            if (!strcmp(c->anchors[i].uri, want))
-                target = c->anchors[i].target;
-        herald_buf_free(&b);
+        target = find_anchor(c, s->res[r].uri, frag);
         if (!target) {
             fail(c, "$ref '%s': no anchor '%s' in the schema", ref, frag);
             goto out;
@@ -1401,6 +1438,75 @@ same_uri(const char *u, size_t ul, const char *want)
     return ul == strlen(want) && !strncmp(u, want, ul);
 }
 
+/* The dialect: 'dialect' unless the document's "$schema" names one; -1 after fail(). */
+static int
+set_dialect(struct comp *c, const json_t *schema, enum herald_jsonschema_dialect dialect)
+{
+    herald_jsonschema *s = c->s;
+    s->dialect = dialect == HERALD_JSONSCHEMA_DRAFT7 ? HERALD_JSONSCHEMA_DRAFT7
+                                                     : HERALD_JSONSCHEMA_DRAFT2020_12;
+    const json_t *ms = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
+    if (!ms)
+        return 0;
+    const char *u = json_string_value(ms);
+    if (!u) {
+        fail(c, "$schema must be a string");
+        return -1;
+    }
+    size_t ul = strlen(u);
+    if (ul && u[ul - 1] == '#')
+        ul--;
+    if (same_uri(u, ul, "http://json-schema.org/draft-07/schema") ||
+        same_uri(u, ul, "https://json-schema.org/draft-07/schema")) {
+        s->dialect = HERALD_JSONSCHEMA_DRAFT7;
+    } else if (same_uri(u, ul, "https://json-schema.org/draft/2020-12/schema")) {
+        s->dialect = HERALD_JSONSCHEMA_DRAFT2020_12;
+    } else {
+        fail(c, "$schema '%s' is not supported (Draft 7 and 2020-12 are)", u);
+        return -1;
+    }
+    return 0;
+}
+
+/* Compiles the queued nodes (and those they queue), each in its own dialect. */
+static void
+compile_pending(struct comp *c)
+{
+    while (c->nwork && !c->failed) {
+        int idx = c->work[--c->nwork];
+        c->draft7 = c->s->nodes[idx].draft7;
+        compile_node(c, idx);
+    }
+}
+
+/* Each resource's $dynamicAnchors -> their nodes; an anchor no reference reached
+ * statically gets its node (and subschemas) compiled now. */
+static void
+bind_dynamic_anchors(struct comp *c)
+{
+    herald_jsonschema *s = c->s;
+    for (size_t r = 0; r < s->nres; r++) {
+        for (size_t d = 0; d < s->res[r].ndyn; d++) {
+            const json_t *t = find_anchor(c, s->res[r].uri, s->res[r].dyn[d].name);
+            struct slot *sl = t ? tab_find(c, t) : NULL;
+            if (sl && sl->node >= 0)
+                s->res[r].dyn[d].node = sl->node;
+        }
+    }
+    for (size_t r = 0; r < s->nres && !c->failed; r++) {
+        for (size_t d = 0; d < s->res[r].ndyn; d++) {
+            if (s->res[r].dyn[d].node >= 0)
+                continue;
+            const json_t *t = find_anchor(c, s->res[r].uri, s->res[r].dyn[d].name);
+            if (t) {
+                int node = node_for(c, t, (int)r); /* may move s->res */
+                s->res[r].dyn[d].node = node;
+            }
+            compile_pending(c);
+        }
+    }
+}
+
 int
 herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
                           enum herald_jsonschema_dialect dialect, char *err, size_t errlen)
@@ -1419,28 +1525,8 @@ herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
         fail(&c, "a schema must be an object or a boolean");
         goto err;
     }
-    s->dialect = dialect == HERALD_JSONSCHEMA_DRAFT7 ? HERALD_JSONSCHEMA_DRAFT7
-                                                     : HERALD_JSONSCHEMA_DRAFT2020_12;
-    const json_t *ms = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
-    if (ms) {
-        const char *u = json_string_value(ms);
-        if (!u) {
-            fail(&c, "$schema must be a string");
-            goto err;
-        }
-        size_t ul = strlen(u);
-        if (ul && u[ul - 1] == '#')
-            ul--;
-        if (same_uri(u, ul, "http://json-schema.org/draft-07/schema") ||
-            same_uri(u, ul, "https://json-schema.org/draft-07/schema"))
-            s->dialect = HERALD_JSONSCHEMA_DRAFT7;
-        else if (same_uri(u, ul, "https://json-schema.org/draft/2020-12/schema"))
-            s->dialect = HERALD_JSONSCHEMA_DRAFT2020_12;
-        else {
-            fail(&c, "$schema '%s' is not supported (Draft 7 and 2020-12 are)", u);
-            goto err;
-        }
-    }
+    if (set_dialect(&c, schema, dialect) < 0)
+        goto err;
     c.draft7 = s->dialect == HERALD_JSONSCHEMA_DRAFT7;
     s->mctx = pcre2_match_context_create(NULL);
     pcre2_set_match_limit(s->mctx, JS_MATCH_LIMIT);
@@ -1451,46 +1537,10 @@ herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
         goto err;
     if (node_for(&c, schema, 0) != 0)
         goto err;
-    while (c.nwork && !c.failed) {
-        int idx = c.work[--c.nwork];
-        c.draft7 = s->nodes[idx].draft7;
-        compile_node(&c, idx);
-    }
+    compile_pending(&c);
     if (c.failed)
         goto err;
-    /* dynamic anchors -> nodes */
-    for (size_t r = 0; r < s->nres; r++) {
-        for (size_t d = 0; d < s->res[r].ndyn; d++) {
-            herald_buf b = HERALD_BUF_INIT;
-            herald_buf_printf(&b, "%s#%s", s->res[r].uri, s->res[r].dyn[d].name);
-            for (size_t a = 0; a < c.nanchors; a++) {
-                if (!strcmp(c.anchors[a].uri, herald_buf_cstr(&b))) {
-                    struct slot *sl = tab_find(&c, c.anchors[a].target);
-                    if (sl && sl->node >= 0)
-                        s->res[r].dyn[d].node = sl->node;
-                }
-            }
-            herald_buf_free(&b);
-        }
-    }
-    /* anchors reached only dynamically still need nodes */
-    for (size_t r = 0; r < s->nres && !c.failed; r++) {
-        for (size_t d = 0; d < s->res[r].ndyn; d++) {
-            if (s->res[r].dyn[d].node >= 0)
-                continue;
-            herald_buf b = HERALD_BUF_INIT;
-            herald_buf_printf(&b, "%s#%s", s->res[r].uri, s->res[r].dyn[d].name);
-            for (size_t a = 0; a < c.nanchors; a++)
-                if (!strcmp(c.anchors[a].uri, herald_buf_cstr(&b)))
-                    s->res[r].dyn[d].node = node_for(&c, c.anchors[a].target, (int)r);
-            herald_buf_free(&b);
-            while (c.nwork && !c.failed) {
-                int idx = c.work[--c.nwork];
-                c.draft7 = s->nodes[idx].draft7;
-                compile_node(&c, idx);
-            }
-        }
-    }
+    bind_dynamic_anchors(&c);
     if (c.failed)
         goto err;
     *out = s;
