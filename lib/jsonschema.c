@@ -226,7 +226,46 @@ remove_dots(herald_buf *out, const char *in, size_t n)
     herald_buf_free(&b);
 }
 
-/* The absolute URI of 'ref' against 'base' (malloc'd). */
+/* "scheme:" and "//authority" of 'u', those it has. */
+static void
+put_scheme(herald_buf *o, const struct uri *u)
+{
+    if (u->has_scheme) {
+        herald_buf_append(o, u->scheme, u->nscheme);
+        herald_buf_putc(o, ':');
+    }
+}
+
+static void
+put_auth(herald_buf *o, const struct uri *u)
+{
+    if (u->has_auth) {
+        herald_buf_puts(o, "//");
+        herald_buf_append(o, u->auth, u->nauth);
+    }
+}
+
+/* RFC 3986 5.2.3: relative path 'r' merged with base 'b', dots removed, onto 'o'. */
+static void
+merge_paths(herald_buf *o, const struct uri *b, const struct uri *r)
+{
+    herald_buf m = HERALD_BUF_INIT;
+    if (b->has_auth && b->npath == 0) {
+        herald_buf_putc(&m, '/');
+    } else {
+        const char *slash = NULL;
+        for (size_t i = 0; i < b->npath; i++)
+            if (b->path[i] == '/')
+                slash = b->path + i;
+        if (slash)
+            herald_buf_append(&m, b->path, (size_t)(slash - b->path) + 1);
+    }
+    herald_buf_append(&m, r->path, r->npath);
+    remove_dots(o, m.data, m.len);
+    herald_buf_free(&m);
+}
+
+/* The absolute URI of 'ref' against 'base' (malloc'd), RFC 3986 5.2.2. */
 static char *
 uri_resolve(const char *base, const char *ref)
 {
@@ -234,54 +273,25 @@ uri_resolve(const char *base, const char *ref)
     uri_split(&b, base);
     uri_split(&r, ref);
     herald_buf o = HERALD_BUF_INIT;
-    const struct uri *qsrc;
+    const struct uri *qsrc = &r; /* whose query the result keeps */
     if (r.has_scheme) {
-        herald_buf_append(&o, r.scheme, r.nscheme);
-        herald_buf_putc(&o, ':');
-        if (r.has_auth) {
-            herald_buf_puts(&o, "//");
-            herald_buf_append(&o, r.auth, r.nauth);
-        }
+        put_scheme(&o, &r);
+        put_auth(&o, &r);
         remove_dots(&o, r.path, r.npath);
-        qsrc = &r;
+    } else if (r.has_auth) {
+        put_scheme(&o, &b);
+        put_auth(&o, &r);
+        remove_dots(&o, r.path, r.npath);
     } else {
-        if (b.has_scheme) {
-            herald_buf_append(&o, b.scheme, b.nscheme);
-            herald_buf_putc(&o, ':');
-        }
-        if (r.has_auth) {
-            herald_buf_puts(&o, "//");
-            herald_buf_append(&o, r.auth, r.nauth);
+        put_scheme(&o, &b);
+        put_auth(&o, &b);
+        if (r.npath == 0) {
+            herald_buf_append(&o, b.path, b.npath);
+            qsrc = r.has_query ? &r : &b;
+        } else if (r.path[0] == '/') {
             remove_dots(&o, r.path, r.npath);
-            qsrc = &r;
         } else {
-            if (b.has_auth) {
-                herald_buf_puts(&o, "//");
-                herald_buf_append(&o, b.auth, b.nauth);
-            }
-            if (r.npath == 0) {
-                herald_buf_append(&o, b.path, b.npath);
-                qsrc = r.has_query ? &r : &b;
-            } else if (r.path[0] == '/') {
-                remove_dots(&o, r.path, r.npath);
-                qsrc = &r;
-            } else {
-                herald_buf m = HERALD_BUF_INIT;
-                if (b.has_auth && b.npath == 0) {
-                    herald_buf_putc(&m, '/');
-                } else {
-                    const char *slash = NULL;
-                    for (size_t i = 0; i < b.npath; i++)
-                        if (b.path[i] == '/')
-                            slash = b.path + i;
-                    if (slash)
-                        herald_buf_append(&m, b.path, (size_t)(slash - b.path) + 1);
-                }
-                herald_buf_append(&m, r.path, r.npath);
-                remove_dots(&o, m.data, m.len);
-                herald_buf_free(&m);
-                qsrc = &r;
-            }
+            merge_paths(&o, &b, &r);
         }
     }
     if (qsrc->has_query) {
