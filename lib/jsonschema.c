@@ -11,7 +11,8 @@
  *     Base URIs are resolved with RFC 3986 section 5.2; a document without "$id" gets
  *     a private base so that any reference leaving it is recognisably remote.
  *  2. compile: a worklist of schema objects, each turned into a node whose keywords
- *     keep document order (python-jsonschema reports its first error in that order).
+ *     keep document order (python-jsonschema reports its first error in that order);
+ *     each keyword goes through its entry of kwdefs[] (name, dialects, compile function).
  *     A reference is resolved to a schema object (JSON Pointer, anchor or resource) and
  *     becomes a child node index, so cycles are just indices. A reference whose
  *     document is neither this one nor a built-in meta-schema is refused: nothing is

@@ -2,7 +2,8 @@
  * jsonschema_eval -- validation of an instance against a compiled schema
  * (lib/jsonschema_int.h), with python-jsonschema's error messages.
  *
- * eval() walks a node's keywords in document order. A failing keyword reports its own
+ * eval() walks a node's keywords in document order, each through kw_eval[] (one
+ * function per keyword or keyword family, indexed by kind). A failing keyword reports its own
  * error unless the walk is "quiet" (inside anyOf, oneOf, not, if, contains, the
  * subschema of unevaluated* / additionalProperties-as-schema in python-jsonschema's
  * wording), so the first error recorded is the first python-jsonschema yields; once
