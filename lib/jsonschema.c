@@ -11,7 +11,8 @@
  *     Base URIs are resolved with RFC 3986 section 5.2; a document without "$id" gets
  *     a private base so that any reference leaving it is recognisably remote.
  *  2. compile: a worklist of schema objects, each turned into a node whose keywords
- *     keep document order (python-jsonschema reports its first error in that order).
+ *     keep document order (python-jsonschema reports its first error in that order);
+ *     each keyword goes through its entry of kwdefs[] (name, dialects, compile function).
  *     A reference is resolved to a schema object (JSON Pointer, anchor or resource) and
  *     becomes a child node index, so cycles are just indices. A reference whose
  *     document is neither this one nor a built-in meta-schema is refused: nothing is
@@ -99,6 +100,16 @@ tab_find(struct comp *c, const json_t *key)
     }
 }
 
+/* The first free slot for 'key' in 'tab' (capacity 'cap', a power of two). */
+static size_t
+tab_free_slot(const struct slot *tab, size_t cap, const json_t *key)
+{
+    size_t i = hash_ptr(key) & (cap - 1);
+    while (tab[i].key)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
 static struct slot *
 tab_put(struct comp *c, const json_t *key, int resource)
 {
@@ -114,16 +125,11 @@ tab_put(struct comp *c, const json_t *key, int resource)
         for (size_t i = 0; i < oldcap; i++) {
             if (!old[i].key)
                 continue;
-            size_t j = hash_ptr(old[i].key) & (ncap - 1);
-            while (c->tab[j].key)
-                j = (j + 1) & (ncap - 1);
-            c->tab[j] = old[i];
+            c->tab[tab_free_slot(c->tab, ncap, old[i].key)] = old[i];
         }
         free(old);
     }
-    size_t i = hash_ptr(key) & (c->tabcap - 1);
-    while (c->tab[i].key)
-        i = (i + 1) & (c->tabcap - 1);
+    size_t i = tab_free_slot(c->tab, c->tabcap, key);
     c->tab[i].key = key;
     c->tab[i].resource = resource;
     c->tab[i].node = -1;
@@ -221,7 +227,46 @@ remove_dots(herald_buf *out, const char *in, size_t n)
     herald_buf_free(&b);
 }
 
-/* The absolute URI of 'ref' against 'base' (malloc'd). */
+/* "scheme:" and "//authority" of 'u', those it has. */
+static void
+put_scheme(herald_buf *o, const struct uri *u)
+{
+    if (u->has_scheme) {
+        herald_buf_append(o, u->scheme, u->nscheme);
+        herald_buf_putc(o, ':');
+    }
+}
+
+static void
+put_auth(herald_buf *o, const struct uri *u)
+{
+    if (u->has_auth) {
+        herald_buf_puts(o, "//");
+        herald_buf_append(o, u->auth, u->nauth);
+    }
+}
+
+/* RFC 3986 5.2.3: relative path 'r' merged with base 'b', dots removed, onto 'o'. */
+static void
+merge_paths(herald_buf *o, const struct uri *b, const struct uri *r)
+{
+    herald_buf m = HERALD_BUF_INIT;
+    if (b->has_auth && b->npath == 0) {
+        herald_buf_putc(&m, '/');
+    } else {
+        const char *slash = NULL;
+        for (size_t i = 0; i < b->npath; i++)
+            if (b->path[i] == '/')
+                slash = b->path + i;
+        if (slash)
+            herald_buf_append(&m, b->path, (size_t)(slash - b->path) + 1);
+    }
+    herald_buf_append(&m, r->path, r->npath);
+    remove_dots(o, m.data, m.len);
+    herald_buf_free(&m);
+}
+
+/* The absolute URI of 'ref' against 'base' (malloc'd), RFC 3986 5.2.2. */
 static char *
 uri_resolve(const char *base, const char *ref)
 {
@@ -229,54 +274,25 @@ uri_resolve(const char *base, const char *ref)
     uri_split(&b, base);
     uri_split(&r, ref);
     herald_buf o = HERALD_BUF_INIT;
-    const struct uri *qsrc;
+    const struct uri *qsrc = &r; /* whose query the result keeps */
     if (r.has_scheme) {
-        herald_buf_append(&o, r.scheme, r.nscheme);
-        herald_buf_putc(&o, ':');
-        if (r.has_auth) {
-            herald_buf_puts(&o, "//");
-            herald_buf_append(&o, r.auth, r.nauth);
-        }
+        put_scheme(&o, &r);
+        put_auth(&o, &r);
         remove_dots(&o, r.path, r.npath);
-        qsrc = &r;
+    } else if (r.has_auth) {
+        put_scheme(&o, &b);
+        put_auth(&o, &r);
+        remove_dots(&o, r.path, r.npath);
     } else {
-        if (b.has_scheme) {
-            herald_buf_append(&o, b.scheme, b.nscheme);
-            herald_buf_putc(&o, ':');
-        }
-        if (r.has_auth) {
-            herald_buf_puts(&o, "//");
-            herald_buf_append(&o, r.auth, r.nauth);
+        put_scheme(&o, &b);
+        put_auth(&o, &b);
+        if (r.npath == 0) {
+            herald_buf_append(&o, b.path, b.npath);
+            qsrc = r.has_query ? &r : &b;
+        } else if (r.path[0] == '/') {
             remove_dots(&o, r.path, r.npath);
-            qsrc = &r;
         } else {
-            if (b.has_auth) {
-                herald_buf_puts(&o, "//");
-                herald_buf_append(&o, b.auth, b.nauth);
-            }
-            if (r.npath == 0) {
-                herald_buf_append(&o, b.path, b.npath);
-                qsrc = r.has_query ? &r : &b;
-            } else if (r.path[0] == '/') {
-                remove_dots(&o, r.path, r.npath);
-                qsrc = &r;
-            } else {
-                herald_buf m = HERALD_BUF_INIT;
-                if (b.has_auth && b.npath == 0) {
-                    herald_buf_putc(&m, '/');
-                } else {
-                    const char *slash = NULL;
-                    for (size_t i = 0; i < b.npath; i++)
-                        if (b.path[i] == '/')
-                            slash = b.path + i;
-                    if (slash)
-                        herald_buf_append(&m, b.path, (size_t)(slash - b.path) + 1);
-                }
-                herald_buf_append(&m, r.path, r.npath);
-                remove_dots(&o, m.data, m.len);
-                herald_buf_free(&m);
-                qsrc = &r;
-            }
+            merge_paths(&o, &b, &r);
         }
     }
     if (qsrc->has_query) {
@@ -292,13 +308,24 @@ uri_resolve(const char *base, const char *ref)
 
 /* ---- scan ----------------------------------------------------------------------------- */
 
+/* The index of the resource with absolute URI 'uri', or -1. */
+static int
+find_resource(const herald_jsonschema *s, const char *uri)
+{
+    for (size_t i = 0; i < s->nres; i++)
+        if (!strcmp(s->res[i].uri, uri))
+            return (int)i;
+    return -1;
+}
+
+/* Registers resource 'uri' at 'root'; its index, or -1 if 'uri' names another root. */
 static int
 add_resource(struct comp *c, const char *uri, const json_t *root)
 {
     herald_jsonschema *s = c->s;
-    for (size_t i = 0; i < s->nres; i++)
-        if (!strcmp(s->res[i].uri, uri))
-            return s->res[i].root == root ? (int)i : -1;
+    int known = find_resource(s, uri);
+    if (known >= 0)
+        return s->res[known].root == root ? known : -1;
     s->res = herald_mem_realloc(s->res, (s->nres + 1) * sizeof(*s->res));
     s->res[s->nres] = (struct resource){herald_mem_strdup(uri), root, NULL, 0};
     return (int)s->nres++;
@@ -320,6 +347,20 @@ add_anchor(struct comp *c, const char *base, const char *name, const json_t *tar
     }
     c->anchors = herald_mem_realloc(c->anchors, (c->nanchors + 1) * sizeof(*c->anchors));
     c->anchors[c->nanchors++] = (struct anchor){uri, target};
+}
+
+/* The schema anchor 'name' of the resource at 'base' names, or NULL. */
+static const json_t *
+find_anchor(const struct comp *c, const char *base, const char *name)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    herald_buf_printf(&b, "%s#%s", base, name);
+    const json_t *target = NULL;
+    for (size_t i = 0; i < c->nanchors && !target; i++)
+        if (!strcmp(c->anchors[i].uri, herald_buf_cstr(&b)))
+            target = c->anchors[i].target;
+    herald_buf_free(&b);
+    return target;
 }
 
 static bool
@@ -387,6 +428,22 @@ scan_children(struct comp *c, const json_t *j, int resource, int depth)
     }
 }
 
+/* Registers the anchor schema 'j' declares with keyword 'kw' ($anchor or
+ * $dynamicAnchor, when a string) in the resource at 'base'; -1 after fail(). */
+static int
+scan_anchor(struct comp *c, const json_t *j, const char *kw, const char *base)
+{
+    const char *name = json_string_value(json_object_get(j, kw));
+    if (!name)
+        return 0;
+    if (!valid_anchor_name(name)) {
+        fail(c, "invalid %s '%s'", kw, name);
+        return -1;
+    }
+    add_anchor(c, base, name, j);
+    return 0;
+}
+
 static void
 scan(struct comp *c, const json_t *j, int resource, int depth)
 {
@@ -436,24 +493,13 @@ scan(struct comp *c, const json_t *j, int resource, int depth)
     }
     tab_put(c, j, resource);
     if (!c->draft7) {
-        const json_t *a = json_object_get(j, "$anchor");
-        if (json_is_string(a)) {
-            if (!valid_anchor_name(json_string_value(a))) {
-                fail(c, "invalid $anchor '%s'", json_string_value(a));
-                return;
-            }
-            add_anchor(c, base, json_string_value(a), j);
-        }
-        const json_t *d = json_object_get(j, "$dynamicAnchor");
-        if (json_is_string(d)) {
-            if (!valid_anchor_name(json_string_value(d))) {
-                fail(c, "invalid $dynamicAnchor '%s'", json_string_value(d));
-                return;
-            }
-            add_anchor(c, base, json_string_value(d), j);
+        if (scan_anchor(c, j, "$anchor", base) < 0 || scan_anchor(c, j, "$dynamicAnchor", base) < 0)
+            return;
+        const char *d = json_string_value(json_object_get(j, "$dynamicAnchor"));
+        if (d) {
             struct resource *r = &c->s->res[resource];
             r->dyn = herald_mem_realloc(r->dyn, (r->ndyn + 1) * sizeof(*r->dyn));
-            r->dyn[r->ndyn++] = (struct dynanchor){herald_mem_strdup(json_string_value(d)), -1};
+            r->dyn[r->ndyn++] = (struct dynanchor){herald_mem_strdup(d), -1};
         }
     }
     scan_children(c, j, resource, depth);
@@ -512,6 +558,68 @@ percent_decode(char *s)
     return 0;
 }
 
+/* The member or item of 'cur' that pointer token 'tok' (unescaped in place) names,
+ * or NULL. */
+static const json_t *
+pointer_step(const json_t *cur, char *tok)
+{
+    /* unescape ~1 then ~0 */
+    char *o = tok;
+    for (char *q = tok; *q; q++) {
+        if (q[0] == '~' && q[1] == '1')
+            *o++ = '/', q++;
+        else if (q[0] == '~' && q[1] == '0')
+            *o++ = '~', q++;
+        else
+            *o++ = *q;
+    }
+    *o = '\0';
+    if (json_is_object(cur))
+        return json_object_get(cur, tok);
+    if (!json_is_array(cur))
+        return NULL;
+    char *e;
+    errno = 0;
+    unsigned long idx = strtoul(tok, &e, 10);
+    return (*tok && !*e && !errno && (tok[0] != '0' || !tok[1])) ? json_array_get(cur, idx) : NULL;
+}
+
+/* The value JSON Pointer fragment 'frag' ("/a/b", percent-encoded, decoded in place)
+ * names under 'root', with '*r' set to the resource of the deepest schema object on
+ * the way; NULL after fail(). 'ref' is for messages. */
+static const json_t *
+walk_pointer(struct comp *c, const char *ref, const json_t *root, char *frag, int *r)
+{
+    if (percent_decode(frag) < 0) {
+        fail(c, "$ref '%s': bad percent-encoding", ref);
+        return NULL;
+    }
+    const json_t *cur = root;
+    char *p = frag + 1;
+    int steps = 0;
+    for (;;) {
+        if (++steps > JS_MAX_DEPTH) {
+            fail(c, "$ref '%s': pointer too long", ref);
+            return NULL;
+        }
+        char *end = strchr(p, '/');
+        if (end)
+            *end = '\0';
+        cur = pointer_step(cur, p);
+        if (!cur)
+            break;
+        struct slot *sl = tab_find(c, cur);
+        if (sl)
+            *r = sl->resource;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (!cur)
+        fail(c, "$ref '%s': no such location in the schema", ref);
+    return cur;
+}
+
 /* The schema object 'ref' (as written in a node of 'resource') names, with its resource
  * in '*res_out'; NULL after fail(). */
 static const json_t *
@@ -523,15 +631,9 @@ resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
     if (frag)
         *frag++ = '\0';
     const json_t *target = NULL;
-    int r = -1;
-    for (size_t i = 0; i < s->nres; i++)
-        if (!strcmp(s->res[i].uri, abs))
-            r = (int)i;
-    if (r < 0 && load_meta(c, abs)) {
-        for (size_t i = 0; i < s->nres; i++)
-            if (!strcmp(s->res[i].uri, abs))
-                r = (int)i;
-    }
+    int r = find_resource(s, abs);
+    if (r < 0 && load_meta(c, abs))
+        r = find_resource(s, abs);
     if (r < 0) {
         /* maybe a plain-name anchor of another resource with that path (Draft 7 $id
          * "http://x/y#foo" registers base "http://x/y") */
@@ -542,65 +644,11 @@ resolve_ref(struct comp *c, const char *ref, int resource, int *res_out)
     if (!frag || !*frag) {
         target = s->res[r].root;
     } else if (frag[0] == '/') {
-        if (percent_decode(frag) < 0) {
-            fail(c, "$ref '%s': bad percent-encoding", ref);
+        target = walk_pointer(c, ref, s->res[r].root, frag, &r);
+        if (!target)
             goto out;
-        }
-        const json_t *cur = s->res[r].root;
-        char *p = frag + 1;
-        int steps = 0;
-        for (;;) {
-            if (++steps > JS_MAX_DEPTH) {
-                fail(c, "$ref '%s': pointer too long", ref);
-                goto out;
-            }
-            char *end = strchr(p, '/');
-            if (end)
-                *end = '\0';
-            /* unescape ~1 then ~0 */
-            char *o = p;
-            for (char *q = p; *q; q++) {
-                if (q[0] == '~' && q[1] == '1')
-                    *o++ = '/', q++;
-                else if (q[0] == '~' && q[1] == '0')
-                    *o++ = '~', q++;
-                else
-                    *o++ = *q;
-            }
-            *o = '\0';
-            if (json_is_object(cur)) {
-                cur = json_object_get(cur, p);
-            } else if (json_is_array(cur)) {
-                char *e;
-                errno = 0;
-                unsigned long idx = strtoul(p, &e, 10);
-                cur = (*p && !*e && !errno && (p[0] != '0' || !p[1])) ? json_array_get(cur, idx)
-                                                                      : NULL;
-            } else {
-                cur = NULL;
-            }
-            if (!cur)
-                break;
-            struct slot *sl = tab_find(c, cur);
-            if (sl)
-                r = sl->resource;
-            if (!end)
-                break;
-            p = end + 1;
-        }
-        if (!cur) {
-            fail(c, "$ref '%s': no such location in the schema", ref);
-            goto out;
-        }
-        target = cur;
     } else {
-        herald_buf b = HERALD_BUF_INIT;
-        herald_buf_printf(&b, "%s#%s", s->res[r].uri, frag);
-        const char *want = herald_buf_cstr(&b);
-        for (size_t i = 0; i < c->nanchors; i++)
-            if (!strcmp(c->anchors[i].uri, want))
-                target = c->anchors[i].target;
-        herald_buf_free(&b);
+        target = find_anchor(c, s->res[r].uri, frag);
         if (!target) {
             fail(c, "$ref '%s': no anchor '%s' in the schema", ref, frag);
             goto out;
@@ -795,15 +843,19 @@ static int
 cmp_prop(const void *a, const void *b)
 {
     const struct prop *x = a, *y = b;
-    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int r = memcmp(x->key, y->key, n);
-    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+    return herald_jsonschema__keycmp(x->key, x->keylen, y->key, y->keylen);
 }
 
-/* 'v' an object: fills k->props (sorted) and k->order (document order). 'schemas':
- * values are subschemas (else arrays of strings). */
+/* What the values of a keyword's object are. */
+enum map_values {
+    MAP_SCHEMAS, /* subschemas */
+    MAP_NAMES,   /* arrays of property names */
+    MAP_EITHER,  /* either, per key (Draft 7 dependencies) */
+};
+
+/* 'v' an object: fills k->props (sorted) and k->order (document order). */
 static void
-compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mode)
+compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, enum map_values mode)
 {
     size_t n = json_object_size(v), i = 0;
     k->props = herald_mem_calloc(n ? n : 1, sizeof(*k->props));
@@ -817,7 +869,7 @@ compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mod
         p->key = key;
         p->keylen = keylen;
         p->child = -1;
-        if (mode == 0 || (mode == 2 && is_schema(val))) {
+        if (mode == MAP_SCHEMAS || (mode == MAP_EITHER && is_schema(val))) {
             if (!is_schema(val)) {
                 fail(c, "%s/%s must be a schema", k->name, key);
                 return;
@@ -837,10 +889,7 @@ compile_map(struct comp *c, struct kw *k, const json_t *v, int resource, int mod
         }
     }
     k->nprops = n;
-    /* document order: remember each key's rank, then sort */
-    for (i = 0; i < n; i++)
-        k->props[i].val = k->props[i].val, k->order[i] = i;
-    /* sort a copy, keep order[] mapping document rank -> sorted index */
+    /* sort, keeping order[] mapping document rank -> sorted index */
     struct prop *doc = herald_mem_alloc((n ? n : 1) * sizeof(*doc));
     memcpy(doc, k->props, n * sizeof(*doc));
     qsort(k->props, n, sizeof(*k->props), cmp_prop);
@@ -893,353 +942,462 @@ find_kw(const struct node *n, enum kwkind kind)
     return -1;
 }
 
+/*
+ * The keyword table: each keyword a node may hold, the dialects it exists in, and the
+ * function that checks its value and appends its compiled form to the node. A keyword
+ * absent from the table (or from the node's dialect) is an annotation: ignored.
+ * Compile functions return 0, or -1 after fail(). They take the node by index: node_for()
+ * may move the node array, so a struct node pointer is re-fetched after it (a struct kw
+ * pointer stays valid: a node's keywords are their own allocation).
+ */
+struct kwdef;
+typedef int kw_compile_fn(struct comp *c, int idx, const struct kwdef *d, const json_t *v);
+
+enum { D7 = 1, D2020 = 2, ANY = D7 | D2020 };
+
+struct kwdef {
+    const char *name;
+    enum kwkind kind; /* KW_NKINDS: checked only, nothing to evaluate */
+    unsigned dialects;
+    kw_compile_fn *compile;
+    enum map_values map; /* compile_map's values, for the dependencies keywords */
+};
+
+static struct node *
+node_at(struct comp *c, int idx)
+{
+    return &c->s->nodes[idx];
+}
+
+static struct kw *
+add_def(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    return add_kw(node_at(c, idx), d->kind, d->name, v);
+}
+
+/* $ref and $dynamicRef: the target schema becomes the child. */
+static int
+c_ref(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        fail(c, "%s must be a string", d->name);
+        return -1;
+    }
+    int r;
+    const char *ref = json_string_value(v);
+    const json_t *t = resolve_ref(c, ref, node_at(c, idx)->resource, &r);
+    if (!t)
+        return -1;
+    int child = node_for(c, t, r);
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = child;
+    if (d->kind == KW_DYNREF) {
+        /* dynamic only if the fragment is a plain name that the static target
+         * declares as its $dynamicAnchor */
+        const char *h = strchr(ref, '#');
+        const json_t *da = json_is_object(t) ? json_object_get(t, "$dynamicAnchor") : NULL;
+        if (h && h[1] && h[1] != '/' && json_is_string(da) && !strcmp(json_string_value(da), h + 1))
+            k->name = json_string_value(da);
+        else
+            k->name = NULL;
+    }
+    return 0;
+}
+
+static int
+c_type(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    unsigned mask = 0;
+    if (json_is_string(v)) {
+        mask = type_bit(v);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            unsigned b = type_bit(json_array_get(v, i));
+            if (!b)
+                mask = 0, i = json_array_size(v);
+            else
+                mask |= b;
+        }
+        if (json_array_size(v) == 0)
+            mask = 0x80;
+    }
+    if (!mask) {
+        fail(c, "type must be a type name or an array of them");
+        return -1;
+    }
+    add_def(c, idx, d, v)->mask = mask & 0x7f;
+    return 0;
+}
+
+static int
+c_enum(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_array(v)) {
+        fail(c, "enum must be an array");
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+static int
+c_const(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+static int
+c_multipleof(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+        fail(c, "multipleOf must be a number greater than 0");
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+/* maximum, minimum, exclusiveMaximum, exclusiveMinimum */
+static int
+c_bound(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_number(v)) {
+        fail(c, "%s must be a number", d->name);
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+/* maxLength, minLength, maxItems, minItems, maxProperties, minProperties */
+static int
+c_size(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    long long num;
+    if (!nonneg_int(v, &num)) {
+        fail(c, "%s must be a non-negative integer", d->name);
+        return -1;
+    }
+    add_def(c, idx, d, v)->n = num;
+    return 0;
+}
+
+static int
+c_pattern(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        fail(c, "pattern must be a string");
+        return -1;
+    }
+    pcre2_code *re = compile_regex(c, json_string_value(v));
+    if (!re)
+        return -1;
+    add_def(c, idx, d, v)->re = re;
+    return 0;
+}
+
+static int
+c_unique(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_boolean(v)) {
+        fail(c, "uniqueItems must be a boolean");
+        return -1;
+    }
+    if (json_is_true(v))
+        add_def(c, idx, d, v);
+    return 0;
+}
+
+static int
+c_required(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    bool ok = json_is_array(v);
+    for (size_t i = 0; ok && i < json_array_size(v); i++)
+        ok = json_is_string(json_array_get(v, i));
+    if (!ok) {
+        fail(c, "required must be an array of strings");
+        return -1;
+    }
+    add_def(c, idx, d, v);
+    return 0;
+}
+
+/* dependentRequired, dependentSchemas, Draft 7 dependencies */
+static int
+c_deps(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_object(v)) {
+        fail(c, "%s must be an object", d->name);
+        return -1;
+    }
+    compile_map(c, add_def(c, idx, d, v), v, node_at(c, idx)->resource, d->map);
+    return 0;
+}
+
+/* allOf, anyOf, oneOf, prefixItems */
+static int
+c_list(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    return schema_list(c, add_def(c, idx, d, v), v, node_at(c, idx)->resource);
+}
+
+/* not, propertyNames, additionalProperties, unevaluatedItems, unevaluatedProperties */
+static int
+c_child(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!is_schema(v)) {
+        fail(c, "%s must be a schema", d->name);
+        return -1;
+    }
+    bool uneval = d->kind == KW_UNEVALITEMS || d->kind == KW_UNEVALPROPS;
+    if (uneval && node_at(c, idx)->draft7)
+        return 0; /* checked, not a Draft 7 keyword */
+    int child = node_for(c, v, node_at(c, idx)->resource);
+    add_def(c, idx, d, v)->child = child;
+    if (uneval)
+        node_at(c, idx)->ann = true;
+    return 0;
+}
+
+/* if, with its siblings then and else */
+static int
+c_if(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!is_schema(v)) {
+        fail(c, "if must be a schema");
+        return -1;
+    }
+    const json_t *j = node_at(c, idx)->json;
+    const json_t *t = json_object_get(j, "then"), *e = json_object_get(j, "else");
+    int res = node_at(c, idx)->resource;
+    int ci = node_for(c, v, res);
+    int ct = is_schema(t) ? node_for(c, t, res) : -1;
+    int ce = is_schema(e) ? node_for(c, e, res) : -1;
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = ci;
+    k->child2 = ct;
+    k->child3 = ce;
+    return 0;
+}
+
+/* Draft 7's array-form items (prefixItems by another name), then its sibling
+ * additionalItems as items from that index on. */
+static int
+c_items_array(struct comp *c, int idx, const json_t *v)
+{
+    int res = node_at(c, idx)->resource;
+    if (schema_list(c, add_kw(node_at(c, idx), KW_PREFIXITEMS, "items", v), v, res) < 0)
+        return -1;
+    const json_t *ai = json_object_get(node_at(c, idx)->json, "additionalItems");
+    if (is_schema(ai)) {
+        int child = node_for(c, ai, res);
+        struct kw *k = add_kw(node_at(c, idx), KW_ITEMS, "additionalItems", ai);
+        k->child = child;
+        k->n = (long long)json_array_size(v);
+    }
+    return 0;
+}
+
+/* items: from index 0, or after 2020-12's sibling prefixItems */
+static int
+c_items(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    bool d7 = node_at(c, idx)->draft7;
+    if (d7 && json_is_array(v))
+        return c_items_array(c, idx, v);
+    if (!is_schema(v)) {
+        fail(c, "items must be a schema");
+        return -1;
+    }
+    int child = node_for(c, v, node_at(c, idx)->resource);
+    const json_t *pi = d7 ? NULL : json_object_get(node_at(c, idx)->json, "prefixItems");
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = child;
+    k->n = json_is_array(pi) ? (long long)json_array_size(pi) : 0;
+    return 0;
+}
+
+/* contains, with 2020-12's siblings minContains and maxContains */
+static int
+c_contains(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!is_schema(v)) {
+        fail(c, "contains must be a schema");
+        return -1;
+    }
+    int child = node_for(c, v, node_at(c, idx)->resource);
+    long long mn = 1, mx = -1;
+    if (!node_at(c, idx)->draft7) {
+        const json_t *j = node_at(c, idx)->json;
+        const json_t *a = json_object_get(j, "minContains");
+        const json_t *b = json_object_get(j, "maxContains");
+        if (a && !nonneg_int(a, &mn)) {
+            fail(c, "minContains must be a non-negative integer");
+            return -1;
+        }
+        if (b && !nonneg_int(b, &mx)) {
+            fail(c, "maxContains must be a non-negative integer");
+            return -1;
+        }
+    }
+    struct kw *k = add_def(c, idx, d, v);
+    k->child = child;
+    k->n = mn;
+    k->n2 = mx;
+    return 0;
+}
+
+static int
+c_properties(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_object(v)) {
+        fail(c, "properties must be an object");
+        return -1;
+    }
+    compile_map(c, add_def(c, idx, d, v), v, node_at(c, idx)->resource, MAP_SCHEMAS);
+    return 0;
+}
+
+static int
+c_patternprops(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    if (!json_is_object(v)) {
+        fail(c, "patternProperties must be an object");
+        return -1;
+    }
+    int res = node_at(c, idx)->resource;
+    struct kw *k = add_def(c, idx, d, v);
+    size_t np = json_object_size(v);
+    k->pats = herald_mem_calloc(np ? np : 1, sizeof(*k->pats));
+    const char *pk;
+    json_t *pv;
+    json_object_foreach((json_t *)v, pk, pv)
+    {
+        if (!is_schema(pv)) {
+            fail(c, "patternProperties/%s must be a schema", pk);
+            return -1;
+        }
+        struct pat *p = &k->pats[k->npats];
+        p->src = pk;
+        p->re = compile_regex(c, pk);
+        if (!p->re)
+            return -1;
+        p->child = node_for(c, pv, res);
+        k->npats++;
+    }
+    return 0;
+}
+
+/* $defs, definitions: nothing to evaluate, but each must be a schema */
+static int
+c_defs(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    (void)idx;
+    if (!json_is_object(v)) {
+        fail(c, "%s must be an object", d->name);
+        return -1;
+    }
+    const char *dk;
+    json_t *dv;
+    json_object_foreach((json_t *)v, dk, dv)
+    {
+        if (!is_schema(dv)) {
+            fail(c, "%s/%s must be a schema", d->name, dk);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* $schema: the document's own is read by herald_jsonschema_compile; a root schema
+ * reached again (the same document) must still have a string. */
+static int
+c_schema(struct comp *c, int idx, const struct kwdef *d, const json_t *v)
+{
+    (void)d;
+    if (node_at(c, idx)->resource == 0 && node_at(c, idx)->json == c->s->doc &&
+        !json_is_string(v)) {
+        fail(c, "$schema must be a string");
+        return -1;
+    }
+    return 0;
+}
+
+static const struct kwdef kwdefs[] = {
+    {"$ref", KW_REF, ANY, c_ref, 0},
+    {"$dynamicRef", KW_DYNREF, D2020, c_ref, 0},
+    {"type", KW_TYPE, ANY, c_type, 0},
+    {"enum", KW_ENUM, ANY, c_enum, 0},
+    {"const", KW_CONST, ANY, c_const, 0},
+    {"multipleOf", KW_MULTIPLEOF, ANY, c_multipleof, 0},
+    {"maximum", KW_MAXIMUM, ANY, c_bound, 0},
+    {"minimum", KW_MINIMUM, ANY, c_bound, 0},
+    {"exclusiveMaximum", KW_EXMAXIMUM, ANY, c_bound, 0},
+    {"exclusiveMinimum", KW_EXMINIMUM, ANY, c_bound, 0},
+    {"maxLength", KW_MAXLENGTH, ANY, c_size, 0},
+    {"minLength", KW_MINLENGTH, ANY, c_size, 0},
+    {"maxItems", KW_MAXITEMS, ANY, c_size, 0},
+    {"minItems", KW_MINITEMS, ANY, c_size, 0},
+    {"maxProperties", KW_MAXPROPS, ANY, c_size, 0},
+    {"minProperties", KW_MINPROPS, ANY, c_size, 0},
+    {"pattern", KW_PATTERN, ANY, c_pattern, 0},
+    {"uniqueItems", KW_UNIQUEITEMS, ANY, c_unique, 0},
+    {"required", KW_REQUIRED, ANY, c_required, 0},
+    {"dependentRequired", KW_DEPREQUIRED, D2020, c_deps, MAP_NAMES},
+    {"dependentSchemas", KW_DEPSCHEMAS, D2020, c_deps, MAP_SCHEMAS},
+    {"dependencies", KW_DEPSCHEMAS, D7, c_deps, MAP_EITHER},
+    {"allOf", KW_ALLOF, ANY, c_list, 0},
+    {"anyOf", KW_ANYOF, ANY, c_list, 0},
+    {"oneOf", KW_ONEOF, ANY, c_list, 0},
+    {"not", KW_NOT, ANY, c_child, 0},
+    {"propertyNames", KW_PROPNAMES, ANY, c_child, 0},
+    {"unevaluatedItems", KW_UNEVALITEMS, ANY, c_child, 0},
+    {"unevaluatedProperties", KW_UNEVALPROPS, ANY, c_child, 0},
+    {"additionalProperties", KW_ADDPROPS, ANY, c_child, 0},
+    {"if", KW_IF, ANY, c_if, 0},
+    {"prefixItems", KW_PREFIXITEMS, D2020, c_list, 0},
+    {"items", KW_ITEMS, ANY, c_items, 0},
+    {"contains", KW_CONTAINS, ANY, c_contains, 0},
+    {"properties", KW_PROPERTIES, ANY, c_properties, 0},
+    {"patternProperties", KW_PATTERNPROPS, ANY, c_patternprops, 0},
+    {"$defs", KW_NKINDS, ANY, c_defs, 0},
+    {"definitions", KW_NKINDS, ANY, c_defs, 0},
+    {"$schema", KW_NKINDS, ANY, c_schema, 0},
+};
+
+static const struct kwdef *
+find_kwdef(const char *key, bool d7)
+{
+    unsigned dialect = d7 ? D7 : D2020;
+    for (size_t i = 0; i < sizeof(kwdefs) / sizeof(kwdefs[0]); i++)
+        if ((kwdefs[i].dialects & dialect) && !strcmp(kwdefs[i].name, key))
+            return &kwdefs[i];
+    return NULL;
+}
+
+/* Node 'idx': its keywords compiled in document order. */
 static void
 compile_node(struct comp *c, int idx)
 {
-    herald_jsonschema *s = c->s;
-    const json_t *j = s->nodes[idx].json;
-    int res = s->nodes[idx].resource;
-    bool d7 = s->nodes[idx].draft7;
+    const json_t *j = node_at(c, idx)->json;
+    bool d7 = node_at(c, idx)->draft7;
+    /* Draft 7: "$ref" overrides its siblings (python-jsonschema ignores them). */
+    bool ref_only = d7 && json_object_get(j, "$ref");
     const char *key;
     json_t *v;
-    /* Draft 7: "$ref" overrides its siblings (python-jsonschema ignores them). */
-    const json_t *ref = json_object_get(j, "$ref");
     json_object_foreach((json_t *)j, key, v)
     {
         if (c->failed)
             return;
-        if (d7 && ref && strcmp(key, "$ref"))
+        if (ref_only && strcmp(key, "$ref"))
             continue;
-        struct node *n;
-#define NODE (n = &s->nodes[idx])
-        struct kw *k;
-        long long num;
-        if (!strcmp(key, "$ref")) {
-            if (!json_is_string(v)) {
-                fail(c, "$ref must be a string");
-                return;
-            }
-            int r;
-            const json_t *t = resolve_ref(c, json_string_value(v), res, &r);
-            if (!t)
-                return;
-            int child = node_for(c, t, r);
-            k = add_kw(NODE, KW_REF, "$ref", v);
-            k->child = child;
-        } else if (!strcmp(key, "$dynamicRef") && !d7) {
-            if (!json_is_string(v)) {
-                fail(c, "$dynamicRef must be a string");
-                return;
-            }
-            int r;
-            const char *ref_s = json_string_value(v);
-            const json_t *t = resolve_ref(c, ref_s, res, &r);
-            if (!t)
-                return;
-            int child = node_for(c, t, r);
-            k = add_kw(NODE, KW_DYNREF, "$dynamicRef", v);
-            k->child = child;
-            /* dynamic only if the fragment is a plain name that the static target
-             * declares as its $dynamicAnchor */
-            const char *h = strchr(ref_s, '#');
-            const json_t *da = json_is_object(t) ? json_object_get(t, "$dynamicAnchor") : NULL;
-            if (h && h[1] && h[1] != '/' && json_is_string(da) &&
-                !strcmp(json_string_value(da), h + 1))
-                k->name = json_string_value(da);
-            else
-                k->name = NULL;
-        } else if (!strcmp(key, "type")) {
-            unsigned mask = 0;
-            if (json_is_string(v)) {
-                mask = type_bit(v);
-            } else if (json_is_array(v)) {
-                for (size_t i = 0; i < json_array_size(v); i++) {
-                    unsigned b = type_bit(json_array_get(v, i));
-                    if (!b)
-                        mask = 0, i = json_array_size(v);
-                    else
-                        mask |= b;
-                }
-                if (json_array_size(v) == 0)
-                    mask = 0x80;
-            }
-            if (!mask) {
-                fail(c, "type must be a type name or an array of them");
-                return;
-            }
-            k = add_kw(NODE, KW_TYPE, "type", v);
-            k->mask = mask & 0x7f;
-        } else if (!strcmp(key, "enum")) {
-            if (!json_is_array(v)) {
-                fail(c, "enum must be an array");
-                return;
-            }
-            add_kw(NODE, KW_ENUM, "enum", v);
-        } else if (!strcmp(key, "const")) {
-            add_kw(NODE, KW_CONST, "const", v);
-        } else if (!strcmp(key, "multipleOf")) {
-            if (!json_is_number(v) || !(json_number_value(v) > 0)) {
-                fail(c, "multipleOf must be a number greater than 0");
-                return;
-            }
-            add_kw(NODE, KW_MULTIPLEOF, "multipleOf", v);
-        } else if (!strcmp(key, "maximum") || !strcmp(key, "minimum") ||
-                   !strcmp(key, "exclusiveMaximum") || !strcmp(key, "exclusiveMinimum")) {
-            if (!json_is_number(v)) {
-                fail(c, "%s must be a number", key);
-                return;
-            }
-            enum kwkind kk = !strcmp(key, "maximum")            ? KW_MAXIMUM
-                             : !strcmp(key, "minimum")          ? KW_MINIMUM
-                             : !strcmp(key, "exclusiveMaximum") ? KW_EXMAXIMUM
-                                                                : KW_EXMINIMUM;
-            add_kw(NODE, kk,
-                   kk == KW_MAXIMUM     ? "maximum"
-                   : kk == KW_MINIMUM   ? "minimum"
-                   : kk == KW_EXMAXIMUM ? "exclusiveMaximum"
-                                        : "exclusiveMinimum",
-                   v);
-        } else if (!strcmp(key, "maxLength") || !strcmp(key, "minLength") ||
-                   !strcmp(key, "maxItems") || !strcmp(key, "minItems") ||
-                   !strcmp(key, "maxProperties") || !strcmp(key, "minProperties")) {
-            if (!nonneg_int(v, &num)) {
-                fail(c, "%s must be a non-negative integer", key);
-                return;
-            }
-            static const struct {
-                const char *name;
-                enum kwkind kind;
-            } m[] = {{"maxLength", KW_MAXLENGTH},    {"minLength", KW_MINLENGTH},
-                     {"maxItems", KW_MAXITEMS},      {"minItems", KW_MINITEMS},
-                     {"maxProperties", KW_MAXPROPS}, {"minProperties", KW_MINPROPS}};
-            for (size_t i = 0; i < 6; i++)
-                if (!strcmp(m[i].name, key)) {
-                    k = add_kw(NODE, m[i].kind, m[i].name, v);
-                    k->n = num;
-                }
-        } else if (!strcmp(key, "pattern")) {
-            if (!json_is_string(v)) {
-                fail(c, "pattern must be a string");
-                return;
-            }
-            pcre2_code *re = compile_regex(c, json_string_value(v));
-            if (!re)
-                return;
-            k = add_kw(NODE, KW_PATTERN, "pattern", v);
-            k->re = re;
-        } else if (!strcmp(key, "uniqueItems")) {
-            if (!json_is_boolean(v)) {
-                fail(c, "uniqueItems must be a boolean");
-                return;
-            }
-            if (json_is_true(v))
-                add_kw(NODE, KW_UNIQUEITEMS, "uniqueItems", v);
-        } else if (!strcmp(key, "required")) {
-            bool ok = json_is_array(v);
-            for (size_t i = 0; ok && i < json_array_size(v); i++)
-                ok = json_is_string(json_array_get(v, i));
-            if (!ok) {
-                fail(c, "required must be an array of strings");
-                return;
-            }
-            add_kw(NODE, KW_REQUIRED, "required", v);
-        } else if ((!strcmp(key, "dependentRequired") && !d7) ||
-                   (!strcmp(key, "dependentSchemas") && !d7) ||
-                   (!strcmp(key, "dependencies") && d7)) {
-            if (!json_is_object(v)) {
-                fail(c, "%s must be an object", key);
-                return;
-            }
-            int mode = key[9] == 'R' ? 1 : key[9] == 'S' ? 0 : 2;
-            k = add_kw(NODE, mode == 1 ? KW_DEPREQUIRED : KW_DEPSCHEMAS,
-                       mode == 1   ? "dependentRequired"
-                       : mode == 0 ? "dependentSchemas"
-                                   : "dependencies",
-                       v);
-            struct kw tmp = *k;
-            compile_map(c, &tmp, v, res, mode);
-            *(&s->nodes[idx].kws[s->nodes[idx].nkws - 1]) = tmp;
-        } else if (!strcmp(key, "allOf") || !strcmp(key, "anyOf") || !strcmp(key, "oneOf")) {
-            enum kwkind kk = key[0] == 'a' ? (key[1] == 'l' ? KW_ALLOF : KW_ANYOF) : KW_ONEOF;
-            struct kw tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.kind = kk;
-            tmp.name = kk == KW_ALLOF ? "allOf" : kk == KW_ANYOF ? "anyOf" : "oneOf";
-            if (schema_list(c, &tmp, v, res) < 0) {
-                free(tmp.kids);
-                return;
-            }
-            k = add_kw(NODE, kk, tmp.name, v);
-            k->kids = tmp.kids;
-            k->nkids = tmp.nkids;
-        } else if (!strcmp(key, "not") || !strcmp(key, "propertyNames") ||
-                   !strcmp(key, "unevaluatedItems") || !strcmp(key, "unevaluatedProperties") ||
-                   !strcmp(key, "additionalProperties")) {
-            if (!is_schema(v)) {
-                fail(c, "%s must be a schema", key);
-                return;
-            }
-            enum kwkind kk = !strcmp(key, "not")                ? KW_NOT
-                             : !strcmp(key, "propertyNames")    ? KW_PROPNAMES
-                             : !strcmp(key, "unevaluatedItems") ? KW_UNEVALITEMS
-                             : key[0] == 'u'                    ? KW_UNEVALPROPS
-                                                                : KW_ADDPROPS;
-            if (d7 && (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS))
-                continue;
-            int child = node_for(c, v, res);
-            static const char *const nm[] = {"not", "propertyNames", "unevaluatedItems",
-                                             "unevaluatedProperties", "additionalProperties"};
-            k = add_kw(NODE, kk,
-                       nm[kk == KW_NOT           ? 0
-                          : kk == KW_PROPNAMES   ? 1
-                          : kk == KW_UNEVALITEMS ? 2
-                          : kk == KW_UNEVALPROPS ? 3
-                                                 : 4],
-                       v);
-            k->child = child;
-            if (kk == KW_UNEVALITEMS || kk == KW_UNEVALPROPS)
-                s->nodes[idx].ann = true;
-        } else if (!strcmp(key, "if")) {
-            if (!is_schema(v)) {
-                fail(c, "if must be a schema");
-                return;
-            }
-            const json_t *t = json_object_get(j, "then"), *e = json_object_get(j, "else");
-            int ci = node_for(c, v, res);
-            int ct = is_schema(t) ? node_for(c, t, res) : -1;
-            int ce = is_schema(e) ? node_for(c, e, res) : -1;
-            k = add_kw(NODE, KW_IF, "if", v);
-            k->child = ci;
-            k->child2 = ct;
-            k->child3 = ce;
-        } else if (!strcmp(key, "prefixItems") && !d7) {
-            struct kw tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.kind = KW_PREFIXITEMS;
-            tmp.name = "prefixItems";
-            if (schema_list(c, &tmp, v, res) < 0) {
-                free(tmp.kids);
-                return;
-            }
-            k = add_kw(NODE, KW_PREFIXITEMS, "prefixItems", v);
-            k->kids = tmp.kids;
-            k->nkids = tmp.nkids;
-        } else if (!strcmp(key, "items")) {
-            if (d7 && json_is_array(v)) {
-                struct kw tmp;
-                memset(&tmp, 0, sizeof(tmp));
-                tmp.kind = KW_PREFIXITEMS;
-                tmp.name = "items";
-                if (schema_list(c, &tmp, v, res) < 0 && json_array_size(v) > 0) {
-                    free(tmp.kids);
-                    return;
-                }
-                c->failed = false; /* an empty array is allowed here */
-                k = add_kw(NODE, KW_PREFIXITEMS, "items", v);
-                k->kids = tmp.kids;
-                k->nkids = tmp.nkids;
-                const json_t *ai = json_object_get(j, "additionalItems");
-                if (is_schema(ai)) {
-                    int child = node_for(c, ai, res);
-                    k = add_kw(NODE, KW_ITEMS, "additionalItems", ai);
-                    k->child = child;
-                    k->n = (long long)json_array_size(v);
-                }
-                continue;
-            }
-            if (!is_schema(v)) {
-                fail(c, "items must be a schema");
-                return;
-            }
-            int child = node_for(c, v, res);
-            const json_t *pi = d7 ? NULL : json_object_get(j, "prefixItems");
-            k = add_kw(NODE, KW_ITEMS, "items", v);
-            k->child = child;
-            k->n = json_is_array(pi) ? (long long)json_array_size(pi) : 0;
-        } else if (!strcmp(key, "contains")) {
-            if (!is_schema(v)) {
-                fail(c, "contains must be a schema");
-                return;
-            }
-            int child = node_for(c, v, res);
-            long long mn = 1, mx = -1;
-            if (!d7) {
-                const json_t *a = json_object_get(j, "minContains");
-                const json_t *b = json_object_get(j, "maxContains");
-                if (a && !nonneg_int(a, &mn)) {
-                    fail(c, "minContains must be a non-negative integer");
-                    return;
-                }
-                if (b && !nonneg_int(b, &mx)) {
-                    fail(c, "maxContains must be a non-negative integer");
-                    return;
-                }
-            }
-            k = add_kw(NODE, KW_CONTAINS, "contains", v);
-            k->child = child;
-            k->n = mn;
-            k->n2 = mx;
-        } else if (!strcmp(key, "properties")) {
-            if (!json_is_object(v)) {
-                fail(c, "properties must be an object");
-                return;
-            }
-            struct kw tmp;
-            memset(&tmp, 0, sizeof(tmp));
-            tmp.name = "properties";
-            compile_map(c, &tmp, v, res, 0);
-            k = add_kw(NODE, KW_PROPERTIES, "properties", v);
-            k->props = tmp.props, k->nprops = tmp.nprops, k->order = tmp.order;
-        } else if (!strcmp(key, "patternProperties")) {
-            if (!json_is_object(v)) {
-                fail(c, "patternProperties must be an object");
-                return;
-            }
-            size_t np = json_object_size(v), i = 0;
-            struct pat *pats = herald_mem_calloc(np ? np : 1, sizeof(*pats));
-            const char *pk;
-            json_t *pv;
-            json_object_foreach(v, pk, pv)
-            {
-                if (!is_schema(pv)) {
-                    fail(c, "patternProperties/%s must be a schema", pk);
-                    break;
-                }
-                pats[i].src = pk;
-                pats[i].re = compile_regex(c, pk);
-                if (!pats[i].re)
-                    break;
-                pats[i].child = node_for(c, pv, res);
-                i++;
-            }
-            k = add_kw(NODE, KW_PATTERNPROPS, "patternProperties", v);
-            k->pats = pats;
-            k->npats = i;
-            if (c->failed)
-                return;
-        } else if (!strcmp(key, "$defs") || !strcmp(key, "definitions")) {
-            if (!json_is_object(v)) {
-                fail(c, "%s must be an object", key);
-                return;
-            }
-            const char *dk;
-            json_t *dv;
-            json_object_foreach(v, dk, dv)
-            {
-                if (!is_schema(dv)) {
-                    fail(c, "%s/%s must be a schema", key, dk);
-                    return;
-                }
-            }
-        } else if (!strcmp(key, "$schema") && res == 0 && s->nodes[idx].json == s->doc &&
-                   !json_is_string(v)) {
-            fail(c, "$schema must be a string");
+        const struct kwdef *d = find_kwdef(key, d7);
+        if (d && d->compile(c, idx, d, v) < 0)
             return;
-        }
-#undef NODE
     }
     /* additionalProperties needs its siblings, found once here */
-    struct node *n = &s->nodes[idx];
+    struct node *n = node_at(c, idx);
     for (size_t i = 0; i < n->nkws; i++) {
         if (n->kws[i].kind == KW_ADDPROPS) {
             n->kws[i].props_kw = find_kw(n, KW_PROPERTIES);
@@ -1291,6 +1449,75 @@ same_uri(const char *u, size_t ul, const char *want)
     return ul == strlen(want) && !strncmp(u, want, ul);
 }
 
+/* The dialect: 'dialect' unless the document's "$schema" names one; -1 after fail(). */
+static int
+set_dialect(struct comp *c, const json_t *schema, enum herald_jsonschema_dialect dialect)
+{
+    herald_jsonschema *s = c->s;
+    s->dialect = dialect == HERALD_JSONSCHEMA_DRAFT7 ? HERALD_JSONSCHEMA_DRAFT7
+                                                     : HERALD_JSONSCHEMA_DRAFT2020_12;
+    const json_t *ms = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
+    if (!ms)
+        return 0;
+    const char *u = json_string_value(ms);
+    if (!u) {
+        fail(c, "$schema must be a string");
+        return -1;
+    }
+    size_t ul = strlen(u);
+    if (ul && u[ul - 1] == '#')
+        ul--;
+    if (same_uri(u, ul, "http://json-schema.org/draft-07/schema") ||
+        same_uri(u, ul, "https://json-schema.org/draft-07/schema")) {
+        s->dialect = HERALD_JSONSCHEMA_DRAFT7;
+    } else if (same_uri(u, ul, "https://json-schema.org/draft/2020-12/schema")) {
+        s->dialect = HERALD_JSONSCHEMA_DRAFT2020_12;
+    } else {
+        fail(c, "$schema '%s' is not supported (Draft 7 and 2020-12 are)", u);
+        return -1;
+    }
+    return 0;
+}
+
+/* Compiles the queued nodes (and those they queue), each in its own dialect. */
+static void
+compile_pending(struct comp *c)
+{
+    while (c->nwork && !c->failed) {
+        int idx = c->work[--c->nwork];
+        c->draft7 = c->s->nodes[idx].draft7;
+        compile_node(c, idx);
+    }
+}
+
+/* Each resource's $dynamicAnchors -> their nodes; an anchor no reference reached
+ * statically gets its node (and subschemas) compiled now. */
+static void
+bind_dynamic_anchors(struct comp *c)
+{
+    herald_jsonschema *s = c->s;
+    for (size_t r = 0; r < s->nres; r++) {
+        for (size_t d = 0; d < s->res[r].ndyn; d++) {
+            const json_t *t = find_anchor(c, s->res[r].uri, s->res[r].dyn[d].name);
+            struct slot *sl = t ? tab_find(c, t) : NULL;
+            if (sl && sl->node >= 0)
+                s->res[r].dyn[d].node = sl->node;
+        }
+    }
+    for (size_t r = 0; r < s->nres && !c->failed; r++) {
+        for (size_t d = 0; d < s->res[r].ndyn; d++) {
+            if (s->res[r].dyn[d].node >= 0)
+                continue;
+            const json_t *t = find_anchor(c, s->res[r].uri, s->res[r].dyn[d].name);
+            if (t) {
+                int node = node_for(c, t, (int)r); /* may move s->res */
+                s->res[r].dyn[d].node = node;
+            }
+            compile_pending(c);
+        }
+    }
+}
+
 int
 herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
                           enum herald_jsonschema_dialect dialect, char *err, size_t errlen)
@@ -1309,28 +1536,8 @@ herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
         fail(&c, "a schema must be an object or a boolean");
         goto err;
     }
-    s->dialect = dialect == HERALD_JSONSCHEMA_DRAFT7 ? HERALD_JSONSCHEMA_DRAFT7
-                                                     : HERALD_JSONSCHEMA_DRAFT2020_12;
-    const json_t *ms = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
-    if (ms) {
-        const char *u = json_string_value(ms);
-        if (!u) {
-            fail(&c, "$schema must be a string");
-            goto err;
-        }
-        size_t ul = strlen(u);
-        if (ul && u[ul - 1] == '#')
-            ul--;
-        if (same_uri(u, ul, "http://json-schema.org/draft-07/schema") ||
-            same_uri(u, ul, "https://json-schema.org/draft-07/schema"))
-            s->dialect = HERALD_JSONSCHEMA_DRAFT7;
-        else if (same_uri(u, ul, "https://json-schema.org/draft/2020-12/schema"))
-            s->dialect = HERALD_JSONSCHEMA_DRAFT2020_12;
-        else {
-            fail(&c, "$schema '%s' is not supported (Draft 7 and 2020-12 are)", u);
-            goto err;
-        }
-    }
+    if (set_dialect(&c, schema, dialect) < 0)
+        goto err;
     c.draft7 = s->dialect == HERALD_JSONSCHEMA_DRAFT7;
     s->mctx = pcre2_match_context_create(NULL);
     pcre2_set_match_limit(s->mctx, JS_MATCH_LIMIT);
@@ -1341,46 +1548,10 @@ herald_jsonschema_compile(herald_jsonschema **out, const json_t *schema,
         goto err;
     if (node_for(&c, schema, 0) != 0)
         goto err;
-    while (c.nwork && !c.failed) {
-        int idx = c.work[--c.nwork];
-        c.draft7 = s->nodes[idx].draft7;
-        compile_node(&c, idx);
-    }
+    compile_pending(&c);
     if (c.failed)
         goto err;
-    /* dynamic anchors -> nodes */
-    for (size_t r = 0; r < s->nres; r++) {
-        for (size_t d = 0; d < s->res[r].ndyn; d++) {
-            herald_buf b = HERALD_BUF_INIT;
-            herald_buf_printf(&b, "%s#%s", s->res[r].uri, s->res[r].dyn[d].name);
-            for (size_t a = 0; a < c.nanchors; a++) {
-                if (!strcmp(c.anchors[a].uri, herald_buf_cstr(&b))) {
-                    struct slot *sl = tab_find(&c, c.anchors[a].target);
-                    if (sl && sl->node >= 0)
-                        s->res[r].dyn[d].node = sl->node;
-                }
-            }
-            herald_buf_free(&b);
-        }
-    }
-    /* anchors reached only dynamically still need nodes */
-    for (size_t r = 0; r < s->nres && !c.failed; r++) {
-        for (size_t d = 0; d < s->res[r].ndyn; d++) {
-            if (s->res[r].dyn[d].node >= 0)
-                continue;
-            herald_buf b = HERALD_BUF_INIT;
-            herald_buf_printf(&b, "%s#%s", s->res[r].uri, s->res[r].dyn[d].name);
-            for (size_t a = 0; a < c.nanchors; a++)
-                if (!strcmp(c.anchors[a].uri, herald_buf_cstr(&b)))
-                    s->res[r].dyn[d].node = node_for(&c, c.anchors[a].target, (int)r);
-            herald_buf_free(&b);
-            while (c.nwork && !c.failed) {
-                int idx = c.work[--c.nwork];
-                c.draft7 = s->nodes[idx].draft7;
-                compile_node(&c, idx);
-            }
-        }
-    }
+    bind_dynamic_anchors(&c);
     if (c.failed)
         goto err;
     *out = s;

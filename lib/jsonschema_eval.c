@@ -2,7 +2,8 @@
  * jsonschema_eval -- validation of an instance against a compiled schema
  * (lib/jsonschema_int.h), with python-jsonschema's error messages.
  *
- * eval() walks a node's keywords in document order. A failing keyword reports its own
+ * eval() walks a node's keywords in document order, each through kw_eval[] (one
+ * function per keyword or keyword family, indexed by kind). A failing keyword reports its own
  * error unless the walk is "quiet" (inside anyOf, oneOf, not, if, contains, the
  * subschema of unevaluated* / additionalProperties-as-schema in python-jsonschema's
  * wording), so the first error recorded is the first python-jsonschema yields; once
@@ -229,6 +230,17 @@ repr_double(herald_buf *b, double d)
     }
 }
 
+/* The reprs of the items of array 'arr' from index 'from' on, joined by ", ". */
+static void
+repr_items(herald_buf *b, const json_t *arr, size_t from)
+{
+    for (size_t i = from; i < json_array_size(arr); i++) {
+        if (i > from)
+            herald_buf_puts(b, ", ");
+        herald_jsonschema__repr(b, json_array_get(arr, i));
+    }
+}
+
 /* Python's repr() of the value json.loads would give. */
 void
 herald_jsonschema__repr(herald_buf *b, const json_t *v)
@@ -256,11 +268,7 @@ herald_jsonschema__repr(herald_buf *b, const json_t *v)
         break;
     case JSON_ARRAY:
         herald_buf_putc(b, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                herald_buf_puts(b, ", ");
-            herald_jsonschema__repr(b, json_array_get(v, i));
-        }
+        repr_items(b, v, 0);
         herald_buf_putc(b, ']');
         break;
     case JSON_OBJECT: {
@@ -500,9 +508,7 @@ static int
 cmp_okey(const void *a, const void *b)
 {
     const struct okey *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int r = memcmp(x->k, y->k, n);
-    return r ? r : (x->len > y->len) - (x->len < y->len);
+    return herald_jsonschema__keycmp(x->k, x->len, y->k, y->len);
 }
 
 static struct objidx *
@@ -627,6 +633,44 @@ eval_at_idx(struct ctx *c, int node, const json_t *v, size_t i)
 
 /* ---- keywords -------------------------------------------------------------------------- */
 
+/*
+ * One function per keyword or keyword family, all of type kw_fn, reached through
+ * kw_eval[] indexed by the keyword's kind. Each returns whether the instance passed;
+ * a failing keyword reports its error (report() stays silent when quiet or when the
+ * caller has enough), and a keyword that evaluates several subschemas keeps going
+ * after a failure only while more errors are wanted (stop()).
+ */
+typedef bool kw_fn(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+                   struct ann *ann);
+
+/* After a failure: whether the caller wants no more errors (or validation aborted). */
+static bool
+stop(const struct ctx *c)
+{
+    return c->aborted || enough(c);
+}
+
+static bool
+is_false_schema(const struct ctx *c, int node)
+{
+    return c->s->nodes[node].is_bool && !c->s->nodes[node].bool_value;
+}
+
+/* Reports "<repr of 'a'><text><repr of 'b'>" ('b' may be NULL: nothing after 'text');
+ * the reprs are built only when the error is kept. Returns false. */
+static bool
+fail_repr(struct ctx *c, const char *keyword, const json_t *kwval, const json_t *a,
+          const char *text, const json_t *b)
+{
+    if (enough(c))
+        return false;
+    char *ra = repr(a), *rb = b ? repr(b) : NULL;
+    report(c, keyword, kwval, "%s%s%s", ra, text, rb ? rb : "");
+    free(ra);
+    free(rb);
+    return false;
+}
+
 static bool
 quiet_eval(struct ctx *c, int node, const json_t *inst, struct ann *ann)
 {
@@ -656,6 +700,18 @@ extras_msg(herald_buf *b, const json_t *obj, const unsigned char *extra, size_t 
     herald_buf_puts(b, k == 1 ? " was" : " were");
 }
 
+/* Sorts 'ks' and appends their string reprs joined by ", " (python's sorted()). */
+static void
+sorted_keys_msg(herald_buf *b, struct okey *ks, size_t n)
+{
+    qsort(ks, n, sizeof(*ks), cmp_okey);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            herald_buf_puts(b, ", ");
+        repr_string(b, ks[i].k, ks[i].len);
+    }
+}
+
 static bool
 match_regex(struct ctx *c, pcre2_code *re, const char *s, size_t n, bool *matched)
 {
@@ -671,21 +727,17 @@ match_regex(struct ctx *c, pcre2_code *re, const char *s, size_t n, bool *matche
     return abort_with(c, "a regular expression exceeded its match limits");
 }
 
+/* Whether 'properties' keyword 'pk' (NULL: none) names key 'k'. */
 static bool
 in_props(const struct kw *pk, const char *k, size_t len)
 {
     if (!pk)
         return false;
-    struct prop key = {k, len, -1, NULL};
-    const struct prop *f;
     size_t lo = 0, hi = pk->nprops;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        f = &pk->props[mid];
-        size_t m = f->keylen < len ? f->keylen : len;
-        int r = memcmp(f->key, key.key, m);
-        if (!r)
-            r = (f->keylen > len) - (f->keylen < len);
+        const struct prop *f = &pk->props[mid];
+        int r = herald_jsonschema__keycmp(f->key, f->keylen, k, len);
         if (!r)
             return true;
         if (r < 0)
@@ -696,604 +748,765 @@ in_props(const struct kw *pk, const char *k, size_t len)
     return false;
 }
 
+/* -- references -- */
+
+static bool
+kw_ref(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst, struct ann *ann)
+{
+    (void)n;
+    return eval_inplace(c, k->child, inst, ann);
+}
+
+/* $dynamicRef: the outermost resource on the dynamic path that declares the anchor,
+ * else the static target. */
+static bool
+kw_dynref(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+          struct ann *ann)
+{
+    (void)n;
+    if (k->name) {
+        for (size_t i = 0; i < c->ndyn; i++) {
+            const struct resource *r = &c->s->res[c->dyn[i]];
+            for (size_t d = 0; d < r->ndyn; d++)
+                if (r->dyn[d].node >= 0 && !strcmp(r->dyn[d].name, k->name))
+                    return eval_inplace(c, r->dyn[d].node, inst, ann);
+        }
+    }
+    return eval_inplace(c, k->child, inst, ann);
+}
+
+/* -- any instance -- */
+
+static bool
+kw_type(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+        struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (has_type(inst, k->mask))
+        return true;
+    if (enough(c))
+        return false;
+    herald_buf b = HERALD_BUF_INIT;
+    if (json_is_string(k->val))
+        herald_buf_printf(&b, "'%s'", json_string_value(k->val));
+    else
+        repr_items(&b, k->val, 0);
+    char *r = repr(inst);
+    report(c, "type", k->val, "%s is not of type %s", r, herald_buf_cstr(&b));
+    free(r);
+    herald_buf_free(&b);
+    return false;
+}
+
+static bool
+kw_enum(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+        struct ann *ann)
+{
+    (void)n, (void)ann;
+    for (size_t i = 0; i < json_array_size(k->val); i++) {
+        if (!step(c))
+            return false;
+        if (herald_jsonschema__equal(inst, json_array_get(k->val, i)))
+            return true;
+    }
+    return fail_repr(c, "enum", k->val, inst, " is not one of ", k->val);
+}
+
+static bool
+kw_const(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)n, (void)ann;
+    return herald_jsonschema__equal(inst, k->val) ||
+           fail_repr(c, "const", k->val, k->val, " was expected", NULL);
+}
+
+/* -- numbers -- */
+
+static bool
+kw_multipleof(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+              struct ann *ann)
+{
+    (void)n, (void)ann;
+    return !json_is_number(inst) || multiple_of(inst, k->val) ||
+           fail_repr(c, "multipleOf", k->val, inst, " is not a multiple of ", k->val);
+}
+
+/* maximum, exclusiveMaximum, minimum, exclusiveMinimum */
+static bool
+kw_bound(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (!json_is_number(inst))
+        return true;
+    int cmp = herald_jsonschema__cmp(inst, k->val);
+    switch (k->kind) {
+    case KW_MAXIMUM:
+        return cmp <= 0 ||
+               fail_repr(c, k->name, k->val, inst, " is greater than the maximum of ", k->val);
+    case KW_EXMAXIMUM:
+        return cmp < 0 || fail_repr(c, k->name, k->val, inst,
+                                    " is greater than or equal to the maximum of ", k->val);
+    case KW_MINIMUM:
+        return cmp >= 0 ||
+               fail_repr(c, k->name, k->val, inst, " is less than the minimum of ", k->val);
+    default:
+        return cmp > 0 || fail_repr(c, k->name, k->val, inst,
+                                    " is less than or equal to the minimum of ", k->val);
+    }
+}
+
+/* -- sizes: maxLength, minLength, maxItems, minItems, maxProperties, minProperties -- */
+
+static bool
+kw_size(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+        struct ann *ann)
+{
+    (void)n, (void)ann;
+    size_t len;
+    bool max = k->kind == KW_MAXLENGTH || k->kind == KW_MAXITEMS || k->kind == KW_MAXPROPS;
+    if (k->kind == KW_MAXLENGTH || k->kind == KW_MINLENGTH) {
+        if (!json_is_string(inst))
+            return true;
+        len = utf8_length(json_string_value(inst), json_string_length(inst));
+    } else if (k->kind == KW_MAXITEMS || k->kind == KW_MINITEMS) {
+        if (!json_is_array(inst))
+            return true;
+        len = json_array_size(inst);
+    } else {
+        if (!json_is_object(inst))
+            return true;
+        len = json_object_size(inst);
+    }
+    if (max ? len <= (unsigned long long)k->n : len >= (unsigned long long)k->n)
+        return true;
+    if (json_is_object(inst))
+        return fail_repr(c, k->name, k->val, inst,
+                         max ? " has too many properties" : " does not have enough properties",
+                         NULL);
+    return fail_repr(c, k->name, k->val, inst, max ? " is too long" : " is too short", NULL);
+}
+
+/* -- strings -- */
+
+static bool
+kw_pattern(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+           struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (!json_is_string(inst))
+        return true;
+    bool m;
+    if (!match_regex(c, k->re, json_string_value(inst), json_string_length(inst), &m))
+        return false;
+    return m || fail_repr(c, "pattern", k->val, inst, " does not match ", k->val);
+}
+
+/* -- arrays -- */
+
+static bool
+kw_unique(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+          struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (!json_is_array(inst))
+        return true;
+    size_t len = json_array_size(inst);
+    for (size_t i = 0; i < len; i++) {
+        for (size_t j = i + 1; j < len; j++) {
+            if (!step(c))
+                return false;
+            if (herald_jsonschema__equal(json_array_get(inst, i), json_array_get(inst, j)))
+                return fail_repr(c, "uniqueItems", k->val, inst, " has non-unique elements", NULL);
+        }
+    }
+    return true;
+}
+
+/* Items 'from' to 'to' - 1 of 'inst', each against kids[i] (or 'child' when 'kids' is
+ * NULL), marked evaluated. */
+static bool
+each_item(struct ctx *c, const json_t *inst, const int *kids, int child, size_t from, size_t to,
+          struct ann *ann)
+{
+    bool ok = true;
+    for (size_t i = from; i < to; i++) {
+        if (!eval_at_idx(c, kids ? kids[i] : child, json_array_get(inst, i), i)) {
+            ok = false;
+            if (stop(c))
+                break;
+        }
+        if (ann && ann->items)
+            ann->items[i] = 1;
+    }
+    return ok;
+}
+
+/* prefixItems (and Draft 7's array-form items) */
+static bool
+kw_prefixitems(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+               struct ann *ann)
+{
+    (void)n;
+    if (!json_is_array(inst))
+        return true;
+    size_t to = json_array_size(inst) < k->nkids ? json_array_size(inst) : k->nkids;
+    return each_item(c, inst, k->kids, -1, 0, to, ann);
+}
+
+/* python-jsonschema's wording for items: false past k->n items (and additionalItems). */
+static bool
+items_false(struct ctx *c, const struct kw *k, const json_t *inst)
+{
+    if (enough(c))
+        return false;
+    size_t size = json_array_size(inst), from = (size_t)k->n;
+    if (strcmp(k->name, "additionalItems") && k->n != 0) {
+        report(c, k->name, k->val, "Expected at most %lld items, but found %zu", k->n, size);
+        return false;
+    }
+    herald_buf b = HERALD_BUF_INIT;
+    repr_items(&b, inst, from);
+    report(c, k->name, k->val, "Additional items are not allowed (%s %s unexpected)",
+           herald_buf_cstr(&b), size - from == 1 ? "was" : "were");
+    herald_buf_free(&b);
+    return false;
+}
+
+/* items (and Draft 7's additionalItems): every item from index k->n on */
+static bool
+kw_items(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)n;
+    if (!json_is_array(inst))
+        return true;
+    size_t size = json_array_size(inst);
+    if (is_false_schema(c, k->child) && size > (size_t)k->n)
+        return items_false(c, k, inst);
+    return each_item(c, inst, NULL, k->child, (size_t)k->n, size, ann);
+}
+
+static bool
+kw_contains(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+            struct ann *ann)
+{
+    if (!json_is_array(inst))
+        return true;
+    long long matches = 0;
+    for (size_t i = 0; i < json_array_size(inst); i++) {
+        if (quiet_eval(c, k->child, json_array_get(inst, i), NULL)) {
+            matches++;
+            if (ann && ann->items)
+                ann->items[i] = 1;
+            if (k->n2 >= 0 && matches > k->n2) {
+                report(c, "maxContains", k->val,
+                       "Too many items match the given schema (expected at most %lld)", k->n2);
+                return false;
+            }
+            if (!ann && k->n2 < 0 && matches >= k->n)
+                return true;
+        }
+        if (c->aborted)
+            return false;
+    }
+    if (matches >= k->n)
+        return true;
+    if (n->draft7) {
+        if (!enough(c)) {
+            char *r = repr(inst);
+            report(c, "contains", k->val, "None of %s are valid under the given schema", r);
+            free(r);
+        }
+        return false;
+    }
+    if (matches == 0)
+        return fail_repr(c, "contains", k->val, inst,
+                         " does not contain items matching the given schema", NULL);
+    report(c, "minContains", k->val,
+           "Too few items match the given schema (expected at least %lld but only %lld "
+           "matched)",
+           k->n, matches);
+    return false;
+}
+
+/* -- objects -- */
+
+static bool
+kw_required(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+            struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (!json_is_object(inst))
+        return true;
+    bool ok = true;
+    for (size_t i = 0; i < json_array_size(k->val); i++) {
+        const json_t *name = json_array_get(k->val, i);
+        if (json_object_getn(inst, json_string_value(name), json_string_length(name)))
+            continue;
+        ok = fail_repr(c, "required", k->val, name, " is a required property", NULL);
+        if (enough(c))
+            break;
+    }
+    return ok;
+}
+
+/* The names of p->val missing from 'inst', each "a dependency of" p->key. */
+static bool
+dep_required(struct ctx *c, const struct kw *k, const struct prop *p, const json_t *inst)
+{
+    bool ok = true;
+    for (size_t i = 0; i < json_array_size(p->val); i++) {
+        const json_t *name = json_array_get(p->val, i);
+        if (json_object_getn(inst, json_string_value(name), json_string_length(name)))
+            continue;
+        ok = false;
+        if (enough(c))
+            break;
+        herald_buf pk = HERALD_BUF_INIT;
+        repr_string(&pk, p->key, p->keylen);
+        char *r = repr(name);
+        report(c, k->name, k->val, "%s is a dependency of %s", r, herald_buf_cstr(&pk));
+        free(r);
+        herald_buf_free(&pk);
+        if (enough(c))
+            break;
+    }
+    return ok;
+}
+
+/* dependentRequired, dependentSchemas, Draft 7 dependencies (either, per key) */
+static bool
+kw_dependencies(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+                struct ann *ann)
+{
+    (void)n;
+    if (!json_is_object(inst))
+        return true;
+    bool ok = true;
+    for (size_t o = 0; o < k->nprops; o++) {
+        const struct prop *p = &k->props[k->order[o]];
+        if (!json_object_getn(inst, p->key, p->keylen))
+            continue;
+        if (p->child >= 0 ? !eval_inplace(c, p->child, inst, ann) : !dep_required(c, k, p, inst)) {
+            ok = false;
+            if (stop(c))
+                break;
+        }
+    }
+    return ok;
+}
+
+static bool
+kw_properties(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+              struct ann *ann)
+{
+    (void)n;
+    if (!json_is_object(inst))
+        return true;
+    bool ok = true;
+    for (size_t o = 0; o < k->nprops; o++) {
+        const struct prop *p = &k->props[k->order[o]];
+        const json_t *v = json_object_getn(inst, p->key, p->keylen);
+        if (!v)
+            continue;
+        if (!eval_at_key(c, p->child, v, p->key, p->keylen)) {
+            ok = false;
+            if (stop(c))
+                break;
+        }
+        mark_prop(ann, p->key, p->keylen);
+    }
+    return ok;
+}
+
+static bool
+kw_patternprops(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+                struct ann *ann)
+{
+    (void)n;
+    if (!json_is_object(inst))
+        return true;
+    bool ok = true;
+    for (size_t p = 0; p < k->npats && (ok || !enough(c)); p++) {
+        const char *key;
+        size_t kl;
+        json_t *v;
+        json_object_keylen_foreach((json_t *)inst, key, kl, v)
+        {
+            bool m;
+            if (!match_regex(c, k->pats[p].re, key, kl, &m))
+                return false;
+            if (!m)
+                continue;
+            if (!eval_at_key(c, k->pats[p].child, v, key, kl)) {
+                ok = false;
+                if (stop(c))
+                    break;
+            }
+            mark_prop(ann, key, kl);
+        }
+    }
+    return ok;
+}
+
+/* Whether 'key' is named by 'properties' keyword 'pk' or matched by 'patternProperties'
+ * keyword 'tk' (either NULL: absent), in '*known'; false if a match aborted. */
+static bool
+known_prop(struct ctx *c, const struct kw *pk, const struct kw *tk, const char *key, size_t kl,
+           bool *known)
+{
+    *known = in_props(pk, key, kl);
+    for (size_t p = 0; tk && !*known && p < tk->npats; p++)
+        if (!match_regex(c, tk->pats[p].re, key, kl, known))
+            return false;
+    return true;
+}
+
+/* additionalProperties: false's error over the keys of 'inst' marked in 'extra'. With
+ * patternProperties, python-jsonschema lists the sorted extras and sorted patterns. */
+static void
+addprops_msg(struct ctx *c, const struct kw *k, const struct kw *tk, const json_t *inst,
+             const unsigned char *extra, size_t nextra)
+{
+    if (enough(c))
+        return;
+    herald_buf b = HERALD_BUF_INIT;
+    if (!tk) {
+        extras_msg(&b, inst, extra, json_object_size(inst));
+        report(c, "additionalProperties", k->val,
+               "Additional properties are not allowed (%s unexpected)", herald_buf_cstr(&b));
+        herald_buf_free(&b);
+        return;
+    }
+    size_t ne = 0, i = 0;
+    struct okey *ks = herald_mem_calloc(nextra, sizeof(*ks));
+    const char *key;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)inst, key, kl, v)
+    {
+        if (extra[i++])
+            ks[ne++] = (struct okey){key, kl};
+    }
+    sorted_keys_msg(&b, ks, ne);
+    free(ks);
+    herald_buf_puts(&b, ne == 1 ? " does" : " do");
+    herald_buf_puts(&b, " not match any of the regexes: ");
+    struct okey *ps = herald_mem_calloc(tk->npats ? tk->npats : 1, sizeof(*ps));
+    for (size_t p = 0; p < tk->npats; p++)
+        ps[p] = (struct okey){tk->pats[p].src, strlen(tk->pats[p].src)};
+    sorted_keys_msg(&b, ps, tk->npats);
+    free(ps);
+    report(c, "additionalProperties", k->val, "%s", herald_buf_cstr(&b));
+    herald_buf_free(&b);
+}
+
+static bool
+kw_addprops(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+            struct ann *ann)
+{
+    if (!json_is_object(inst))
+        return true;
+    const struct kw *pk = k->props_kw >= 0 ? &n->kws[k->props_kw] : NULL;
+    const struct kw *tk = k->pats_kw >= 0 ? &n->kws[k->pats_kw] : NULL;
+    size_t sz = json_object_size(inst), i = 0, nextra = 0;
+    unsigned char *extra = herald_mem_calloc(sz ? sz : 1, 1);
+    bool is_false = is_false_schema(c, k->child), ok = true;
+    const char *key;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)inst, key, kl, v)
+    {
+        bool known;
+        if (!known_prop(c, pk, tk, key, kl, &known)) {
+            free(extra);
+            return false;
+        }
+        if (!known) {
+            mark_prop(ann, key, kl);
+            if (is_false) {
+                extra[i] = 1;
+                nextra++;
+            } else if (!eval_at_key(c, k->child, v, key, kl)) {
+                ok = false;
+                if (stop(c))
+                    break;
+            }
+        }
+        i++;
+    }
+    if (nextra) {
+        ok = false;
+        addprops_msg(c, k, tk, inst, extra, nextra);
+    }
+    free(extra);
+    return ok;
+}
+
+static bool
+kw_propnames(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+             struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (!json_is_object(inst))
+        return true;
+    bool ok = true;
+    const char *key;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)inst, key, kl, v)
+    {
+        json_t *name = json_stringn_nocheck(key, kl);
+        bool good = eval(c, k->child, name, NULL);
+        json_decref(name);
+        if (!good) {
+            ok = false;
+            if (stop(c))
+                break;
+        }
+    }
+    return ok;
+}
+
+/* -- applicators -- */
+
+static bool
+kw_allof(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)n;
+    bool ok = true;
+    for (size_t i = 0; i < k->nkids; i++) {
+        if (!eval_inplace(c, k->kids[i], inst, ann)) {
+            ok = false;
+            if (stop(c))
+                break;
+        }
+    }
+    return ok;
+}
+
+/* anyOf: with annotations wanted, every branch (each that passes adds its own). */
+static bool
+kw_anyof(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)n;
+    bool any = false;
+    for (size_t i = 0; i < k->nkids; i++) {
+        if (quiet_eval(c, k->kids[i], inst, ann)) {
+            any = true;
+            if (!ann)
+                break;
+        }
+        if (c->aborted)
+            return false;
+    }
+    return any || fail_repr(c, "anyOf", k->val, inst,
+                            " is not valid under any of the given schemas", NULL);
+}
+
+/* oneOf: only the first passing branch's annotations count. */
+static bool
+kw_oneof(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)n;
+    size_t matched = 0, first = 0, second = 0;
+    for (size_t i = 0; i < k->nkids; i++) {
+        struct ann sub;
+        if (ann)
+            ann_init(&sub, inst, ann->oi);
+        if (quiet_eval(c, k->kids[i], inst, ann ? &sub : NULL)) {
+            if (matched == 0 && ann)
+                ann_merge(ann, &sub);
+            if (matched++ == 0)
+                first = i;
+            else if (matched == 2)
+                second = i;
+        }
+        if (ann)
+            ann_free(&sub);
+        if (c->aborted)
+            return false;
+    }
+    if (matched == 1)
+        return true;
+    if (matched == 0)
+        return fail_repr(c, "oneOf", k->val, inst, " is not valid under any of the given schemas",
+                         NULL);
+    if (enough(c))
+        return false;
+    char *r1 = repr(inst), *r2 = repr(json_array_get(k->val, first)),
+         *r3 = repr(json_array_get(k->val, second));
+    report(c, "oneOf", k->val, "%s is valid under each of %s, %s", r1, r2, r3);
+    free(r1);
+    free(r2);
+    free(r3);
+    return false;
+}
+
+static bool
+kw_not(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst, struct ann *ann)
+{
+    (void)n, (void)ann;
+    if (!quiet_eval(c, k->child, inst, NULL))
+        return !c->aborted;
+    if (c->aborted)
+        return false;
+    return fail_repr(c, "not", k->val, inst, " should not be valid under ", k->val);
+}
+
+static bool
+kw_if(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst, struct ann *ann)
+{
+    (void)n;
+    bool cond = quiet_eval(c, k->child, inst, ann);
+    if (c->aborted)
+        return false;
+    int next = cond ? k->child2 : k->child3;
+    return next < 0 || eval_inplace(c, next, inst, ann);
+}
+
+/* unevaluatedItems / unevaluatedProperties: evaluated last, by eval(). */
+static bool
+kw_later(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
+         struct ann *ann)
+{
+    (void)c, (void)n, (void)k, (void)inst, (void)ann;
+    return true;
+}
+
+/* The evaluator of each keyword kind. */
+static kw_fn *const kw_eval[KW_NKINDS] = {
+    [KW_REF] = kw_ref,
+    [KW_DYNREF] = kw_dynref,
+    [KW_TYPE] = kw_type,
+    [KW_ENUM] = kw_enum,
+    [KW_CONST] = kw_const,
+    [KW_MULTIPLEOF] = kw_multipleof,
+    [KW_MAXIMUM] = kw_bound,
+    [KW_EXMAXIMUM] = kw_bound,
+    [KW_MINIMUM] = kw_bound,
+    [KW_EXMINIMUM] = kw_bound,
+    [KW_MAXLENGTH] = kw_size,
+    [KW_MINLENGTH] = kw_size,
+    [KW_PATTERN] = kw_pattern,
+    [KW_MAXITEMS] = kw_size,
+    [KW_MINITEMS] = kw_size,
+    [KW_UNIQUEITEMS] = kw_unique,
+    [KW_MAXPROPS] = kw_size,
+    [KW_MINPROPS] = kw_size,
+    [KW_REQUIRED] = kw_required,
+    [KW_DEPREQUIRED] = kw_dependencies,
+    [KW_DEPSCHEMAS] = kw_dependencies,
+    [KW_ALLOF] = kw_allof,
+    [KW_ANYOF] = kw_anyof,
+    [KW_ONEOF] = kw_oneof,
+    [KW_NOT] = kw_not,
+    [KW_IF] = kw_if,
+    [KW_PREFIXITEMS] = kw_prefixitems,
+    [KW_ITEMS] = kw_items,
+    [KW_CONTAINS] = kw_contains,
+    [KW_PROPERTIES] = kw_properties,
+    [KW_PATTERNPROPS] = kw_patternprops,
+    [KW_ADDPROPS] = kw_addprops,
+    [KW_PROPNAMES] = kw_propnames,
+    [KW_UNEVALITEMS] = kw_later,
+    [KW_UNEVALPROPS] = kw_later,
+};
+
+/* unevaluatedProperties, after every sibling marked 'ann'. */
+static bool
+uneval_props(struct ctx *c, const struct kw *k, const json_t *inst, struct ann *ann)
+{
+    size_t sz = json_object_size(inst), i = 0, nbad = 0;
+    unsigned char *bad = herald_mem_calloc(sz ? sz : 1, 1);
+    const char *key;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)inst, key, kl, v)
+    {
+        long idx = objidx_find(ann->oi, key, kl);
+        if (idx >= 0 && !ann->props[idx]) {
+            if (!quiet_eval(c, k->child, v, NULL)) {
+                bad[i] = 1;
+                nbad++;
+                if (c->aborted) {
+                    free(bad);
+                    return false;
+                }
+            }
+            ann->props[idx] = 1;
+        }
+        i++;
+    }
+    if (nbad) {
+        herald_buf b = HERALD_BUF_INIT;
+        extras_msg(&b, inst, bad, sz);
+        report(c, "unevaluatedProperties", k->val,
+               is_false_schema(c, k->child)
+                   ? "Unevaluated properties are not allowed (%s unexpected)"
+                   : "Unevaluated properties are not valid under the given schema (%s "
+                     "unexpected)",
+               herald_buf_cstr(&b));
+        herald_buf_free(&b);
+    }
+    free(bad);
+    return nbad == 0;
+}
+
+/* unevaluatedItems, after every sibling marked 'ann'. */
+static bool
+uneval_items(struct ctx *c, const struct kw *k, const json_t *inst, struct ann *ann)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    size_t nbad = 0;
+    for (size_t i = 0; i < ann->nitems; i++) {
+        if (ann->items[i])
+            continue;
+        if (!quiet_eval(c, k->child, json_array_get(inst, i), NULL)) {
+            if (c->aborted) {
+                herald_buf_free(&b);
+                return false;
+            }
+            if (nbad++)
+                herald_buf_puts(&b, ", ");
+            herald_jsonschema__repr(&b, json_array_get(inst, i));
+        }
+        ann->items[i] = 1;
+    }
+    if (nbad)
+        report(c, "unevaluatedItems", k->val,
+               is_false_schema(c, k->child)
+                   ? "Unevaluated items are not allowed (%s %s unexpected)"
+                   : "Unevaluated items are not valid under the given schema (%s %s "
+                     "unexpected)",
+               herald_buf_cstr(&b), nbad == 1 ? "was" : "were");
+    herald_buf_free(&b);
+    return nbad == 0;
+}
+
+static bool
+eval_uneval(struct ctx *c, const struct kw *k, const json_t *inst, struct ann *ann)
+{
+    if (k->kind == KW_UNEVALPROPS && json_is_object(inst))
+        return uneval_props(c, k, inst, ann);
+    if (k->kind == KW_UNEVALITEMS && json_is_array(inst))
+        return uneval_items(c, k, inst, ann);
+    return true;
+}
+
+/* One keyword of node 'n' (the dispatch: kw_eval[] by kind), counted against the budget. */
 static bool
 eval_kw(struct ctx *c, const struct node *n, const struct kw *k, const json_t *inst,
         struct ann *ann)
 {
-    char *r1 = NULL, *r2 = NULL;
-    bool ok = true;
     if (!step(c))
         return false;
-    switch (k->kind) {
-    case KW_REF:
-        return eval_inplace(c, k->child, inst, ann);
-    case KW_DYNREF: {
-        int target = k->child;
-        if (k->name) {
-            bool found = false;
-            for (size_t i = 0; i < c->ndyn && !found; i++) {
-                const struct resource *r = &c->s->res[c->dyn[i]];
-                for (size_t d = 0; d < r->ndyn; d++) {
-                    if (r->dyn[d].node >= 0 && !strcmp(r->dyn[d].name, k->name)) {
-                        target = r->dyn[d].node;
-                        found = true;
-                        break;
-                    }
-                }
-            }
-        }
-        return eval_inplace(c, target, inst, ann);
-    }
-    case KW_TYPE:
-        if (has_type(inst, k->mask))
-            return true;
-        r1 = repr(inst);
-        if (json_is_string(k->val)) {
-            report(c, "type", k->val, "%s is not of type '%s'", r1, json_string_value(k->val));
-        } else {
-            herald_buf b = HERALD_BUF_INIT;
-            for (size_t i = 0; i < json_array_size(k->val); i++) {
-                if (i)
-                    herald_buf_puts(&b, ", ");
-                herald_jsonschema__repr(&b, json_array_get(k->val, i));
-            }
-            report(c, "type", k->val, "%s is not of type %s", r1, herald_buf_cstr(&b));
-            herald_buf_free(&b);
-        }
-        ok = false;
-        break;
-    case KW_ENUM:
-        for (size_t i = 0; i < json_array_size(k->val); i++) {
-            if (!step(c))
-                return false;
-            if (herald_jsonschema__equal(inst, json_array_get(k->val, i)))
-                return true;
-        }
-        r1 = repr(inst);
-        r2 = repr(k->val);
-        report(c, "enum", k->val, "%s is not one of %s", r1, r2);
-        ok = false;
-        break;
-    case KW_CONST:
-        if (herald_jsonschema__equal(inst, k->val))
-            return true;
-        r1 = repr(k->val);
-        report(c, "const", k->val, "%s was expected", r1);
-        ok = false;
-        break;
-    case KW_MULTIPLEOF:
-        if (!json_is_number(inst) || multiple_of(inst, k->val))
-            return true;
-        r1 = repr(inst);
-        r2 = repr(k->val);
-        report(c, "multipleOf", k->val, "%s is not a multiple of %s", r1, r2);
-        ok = false;
-        break;
-    case KW_MAXIMUM:
-    case KW_EXMAXIMUM:
-    case KW_MINIMUM:
-    case KW_EXMINIMUM: {
-        if (!json_is_number(inst))
-            return true;
-        int cmp = herald_jsonschema__cmp(inst, k->val);
-        const char *what = NULL;
-        if (k->kind == KW_MAXIMUM && cmp > 0)
-            what = "is greater than the maximum of";
-        else if (k->kind == KW_EXMAXIMUM && cmp >= 0)
-            what = "is greater than or equal to the maximum of";
-        else if (k->kind == KW_MINIMUM && cmp < 0)
-            what = "is less than the minimum of";
-        else if (k->kind == KW_EXMINIMUM && cmp <= 0)
-            what = "is less than or equal to the minimum of";
-        if (!what)
-            return true;
-        r1 = repr(inst);
-        r2 = repr(k->val);
-        report(c, k->name, k->val, "%s %s %s", r1, what, r2);
-        ok = false;
-        break;
-    }
-    case KW_MAXLENGTH:
-    case KW_MINLENGTH: {
-        if (!json_is_string(inst))
-            return true;
-        size_t len = utf8_length(json_string_value(inst), json_string_length(inst));
-        if (k->kind == KW_MAXLENGTH ? len <= (unsigned long long)k->n
-                                    : len >= (unsigned long long)k->n)
-            return true;
-        r1 = repr(inst);
-        report(c, k->name, k->val, "%s is too %s", r1, k->kind == KW_MAXLENGTH ? "long" : "short");
-        ok = false;
-        break;
-    }
-    case KW_PATTERN: {
-        if (!json_is_string(inst))
-            return true;
-        bool m;
-        if (!match_regex(c, k->re, json_string_value(inst), json_string_length(inst), &m))
-            return false;
-        if (m)
-            return true;
-        r1 = repr(inst);
-        r2 = repr(k->val);
-        report(c, "pattern", k->val, "%s does not match %s", r1, r2);
-        ok = false;
-        break;
-    }
-    case KW_MAXITEMS:
-    case KW_MINITEMS: {
-        if (!json_is_array(inst))
-            return true;
-        size_t len = json_array_size(inst);
-        if (k->kind == KW_MAXITEMS ? len <= (unsigned long long)k->n
-                                   : len >= (unsigned long long)k->n)
-            return true;
-        r1 = repr(inst);
-        report(c, k->name, k->val, "%s is too %s", r1, k->kind == KW_MAXITEMS ? "long" : "short");
-        ok = false;
-        break;
-    }
-    case KW_UNIQUEITEMS: {
-        if (!json_is_array(inst))
-            return true;
-        size_t len = json_array_size(inst);
-        for (size_t i = 0; i < len && ok; i++) {
-            for (size_t j = i + 1; j < len; j++) {
-                if (!step(c))
-                    return false;
-                if (herald_jsonschema__equal(json_array_get(inst, i), json_array_get(inst, j))) {
-                    ok = false;
-                    break;
-                }
-            }
-        }
-        if (ok)
-            return true;
-        r1 = repr(inst);
-        report(c, "uniqueItems", k->val, "%s has non-unique elements", r1);
-        break;
-    }
-    case KW_MAXPROPS:
-    case KW_MINPROPS: {
-        if (!json_is_object(inst))
-            return true;
-        size_t len = json_object_size(inst);
-        if (k->kind == KW_MAXPROPS ? len <= (unsigned long long)k->n
-                                   : len >= (unsigned long long)k->n)
-            return true;
-        r1 = repr(inst);
-        report(c, k->name, k->val,
-               k->kind == KW_MAXPROPS ? "%s has too many properties"
-                                      : "%s does not have enough properties",
-               r1);
-        ok = false;
-        break;
-    }
-    case KW_REQUIRED:
-        if (!json_is_object(inst))
-            return true;
-        for (size_t i = 0; i < json_array_size(k->val); i++) {
-            const json_t *name = json_array_get(k->val, i);
-            if (json_object_getn(inst, json_string_value(name), json_string_length(name)))
-                continue;
-            ok = false;
-            char *r = repr(name);
-            report(c, "required", k->val, "%s is a required property", r);
-            free(r);
-            if (enough(c))
-                break;
-        }
-        break;
-    case KW_DEPREQUIRED:
-    case KW_DEPSCHEMAS:
-        if (!json_is_object(inst))
-            return true;
-        for (size_t o = 0; o < k->nprops; o++) {
-            const struct prop *p = &k->props[k->order[o]];
-            if (!json_object_getn(inst, p->key, p->keylen))
-                continue;
-            if (p->child >= 0) {
-                if (!eval_inplace(c, p->child, inst, ann)) {
-                    ok = false;
-                    if (c->aborted || enough(c))
-                        break;
-                }
-                continue;
-            }
-            for (size_t i = 0; i < json_array_size(p->val); i++) {
-                const json_t *name = json_array_get(p->val, i);
-                if (json_object_getn(inst, json_string_value(name), json_string_length(name)))
-                    continue;
-                ok = false;
-                herald_buf pk = HERALD_BUF_INIT;
-                repr_string(&pk, p->key, p->keylen);
-                char *r = repr(name);
-                report(c, k->name, k->val, "%s is a dependency of %s", r, herald_buf_cstr(&pk));
-                free(r);
-                herald_buf_free(&pk);
-                if (enough(c))
-                    break;
-            }
-            if (!ok && enough(c))
-                break;
-        }
-        break;
-    case KW_ALLOF:
-        for (size_t i = 0; i < k->nkids; i++) {
-            if (!eval_inplace(c, k->kids[i], inst, ann)) {
-                ok = false;
-                if (c->aborted || enough(c))
-                    break;
-            }
-        }
-        break;
-    case KW_ANYOF: {
-        bool any = false;
-        for (size_t i = 0; i < k->nkids; i++) {
-            if (quiet_eval(c, k->kids[i], inst, ann)) {
-                any = true;
-                if (!ann)
-                    break;
-            }
-            if (c->aborted)
-                return false;
-        }
-        if (any)
-            return true;
-        r1 = repr(inst);
-        report(c, "anyOf", k->val, "%s is not valid under any of the given schemas", r1);
-        ok = false;
-        break;
-    }
-    case KW_ONEOF: {
-        size_t matched = 0, first = 0, second = 0;
-        for (size_t i = 0; i < k->nkids; i++) {
-            struct ann sub;
-            if (ann)
-                ann_init(&sub, inst, ann->oi);
-            if (quiet_eval(c, k->kids[i], inst, ann ? &sub : NULL)) {
-                if (matched == 0 && ann)
-                    ann_merge(ann, &sub);
-                if (matched++ == 0)
-                    first = i;
-                else if (matched == 2)
-                    second = i;
-            }
-            if (ann)
-                ann_free(&sub);
-            if (c->aborted)
-                return false;
-        }
-        if (matched == 1)
-            return true;
-        r1 = repr(inst);
-        if (matched == 0) {
-            report(c, "oneOf", k->val, "%s is not valid under any of the given schemas", r1);
-        } else {
-            r2 = repr(json_array_get(k->val, first));
-            char *r3 = repr(json_array_get(k->val, second));
-            report(c, "oneOf", k->val, "%s is valid under each of %s, %s", r1, r2, r3);
-            free(r3);
-        }
-        ok = false;
-        break;
-    }
-    case KW_NOT:
-        if (!quiet_eval(c, k->child, inst, NULL)) {
-            return !c->aborted;
-        }
-        if (c->aborted)
-            return false;
-        r1 = repr(inst);
-        r2 = repr(k->val);
-        report(c, "not", k->val, "%s should not be valid under %s", r1, r2);
-        ok = false;
-        break;
-    case KW_IF: {
-        bool cond = quiet_eval(c, k->child, inst, ann);
-        if (c->aborted)
-            return false;
-        int next = cond ? k->child2 : k->child3;
-        if (next >= 0)
-            ok = eval_inplace(c, next, inst, ann);
-        break;
-    }
-    case KW_PREFIXITEMS:
-        if (!json_is_array(inst))
-            return true;
-        for (size_t i = 0; i < k->nkids && i < json_array_size(inst); i++) {
-            if (!eval_at_idx(c, k->kids[i], json_array_get(inst, i), i)) {
-                ok = false;
-                if (c->aborted || enough(c))
-                    break;
-            }
-            if (ann && ann->items)
-                ann->items[i] = 1;
-        }
-        break;
-    case KW_ITEMS:
-        if (!json_is_array(inst))
-            return true;
-        if (c->s->nodes[k->child].is_bool && !c->s->nodes[k->child].bool_value &&
-            json_array_size(inst) > (size_t)k->n) {
-            /* python-jsonschema's wording for items: false (and additionalItems) */
-            herald_buf b = HERALD_BUF_INIT;
-            size_t cnt = json_array_size(inst) - (size_t)k->n;
-            for (size_t i = (size_t)k->n; i < json_array_size(inst); i++) {
-                if (i > (size_t)k->n)
-                    herald_buf_puts(&b, ", ");
-                herald_jsonschema__repr(&b, json_array_get(inst, i));
-            }
-            if (!strcmp(k->name, "additionalItems") || k->n == 0)
-                report(c, k->name, k->val, "Additional items are not allowed (%s %s unexpected)",
-                       herald_buf_cstr(&b), cnt == 1 ? "was" : "were");
-            else
-                report(c, k->name, k->val, "Expected at most %lld items, but found %zu", k->n,
-                       json_array_size(inst));
-            herald_buf_free(&b);
-            return false;
-        }
-        for (size_t i = (size_t)k->n; i < json_array_size(inst); i++) {
-            if (!eval_at_idx(c, k->child, json_array_get(inst, i), i)) {
-                ok = false;
-                if (c->aborted || enough(c))
-                    break;
-            }
-            if (ann && ann->items)
-                ann->items[i] = 1;
-        }
-        break;
-    case KW_CONTAINS: {
-        if (!json_is_array(inst))
-            return true;
-        long long matches = 0;
-        for (size_t i = 0; i < json_array_size(inst); i++) {
-            if (quiet_eval(c, k->child, json_array_get(inst, i), NULL)) {
-                matches++;
-                if (ann && ann->items)
-                    ann->items[i] = 1;
-                if (k->n2 >= 0 && matches > k->n2) {
-                    report(c, "maxContains", k->val,
-                           "Too many items match the given schema (expected at most %lld)", k->n2);
-                    return false;
-                }
-                if (!ann && k->n2 < 0 && matches >= k->n)
-                    return true;
-            }
-            if (c->aborted)
-                return false;
-        }
-        if (matches >= k->n)
-            return true;
-        r1 = repr(inst);
-        if (n->draft7)
-            report(c, "contains", k->val, "None of %s are valid under the given schema", r1);
-        else if (matches == 0)
-            report(c, "contains", k->val, "%s does not contain items matching the given schema",
-                   r1);
-        else
-            report(c, "minContains", k->val,
-                   "Too few items match the given schema (expected at least %lld but only %lld "
-                   "matched)",
-                   k->n, matches);
-        ok = false;
-        break;
-    }
-    case KW_PROPERTIES:
-        if (!json_is_object(inst))
-            return true;
-        for (size_t o = 0; o < k->nprops; o++) {
-            const struct prop *p = &k->props[k->order[o]];
-            const json_t *v = json_object_getn(inst, p->key, p->keylen);
-            if (!v)
-                continue;
-            if (!eval_at_key(c, p->child, v, p->key, p->keylen)) {
-                ok = false;
-                if (c->aborted || enough(c))
-                    break;
-            }
-            mark_prop(ann, p->key, p->keylen);
-        }
-        break;
-    case KW_PATTERNPROPS: {
-        if (!json_is_object(inst))
-            return true;
-        for (size_t p = 0; p < k->npats && (ok || !enough(c)); p++) {
-            const char *key;
-            size_t kl;
-            json_t *v;
-            json_object_keylen_foreach((json_t *)inst, key, kl, v)
-            {
-                bool m;
-                if (!match_regex(c, k->pats[p].re, key, kl, &m))
-                    return false;
-                if (!m)
-                    continue;
-                if (!eval_at_key(c, k->pats[p].child, v, key, kl)) {
-                    ok = false;
-                    if (c->aborted || enough(c))
-                        break;
-                }
-                mark_prop(ann, key, kl);
-            }
-        }
-        break;
-    }
-    case KW_ADDPROPS: {
-        if (!json_is_object(inst))
-            return true;
-        const struct kw *pk = k->props_kw >= 0 ? &n->kws[k->props_kw] : NULL;
-        const struct kw *tk = k->pats_kw >= 0 ? &n->kws[k->pats_kw] : NULL;
-        size_t sz = json_object_size(inst), i = 0, nextra = 0;
-        unsigned char *extra = herald_mem_calloc(sz ? sz : 1, 1);
-        const char *key;
-        size_t kl;
-        json_t *v;
-        bool is_false = c->s->nodes[k->child].is_bool && !c->s->nodes[k->child].bool_value;
-        json_object_keylen_foreach((json_t *)inst, key, kl, v)
-        {
-            bool known = in_props(pk, key, kl);
-            for (size_t p = 0; tk && !known && p < tk->npats; p++) {
-                bool m;
-                if (!match_regex(c, tk->pats[p].re, key, kl, &m)) {
-                    free(extra);
-                    return false;
-                }
-                known = m;
-            }
-            if (!known) {
-                mark_prop(ann, key, kl);
-                if (is_false) {
-                    extra[i] = 1;
-                    nextra++;
-                } else if (!eval_at_key(c, k->child, v, key, kl)) {
-                    ok = false;
-                    if (c->aborted || enough(c))
-                        break;
-                }
-            }
-            i++;
-        }
-        if (nextra) {
-            ok = false;
-            herald_buf b = HERALD_BUF_INIT;
-            if (tk) {
-                /* python: sorted extras, sorted patterns */
-                size_t ne = 0;
-                struct okey *ks = herald_mem_calloc(nextra, sizeof(*ks));
-                i = 0;
-                json_object_keylen_foreach((json_t *)inst, key, kl, v)
-                {
-                    if (extra[i++])
-                        ks[ne++] = (struct okey){key, kl};
-                }
-                qsort(ks, ne, sizeof(*ks), cmp_okey);
-                for (size_t e = 0; e < ne; e++) {
-                    if (e)
-                        herald_buf_puts(&b, ", ");
-                    repr_string(&b, ks[e].k, ks[e].len);
-                }
-                free(ks);
-                herald_buf_puts(&b, ne == 1 ? " does" : " do");
-                herald_buf_puts(&b, " not match any of the regexes: ");
-                struct okey *ps = herald_mem_calloc(tk->npats ? tk->npats : 1, sizeof(*ps));
-                for (size_t p = 0; p < tk->npats; p++)
-                    ps[p] = (struct okey){tk->pats[p].src, strlen(tk->pats[p].src)};
-                qsort(ps, tk->npats, sizeof(*ps), cmp_okey);
-                for (size_t p = 0; p < tk->npats; p++) {
-                    if (p)
-                        herald_buf_puts(&b, ", ");
-                    repr_string(&b, ps[p].k, ps[p].len);
-                }
-                free(ps);
-                report(c, "additionalProperties", k->val, "%s", herald_buf_cstr(&b));
-            } else {
-                extras_msg(&b, inst, extra, sz);
-                report(c, "additionalProperties", k->val,
-                       "Additional properties are not allowed (%s unexpected)",
-                       herald_buf_cstr(&b));
-            }
-            herald_buf_free(&b);
-        }
-        free(extra);
-        break;
-    }
-    case KW_PROPNAMES: {
-        if (!json_is_object(inst))
-            return true;
-        const char *key;
-        size_t kl;
-        json_t *v;
-        json_object_keylen_foreach((json_t *)inst, key, kl, v)
-        {
-            json_t *name = json_stringn_nocheck(key, kl);
-            bool good = eval(c, k->child, name, NULL);
-            json_decref(name);
-            if (!good) {
-                ok = false;
-                if (c->aborted || enough(c))
-                    break;
-            }
-        }
-        break;
-    }
-    case KW_UNEVALITEMS:
-    case KW_UNEVALPROPS:
-        break; /* evaluated last, by eval() */
-    }
-    free(r1);
-    free(r2);
-    return ok;
-}
-
-/* unevaluatedItems / unevaluatedProperties, after every sibling marked 'ann'. */
-static bool
-eval_uneval(struct ctx *c, const struct kw *k, const json_t *inst, struct ann *ann)
-{
-    bool is_false = c->s->nodes[k->child].is_bool && !c->s->nodes[k->child].bool_value;
-    bool ok = true;
-    if (k->kind == KW_UNEVALPROPS && json_is_object(inst)) {
-        size_t sz = json_object_size(inst), i = 0, nbad = 0;
-        unsigned char *bad = herald_mem_calloc(sz ? sz : 1, 1);
-        const char *key;
-        size_t kl;
-        json_t *v;
-        json_object_keylen_foreach((json_t *)inst, key, kl, v)
-        {
-            long idx = objidx_find(ann->oi, key, kl);
-            if (idx >= 0 && !ann->props[idx]) {
-                if (!quiet_eval(c, k->child, v, NULL)) {
-                    bad[i] = 1;
-                    nbad++;
-                    if (c->aborted) {
-                        free(bad);
-                        return false;
-                    }
-                }
-                ann->props[idx] = 1;
-            }
-            i++;
-        }
-        if (nbad) {
-            herald_buf b = HERALD_BUF_INIT;
-            extras_msg(&b, inst, bad, sz);
-            report(c, "unevaluatedProperties", k->val,
-                   is_false ? "Unevaluated properties are not allowed (%s unexpected)"
-                            : "Unevaluated properties are not valid under the given schema (%s "
-                              "unexpected)",
-                   herald_buf_cstr(&b));
-            herald_buf_free(&b);
-            ok = false;
-        }
-        free(bad);
-    } else if (k->kind == KW_UNEVALITEMS && json_is_array(inst)) {
-        herald_buf b = HERALD_BUF_INIT;
-        size_t nbad = 0;
-        for (size_t i = 0; i < ann->nitems; i++) {
-            if (ann->items[i])
-                continue;
-            if (!quiet_eval(c, k->child, json_array_get(inst, i), NULL)) {
-                if (c->aborted) {
-                    herald_buf_free(&b);
-                    return false;
-                }
-                if (nbad++)
-                    herald_buf_puts(&b, ", ");
-                herald_jsonschema__repr(&b, json_array_get(inst, i));
-            }
-            ann->items[i] = 1;
-        }
-        if (nbad) {
-            report(c, "unevaluatedItems", k->val,
-                   is_false ? "Unevaluated items are not allowed (%s %s unexpected)"
-                            : "Unevaluated items are not valid under the given schema (%s %s "
-                              "unexpected)",
-                   herald_buf_cstr(&b), nbad == 1 ? "was" : "were");
-            ok = false;
-        }
-        herald_buf_free(&b);
-    }
-    return ok;
+    return kw_eval[k->kind](c, n, k, inst, ann);
 }
 
 static bool

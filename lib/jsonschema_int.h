@@ -14,6 +14,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "herald/jsonschema.h"
 #include "herald/mem.h"
@@ -54,6 +55,7 @@ enum kwkind {
     KW_PROPNAMES,    /* child */
     KW_UNEVALITEMS,  /* child */
     KW_UNEVALPROPS,  /* child */
+    KW_NKINDS
 };
 
 struct prop {
@@ -143,6 +145,15 @@ struct herald_jsonschema__meta {
     const char *text;
 };
 extern const struct herald_jsonschema__meta herald_jsonschema__metas[];
+
+/* Byte order of two object keys, the shorter first on a common prefix: code point order
+ * for UTF-8, as python's sorted(); the order of struct prop arrays. */
+static inline int
+herald_jsonschema__keycmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int r = memcmp(a, b, alen < blen ? alen : blen);
+    return r ? r : (alen > blen) - (alen < blen);
+}
 
 /* lib/jsonschema_eval.c, used by the compiler for values and messages. */
 bool herald_jsonschema__equal(const json_t *a, const json_t *b);

@@ -5,6 +5,8 @@
  * and the cost bounds. The suite itself is test_jsonschema_suite.c.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "herald/jsonschema.h"
@@ -104,6 +106,203 @@ Test(jsonschema, first_error_follows_schema_order)
     cr_assert_eq(herald_jsonschema_validate(s, j, NULL, 0), -1);
     json_decref(j);
     herald_jsonschema_free(s);
+}
+
+/* Every error, in the order reported, for each keyword family: "[path] keyword field:
+ * description" per error. Pins python-jsonschema's order (keywords in schema order,
+ * depth first) and wording byte for byte; collecting one or two errors must give the
+ * head of the same list. */
+static const struct {
+    enum herald_jsonschema_dialect dialect;
+    const char *schema, *inst, *errors;
+} every_error[] = {
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"type\":[\"string\",\"null\"],\"enum\":[1,\"a\"],\"const\":{\"k\":[true]}}", "2.5",
+     "[] type null: 2.5 is not of type 'string', 'null'\n"
+     "[] enum a: 2.5 is not one of [1, 'a']\n"
+     "[] const const: {'k': [True]} was expected\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"multipleOf\":0.5,\"maximum\":1,\"exclusiveMaximum\":1,\"minimum\":5,\"exclusiveMinimum\":"
+     "5}",
+     "3.25",
+     "[] multipleOf multipleOf: 3.25 is not a multiple of 0.5\n"
+     "[] maximum maximum: 3.25 is greater than the maximum of 1\n"
+     "[] exclusiveMaximum exclusiveMaximum: 3.25 is greater than or equal to the maximum of 1\n"
+     "[] minimum minimum: 3.25 is less than the minimum of 5\n"
+     "[] exclusiveMinimum exclusiveMinimum: 3.25 is less than or equal to the minimum of 5\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"minLength\":3,\"maxLength\":1,\"pattern\":\"^z\"}",
+     "\"ab\"",
+     "[] minLength minLength: 'ab' is too short\n"
+     "[] maxLength maxLength: 'ab' is too long\n"
+     "[] pattern z: 'ab' does not match '^z'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"maxItems\":1,\"minItems\":5,\"uniqueItems\":true,\"items\":{\"type\":\"string\"}}",
+     "[1,\"a\",1]",
+     "[] maxItems maxItems: [1, 'a', 1] is too long\n"
+     "[] minItems minItems: [1, 'a', 1] is too short\n"
+     "[] uniqueItems uniqueItems: [1, 'a', 1] has non-unique elements\n"
+     "[/0] type 0: 1 is not of type 'string'\n"
+     "[/2] type 2: 1 is not of type 'string'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"prefixItems\":[{\"type\":\"integer\"}],\"items\":false}",
+     "[\"x\",2,\"y\"]",
+     "[/0] type 0: 'x' is not of type 'integer'\n"
+     "[] items items: Expected at most 1 items, but found 3\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"items\":false}", "[1,2]",
+     "[] items items: Additional items are not allowed (1, 2 were unexpected)\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"contains\":{\"type\":\"string\"},\"minContains\":2,\"maxContains\":3}", "[1,\"a\"]",
+     "[] minContains minContains: Too few items match the given schema (expected at least 2 but "
+     "only 1 matched)\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"contains\":{\"type\":\"string\"},\"maxContains\":1}",
+     "[\"a\",\"b\",1]",
+     "[] maxContains maxContains: Too many items match the given schema (expected at most 1)\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"contains\":{\"type\":\"string\"}}", "[1,2]",
+     "[] contains contains: [1, 2] does not contain items matching the given schema\n"},
+    {HERALD_JSONSCHEMA_DRAFT7, "{\"contains\":{\"type\":\"string\"}}", "[1,2]",
+     "[] contains contains: None of [1, 2] are valid under the given schema\n"},
+    {HERALD_JSONSCHEMA_DRAFT7,
+     "{\"items\":[{\"type\":\"integer\"},{\"type\":\"string\"}],\"additionalItems\":false}",
+     "[\"a\",1,true,null]",
+     "[/0] type 0: 'a' is not of type 'integer'\n"
+     "[/1] type 1: 1 is not of type 'string'\n"
+     "[] additionalItems additionalItems: Additional items are not allowed (True, None were "
+     "unexpected)\n"},
+    {HERALD_JSONSCHEMA_DRAFT7,
+     "{\"items\":[{\"type\":\"integer\"}],\"additionalItems\":{\"type\":\"string\"}}",
+     "[1,2,\"x\",3]",
+     "[/1] type 1: 2 is not of type 'string'\n"
+     "[/3] type 3: 3 is not of type 'string'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"maxProperties\":1,\"minProperties\":4,\"required\":[\"x\",\"y\",\"a\"]}",
+     "{\"a\":1,\"b\":2}",
+     "[] maxProperties maxProperties: {'a': 1, 'b': 2} has too many properties\n"
+     "[] minProperties minProperties: {'a': 1, 'b': 2} does not have enough properties\n"
+     "[] required a: 'x' is a required property\n"
+     "[] required a: 'y' is a required property\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"dependentRequired\":{\"a\":[\"b\",\"c\"],\"d\":[\"e\"]},\"dependentSchemas\":{\"a\":{"
+     "\"required\":[\"z\"]}}}",
+     "{\"a\":1,\"d\":2}",
+     "[] dependentRequired dependentRequired: 'b' is a dependency of 'a'\n"
+     "[] dependentRequired dependentRequired: 'c' is a dependency of 'a'\n"
+     "[] dependentRequired dependentRequired: 'e' is a dependency of 'd'\n"
+     "[] required z: 'z' is a required property\n"},
+    {HERALD_JSONSCHEMA_DRAFT7,
+     "{\"dependencies\":{\"a\":[\"b\"],\"c\":{\"properties\":{\"a\":{\"type\":\"string\"}}}}}",
+     "{\"a\":1,\"c\":2}",
+     "[] dependencies dependencies: 'b' is a dependency of 'a'\n"
+     "[/a] type a: 1 is not of type 'string'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"anyOf\":[{\"type\":\"string\"},{\"minimum\":5}],\"oneOf\":[{\"minimum\":0},{\"maximum\":"
+     "10},{\"type\":\"integer\"}],\"not\":{\"type\":\"integer\"}}",
+     "3",
+     "[] anyOf {'minimum': 5}: 3 is not valid under any of the given schemas\n"
+     "[] oneOf {'type': 'integer'}: 3 is valid under each of {'minimum': 0}, {'maximum': 10}\n"
+     "[] not not: 3 should not be valid under {'type': 'integer'}\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}", "3",
+     "[] oneOf {'type': 'null'}: 3 is not valid under any of the given schemas\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"if\":{\"minimum\":0},\"then\":{\"multipleOf\":2},\"else\":{\"const\":-1}}", "3",
+     "[] multipleOf multipleOf: 3 is not a multiple of 2\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"if\":{\"minimum\":0},\"then\":{\"multipleOf\":2},\"else\":{\"const\":-1}}", "-3",
+     "[] const const: -1 was expected\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"properties\":{\"a/"
+     "b\":{\"type\":\"string\"},\"c~d\":{\"items\":{\"type\":\"integer\"}}},\"patternProperties\":{"
+     "\"^x\":{\"maximum\":0},\"^c\":{\"type\":\"array\"}},\"additionalProperties\":false}",
+     "{\"c~d\":[1,\"z\"],\"a/b\":1,\"x1\":5,\"zz\":1,\"yy\":2}",
+     "[/a~1b] type a/b: 1 is not of type 'string'\n"
+     "[/c~0d/1] type 1: 'z' is not of type 'integer'\n"
+     "[/x1] maximum x1: 5 is greater than the maximum of 0\n"
+     "[] additionalProperties additionalProperties: 'yy', 'zz' do not match any of the regexes: "
+     "'^c', '^x'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"properties\":{\"a\":true},\"patternProperties\":{\"^x\":true,\"^b\":true},"
+     "\"additionalProperties\":false}",
+     "{\"a\":1,\"zz\":1,\"yy\":2}",
+     "[] additionalProperties additionalProperties: 'yy', 'zz' do not match any of the regexes: "
+     "'^b', '^x'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"propertyNames\":{\"maxLength\":2,\"pattern\":\"^a\"},\"additionalProperties\":{\"type\":"
+     "\"integer\"}}",
+     "{\"abc\":1,\"b\":\"x\"}",
+     "[] maxLength maxLength: 'abc' is too long\n"
+     "[] pattern a: 'b' does not match '^a'\n"
+     "[/b] type b: 'x' is not of type 'integer'\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12, "{\"prefixItems\":[true],\"unevaluatedItems\":false}",
+     "[1,2,3]",
+     "[] unevaluatedItems unevaluatedItems: Unevaluated items are not allowed (2, 3 were "
+     "unexpected)\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"prefixItems\":[true],\"unevaluatedItems\":{\"type\":\"string\"}}", "[1,2,\"x\",3]",
+     "[] unevaluatedItems unevaluatedItems: Unevaluated items are not valid under the given schema "
+     "(2, 3 were unexpected)\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"properties\":{\"a\":true},\"unevaluatedProperties\":{\"type\":\"string\"}}",
+     "{\"a\":1,\"b\":2,\"c\":\"x\"}",
+     "[] unevaluatedProperties unevaluatedProperties: Unevaluated properties are not valid under "
+     "the given schema ('b' was unexpected)\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"properties\":{\"a\":false,\"b\":{\"$ref\":\"#/$defs/"
+     "d\"}},\"$defs\":{\"d\":{\"type\":\"object\",\"required\":[\"q\"]}}}",
+     "{\"a\":1,\"b\":{}}",
+     "[/a] false a: False schema does not allow 1\n"
+     "[/b] required b: 'q' is a required property\n"},
+    {HERALD_JSONSCHEMA_DRAFT2020_12,
+     "{\"allOf\":[{\"type\":\"object\"},{\"required\":[\"a\"]},{\"properties\":{\"b\":{\"enum\":[{"
+     "\"x\":null}]}}}]}",
+     "{\"b\":[1.0,\"\\u00e9\"]}",
+     "[] required a: 'a' is a required property\n"
+     "[/b] enum b: [1.0, 'é'] is not one of [{'x': None}]\n"},
+};
+
+static char *
+render_errors(const herald_jsonschema_errors *e)
+{
+    size_t cap = 64;
+    for (size_t i = 0; i < e->n; i++)
+        cap += strlen(e->v[i].path) + strlen(e->v[i].keyword) + strlen(e->v[i].field) +
+               strlen(e->v[i].description) + 8;
+    char *out = malloc(cap);
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < e->n; i++)
+        n += (size_t)snprintf(out + n, cap - n, "[%s] %s %s: %s\n", e->v[i].path, e->v[i].keyword,
+                              e->v[i].field, e->v[i].description);
+    return out;
+}
+
+Test(jsonschema, every_error_in_order)
+{
+    for (size_t t = 0; t < sizeof(every_error) / sizeof(every_error[0]); t++) {
+        herald_jsonschema *s = compile(every_error[t].schema, every_error[t].dialect);
+        herald_jsonschema_errors e = HERALD_JSONSCHEMA_ERRORS_INIT;
+        json_t *j = json_loads(every_error[t].inst, JSON_DECODE_ANY, NULL);
+        cr_assert_not_null(j, "%s", every_error[t].inst);
+        cr_expect_eq(herald_jsonschema_validate(s, j, &e, 0), -1, "%s", every_error[t].schema);
+        char *all = render_errors(&e);
+        cr_expect_str_eq(all, every_error[t].errors, "%s against %s", every_error[t].inst,
+                         every_error[t].schema);
+        herald_jsonschema_errors_free(&e);
+        for (size_t max = 1; max <= 2; max++) {
+            cr_expect_eq(herald_jsonschema_validate(s, j, &e, max), -1);
+            char *head = render_errors(&e);
+            size_t want = 0;
+            for (size_t k = 0, lines = 0; all[k] && lines < max; k++)
+                if (all[k] == '\n')
+                    want = k + 1, lines++;
+            cr_expect(strlen(head) == want && !strncmp(head, all, want),
+                      "%s against %s, %zu error(s): %s", every_error[t].inst, every_error[t].schema,
+                      max, head);
+            free(head);
+            herald_jsonschema_errors_free(&e);
+        }
+        cr_expect_eq(herald_jsonschema_validate(s, j, NULL, 0), -1);
+        free(all);
+        json_decref(j);
+        herald_jsonschema_free(s);
+    }
 }
 
 /* Kinto: records validated with validator_for's default (2020-12), the collection's
@@ -229,22 +428,29 @@ Test(jsonschema, strings_and_regexes)
     herald_jsonschema_free(s);
 }
 
+/* Validating 'inst' against 'schema' is stopped by a bound: one error, saying 'why'. */
+static void
+expect_aborted(const char *schema, const char *inst, const char *why)
+{
+    herald_jsonschema *s = compile(schema, HERALD_JSONSCHEMA_DEFAULT);
+    herald_jsonschema_errors e = HERALD_JSONSCHEMA_ERRORS_INIT;
+    cr_expect_eq(run(s, inst, &e), -1);
+    cr_assert_eq(e.n, 1);
+    cr_expect(strstr(e.v[0].description, why) != NULL, "%s", e.v[0].description);
+    herald_jsonschema_errors_free(&e);
+    herald_jsonschema_free(s);
+}
+
 /* A catastrophic regular expression and exponential applicators end as errors. */
 Test(jsonschema, bounded_cost, .timeout = 20)
 {
-    herald_jsonschema *s = compile("{\"pattern\":\"^(a+)+$\"}", HERALD_JSONSCHEMA_DEFAULT);
     char inst[128];
     memset(inst, 'a', sizeof(inst));
     inst[0] = '"';
     inst[100] = '!';
     inst[101] = '"';
     inst[102] = '\0';
-    herald_jsonschema_errors e = HERALD_JSONSCHEMA_ERRORS_INIT;
-    cr_expect_eq(run(s, inst, &e), -1);
-    cr_assert_eq(e.n, 1);
-    cr_expect(strstr(e.v[0].description, "match limit") != NULL, "%s", e.v[0].description);
-    herald_jsonschema_errors_free(&e);
-    herald_jsonschema_free(s);
+    expect_aborted("{\"pattern\":\"^(a+)+$\"}", inst, "match limit");
 
     /* 2^40 paths through anyOf: stopped by the step budget */
     char text[4096];
@@ -255,22 +461,12 @@ Test(jsonschema, bounded_cost, .timeout = 20)
                              "\"#/$defs/d%d\"}]},",
                              i, i + 1, i + 1);
     n += (size_t)sprintf(text + n, "\"d40\":false},\"$ref\":\"#/$defs/d0\"}");
-    s = compile(text, HERALD_JSONSCHEMA_DEFAULT);
-    cr_expect_eq(run(s, "1", &e), -1);
-    cr_assert_eq(e.n, 1);
-    cr_expect(strstr(e.v[0].description, "budget") != NULL, "%s", e.v[0].description);
-    herald_jsonschema_errors_free(&e);
-    herald_jsonschema_free(s);
+    expect_aborted(text, "1", "budget");
 
     /* infinite recursion on the same instance */
-    s = compile("{\"$ref\":\"#\"}", HERALD_JSONSCHEMA_DEFAULT);
-    cr_expect_eq(run(s, "1", &e), -1);
-    cr_assert_eq(e.n, 1);
-    cr_expect(strstr(e.v[0].description, "recursion") != NULL, "%s", e.v[0].description);
-    herald_jsonschema_errors_free(&e);
+    expect_aborted("{\"$ref\":\"#\"}", "1", "recursion");
     /* not cannot turn an abort into success */
-    herald_jsonschema_free(s);
-    s = compile("{\"not\":{\"$ref\":\"#\"}}", HERALD_JSONSCHEMA_DEFAULT);
+    herald_jsonschema *s = compile("{\"not\":{\"$ref\":\"#\"}}", HERALD_JSONSCHEMA_DEFAULT);
     cr_expect_eq(run(s, "1", NULL), -1);
     herald_jsonschema_free(s);
 }
