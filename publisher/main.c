@@ -23,7 +23,8 @@
  *                   they share: deny, status, preconditions, permissions, listing)
  *   model, services objects.c (Redis views and guarded writes), store.c (connection, Lua
  *                   scripts), accounts.c (argon2id workers, credential cache), auth.c
- *                   (the admin), settings.c
+ *                   (the admin), schema.c (collection JSON schemas: checks, the
+ *                   compiled-schema cache, validation), settings.c
  *   response        reply.c (status, headers and JSON bodies of a pub_resp)
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
@@ -58,6 +59,7 @@
 #include "httpd.h"
 #include "call.h"
 #include "pipeline.h"
+#include "schema.h"
 #include "settings.h"
 #include "store.h"
 
@@ -236,6 +238,7 @@ main(int argc, char **argv)
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
     pub_settings settings;
+    pub_schema *schema = NULL;
     herald_redis_url url;
     char err[512], host[256], listen_str[300];
     int port, rc = 1;
@@ -316,12 +319,23 @@ main(int argc, char **argv)
     if (pub_store_ready(store) != 0)
         herald_warn("redis %s not reachable yet; answering 503 until it is", redis_url);
 
+    /* Collection JSON schemas (schema.h). experimental_collection_schema_validation
+     * comes from the environment only until it joins the settings table. */
+    pub_schema_opts schema_opts = PUB_SCHEMA_OPTS_DEFAULT;
+    if (pub_schema_opts_enable(&schema_opts,
+                               getenv("HERALD_EXPERIMENTAL_COLLECTION_SCHEMA_VALIDATION")) != 0) {
+        herald_error("experimental_collection_schema_validation: expected true or false");
+        goto done;
+    }
+    schema = pub_schema_new(&schema_opts);
+
     snprintf(listen_str, sizeof(listen_str), "%s:%d", host, port);
     pub_app app = {
         .store = store,
         .auth = auth,
         .accounts = accounts,
         .settings = &settings,
+        .schema = schema,
         .default_host = listen_str,
     };
     pub_httpd_opts ho = {settings.max_body_bytes, (int)settings.idle_timeout_seconds * 1000,
@@ -358,6 +372,7 @@ done:
     if (base)
         event_base_free(base);
     pub_store_free(store);
+    pub_schema_free(schema);
     pub_auth_free(auth);
     pub_settings_free(&settings);
     herald_config_free(cfg);
