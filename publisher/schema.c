@@ -113,6 +113,8 @@ pub_schema_cached(const pub_schema *s)
 
 /* ---- replies ---- */
 
+static void reply_invalid(pub_resp *r, json_t *name, const char *description);
+
 /* The attributes a resource may hold. */
 static const char *const *
 attrs_of(enum pub_res res)
@@ -142,14 +144,14 @@ pub_schema_check_attrs(pub_resp *r, enum pub_res res, const json_t *data)
                      "functionality.",
                      text ? text : "?");
             free(text);
-            pub_reply_invalid(r, "body", name, err);
+            reply_invalid(r, json_string(name), err);
             return -1;
         }
         /* Kinto skips the check of an empty mapping: it removes validation. */
         if (json_object_size(v) == 0)
             continue;
         if (herald_jsonschema_check(v, err, sizeof(err)) != 0) {
-            pub_reply_invalid(r, "body", name, err);
+            reply_invalid(r, json_string(name), err);
             return -1;
         }
     }
@@ -175,11 +177,25 @@ reply_invalid(pub_resp *r, json_t *name, const char *description)
     else
         herald_buf_printf(&msg, "%s in body: %s", ns, description);
     json_t *desc = json_string(description);
-    json_t *details =
-        json_pack("[{s:s,s:o,s:o}]", "location", "body", "name", name ? name : json_null(),
-                  "description", desc ? desc : json_string("invalid"));
-    pub_reply_error(r, 400, HERALD_ERRNO_INVALID_PARAMETERS, herald_buf_cstr(&msg), details);
-    json_decref(details);
+    json_t *m = json_string(herald_buf_cstr(&msg));
+    /* Kinto's json_error_handler says "Invalid parameters" where its generic 400 says
+     * "Bad Request" (reply.h), so this body is built here. */
+    json_t *err =
+        json_pack("{s:i,s:i,s:s,s:o,s:[{s:s,s:o,s:o}]}", "code", 400, "errno",
+                  HERALD_ERRNO_INVALID_PARAMETERS, "error", "Invalid parameters", "message",
+                  m ? m : json_string("invalid"), "details", "location", "body", "name",
+                  name ? name : json_null(), "description", desc ? desc : json_string("invalid"));
+    herald_buf out = HERALD_BUF_INIT;
+    char *text = err ? json_dumps(err, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (text) {
+        herald_buf_puts(&out, text);
+        pub_reply_json(r, 400, &out, 0);
+    } else {
+        pub_reply_internal(r);
+    }
+    free(text);
+    json_decref(err);
+    herald_buf_free(&out);
     herald_buf_free(&msg);
 }
 
