@@ -138,7 +138,8 @@ pub_schema_check_attrs(pub_resp *r, enum pub_res res, const json_t *data)
         snprintf(name, sizeof(name), "data.%s", attrs[i]);
         if (!json_is_object(v)) {
             /* colander's Mapping, which Kinto's JSONSchemaMapping is. */
-            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *text = json_is_string(v) ? herald_mem_strdup(json_string_value(v))
+                                           : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
             snprintf(err, sizeof(err),
                      "\"%.200s\" is not a mapping type: Does not implement dict-like "
                      "functionality.",

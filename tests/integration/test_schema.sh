@@ -60,7 +60,8 @@ req PUT $C1 "{\"data\":{\"schema\":$BAD_SCHEMA}}"
 h_check "invalid schema -> 400 107 data.schema" h_eq "$S/$(B d.errno)/$(B d.error)/$(B 'd.details[0].name')/$(B 'd.details[0].location')" "400/107/Invalid parameters/data.schema/body"
 h_check "invalid schema: Kinto's message" h_eq "$(B d.message)" "data.schema in body: type$WASH"
 req PUT $C1 '{"data":{"schema":"nope"}}'
-h_check "a schema that is not an object -> 400" h_eq "$S/$(B d.errno)" "400/107"
+h_check "a schema that is not an object -> 400" h_eq "$S/$(B d.errno)/$(B d.message)" \
+    '400/107/data.schema in body: "nope" is not a mapping type: Does not implement dict-like functionality.'
 req PUT $C1 '{"data":{"schema":{"type":"object","properties":{"x":{"$ref":"#/definitions/nowhere"}}}}}'
 h_check "a schema with an unresolvable \$ref -> 400 (refused when set)" h_eq "$S/$(B d.errno)" "400/107"
 req PUT $C1 '{"data":{"schema":{"$ref":"https://example.com/s.json"}}}'
