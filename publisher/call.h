@@ -27,6 +27,7 @@
 #include "objects.h"
 #include "path.h"
 #include "perms.h"
+#include "schema.h"
 #include "settings.h"
 #include "store.h"
 #include "throttle.h"
@@ -36,6 +37,7 @@ typedef struct pub_app {
     pub_auth *auth;
     pub_accounts *accounts;
     const pub_settings *settings;
+    pub_schema *schema;       /* collection JSON schemas (NULL: validation off) */
     const char *default_host; /* "host:port" for absolute URLs when there is no Host */
     pub_throttle *throttle;   /* failed logins (the pipeline's) */
     int forwarded_depth;      /* trusted X-Forwarded-For entries (throttle.h) */

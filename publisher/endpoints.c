@@ -51,6 +51,11 @@ pub_endpoints_root(pub_call *c)
                                        "from all backends.",
                                        "https://kinto.readthedocs.io/en/latest/configuration/"
                                        "settings.html#activating-the-flush-endpoint"));
+    if (pub_schema_enabled(c->app->schema))
+        json_object_set_new(caps, "schema",
+                            capability("Validates collection records with JSON schemas.",
+                                       "https://kinto.readthedocs.io/en/latest/api/1.x/"
+                                       "collections.html#collection-json-schema"));
     /* The signer's public keys, as it publishes them (schema.h herald:signer:keys). */
     json_t *signer = capability("Ed25519 signatures of every published collection "
                                 "(herald-snapshot-v1).",

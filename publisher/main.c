@@ -25,7 +25,8 @@
  *   model, services objects.c (Redis views and guarded writes), store.c (connection, Lua
  *                   scripts), accounts.c (argon2id workers, credential cache, dummy
  *                   hash), auth.c (the admin), throttle.c (failed-login throttling),
- *                   metrics.c (counters, /metrics page), settings.c
+ *                   metrics.c (counters, /metrics page), schema.c (collection JSON
+ *                   schemas: checks, the compiled-schema cache, validation), settings.c
  *   response        reply.c (status, headers and JSON bodies of a pub_resp)
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
@@ -55,6 +56,7 @@
 #include "httpd.h"
 #include "call.h"
 #include "pipeline.h"
+#include "schema.h"
 #include "settings.h"
 #include "store.h"
 #include "throttle.h"
@@ -139,6 +141,7 @@ main(int argc, char **argv)
     pub_throttle *throttle = NULL;
     pub_metrics metrics;
     pub_settings settings;
+    pub_schema *schema = NULL;
     herald_redis_url url;
     char listen_str[300];
     int rc;
@@ -189,12 +192,15 @@ main(int argc, char **argv)
     if (pub_store_ready(store) != 0)
         herald_warn("redis %s not reachable yet; answering 503 until it is", redis_url);
 
+    schema = pub_schema_new(&settings.schema);
+
     snprintf(listen_str, sizeof(listen_str), "%s:%d", host, port);
     pub_app app = {
         .store = store,
         .auth = auth,
         .accounts = accounts,
         .settings = &settings,
+        .schema = schema,
         .default_host = listen_str,
         .throttle = throttle,
         .forwarded_depth = settings.throttle.forwarded_depth,
@@ -235,6 +241,7 @@ done:
     if (base)
         event_base_free(base);
     pub_store_free(store);
+    pub_schema_free(schema);
     pub_auth_free(auth);
     pub_settings_free(&settings);
     return rc;

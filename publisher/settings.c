@@ -83,6 +83,12 @@ static const herald_setting table[] = {
     GRANT(account, read, ""),
     GRANT(account, write, ""),
     GRANT(account, create, ""),
+    /* Collection JSON schemas (schema.h, docs/publisher.md "Schemas"). */
+    {"experimental_collection_schema_validation", HERALD_SETTING_BOOL, "false", 0, 0, NULL,
+     "validate records (and collections, groups) against their JSON schemas, as Kinto",
+     S(schema.enabled)},
+    {"schema_cache_size", HERALD_SETTING_INT, "256", 1, 1000000, NULL,
+     "compiled JSON schemas kept in memory", S(schema.cache_size)},
     /* Login throttling (throttle.h, docs/publisher.md "Logins"). */
     {"login_throttle_failures", HERALD_SETTING_INT, "5", 1, 1000, NULL,
      "failed logins of one account from one address before its attempts are delayed",

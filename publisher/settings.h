@@ -13,6 +13,7 @@
 
 #include "herald/config.h"
 #include "perms.h"
+#include "schema.h"
 #include "throttle.h"
 
 typedef struct pub_settings {
@@ -42,6 +43,7 @@ typedef struct pub_settings {
     char *project_docs;
     pub_grants grants;
     pub_throttle_opts throttle; /* login_throttle_*, trusted_forwarded_for_depth */
+    pub_schema_opts schema;     /* experimental_collection_schema_validation, schema_cache_size */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

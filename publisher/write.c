@@ -13,6 +13,7 @@
 #include "herald/kerror.h"
 #include "patch.h"
 #include "reply.h"
+#include "schema.h"
 #include "stamp.h"
 
 #define WRITE_ATTEMPTS 5
@@ -485,6 +486,30 @@ write_content(struct write *w)
     return validate_data(w->c, w->res, w->data, w->mode != PUB_WRITE_PATCH);
 }
 
+/* The schema attributes and, with validation on, the data against its schemas
+ * (schema.h); a record validated against its collection's schema gets `schema`. */
+static int
+write_schema(struct write *w)
+{
+    const pub_path *p = w->p;
+    if (pub_schema_check_attrs(w->c->resp, w->res, w->data) != 0)
+        return -1;
+    if (w->level < 1 || p->res[0] != PUB_RES_BUCKET || !pub_schema_enabled(w->c->app->schema))
+        return 0;
+    pub_schema_parents par;
+    memset(&par, 0, sizeof(par));
+    /* write_check answered 404 unless every ancestor exists. */
+    par.bucket_id = p->ids[0];
+    par.bucket_json = w->v.obj[0]->str;
+    par.bucket_len = w->v.obj[0]->len;
+    if (w->res == PUB_RES_RECORD) {
+        par.collection_id = p->ids[1];
+        par.collection_json = w->v.obj[1]->str;
+        par.collection_len = w->v.obj[1]->len;
+    }
+    return pub_schema_validate(w->c->app->schema, w->c->resp, w->res, &par, w->data);
+}
+
 /* What the server adds: the password hash, the writers. */
 static int
 write_complete(struct write *w)
@@ -610,7 +635,8 @@ write_once(pub_call *c, const pub_path *p, enum pub_write_mode mode, const json_
     w.res = p->res[w.level];
     pub_args_init(&w.pargs);
     if (write_read(&w) == 0 && write_check(&w) == 0 && write_precondition(&w) == 0 &&
-        write_content(&w) == 0 && write_complete(&w) == 0 && write_encode(&w) == 0)
+        write_content(&w) == 0 && write_schema(&w) == 0 && write_complete(&w) == 0 &&
+        write_encode(&w) == 0)
         rc = write_store(&w);
     json_decref(w.data);
     json_decref(w.perms);

@@ -14,6 +14,8 @@
  *   precondition If-Match / If-None-Match (412); POST of an existing id answers it
  *   content      the new data and permissions from the body (PUT, the three PATCH
  *                flavours of patch.h), validated (400)
+ *   schema       the schema attributes checked, the data validated against the
+ *                collection's and the bucket's JSON schemas (schema.h; 400)
  *   complete     the account password replaced by its hash; the writer kept among
  *                the writers
  *   encode       the stored form (stamp.h) and its size limit; an unchanged PATCH is
