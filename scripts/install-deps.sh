@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(build-essential cmake pkg-config curl redis-server
       libevent-dev libhiredis-dev libsodium-dev libzstd-dev libjansson-dev zlib1g-dev
       libpcre2-dev json-schema-test-suite
-      libcriterion-dev clang libclang-rt-14-dev wrk zstd)
+      libcriterion-dev clang libclang-rt-14-dev wrk zstd
+      varnish lintian dpkg-dev systemd)
 # Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
 if [ "${HERALD_DEPS_EXTRA:-0}" = 1 ]; then
     pkgs+=(nginx-light valgrind strace)
