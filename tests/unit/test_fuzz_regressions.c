@@ -4,9 +4,9 @@
  * libFuzzer targets (fuzz/check_*.c), here built with the project's compiler and
  * sanitizers. One parameterized case per file, so a crash names its input.
  *
- * The checks and the read server's request parser are compiled into this test
- * directly: the parser is server-internal (not in libherald), and the checks are the
- * fuzz targets' own code, so a regression input is judged exactly as when it was found.
+ * The checks (fuzz/check_*.c) are linked into this test (tests/CMakeLists.txt): they are
+ * the fuzz targets' own code, so a regression input is judged exactly as when it was
+ * found.
  * docs/fuzzing.md says how to add a file.
  */
 #include <criterion/criterion.h>
@@ -16,14 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fuzz/fuzz_checks.h"
+#include "fuzz_checks.h"
+#include "herald/listing.h"
 #include "test_fixture.h"
-
-#include "../../fuzz/check_http.c"
-#include "../../fuzz/check_jcs.c"
-#include "../../fuzz/check_jsonschema.c"
-#include "../../fuzz/check_listing.c"
-#include "../../fuzz/check_snapshot.c"
 
 static const struct {
     const char *name;
