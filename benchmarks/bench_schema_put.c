@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "herald/clock.h"
 #include "herald/mem.h"
 
 static const char SCHEMA[] =
@@ -49,14 +50,6 @@ static const char SCHEMA[] =
     "\"created\":{\"type\":\"string\"}}}},"
     "\"oneOf\":[{\"required\":[\"issuerName\",\"serialNumber\"]},"
     "{\"required\":[\"subject\",\"pubKeyHash\"]}]}";
-
-static double
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static void
 die(const char *what, const char *why)
@@ -189,9 +182,9 @@ put_one(conn *c, const char *bucket, long i)
              "\"https://bugzilla.mozilla.org/show_bug.cgi?id=%ld\",\"who\":\"\",\"why\":\"\","
              "\"name\":\"record %ld\",\"created\":\"2024-01-01T00:00:00Z\"}}}",
              i, 1000000 + i, i);
-    double t0 = mono_ms();
+    double t0 = ((double)herald_clock_mono_ns() / 1e6);
     int st = exchange(c, "PUT", path, body);
-    double ms = mono_ms() - t0;
+    double ms = ((double)herald_clock_mono_ns() / 1e6) - t0;
     if (st != 201 && st != 200)
         die("PUT", c->in.data);
     return ms;

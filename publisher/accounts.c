@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 
@@ -46,14 +47,6 @@ struct pub_accounts {
     long long ttl_ms;
     char *dummy_hash;
 };
-
-static long long
-monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 pub_job *
 pub_job_new(enum pub_job_kind kind, const char *password, size_t pwlen, const char *hash,
@@ -95,25 +88,17 @@ pub_accounts_hash_now(const char *password, size_t pwlen)
     return herald_mem_strdup(out);
 }
 
-static long long
-monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 run_job(pub_job *j)
 {
-    j->started_us = monotonic_us();
+    j->started_us = herald_clock_mono_ns() / 1000;
     if (j->kind == PUB_JOB_HASH) {
         j->hash = pub_accounts_hash_now(j->password, j->pwlen);
         j->ok = j->hash != NULL;
     } else {
         j->ok = j->hash && crypto_pwhash_str_verify(j->hash, j->password, j->pwlen) == 0;
     }
-    j->finished_us = monotonic_us();
+    j->finished_us = herald_clock_mono_ns() / 1000;
 }
 
 static void *
@@ -267,7 +252,7 @@ int
 pub_accounts_submit(pub_accounts *a, pub_job *job)
 {
     int rc = -1;
-    job->queued_us = monotonic_us();
+    job->queued_us = herald_clock_mono_ns() / 1000;
     pthread_mutex_lock(&a->lock);
     if (a->queued < QUEUE_MAX) {
         job->next = NULL;
@@ -299,7 +284,7 @@ int
 pub_accounts_cache_check(pub_accounts *a, const char *user, const char *password, size_t pwlen)
 {
     unsigned char d[DIGEST_BYTES];
-    long long now = monotonic_ms();
+    long long now = herald_clock_mono_ms();
     int hit = 0;
     if (a->ttl_ms <= 0)
         return 0;
@@ -318,7 +303,7 @@ pub_accounts_cache_check(pub_accounts *a, const char *user, const char *password
 void
 pub_accounts_cache_add(pub_accounts *a, const char *user, const char *password, size_t pwlen)
 {
-    long long now = monotonic_ms();
+    long long now = herald_clock_mono_ms();
     struct cache_entry *slot = &a->cache[0];
     if (a->ttl_ms <= 0 || strlen(user) >= USER_MAX)
         return;

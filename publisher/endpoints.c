@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/schema.h"
 #include "reply.h"
@@ -159,14 +160,11 @@ pub_endpoints_metrics(pub_call *c)
     const pub_app *app = c->app;
     pub_metrics_gauges g = {0, 0, 0, 0};
     herald_buf body = HERALD_BUF_INIT;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     if (app->accounts)
         g.queue_depth = pub_accounts_depth(app->accounts);
     if (app->throttle) {
         pub_throttle_stats st;
-        pub_throttle_stats_get(app->throttle, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-                               &st);
+        pub_throttle_stats_get(app->throttle, herald_clock_mono_ms(), &st);
         g.throttle_entries = st.entries;
         g.throttle_capacity = st.capacity;
         g.throttle_evictions = st.evictions;

@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "dispatch.h"
+#include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
 #include "herald/log.h"
@@ -30,9 +31,9 @@ typedef struct pub_ctx {
     pub_req req;
     pub_user user;
     pub_hashes hashes;
-    int pending; /* worker jobs not back yet */
-    int failed;  /* a job could not be queued */
-    struct timespec t0;
+    int pending;     /* worker jobs not back yet */
+    int failed;      /* a job could not be queued */
+    int64_t t0_ns;   /* herald_clock_mono_ns() when the request arrived */
     char *login;     /* the user name of a login charged to the throttle, until settled */
     int dummy;       /* the verification runs against the dummy hash (no such account) */
     char client[64]; /* the client address (throttle.h) */
@@ -106,14 +107,6 @@ decorate(const pub_app *app, const pub_req *req, pub_resp *resp)
     }
 }
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Counts a finished argon2id job (its queue wait and run time). */
 static void
 count_job(const pub_app *app, const pub_job *job)
@@ -136,7 +129,7 @@ settle(pub_ctx *ctx, int ok)
     pub_throttle_result r;
     if (!ctx->login)
         return;
-    long long now = now_ms();
+    long long now = herald_clock_mono_ms();
     pub_throttle_done(app->throttle, ctx->login, ctx->client, ok, now, &r);
     if (ok == 1)
         app->metrics->logins[PUB_LOGIN_SUCCESS]++;
@@ -162,15 +155,12 @@ settle(pub_ctx *ctx, int ok)
 static void
 send_resp(pub_ctx *ctx, pub_resp *resp)
 {
-    struct timespec t1;
     decorate(ctx->app, &ctx->req, resp);
     pub_metrics_response(ctx->app->metrics, resp->status);
     pub_httpd_reply(ctx->conn, resp, ctx->req.method == PUB_HEAD);
     ctx->conn = NULL;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     herald_info("%s %s %d %.1fms", ctx->req.method_name, ctx->req.path, resp->status,
-                (double)(t1.tv_sec - ctx->t0.tv_sec) * 1e3 +
-                    (double)(t1.tv_nsec - ctx->t0.tv_nsec) / 1e6);
+                (double)(herald_clock_mono_ns() - ctx->t0_ns) / 1e6);
 }
 
 /* Step 5: dispatch and reply; frees the context. */
@@ -408,7 +398,7 @@ authenticate(pub_ctx *ctx)
     /* Every login, whatever the account, passes the throttle before any verification
      * (also the credential cache: a cached password is no free guess). */
     pub_throttle_client(ctx->client, sizeof(ctx->client), &ctx->req, ctx->app->forwarded_depth);
-    int wait = pub_throttle_check(ctx->app->throttle, user, ctx->client, now_ms());
+    int wait = pub_throttle_check(ctx->app->throttle, user, ctx->client, herald_clock_mono_ms());
     if (wait > 0) {
         pub_resp resp;
         sodium_memzero(buf, sizeof(buf));
@@ -477,7 +467,7 @@ pub_pipeline_handle(pub_httpd_conn *conn, pub_req *req, void *arg)
 {
     pub_app *app = arg;
     pub_ctx *ctx = herald_mem_calloc(1, sizeof(*ctx));
-    clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
+    ctx->t0_ns = herald_clock_mono_ns();
     ctx->app = app;
     ctx->conn = conn;
     ctx->req = *req; /* taken over */
