@@ -8,11 +8,13 @@
  * draft's top directory) must all pass unless listed in 'skips' below with the reason;
  * optional ones (optional/, optional/format/) are reported, not required.
  *
- * The suite is Debian's json-schema-test-suite (/usr/share/json-schema-test-suite),
- * installed by scripts/install-deps.sh, or the directory named by
- * HERALD_JSON_SCHEMA_SUITE (a checkout of the upstream repository: Debian 12's package,
- * 2.0.0, predates draft2020-12). A missing draft7 fails the test; a missing draft2020-12
- * is reported and skipped, since no Debian 12 package carries it.
+ * Each draft is taken from the first of these that has it: the directory named by
+ * HERALD_JSON_SCHEMA_SUITE (a checkout of the upstream repository), the folder
+ * json-schema-test-suite in the shared/ folder beside the repository (where the
+ * upstream suite can be laid as data), and Debian's json-schema-test-suite
+ * (/usr/share/json-schema-test-suite, installed by scripts/install-deps.sh). Debian 12's
+ * package, 2.0.0, predates draft2020-12: a missing draft7 fails the test; a missing
+ * draft2020-12 is reported and skipped.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -188,13 +190,29 @@ run_dir(const char *draft, const char *root, const char *sub, struct tally *t, b
     free(names);
 }
 
+/* The first suite root that has tests/'draft' (see the top of the file), or NULL. */
 static const char *
-suite_root(void)
+suite_root(const char *draft)
 {
     static char root[1024];
     const char *env = getenv("HERALD_JSON_SCHEMA_SUITE");
-    snprintf(root, sizeof(root), "%s", env && *env ? env : "/usr/share/json-schema-test-suite");
-    return root;
+    const char *src = getenv("HERALD_SOURCE_DIR");
+    char shared[1024] = "";
+    if (src && *src)
+        snprintf(shared, sizeof(shared), "%s/../shared/json-schema-test-suite", src);
+    const char *roots[] = {env, shared, "/usr/share/json-schema-test-suite"};
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        char dir[1200];
+        struct stat st;
+        if (!roots[i] || !*roots[i])
+            continue;
+        snprintf(dir, sizeof(dir), "%s/tests/%s", roots[i], draft);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(root, sizeof(root), "%s", roots[i]);
+            return root;
+        }
+    }
+    return NULL;
 }
 
 static void
@@ -202,18 +220,21 @@ run_draft(const char *draft, enum herald_jsonschema_dialect dialect, bool requir
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     char dir[1200];
-    snprintf(dir, sizeof(dir), "%s/tests/%s", suite_root(), draft);
+    const char *root = suite_root(draft);
     struct stat st;
-    if (stat(dir, &st) != 0) {
+    if (!root) {
         if (required_present)
-            cr_assert_fail("%s not found: install the json-schema-test-suite package "
+            cr_assert_fail("tests/%s not found: install the json-schema-test-suite package "
                            "(scripts/install-deps.sh) or set HERALD_JSON_SCHEMA_SUITE",
-                           dir);
-        printf("%s: %s not found (Debian 12's json-schema-test-suite has no %s; set "
-               "HERALD_JSON_SCHEMA_SUITE to an upstream checkout): SKIPPED\n",
-               draft, dir, draft);
+                           draft);
+        printf("%s: not found (Debian 12's json-schema-test-suite has no %s; set "
+               "HERALD_JSON_SCHEMA_SUITE to an upstream checkout or lay one in "
+               "shared/json-schema-test-suite): SKIPPED\n",
+               draft, draft);
         return;
     }
+    snprintf(dir, sizeof(dir), "%s/tests/%s", root, draft);
+    printf("%s: from %s\n", draft, root);
     struct tally req = {0, 0, 0}, opt = {0, 0, 0};
     run_dir(draft, dir, "", &req, true, dialect);
     char odir[1300];
