@@ -16,27 +16,7 @@
 #include "herald/clock.h"
 #include "herald/jsonschema.h"
 
-/* Realistic: what OneCRL records hold, with formats and patterns as a collection
- * manager would write them. */
-static const char SCHEMA[] =
-    "{\"type\":\"object\",\"additionalProperties\":false,"
-    "\"required\":[\"enabled\",\"details\"],"
-    "\"properties\":{"
-    "\"id\":{\"type\":\"string\"},\"last_modified\":{\"type\":\"integer\"},"
-    "\"schema\":{\"type\":\"integer\"},"
-    "\"enabled\":{\"type\":\"boolean\",\"default\":true},"
-    "\"issuerName\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9+/"
-    "]+={0,2}$\",\"maxLength\":4096},"
-    "\"serialNumber\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9+/"
-    "]+={0,2}$\",\"maxLength\":256},"
-    "\"subject\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9+/]+={0,2}$\"},"
-    "\"pubKeyHash\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9+/]{43}=$\"},"
-    "\"details\":{\"type\":\"object\",\"additionalProperties\":false,"
-    "\"properties\":{\"bug\":{\"type\":\"string\"},\"who\":{\"type\":\"string\"},"
-    "\"why\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},"
-    "\"created\":{\"type\":\"string\"}}}},"
-    "\"oneOf\":[{\"required\":[\"issuerName\",\"serialNumber\"]},"
-    "{\"required\":[\"subject\",\"pubKeyHash\"]}]}";
+#include "bench_http.h"
 
 int
 main(int argc, char **argv)
@@ -60,7 +40,7 @@ main(int argc, char **argv)
         fprintf(stderr, "bench_jsonschema: no records in %s\n", path);
         return 1;
     }
-    json_t *schema = json_loads(SCHEMA, 0, &je);
+    json_t *schema = json_loads(bench_onecrl_schema, 0, &je);
     if (!schema) {
         fprintf(stderr, "bench_jsonschema: schema: %s\n", je.text);
         return 1;

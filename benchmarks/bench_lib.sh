@@ -1,5 +1,6 @@
 # bench_lib.sh -- what the shell benchmarks share (sourced, after `set -euo pipefail`, by
-# bench_publisher.sh, bench_signer.sh and bench_server.sh): a private temporary directory
+# bench_publisher.sh, bench_signer.sh, bench_server.sh, bench_login.sh and
+# bench_schema_put.sh): a private temporary directory
 # $TMP, removed on exit unless BENCH_KEEP_TMP=1 (or HERALD_BENCH_KEEP is set); the
 # processes in PIDS stopped on exit; free loopback ports; a private Redis.
 #

@@ -18,27 +18,11 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 N=${2:-15}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+BENCH_NAME=bench_login
+source "$SRC/benchmarks/bench_lib.sh"
 
-free_port() {
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
-    done
-    return 1
-}
 rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
-    --appendfsync always --save "" --daemonize no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$rport" "${REDIS_DURABLE[@]}"
 
 pport=$(free_port)
 export HERALD_ADMIN_PASSWORD=bench-admin
@@ -48,7 +32,7 @@ HERALD_LOG_LEVEL=warn "$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$p
     --redis "redis://127.0.0.1:$rport/0" 2>"$TMP/publisher.log" &
 PID=$!
 PIDS+=("$PID")
-until (exec 3<>/dev/tcp/127.0.0.1/$pport) 2>/dev/null; do sleep 0.05; done
+wait_port "$pport"
 URL="http://127.0.0.1:$pport/v1"
 rss() { awk '/^VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$PID/status"; }
 cpu_ms() { awk '{ print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"' }' "/proc/$PID/stat"; }

@@ -17,102 +17,18 @@
  * 2. Batch throughput: M sequential POST /v1/batch of K record PUTs each (K at most the
  *    server's batch_max_requests), reported as records per second.
  *
- * The HTTP client is a minimal HTTP/1.1 one (Content-Length bodies, which is all the
- * publisher sends), so the numbers measure the publisher and Redis, not a client library.
+ * The HTTP client is tests/support/bench_http.c, a minimal HTTP/1.1 one, so the numbers
+ * measure the publisher and Redis, not a client library.
  */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "bench_http.h"
 #include "herald/mem.h"
 #include "test_fixture.h"
-
-static void
-die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_publisher: %s: %s\n", what, why);
-    exit(1);
-}
-
-typedef struct conn {
-    int fd;
-    char host[300];
-    char auth[800]; /* "Basic ..." */
-    herald_buf in;
-} conn;
-
-static void
-conn_open(conn *c, const char *host, const char *port)
-{
-    struct addrinfo hints, *res;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, port, &hints, &res) != 0)
-        die("resolve", host);
-    c->fd = socket(res->ai_family, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, res->ai_addr, res->ai_addrlen) != 0)
-        die("connect", strerror(errno));
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    freeaddrinfo(res);
-    snprintf(c->host, sizeof(c->host), "%s:%s", host, port);
-    herald_buf_init(&c->in);
-}
-
-/* Sends one request and reads its response; returns the status. */
-static int
-exchange(conn *c, const char *method, const char *path, const char *body)
-{
-    herald_buf out = HERALD_BUF_INIT;
-    size_t blen = body ? strlen(body) : 0;
-    herald_buf_printf(&out,
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, c->host, c->auth, blen);
-    if (blen)
-        herald_buf_append(&out, body, blen);
-    for (size_t off = 0; off < out.len;) {
-        ssize_t n = write(c->fd, out.data + off, out.len - off);
-        if (n <= 0)
-            die("write", strerror(errno));
-        off += (size_t)n;
-    }
-    herald_buf_free(&out);
-    herald_buf_reset(&c->in);
-    size_t need = 0, head = 0;
-    for (;;) {
-        char buf[65536];
-        if (head && c->in.len >= head + need)
-            break;
-        ssize_t n = read(c->fd, buf, sizeof(buf));
-        if (n <= 0)
-            die("read", n == 0 ? "connection closed" : strerror(errno));
-        herald_buf_append(&c->in, buf, (size_t)n);
-        if (!head) {
-            char *end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4);
-            if (!end)
-                continue;
-            head = (size_t)(end - c->in.data) + 4;
-            herald_buf_cstr(&c->in);
-            char *cl = strcasestr(c->in.data, "\r\nContent-Length:");
-            need = cl && cl < end ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
-        }
-    }
-    int status = 0;
-    if (sscanf(c->in.data, "HTTP/1.1 %d", &status) != 1)
-        die("response", "not HTTP/1.1");
-    return status;
-}
 
 int
 main(int argc, char **argv)
@@ -157,34 +73,24 @@ main(int argc, char **argv)
     }
     if (!url || !user || !password || strncmp(url, "http://", 7) != 0 || puts_n < 1 ||
         batches < 0 || batch_size < 1)
-        die("arguments", "need --url http://HOST:PORT, --user, --password (see the source)");
+        bench_die("arguments", "need --url http://HOST:PORT, --user, --password (see the source)");
     if (sodium_init() < 0)
-        die("libsodium", "cannot initialize");
+        bench_die("libsodium", "cannot initialize");
 
-    char host[256], port[16] = "80";
-    const char *hp = url + 7;
-    size_t hl = strcspn(hp, ":/");
-    snprintf(host, sizeof(host), "%.*s", (int)hl, hp);
-    if (hp[hl] == ':')
-        snprintf(port, sizeof(port), "%.*s", (int)strcspn(hp + hl + 1, "/"), hp + hl + 1);
-
-    conn c;
-    conn_open(&c, host, port);
-    char cred[512], b64[700];
-    snprintf(cred, sizeof(cred), "%s:%s", user, password);
-    sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cred, strlen(cred),
-                      sodium_base64_VARIANT_ORIGINAL);
-    snprintf(c.auth, sizeof(c.auth), "Basic %s", b64);
+    char auth[800];
+    bench_basic_auth(auth, sizeof(auth), user, password);
+    bench_conn c;
+    bench_conn_open(&c, url, auth);
 
     char path[512], body[512];
     /* Setup (untimed): the first request also warms the credential cache. */
     snprintf(path, sizeof(path), "/v1/buckets/%s", bucket);
-    int st = exchange(&c, "PUT", path, "{\"data\":{}}");
+    int st = bench_exchange(&c, "PUT", path, "{\"data\":{}}");
     if (st != 200 && st != 201)
-        die("create bucket", c.in.data);
+        bench_die("create bucket", c.in.data);
     snprintf(path, sizeof(path), "/v1/buckets/%s/collections/c", bucket);
-    if ((st = exchange(&c, "PUT", path, "{\"data\":{}}")) != 200 && st != 201)
-        die("create collection", c.in.data);
+    if ((st = bench_exchange(&c, "PUT", path, "{\"data\":{}}")) != 200 && st != 201)
+        bench_die("create collection", c.in.data);
 
     double *lat = herald_mem_alloc((size_t)puts_n * sizeof(double));
     double t_all = fixture_mono_ms();
@@ -193,10 +99,10 @@ main(int argc, char **argv)
         snprintf(body, sizeof(body),
                  "{\"data\":{\"title\":\"record %ld\",\"n\":%ld,\"tags\":[\"a\",\"b\"]}}", i, i);
         double t0 = fixture_mono_ms();
-        st = exchange(&c, "PUT", path, body);
+        st = bench_exchange(&c, "PUT", path, body);
         lat[i] = fixture_mono_ms() - t0;
         if (st != 201 && st != 200)
-            die("PUT", c.in.data);
+            bench_die("PUT", c.in.data);
     }
     t_all = fixture_mono_ms() - t_all;
     fixture_sort_samples(lat, (size_t)puts_n);
@@ -219,9 +125,9 @@ main(int argc, char **argv)
                                   "\"body\":{\"data\":{\"n\":%ld,\"title\":\"batch\"}}}",
                                   k ? "," : "", bucket, m, k, k);
             herald_buf_puts(&b, "]}");
-            st = exchange(&c, "POST", "/v1/batch", herald_buf_cstr(&b));
+            st = bench_exchange(&c, "POST", "/v1/batch", herald_buf_cstr(&b));
             if (st != 200 || strstr(c.in.data, "\"status\":4") || strstr(c.in.data, "\"status\":5"))
-                die("batch", c.in.data);
+                bench_die("batch", c.in.data);
         }
         double secs = (fixture_mono_ms() - t0) / 1000.0;
         printf("batch (%ld x POST /v1/batch of %ld PUTs):\n", batches, batch_size);
@@ -229,7 +135,6 @@ main(int argc, char **argv)
                secs * 1000.0 / (double)batches);
         herald_buf_free(&b);
     }
-    close(c.fd);
-    herald_buf_free(&c.in);
+    bench_conn_close(&c);
     return 0;
 }

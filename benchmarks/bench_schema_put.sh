@@ -12,27 +12,11 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 [ $# -gt 0 ] && shift
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+BENCH_NAME=bench_schema_put
+source "$SRC/benchmarks/bench_lib.sh"
 
-free_port() {
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
-    done
-    return 1
-}
 rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
-    --appendfsync always --save "" --daemonize no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$rport" "${REDIS_DURABLE[@]}"
 
 export HERALD_ADMIN_PASSWORD=bench-admin
 # start_publisher PORT VALIDATION(true|false)
@@ -41,7 +25,7 @@ start_publisher() {
         "$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$1" \
         --redis "redis://127.0.0.1:$rport/0" 2>>"$TMP/publisher-$2.log" &
     PIDS+=($!)
-    until (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; do sleep 0.05; done
+    wait_port "$1"
 }
 off_port=$(free_port)
 start_publisher "$off_port" false

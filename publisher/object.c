@@ -13,6 +13,31 @@
 
 #define DELETE_ATTEMPTS 5
 
+/* Fetches the view of the object at 'p' into 'v', then checks, in this order, that the
+ * fetch worked, that the caller may 'action' ("read", "write") the object and that every
+ * level of the path exists. Returns 0, or -1 once the error reply is made. 'v' is to be
+ * freed with pub_view_free() either way. */
+static int
+fetch_allowed(pub_view *v, pub_call *c, const pub_path *p, const char *action)
+{
+    int level = p->depth - 1;
+    int rc = pub_objects_fetch(v, c->app->store, p, p->depth, 0);
+    if (rc != PUB_OK) {
+        pub_call_status(c, rc);
+        return -1;
+    }
+    if (!pub_call_allowed(c, p, v, level, action, p->res[level])) {
+        pub_call_deny(c);
+        return -1;
+    }
+    int missing = pub_view_first_missing(v);
+    if (missing >= 0) {
+        pub_reply_missing(c->resp, pub_path_name(p, missing), p->ids[missing]);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 get_object(pub_call *c, const pub_path *p)
 {
@@ -25,20 +50,8 @@ get_object(pub_call *c, const pub_path *p)
     memset(&v, 0, sizeof(v));
     if (pub_call_cond(&im, c, "If-Match") || pub_call_cond(&inm, c, "If-None-Match"))
         goto done;
-    int rc = pub_objects_fetch(&v, c->app->store, p, p->depth, 0);
-    if (rc != PUB_OK) {
-        pub_call_status(c, rc);
+    if (fetch_allowed(&v, c, p, "read") != 0)
         goto done;
-    }
-    if (!pub_call_allowed(c, p, &v, level, "read", res)) {
-        pub_call_deny(c);
-        goto done;
-    }
-    int missing = pub_view_first_missing(&v);
-    if (missing >= 0) {
-        pub_reply_missing(c->resp, pub_path_name(p, missing), p->ids[missing]);
-        goto done;
-    }
     const redisReply *obj = v.obj[level];
     long long lm = pub_stamp_last_modified(obj->str, obj->len);
     if (inm.present && (inm.star || inm.ts == lm)) {
@@ -72,26 +85,14 @@ delete_once(pub_call *c, const pub_path *p, const pub_cond *im)
     int level = p->depth - 1, again = 0;
     enum pub_res res = p->res[level];
 
-    int rc = pub_objects_fetch(&v, c->app->store, p, p->depth, 0);
-    if (rc != PUB_OK) {
-        pub_call_status(c, rc);
-        return 0;
-    }
-    if (!pub_call_allowed(c, p, &v, level, "write", res)) {
-        pub_call_deny(c);
+    if (fetch_allowed(&v, c, p, "write") != 0)
         goto done;
-    }
-    int missing = pub_view_first_missing(&v);
-    if (missing >= 0) {
-        pub_reply_missing(c->resp, pub_path_name(p, missing), p->ids[missing]);
-        goto done;
-    }
     long long lm = pub_stamp_last_modified(v.obj[level]->str, v.obj[level]->len);
     if (im->present && !im->star && im->ts != lm) {
         pub_call_precondition(c, res, v.obj[level]);
         goto done;
     }
-    rc = pub_objects_delete(&ts, c->app->store, p, lm);
+    int rc = pub_objects_delete(&ts, c->app->store, p, lm);
     if (rc == PUB_CHANGED || rc == PUB_MISSING) {
         again = 1;
         goto done;

@@ -110,12 +110,18 @@ pub_reply_precondition(pub_resp *r, const char *existing, size_t len)
     json_decref(details);
 }
 
+static void
+set_retry_after(pub_resp *r, int seconds)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", seconds);
+    pub_headers_set(&r->headers, "Retry-After", v);
+}
+
 void
 pub_reply_unavailable(pub_resp *r, int retry_after_seconds)
 {
-    char v[16];
-    snprintf(v, sizeof(v), "%d", retry_after_seconds);
-    pub_headers_set(&r->headers, "Retry-After", v);
+    set_retry_after(r, retry_after_seconds);
     pub_reply_error(r, 503, HERALD_ERRNO_BACKEND,
                     "Service temporary unavailable due to overloading or maintenance, please "
                     "retry later.",
@@ -125,9 +131,7 @@ pub_reply_unavailable(pub_resp *r, int retry_after_seconds)
 void
 pub_reply_too_many(pub_resp *r, int retry_after_seconds)
 {
-    char v[16];
-    snprintf(v, sizeof(v), "%d", retry_after_seconds);
-    pub_headers_set(&r->headers, "Retry-After", v);
+    set_retry_after(r, retry_after_seconds);
     pub_reply_error(r, 429, HERALD_ERRNO_CLIENT_REACHED_CAPACITY,
                     "Client has sent too many requests", NULL);
 }

@@ -25,27 +25,6 @@
 /* ---- codecs ------------------------------------------------------------------------ */
 
 int
-encode_gzip(herald_buf *out, const void *p, size_t n, int level)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    /* windowBits 15 + 16: a gzip wrapper; memLevel 9: a little faster, same output. */
-    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    size_t bound = deflateBound(&zs, (uLong)n);
-    herald_buf_reserve(out, bound);
-    zs.next_in = (Bytef *)(uintptr_t)p;
-    zs.avail_in = (uInt)n;
-    zs.next_out = (Bytef *)out->data + out->len;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    if (rc == Z_STREAM_END)
-        out->len += bound - zs.avail_out;
-    deflateEnd(&zs);
-    return rc == Z_STREAM_END ? 0 : -1;
-}
-
-int
 encode_zstd(herald_buf *out, const void *p, size_t n, int level)
 {
     size_t bound = ZSTD_compressBound(n);
@@ -65,11 +44,15 @@ encode_zstd(herald_buf *out, const void *p, size_t n, int level)
 #define SLICE (1024 * 1024)
 static atomic_int g_abort;
 
+/* Gzip of p[0 .. n) appended to 'out', fed to zlib 'slice' bytes at a time; if
+ * 'abortable', gives up between slices once encode_stop() was called. One slice of 'n'
+ * bytes is the one-shot encoding: the output is the same either way. */
 static int
-gzip_sliced(herald_buf *out, const char *p, size_t n, int level)
+gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, int abortable)
 {
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
+    /* windowBits 15 + 16: a gzip wrapper; memLevel 9: a little faster, same output. */
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     size_t bound = deflateBound(&zs, (uLong)n);
@@ -77,8 +60,9 @@ gzip_sliced(herald_buf *out, const char *p, size_t n, int level)
     zs.next_out = (Bytef *)out->data + out->len;
     zs.avail_out = (uInt)bound;
     int rc = Z_OK;
-    for (size_t off = 0; rc == Z_OK && !atomic_load_explicit(&g_abort, memory_order_relaxed);) {
-        size_t k = n - off < SLICE ? n - off : SLICE;
+    for (size_t off = 0;
+         rc == Z_OK && !(abortable && atomic_load_explicit(&g_abort, memory_order_relaxed));) {
+        size_t k = n - off < slice ? n - off : slice;
         zs.next_in = (Bytef *)(uintptr_t)(p + off);
         zs.avail_in = (uInt)k;
         off += k;
@@ -88,6 +72,12 @@ gzip_sliced(herald_buf *out, const char *p, size_t n, int level)
         out->len += bound - zs.avail_out;
     deflateEnd(&zs);
     return rc == Z_STREAM_END ? 0 : -1;
+}
+
+int
+encode_gzip(herald_buf *out, const void *p, size_t n, int level)
+{
+    return gzip_slices(out, p, n, level, n, 0);
 }
 
 static int
@@ -150,7 +140,7 @@ static encoded *
 make_encoded(const payload *b, int enc, int level, ZSTD_CCtx *cc)
 {
     herald_buf out = HERALD_BUF_INIT;
-    int rc = cc ? (enc == ENC_GZIP ? gzip_sliced(&out, b->data, b->len, level)
+    int rc = cc ? (enc == ENC_GZIP ? gzip_slices(&out, b->data, b->len, level, SLICE, 1)
                                    : zstd_sliced(cc, &out, b->data, b->len, level))
                 : (enc == ENC_GZIP ? encode_gzip(&out, b->data, b->len, level)
                                    : encode_zstd(&out, b->data, b->len, level));

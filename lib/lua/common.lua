@@ -17,3 +17,19 @@ local function herald_deadline_check()
     end
     return nil
 end
+
+-- The new timestamp of a list that a write changes, strictly increasing whatever the
+-- publishers' clocks: max(now_ms, previous + 1, published + 1), where previous is the
+-- list's timestamp (key 'ts_key') and published the version of 'member' in the sorted
+-- set 'monitor_key' (member '' for lists other than records: 0). Lua numbers are
+-- doubles: millisecond timestamps (< 2^53) are exact. Returns it as a number and as
+-- its decimal string.
+local function herald_next_ts(ts_key, monitor_key, member)
+    local previous = tonumber(redis.call('GET', ts_key) or '0')
+    local published = 0
+    if member ~= '' then
+        published = tonumber(redis.call('ZSCORE', monitor_key, member) or '0')
+    end
+    local ts = math.max(herald_now_ms(), previous + 1, published + 1)
+    return ts, string.format('%d', ts)
+end

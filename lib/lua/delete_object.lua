@@ -1,7 +1,7 @@
 -- delete_object: deletes one object, leaves its tombstone, cascades to its children,
 -- and records change events for the signer, atomically.
 --
--- The list's timestamp is bumped exactly as put_object does (same formula), and the
+-- The list's timestamp is bumped exactly as put_object does (herald_next_ts), and the
 -- tombstone {id, last_modified = ts} lets clients syncing with _since see the delete.
 -- Cascades (Kinto deletes everything under a collection or a bucket):
 --   collection U: its records list (objects, tombstones, per-record permissions);
@@ -80,13 +80,7 @@ if ARGV[7] ~= '' then
     end
 end
 
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-local published = 0
-if ARGV[2] ~= '' then
-    published = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[2]) or '0')
-end
-local ts = math.max(herald_now_ms(), previous + 1, published + 1)
-local tss = string.format('%d', ts)
+local _, tss = herald_next_ts(KEYS[2], KEYS[6], ARGV[2])
 
 redis.call('HDEL', KEYS[1], id)
 redis.call('HSET', KEYS[4], id, tss)

@@ -88,14 +88,7 @@ if created and limit > 0 and redis.call('HLEN', KEYS[1]) >= limit then
     return {-3}
 end
 
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-local published = 0
-if ARGV[4] ~= '' then
-    published = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[4]) or '0')
-end
--- Lua numbers are doubles: millisecond timestamps (< 2^53) are exact.
-local ts = math.max(herald_now_ms(), previous + 1, published + 1)
-local tss = string.format('%d', ts)
+local ts, tss = herald_next_ts(KEYS[2], KEYS[6], ARGV[4])
 local stored = ARGV[2] .. tss .. ARGV[3]
 
 redis.call('HSET', KEYS[1], id, stored)

@@ -147,7 +147,7 @@ h_check "Kinto bucket" h_eq "$(curl -s "$S/buckets/main" | node -e 'console.log(
 h_check "Kinto root lists the trusted public key" h_eq "$(curl -s "$S/" | node -e 'const d=JSON.parse(require("fs").readFileSync(0));console.log(d.capabilities.signer.public_keys.map(k=>k.public_key).join(), d.settings.readonly)')" "$H_PUBKEY true"
 if [ -d "$H_SRC/tests/node/node_modules/kinto-http" ]; then
     # Kinto's own JavaScript client, unchanged (the shims are those of
-    # tests/node/kinto_http.test.mjs: Node 20's fetch stands in for node-fetch; it also
+    # tests/node/kinto_client.mjs: Node 20's fetch stands in for node-fetch; it also
     # resolves the public host name of Next-Page URLs, cdn.example.net, to this server).
     KSRV=$S KNODE=$H_SRC/tests/node/package.json KSINCE=$((V1 - 3)) node --input-type=module >"$H_TMP/kinto.out" 2>&1 <<'EOF' || true
 import Module, { createRequire } from "node:module";

@@ -2,30 +2,12 @@
 // Run by tests/integration/test_kinto_http.sh, which starts Redis and a publisher with
 // paginate_by 3 and account_create_principals system.Everyone, and sets HERALD_PUB
 // (".../v1") and HERALD_ADMIN_PASSWORD.
-//
-// kinto-http's Node build (dist/kinto-http.node.js, what `require("kinto-http")` loads)
-// requires node-fetch, form-data and atob, which Node 20 has built in as globals
-// (fetch, Headers, FormData, atob): those three requires are answered with the globals,
-// so the client runs on Node's own fetch, unchanged otherwise.
+// The client is loaded as kinto_client.mjs says.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import Module, { createRequire } from "node:module";
-
-const globalFetch = (...args) => fetch(...args);
-const shims = {
-  "node-fetch": Object.assign(globalFetch, { default: globalFetch, Headers, Request, Response }),
-  "form-data": FormData,
-  atob,
-};
-const load = Module._load;
-Module._load = function (request, ...rest) {
-  return Object.hasOwn(shims, request) ? shims[request] : load.call(this, request, ...rest);
-};
-const mod = createRequire(import.meta.url)("kinto-http");
-const KintoClient = mod.default ?? mod;
+import { KintoClient, basic } from "./kinto_client.mjs";
 
 const REMOTE = process.env.HERALD_PUB;
-const basic = (user, pw) => "Basic " + Buffer.from(`${user}:${pw}`).toString("base64");
 const client = (user = "admin", pw = process.env.HERALD_ADMIN_PASSWORD) =>
   new KintoClient(REMOTE, user ? { headers: { Authorization: basic(user, pw) } } : {});
 const admin = client();

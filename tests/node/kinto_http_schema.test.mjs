@@ -1,25 +1,11 @@
 // Collection JSON schemas through Kinto's own JavaScript client (kinto-http, unchanged).
 // Run by tests/integration/test_schema_kinto_http.sh, which starts Redis and a publisher
 // with experimental_collection_schema_validation on and sets HERALD_PUB (".../v1") and
-// HERALD_ADMIN_PASSWORD. The loading shim is the one of kinto_http.test.mjs.
+// HERALD_ADMIN_PASSWORD. The client is loaded as kinto_client.mjs says.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import Module, { createRequire } from "node:module";
+import { KintoClient, basic } from "./kinto_client.mjs";
 
-const globalFetch = (...args) => fetch(...args);
-const shims = {
-  "node-fetch": Object.assign(globalFetch, { default: globalFetch, Headers, Request, Response }),
-  "form-data": FormData,
-  atob,
-};
-const load = Module._load;
-Module._load = function (request, ...rest) {
-  return Object.hasOwn(shims, request) ? shims[request] : load.call(this, request, ...rest);
-};
-const mod = createRequire(import.meta.url)("kinto-http");
-const KintoClient = mod.default ?? mod;
-
-const basic = (user, pw) => "Basic " + Buffer.from(`${user}:${pw}`).toString("base64");
 const admin = new KintoClient(process.env.HERALD_PUB, {
   headers: { Authorization: basic("admin", process.env.HERALD_ADMIN_PASSWORD) },
 });

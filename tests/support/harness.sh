@@ -122,15 +122,22 @@ h_exec_server() {
         --public-key "$H_PUBKEY" "$@" 2>>"$H_TMP/server.log"
 }
 
+# h_spawn_server PORT [ARGS...]: h_exec_server in the background, stopped on exit;
+# returns once it listens, with its pid in H_SPAWNED_PID.
+h_spawn_server() {
+    h_exec_server "$@" &
+    H_SPAWNED_PID=$!
+    H_PIDS+=("$H_SPAWNED_PID")
+    h_wait_port "$1" 20 "$H_SPAWNED_PID" "$H_TMP/server.log"
+}
+
 # h_start_server [ARGS...]: the read server, on H_SRV_PORT if set (a restart keeps its
 # port), else on a free port; sets H_SRV (its /v1 URL), H_SRV_PORT and H_SRV_PID.
 h_start_server() {
     H_SRV_PORT=${H_SRV_PORT:-$(h_free_port)}
-    h_exec_server "$H_SRV_PORT" "$@" &
-    H_SRV_PID=$!
-    H_PIDS+=("$H_SRV_PID")
     H_SRV="http://127.0.0.1:$H_SRV_PORT/v1"
-    h_wait_port "$H_SRV_PORT" 20 "$H_SRV_PID" "$H_TMP/server.log"
+    h_spawn_server "$H_SRV_PORT" "$@"
+    H_SRV_PID=$H_SPAWNED_PID
 }
 
 # h_start_second_server [ARGS...]: another read server beside the first, on its own free
@@ -138,11 +145,9 @@ h_start_server() {
 # h_start_server still (re)starts the first one. Both log to server.log.
 h_start_second_server() {
     H_SRV2_PORT=${H_SRV2_PORT:-$(h_free_port)}
-    h_exec_server "$H_SRV2_PORT" "$@" &
-    H_SRV2_PID=$!
-    H_PIDS+=("$H_SRV2_PID")
     H_SRV2="http://127.0.0.1:$H_SRV2_PORT/v1"
-    h_wait_port "$H_SRV2_PORT" 20 "$H_SRV2_PID" "$H_TMP/server.log"
+    h_spawn_server "$H_SRV2_PORT" "$@"
+    H_SRV2_PID=$H_SPAWNED_PID
 }
 
 # h_start_pipeline [SERVER ARGS...]: the whole chain most tests run on: Redis, a signing
@@ -169,6 +174,31 @@ h_check() {
 }
 
 h_eq() { [ "$1" = "$2" ] || { h_log "     expected [$2]"; h_log "     got      [$1]"; return 1; }; }
+
+# h_need_kinto_http: ends the test as failed unless tests/node has its npm packages
+# (scripts/test.sh runs `npm install` there): a test that ran nothing must not pass.
+h_need_kinto_http() {
+    if [ ! -d "$H_SRC/tests/node/node_modules/kinto-http" ]; then
+        h_log "kinto-http is not installed: run (cd tests/node && npm install)"
+        exit 1
+    fi
+}
+
+# h_node_suite FILE WHAT: runs the Node tests of tests/node/FILE (node --test), shows
+# their output, and records two checks: that some ran, and that all passed.
+h_node_suite() {
+    local out=$H_TMP/node.out rc passed failed
+    if (cd "$H_SRC/tests/node" && node --test --test-reporter=spec "$1") >"$out" 2>&1; then
+        rc=0
+    else
+        rc=1
+    fi
+    cat "$out" >&2
+    passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out")
+    failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out")
+    h_check "$2 ran (${passed:-0} passed, ${failed:-?} failed)" test "${passed:-0}" -gt 0
+    h_check "$2 passed" test "$rc" = 0
+}
 
 # h_wait_for SECONDS COMMAND...: until COMMAND succeeds.
 h_wait_for() {
