@@ -59,3 +59,14 @@ start_redis() {
 
 # The production setting for the write benchmarks: append-only file, fsync on every write.
 REDIS_DURABLE=(--appendonly yes --appendfsync always)
+
+# start_publisher PORT REDIS_PORT [LOG]: $BUILD's herald-publisher on 127.0.0.1:PORT over
+# the Redis of REDIS_PORT, logging warnings to LOG ($TMP/publisher.log); the environment
+# (HERALD_ADMIN_PASSWORD, settings) is the caller's. Sets PUB_PID; returns once it listens.
+start_publisher() {
+    HERALD_LOG_LEVEL=${HERALD_LOG_LEVEL:-warn} "$BUILD/publisher/herald-publisher" \
+        --listen "127.0.0.1:$1" --redis "redis://127.0.0.1:$2/0" 2>>"${3:-$TMP/publisher.log}" &
+    PUB_PID=$!
+    PIDS+=("$PUB_PID")
+    wait_port "$1"
+}

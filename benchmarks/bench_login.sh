@@ -28,11 +28,8 @@ pport=$(free_port)
 export HERALD_ADMIN_PASSWORD=bench-admin
 export HERALD_ACCOUNT_CREATE_PRINCIPALS=system.Everyone
 export HERALD_TRUSTED_FORWARDED_FOR_DEPTH=1
-HERALD_LOG_LEVEL=warn "$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$pport" \
-    --redis "redis://127.0.0.1:$rport/0" 2>"$TMP/publisher.log" &
-PID=$!
-PIDS+=("$PID")
-wait_port "$pport"
+start_publisher "$pport" "$rport"
+PID=$PUB_PID
 URL="http://127.0.0.1:$pport/v1"
 rss() { awk '/^VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$PID/status"; }
 cpu_ms() { awk '{ print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"' }' "/proc/$PID/stat"; }

@@ -20,10 +20,7 @@ start_redis "$rport" "${REDIS_DURABLE[@]}"
 
 pport=$(free_port)
 export HERALD_ADMIN_PASSWORD=bench-admin
-HERALD_LOG_LEVEL=warn "$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$pport" \
-    --redis "redis://127.0.0.1:$rport/0" 2>"$TMP/publisher.log" &
-PIDS+=($!)
-wait_port "$pport"
+start_publisher "$pport" "$rport"
 
 curl -sf -o /dev/null -u "admin:$HERALD_ADMIN_PASSWORD" -X PUT -H 'Content-Type: application/json' \
     --data '{"data":{"password":"bench-editor-pw"}}' "http://127.0.0.1:$pport/v1/accounts/editor"

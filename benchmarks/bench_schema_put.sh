@@ -19,18 +19,12 @@ rport=$(free_port)
 start_redis "$rport" "${REDIS_DURABLE[@]}"
 
 export HERALD_ADMIN_PASSWORD=bench-admin
-# start_publisher PORT VALIDATION(true|false)
-start_publisher() {
-    HERALD_LOG_LEVEL=warn HERALD_EXPERIMENTAL_COLLECTION_SCHEMA_VALIDATION=$2 \
-        "$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$1" \
-        --redis "redis://127.0.0.1:$rport/0" 2>>"$TMP/publisher-$2.log" &
-    PIDS+=($!)
-    wait_port "$1"
-}
 off_port=$(free_port)
-start_publisher "$off_port" false
+HERALD_EXPERIMENTAL_COLLECTION_SCHEMA_VALIDATION=false \
+    start_publisher "$off_port" "$rport" "$TMP/publisher-false.log"
 on_port=$(free_port)
-start_publisher "$on_port" true
+HERALD_EXPERIMENTAL_COLLECTION_SCHEMA_VALIDATION=true \
+    start_publisher "$on_port" "$rport" "$TMP/publisher-true.log"
 
 curl -sf -o /dev/null -u "admin:$HERALD_ADMIN_PASSWORD" -X PUT -H 'Content-Type: application/json' \
     --data '{"data":{"password":"bench-editor-pw"}}' "http://127.0.0.1:$off_port/v1/accounts/editor"
