@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs=(build-essential cmake pkg-config curl redis-server
       libevent-dev libhiredis-dev libsodium-dev libzstd-dev libjansson-dev zlib1g-dev
-      libpcre2-dev json-schema-test-suite
+      libpcre2-dev json-schema-test-suite libtest-json-schema-acceptance-perl
       libcriterion-dev clang libclang-rt-14-dev wrk zstd
       varnish lintian dpkg-dev systemd)
 # Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
