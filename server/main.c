@@ -55,6 +55,7 @@
 #include "metrics.h"
 #include "settings.h"
 #include "snapset.h"
+#include "status.h"
 #include "sync.h"
 
 #define MAX_KEYS 16
@@ -188,6 +189,8 @@ main(int argc, char **argv)
         goto out;
     so.keys = keys;
     so.nkeys = nkeys;
+    so.backoff_default = (int)set.backoff_seconds;
+    status_set_backoff(so.backoff_default); /* from the first response, before Redis */
     if (configure_modules(&set, keys, nkeys, &public_url) < 0)
         goto out;
 

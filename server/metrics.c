@@ -198,6 +198,9 @@ render_process(herald_buf *out, const totals *t, const metrics_gauges *g, int64_
     herald_buf_printf(out, "herald_redis_up %d\n", g->redis_up);
     help(out, "herald_snapshots_loaded", "gauge", "1 once a full resync has completed.");
     herald_buf_printf(out, "herald_snapshots_loaded %d\n", g->loaded);
+    help(out, "herald_backoff_seconds", "gauge",
+         "The Backoff header every response carries (seconds; 0: none).");
+    herald_buf_printf(out, "herald_backoff_seconds %d\n", g->backoff_seconds);
     help(out, "herald_seconds_since_last_update", "gauge",
          "Seconds since the served set last changed from Redis (-1: never).");
     herald_buf_puts(out, "herald_seconds_since_last_update ");

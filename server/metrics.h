@@ -15,6 +15,7 @@
  *   herald_http_connections, herald_http_connections_accepted_total,
  *   herald_http_connections_rejected_total{reason}   (cap, idle, header timeout)
  *   herald_redis_up, herald_snapshots_loaded, herald_snapshots (collections served)
+ *   herald_backoff_seconds                         the Backoff header sent now (0: none)
  *   herald_snapshot_version_timestamp_seconds{bucket,collection}   V / 1000
  *   herald_snapshot_expires_timestamp_seconds{bucket,collection}
  *   herald_snapshot_expired{bucket,collection}    1 when its signature has expired
@@ -94,6 +95,7 @@ typedef struct metrics_gauges {
     int redis_up;
     int loaded;
     long long last_update_ms; /* 0: never */
+    int backoff_seconds;      /* 0: no Backoff header */
     unsigned long long encode_done, encode_skipped, encode_pending;
 } metrics_gauges;
 

@@ -74,6 +74,7 @@ ops_metrics(out *o, const http_request *req, const snapset *s, int keep_alive)
     g.redis_up = now_st.redis_ok;
     g.loaded = now_st.loaded;
     g.last_update_ms = now_st.last_update_ms;
+    g.backoff_seconds = now_st.backoff_seconds;
     encode_stats(&g.encode_done, &g.encode_skipped, &g.encode_pending);
     metrics_render(&b, s, &g, herald_clock_wall_ms());
     int st = reply_plain(o, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,

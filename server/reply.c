@@ -1,5 +1,10 @@
 /*
  * reply -- see reply.h.
+ *
+ * The operator's Backoff (status.h) is added where every head ends (end_head for
+ * versioned responses, whose prebuilt heads cannot know it; reply_end_headers for the
+ * rest), so no response misses it and the prebuilt heads stay valid; when it is off the
+ * cost is one relaxed load and a branch.
  */
 #include "reply.h"
 
@@ -8,6 +13,7 @@
 #include "herald/kerror.h"
 #include "herald/mem.h"
 #include "metrics.h"
+#include "status.h"
 
 #define COPY_MAX 8192 /* bodies up to this size are copied: one write() beats writev() */
 
@@ -40,6 +46,13 @@ reply_status_line(out *o, int status)
 void
 reply_end_headers(out *o, int keep_alive)
 {
+    int backoff = status_backoff();
+    if (backoff > 0) {
+        /* Versioned heads expose Backoff with their other headers; these have no list. */
+        out_puts(o, "Backoff: ");
+        out_i64(o, backoff);
+        out_puts(o, "\r\nAccess-Control-Expose-Headers: Backoff\r\n");
+    }
     if (!keep_alive)
         out_puts(o, "Connection: close\r\n");
     else if (keep_alive == 2)
@@ -88,22 +101,36 @@ reply_not_found(out *o, int keep_alive, int head, const char *resource, const ch
     return 404;
 }
 
-/* The end of a head: Content-Length (unless 'len' is (size_t)-1), the Connection line
- * 'keep_alive' asks for, the empty line; one copy. */
+/* Writes the decimal digits of 'v' at 'p'; returns the end. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+    char tmp[24], *t = tmp + sizeof(tmp);
+    do {
+        *--t = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(p, t, (size_t)(tmp + sizeof(tmp) - t));
+    return p + (tmp + sizeof(tmp) - t);
+}
+
+/* The end of a head: Content-Length (unless 'len' is (size_t)-1), Backoff when set, the
+ * Connection line 'keep_alive' asks for, the empty line; one copy (at most 16 + 20 + 2,
+ * 9 + 10 + 2, 24 and 2 bytes). */
 static void
 end_head(out *o, size_t len, int keep_alive)
 {
-    char buf[96], *p = buf;
+    char buf[128], *p = buf;
     if (len != (size_t)-1) {
         memcpy(p, "Content-Length: ", 16);
-        p += 16;
-        char tmp[24], *t = tmp + sizeof(tmp);
-        do {
-            *--t = (char)('0' + len % 10);
-            len /= 10;
-        } while (len);
-        memcpy(p, t, (size_t)(tmp + sizeof(tmp) - t));
-        p += tmp + sizeof(tmp) - t;
+        p = put_u64(p + 16, len);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    int backoff = status_backoff();
+    if (backoff > 0) {
+        memcpy(p, "Backoff: ", 9);
+        p = put_u64(p + 9, (uint64_t)backoff);
         *p++ = '\r';
         *p++ = '\n';
     }

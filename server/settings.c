@@ -50,6 +50,10 @@ static const herald_setting table[] = {
      "the same, for monitor/changes", S(monitor_cache_expires_seconds)},
     {"monitor.changes.record_cache_maximum_expires_seconds", HERALD_SETTING_INT, "3600", 0,
      INT32_MAX, NULL, "the same, for monitor/changes", S(monitor_cache_maximum_expires_seconds)},
+    {"server_backoff_seconds", HERALD_SETTING_INT, "0", 0, DAY, "backoff",
+     "Backoff header (seconds) on every response, 0: none; the Redis key herald:backoff, "
+     "while it exists, overrides it",
+     S(backoff_seconds)},
 };
 
 const herald_settings_spec server_settings_spec = {

@@ -28,6 +28,7 @@ typedef struct server_settings {
     int64_t record_cache_maximum_expires_seconds;
     int64_t monitor_cache_expires_seconds;
     int64_t monitor_cache_maximum_expires_seconds;
+    int64_t backoff_seconds; /* until (and unless) herald:backoff says otherwise */
 } server_settings;
 
 extern const herald_settings_spec server_settings_spec;

@@ -7,16 +7,26 @@
  * operational endpoints (__heartbeat__, /metrics) read one consistent-enough copy with
  * status_read(). Writers and readers are different threads: every value is an atomic, read
  * relaxed (each is meaningful alone; none orders other memory).
+ *
+ * The operator's Backoff (seconds; 0: off) is also here: the sync sets it from the setting
+ * and the Redis key, and reply.c reads it for every response, so its reader is inline:
+ * one relaxed load, no call, on the poll path.
  */
 #ifndef HERALD_SERVER_STATUS_H
 #define HERALD_SERVER_STATUS_H
+
+#include <stdatomic.h>
 
 typedef struct server_status {
     int connections;          /* open client connections */
     int redis_ok;             /* both Redis connections up and the last resync finished */
     int loaded;               /* a full resync has completed since start */
     long long last_update_ms; /* ms since the epoch of the last set published; 0: none */
+    int backoff_seconds;      /* the Backoff header sent now; 0: none */
 } server_status;
+
+/* Written only through status_set_backoff(); exposed for the inline reader below. */
+extern atomic_int status_backoff_seconds_;
 
 /* Counts a new connection; returns the count before it (any thread). */
 int status_conn_open(void);
@@ -26,6 +36,15 @@ void status_conn_close(void);
 void status_set_redis_ok(int ok);
 void status_set_loaded(void);
 void status_set_last_update(long long ms);
+/* Sets the Backoff seconds every response carries from now on (0: none; negative is 0). */
+void status_set_backoff(int seconds);
+
+/* The Backoff seconds to send now, 0 for none (any thread; one relaxed load). */
+static inline int
+status_backoff(void)
+{
+    return atomic_load_explicit(&status_backoff_seconds_, memory_order_relaxed);
+}
 
 /* A copy of every gauge (any thread). */
 void status_read(server_status *st);

@@ -12,11 +12,14 @@
  *    callbacks then see NULL) and arms a reconnect after the backoff delay.
  *  - A resync batches all its results into one new set, published once, so a worker
  *    sees either the state before the resync or after it, never a partial load.
+ *  - The Backoff poll is one GET on 'cmd' at a time, counted in 'inflight' like every
+ *    command, so a Redis that stops answering it is caught by the same timeout.
  */
 #include "sync.h"
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +36,8 @@
 #define REPLY_TIMEOUT_MS 20000 /* a GET of a large blob on a busy Redis can be slow */
 #define PING_INTERVAL_MS 5000
 #define TICK_MS 250
+#define BACKOFF_POLL_MS 2000 /* how soon a change to herald:backoff is seen */
+#define BACKOFF_MAX 86400    /* as server_backoff_seconds */
 
 struct resync;
 
@@ -51,7 +56,11 @@ static struct {
     struct resync *rs;
     int stopping;
     int reset_pending;
-    int loaded; /* a full resync has completed (also reported to status.h) */
+    int loaded;           /* a full resync has completed (also reported to status.h) */
+    int backoff_secs;     /* the Backoff header's seconds, reported to status.h */
+    int backoff_pending;  /* a GET herald:backoff is unanswered on 'cmd' */
+    long long backoff_at; /* monotonic time of the last GET herald:backoff */
+    char backoff_bad[24]; /* the malformed value last logged, so it is logged once */
 } S;
 
 static void
@@ -248,6 +257,83 @@ on_message(const char *msg, size_t len)
     return;
 bad:
     herald_warn("ignoring malformed notification '%.*s'", (int)(len > 200 ? 200 : len), msg);
+}
+
+/* ---- the operator's Backoff ------------------------------------------------------- */
+
+static void
+set_backoff(int seconds, const char *from)
+{
+    S.backoff_bad[0] = '\0';
+    if (seconds == S.backoff_secs)
+        return;
+    S.backoff_secs = seconds;
+    status_set_backoff(seconds);
+    if (seconds)
+        herald_info("Backoff: %d s on every response (%s)", seconds, from);
+    else
+        herald_info("no Backoff header any more (%s)", from);
+}
+
+/* The value of herald:backoff in 'r' (a string of 1 to 5 digits, at most BACKOFF_MAX).
+ * Returns it, or -1 when malformed. */
+static int
+parse_backoff(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_STRING || r->len < 1 || r->len > 5)
+        return -1;
+    int v = 0;
+    for (size_t i = 0; i < r->len; i++) {
+        if (r->str[i] < '0' || r->str[i] > '9')
+            return -1;
+        v = v * 10 + (r->str[i] - '0');
+    }
+    return v <= BACKOFF_MAX ? v : -1;
+}
+
+static void
+on_backoff(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    redisReply *r = reply;
+    if (!r || ac != S.cmd)
+        return;
+    S.inflight--;
+    S.last_reply = herald_clock_mono_ms();
+    S.backoff_pending = 0;
+    if (r->type == REDIS_REPLY_NIL) {
+        set_backoff(S.o.backoff_default, HERALD_KEY_BACKOFF " absent: the setting");
+        return;
+    }
+    int v = parse_backoff(r);
+    if (v >= 0) {
+        set_backoff(v, HERALD_KEY_BACKOFF);
+        return;
+    }
+    char shown[sizeof(S.backoff_bad)];
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_ERROR)
+        snprintf(shown, sizeof(shown), "%.*s", (int)r->len, r->str);
+    else
+        snprintf(shown, sizeof(shown), "(reply type %d)", r->type);
+    if (strcmp(shown, S.backoff_bad)) {
+        memcpy(S.backoff_bad, shown, sizeof(shown));
+        herald_warn("%s: '%s' is not 0 to %d seconds; keeping Backoff %d", HERALD_KEY_BACKOFF,
+                    shown, BACKOFF_MAX, S.backoff_secs);
+    }
+}
+
+/* Sends GET herald:backoff unless one is unanswered or 'cmd' is not up. */
+static void
+poll_backoff(long long now)
+{
+    if (!S.cmd || !S.cmd_up || S.backoff_pending)
+        return;
+    S.backoff_pending = 1;
+    S.backoff_at = now;
+    if (S.inflight == 0)
+        S.last_reply = now;
+    S.inflight++;
+    redisAsyncCommand(S.cmd, on_backoff, NULL, "GET %s", HERALD_KEY_BACKOFF);
 }
 
 /* ---- full resync ------------------------------------------------------------------- */
@@ -491,8 +577,10 @@ on_connect(const redisAsyncContext *ac, int status)
         return;
     }
     redisEnableKeepAlive((redisContext *)&ac->c);
-    if (ac == S.cmd)
+    if (ac == S.cmd) {
         S.cmd_up = 1;
+        poll_backoff(herald_clock_mono_ms()); /* a restarted server learns it at once */
+    }
 }
 
 static void
@@ -531,6 +619,7 @@ connect_all(void)
     S.epoch++;
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
+    S.backoff_pending = 0;
     S.connect_started = herald_clock_mono_ms();
     S.cmd = open_ctx();
     S.sub = S.cmd ? open_ctx() : NULL;
@@ -553,6 +642,7 @@ drop_all(void)
     S.cmd = S.sub = NULL;
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
+    S.backoff_pending = 0;
     if (c)
         redisAsyncFree(c);
     if (s)
@@ -590,6 +680,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         request_reset("command timed out");
         return;
     }
+    if (now - S.backoff_at >= BACKOFF_POLL_MS)
+        poll_backoff(now);
     if (S.cmd_up && S.inflight == 0 && now - S.last_ping > PING_INTERVAL_MS) {
         S.last_ping = now;
         S.last_reply = now;
@@ -608,6 +700,8 @@ sync_start(struct event_base *base, const sync_opts *o)
         S.o.max_collections = 100000;
     S.backoff = (herald_backoff)HERALD_BACKOFF_INIT;
     S.cur = snapset_acquire();
+    S.backoff_secs = S.o.backoff_default;
+    status_set_backoff(S.backoff_secs);
     S.reset_ev = event_new(base, -1, 0, on_reset, NULL);
     S.tick_ev = event_new(base, -1, EV_PERSIST, on_tick, NULL);
     struct timeval tv = {0, TICK_MS * 1000};

@@ -14,6 +14,13 @@
  * outstanding command; on any failure both connections are dropped and re-established
  * with exponential backoff, followed by a full resync (notifications may have been
  * missed meanwhile). The served set is kept while Redis is away.
+ *
+ * The operator's Backoff: 'cmd' also GETs herald:backoff once connected and then every
+ * 2 s (a plain SET takes effect without a PUBLISH, and a server that missed a change
+ * while disconnected catches up at once). The key's integer (0 to 86400; 0: off) wins
+ * while it exists; absent, the configured default applies; a malformed value is logged
+ * once and ignored; while Redis is away the last value stays. The result goes to
+ * status.h, where reply.c reads it.
  */
 #ifndef HERALD_SERVER_SYNC_H
 #define HERALD_SERVER_SYNC_H
@@ -29,6 +36,7 @@ typedef struct sync_opts {
     const herald_pubkey *keys; /* kept by reference */
     size_t nkeys;
     size_t max_collections; /* a monitor larger than this is truncated (logged) */
+    int backoff_default;    /* Backoff seconds while herald:backoff is absent (0: none) */
 } sync_opts;
 
 /* Starts syncing on 'base' (connecting happens from the event loop). Returns 0 or -1. */

@@ -29,6 +29,9 @@
  *   herald:signer:keys           HASH  key_id -> public key (base64url), active keys
  *   channel herald:snapshots     PUBLISH "<bid>/<cid> <V>" on a new snapshot,
  *                                "<bid>/<cid> 0" when one is removed
+ *   herald:backoff               STRING seconds read servers send as Backoff on every
+ *                                response (0: none); set by the operator, read (never
+ *                                written) by read servers; absent: their setting
  *
  * Timestamps are computed inside Redis (the Lua scripts, with Redis TIME) as
  *   ts = max(now_ms, previous + 1, published + 1)
@@ -48,6 +51,7 @@
 #define HERALD_KEY_MONITOR_EXPIRES "herald:monitor:expires"
 #define HERALD_KEY_SIGNER_KEYS "herald:signer:keys"
 #define HERALD_CHANNEL_SNAPSHOTS "herald:snapshots"
+#define HERALD_KEY_BACKOFF "herald:backoff"
 #define HERALD_GROUP_SIGNERS "signers"
 #define HERALD_KEY_PRINCIPALS_PREFIX "herald:principals:"
 
