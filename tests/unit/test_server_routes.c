@@ -11,7 +11,10 @@
  *    in identity and in every cached compressed delta, decoded;
  *  - headers, conditional requests, _expected, _limit, the tombstone horizon, HEAD,
  *    the monitor and its filters, errors, heartbeat (unhealthy and healthy), version,
- *    metrics.
+ *    metrics;
+ *  - the operator's Backoff on every kind of response while set (versioned 200, 304,
+ *    HEAD, deltas, errors, heartbeats, preflight, Kinto reads), on none while 0, and in
+ *    /metrics.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -803,6 +806,115 @@ Test(routes, heartbeat_healthy_and_each_cause)
                                            "status=\"200\"} 2\n"));
     cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
                                            "status=\"503\"} 2\n"));
+    resp_free(&r);
+    snapset_release(s);
+}
+
+/* ---- Backoff ----------------------------------------------------------------------- */
+
+/* One request of each kind of response: versioned (prebuilt heads: full, compressed,
+ * delta, 304, HEAD), computed bodies, errors and the unversioned operational answers. */
+static const struct {
+    const char *raw;
+    int status;
+    int versioned; /* exposes Backoff with the prebuilt list, not a line of its own */
+} kinds[] = {
+    {"GET /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1},
+    {"GET /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n"
+     "Accept-Encoding: zstd\r\n\r\n",
+     200, 1},
+    {"GET /v1/buckets/main/collections/certs/changeset?_since=1500 HTTP/1.1\r\nHost: t\r\n\r\n",
+     200, 1},
+    {"GET /v1/buckets/main/collections/certs/changeset?_since=1500&_limit=1 HTTP/1.1\r\n"
+     "Host: t\r\n\r\n",
+     200, 1},
+    {"GET /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n"
+     "If-None-Match: \"3000\"\r\n\r\n",
+     304, 1},
+    {"HEAD /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1},
+    {"GET /v1/buckets/monitor/collections/changes/changeset HTTP/1.1\r\nHost: t\r\n"
+     "Connection: close\r\n\r\n",
+     200, 1},
+    {"GET /v1/buckets/monitor/collections/changes/changeset HTTP/1.1\r\nHost: t\r\n"
+     "If-None-Match: \"5000\"\r\n\r\n",
+     304, 1},
+    {"GET /v1/buckets/main/collections/certs HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1},
+    {"GET /v1/buckets/main/collections/certs/records HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1},
+    {"GET /v1/buckets/main/collections/certs/records/a HTTP/1.1\r\nHost: t\r\n\r\n", 200, 1},
+    {"GET /v1/buckets/main/collections/certs/changeset?_since=abc HTTP/1.1\r\nHost: t\r\n\r\n", 400,
+     0},
+    {"GET /v1/buckets/main/collections/nope/changeset HTTP/1.1\r\nHost: t\r\n\r\n", 404, 0},
+    {"POST /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n", 405, 0},
+    {"OPTIONS /v1/buckets/main/collections/certs/changeset HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0},
+    {"GET /v1/__heartbeat__ HTTP/1.1\r\nHost: t\r\n\r\n", 503, 0},
+    {"GET /v1/__lbheartbeat__ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, 0},
+    {"GET /v1/__version__ HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0},
+    {"GET /v1/ HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0},
+    {"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", 200, 0},
+};
+
+/* Every kind of response with Backoff 'secs' (0: none): the header, its CORS exposure,
+ * and the rest of the head intact. */
+static void
+check_backoff_everywhere(const snapset *s, int secs)
+{
+    char want[16];
+    snprintf(want, sizeof(want), "%d", secs);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        resp r;
+        request(&r, s, kinds[i].raw);
+        cr_assert_eq(r.status, kinds[i].status, "%s", kinds[i].raw);
+        const char *b = hdr(&r, "Backoff");
+        if (!secs) {
+            cr_assert_null(b, "Backoff while off: %s", r.head);
+        } else {
+            cr_assert_not_null(b, "no Backoff: %s", r.head);
+            cr_assert_str_eq(b, want, "%s", r.head);
+            const char *ex = hdr(&r, "Access-Control-Expose-Headers");
+            cr_assert(ex && strstr(ex, "Backoff"), "Backoff not exposed: %s", r.head);
+            if (!kinds[i].versioned)
+                cr_assert_str_eq(ex, "Backoff");
+        }
+        /* The head around it is unchanged: one Backoff line at most, a blank line. */
+        const char *first = strstr(r.head, "\r\nBackoff: ");
+        cr_assert(!first || !strstr(first + 2, "\r\nBackoff: "), "%s", r.head);
+        if (strstr(kinds[i].raw, "Connection: close"))
+            cr_assert_str_eq(hdr(&r, "Connection"), "close");
+        if (strstr(kinds[i].raw, "HTTP/1.0"))
+            cr_assert_str_eq(hdr(&r, "Connection"), "keep-alive");
+        if (r.status == 304)
+            cr_assert_eq(r.wire_len, 0);
+        else if (!strncmp(kinds[i].raw, "GET", 3))
+            cr_assert_gt(r.body.len, 0, "%s", kinds[i].raw);
+        resp_free(&r);
+    }
+}
+
+Test(routes, backoff_on_every_response_while_set)
+{
+    snapset *s = simple_set(NOW);
+    resp r;
+    check_backoff_everywhere(s, 0);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_not_null(strstr(r.body.data, "# TYPE herald_backoff_seconds gauge\n"));
+    cr_assert_not_null(strstr(r.body.data, "herald_backoff_seconds 0\n"));
+    resp_free(&r);
+
+    status_set_backoff(30);
+    check_backoff_everywhere(s, 30);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_not_null(strstr(r.body.data, "herald_backoff_seconds 30\n"));
+    resp_free(&r);
+
+    /* The largest value fits the versioned head's buffer, a 304 and a long body. */
+    status_set_backoff(2147483647);
+    check_backoff_everywhere(s, 2147483647);
+
+    /* Cleared: gone from every response, the heads as before. */
+    status_set_backoff(-5);
+    check_backoff_everywhere(s, 0);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_not_null(strstr(r.body.data, "herald_backoff_seconds 0\n"));
     resp_free(&r);
     snapset_release(s);
 }
