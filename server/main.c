@@ -27,7 +27,8 @@
  *                                  main.c only; reports to status.c)
  *   counters, gauges   metrics.c   sharded counters and the /metrics page (given the
  *                                  gauges, reads no module's state)
- *                      status.c    connection count, Redis up, loaded, last update
+ *                      status.c    connection count, Redis up, loaded, last update,
+ *                                  the operator's Backoff (set by sync, read by reply.c)
  *   data model         snapset.c   immutable snapshot sets, precomputed bodies; md5.c
  *   encoding           encode.c    gzip/zstd bodies and the background upgrade
  * Shared vocabulary, headers only: route_id.h (route ids and their metric labels).
