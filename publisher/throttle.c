@@ -41,7 +41,8 @@ struct pub_throttle {
 /* ---- client address ---------------------------------------------------------------- */
 
 /* Writes the canonical form of the address 's' (length 'n'), an IPv6 one as its /64.
- * Returns 0, or -1 when 's' is no IP address. */
+ * Proxies also write "1.2.3.4:5678", "[2001:db8::1]" and "[2001:db8::1]:5678": the port
+ * and the brackets are dropped. Returns 0, or -1 when 's' is no IP address. */
 static int
 canonical(char *out, size_t len, const char *s, size_t n)
 {
@@ -51,6 +52,17 @@ canonical(char *out, size_t len, const char *s, size_t n)
         s++, n--;
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
+    if (n > 0 && s[0] == '[') { /* "[v6]" or "[v6]:port" */
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return -1;
+        n = (size_t)(close - s) - 1;
+        s++;
+    } else if (n > 0 && memchr(s, '.', n)) { /* "v4:port" */
+        const char *colon = memchr(s, ':', n);
+        if (colon && !memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)))
+            n = (size_t)(colon - s);
+    }
     if (n == 0 || n >= sizeof(tmp))
         return -1;
     memcpy(tmp, s, n);
@@ -95,6 +107,19 @@ pub_throttle_client(char *out, size_t len, const pub_req *req, int depth)
         }
         if (pick && canonical(out, len, pick, pick_len) == 0)
             return;
+        /* A trusted proxy wrote something that is no address ("unknown", an obfuscated
+         * token): count that entry, not the proxy's own address, which every client
+         * behind it shares (one failing client would lock all of them out). */
+        if (pick && pick_len > 0 && len > 4) {
+            /* Printable bytes only: the address is logged. */
+            size_t o = (size_t)snprintf(out, len, "xff:");
+            for (size_t i = 0; i < pick_len && i < 48 && o + 1 < len; i++) {
+                unsigned char ch = (unsigned char)pick[i];
+                out[o++] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
+            }
+            out[o] = '\0';
+            return;
+        }
     }
     if (canonical(out, len, req->peer, strlen(req->peer)) != 0)
         snprintf(out, len, "%s", req->peer[0] ? req->peer : "unknown");

@@ -61,9 +61,11 @@ typedef struct pub_throttle_opts {
  * The client address of 'req' into 'out' (at least 64 bytes): with 'depth' 0, the
  * connection's peer; with depth N, the N-th address from the right of the
  * X-Forwarded-For headers (all of them, in order), those the N trusted proxies
- * appended; the leftmost when there are fewer. An entry that is not an IP address is
- * not trusted: the peer is used. IPv6 addresses are cut to their /64 (one subscriber's
- * network), written "2001:db8::/64".
+ * appended; the leftmost when there are fewer. A port and brackets around an IPv6
+ * address are dropped; an entry that is still no IP address is counted as itself
+ * ("xff:<entry>", at most 48 bytes of it), never as the proxy's address, which all
+ * its clients share. IPv6 addresses are cut to their /64 (one subscriber's network),
+ * written "2001:db8::/64".
  */
 void pub_throttle_client(char *out, size_t len, const pub_req *req, int depth);
 

@@ -65,9 +65,10 @@ h_check "... and 5 argon2id verifications" h_eq "$(($(verifications "$M1") - v0)
 # address keeps hammering it in the background.
 node "$LOAD" "$PUB1/buckets" 30 alice many fresh >/dev/null
 node "$LOAD" "$PUB1/buckets" 30 alice many fresh >/dev/null
-(for i in $(seq 1 200); do attempt "$PUB1" alice "bg$i" 10.66.0.3 >/dev/null; done) &
+(for i in $(seq 1 400); do attempt "$PUB1" alice "bg$i" 10.66.0.3 >/dev/null; done) &
 BG=$!
 s=$(curl -s -o "$H_TMP/real" -w '%{http_code}' -u alice:alice-pw -H 'X-Forwarded-For: 10.77.0.1' "$PUB1/")
+h_check "... the hammering was still going on then" kill -0 "$BG"
 h_check "the real user logs in from another address during the attack" h_eq "$s/$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).user.id)' "$H_TMP/real")" "200/account:alice"
 s=$(curl -s -o /dev/null -w '%{http_code}' -u alice:alice-pw -H 'X-Forwarded-For: 10.77.0.2' "$PUB1/buckets")
 h_check "... and from a second fresh address" h_eq "$s" 200

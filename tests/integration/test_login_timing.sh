@@ -58,6 +58,7 @@ h_log "     median over $N: existing account ${mk}s, unknown account ${mu}s"
 h_check "medians within 20 %" awk -v a="$mk" -v b="$mu" 'BEGIN { m = a > b ? a : b; d = a - b; if (d < 0) d = -d; exit !(d <= 0.2 * m) }'
 h_check "unknown accounts cost argon2id work (median > 20 ms)" awk -v b="$mu" 'BEGIN { exit !(b > 0.02) }'
 h_check "no 429 during the timing run" h_eq "$(metric 'herald_publisher_logins_total{result="throttled"}')" 0
+h_check "the log holds the attempts (control for the next check)" grep -q "GET /v1/buckets 401" "$H_TMP/publisher.log"
 h_check "no password in the log" bash -c "! grep -qE 'guess[0-9]|alice-pw|wrong[0-9]' '$H_TMP/publisher.log'"
 
 h_finish

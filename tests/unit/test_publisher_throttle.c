@@ -301,9 +301,27 @@ Test(throttle, client_address)
     cr_expect_str_eq(out, "3.3.3.3");
     pub_req_free(&r);
 
+    /* Not an address: counted as itself (printable, as it is logged), never as the
+     * proxy's address that every client behind it shares. */
     req_with(&r, "127.0.0.1", "evil\nname", NULL);
     pub_throttle_client(out, sizeof(out), &r, 1);
-    cr_expect_str_eq(out, "127.0.0.1", "not an address: the peer");
+    cr_expect_str_eq(out, "xff:evil?name");
+    pub_req_free(&r);
+    req_with(&r, "127.0.0.1", "unknown", NULL);
+    pub_throttle_client(out, sizeof(out), &r, 1);
+    cr_expect_str_eq(out, "xff:unknown");
+    pub_throttle_client(out, sizeof(out), &r, 0);
+    cr_expect_str_eq(out, "127.0.0.1", "depth 0: the peer");
+    pub_req_free(&r);
+
+    /* Ports and brackets, as some proxies write them. */
+    req_with(&r, "127.0.0.1", "1.2.3.4:5678, [2001:db8::1]:443, [2001:db8:0:1::2]", NULL);
+    pub_throttle_client(out, sizeof(out), &r, 1);
+    cr_expect_str_eq(out, "2001:db8:0:1::/64");
+    pub_throttle_client(out, sizeof(out), &r, 2);
+    cr_expect_str_eq(out, "2001:db8::/64");
+    pub_throttle_client(out, sizeof(out), &r, 3);
+    cr_expect_str_eq(out, "1.2.3.4");
     pub_req_free(&r);
 
     req_with(&r, "::1", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", NULL);
