@@ -14,15 +14,17 @@
  * its own layer, never one above); everything but this file is the static library
  * herald_server, which the unit tests link.
  *   program            main.c      configuration, wiring, signals
- *   connection I/O     conn.c      workers, listeners, sockets, timeouts, drain; the
- *                                  only file that reads or writes a socket
+ *   connection I/O     conn.c      workers, listeners, sockets, timeouts, drain; it
+ *                                  owns every socket (out.c writes a queue only to
+ *                                  the descriptor conn.c hands it, when conn.c asks)
  *   request framing    lib/http_parse.c (herald/http_parse.h), called by conn.c
  *   router             routes.c    route of a request, 404/405/preflight, counting
  *   handlers           changes.c   monitor and changesets (the polling API)
  *                      kinto.c     Kinto's read-only GETs
  *                      ops.c       __heartbeat__, __lbheartbeat__, __version__, /metrics
  *   response building  reply.c     status lines, errors, versioned 200/304 bodies
- *   output             out.c       the output queue (copies and references, writev)
+ *   output             out.c       the output queue (copies and references; writev to
+ *                                  the descriptor its caller gives)
  *   Redis sync         sync.c      subscribe, load, verify, publish sets (called by
  *                                  main.c only; reports to status.c)
  *   counters, gauges   metrics.c   sharded counters and the /metrics page (given the
