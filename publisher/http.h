@@ -77,4 +77,20 @@ void pub_resp_reset(pub_resp *r);
 
 enum pub_method pub_method_parse(const char *name);
 
+/*
+ * Where a request's reply goes. The connection layer hands one to its request handler
+ * with each request, so the layers below it answer through this pointer and never name
+ * the connection code (dependencies point one way: httpd -> pipeline, not back).
+ * 'fn' sends 'resp' for the request of 'conn' (head: the headers only, with the
+ * Content-Length a GET would have); 'conn' is not valid afterwards.
+ */
+typedef void (*pub_reply_fn)(void *conn, const pub_resp *resp, int head);
+typedef struct pub_reply_sink {
+    pub_reply_fn fn;
+    void *conn;
+} pub_reply_sink;
+
+/* Called with each complete request ('req' is the callee's: it must pub_req_free it). */
+typedef void (*pub_req_handler)(pub_reply_sink sink, pub_req *req, void *arg);
+
 #endif

@@ -35,8 +35,8 @@ typedef struct pub_httpd pub_httpd;
 /* A request waiting for its reply. Valid until pub_httpd_reply(). */
 typedef struct pub_httpd_conn pub_httpd_conn;
 
-/* Called with each complete request ('req' is the caller's: it must pub_req_free it). */
-typedef void (*pub_httpd_handler)(pub_httpd_conn *c, pub_req *req, void *arg);
+/* Called with each complete request, with a sink that ends in pub_httpd_reply() (http.h). */
+typedef pub_req_handler pub_httpd_handler;
 
 typedef struct pub_httpd_opts {
     long long max_body_bytes;

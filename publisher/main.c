@@ -9,7 +9,9 @@
  * configured that way.
  *
  * Layers, top to bottom. A file calls only files named after it here, never one named
- * before it; httpd.c reaches the pipeline through the handler pointer main.c gives it.
+ * before it. httpd.c reaches the pipeline through the handler pointer main.c gives it,
+ * and passes that handler a reply sink (pub_reply_sink, http.h) with each request: the
+ * pipeline answers through the sink and never names httpd.
  *   program         main.c (settings, wiring, signals)
  *   connection I/O  httpd.c (sockets, framing, keep-alive, timeouts)
  *   pipeline        pipeline.c (CORS preflight, body limit, login throttle, authentication

@@ -27,7 +27,7 @@
 /* A request waiting for its user, its password hashes, then its reply. */
 typedef struct pub_ctx {
     pub_app *app;
-    pub_httpd_conn *conn;
+    pub_reply_sink sink; /* where the reply goes; .conn is NULL once sent */
     pub_req req;
     pub_user user;
     pub_hashes hashes;
@@ -157,8 +157,8 @@ send_resp(pub_ctx *ctx, pub_resp *resp)
 {
     decorate(ctx->app, &ctx->req, resp);
     pub_metrics_response(ctx->app->metrics, resp->status);
-    pub_httpd_reply(ctx->conn, resp, ctx->req.method == PUB_HEAD);
-    ctx->conn = NULL;
+    ctx->sink.fn(ctx->sink.conn, resp, ctx->req.method == PUB_HEAD);
+    ctx->sink.conn = NULL;
     herald_info("%s %s %d %.1fms", ctx->req.method_name, ctx->req.path, resp->status,
                 (double)(herald_clock_mono_ns() - ctx->t0_ns) / 1e6);
 }
@@ -463,13 +463,13 @@ preflight(pub_ctx *ctx)
 }
 
 void
-pub_pipeline_handle(pub_httpd_conn *conn, pub_req *req, void *arg)
+pub_pipeline_handle(pub_reply_sink sink, pub_req *req, void *arg)
 {
     pub_app *app = arg;
     pub_ctx *ctx = herald_mem_calloc(1, sizeof(*ctx));
     ctx->t0_ns = herald_clock_mono_ns();
     ctx->app = app;
-    ctx->conn = conn;
+    ctx->sink = sink;
     ctx->req = *req; /* taken over */
     free(req);
     const char *host = pub_req_header(&ctx->req, "Host");

@@ -3,7 +3,7 @@
  * wait for a worker thread or Redis without blocking other requests on the argon2id
  * work:
  *
- *   1. httpd callback: a complete request arrives as a pub_req (http.h); CORS preflight
+ *   1. request handler: a complete request arrives as a pub_req (http.h); CORS preflight
  *      and the body size limit are answered at once.
  *   2. authentication: no credentials or unknown account -> anonymous; the admin is
  *      checked in memory; other accounts through the credential cache, or by an
@@ -20,9 +20,10 @@
 #define HERALD_PUB_PIPELINE_H
 
 #include "call.h"
-#include "httpd.h"
+#include "http.h"
 
-/* The httpd request handler (takes 'req' over); 'arg' is the pub_app. */
-void pub_pipeline_handle(pub_httpd_conn *conn, pub_req *req, void *arg);
+/* A pub_req_handler (http.h): takes 'req' over and answers through 'sink'; 'arg' is
+ * the pub_app. */
+void pub_pipeline_handle(pub_reply_sink sink, pub_req *req, void *arg);
 
 #endif
