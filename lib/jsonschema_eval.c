@@ -19,7 +19,8 @@
  * nothing is allocated for annotations.
  *
  * Bounds: recursion depth (JS_MAX_DEPTH), a step budget (JS_MAX_STEPS keyword
- * evaluations and value comparisons) and PCRE2's match and depth limits. Exceeding
+ * evaluations and value comparisons), PCRE2's match and depth limits, and a regex budget
+ * per validation bounding the matches' total work (match_regex). Exceeding
  * one aborts the whole validation as invalid ("aborted" short-circuits every
  * applicator, so a `not` cannot turn an abort into success).
  */
@@ -60,6 +61,8 @@ struct ann {
 struct ctx {
     const herald_jsonschema *s;
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* per validation: its match limit varies (match_regex) */
+    size_t regex_left;         /* what is left of JS_REGEX_BUDGET */
     herald_jsonschema_errors *errs;
     size_t max;
     int quiet;
@@ -712,10 +715,36 @@ sorted_keys_msg(herald_buf *b, struct okey *ks, size_t n)
     }
 }
 
+/*
+ * Regex cost. PCRE2 cannot say how many steps a match used, only stop one at a given match
+ * limit, so each validation has a regex budget (JS_REGEX_BUDGET) charged with the limits it
+ * grants rather than the steps used: a match first runs with a small limit, JS_REGEX_QUICK
+ * plus the subject's length (the scan over the subject costs that much even without
+ * backtracking), and only a match that hits it is rerun with min(JS_MATCH_LIMIT, what is left),
+ * charged in full. Every grant is charged before the match runs and none exceeds what is
+ * left, so the backtracking work of all the matches of one validation is at most the budget
+ * whatever the schema and instance; when it runs out, or a rerun hits its limit, the
+ * validation stops with the match-limit error. The match context is the schema's (depth
+ * limit) copied once per validation, since the schema is shared and its limit changes here.
+ */
 static bool
 match_regex(struct ctx *c, pcre2_code *re, const char *s, size_t n, bool *matched)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, c->md, c->s->mctx);
+    const char *why = "a regular expression exceeded its match limits";
+    if (!c->mctx && !(c->mctx = pcre2_match_context_copy(c->s->mctx)))
+        return abort_with(c, "out of memory");
+    size_t full = c->regex_left < JS_MATCH_LIMIT ? c->regex_left : JS_MATCH_LIMIT;
+    size_t grant = JS_REGEX_QUICK + n < full ? JS_REGEX_QUICK + n : full;
+    int rc = PCRE2_ERROR_MATCHLIMIT;
+    while (grant > 0) {
+        c->regex_left -= grant;
+        pcre2_set_match_limit(c->mctx, (uint32_t)grant);
+        rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, c->md, c->mctx);
+        if (rc != PCRE2_ERROR_MATCHLIMIT || grant == full)
+            break;
+        /* the quick limit was too small: once more with the full one */
+        grant = full = c->regex_left < JS_MATCH_LIMIT ? c->regex_left : JS_MATCH_LIMIT;
+    }
     if (rc >= 0) {
         *matched = true;
         return true;
@@ -724,7 +753,7 @@ match_regex(struct ctx *c, pcre2_code *re, const char *s, size_t n, bool *matche
         *matched = false;
         return true;
     }
-    return abort_with(c, "a regular expression exceeded its match limits");
+    return abort_with(c, why);
 }
 
 /* Whether 'properties' keyword 'pk' (NULL: none) names key 'k'. */
@@ -1590,6 +1619,7 @@ herald_jsonschema_validate(const herald_jsonschema *s, const json_t *instance,
         errors->v = NULL;
     }
     c.md = pcre2_match_data_create(1, NULL);
+    c.regex_left = JS_REGEX_BUDGET;
     bool ok = eval(&c, 0, instance, NULL);
     if (c.aborted && errors) {
         /* a bound was hit: that is the error, whatever else was found */
@@ -1604,6 +1634,7 @@ herald_jsonschema_validate(const herald_jsonschema *s, const json_t *instance,
         report(&c, "$schema", NULL, "the instance is not valid");
     }
     pcre2_match_data_free(c.md);
+    pcre2_match_context_free(c.mctx);
     free(c.dyn);
     free(c.path);
     return ok ? 0 : -1;

@@ -127,6 +127,8 @@ struct herald_jsonschema {
 #define JS_MAX_STEPS 2000000   /* keyword evaluations and comparisons per validation */
 #define JS_MATCH_LIMIT 1000000 /* pcre2_set_match_limit */
 #define JS_DEPTH_LIMIT 10000   /* pcre2_set_depth_limit */
+#define JS_REGEX_BUDGET (20 * (size_t)JS_MATCH_LIMIT) /* match limits granted per validation */
+#define JS_REGEX_QUICK 64 /* + the subject's length: a match's first, small limit */
 
 /* Type mask bits, in python-jsonschema's type names order. */
 enum {

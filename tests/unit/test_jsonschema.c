@@ -471,6 +471,39 @@ Test(jsonschema, bounded_cost, .timeout = 20)
     herald_jsonschema_free(s);
 }
 
+/* Many successful matches each just under PCRE2's per-match limit (the first alternative
+ * backtracks 2^18 times before the second matches) are stopped by the validation's regex
+ * budget; as many cheap matches still validate. Matches must succeed: a failing item would
+ * end the walk at the first error. */
+Test(jsonschema, regex_budget, .timeout = 60)
+{
+    enum { N = 2000 };
+    const char *costly = "\"aaaaaaaaaaaaaaaaaab\""; /* 18 a's */
+    const char *cheap = "\"aaaaaaaaaaaaaaaaaaa\"";
+    const char *schema = "{\"items\":{\"pattern\":\"^(?:(a+)+$|a+b$)\"}}";
+    size_t len = strlen(costly) + 1;
+    char *inst = malloc(N * len + 3);
+    cr_assert(inst);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = 0;
+        inst[n++] = '[';
+        for (int i = 0; i < N; i++) {
+            memcpy(inst + n, pass ? cheap : costly, len - 1);
+            n += len - 1;
+            inst[n++] = i + 1 < N ? ',' : ']';
+        }
+        inst[n] = '\0';
+        if (pass == 0) {
+            expect_aborted(schema, inst, "match limit");
+        } else {
+            herald_jsonschema *s = compile(schema, HERALD_JSONSCHEMA_DEFAULT);
+            cr_expect_eq(run(s, inst, NULL), 0);
+            herald_jsonschema_free(s);
+        }
+    }
+    free(inst);
+}
+
 Test(jsonschema, unevaluated_and_dynamic)
 {
     herald_jsonschema *s =
