@@ -4,7 +4,8 @@
 #      integration tests (which start their own Redis and services on loopback ports);
 #   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (-fno-sanitize-recover=all) and runs the same suite but for the tests labelled
-#      "nosan" (the Debian package, the HTTP cache); a sanitizer report fails the
+#      "nosan" (the Debian package, the HTTP cache, the login timing comparison); a
+#      sanitizer report fails the
 #      test that printed it (CTest FAIL_REGULAR_EXPRESSION, and the integration harness
 #      scans every service's stderr).
 #   3. builds the libFuzzer targets with clang and runs each for HERALD_FUZZ_SECONDS
