@@ -33,6 +33,8 @@ pub_call_status(pub_call *c, int rc)
 {
     if (rc == PUB_UNAVAILABLE)
         pub_reply_unavailable(c->resp, c->app->settings->retry_after_seconds);
+    else if (rc == PUB_UNCONFIRMED)
+        pub_reply_unconfirmed(c->resp, c->app->settings->retry_after_seconds);
     else
         pub_reply_internal(c->resp);
 }

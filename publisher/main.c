@@ -160,7 +160,16 @@ main(int argc, char **argv)
                *redis_url = settings.redis_url ? settings.redis_url : "";
     int port = settings.listen.port;
     if (herald_redis_parse_url(&url, redis_url) != 0) {
-        herald_error("redis_url: expected redis://host[:port][/db], got '%s'", redis_url);
+        herald_error("redis_url: expected redis://host[:port][/db] or "
+                     "redis+sentinel://host:port[,host:port...]/master[/db], got '%s'",
+                     redis_url);
+        goto done;
+    }
+    if (settings.redis_min_replicas > 0 &&
+        settings.redis_wait_timeout_ms >= settings.redis_timeout_ms) {
+        herald_error("redis_wait_timeout_ms (%lld) must be below redis_timeout_ms (%lld)",
+                     (long long)settings.redis_wait_timeout_ms,
+                     (long long)settings.redis_timeout_ms);
         goto done;
     }
     if (sodium_init() < 0) {
@@ -190,6 +199,8 @@ main(int argc, char **argv)
     if (!throttle)
         goto done;
     store = pub_store_new(&url, (int)settings.redis_timeout_ms);
+    pub_store_set_replicas(store, (int)settings.redis_min_replicas,
+                           (int)settings.redis_wait_timeout_ms);
     /* Redis may start after us (or restart): requests get 503 until it answers. */
     if (pub_store_ready(store) != 0)
         herald_warn("redis %s not reachable yet; answering 503 until it is", redis_url);

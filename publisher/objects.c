@@ -293,6 +293,9 @@ status_of_error(const redisReply *r)
 {
     if (!r)
         return PUB_UNAVAILABLE;
+    if (r->type == REDIS_REPLY_ERROR &&
+        !strncmp(r->str, PUB_STORE_UNCONFIRMED, strlen(PUB_STORE_UNCONFIRMED)))
+        return PUB_UNCONFIRMED;
     if (pub_store_error_is_transient(r)) {
         herald_warn("redis: %s", r->str);
         return PUB_UNAVAILABLE;

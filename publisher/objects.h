@@ -20,7 +20,9 @@
  * Return values of the operations: PUB_OK, PUB_MISSING (an object or an ancestor does
  * not exist; *missing_level says which), PUB_CHANGED (the guard failed), PUB_FULL (the
  * list holds storage_max_fetch_size objects), PUB_UNAVAILABLE (Redis unreachable or
- * not serving: answer 503), PUB_FAILED (an unexpected reply: a bug, answer 500).
+ * not serving: answer 503), PUB_UNCONFIRMED (the write ran but WAIT did not see enough
+ * replicas have it: 503 saying it may or may not be kept), PUB_FAILED (an unexpected reply: a bug,
+ * answer 500).
  */
 #ifndef HERALD_PUB_OBJECTS_H
 #define HERALD_PUB_OBJECTS_H
@@ -40,6 +42,7 @@ enum pub_status {
     PUB_FULL = 3,
     PUB_UNAVAILABLE = -1,
     PUB_FAILED = -2,
+    PUB_UNCONFIRMED = -3, /* written, but redis_min_replicas did not confirm it: 503 */
 };
 
 /* Appends the URI of the object at 'levels' levels of 'p' ("/buckets/b/..."; "" for 0). */

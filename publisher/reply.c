@@ -129,6 +129,16 @@ pub_reply_unavailable(pub_resp *r, int retry_after_seconds)
 }
 
 void
+pub_reply_unconfirmed(pub_resp *r, int retry_after_seconds)
+{
+    set_retry_after(r, retry_after_seconds);
+    pub_reply_error(r, 503, HERALD_ERRNO_BACKEND,
+                    "The write was not confirmed by enough Redis replicas in time: it may or may "
+                    "not be kept. Read the object again, or retry with If-Match, later.",
+                    NULL);
+}
+
+void
 pub_reply_too_many(pub_resp *r, int retry_after_seconds)
 {
     set_retry_after(r, retry_after_seconds);

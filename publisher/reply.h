@@ -48,6 +48,9 @@ void pub_reply_precondition(pub_resp *r, const char *existing, size_t len);
 
 /* 503 errno 201 with Retry-After (Redis unreachable or not serving). */
 void pub_reply_unavailable(pub_resp *r, int retry_after_seconds);
+/* 503 for a write that ran on the primary but was not confirmed by redis_min_replicas
+ * replicas in time: it may or may not be kept (docs/deploy.md, "The honest 503"). */
+void pub_reply_unconfirmed(pub_resp *r, int retry_after_seconds);
 
 /* 429 errno 117 with Retry-After (too many failed logins). */
 void pub_reply_too_many(pub_resp *r, int retry_after_seconds);

@@ -27,7 +27,8 @@ static const herald_setting table[] = {
     {"publisher_listen", HERALD_SETTING_LISTEN, "127.0.0.1:8889", 0, 0, "listen",
      "address to serve on", S(listen)},
     {"redis_url", HERALD_SETTING_STR, "redis://127.0.0.1:6379/0", 0, 0, "redis",
-     "redis://host[:port][/db]", S(redis_url)},
+     "redis://host[:port][/db] or redis+sentinel://host:port[,host:port...]/master[/db]",
+     S(redis_url)},
     {"redis_timeout_ms", HERALD_SETTING_INT, "5000", 10, 600000, NULL,
      "connect and command timeout", S(redis_timeout_ms)},
     {"retry_after_seconds", HERALD_SETTING_INT, "5", 0, 86400, NULL, "Retry-After of a 503",
@@ -112,6 +113,13 @@ static const herald_setting table[] = {
     {"trusted_forwarded_for_depth", HERALD_SETTING_INT, "0", 0, 16, NULL,
      "X-Forwarded-For addresses appended by trusted proxies (0: the peer address)",
      S(throttle.forwarded_depth)},
+    /* Replication (store.h, docs/deploy.md "Sentinel"). */
+    {"redis_min_replicas", HERALD_SETTING_INT, "0", 0, 100, NULL,
+     "replicas that must confirm a write (WAIT) before it is acknowledged (0: no WAIT)",
+     S(redis_min_replicas)},
+    {"redis_wait_timeout_ms", HERALD_SETTING_INT, "1000", 1, 600000, NULL,
+     "how long a write waits for redis_min_replicas (below redis_timeout_ms); then 503",
+     S(redis_wait_timeout_ms)},
 };
 
 const herald_settings_spec pub_settings_spec = {

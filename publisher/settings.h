@@ -44,6 +44,8 @@ typedef struct pub_settings {
     pub_grants grants;
     pub_throttle_opts throttle; /* login_throttle_*, trusted_forwarded_for_depth */
     pub_schema_opts schema;     /* experimental_collection_schema_validation, schema_cache_size */
+    int64_t redis_min_replicas; /* WAIT for this many replicas after a write (0: none) */
+    int64_t redis_wait_timeout_ms; /* WAIT's timeout */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

@@ -17,9 +17,12 @@ struct pub_store {
     int timeout_ms;
     redisContext *c;
     char sha[PUB_SCRIPT_COUNT][41];
-    herald_backoff hold_off;   /* after a failure, no new connection for a second */
-    long long retry_at_ms;     /* monotonic; 0 = connect when asked */
-    long long clock_offset_ms; /* Redis TIME minus our wall clock, measured at connect */
+    herald_backoff hold_off;      /* after a failure, no new connection for a second */
+    long long retry_at_ms;        /* monotonic; 0 = connect when asked */
+    long long clock_offset_ms;    /* Redis TIME minus our wall clock, measured at connect */
+    herald_sentinel_watch *watch; /* +switch-master, through Sentinel only */
+    int min_replicas;             /* WAIT for this many after a write (0: no WAIT) */
+    int wait_timeout_ms;
 };
 
 static const char *const script_names[PUB_SCRIPT_COUNT] = {"put_object", "delete_object",
@@ -100,7 +103,16 @@ pub_store_new(const herald_redis_url *url, int timeout_ms)
     /* A fixed second: during an outage requests fail at once (503) instead of each one
      * waiting for a connect timeout. */
     s->hold_off = (herald_backoff){1000, 1000, 1000};
+    if (url->sentinel.n)
+        s->watch = herald_sentinel_watch_new(&url->sentinel);
     return s;
+}
+
+void
+pub_store_set_replicas(pub_store *s, int min_replicas, int wait_timeout_ms)
+{
+    s->min_replicas = min_replicas;
+    s->wait_timeout_ms = wait_timeout_ms;
 }
 
 static void
@@ -122,6 +134,7 @@ pub_store_free(pub_store *s)
         return;
     if (s->c)
         redisFree(s->c);
+    herald_sentinel_watch_free(s->watch);
     free(s);
 }
 
@@ -141,6 +154,21 @@ check_setting(redisContext *c, const char *name, const char *want)
                     "appendonly yes and appendfsync always",
                     name);
     }
+    if (r)
+        freeReplyObject(r);
+}
+
+/* With WAIT, the primary itself should refuse writes when it is cut off from its replicas
+ * (docs/deploy.md); say so when it does not. */
+static void
+check_min_replicas(redisContext *c, int want)
+{
+    redisReply *r = redisCommand(c, "CONFIG GET min-replicas-to-write");
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING && atoi(r->element[1]->str) < 1)
+        herald_warn("redis min-replicas-to-write is %s while redis_min_replicas is %d: an "
+                    "isolated old primary would still take writes (see docs/deploy.md)",
+                    r->element[1]->str, want);
     if (r)
         freeReplyObject(r);
 }
@@ -170,6 +198,13 @@ int
 pub_store_ready(pub_store *s)
 {
     char err[512];
+    if (s->watch && herald_sentinel_watch_poll(s->watch) && s->c) {
+        /* A new primary: the one we hold is being demoted (or is gone). */
+        herald_info("redis: sentinel announced a new primary; reconnecting");
+        redisFree(s->c);
+        s->c = NULL;
+        s->retry_at_ms = 0;
+    }
     if (s->c)
         return 0;
     if (s->retry_at_ms && herald_clock_mono_ms() < s->retry_at_ms)
@@ -193,12 +228,53 @@ pub_store_ready(pub_store *s)
         }
     }
     herald_info("connected to redis %s:%d db %d", s->url.host, s->url.port, s->url.db);
+    if (s->min_replicas > 0)
+        check_min_replicas(s->c, s->min_replicas);
     s->retry_at_ms = 0;
     herald_backoff_reset(&s->hold_off);
     return 0;
 fail:
     drop(s);
     return -1;
+}
+
+/* A reply of our own making, freed by freeReplyObject like hiredis's (it uses malloc). */
+static redisReply *
+unconfirmed_reply(void)
+{
+    static const char msg[] = PUB_STORE_UNCONFIRMED " fewer replicas than redis_min_replicas "
+                                                    "confirmed the write in time";
+    redisReply *r = herald_mem_calloc(1, sizeof(*r));
+    r->type = REDIS_REPLY_ERROR;
+    r->len = sizeof(msg) - 1;
+    r->str = herald_mem_alloc(sizeof(msg));
+    memcpy(r->str, msg, sizeof(msg));
+    return r;
+}
+
+/*
+ * WAIT min_replicas wait_timeout_ms after a write script: 1 when enough replicas have
+ * everything this connection wrote, 0 otherwise (too few in time, or the connection
+ * failed: it is dropped). WAIT returns when the count is reached or at the timeout, and
+ * the write itself stays on the primary either way: it may still reach the replicas, or
+ * be lost with the primary. Hence the caller's 503 "may or may not be kept".
+ */
+static int
+replicas_confirm(pub_store *s)
+{
+    redisReply *w = redisCommand(s->c, "WAIT %d %d", s->min_replicas, s->wait_timeout_ms);
+    int ok = w && w->type == REDIS_REPLY_INTEGER && w->integer >= s->min_replicas;
+    if (!ok)
+        herald_warn("redis WAIT %d %d: %s", s->min_replicas, s->wait_timeout_ms,
+                    !w                               ? s->c->errstr
+                    : w->type == REDIS_REPLY_INTEGER ? "too few replicas confirmed in time"
+                    : w->type == REDIS_REPLY_ERROR   ? w->str
+                                                     : "unexpected reply");
+    if (w)
+        freeReplyObject(w);
+    else
+        drop(s);
+    return ok;
 }
 
 /*
@@ -236,8 +312,16 @@ pub_store_eval(pub_store *s, enum pub_script script, int nkeys, const pub_args *
     argvlen[argc - 1] = strlen(deadline);
     /* EVALSHA; EVAL when Redis lost its script cache (restart, SCRIPT FLUSH). */
     r = herald_redis_script_eval(s->c, s->sha[script], script_text(script), argc, argv, argvlen);
-    if (!r)
+    if (!r) {
         drop(s);
+    } else if (herald_redis_error_wants_rediscovery(r)) {
+        /* A demoted or isolated primary: the write did not run; find the new one. */
+        herald_warn("redis: %s", r->str);
+        drop(s);
+    } else if (r->type != REDIS_REPLY_ERROR && s->min_replicas > 0 && !replicas_confirm(s)) {
+        freeReplyObject(r);
+        r = unconfirmed_reply();
+    }
 done:
     free(argv);
     free(argvlen);
@@ -309,9 +393,9 @@ pub_store_txn(pub_store *s, const pub_args *cmds, int ncmds)
 int
 pub_store_error_is_transient(const redisReply *r)
 {
-    static const char *const transient[] = {"LOADING",    "BUSY",     "MISCONF",
-                                            "READONLY",   "OOM",      "NOREPLICAS",
-                                            "MASTERDOWN", "TRYAGAIN", "HERALD_DEADLINE"};
+    static const char *const transient[] = {
+        "LOADING",    "BUSY",       "MISCONF",  "READONLY",        "OOM",
+        "NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "HERALD_DEADLINE", PUB_STORE_UNCONFIRMED};
     if (!r || r->type != REDIS_REPLY_ERROR)
         return 0;
     for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)

@@ -13,6 +13,14 @@
  * whose command timed out may or may not have been applied: the client gets a 503 and
  * retries (PUT and DELETE are idempotent in effect).
  *
+ * Through Sentinel (herald/redis.h, herald/sentinel.h): every connect finds the primary
+ * and checks its ROLE; a lost connection, a READONLY/NOREPLICAS/MASTERDOWN reply to a
+ * script, or a +switch-master announcement (polled before each use) drops the connection
+ * so the next request re-discovers. A script answered READONLY did not run; one whose
+ * connection was lost is the usual "may or may not" (the deadline fence below still
+ * holds on the new primary: the deadline is on the clock of the node measured at connect,
+ * and a script queued on a dead or demoted node never runs, or runs before the deadline).
+ *
  * On every connect the store checks CONFIG GET appendonly / appendfsync and logs a
  * warning unless they are "yes" / "always": without them an acknowledged write can be
  * lost when Redis crashes, which breaks Herald's promise. It is a warning, not a
@@ -55,9 +63,16 @@ void pub_args_addi(pub_args *a, long long v);
 
 typedef struct pub_store pub_store;
 
+/* The error a write script's reply is replaced with when WAIT did not confirm it. */
+#define PUB_STORE_UNCONFIRMED "HERALD_UNCONFIRMED"
+
 /* Does not connect yet (see pub_store_ready). 'timeout_ms' bounds connect and commands. */
 pub_store *pub_store_new(const herald_redis_url *url, int timeout_ms);
 void pub_store_free(pub_store *s); /* NULL-safe */
+/* After each write script that did not fail, WAIT until 'min_replicas' replicas have it,
+ * at most 'wait_timeout_ms' (below the command timeout); when they do not, the reply is
+ * replaced by the error PUB_STORE_UNCONFIRMED (transient: 503). 0 replicas: no WAIT. */
+void pub_store_set_replicas(pub_store *s, int min_replicas, int wait_timeout_ms);
 
 /* Makes sure there is a connection with the scripts loaded. Returns 0, or -1 when
  * Redis is unreachable (the reason is logged; retried at most once a second). */

@@ -188,6 +188,7 @@ main(int argc, char **argv)
         herald_error("invalid redis URL '%s'", redis);
         goto out;
     }
+    so.url.prefer_replica = set.prefer_replica;
     if (read_keys(&set, keys, &nkeys) < 0)
         goto out;
     so.keys = keys;

@@ -17,7 +17,7 @@ static const herald_setting table[] = {
     {"server_listen", HERALD_SETTING_LISTEN, "127.0.0.1:8888", 0, 0, "listen",
      "address to serve on", S(listen)},
     {"redis_url", HERALD_SETTING_STR, "redis://127.0.0.1:6379/0", 0, 0, "redis",
-     "redis://host:port/db", S(redis_url)},
+     "redis://host:port/db or redis+sentinel://host:port[,host:port...]/master[/db]", S(redis_url)},
     {"public_keys", HERALD_SETTING_LIST, "", 0, 0, "public-key",
      "signer public keys (base64url, 43 characters); required: only snapshots verified by one "
      "are served",
@@ -54,6 +54,10 @@ static const herald_setting table[] = {
      "Backoff header (seconds) on every response, 0: none; the Redis key herald:backoff, "
      "while it exists, overrides it",
      S(backoff_seconds)},
+    {"redis_prefer_replica", HERALD_SETTING_BOOL, "false", 0, 0, NULL,
+     "through Sentinel (redis+sentinel://), load and subscribe from a healthy replica when "
+     "there is one",
+     S(prefer_replica)},
 };
 
 const herald_settings_spec server_settings_spec = {

@@ -28,6 +28,7 @@
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/schema.h"
+#include "herald/sentinel.h"
 #include "herald/snapshot.h"
 #include "snapset.h"
 #include "status.h"
@@ -56,11 +57,12 @@ static struct {
     struct resync *rs;
     int stopping;
     int reset_pending;
-    int loaded;           /* a full resync has completed (also reported to status.h) */
-    int backoff_secs;     /* the Backoff header's seconds, reported to status.h */
-    int backoff_pending;  /* a GET herald:backoff is unanswered on 'cmd' */
-    long long backoff_at; /* monotonic time of the last GET herald:backoff */
-    char backoff_bad[24]; /* the malformed value last logged, so it is logged once */
+    int loaded;                   /* a full resync has completed (also reported to status.h) */
+    int backoff_secs;             /* the Backoff header's seconds, reported to status.h */
+    int backoff_pending;          /* a GET herald:backoff is unanswered on 'cmd' */
+    long long backoff_at;         /* monotonic time of the last GET herald:backoff */
+    char backoff_bad[24];         /* the malformed value last logged, so it is logged once */
+    herald_sentinel_watch *watch; /* +switch-master (Sentinel only), polled every tick */
 } S;
 
 static void
@@ -596,14 +598,18 @@ on_disconnect(const redisAsyncContext *ac, int status)
     request_reset(ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
+/* Both contexts of one connect go to the same node: through Sentinel, the one
+ * connect_all() found (herald/sentinel.h; a replica when redis_prefer_replica). */
+static herald_sentinel_addr node;
+
 static redisAsyncContext *
 open_ctx(void)
 {
-    redisAsyncContext *ac = redisAsyncConnect(S.o.url.host, S.o.url.port);
+    redisAsyncContext *ac = redisAsyncConnect(node.host, node.port);
     if (!ac)
         return NULL;
     if (ac->err) {
-        herald_warn("redis %s:%d: %s", S.o.url.host, S.o.url.port, ac->errstr);
+        herald_warn("redis %s:%d: %s", node.host, node.port, ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }
@@ -621,6 +627,20 @@ connect_all(void)
     S.inflight = 0;
     S.backoff_pending = 0;
     S.connect_started = herald_clock_mono_ms();
+    if (S.o.url.sentinel.n) {
+        /* Blocking, each sentinel bounded: this thread serves no request. The ROLE probe
+         * makes sure a sentinel's stale answer is not followed. */
+        char err[512];
+        if (herald_sentinel_resolve(&node, &S.o.url.sentinel, S.o.url.prefer_replica, 1, 1000, err,
+                                    sizeof(err)) != 0) {
+            request_reset(err);
+            return;
+        }
+        herald_info("redis: %s is %s:%d", S.o.url.host, node.host, node.port);
+    } else {
+        snprintf(node.host, sizeof(node.host), "%s", S.o.url.host);
+        node.port = S.o.url.port;
+    }
     S.cmd = open_ctx();
     S.sub = S.cmd ? open_ctx() : NULL;
     if (!S.cmd || !S.sub) {
@@ -667,6 +687,10 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     long long now = herald_clock_mono_ms();
+    if (S.watch && herald_sentinel_watch_poll(S.watch) && (S.cmd || S.sub)) {
+        request_reset("sentinel announced a new primary");
+        return;
+    }
     if (!S.cmd && !S.sub) {
         if (now >= S.retry_at)
             connect_all();
@@ -700,6 +724,8 @@ sync_start(struct event_base *base, const sync_opts *o)
         S.o.max_collections = 100000;
     S.backoff = (herald_backoff)HERALD_BACKOFF_INIT;
     S.cur = snapset_acquire();
+    if (S.o.url.sentinel.n)
+        S.watch = herald_sentinel_watch_new(&S.o.url.sentinel);
     S.backoff_secs = S.o.backoff_default;
     status_set_backoff(S.backoff_secs);
     S.reset_ev = event_new(base, -1, 0, on_reset, NULL);
@@ -724,6 +750,8 @@ sync_stop(void)
     if (S.reset_ev)
         event_free(S.reset_ev);
     S.tick_ev = S.reset_ev = NULL;
+    herald_sentinel_watch_free(S.watch);
+    S.watch = NULL;
     snapset_release(S.cur);
     S.cur = NULL;
 }

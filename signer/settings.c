@@ -20,7 +20,8 @@
 
 static const herald_setting table[] = {
     {"redis_url", HERALD_SETTING_STR, "redis://127.0.0.1:6379/0", 0, 0, "redis",
-     "redis://host[:port][/db]", S(redis_url)},
+     "redis://host[:port][/db] or redis+sentinel://host:port[,host:port...]/master[/db]",
+     S(redis_url)},
     {"signer_keys", HERALD_SETTING_LIST, "", 0, 0, "key", "signing key files, space-separated",
      S(keys)},
     {"consumer", HERALD_SETTING_STR, NULL, 0, 0, "consumer",
