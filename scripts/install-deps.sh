@@ -11,7 +11,7 @@ pkgs=(build-essential cmake pkg-config curl redis-server
       libevent-dev libhiredis-dev libsodium-dev libzstd-dev libjansson-dev zlib1g-dev
       libpcre2-dev json-schema-test-suite libtest-json-schema-acceptance-perl
       libcriterion-dev clang libclang-rt-14-dev wrk zstd
-      varnish lintian dpkg-dev systemd)
+      varnish lintian dpkg-dev systemd redis-sentinel)
 # Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
 if [ "${HERALD_DEPS_EXTRA:-0}" = 1 ]; then
     pkgs+=(nginx-light valgrind strace)

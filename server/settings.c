@@ -54,7 +54,7 @@ static const herald_setting table[] = {
      "Backoff header (seconds) on every response, 0: none; the Redis key herald:backoff, "
      "while it exists, overrides it",
      S(backoff_seconds)},
-    {"redis_prefer_replica", HERALD_SETTING_BOOL, "false", 0, 0, NULL,
+    {"redis_prefer_replica", HERALD_SETTING_BOOL, "false", 0, 0, "redis-prefer-replica",
      "through Sentinel (redis+sentinel://), load and subscribe from a healthy replica when "
      "there is one",
      S(prefer_replica)},
