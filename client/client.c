@@ -240,8 +240,9 @@ parse_keys(herald_pubkey *out, const char *const *strs, size_t n, char *err, siz
 
 herald_client_status
 herald_client_verify(json_t **state_out, const json_t *changeset, const json_t *prev,
-                     const char *bucket, const char *collection, const char *const *public_keys,
-                     size_t nkeys, int64_t now, char *err, size_t errlen)
+                     int64_t min_version, const char *bucket, const char *collection,
+                     const char *const *public_keys, size_t nkeys, int64_t now, char *err,
+                     size_t errlen)
 {
     herald_client_status st;
     herald_pubkey *keys;
@@ -256,8 +257,8 @@ herald_client_verify(json_t **state_out, const json_t *changeset, const json_t *
         free(keys);
         return HERALD_CLIENT_EUSAGE;
     }
-    st = verify_with_keys(state_out, changeset, prev, 0, bucket, collection, keys, nkeys, now, err,
-                          errlen);
+    st = verify_with_keys(state_out, changeset, prev, min_version, bucket, collection, keys, nkeys,
+                          now, err, errlen);
     free(keys);
     return st;
 }

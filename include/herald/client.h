@@ -150,14 +150,16 @@ int herald_client_attachments_prune(herald_client *c);
  * Stateless check, the core of a sync (and what the shared test vectors drive):
  * verifies 'changeset' (a parsed changeset body) merged into 'prev' (a verified state as
  * herald_client_verify returns it, or NULL for a full changeset) for bucket/collection
- * with the given keys at time 'now_ms' (0: skip expiry). On OK '*state_out' receives a
+ * with the given keys at time 'now_ms' (0: skip expiry), refusing (EROLLBACK) a version
+ * older than 'min_version' or than prev's. On OK '*state_out' receives a
  * new state {"bucket","collection","timestamp","records","signatures","expires"}; on
  * error it is NULL and 'err' says why.
  */
 herald_client_status herald_client_verify(json_t **state_out, const json_t *changeset,
-                                          const json_t *prev, const char *bucket,
-                                          const char *collection, const char *const *public_keys,
-                                          size_t nkeys, int64_t now_ms, char *err, size_t errlen)
+                                          const json_t *prev, int64_t min_version,
+                                          const char *bucket, const char *collection,
+                                          const char *const *public_keys, size_t nkeys,
+                                          int64_t now_ms, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 #ifdef __cplusplus
