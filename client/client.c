@@ -861,7 +861,7 @@ herald_client_attachment(herald_client *c, const char *b, const char *col, const
     }
     if (file_matches(path, hash, size) == 0)
         goto out; /* cached and intact */
-    unlink(path);
+    /* A damaged cached copy is only replaced by a verified download (rename below). */
     if (herald_cstore_mkdirs(c->att_dir, err, sizeof(err)) < 0) {
         st = HERALD_CLIENT_ESTORAGE;
         goto out;

@@ -3,7 +3,10 @@
 // each GET upstream and, depending on the mode read from MODE_FILE at each request,
 // alters what the client gets. Every request's path goes to LOG_FILE, one line each.
 //
-// usage: node client_proxy.mjs PORT UPSTREAM_BASE MODE_FILE LOG_FILE
+// usage: node client_proxy.mjs PORT UPSTREAM_BASE MODE_FILE LOG_FILE [ATTACHMENTS_BASE_URL]
+// With ATTACHMENTS_BASE_URL, GET /v1/ also advertises capabilities.attachments.base_url
+// (what a server with attachments does, issue 12), so the client's downloads can be
+// tested against a plain file server before the read server serves attachments itself.
 // Modes (the file's first word; the monitor is always forwarded untouched unless said):
 //   pass            forward everything
 //   tamper          changes one field of the first record of every collection changeset
@@ -17,7 +20,7 @@
 import http from 'node:http';
 import fs from 'node:fs';
 
-const [port, upstream, modeFile, logFile] = process.argv.slice(2);
+const [port, upstream, modeFile, logFile, attachBase] = process.argv.slice(2);
 const firstFull = new Map();
 
 function mode() {
@@ -61,6 +64,11 @@ http.createServer(async (req, res) => {
     } else if (m === 'truncate') {
       body = body.subarray(0, body.length >> 1);
     }
+  }
+  if (attachBase && req.url === '/v1/' && up.status === 200) {
+    const root = JSON.parse(body);
+    root.capabilities = { ...(root.capabilities || {}), attachments: { base_url: attachBase } };
+    body = Buffer.from(JSON.stringify(root));
   }
   if (m === 'backoff') headers.backoff = arg;
   headers['content-length'] = body.length;
