@@ -12,6 +12,8 @@ pkgs=(build-essential cmake pkg-config curl redis-server
       libpcre2-dev json-schema-test-suite libtest-json-schema-acceptance-perl
       libcriterion-dev clang libclang-rt-14-dev wrk zstd
       varnish lintian dpkg-dev systemd redis-sentinel)
+# The client library (client/): HTTPS through libcurl.
+pkgs+=(libcurl4-openssl-dev)
 # Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
 if [ "${HERALD_DEPS_EXTRA:-0}" = 1 ]; then
     pkgs+=(nginx-light valgrind strace)

@@ -1,0 +1,194 @@
+/*
+ * herald -- the command-line client on libherald_client (include/herald/client.h).
+ *
+ *   herald sync URL --public-key K [--public-key K2] --state DIR [--dump DIR]
+ *               [--filter FIELD=VALUE] [--retries N] [--timeout-ms MS] [--print]
+ *               bucket/collection...
+ *   herald show --state DIR --public-key K [--dump DIR] [--filter FIELD=VALUE]
+ *               bucket/collection        (no request: what the client holds)
+ *   herald attachment URL --public-key K --state DIR bucket/collection RECORD_ID
+ *
+ * sync prints one line per collection ("B/C version=V records=N status=S[ error=...]")
+ * and a "stats" line; --print then prints each collection's records (canonical JSON,
+ * one line). Exit status: 0 all verified, 1 an error (the last verified copy is kept),
+ * 2 usage, 3 backoff (no request made).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herald/client.h"
+#include "herald/jcs.h"
+
+#define MAX_ITEMS 64
+
+typedef struct filter_arg {
+    char *field;
+    const char *value;
+} filter_arg;
+
+static int
+field_filter(const json_t *record, void *arg)
+{
+    const filter_arg *f = arg;
+    const char *v = json_string_value(json_object_get(record, f->field));
+    return v && strcmp(v, f->value) == 0;
+}
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: herald sync URL --public-key K --state DIR [--dump DIR] [--filter F=V]\n"
+            "                   [--retries N] [--timeout-ms MS] [--print] bucket/collection...\n"
+            "       herald show --state DIR --public-key K [--dump DIR] [--filter F=V] "
+            "bucket/collection\n"
+            "       herald attachment URL --public-key K --state DIR bucket/collection ID\n");
+}
+
+static int
+split(char *item, char **b, char **c)
+{
+    char *slash = strchr(item, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    *b = item;
+    *c = slash + 1;
+    return 0;
+}
+
+static void
+print_records(herald_client *c, const char *b, const char *col)
+{
+    json_t *recs = herald_client_records(c, b, col);
+    herald_buf out = HERALD_BUF_INIT;
+    if (recs && herald_jcs_dump(&out, recs) == 0)
+        printf("%s\n", herald_buf_cstr(&out));
+    else
+        printf("null\n");
+    herald_buf_free(&out);
+    json_decref(recs);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *keys[16];
+    char *items[MAX_ITEMS];
+    size_t nkeys = 0, nitems = 0;
+    herald_client_config cfg = {0};
+    filter_arg fa = {0};
+    int print = 0, rc = 0;
+    const char *cmd;
+    char err[256];
+
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    cmd = argv[1];
+    int i = 2;
+    if (strcmp(cmd, "sync") == 0 || strcmp(cmd, "attachment") == 0) {
+        if (argc < 3) {
+            usage();
+            return 2;
+        }
+        cfg.server_url = argv[i++];
+    } else if (strcmp(cmd, "show") != 0) {
+        usage();
+        return 2;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (strcmp(a, "--public-key") == 0 && more && nkeys < 16)
+            keys[nkeys++] = argv[++i];
+        else if (strcmp(a, "--state") == 0 && more)
+            cfg.state_dir = argv[++i];
+        else if (strcmp(a, "--dump") == 0 && more)
+            cfg.dump_dir = argv[++i];
+        else if (strcmp(a, "--retries") == 0 && more)
+            cfg.max_retries = atoi(argv[++i]) == 0 ? -1 : atoi(argv[i]);
+        else if (strcmp(a, "--timeout-ms") == 0 && more)
+            cfg.timeout_ms = cfg.connect_timeout_ms = atol(argv[++i]);
+        else if (strcmp(a, "--print") == 0)
+            print = 1;
+        else if (strcmp(a, "--filter") == 0 && more && strchr(argv[i + 1], '=')) {
+            fa.field = argv[++i];
+            char *eq = strchr(fa.field, '=');
+            *eq = '\0';
+            fa.value = eq + 1;
+            cfg.filter = field_filter;
+            cfg.filter_arg = &fa;
+        } else if (a[0] != '-' && nitems < MAX_ITEMS)
+            items[nitems++] = argv[i];
+        else {
+            usage();
+            return 2;
+        }
+    }
+    cfg.public_keys = keys;
+    cfg.npublic_keys = nkeys;
+    if (!cfg.state_dir || nitems == 0 || (strcmp(cmd, "attachment") == 0 && nitems != 2)) {
+        usage();
+        return 2;
+    }
+    herald_client *c = herald_client_new(&cfg, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "herald: %s\n", err);
+        return 2;
+    }
+    size_t ncolls = strcmp(cmd, "attachment") == 0 ? 1 : nitems;
+    for (size_t k = 0; k < ncolls; k++) {
+        char *b, *col;
+        if (split(items[k], &b, &col) < 0 || herald_client_follow(c, b, col) != HERALD_CLIENT_OK) {
+            fprintf(stderr, "herald: bad collection name '%s'\n", items[k]);
+            herald_client_free(c);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "attachment") == 0) {
+        char path[4096];
+        herald_client_status st = herald_client_attachment(
+            c, items[0], items[0] + strlen(items[0]) + 1, items[1], path, sizeof(path));
+        if (st == HERALD_CLIENT_OK)
+            printf("%s\n", path);
+        else
+            fprintf(stderr, "herald: attachment: %s\n", herald_client_strerror(st));
+        herald_client_free(c);
+        return st == HERALD_CLIENT_OK ? 0 : 1;
+    }
+    if (strcmp(cmd, "sync") == 0) {
+        herald_client_status st = herald_client_sync(c);
+        if (st == HERALD_CLIENT_EBACKOFF) {
+            fprintf(stderr, "herald: backing off for %lld ms\n",
+                    (long long)herald_client_backoff_ms(c));
+            rc = 3;
+        } else if (st != HERALD_CLIENT_OK) {
+            rc = 1;
+        }
+    }
+    for (size_t k = 0; k < nitems; k++) {
+        const char *b = items[k], *col = items[k] + strlen(items[k]) + 1;
+        herald_client_info info;
+        (void)herald_client_info_get(c, b, col, &info);
+        printf("%s/%s version=%lld records=%zu status=%s%s%s%s\n", b, col, (long long)info.version,
+               info.records, herald_client_strerror(info.last_status),
+               info.from_dump ? " from_dump=1" : "", info.last_error[0] ? " error=" : "",
+               info.last_error);
+        if (print || strcmp(cmd, "show") == 0)
+            print_records(c, b, col);
+        if (strcmp(cmd, "show") == 0 && info.version == 0)
+            rc = 1;
+    }
+    if (strcmp(cmd, "sync") == 0) {
+        herald_client_stats s;
+        herald_client_stats_get(c, &s);
+        printf("stats requests=%llu bytes=%llu verify_failures=%llu\n",
+               (unsigned long long)s.requests, (unsigned long long)s.bytes_received,
+               (unsigned long long)s.verify_failures);
+    }
+    herald_client_free(c);
+    return rc;
+}

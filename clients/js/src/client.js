@@ -1,0 +1,304 @@
+// HeraldClient: the JavaScript twin of libherald_client (include/herald/client.h), with
+// the same behaviour, state format and error codes:
+//   sync(): GET the monitor (?_expected=M); for each followed collection whose version
+//   moved, GET its changeset (?_expected=V&_since=L), verify it merged into the verified
+//   copy; on failure refetch the full changeset once; on a second failure keep the last
+//   verified copy and report the error. Store the new state atomically, then swap it in,
+//   then call onChange.
+// Network: fetch with a timeout (AbortSignal), jittered retries of transient failures,
+// Backoff and Retry-After honoured (persisted), a size cap on bodies. sync() and
+// attachment() are serialized per client (one request in flight per collection).
+// The monitor is used as an unsigned index only: the signed monitor and long-poll
+// (issue 14) are extension points, not implemented.
+import { Codes, HeraldError } from './errors.js';
+import { importKeys, verifyChangeset, sha256Hex } from './verify.js';
+
+const ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class HeraldClient {
+  /**
+   * @param {object} o
+   * @param {string} [o.serverUrl] ".../v1"; without it the client only reads what it holds
+   * @param {string[]} o.publicKeys pinned Ed25519 keys, base64url, in order of preference
+   * @param {object} o.store a store (MemoryStore, NodeDirStore, IndexedDBStore)
+   * @param {(bucket:string, collection:string) => Promise<object|null>} [o.dump] a packaged full changeset
+   * @param {(record:object) => boolean} [o.filter]
+   * @param {(bucket:string, collection:string, version:number) => void} [o.onChange]
+   * @param {number} [o.timeoutMs] per request (default 60000)
+   * @param {number} [o.maxRetries] default 2
+   * @param {number} [o.retryBaseMs] default 250
+   * @param {number} [o.maxBodyBytes] default 256 MiB
+   * @param {typeof fetch} [o.fetch]
+   */
+  constructor(o) {
+    if (!o || !o.store) throw new HeraldError(Codes.USAGE, 'a store is needed');
+    if (o.serverUrl && !/^https?:\/\//.test(o.serverUrl)) throw new HeraldError(Codes.USAGE, 'serverUrl must be http(s)');
+    this.url = (o.serverUrl || '').replace(/\/+$/, '');
+    this.publicKeys = o.publicKeys;
+    this.store = o.store;
+    this.dump = o.dump;
+    this.filter = o.filter;
+    this.onChange = o.onChange;
+    this.timeoutMs = o.timeoutMs || 60000;
+    this.maxRetries = o.maxRetries ?? 2;
+    this.retryBaseMs = o.retryBaseMs || 250;
+    this.maxBodyBytes = o.maxBodyBytes || 256 << 20;
+    this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
+    this.colls = new Map();
+    this.monitorTs = 0;
+    this.backoffUntil = 0;
+    this.stats = { requests: 0, bytesReceived: 0, verifyFailures: 0 };
+    this.queue = Promise.resolve();
+    this.ready = (async () => {
+      this.keys = await importKeys(o.publicKeys);
+      const cs = await this.store.get('client');
+      if (cs) {
+        if (Number.isInteger(cs.monitor_timestamp)) this.monitorTs = cs.monitor_timestamp;
+        if (Number.isInteger(cs.backoff_until)) this.backoffUntil = cs.backoff_until;
+      }
+    })();
+  }
+
+  // Runs fn after every earlier serialized call (a per-client mutex).
+  serial(fn) {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  async saveClient() {
+    await this.store.put('client', { backoff_until: this.backoffUntil, monitor_timestamp: this.monitorTs });
+  }
+
+  /** Follows bucket/collection: loads its verified state, else the dump. No request. */
+  follow(bucket, collection) {
+    if (!ID.test(bucket) || !ID.test(collection)) throw new HeraldError(Codes.USAGE, 'bad collection name');
+    return this.serial(async () => {
+      await this.ready;
+      const key = `${bucket}/${collection}`;
+      if (this.colls.has(key)) return;
+      const c = { bucket, collection, state: null, fromDump: false, lastStatus: 'ok', lastError: '' };
+      // Re-verified on load (not for expiry): a state edited or torn on disk is ignored.
+      const saved = await this.store.get(key);
+      try {
+        if (saved) c.state = await this.check({ metadata: { signatures: saved.signatures }, timestamp: saved.timestamp, changes: saved.records }, c, null, 0, 0);
+      } catch (e) { c.lastStatus = Codes.INVALID; c.lastError = 'stored state ignored: ' + e.message; }
+      if (!c.state && this.dump) {
+        const d = await this.dump(bucket, collection);
+        try {
+          if (d) { c.state = await this.check(d, c, null, 0, 0); c.fromDump = true; }
+        } catch (e) { c.lastStatus = Codes.INVALID; c.lastError = 'dump ignored: ' + e.message; }
+      }
+      this.colls.set(key, c);
+    });
+  }
+
+  check(changeset, c, prev, minVersion, nowMs) {
+    return verifyChangeset(changeset, { bucket: c.bucket, collection: c.collection, keys: this.keys, prev, minVersion, nowMs });
+  }
+
+  noteHeaders(res) {
+    const backoff = /^\d+$/.test(res.headers.get('Backoff') || '') ? Number(res.headers.get('Backoff')) : -1;
+    let retry = -1;
+    const ra = res.headers.get('Retry-After');
+    if (ra && /^\d+$/.test(ra)) retry = Number(ra);
+    else if (ra && !Number.isNaN(Date.parse(ra))) retry = Math.max(0, Math.ceil((Date.parse(ra) - Date.now()) / 1000));
+    let secs = backoff;
+    if ((res.status === 429 || res.status === 503) && retry > secs) secs = retry;
+    if (secs > 0 && Date.now() + secs * 1000 > this.backoffUntil) {
+      this.backoffUntil = Date.now() + secs * 1000;
+      return true;
+    }
+    return false;
+  }
+
+  async readBounded(res) {
+    if (!res.body) return new Uint8Array(await res.arrayBuffer());
+    const reader = res.body.getReader();
+    const parts = [];
+    let n = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.length;
+      if (n > this.maxBodyBytes) { await reader.cancel(); throw new HeraldError(Codes.NETWORK, `response larger than ${this.maxBodyBytes} bytes`); }
+      parts.push(value);
+    }
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+
+  // One GET with jittered retries of transient failures; resolves to the body bytes.
+  async get(url) {
+    for (let attempt = 0; ; attempt++) {
+      let transient = false, err;
+      try {
+        this.stats.requests++;
+        const res = await this.fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error', cache: 'no-store' });
+        const backed = this.noteHeaders(res);
+        if (backed) await this.saveClient();
+        if (res.status === 200) {
+          const body = await this.readBounded(res);
+          this.stats.bytesReceived += body.length;
+          return body;
+        }
+        await res.body?.cancel();
+        err = new HeraldError(res.status === 404 ? Codes.NOT_FOUND : Codes.NETWORK, `HTTP status ${res.status} from ${url}`);
+        transient = (res.status >= 500 || res.status === 429) && !res.headers.get('Retry-After') && !backed;
+      } catch (e) {
+        err = e instanceof HeraldError ? e : new HeraldError(Codes.NETWORK, String(e?.message || e));
+        transient = !(e instanceof HeraldError);
+      }
+      if (!transient || attempt >= this.maxRetries) throw err;
+      const cap = Math.min(30000, this.retryBaseMs * 2 ** Math.min(attempt, 10));
+      await sleep(Math.floor(Math.random() * cap));
+    }
+  }
+
+  async getJson(url) {
+    const body = await this.get(url);
+    try { return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)); } catch (e) { throw new HeraldError(Codes.PARSE, 'body is not JSON: ' + e.message); }
+  }
+
+  /**
+   * One poll. Resolves to 'ok' when every followed collection is verified at the version
+   * the monitor announced, else to the first error code (details in info()). Resolves to
+   * 'backoff' without any request while a Backoff or Retry-After period runs.
+   */
+  sync() {
+    return this.serial(async () => {
+      await this.ready;
+      if (!this.url) return Codes.USAGE;
+      if (this.backoffUntil > Date.now()) return Codes.BACKOFF;
+      let mon;
+      try {
+        mon = await this.getJson(`${this.url}/buckets/monitor/collections/changes/changeset?_expected=${this.monitorTs}`);
+        if (!Number.isInteger(mon?.timestamp) || !Array.isArray(mon.changes)) throw new HeraldError(Codes.PARSE, 'monitor answer is not a changeset');
+      } catch (e) {
+        for (const c of this.colls.values()) { c.lastStatus = e.code || Codes.NETWORK; c.lastError = e.message; }
+        return e.code || Codes.NETWORK;
+      }
+      let overall = 'ok', changed = false;
+      for (const c of this.colls.values()) {
+        const e = mon.changes.find((x) => x && x.bucket === c.bucket && x.collection === c.collection && Number.isInteger(x.last_modified));
+        let st;
+        if (!e) { st = Codes.NOT_FOUND; c.lastStatus = st; c.lastError = 'collection not in the monitor (not published)'; }
+        else if ((c.state?.timestamp ?? 0) >= e.last_modified) { st = 'ok'; c.lastStatus = st; c.lastError = ''; }
+        else {
+          st = await this.syncCollection(c, e.last_modified);
+          if (st === 'changed') { changed = true; st = 'ok'; }
+        }
+        if (st !== 'ok' && overall === 'ok') overall = st;
+        if (this.backoffUntil > Date.now()) break;
+      }
+      if (overall === 'ok' && mon.timestamp !== this.monitorTs) {
+        this.monitorTs = mon.timestamp;
+        try { await this.saveClient(); } catch { overall = Codes.STORAGE; }
+      }
+      if (changed) await this.pruneUnlocked();
+      return overall;
+    });
+  }
+
+  async syncCollection(c, version) {
+    const prev = c.state;
+    const pts = prev?.timestamp ?? 0;
+    let state = null, err = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const delta = attempt === 0 && prev;
+      const url = `${this.url}/buckets/${c.bucket}/collections/${c.collection}/changeset?_expected=${version}` + (delta ? `&_since=${pts}` : '');
+      try {
+        const cs = await this.getJson(url);
+        state = await this.check(cs, c, delta ? prev : null, pts, Date.now());
+        err = null;
+        break;
+      } catch (e) {
+        err = e instanceof HeraldError ? e : new HeraldError(Codes.INVALID, String(e));
+        if (err.code === Codes.NETWORK || err.code === Codes.NOT_FOUND) break;
+        this.stats.verifyFailures++;
+      }
+    }
+    if (!err) {
+      try { await this.store.put(`${c.bucket}/${c.collection}`, state); } catch (e) { err = new HeraldError(Codes.STORAGE, e.message); }
+    }
+    if (err) { c.lastStatus = err.code; c.lastError = err.message; return err.code; }
+    c.state = state;
+    c.fromDump = false;
+    c.lastStatus = 'ok';
+    c.lastError = '';
+    if (state.timestamp !== pts) {
+      try { this.onChange?.(c.bucket, c.collection, state.timestamp); } catch { /* the app's error is not the sync's */ }
+      return 'changed';
+    }
+    return 'ok';
+  }
+
+  /** {version, expires, records, fromDump, lastStatus, lastError}, or null if not followed. */
+  info(bucket, collection) {
+    const c = this.colls.get(`${bucket}/${collection}`);
+    if (!c) return null;
+    return { version: c.state?.timestamp ?? 0, expires: c.state?.expires ?? 0, records: c.state?.records.length ?? 0, fromDump: c.fromDump, lastStatus: c.lastStatus, lastError: c.lastError };
+  }
+
+  /** The verified records (sorted by id, filtered; copies), or null if none yet. */
+  records(bucket, collection) {
+    const c = this.colls.get(`${bucket}/${collection}`);
+    if (!c?.state) return null;
+    const out = c.state.records.filter((r) => !this.filter || this.filter(r));
+    return structuredClone(out);
+  }
+
+  /** Milliseconds until sync() may make a request again. */
+  backoffMs() { return Math.max(0, this.backoffUntil - Date.now()); }
+
+  /**
+   * The bytes of record 'id''s attachment, from the cache or downloaded from
+   * capabilities.attachments.base_url + location, handed over only when size and SHA-256
+   * match the verified record.
+   */
+  attachment(bucket, collection, id) {
+    return this.serial(async () => {
+      await this.ready;
+      const c = this.colls.get(`${bucket}/${collection}`);
+      const r = c?.state?.records.find((x) => x.id === id);
+      const a = r?.attachment;
+      if (!a || !/^[0-9a-f]{64}$/.test(a.hash) || typeof a.location !== 'string' || !Number.isInteger(a.size) || a.size < 0)
+        throw new HeraldError(Codes.NOT_FOUND, 'no such record with an attachment');
+      const ok = async (bytes) => bytes && bytes.length === a.size && (await sha256Hex(bytes)) === a.hash;
+      const cached = await this.store.getBlob(a.hash);
+      if (await ok(cached)) return cached;
+      if (!this.baseUrl) {
+        if (!this.url) throw new HeraldError(Codes.USAGE, 'no server');
+        const root = await this.getJson(`${this.url}/`);
+        const base = root?.capabilities?.attachments?.base_url;
+        if (typeof base !== 'string' || !base) throw new HeraldError(Codes.NOT_FOUND, 'the server advertises no attachments base_url');
+        this.baseUrl = base;
+      }
+      let url;
+      if (/^https?:\/\//.test(a.location)) {
+        if (!a.location.startsWith(this.baseUrl)) throw new HeraldError(Codes.ATTACHMENT, 'location outside the base_url');
+        url = a.location;
+      } else {
+        url = this.baseUrl + (this.baseUrl.endsWith('/') ? a.location.replace(/^\/+/, '') : a.location);
+      }
+      const bytes = await this.get(url);
+      if (!(await ok(bytes))) throw new HeraldError(Codes.ATTACHMENT, 'attachment size or SHA-256 mismatch');
+      try { await this.store.putBlob(a.hash, bytes); } catch (e) { throw new HeraldError(Codes.STORAGE, e.message); }
+      return bytes;
+    });
+  }
+
+  /** Deletes cached attachments no record of a followed collection references. */
+  pruneAttachments() { return this.serial(() => this.pruneUnlocked()); }
+
+  async pruneUnlocked() {
+    const keep = new Set();
+    for (const c of this.colls.values()) for (const r of c.state?.records ?? []) if (r.attachment?.hash) keep.add(r.attachment.hash);
+    let n = 0;
+    for (const h of await this.store.listBlobs()) if (!keep.has(h)) { await this.store.deleteBlob(h); n++; }
+    return n;
+  }
+}
