@@ -37,14 +37,17 @@
 #ifndef HERALD_SERVER_CONN_H
 #define HERALD_SERVER_CONN_H
 
+#include <stdint.h>
+
 typedef struct server_opts {
     const char *host; /* numeric or resolvable; loopback in tests */
     const char *port;
     int threads;
     int idle_timeout_ms;
-    int header_timeout_ms; /* a request head must be complete this long after it began */
-    int max_conns;         /* per process; beyond it new connections are closed at once */
-    int drain_timeout_ms;  /* server_stop(): the longest wait for unfinished connections */
+    int header_timeout_ms;    /* a request head must be complete this long after it began */
+    int max_conns;            /* per process; beyond it new connections are closed at once */
+    int drain_timeout_ms;     /* server_stop(): the longest wait for unfinished connections */
+    int64_t long_poll_max_ms; /* cap of Prefer: wait (long-poll); < 1000: never hold */
 } server_opts;
 
 /* Binds the listeners and starts the workers. Returns 0 or -1 (logged). */

@@ -158,7 +158,8 @@ start_workers(const server_settings *set)
                       .idle_timeout_ms = (int)(set->idle_timeout_seconds * 1000),
                       .header_timeout_ms = (int)(set->header_timeout_seconds * 1000),
                       .max_conns = (int)set->max_connections,
-                      .drain_timeout_ms = (int)(set->drain_timeout_seconds * 1000)};
+                      .drain_timeout_ms = (int)(set->drain_timeout_seconds * 1000),
+                      .long_poll_max_ms = set->long_poll_max_seconds * 1000};
     return server_start(&sv);
 }
 

@@ -54,6 +54,9 @@ static const herald_setting table[] = {
      "Backoff header (seconds) on every response, 0: none; the Redis key herald:backoff, "
      "while it exists, overrides it",
      S(backoff_seconds)},
+    {"long_poll_max_seconds", HERALD_SETTING_INT, "60", 0, 3600, NULL,
+     "longest hold of a request with Prefer: wait=N (long-poll); 0: never hold",
+     S(long_poll_max_seconds)},
 };
 
 const herald_settings_spec server_settings_spec = {
