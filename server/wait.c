@@ -90,12 +90,19 @@ key_hash(const wait_key *k)
     return fnv(h ^ 0xfe, k->etag, k->etag_len);
 }
 
+/* memcmp of possibly NULL empty slices (the monitor has no bucket). */
+static int
+same(const char *a, const char *b, size_t n)
+{
+    return n == 0 || !memcmp(a, b, n);
+}
+
 static int
 key_eq(const wait_key *a, const wait_key *b)
 {
     return a->route == b->route && a->bl == b->bl && a->cl == b->cl && a->etag_len == b->etag_len &&
-           !memcmp(a->bid, b->bid, a->bl) && !memcmp(a->cid, b->cid, a->cl) &&
-           !memcmp(a->etag, b->etag, a->etag_len);
+           same(a->bid, b->bid, a->bl) && same(a->cid, b->cid, a->cl) &&
+           same(a->etag, b->etag, a->etag_len);
 }
 
 static void
