@@ -27,7 +27,7 @@
  * alone and with neither: recording changes nothing but a 431 once more than
  * max_headers header lines were received; allow_chunked changes nothing unless the
  * parse without it refused a Transfer-Encoding (501). The header helpers
- * (If-None-Match, Accept-Encoding, query parameters, timestamps) run on the parsed
+ * (If-None-Match, Accept-Encoding, Prefer's wait, query parameters, timestamps) run on the parsed
  * values and on the raw input, into exact-size buffers.
  */
 #include "fuzz_checks.h"
@@ -63,7 +63,7 @@ struct outcome {
     ssize_t rc;
     size_t at; /* stream offset of the request */
     int method, minor, keep_alive;
-    int64_t content_length;
+    int64_t content_length, prefer_wait;
     unsigned has_inm, has_ae, chunked;
     size_t nheaders;
     uint64_t headers_hash; /* of the recorded headers' offsets and lengths */
@@ -125,6 +125,10 @@ check_request(const http_request *r, const char *req, size_t n)
         return "http: keep_alive not 0 or 1";
     if (r->content_length < -1)
         return "http: negative content length";
+    if (r->prefer_wait < -1 || r->prefer_wait > HTTP_PREFER_WAIT_MAX)
+        return "http: prefer_wait outside -1 .. HTTP_PREFER_WAIT_MAX";
+    if (r->wait_applied != 0)
+        return "http: the parser set wait_applied";
     if (r->minor == 1 && !r->host.p)
         return "http: HTTP/1.1 request without Host accepted";
     if (r->has_if_none_match != (r->if_none_match.p != NULL))
@@ -406,6 +410,15 @@ check_helpers(const char *p, size_t n)
         why = "http: http_accept_encodings set unknown bits";
         goto out;
     }
+    int64_t wait = http_prefer_wait(s);
+    if (wait < -1 || wait > HTTP_PREFER_WAIT_MAX) {
+        why = "http: http_prefer_wait outside -1 .. HTTP_PREFER_WAIT_MAX";
+        goto out;
+    }
+    if (wait >= 0 && !memchr(c, '=', n)) {
+        why = "http: http_prefer_wait found a value without '='";
+        goto out;
+    }
     static const char *const names[] = {"_since", "_expected", "_limit", ""};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !why; i++) {
         why = check_query_param(s, names[i], 1);
@@ -460,6 +473,7 @@ parse_available(struct run *run, const char *buf, size_t *off, size_t avail, con
             o->minor = r.minor;
             o->keep_alive = r.keep_alive;
             o->content_length = r.content_length;
+            o->prefer_wait = r.prefer_wait;
             o->has_inm = r.has_if_none_match;
             o->has_ae = r.has_accept_encoding;
             o->chunked = r.chunked;
@@ -539,12 +553,12 @@ compare_runs(const struct run *a, const struct run *b)
             return "http: split reads gave a different result than one read";
         if (x->at != y->at || x->method != y->method || x->minor != y->minor ||
             x->keep_alive != y->keep_alive || x->content_length != y->content_length ||
-            x->has_inm != y->has_inm || x->has_ae != y->has_ae || x->chunked != y->chunked ||
-            x->nheaders != y->nheaders || x->headers_hash != y->headers_hash ||
-            !rel_eq(x->method_name, y->method_name) || !rel_eq(x->target, y->target) ||
-            !rel_eq(x->path, y->path) || !rel_eq(x->query, y->query) || !rel_eq(x->inm, y->inm) ||
-            !rel_eq(x->ae, y->ae) || !rel_eq(x->connection, y->connection) ||
-            !rel_eq(x->host, y->host))
+            x->prefer_wait != y->prefer_wait || x->has_inm != y->has_inm ||
+            x->has_ae != y->has_ae || x->chunked != y->chunked || x->nheaders != y->nheaders ||
+            x->headers_hash != y->headers_hash || !rel_eq(x->method_name, y->method_name) ||
+            !rel_eq(x->target, y->target) || !rel_eq(x->path, y->path) ||
+            !rel_eq(x->query, y->query) || !rel_eq(x->inm, y->inm) || !rel_eq(x->ae, y->ae) ||
+            !rel_eq(x->connection, y->connection) || !rel_eq(x->host, y->host))
             return "http: split reads parsed a request differently than one read";
     }
     return NULL;

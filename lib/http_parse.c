@@ -205,6 +205,83 @@ parse_content_length(http_slice v, int64_t *out)
     return 0;
 }
 
+/* Skips a quoted string starting at p (at its opening quote); returns the position
+ * after its closing quote, or 'end' when it is unterminated. */
+static const char *
+skip_quoted(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return end;
+}
+
+/* delta-seconds in p[0 .. n), optionally quoted; capped. -1 when not digits. */
+static int64_t
+wait_seconds(const char *p, size_t n)
+{
+    if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+        p++, n -= 2;
+    if (n == 0)
+        return -1;
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        if (s < HTTP_PREFER_WAIT_MAX)
+            s = s * 10 + (p[i] - '0');
+    }
+    return s > HTTP_PREFER_WAIT_MAX ? HTTP_PREFER_WAIT_MAX : s;
+}
+
+int64_t
+http_prefer_wait(http_slice v)
+{
+    const char *p = v.p, *end = v.len ? v.p + v.len : v.p;
+    while (p < end) {
+        /* One preference: OWS token [BWS "=" BWS word] *(OWS ";" ...) up to a ','
+         * outside quotes. */
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *name = p;
+        while (p < end && tchar[(unsigned char)*p])
+            p++;
+        size_t nlen = (size_t)(p - name);
+        const char *val = NULL, *vend = NULL;
+        const char *q = p;
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q < end && *q == '=') {
+            q++;
+            while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
+            val = q;
+            if (q < end && *q == '"')
+                q = skip_quoted(q, end);
+            else
+                while (q < end && tchar[(unsigned char)*q])
+                    q++;
+            vend = q;
+        }
+        if (nlen == 4 && strncasecmp(name, "wait", 4) == 0)
+            return val ? wait_seconds(val, (size_t)(vend - val)) : -1;
+        /* Skip the rest of this preference (parameters), quotes included. */
+        while (q < end && *q != ',') {
+            if (*q == '"')
+                q = skip_quoted(q, end);
+            else
+                q++;
+        }
+        if (q == p && q < end && *q != ',')
+            q++; /* not a token: never loop in place */
+        p = q;
+    }
+    return -1;
+}
+
 ssize_t
 http_parse_request(http_request *req, const char *buf, size_t len, const http_limits *lim)
 {
@@ -214,6 +291,7 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
 
     memset(req, 0, sizeof(*req));
     req->content_length = -1;
+    req->prefer_wait = -1;
 
     /* RFC 9112 2.2: ignore at least one empty line before the request line. */
     while (p < end && (*p == '\r' || *p == '\n') && p - buf < 4)
@@ -266,6 +344,11 @@ http_parse_request(http_request *req, const char *buf, size_t len, const http_li
                 have_host = 1;
                 req->host = v;
             }
+            break;
+        case 6:
+            /* Prefer may be repeated: the first wait preference counts (RFC 7240 2). */
+            if (req->prefer_wait < 0 && NAME_IS(p, i, "prefer"))
+                req->prefer_wait = http_prefer_wait(v);
             break;
         case 10:
             if (NAME_IS(p, i, "connection"))

@@ -13,13 +13,16 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "herald/accept.h"
+#include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/http_parse.h"
@@ -28,6 +31,7 @@
 #include "routes.h"
 #include "snapset.h"
 #include "status.h"
+#include "wait.h"
 
 #define RBUF_MAX (HTTP_DEFAULT_MAX_HEAD + 1) /* one more byte than a head may have */
 #define RBUF_MIN 2048                        /* a connection's own buffer, at first */
@@ -58,6 +62,10 @@ typedef struct conn {
     int64_t head_ms;            /* when an incomplete head was first buffered; 0: none */
     struct conn *prev, *next;   /* worker's list, least recently active first */
     struct conn *hprev, *hnext; /* worker's list of connections with an incomplete head */
+    waiter wt;                  /* long-poll: registered in the worker's 'waits' */
+    int64_t wait_s;             /* the wait honoured (Preference-Applied) */
+    unsigned waiting : 1;       /* held: rbuf starts with the request; not on the idle list */
+    unsigned answer_due : 1;    /* woken while earlier output was still being written */
 } conn;
 
 struct worker {
@@ -71,8 +79,11 @@ struct worker {
     uint64_t gen;
     conn *first, *last; /* by last activity */
     conn *heads;        /* connections with an incomplete head */
-    out *out;           /* shared output queue, empty between callbacks */
-    char *rbuf;         /* shared read buffer, RBUF_MAX bytes */
+    wait_reg *waits;    /* long-poll waiters */
+    int efd;            /* eventfd: a new set was published (wakes the waiters) */
+    struct event *notify_ev;
+    out *out;   /* shared output queue, empty between callbacks */
+    char *rbuf; /* shared read buffer, RBUF_MAX bytes */
     int started;
     int draining; /* shutting down: no keep-alive; 2: the loop ends with the last conn */
 };
@@ -173,6 +184,8 @@ lru_append(conn *c)
 static void
 touch(conn *c)
 {
+    if (c->waiting)
+        return; /* a held request is not idle: it is off the list */
     c->last_ms = now_ms(c->w);
     if (c->w->last != c) {
         lru_unlink(c);
@@ -210,14 +223,17 @@ heads_add(conn *c)
 
 /* ---- connections ------------------------------------------------------------------- */
 
-static void conn_serve(conn *c, char *buf, size_t len);
+static void conn_serve(conn *c, char *buf, size_t len, int woken);
 
 static void
 conn_free(conn *c)
 {
     worker *w = c->w;
     unpin(c);
-    lru_unlink(c);
+    if (c->waiting)
+        wait_remove(w->waits, &c->wt); /* held requests are off the idle list */
+    else
+        lru_unlink(c);
     heads_unlink(c);
     event_free(c->rev);
     if (c->wev)
@@ -325,11 +341,15 @@ on_write(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
         return;
     }
+    set_reading(c, 1);
+    if (c->waiting)
+        return; /* the held request waits on; reading notices a disconnect */
     if (drain_idle(c))
         return;
-    set_reading(c, 1);
+    int woken = c->answer_due;
+    c->answer_due = 0;
     if (c->rlen)
-        conn_serve(c, c->rbuf, c->rlen); /* requests that arrived meanwhile */
+        conn_serve(c, c->rbuf, c->rlen, woken); /* requests that arrived meanwhile */
 }
 
 /* Keeps the unanswered bytes buf[used .. len) in the connection's own buffer (which
@@ -357,10 +377,75 @@ keep_rest(conn *c, char *buf, size_t used, size_t len)
     c->rlen = rest;
 }
 
-/* Answers every complete request in buf[0 .. len) (the worker's read buffer or the
- * connection's own), writes the answers, keeps what is left. May free 'c'. */
+/* Keeps buf[start .. len) -- a held request and whatever follows it -- in the
+ * connection's own buffer, sized exactly: a held connection costs its head's bytes. */
 static void
-conn_serve(conn *c, char *buf, size_t len)
+keep_held(conn *c, char *buf, size_t start, size_t len)
+{
+    size_t rest = len - start;
+    if (buf == c->rbuf) {
+        memmove(c->rbuf, c->rbuf + start, rest);
+        c->rbuf = herald_mem_realloc(c->rbuf, rest);
+    } else {
+        free(c->rbuf);
+        c->rbuf = herald_mem_alloc(rest);
+        memcpy(c->rbuf, buf + start, rest);
+    }
+    c->rlen = c->rcap = rest;
+}
+
+/*
+ * Holds the request that starts at buf[start] (key 'k', wait 'wait_s' seconds asked):
+ * registers it, keeps its bytes, takes the connection off the idle and header lists and
+ * writes the answers to the requests before it. Reading goes on only to notice a
+ * disconnect (on_read): later pipelined requests wait in the buffer, so answers stay in
+ * order. May free 'c'.
+ */
+static void
+hold(conn *c, const wait_key *k, int64_t wait_s, char *buf, size_t start, size_t len)
+{
+    worker *w = c->w;
+    int64_t cap = g_opts.long_poll_max_ms / 1000;
+    c->wait_s = wait_s < cap ? wait_s : cap;
+    int64_t now = herald_clock_mono_ms();
+    wait_add(w->waits, &c->wt, k, now, now + c->wait_s * 1000); /* copies 'k' first */
+    keep_held(c, buf, start, len);
+    heads_unlink(c);
+    lru_unlink(c);
+    c->waiting = 1;
+    (void)flush_shared(c); /* blocked: on_write resumes reading, not serving */
+}
+
+/* Answers a held request whose version changed or whose wait ended (with what an
+ * immediate request would get now, plus Preference-Applied). May free 'c'. */
+static void
+answer_held(conn *c)
+{
+    c->waiting = 0;
+    c->last_ms = now_ms(c->w);
+    lru_append(c);
+    if (c->q) {
+        c->answer_due = 1; /* after the earlier answers (on_write) */
+        return;
+    }
+    conn_serve(c, c->rbuf, c->rlen, 1);
+}
+
+static void
+answer_list(waiter *list)
+{
+    while (list) {
+        waiter *x = list;
+        list = x->next;
+        answer_held((conn *)((char *)x - offsetof(conn, wt)));
+    }
+}
+
+/* Answers every complete request in buf[0 .. len) (the worker's read buffer or the
+ * connection's own), writes the answers, keeps what is left; 'woken': the first is a
+ * held request being answered now. May free 'c'. */
+static void
+conn_serve(conn *c, char *buf, size_t len, int woken)
 {
     static const http_limits lim = {.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
                                     .max_head = HTTP_DEFAULT_MAX_HEAD};
@@ -382,6 +467,7 @@ conn_serve(conn *c, char *buf, size_t len)
                 break;
         }
         http_request req;
+        size_t start = used;
         ssize_t r = http_parse_request(&req, buf + used, len - used, &lim);
         if (r == 0)
             break;
@@ -395,7 +481,19 @@ conn_serve(conn *c, char *buf, size_t len)
         /* We never read bodies, so after one the stream cannot be resynchronised. While
          * draining, every answer is the connection's last (Connection: close). */
         int keep = req.keep_alive && req.content_length <= 0 && !w->draining;
-        route_request(o, &req, w->sets->set, keep);
+        if (woken) {
+            req.wait_applied = c->wait_s;
+            woken = 0;
+            route_request(o, &req, w->sets->set, keep);
+        } else if (req.prefer_wait > 0 && g_opts.long_poll_max_ms >= 1000 && !w->draining) {
+            wait_key k;
+            if (route_request_or_hold(o, &req, w->sets->set, keep, &k)) {
+                hold(c, &k, req.prefer_wait, buf, start, len);
+                return;
+            }
+        } else {
+            route_request(o, &req, w->sets->set, keep);
+        }
         if (!keep)
             c->close_after = 1;
     }
@@ -410,6 +508,30 @@ conn_serve(conn *c, char *buf, size_t len)
         heads_add(c);
 }
 
+/* A held connection's read: EOF frees it at once (the point of reading while held);
+ * pipelined bytes are kept behind the held request, up to one head's worth. */
+static void
+on_read_held(conn *c)
+{
+    char *buf = c->w->rbuf;
+    size_t room = RBUF_MAX - c->rlen;
+    if (room == 0) {
+        set_reading(c, 0); /* a full buffer: the answer comes at the deadline anyway */
+        return;
+    }
+    ssize_t n = read(c->fd, buf, room);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_free(c);
+        return;
+    }
+    c->rbuf = herald_mem_realloc(c->rbuf, c->rlen + (size_t)n);
+    memcpy(c->rbuf + c->rlen, buf, (size_t)n);
+    c->rlen += (size_t)n;
+    c->rcap = c->rlen;
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -418,6 +540,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
     worker *w = c->w;
     char *buf = w->rbuf;
     size_t have = 0, cap = RBUF_MAX;
+    if (c->waiting) {
+        on_read_held(c);
+        return;
+    }
     if (c->rlen) { /* continue an incomplete head in the connection's own buffer */
         if (c->rlen == c->rcap) {
             if (c->rcap >= RBUF_MAX) { /* cannot happen: the parser answers 431 first */
@@ -439,7 +565,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     touch(c);
-    conn_serve(c, buf, have + (size_t)n);
+    conn_serve(c, buf, have + (size_t)n, 0);
 }
 
 /* Closes idle connections and answers 408 to incomplete heads past their time. */
@@ -472,6 +598,39 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
         c->close_after = 1;
         route_error(w->out, 408);
         (void)flush_shared(c);
+    }
+    if (wait_count(w->waits))
+        answer_list(wait_take_expired(w->waits, herald_clock_mono_ms()));
+}
+
+static int
+stale(const wait_key *k, void *arg)
+{
+    return route_wait_stale(k, arg);
+}
+
+/* A set was published: answer the waiters whose version it changed. */
+static void
+on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    worker *w = arg;
+    uint64_t v;
+    ssize_t rd = read(fd, &v, sizeof(v)); /* resets the eventfd's counter */
+    (void)rd;
+    refresh_set(w);
+    if (wait_count(w->waits))
+        answer_list(wait_take_stale(w->waits, stale, w->sets->set));
+}
+
+/* snapset_publish()'s hook, on the publishing thread: wakes every worker. */
+static void
+on_publish(void)
+{
+    uint64_t one = 1;
+    for (int i = 0; i < g_nworkers; i++) {
+        ssize_t wr = write(g_workers[i].efd, &one, sizeof(one));
+        (void)wr; /* EAGAIN: the counter is already non-zero, a wake-up is pending */
     }
 }
 
@@ -546,6 +705,9 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     (void)what;
     worker *w = arg;
     w->draining = 1;
+    /* Held long-polls are answered now (304 unless their version just changed), with
+     * Connection: close, then drain like any other answer being written. */
+    answer_list(wait_take_all(w->waits));
     if (w->lfd >= 0) {
         while (accept_batch(w))
             ;
@@ -629,7 +791,7 @@ server_start(const server_opts *o)
     g_nworkers = o->threads > 0 ? o->threads : 1;
     g_workers = herald_mem_calloc((size_t)g_nworkers, sizeof(worker));
     for (int i = 0; i < g_nworkers; i++)
-        g_workers[i].lfd = -1;
+        g_workers[i].lfd = g_workers[i].efd = -1;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -660,9 +822,14 @@ server_start(const server_opts *o)
         w->lev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
         w->stop_ev = event_new(w->base, g_stop_pipe[0], EV_READ, on_stop, w);
         w->sweep_ev = event_new(w->base, -1, EV_PERSIST, on_sweep, w);
-        if (!w->lev || !w->stop_ev || !w->sweep_ev ||
-            herald_accept_init(&w->acc, w->base, w->lev) < 0 || event_add(w->lev, NULL) < 0 ||
-            event_add(w->stop_ev, NULL) < 0 || event_add(w->sweep_ev, &sweep) < 0)
+        w->waits = wait_reg_new(o->long_poll_max_ms);
+        w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        w->notify_ev =
+            w->efd >= 0 ? event_new(w->base, w->efd, EV_READ | EV_PERSIST, on_notify, w) : NULL;
+        if (!w->lev || !w->stop_ev || !w->sweep_ev || !w->notify_ev ||
+            event_add(w->notify_ev, NULL) < 0 || herald_accept_init(&w->acc, w->base, w->lev) < 0 ||
+            event_add(w->lev, NULL) < 0 || event_add(w->stop_ev, NULL) < 0 ||
+            event_add(w->sweep_ev, &sweep) < 0)
             goto fail;
         refresh_set(w);
         if (!w->sets) {
@@ -672,6 +839,7 @@ server_start(const server_opts *o)
     }
     freeaddrinfo(ai);
     ai = NULL;
+    snapset_on_publish(on_publish);
     for (int i = 0; i < g_nworkers; i++) {
         if (pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]) != 0) {
             herald_error("cannot start worker thread %d", i);
@@ -691,6 +859,7 @@ fail:
 void
 server_stop(void)
 {
+    snapset_on_publish(NULL); /* same thread as the publisher: no wake-up after this */
     if (g_stop_pipe[1] >= 0) {
         ssize_t wr = write(g_stop_pipe[1], "x", 1); /* level-triggered: wakes every worker */
         (void)wr;
@@ -706,8 +875,19 @@ server_stop(void)
             herald_warn("worker %d: drain deadline passed: closing %d unfinished connection(s)", i,
                         cut);
         w->draining = 0; /* no loopbreak from conn_free: the loop has ended */
+        for (waiter *x = w->waits ? wait_take_all(w->waits) : NULL, *next; x; x = next) {
+            next = x->next;
+            conn *c = (conn *)((char *)x - offsetof(conn, wt));
+            c->waiting = 0;
+            lru_append(c); /* freed with the others below */
+        }
         while (w->first)
             conn_free(w->first);
+        wait_reg_free(w->waits);
+        if (w->notify_ev)
+            event_free(w->notify_ev);
+        if (w->efd >= 0)
+            close(w->efd);
         while (w->sets) {
             held *h = w->sets;
             w->sets = h->next;

@@ -20,6 +20,19 @@
  *
  * Shutdown drains (server_stop), like nginx's graceful stop: see on_stop() in conn.c.
  *
+ * Long-poll (RFC 7240 Prefer: wait): a request the router says to hold (routes.h:
+ * route_request_or_hold) keeps its bytes in the connection's own buffer, sized exactly,
+ * and is registered in the worker's waiter registry (wait.h); the connection leaves the
+ * idle list (a held request is not idle) and keeps reading only to notice a close
+ * (EOF frees it at once). Pipelined requests behind it are buffered and answered after
+ * it, in order: a held connection parses nothing further until it is answered. It is
+ * answered, by parsing and routing its bytes again with the set current then (so the
+ * answer is exactly an immediate one, plus Preference-Applied), when: a new set is
+ * published (snapset_publish calls the hook this module registers, which writes to
+ * every worker's eventfd; the worker refreshes its set and asks the registry for the
+ * groups whose version changed); its deadline passes (the 250 ms sweep advances the
+ * registry's timing wheel); or SIGTERM (all, at once, before the drain).
+ *
  * Timeouts cost nothing per request: events have no timeout; each worker keeps its
  * connections in a list ordered by last activity (a read, or write progress: moving a
  * connection to the tail is a few pointer writes) and a sweep every 250 ms closes those
@@ -37,14 +50,17 @@
 #ifndef HERALD_SERVER_CONN_H
 #define HERALD_SERVER_CONN_H
 
+#include <stdint.h>
+
 typedef struct server_opts {
     const char *host; /* numeric or resolvable; loopback in tests */
     const char *port;
     int threads;
     int idle_timeout_ms;
-    int header_timeout_ms; /* a request head must be complete this long after it began */
-    int max_conns;         /* per process; beyond it new connections are closed at once */
-    int drain_timeout_ms;  /* server_stop(): the longest wait for unfinished connections */
+    int header_timeout_ms;    /* a request head must be complete this long after it began */
+    int max_conns;            /* per process; beyond it new connections are closed at once */
+    int drain_timeout_ms;     /* server_stop(): the longest wait for unfinished connections */
+    int64_t long_poll_max_ms; /* cap of Prefer: wait (long-poll); < 1000: never hold */
 } server_opts;
 
 /* Binds the listeners and starts the workers. Returns 0 or -1 (logged). */

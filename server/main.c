@@ -14,11 +14,15 @@
  * its own layer, never one above); everything but this file is the static library
  * herald_server, which the unit tests link.
  *   program            main.c      configuration, wiring, signals
- *   connection I/O     conn.c      workers, listeners, sockets, timeouts, drain; it
- *                                  owns every socket (out.c writes a queue only to
- *                                  the descriptor conn.c hands it, when conn.c asks)
+ *   connection I/O     conn.c      workers, listeners, sockets, timeouts, drain, held
+ *                                  long-polls; it owns every socket (out.c writes a
+ *                                  queue only to the descriptor conn.c hands it, when
+ *                                  conn.c asks); it learns of a new set through the one
+ *                                  hook it registers in snapset.c (a callback: snapset.c
+ *                                  holds a function pointer and includes nothing above)
  *   request framing    lib/http_parse.c (herald/http_parse.h), called by conn.c
- *   router             routes.c    route of a request, 404/405/preflight, counting
+ *   router             routes.c    route of a request, 404/405/preflight, counting;
+ *                                  whether a long-poll is held (the handler's own 304)
  *   handlers           changes.c   monitor and changesets (the polling API)
  *                      kinto.c     Kinto's read-only GETs
  *                      ops.c       __heartbeat__, __lbheartbeat__, __version__, /metrics
@@ -31,6 +35,9 @@
  *                                  gauges, reads no module's state)
  *                      status.c    connection count, Redis up, loaded, last update,
  *                                  the operator's Backoff (set by sync, read by reply.c)
+ *   waiters            wait.c      long-poll waiters of one worker: groups by what they
+ *                                  wait on, a timing wheel; the held gauge (read by
+ *                                  ops.c); calls no server module
  *   data model         snapset.c   immutable snapshot sets, precomputed bodies; md5.c
  *   encoding           encode.c    gzip/zstd bodies and the background upgrade
  * Shared vocabulary, headers only: route_id.h (route ids and their metric labels).
@@ -158,7 +165,8 @@ start_workers(const server_settings *set)
                       .idle_timeout_ms = (int)(set->idle_timeout_seconds * 1000),
                       .header_timeout_ms = (int)(set->header_timeout_seconds * 1000),
                       .max_conns = (int)set->max_connections,
-                      .drain_timeout_ms = (int)(set->drain_timeout_seconds * 1000)};
+                      .drain_timeout_ms = (int)(set->drain_timeout_seconds * 1000),
+                      .long_poll_max_ms = set->long_poll_max_seconds * 1000};
     return server_start(&sv);
 }
 

@@ -194,6 +194,10 @@ render_process(herald_buf *out, const totals *t, const metrics_gauges *g, int64_
                       (unsigned long long)t->conn[CE_CLOSED_IDLE],
                       (unsigned long long)t->conn[CE_CLOSED_HEADER_TIMEOUT]);
 
+    help(out, "herald_long_poll_held", "gauge",
+         "Requests held for Prefer: wait until their version changes or their wait ends.");
+    herald_buf_printf(out, "herald_long_poll_held %lld\n", g->long_poll_held);
+
     help(out, "herald_redis_up", "gauge", "1 when both Redis connections are up and synced.");
     herald_buf_printf(out, "herald_redis_up %d\n", g->redis_up);
     help(out, "herald_snapshots_loaded", "gauge", "1 once a full resync has completed.");

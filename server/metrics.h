@@ -97,6 +97,7 @@ typedef struct metrics_gauges {
     long long last_update_ms; /* 0: never */
     int backoff_seconds;      /* 0: no Backoff header */
     unsigned long long encode_done, encode_skipped, encode_pending;
+    long long long_poll_held; /* requests held for Prefer: wait */
 } metrics_gauges;
 
 struct snapset;

@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "reply.h"
 #include "status.h"
+#include "wait.h"
 
 #ifndef HERALD_COMMIT
 #define HERALD_COMMIT "unknown"
@@ -76,6 +77,7 @@ ops_metrics(out *o, const http_request *req, const snapset *s, int keep_alive)
     g.last_update_ms = now_st.last_update_ms;
     g.backoff_seconds = now_st.backoff_seconds;
     encode_stats(&g.encode_done, &g.encode_skipped, &g.encode_pending);
+    g.long_poll_held = wait_held_total();
     metrics_render(&b, s, &g, herald_clock_wall_ms());
     int st = reply_plain(o, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
                          keep_alive);

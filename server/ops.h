@@ -1,7 +1,7 @@
 /*
  * ops -- the operational endpoints: /v1/__heartbeat__, /v1/__lbheartbeat__,
  * /v1/__version__ (Dockerflow) and /metrics (Prometheus). They read the process's
- * gauges from status.h and encode.h and hand them to metrics.c; no other module's
+ * gauges from status.h, encode.h and wait.h and hand them to metrics.c; no other module's
  * state is read.
  */
 #ifndef HERALD_SERVER_OPS_H

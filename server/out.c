@@ -139,6 +139,25 @@ out_ref(out *o, const void *p, size_t n)
     o->uses_set = 1;
 }
 
+out_mark
+out_mark_get(const out *o)
+{
+    out_mark m = {o->nsegs, o->nsegs ? o->segs[o->nsegs - 1].len : 0, o->wbuf.len, o->pending,
+                  o->uses_set};
+    return m;
+}
+
+void
+out_truncate(out *o, const out_mark *m)
+{
+    o->nsegs = m->nsegs;
+    if (m->nsegs)
+        o->segs[m->nsegs - 1].len = m->last_len; /* a copy may have extended it */
+    o->wbuf.len = m->wlen;
+    o->pending = m->pending;
+    o->uses_set = m->uses_set;
+}
+
 void
 out_reset(out *o)
 {

@@ -49,6 +49,15 @@ int out_uses_set(const out *o);
 /* Writes what 'o' holds to 'fd'. Returns 0 when all is written, 1 when the socket would
  * block (the rest stays queued), -1 on a write error (errno set). */
 int out_write(out *o, int fd);
+/* A position in a queue, to take back what was appended after it (a response built
+ * and then not sent: a long-poll held instead of answered 304). */
+typedef struct out_mark {
+    size_t nsegs, last_len, wlen, pending;
+    int uses_set;
+} out_mark;
+out_mark out_mark_get(const out *o);
+/* Drops what was appended to 'o' since 'm'; nothing may have been written since. */
+void out_truncate(out *o, const out_mark *m);
 /* Empties 'o', keeping its buffers for reuse. */
 void out_reset(out *o);
 /* Moves the unwritten rest of 'src' to the end of 'dst' (references stay references)

@@ -114,13 +114,14 @@ put_u64(char *p, uint64_t v)
     return p + (tmp + sizeof(tmp) - t);
 }
 
-/* The end of a head: Content-Length (unless 'len' is (size_t)-1), Backoff when set, the
- * Connection line 'keep_alive' asks for, the empty line; one copy (at most 16 + 20 + 2,
- * 9 + 10 + 2, 24 and 2 bytes). */
+/* The end of a head: Content-Length (unless 'len' is (size_t)-1), Backoff when set,
+ * Preference-Applied when the request was held for its wait preference, the Connection
+ * line 'keep_alive' asks for, the empty line; one copy (at most 16 + 20 + 2, 9 + 10 + 2,
+ * 25 + 20 + 2 + 51, 24 and 2 bytes). */
 static void
-end_head(out *o, size_t len, int keep_alive)
+end_head(out *o, const http_request *req, size_t len, int keep_alive)
 {
-    char buf[128], *p = buf;
+    char buf[256], *p = buf;
     if (len != (size_t)-1) {
         memcpy(p, "Content-Length: ", 16);
         p = put_u64(p + 16, len);
@@ -133,6 +134,13 @@ end_head(out *o, size_t len, int keep_alive)
         p = put_u64(p + 9, (uint64_t)backoff);
         *p++ = '\r';
         *p++ = '\n';
+    }
+    if (req->wait_applied > 0) {
+        /* RFC 7240 3; a separate Expose line adds to the prebuilt head's list. */
+        memcpy(p, "Preference-Applied: wait=", 25);
+        p = put_u64(p + 25, (uint64_t)req->wait_applied);
+        memcpy(p, "\r\nAccess-Control-Expose-Headers: Preference-Applied\r\n", 53);
+        p += 53;
     }
     if (!keep_alive) {
         memcpy(p, "Connection: close\r\n", 19);
@@ -153,7 +161,7 @@ not_modified(out *o, const http_request *req, const vhdr *hdr, int keep_alive)
         !http_etag_match_tag(req->if_none_match, hdr->etag, hdr->etag_len))
         return 0;
     out_copy(o, hdr->b.data, hdr->split);
-    end_head(o, (size_t)-1, keep_alive);
+    end_head(o, req, (size_t)-1, keep_alive);
     return 1;
 }
 
@@ -181,7 +189,7 @@ reply_body(out *o, const http_request *req, const vhdr *hdr, const payload *b, i
     out_copy(o, hdr->b.data + hdr->split, hdr->b.len - hdr->split);
     if (enc != ENC_IDENTITY)
         out_copy(o, ENC_HEADER[enc], ENC_HEADER_LEN);
-    end_head(o, len, keep_alive);
+    end_head(o, req, len, keep_alive);
     if (req->method != HTTP_METHOD_HEAD) {
         out_slice(o, data, len);
         metrics_add(&out_metrics(o)->enc[enc], 1);
@@ -196,7 +204,7 @@ reply_slices(out *o, const http_request *req, const vhdr *hdr, const char *a, si
     if (not_modified(o, req, hdr, keep_alive))
         return 304;
     out_copy(o, hdr->b.data + hdr->split, hdr->b.len - hdr->split);
-    end_head(o, alen + blen + clen, keep_alive);
+    end_head(o, req, alen + blen + clen, keep_alive);
     if (req->method == HTTP_METHOD_HEAD)
         return 200;
     out_slice(o, a, alen);
@@ -215,7 +223,7 @@ reply_bytes(out *o, const http_request *req, const vhdr *hdr, const char *extra,
     out_copy(o, hdr->b.data + hdr->split, hdr->b.len - hdr->split);
     if (extra)
         out_puts(o, extra);
-    end_head(o, len, keep_alive);
+    end_head(o, req, len, keep_alive);
     if (req->method != HTTP_METHOD_HEAD) {
         out_copy(o, data, len); /* computed for this request: it does not outlive it */
         metrics_add(&out_metrics(o)->enc[ENC_IDENTITY], 1);
@@ -244,7 +252,7 @@ reply_preflight(out *o, int keep_alive)
     out_puts(o, "HTTP/1.1 200 OK\r\n"
                 "Access-Control-Allow-Origin: *\r\n"
                 "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
-                "Access-Control-Allow-Headers: If-None-Match, Content-Type\r\n"
+                "Access-Control-Allow-Headers: If-None-Match, Content-Type, Prefer\r\n"
                 "Access-Control-Max-Age: 86400\r\n"
                 "Content-Length: 0\r\n");
     reply_end_headers(o, keep_alive);

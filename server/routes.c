@@ -108,12 +108,12 @@ match_route(const http_request *req, kinto_ids *ids)
     return RT_RECORD;
 }
 
-void
-route_request(out *o, const http_request *req, const snapset *s, int keep_alive)
+/* Answers 'req' (route 'route', ids 'ids') into 'o'; returns the status. */
+static int
+dispatch(out *o, const http_request *req, const snapset *s, int keep_alive, int route,
+         const kinto_ids *ids)
 {
     int head = req->method == HTTP_METHOD_HEAD;
-    kinto_ids ids;
-    int route = match_route(req, &ids);
     int st;
 
     if (keep_alive && req->minor == 0)
@@ -132,7 +132,7 @@ route_request(out *o, const http_request *req, const snapset *s, int keep_alive)
             st = changes_monitor(o, req, s, route == RT_MONITOR_RECORDS, keep_alive);
             break;
         case RT_CHANGESET:
-            st = changes_changeset(o, req, s, ids.bid, ids.bl, ids.cid, ids.cl, keep_alive);
+            st = changes_changeset(o, req, s, ids->bid, ids->bl, ids->cid, ids->cl, keep_alive);
             break;
         case RT_HEARTBEAT:
             st = ops_heartbeat(o, req, s, keep_alive);
@@ -147,9 +147,67 @@ route_request(out *o, const http_request *req, const snapset *s, int keep_alive)
             st = ops_metrics(o, req, s, keep_alive);
             break;
         default:
-            st = kinto_get(o, req, s, route, &ids, keep_alive);
+            st = kinto_get(o, req, s, route, ids, keep_alive);
             break;
         }
     }
-    metrics_count(out_metrics(o), route, st);
+    return st;
+}
+
+void
+route_request(out *o, const http_request *req, const snapset *s, int keep_alive)
+{
+    kinto_ids ids;
+    int route = match_route(req, &ids);
+    metrics_count(out_metrics(o), route, dispatch(o, req, s, keep_alive, route, &ids));
+}
+
+int
+route_request_or_hold(out *o, const http_request *req, const snapset *s, int keep_alive,
+                      wait_key *k)
+{
+    kinto_ids ids;
+    int route = match_route(req, &ids);
+    int may_hold = req->prefer_wait > 0 && req->method == HTTP_METHOD_GET &&
+                   req->has_if_none_match && (route == RT_MONITOR || route == RT_CHANGESET);
+    out_mark mark = out_mark_get(o);
+    int st = dispatch(o, req, s, keep_alive, route, &ids);
+    if (!may_hold || st != 304) {
+        metrics_count(out_metrics(o), route, st);
+        return 0;
+    }
+    /* The handler's 304 is the proof that the version named is current: take it back
+     * and hold the request instead (counted when it is answered). */
+    out_truncate(o, &mark);
+    memset(k, 0, sizeof(*k));
+    k->route = route;
+    const vhdr *h = &s->mon_hdr[0];
+    if (route == RT_CHANGESET) {
+        const coll *c = snapset_find(s, ids.bid, ids.bl, ids.cid, ids.cl);
+        if (!c) { /* cannot be: the 304 came from it */
+            route_request(o, req, s, keep_alive);
+            return 0;
+        }
+        h = &c->hdr[0];
+        k->bid = ids.bid;
+        k->bl = ids.bl;
+        k->cid = ids.cid;
+        k->cl = ids.cl;
+    }
+    k->etag = h->etag;
+    k->etag_len = h->etag_len;
+    return 1;
+}
+
+int
+route_wait_stale(const wait_key *k, const snapset *s)
+{
+    const vhdr *h = &s->mon_hdr[0];
+    if (k->route == RT_CHANGESET) {
+        const coll *c = snapset_find(s, k->bid, k->bl, k->cid, k->cl);
+        if (!c)
+            return 1;
+        h = &c->hdr[0];
+    }
+    return h->etag_len != k->etag_len || memcmp(h->etag, k->etag, k->etag_len) != 0;
 }

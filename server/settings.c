@@ -58,6 +58,9 @@ static const herald_setting table[] = {
      "through Sentinel (redis+sentinel://), load and subscribe from a healthy replica when "
      "there is one",
      S(prefer_replica)},
+    {"long_poll_max_seconds", HERALD_SETTING_INT, "60", 0, 3600, NULL,
+     "longest hold of a request with Prefer: wait=N (long-poll); 0: never hold",
+     S(long_poll_max_seconds)},
 };
 
 const herald_settings_spec server_settings_spec = {

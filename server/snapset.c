@@ -20,6 +20,7 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_view_lock = PTHREAD_MUTEX_INITIALIZER;
 static snapset *g_current;
 static atomic_uint_fast64_t g_generation;
+static void (*g_on_publish)(void); /* the only hook: conn.c wakes long-poll waiters */
 
 void
 snapset_configure(const snapset_config *cfg)
@@ -630,6 +631,14 @@ snapset_publish(snapset *s)
     atomic_fetch_add_explicit(&g_generation, 1, memory_order_release);
     pthread_mutex_unlock(&g_lock);
     snapset_release(old);
+    if (g_on_publish)
+        g_on_publish();
+}
+
+void
+snapset_on_publish(void (*fn)(void))
+{
+    g_on_publish = fn;
 }
 
 snapset *

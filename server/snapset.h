@@ -186,6 +186,10 @@ coll *snapset_find(const snapset *s, const char *bid, size_t bid_len, const char
 
 /* Replaces the published set (takes the caller's reference). */
 void snapset_publish(snapset *s);
+/* 'fn' (NULL: none) is called on the publishing thread after every snapset_publish():
+ * the connection layer wakes its workers' long-poll waiters with it. Set it from the
+ * thread that publishes. */
+void snapset_on_publish(void (*fn)(void));
 /* New reference to the published set, or NULL before the first publish. */
 snapset *snapset_acquire(void);
 /* Changes whenever a set is published; cheap to poll. */

@@ -7,8 +7,8 @@
  * {p, len} pointing into the caller's read buffer, valid until the caller moves or
  * reuses those bytes. It reads the request line and records the headers the read server
  * acts on (If-None-Match, Accept-Encoding, Connection, Host, Content-Length,
- * Transfer-Encoding); every other header is syntax-checked and skipped, unless the
- * caller gives an array for all of them (http_limits.headers, the publisher).
+ * Transfer-Encoding, and the wait preference of Prefer); every other header is syntax-checked and
+ * skipped, unless the caller gives an array for all of them (http_limits.headers, the publisher).
  *
  * It is strict where leniency enables request smuggling or cache confusion (obs-fold,
  * whitespace before ':', control characters, duplicate Host or Content-Length, any
@@ -61,6 +61,12 @@ typedef struct http_request {
     unsigned has_accept_encoding : 1;
     unsigned chunked : 1; /* Transfer-Encoding: chunked (only with allow_chunked) */
     size_t nheaders;      /* headers recorded in http_limits.headers */
+    int64_t prefer_wait;  /* Prefer: wait=N (RFC 7240), the first one: N seconds (at most
+                             HTTP_PREFER_WAIT_MAX); -1 when absent or malformed */
+    /* Not the parser's (always 0 from it): a server that held the request for its wait
+     * preference sets the seconds it honoured, and the response announces them
+     * (Preference-Applied). */
+    int64_t wait_applied;
 } http_request;
 
 typedef struct http_header {
@@ -81,6 +87,17 @@ typedef struct http_limits {
 
 ssize_t http_parse_request(http_request *req, const char *buf, size_t len, const http_limits *lim)
     __attribute__((warn_unused_result));
+
+#define HTTP_PREFER_WAIT_MAX 999999999 /* larger wait values are read as this */
+
+/*
+ * The wait preference in the value of one Prefer header (RFC 7240: a comma-separated
+ * list of token[=word] preferences, each with optional ';' parameters; names are
+ * case-insensitive; a word is a token or a quoted string). Returns N >= 0 for the first
+ * "wait" whose value is delta-seconds (digits, optionally quoted; capped at
+ * HTTP_PREFER_WAIT_MAX), or -1 when there is none or its value is not a number.
+ */
+int64_t http_prefer_wait(http_slice v);
 
 /* The message of a Kinto error answering a parser status (400, 408, 413, 414, 431, 501,
  * 505), shared by both servers so that they word protocol errors the same way. */

@@ -585,3 +585,49 @@ Test(http_parse, random_targets_and_values_match_a_reference)
     }
 #undef RND
 }
+
+/* Prefer: wait (RFC 7240), as the read server's long-poll reads it. */
+static int64_t
+pw(const char *v)
+{
+    return http_prefer_wait((http_slice){v, strlen(v)});
+}
+
+Test(http_parse, prefer_wait_values)
+{
+    cr_assert_eq(pw("wait=10"), 10);
+    cr_assert_eq(pw("WAIT=10"), 10);
+    cr_assert_eq(pw("wait = 10"), 10);
+    cr_assert_eq(pw("wait=\"7\""), 7);
+    cr_assert_eq(pw("respond-async, wait=30"), 30);
+    cr_assert_eq(pw("respond-async;x=1,wait=5;y"), 5);
+    cr_assert_eq(pw("wait=0"), 0);
+    cr_assert_eq(pw("wait=99999999999999999999"), HTTP_PREFER_WAIT_MAX);
+    /* The first wait counts, even when malformed. */
+    cr_assert_eq(pw("wait=x, wait=3"), -1);
+    cr_assert_eq(pw("wait=3, wait=4"), 3);
+    /* Not a wait: other names, quoted text, missing or bad values. */
+    cr_assert_eq(pw("handling=lenient"), -1);
+    cr_assert_eq(pw("foo=\"wait=3, x\""), -1);
+    cr_assert_eq(pw("foo=\"a\\\"b, wait=3\""), -1);
+    cr_assert_eq(pw("waits=3"), -1);
+    cr_assert_eq(pw("wait"), -1);
+    cr_assert_eq(pw("wait="), -1);
+    cr_assert_eq(pw("wait=-1"), -1);
+    cr_assert_eq(pw("wait=1.5"), -1);
+    cr_assert_eq(pw(""), -1);
+    cr_assert_eq(pw(",;=\""), -1);
+}
+
+Test(http_parse, prefer_header_first_wait_counts)
+{
+    const char *r1 = "GET / HTTP/1.1\r\nHost: a\r\nPrefer: respond-async\r\nprefer: wait=9\r\n"
+                     "Prefer: wait=4\r\n\r\n";
+    http_request req;
+    cr_assert_gt(http_parse_request(&req, r1, strlen(r1), &lim), 0);
+    cr_assert_eq(req.prefer_wait, 9);
+    cr_assert_eq(req.wait_applied, 0);
+    const char *r2 = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    cr_assert_gt(http_parse_request(&req, r2, strlen(r2), &lim), 0);
+    cr_assert_eq(req.prefer_wait, -1);
+}
