@@ -125,6 +125,11 @@ configure_modules(const server_settings *set, const herald_pubkey *keys, size_t 
      * they fragment it; a fixed threshold keeps every block >= 256 KB in its own mapping,
      * returned to the system when freed. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* Every thread that allocates under contention gets its own arena, which keeps what
+     * it freed for itself: the loader's and the compressor's churn then piles up in
+     * arenas no one else reuses (docs/server.md has the figures). */
+    if (set->malloc_arenas > 0)
+        mallopt(M_ARENA_MAX, (int)set->malloc_arenas);
 #endif
     const char *host = public_host(set);
     snapset_config sc = {host,

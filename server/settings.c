@@ -54,6 +54,10 @@ static const herald_setting table[] = {
      "Backoff header (seconds) on every response, 0: none; the Redis key herald:backoff, "
      "while it exists, overrides it",
      S(backoff_seconds)},
+    {"server_malloc_arenas", HERALD_SETTING_INT, "2", 0, 64, NULL,
+     "glibc malloc arenas at most (0: glibc's default of 8 per core); few arenas keep memory "
+     "freed by one thread reusable by the others",
+     S(malloc_arenas)},
 };
 
 const herald_settings_spec server_settings_spec = {

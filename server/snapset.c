@@ -269,6 +269,40 @@ coll_delta_cached(const coll *c, size_t k)
     return NULL;
 }
 
+static void
+payload_bytes(const payload *b, size_t by_enc[ENC_COUNT])
+{
+    if (!b)
+        return;
+    by_enc[ENC_IDENTITY] += b->len;
+    for (int e = ENC_GZIP; e < ENC_COUNT; e++) {
+        const encoded *x = payload_get(b, e);
+        if (x)
+            by_enc[e] += x->len;
+    }
+}
+
+void
+coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT])
+{
+    payload_bytes(c->full, by_enc);
+    if (!c->delta.json_borrowed)
+        by_enc[ENC_IDENTITY] += c->delta.len;
+    by_enc[ENC_IDENTITY] += c->post_len;
+    for (size_t i = 0; i < c->ndc; i++)
+        payload_bytes(c->dc[i].b, by_enc);
+    payload_bytes(c->obj, by_enc);
+    payload_bytes(c->bucket_obj, by_enc);
+}
+
+void
+snapset_body_bytes(const snapset *s, size_t by_enc[ENC_COUNT])
+{
+    by_enc[ENC_IDENTITY] += s->monitor.len + s->mon_post_len;
+    payload_bytes(s->mon_full, by_enc);
+    payload_bytes(s->legacy_full, by_enc);
+}
+
 const coll_view *
 coll_view_get(const coll *c, coll_view *(*build)(const coll *c))
 {

@@ -137,6 +137,14 @@ typedef struct coll_view {
  * once. Any thread. */
 const coll_view *coll_view_get(const coll *c, coll_view *(*build)(const coll *c));
 
+/* Adds the bytes of every body 'c' serves, by encoding, to 'by_enc': the full changeset,
+ * the _since listing when it is not a slice of the full body, the cached deltas, the
+ * Kinto objects (what /metrics reports as herald_served_body_bytes). */
+void coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT]);
+/* The same for the set's own bodies (monitor/changes in both forms). */
+struct snapset;
+void snapset_body_bytes(const struct snapset *s, size_t by_enc[ENC_COUNT]);
+
 /* The cached delta body holding the first 'k' entries, or NULL. */
 const payload *coll_delta_cached(const coll *c, size_t k);
 

@@ -702,7 +702,7 @@ Test(routes, operational_endpoints)
      * (expiring at version + 1 day, in 1970) have expired. */
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],"
+    cr_assert_str_eq(r.body.data, "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],\"invalid\":[],"
                                   "\"redis\":false,\"snapshots\":false}");
     cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
     resp_free(&r);
@@ -767,7 +767,7 @@ Test(routes, heartbeat_healthy_and_each_cause)
     status_set_redis_ok(1);
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"redis\":true,"
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"invalid\":[],\"redis\":true,"
                                   "\"snapshots\":true}");
     cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
     resp_free(&r);
@@ -781,7 +781,7 @@ Test(routes, heartbeat_healthy_and_each_cause)
     status_set_redis_ok(0);
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"redis\":false,"
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"invalid\":[],\"redis\":false,"
                                   "\"snapshots\":true}");
     resp_free(&r);
 
@@ -790,10 +790,26 @@ Test(routes, heartbeat_healthy_and_each_cause)
     snapset *empty = snapset_new(NULL, 0);
     get(&r, empty, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":0,\"expired\":[],\"redis\":true,"
+    cr_assert_str_eq(r.body.data, "{\"collections\":0,\"expired\":[],\"invalid\":[],\"redis\":true,"
                                   "\"snapshots\":false}");
     resp_free(&r);
     snapset_release(empty);
+
+    /* A collection whose newest stored snapshot does not verify: 503, named; served
+     * again once a later version verifies. */
+    status_set_invalid("main", "addons", 1);
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"invalid\":"
+                                  "[\"main/addons\"],\"redis\":true,\"snapshots\":false}");
+    resp_free(&r);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_not_null(strstr(r.body.data, "herald_snapshots_invalid 1\n"));
+    resp_free(&r);
+    status_set_invalid("main", "addons", 0);
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
 
     /* /metrics shows the same gauges, given by status.c. */
     status_set_last_update(1);
@@ -803,9 +819,9 @@ Test(routes, heartbeat_healthy_and_each_cause)
     cr_assert_not_null(strstr(r.body.data, "herald_snapshots_loaded 1\n"));
     cr_assert_null(strstr(r.body.data, "herald_seconds_since_last_update -1\n"));
     cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
-                                           "status=\"200\"} 2\n"));
+                                           "status=\"200\"} 3\n"));
     cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
-                                           "status=\"503\"} 2\n"));
+                                           "status=\"503\"} 3\n"));
     resp_free(&r);
     snapset_release(s);
 }
