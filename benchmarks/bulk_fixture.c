@@ -116,8 +116,12 @@ append_collection(redisContext *rc, const opts *o, const herald_signkey *key, lo
     fixture_head(&head, "bench", cid, v, herald_clock_wall_ms() + 48LL * 3600 * 1000, rj.data,
                  rj.len, o->records);
     json_array_append_new(sigs, herald_snapshot_sign_entry(key, &head));
-    if (tamper && rj.len > 40)
-        rj.data[rj.len / 2] = rj.data[rj.len / 2] == 'a' ? 'b' : 'a';
+    if (tamper) /* a letter (inside a string: still valid JSON) changed after signing */
+        for (size_t i = rj.len / 2; i < rj.len; i++)
+            if (rj.data[i] >= 'c' && rj.data[i] <= 'z') {
+                rj.data[i] = 'b';
+                break;
+            }
     herald_snapshot_parts parts = {.bucket = "bench",
                                    .collection = cid,
                                    .timestamp = v,
