@@ -176,11 +176,16 @@ int
 main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"redis", required_argument, NULL, 'r'},   {"key", required_argument, NULL, 'k'},
-        {"collections", required_argument, NULL, 'n'}, {"records", required_argument, NULL, 'R'},
-        {"record-bytes", required_argument, NULL, 's'}, {"kind", required_argument, NULL, 'K'},
-        {"onecrl", required_argument, NULL, 'o'},  {"edits", required_argument, NULL, 'e'},
-        {"tamper", required_argument, NULL, 't'},  {"notify", no_argument, NULL, 'N'},
+        {"redis", required_argument, NULL, 'r'},
+        {"key", required_argument, NULL, 'k'},
+        {"collections", required_argument, NULL, 'n'},
+        {"records", required_argument, NULL, 'R'},
+        {"record-bytes", required_argument, NULL, 's'},
+        {"kind", required_argument, NULL, 'K'},
+        {"onecrl", required_argument, NULL, 'o'},
+        {"edits", required_argument, NULL, 'e'},
+        {"tamper", required_argument, NULL, 't'},
+        {"notify", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     opts o = {.n = 0, .records = 80, .record_bytes = 1200, .tamper = -1};
@@ -192,17 +197,38 @@ main(int argc, char **argv)
     optind = 2;
     while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (opt) {
-        case 'r': url_s = optarg; break;
-        case 'k': keyfile = optarg; break;
-        case 'n': o.n = atol(optarg); break;
-        case 'R': o.records = atol(optarg); break;
-        case 's': o.record_bytes = atol(optarg); break;
-        case 'K': o.onecrl = !strcmp(optarg, "onecrl"); break;
-        case 'o': crlfile = optarg; break;
-        case 'e': o.edits = atol(optarg); break;
-        case 't': o.tamper = atol(optarg); break;
-        case 'N': o.notify = 1; break;
-        default: goto usage;
+        case 'r':
+            url_s = optarg;
+            break;
+        case 'k':
+            keyfile = optarg;
+            break;
+        case 'n':
+            o.n = atol(optarg);
+            break;
+        case 'R':
+            o.records = atol(optarg);
+            break;
+        case 's':
+            o.record_bytes = atol(optarg);
+            break;
+        case 'K':
+            o.onecrl = !strcmp(optarg, "onecrl");
+            break;
+        case 'o':
+            crlfile = optarg;
+            break;
+        case 'e':
+            o.edits = atol(optarg);
+            break;
+        case 't':
+            o.tamper = atol(optarg);
+            break;
+        case 'N':
+            o.notify = 1;
+            break;
+        default:
+            goto usage;
         }
     }
     if (!keyfile || o.n <= 0 || o.records <= 0 || (o.onecrl && !crlfile) ||
@@ -244,8 +270,7 @@ main(int argc, char **argv)
     int status = 1;
     if (!strcmp(cmd, "load")) {
         for (long c = 0; c < o.n; c++) {
-            int k = append_collection(rc, &o, key, c, lm + c * o.records, c == o.tamper,
-                                      o.notify);
+            int k = append_collection(rc, &o, key, c, lm + c * o.records, c == o.tamper, o.notify);
             if (k < 0)
                 goto out;
             pending += k;

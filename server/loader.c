@@ -66,7 +66,8 @@ run(load_job *j)
     /* A burst of writes sends one notification per version and each GET answers the
      * newest blob: one already served is dropped before the verification and build. */
     snapset *cur = snapset_acquire();
-    const coll *old = cur ? snapset_find(cur, j->bid, strlen(j->bid), j->cid, strlen(j->cid)) : NULL;
+    const coll *old =
+        cur ? snapset_find(cur, j->bid, strlen(j->bid), j->cid, strlen(j->cid)) : NULL;
     int stale = old && old->version >= j->version;
     snapset_release(cur);
     if (stale) {

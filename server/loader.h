@@ -32,10 +32,10 @@
 #include "snapset.h"
 
 enum load_verdict {
-    LOAD_OK = 0,       /* 'c' is a verified coll, newer than what was served */
-    LOAD_NOT_NEWER,    /* a version at least as new was served: nothing to do */
-    LOAD_INVALID,      /* undecodable, for another collection, unverifiable or unbuildable */
-    LOAD_CANCELLED,    /* the loader stopped before running it */
+    LOAD_OK = 0,    /* 'c' is a verified coll, newer than what was served */
+    LOAD_NOT_NEWER, /* a version at least as new was served: nothing to do */
+    LOAD_INVALID,   /* undecodable, for another collection, unverifiable or unbuildable */
+    LOAD_CANCELLED, /* the loader stopped before running it */
 };
 
 typedef struct load_job {
@@ -49,11 +49,11 @@ typedef struct load_job {
     uint64_t epoch;
     /* Set by the loader. */
     enum load_verdict verdict;
-    coll *c;       /* LOAD_OK: one reference, the caller's */
+    coll *c;         /* LOAD_OK: one reference, the caller's */
     int64_t version; /* the blob's version, when it could be decoded */
-    char err[256]; /* LOAD_INVALID: why */
-    int unverified; /* LOAD_INVALID: decoded, but the signature check failed */
-    uint64_t seq; /* submission order */
+    char err[256];   /* LOAD_INVALID: why */
+    int unverified;  /* LOAD_INVALID: decoded, but the signature check failed */
+    uint64_t seq;    /* submission order */
     struct load_job *next;
 } load_job;
 

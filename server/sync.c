@@ -57,11 +57,11 @@ static struct {
     struct resync *rs;
     int stopping;
     int reset_pending;
-    int loaded;           /* a full resync has completed (also reported to status.h) */
-    int backoff_secs;     /* the Backoff header's seconds, reported to status.h */
-    int backoff_pending;  /* a GET herald:backoff is unanswered on 'cmd' */
-    long long backoff_at; /* monotonic time of the last GET herald:backoff */
-    char backoff_bad[24]; /* the malformed value last logged, so it is logged once */
+    int loaded;               /* a full resync has completed (also reported to status.h) */
+    int backoff_secs;         /* the Backoff header's seconds, reported to status.h */
+    int backoff_pending;      /* a GET herald:backoff is unanswered on 'cmd' */
+    long long backoff_at;     /* monotonic time of the last GET herald:backoff */
+    char backoff_bad[24];     /* the malformed value last logged, so it is logged once */
     long long resync_started; /* monotonic ms of the ZRANGE of the resync under way */
     int loader_up;
     coll **batch; /* verified notifications finished in one loader wake-up */

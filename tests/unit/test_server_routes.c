@@ -702,8 +702,10 @@ Test(routes, operational_endpoints)
      * (expiring at version + 1 day, in 1970) have expired. */
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],\"invalid\":[],"
-                                  "\"redis\":false,\"snapshots\":false}");
+    cr_assert_str_eq(
+        r.body.data,
+        "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],\"invalid\":[],"
+        "\"redis\":false,\"snapshots\":false}");
     cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
     resp_free(&r);
     get(&r, s, "/v1/__lbheartbeat__", NULL);
@@ -781,8 +783,9 @@ Test(routes, heartbeat_healthy_and_each_cause)
     status_set_redis_ok(0);
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"invalid\":[],\"redis\":false,"
-                                  "\"snapshots\":true}");
+    cr_assert_str_eq(r.body.data,
+                     "{\"collections\":1,\"expired\":[],\"invalid\":[],\"redis\":false,"
+                     "\"snapshots\":true}");
     resp_free(&r);
 
     /* Redis back but nothing published: 503 (a server on the wrong database). */
