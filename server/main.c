@@ -198,6 +198,7 @@ main(int argc, char **argv)
     so.keys = keys;
     so.nkeys = nkeys;
     so.backoff_default = (int)set.backoff_seconds;
+    so.view_idle_ms = set.kinto_view_idle_seconds * 1000;
     status_set_backoff(so.backoff_default); /* from the first response, before Redis */
     if (configure_modules(&set, keys, nkeys, &public_url) < 0)
         goto out;

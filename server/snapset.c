@@ -190,9 +190,7 @@ coll_free(coll *c)
     payload_release(c->bucket_obj);
     vhdr_free(&c->obj_hdr);
     vhdr_free(&c->bucket_hdr);
-    coll_view *v = atomic_load_explicit(&c->view, memory_order_acquire);
-    if (v)
-        v->free(v);
+    coll_view_release(atomic_load_explicit(&c->view, memory_order_acquire));
     free(c);
 }
 
@@ -304,22 +302,47 @@ snapset_body_bytes(const snapset *s, size_t by_enc[ENC_COUNT])
 }
 
 const coll_view *
-coll_view_get(const coll *c, coll_view *(*build)(const coll *c))
+coll_view_acquire(const coll *c, coll_view *(*build)(const coll *c), int64_t now_ms)
 {
-    /* Double-checked: an acquire load (the common case once built), else the lock, a
-     * second look, the build, a release store. */
+    /* Under the lock, so that a view cannot be dropped between loading the pointer and
+     * taking the reference. */
     _Atomic(coll_view *) *slot = (_Atomic(coll_view *) *)&c->view;
-    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
-    if (v)
-        return v;
     pthread_mutex_lock(&g_view_lock);
-    v = atomic_load_explicit(slot, memory_order_acquire);
+    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
     if (!v) {
         v = build(c);
+        atomic_init(&v->refs, 1); /* the coll's */
         atomic_store_explicit(slot, v, memory_order_release);
     }
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&v->last_used, now_ms, memory_order_relaxed);
     pthread_mutex_unlock(&g_view_lock);
     return v;
+}
+
+void
+coll_view_release(const coll_view *cv)
+{
+    coll_view *v = (coll_view *)cv;
+    if (v && atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
+        v->free(v);
+}
+
+int
+coll_view_drop_idle(const coll *c, int64_t now_ms, int64_t idle_ms)
+{
+    _Atomic(coll_view *) *slot = (_Atomic(coll_view *) *)&c->view;
+    if (!atomic_load_explicit(slot, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&g_view_lock);
+    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v && now_ms - atomic_load_explicit(&v->last_used, memory_order_relaxed) >= idle_ms)
+        atomic_store_explicit(slot, NULL, memory_order_release);
+    else
+        v = NULL;
+    pthread_mutex_unlock(&g_view_lock);
+    coll_view_release(v);
+    return v != NULL;
 }
 
 /* c->post: ],"metadata":{collection attributes, bucket, signature(s)},"timestamp":V}.

@@ -39,6 +39,7 @@
 #define TICK_MS 250
 #define BACKOFF_POLL_MS 2000 /* how soon a change to herald:backoff is seen */
 #define BACKOFF_MAX 86400    /* as server_backoff_seconds */
+#define VIEW_SWEEP_MS 1000   /* how often idle Kinto views are looked for */
 
 struct resync;
 
@@ -63,6 +64,7 @@ static struct {
     long long backoff_at;     /* monotonic time of the last GET herald:backoff */
     char backoff_bad[24];     /* the malformed value last logged, so it is logged once */
     long long resync_started; /* monotonic ms of the ZRANGE of the resync under way */
+    long long views_swept;    /* monotonic ms of the last sweep of idle Kinto views */
     int loader_up;
     coll **batch; /* verified notifications finished in one loader wake-up */
     size_t nbatch, batch_cap;
@@ -763,6 +765,16 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (now - S.backoff_at >= BACKOFF_POLL_MS)
         poll_backoff(now);
+    if (S.o.view_idle_ms > 0 && S.cur && now - S.views_swept >= VIEW_SWEEP_MS) {
+        /* Parsed Kinto views nobody asked for lately go (snapset.h): built again on use. */
+        S.views_swept = now;
+        long long wall = herald_clock_wall_ms();
+        size_t dropped = 0;
+        for (size_t i = 0; i < S.cur->n; i++)
+            dropped += (size_t)coll_view_drop_idle(S.cur->colls[i], wall, S.o.view_idle_ms);
+        if (dropped)
+            herald_debug("dropped %zu idle Kinto view(s)", dropped);
+    }
     if (S.cmd_up && S.inflight == 0 && now - S.last_ping > PING_INTERVAL_MS) {
         S.last_ping = now;
         S.last_reply = now;

@@ -1005,6 +1005,38 @@ Test(routes, kinto_root_bucket_collection)
     snapset_release(s);
 }
 
+Test(routes, kinto_view_built_on_use_dropped_when_idle)
+{
+    /* The parsed records exist only once a Kinto read needed them, go when unused for
+     * the idle time, and are built again, with the same answers, on the next read. */
+    snapset *s = simple_set(NOW);
+    const coll *c = snapset_find(s, "main", 4, "certs", 5);
+    const char *url = "/v1/buckets/main/collections/certs/records";
+    cr_assert_null(atomic_load(&c->view), "no view before a Kinto read");
+    resp r;
+    get(&r, s, url, NULL);
+    cr_assert_eq(r.status, 200);
+    char *first = strdup(r.body.data);
+    resp_free(&r);
+    cr_assert_not_null(atomic_load(&c->view));
+    int64_t now = herald_clock_wall_ms();
+    cr_assert_eq(coll_view_drop_idle(c, now, 60000), 0, "used just now: kept");
+    cr_assert_not_null(atomic_load(&c->view));
+    /* A reader holding the view keeps it alive while the coll drops it. */
+    const coll_view *held = coll_view_acquire(c, NULL, now); /* built: 'build' unused */
+    cr_assert_eq(coll_view_drop_idle(c, now + 61000, 60000), 1, "idle: dropped");
+    cr_assert_null(atomic_load(&c->view));
+    cr_assert_eq(atomic_load(&held->refs), 1, "only the reader's reference left");
+    coll_view_release(held);
+    get(&r, s, url, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, first, "rebuilt: the same answer");
+    resp_free(&r);
+    cr_assert_not_null(atomic_load(&c->view));
+    free(first);
+    snapset_release(s);
+}
+
 Test(routes, kinto_records_list_and_record)
 {
     snapset *s = simple_set(NOW);
