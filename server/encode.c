@@ -1,6 +1,7 @@
 /*
- * encode -- see encode.h. The upgrader is one thread with a LIFO job list under a
- * mutex: newest bodies first, because an older body is likely to be superseded (and then
+ * encode -- see encode.h. The upgrader is one thread with two LIFO job lists under a
+ * mutex ('fresh': no encoding yet; 'jobs': waiting for the best levels): newest bodies
+ * first, because an older body is likely to be superseded (and then
  * skipped) before the thread gets to it. The upgrader reuses one zstd context during a
  * burst of jobs (a level-19 context is tens of MB; allocating it per job would churn)
  * and frees it when the queue is empty, then hands freed memory back to the system
@@ -129,7 +130,8 @@ static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER, g_idle = PTHREAD_COND_I
 static struct {
     pthread_t thread;
     int running, stopping, busy;
-    job *jobs;
+    job *fresh; /* bodies with no encoding yet, newest first: served first */
+    job *jobs;  /* bodies with fast encodings, waiting for the best levels */
     unsigned long long upgraded, skipped;
 } U;
 
@@ -154,7 +156,9 @@ make_encoded(const payload *b, int enc, int level, ZSTD_CCtx *cc)
     encoded *e = herald_mem_alloc(sizeof(*e));
     e->len = out.len;
     e->level = level;
-    e->data = herald_buf_steal(&out, NULL);
+    /* The buffer was reserved at the worst-case bound: give back the rest (for a
+     * compressible body, most of it) instead of keeping it for the body's life. */
+    e->data = herald_mem_realloc(herald_buf_steal(&out, NULL), e->len);
     return e;
 }
 
@@ -165,6 +169,21 @@ encoded_free(encoded *e)
         free(e->data);
         free(e);
     }
+}
+
+/* Compresses 'b' at the fast levels (the best ones for small bodies) into its empty
+ * slots. Returns 1 when a best-level pass is still worth doing, else 0. */
+static int
+compress_first(payload *b, ZSTD_CCtx *cc)
+{
+    int small = b->len <= BODY_SMALL;
+    atomic_store_explicit(&b->enc[ENC_GZIP],
+                          make_encoded(b, ENC_GZIP, small ? BODY_BEST_GZIP : BODY_FAST_GZIP, cc),
+                          memory_order_release);
+    atomic_store_explicit(&b->enc[ENC_ZSTD],
+                          make_encoded(b, ENC_ZSTD, small ? BODY_BEST_ZSTD : BODY_FAST_ZSTD, cc),
+                          memory_order_release);
+    return !small && b->enc[ENC_GZIP] != NULL;
 }
 
 payload *
@@ -178,25 +197,20 @@ payload_new(char *data, size_t len, int compress)
         atomic_init(&b->enc[i], NULL);
     if (!compress || len == 0)
         return b;
-    int small = len <= BODY_SMALL;
-    atomic_store_explicit(&b->enc[ENC_GZIP],
-                          make_encoded(b, ENC_GZIP, small ? BODY_BEST_GZIP : BODY_FAST_GZIP, NULL),
-                          memory_order_release);
-    atomic_store_explicit(&b->enc[ENC_ZSTD],
-                          make_encoded(b, ENC_ZSTD, small ? BODY_BEST_ZSTD : BODY_FAST_ZSTD, NULL),
-                          memory_order_release);
-    if (small || !b->enc[ENC_GZIP])
-        return b; /* best already, or not compressible: nothing to upgrade */
     pthread_mutex_lock(&g_lock);
     if (U.running && !U.stopping) {
+        /* Served in identity from now on; the upgrader compresses it soon. */
         job *j = herald_mem_alloc(sizeof(*j));
         payload_ref(b);
         j->b = b;
-        j->next = U.jobs;
-        U.jobs = j;
+        j->next = U.fresh;
+        U.fresh = j;
         pthread_cond_signal(&g_cond);
+        pthread_mutex_unlock(&g_lock);
+        return b;
     }
     pthread_mutex_unlock(&g_lock);
+    (void)compress_first(b, NULL); /* no upgrader (tests, tools): fast levels, at once */
     return b;
 }
 
@@ -206,7 +220,8 @@ payload_from_buf(herald_buf *buf, int compress)
     size_t len;
     herald_buf_cstr(buf);
     char *data = herald_buf_steal(buf, &len);
-    return payload_new(data, len, compress);
+    /* A buffer grows by doubling: keep only the bytes, for as long as the body lives. */
+    return payload_new(herald_mem_realloc(data, len + 1), len, compress);
 }
 
 void
@@ -258,29 +273,45 @@ upgrader_main(void *arg)
     ZSTD_CCtx *cc = NULL;
     pthread_mutex_lock(&g_lock);
     for (;;) {
-        while (!U.jobs && !U.stopping)
+        while (!U.fresh && !U.jobs && !U.stopping)
             pthread_cond_wait(&g_cond, &g_lock);
         if (U.stopping)
             break;
-        job *j = U.jobs;
-        U.jobs = j->next;
+        int first = U.fresh != NULL;
+        job *j = first ? U.fresh : U.jobs;
+        if (first)
+            U.fresh = j->next;
+        else
+            U.jobs = j->next;
         U.busy = 1;
         pthread_mutex_unlock(&g_lock);
-        /* Only our reference left: the version is gone, skip the slow pass. */
+        /* Only our reference left: the version is gone, skip the work. */
         int alone = atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1;
+        int again = 0;
         if (!alone) {
             if (!cc)
                 cc = ZSTD_createCCtx(); /* NULL: make_encoded() falls back to its own */
-            upgrade(j->b, cc);
+            if (first)
+                again = compress_first(j->b, cc);
+            else
+                upgrade(j->b, cc);
         }
-        payload_release(j->b);
-        free(j);
         pthread_mutex_lock(&g_lock);
-        if (alone)
-            U.skipped++;
-        else
-            U.upgraded++;
-        if (!U.jobs) { /* the burst is over: give the memory back (still 'busy') */
+        if (again && !U.stopping) {
+            /* The best levels once every new body has its fast encodings. */
+            j->next = U.jobs;
+            U.jobs = j;
+        } else {
+            pthread_mutex_unlock(&g_lock);
+            payload_release(j->b);
+            free(j);
+            pthread_mutex_lock(&g_lock);
+            if (alone)
+                U.skipped++;
+            else
+                U.upgraded++;
+        }
+        if (!U.jobs && !U.fresh) { /* the burst is over: give the memory back (still 'busy') */
             pthread_mutex_unlock(&g_lock);
             ZSTD_freeCCtx(cc);
             cc = NULL;
@@ -289,7 +320,7 @@ upgrader_main(void *arg)
 #endif
             pthread_mutex_lock(&g_lock);
         }
-        if (!U.jobs) {
+        if (!U.jobs && !U.fresh) {
             U.busy = 0;
             pthread_cond_broadcast(&g_idle);
         }
@@ -330,24 +361,24 @@ encode_stop(void)
     pthread_mutex_unlock(&g_lock);
     pthread_join(U.thread, NULL);
     pthread_mutex_lock(&g_lock);
-    job *j = U.jobs;
-    U.jobs = NULL;
+    job *lists[2] = {U.fresh, U.jobs};
+    U.fresh = U.jobs = NULL;
     U.running = 0;
     pthread_cond_broadcast(&g_idle);
     pthread_mutex_unlock(&g_lock);
-    while (j) {
-        job *next = j->next;
-        payload_release(j->b);
-        free(j);
-        j = next;
-    }
+    for (int i = 0; i < 2; i++)
+        for (job *j = lists[i], *next; j; j = next) {
+            next = j->next;
+            payload_release(j->b);
+            free(j);
+        }
 }
 
 void
 encode_drain(void)
 {
     pthread_mutex_lock(&g_lock);
-    while (U.running && (U.jobs || U.busy))
+    while (U.running && (U.fresh || U.jobs || U.busy))
         pthread_cond_wait(&g_idle, &g_lock);
     pthread_mutex_unlock(&g_lock);
 }
@@ -360,6 +391,8 @@ encode_stats(unsigned long long *upgraded, unsigned long long *skipped, unsigned
     *skipped = U.skipped;
     *pending = (unsigned long long)U.busy;
     for (const job *j = U.jobs; j; j = j->next)
+        (*pending)++;
+    for (const job *j = U.fresh; j; j = j->next)
         (*pending)++;
     pthread_mutex_unlock(&g_lock);
 }

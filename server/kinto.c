@@ -1,14 +1,16 @@
 /*
  * kinto -- see kinto.h.
  *
- * The kview of a coll is built once, lazily, through coll_view_get() (snapset.h), which
- * owns the locking; the coll frees it with the destructor the kview carries.
+ * The kview of a coll is built lazily through coll_view_acquire() (snapset.h), which
+ * owns the locking; each handler holds a reference while it reads it, and the view is
+ * freed with the destructor it carries once the coll dropped it (idle) or was freed.
  */
 #include "kinto.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
 #include "herald/listing.h"
@@ -124,10 +126,17 @@ view_build(const coll *c)
     return &v->base;
 }
 
+/* The parsed view of 'c', with a reference: view_release() it. */
 static const struct kview *
 view_get(const coll *c)
 {
-    return (const struct kview *)coll_view_get(c, view_build);
+    return (const struct kview *)coll_view_acquire(c, view_build, herald_clock_wall_ms());
+}
+
+static void
+view_release(const struct kview *v)
+{
+    coll_view_release(v ? &v->base : NULL);
 }
 
 /* ---- handlers ---------------------------------------------------------------------- */
@@ -206,6 +215,7 @@ records(out *o, const http_request *req, const coll *c, int keep_alive)
     st = reply_bytes(o, req, hdr, herald_buf_cstr(&extra), body.data, body.len, keep_alive);
 done:
     herald_listing_page_free(&page);
+    view_release(v);
     herald_listing_free(l);
     herald_buf_free(&body);
     herald_buf_free(&extra);
@@ -234,9 +244,11 @@ record(out *o, const http_request *req, const coll *c, const kinto_ids *ids, int
         else
             hi = mid;
     }
-    if (!found)
+    if (!found) {
+        view_release(v);
         return reply_not_found(o, keep_alive, req->method == HTTP_METHOD_HEAD, "record", ids->rid,
                                ids->rl);
+    }
     json_int_t lm = json_integer_value(json_object_get(found, "last_modified"));
     vhdr hdr;
     memset(&hdr, 0, sizeof(hdr));
@@ -252,6 +264,7 @@ record(out *o, const http_request *req, const coll *c, const kinto_ids *ids, int
     }
     vhdr_free(&hdr);
     herald_buf_free(&body);
+    view_release(v);
     return st;
 }
 

@@ -132,6 +132,11 @@ configure_modules(const server_settings *set, const herald_pubkey *keys, size_t 
      * they fragment it; a fixed threshold keeps every block >= 256 KB in its own mapping,
      * returned to the system when freed. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* Every thread that allocates under contention gets its own arena, which keeps what
+     * it freed for itself: the loader's and the compressor's churn then piles up in
+     * arenas no one else reuses (docs/server.md has the figures). */
+    if (set->malloc_arenas > 0)
+        mallopt(M_ARENA_MAX, (int)set->malloc_arenas);
 #endif
     const char *host = public_host(set);
     snapset_config sc = {host,
@@ -202,6 +207,7 @@ main(int argc, char **argv)
     so.keys = keys;
     so.nkeys = nkeys;
     so.backoff_default = (int)set.backoff_seconds;
+    so.view_idle_ms = set.kinto_view_idle_seconds * 1000;
     status_set_backoff(so.backoff_default); /* from the first response, before Redis */
     if (configure_modules(&set, keys, nkeys, &public_url) < 0)
         goto out;

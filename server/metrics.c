@@ -219,6 +219,17 @@ render_process(herald_buf *out, const totals *t, const metrics_gauges *g, int64_
                       "herald_encode_upgrades_total{result=\"done\"} %llu\n"
                       "herald_encode_upgrades_total{result=\"skipped\"} %llu\n",
                       g->encode_done, g->encode_skipped);
+    help(out, "herald_resync_duration_seconds", "gauge",
+         "Duration of the last full resync: every stored snapshot read, verified and built "
+         "(-1: none finished yet).");
+    herald_buf_puts(out, "herald_resync_duration_seconds ");
+    if (g->resync_ms >= 0)
+        seconds(out, g->resync_ms);
+    else
+        herald_buf_puts(out, "-1\n");
+    help(out, "herald_snapshots_invalid", "gauge",
+         "Collections whose newest stored snapshot does not verify (named by __heartbeat__).");
+    herald_buf_printf(out, "herald_snapshots_invalid %d\n", g->invalid);
     help(out, "herald_encode_pending", "gauge", "Bodies waiting for (or in) the upgrade.");
     herald_buf_printf(out, "herald_encode_pending %llu\n", g->encode_pending);
 }
@@ -266,6 +277,16 @@ render_snapshots(herald_buf *out, const snapset *s, int64_t now_ms)
         coll_labels(out, "herald_snapshot_update_lag_seconds", s->colls[i]);
         seconds(out, s->colls[i]->arrived - s->colls[i]->version);
     }
+    size_t by_enc[ENC_COUNT] = {0};
+    snapset_body_bytes(s, by_enc);
+    for (size_t i = 0; i < n; i++)
+        coll_body_bytes(s->colls[i], by_enc);
+    help(out, "herald_served_body_bytes", "gauge",
+         "Bytes of every body held to serve (changesets, _since listings, cached deltas, "
+         "Kinto objects, monitor), by encoding.");
+    for (int e = 0; e < ENC_COUNT; e++)
+        herald_buf_printf(out, "herald_served_body_bytes{encoding=\"%s\"} %zu\n", ENC_NAMES[e],
+                          by_enc[e]);
     help(out, "herald_snapshot_body_bytes", "gauge", "Full changeset size, by encoding.");
     for (size_t i = 0; i < n; i++) {
         const coll *c = s->colls[i];

@@ -26,6 +26,9 @@
  *   herald_seconds_since_last_update               now - last set published from Redis
  *   herald_encode_upgrades_total{result}          background recompressions done/skipped
  *   herald_encode_pending                          bodies waiting for the upgrade
+ *   herald_served_body_bytes{encoding}            every body held to serve (issue 19)
+ *   herald_resync_duration_seconds                 the last full resync (cold start)
+ *   herald_snapshots_invalid                       newest snapshots that do not verify
  */
 #ifndef HERALD_SERVER_METRICS_H
 #define HERALD_SERVER_METRICS_H
@@ -98,6 +101,8 @@ typedef struct metrics_gauges {
     int backoff_seconds;      /* 0: no Backoff header */
     unsigned long long encode_done, encode_skipped, encode_pending;
     long long long_poll_held; /* requests held for Prefer: wait */
+    long long resync_ms;      /* the last full resync's duration; -1: none yet */
+    int invalid;              /* collections whose newest snapshot does not verify */
 } metrics_gauges;
 
 struct snapset;

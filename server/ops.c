@@ -19,8 +19,10 @@
 /*
  * 503 while no full resync has completed, nothing is published (a server pointed at
  * the wrong Redis database must not take traffic), Redis is unreachable, or a served
- * snapshot's signature has expired (it is still served: clients decide). The body says
- * which: {"collections":N,"expired":["bid/cid",...],"redis":bool,"snapshots":bool}.
+ * snapshot's signature has expired (it is still served: clients decide), or the newest
+ * stored snapshot of a collection does not verify (its last verified version, if any, is
+ * still served). The body says which: {"collections":N,"expired":["bid/cid",...],
+ * "invalid":["bid/cid",...],"redis":bool,"snapshots":bool}.
  */
 int
 ops_heartbeat(out *o, const http_request *req, const snapset *s, int keep_alive)
@@ -45,7 +47,9 @@ ops_heartbeat(out *o, const http_request *req, const snapset *s, int keep_alive)
             herald_buf_append(&b, c->cid, c->cid_len);
             herald_buf_putc(&b, '"');
         }
-    int snaps = loaded && s->n > 0 && nexp == 0;
+    herald_buf_puts(&b, "],\"invalid\":[");
+    size_t ninvalid = status_invalid_list(&b);
+    int snaps = loaded && s->n > 0 && nexp == 0 && ninvalid == 0;
     herald_buf_printf(&b, "],\"redis\":%s,\"snapshots\":%s}", redis ? "true" : "false",
                       snaps ? "true" : "false");
     int st = reply_plain(o, req, redis && snaps ? 200 : 503, "application/json", b.data, b.len,
@@ -76,6 +80,8 @@ ops_metrics(out *o, const http_request *req, const snapset *s, int keep_alive)
     g.loaded = now_st.loaded;
     g.last_update_ms = now_st.last_update_ms;
     g.backoff_seconds = now_st.backoff_seconds;
+    g.resync_ms = now_st.resync_ms;
+    g.invalid = now_st.invalid;
     encode_stats(&g.encode_done, &g.encode_skipped, &g.encode_pending);
     g.long_poll_held = wait_held_total();
     metrics_render(&b, s, &g, herald_clock_wall_ms());

@@ -61,6 +61,14 @@ static const herald_setting table[] = {
     {"long_poll_max_seconds", HERALD_SETTING_INT, "60", 0, 3600, NULL,
      "longest hold of a request with Prefer: wait=N (long-poll); 0: never hold",
      S(long_poll_max_seconds)},
+    {"server_malloc_arenas", HERALD_SETTING_INT, "2", 0, 64, NULL,
+     "glibc malloc arenas at most (0: glibc's default of 8 per core); few arenas keep memory "
+     "freed by one thread reusable by the others",
+     S(malloc_arenas)},
+    {"server_kinto_view_idle_seconds", HERALD_SETTING_INT, "600", 0, 100LL * 365 * DAY, NULL,
+     "a collection's parsed records (built for Kinto's records list on first use) are dropped "
+     "when unused this long (0: never)",
+     S(kinto_view_idle_seconds)},
 };
 
 const herald_settings_spec server_settings_spec = {

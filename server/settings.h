@@ -28,9 +28,11 @@ typedef struct server_settings {
     int64_t record_cache_maximum_expires_seconds;
     int64_t monitor_cache_expires_seconds;
     int64_t monitor_cache_maximum_expires_seconds;
-    int64_t backoff_seconds;       /* until (and unless) herald:backoff says otherwise */
-    int prefer_replica;            /* through Sentinel: read from a replica (sync.c) */
-    int64_t long_poll_max_seconds; /* cap of Prefer: wait=N; 0: long-poll off */
+    int64_t backoff_seconds;         /* until (and unless) herald:backoff says otherwise */
+    int prefer_replica;              /* through Sentinel: read from a replica (sync.c) */
+    int64_t long_poll_max_seconds;   /* cap of Prefer: wait=N; 0: long-poll off */
+    int64_t malloc_arenas;           /* glibc malloc arenas at most (0: glibc's default) */
+    int64_t kinto_view_idle_seconds; /* parsed Kinto views unused this long go (0: never) */
 } server_settings;
 
 extern const herald_settings_spec server_settings_spec;

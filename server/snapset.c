@@ -191,9 +191,7 @@ coll_free(coll *c)
     payload_release(c->bucket_obj);
     vhdr_free(&c->obj_hdr);
     vhdr_free(&c->bucket_hdr);
-    coll_view *v = atomic_load_explicit(&c->view, memory_order_acquire);
-    if (v)
-        v->free(v);
+    coll_view_release(atomic_load_explicit(&c->view, memory_order_acquire));
     free(c);
 }
 
@@ -270,23 +268,82 @@ coll_delta_cached(const coll *c, size_t k)
     return NULL;
 }
 
-const coll_view *
-coll_view_get(const coll *c, coll_view *(*build)(const coll *c))
+static void
+payload_bytes(const payload *b, size_t by_enc[ENC_COUNT])
 {
-    /* Double-checked: an acquire load (the common case once built), else the lock, a
-     * second look, the build, a release store. */
+    if (!b)
+        return;
+    by_enc[ENC_IDENTITY] += b->len;
+    for (int e = ENC_GZIP; e < ENC_COUNT; e++) {
+        const encoded *x = payload_get(b, e);
+        if (x)
+            by_enc[e] += x->len;
+    }
+}
+
+void
+coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT])
+{
+    payload_bytes(c->full, by_enc);
+    if (!c->delta.json_borrowed)
+        by_enc[ENC_IDENTITY] += c->delta.len;
+    by_enc[ENC_IDENTITY] += c->post_len;
+    for (size_t i = 0; i < c->ndc; i++)
+        payload_bytes(c->dc[i].b, by_enc);
+    payload_bytes(c->obj, by_enc);
+    payload_bytes(c->bucket_obj, by_enc);
+}
+
+void
+snapset_body_bytes(const snapset *s, size_t by_enc[ENC_COUNT])
+{
+    by_enc[ENC_IDENTITY] += s->monitor.len + s->mon_post_len;
+    payload_bytes(s->mon_full, by_enc);
+    payload_bytes(s->legacy_full, by_enc);
+}
+
+const coll_view *
+coll_view_acquire(const coll *c, coll_view *(*build)(const coll *c), int64_t now_ms)
+{
+    /* Under the lock, so that a view cannot be dropped between loading the pointer and
+     * taking the reference. */
     _Atomic(coll_view *) *slot = (_Atomic(coll_view *) *)&c->view;
-    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
-    if (v)
-        return v;
     pthread_mutex_lock(&g_view_lock);
-    v = atomic_load_explicit(slot, memory_order_acquire);
+    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
     if (!v) {
         v = build(c);
+        atomic_init(&v->refs, 1); /* the coll's */
         atomic_store_explicit(slot, v, memory_order_release);
     }
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&v->last_used, now_ms, memory_order_relaxed);
     pthread_mutex_unlock(&g_view_lock);
     return v;
+}
+
+void
+coll_view_release(const coll_view *cv)
+{
+    coll_view *v = (coll_view *)cv;
+    if (v && atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
+        v->free(v);
+}
+
+int
+coll_view_drop_idle(const coll *c, int64_t now_ms, int64_t idle_ms)
+{
+    _Atomic(coll_view *) *slot = (_Atomic(coll_view *) *)&c->view;
+    if (!atomic_load_explicit(slot, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&g_view_lock);
+    coll_view *v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v && now_ms - atomic_load_explicit(&v->last_used, memory_order_relaxed) >= idle_ms)
+        atomic_store_explicit(slot, NULL, memory_order_release);
+    else
+        v = NULL;
+    pthread_mutex_unlock(&g_view_lock);
+    coll_view_release(v);
+    return v != NULL;
 }
 
 /* c->post: ],"metadata":{collection attributes, bucket, signature(s)},"timestamp":V}.

@@ -25,7 +25,8 @@
  *   ├─ obj, bucket_obj: Kinto GET bodies {"data":{attributes}} of the collection and
  *   │          of its bucket (kinto.c), with their header lines
  *   └─ view:   parsed records for Kinto's records list (filters, sort), built on first
- *              use only (kinto.c, through coll_view_get): most servers never need them.
+ *              use only (kinto.c, through coll_view_acquire) and dropped when unused for
+ *              server_kinto_view_idle_seconds: most servers never need them.
  *
  * Delta cache: the body for _since=S depends only on k = the number of entries newer
  * than S, so it is cached by k, not by S. Clients ask with S = a version they verified,
@@ -119,23 +120,41 @@ typedef struct coll {
     payload *obj, *bucket_obj; /* {"data":{...}} of the collection, of its bucket */
     int64_t obj_lm, bucket_lm; /* their last_modified (ETag) */
     vhdr obj_hdr, bucket_hdr;
-    _Atomic(struct coll_view *) view; /* NULL until first needed; freed with the coll */
+    _Atomic(struct coll_view *) view; /* NULL until needed; dropped when idle (see below) */
 } coll;
 
 /*
  * A derived form of a coll built on first use by a reader (kinto.c's parsed records),
- * then shared read-only. The coll owns it and frees it through its own 'free' pointer,
- * so the data model needs to know nothing of its builder. Embed it as the first member
- * of the real structure.
+ * then shared read-only. The coll holds one reference and each reader one while it
+ * uses it; the last reference frees it through its own 'free' pointer, so the data model
+ * needs to know nothing of its builder. Embed it as the first member of the real
+ * structure. A view unused for a while is dropped (coll_view_drop_idle, from the sync's
+ * tick): most collections are never read through Kinto's API, and a parsed view costs
+ * several times the bytes of the records it parses.
  */
 typedef struct coll_view {
     void (*free)(struct coll_view *v);
+    atomic_int refs;
+    atomic_llong last_used; /* ms since the epoch */
 } coll_view;
 
-/* The view of 'c', built with 'build' on the first call (under a lock; once built, one
- * acquire load): the one field of a shared coll written after publication, written
- * once. Any thread. */
-const coll_view *coll_view_get(const coll *c, coll_view *(*build)(const coll *c));
+/* The view of 'c', built with 'build' on the first call, with a reference for the caller
+ * (coll_view_release() it when done). Takes a mutex: Kinto reads are rare next to polls.
+ * Any thread. */
+const coll_view *coll_view_acquire(const coll *c, coll_view *(*build)(const coll *c),
+                                   int64_t now_ms);
+void coll_view_release(const coll_view *v); /* NULL-safe */
+/* Drops the coll's reference to its view if unused since 'now_ms' - 'idle_ms' (readers
+ * holding it keep it alive until they release it). Returns 1 when dropped. */
+int coll_view_drop_idle(const coll *c, int64_t now_ms, int64_t idle_ms);
+
+/* Adds the bytes of every body 'c' serves, by encoding, to 'by_enc': the full changeset,
+ * the _since listing when it is not a slice of the full body, the cached deltas, the
+ * Kinto objects (what /metrics reports as herald_served_body_bytes). */
+void coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT]);
+/* The same for the set's own bodies (monitor/changes in both forms). */
+struct snapset;
+void snapset_body_bytes(const struct snapset *s, size_t by_enc[ENC_COUNT]);
 
 /* The cached delta body holding the first 'k' entries, or NULL. */
 const payload *coll_delta_cached(const coll *c, size_t k);

@@ -8,6 +8,10 @@
  * status_read(). Writers and readers are different threads: every value is an atomic, read
  * relaxed (each is meaningful alone; none orders other memory).
  *
+ * The names of collections whose newest snapshot failed to verify are here too (a short
+ * list under a mutex: written when a blob fails or a later one verifies, read by
+ * __heartbeat__).
+ *
  * The operator's Backoff (seconds; 0: off) is also here: the sync sets it from the setting
  * and the Redis key, and reply.c reads it for every response, so its reader is inline:
  * one relaxed load, no call, on the poll path.
@@ -16,6 +20,9 @@
 #define HERALD_SERVER_STATUS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
+
+#include "herald/mem.h"
 
 typedef struct server_status {
     int connections;          /* open client connections */
@@ -23,6 +30,8 @@ typedef struct server_status {
     int loaded;               /* a full resync has completed since start */
     long long last_update_ms; /* ms since the epoch of the last set published; 0: none */
     int backoff_seconds;      /* the Backoff header sent now; 0: none */
+    long long resync_ms;      /* duration of the last full resync; -1: none finished yet */
+    int invalid;              /* collections whose newest stored snapshot fails to verify */
 } server_status;
 
 /* Written only through status_set_backoff(); exposed for the inline reader below. */
@@ -45,6 +54,17 @@ status_backoff(void)
 {
     return atomic_load_explicit(&status_backoff_seconds_, memory_order_relaxed);
 }
+
+/* The last full resync took 'ms' milliseconds (from the ZRANGE to every blob verified). */
+void status_set_resync_ms(long long ms);
+
+/* Marks "bid/cid" as having (bad = 1) or no longer having (bad = 0) a newest stored
+ * snapshot that cannot be served (undecodable, unverifiable). __heartbeat__ answers 503
+ * and names them while any is marked. Any thread. */
+void status_set_invalid(const char *bid, const char *cid, int bad);
+/* Appends the marked names as JSON strings separated by ',' (ids need no escaping); returns
+ * how many. Any thread. */
+size_t status_invalid_list(herald_buf *out);
 
 /* A copy of every gauge (any thread). */
 void status_read(server_status *st);

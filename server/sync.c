@@ -30,6 +30,7 @@
 #include "herald/schema.h"
 #include "herald/sentinel.h"
 #include "herald/snapshot.h"
+#include "loader.h"
 #include "snapset.h"
 #include "status.h"
 
@@ -39,6 +40,7 @@
 #define TICK_MS 250
 #define BACKOFF_POLL_MS 2000 /* how soon a change to herald:backoff is seen */
 #define BACKOFF_MAX 86400    /* as server_backoff_seconds */
+#define VIEW_SWEEP_MS 1000   /* how often idle Kinto views are looked for */
 
 struct resync;
 
@@ -63,6 +65,11 @@ static struct {
     long long backoff_at;         /* monotonic time of the last GET herald:backoff */
     char backoff_bad[24];         /* the malformed value last logged, so it is logged once */
     herald_sentinel_watch *watch; /* +switch-master (Sentinel only), polled every tick */
+    long long resync_started;     /* monotonic ms of the ZRANGE of the resync under way */
+    long long views_swept;        /* monotonic ms of the last sweep of idle Kinto views */
+    int loader_up;
+    coll **batch; /* verified notifications finished in one loader wake-up */
+    size_t nbatch, batch_cap;
 } S;
 
 static void
@@ -135,50 +142,54 @@ publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
     status_set_last_update(herald_clock_wall_ms());
 }
 
+enum { JOB_FETCH = 1, JOB_RESYNC = 2 };
+
 /*
- * Decodes and verifies a blob for "bid/cid". Returns a new coll, or NULL when it cannot
- * be served (logged) or is not newer than the version served now: a burst
- * of writes sends one notification per version, each GET answers with the newest blob,
- * and building a large collection costs far more than decoding it, so a blob we already
- * serve is dropped before verification and the build.
+ * Hands the blob in 'r' for "bid/cid" to the loader (loader.h: decoded, verified and
+ * built on a worker thread; the result comes back in on_loaded()). The reply is freed by
+ * hiredis when its callback returns, so the bytes are copied. Returns 0, or -1 when 'r'
+ * holds no blob (logged): the collection was removed between the listing and the GET.
  */
-static coll *
-load_blob(const char *bid, const char *cid, const redisReply *r)
+static int
+submit_blob(const char *bid, const char *cid, const redisReply *r, int kind, void *owner,
+            size_t index)
 {
-    char err[256];
     if (!r || r->type != REDIS_REPLY_STRING) {
         herald_warn("snapshot %s/%s: no blob in redis", bid, cid);
-        return NULL;
+        return -1;
     }
-    herald_snapshot *snap = herald_snapshot_decode(r->str, (size_t)r->len, err, sizeof(err));
-    if (!snap) {
-        herald_error("snapshot %s/%s: cannot decode: %s", bid, cid, err);
-        return NULL;
+    load_job *j = herald_mem_calloc(1, sizeof(*j));
+    strcpy(j->bid, bid);
+    strcpy(j->cid, cid);
+    j->len = (size_t)r->len;
+    j->blob = herald_mem_alloc(j->len ? j->len : 1);
+    memcpy(j->blob, r->str, j->len);
+    j->kind = kind;
+    j->owner = owner;
+    j->index = index;
+    j->epoch = S.epoch;
+    loader_submit(j);
+    return 0;
+}
+
+/* Logs the outcome of a job and records whether its collection has an unservable
+ * newest snapshot (status.h, __heartbeat__). */
+static void
+report_job(const load_job *j)
+{
+    if (j->verdict == LOAD_INVALID) {
+        if (j->unverified)
+            herald_error("snapshot %s/%s version %lld does not verify: %s; not served", j->bid,
+                         j->cid, (long long)j->version, j->err);
+        else
+            herald_error("snapshot %s/%s: %s; not served", j->bid, j->cid, j->err);
+        status_set_invalid(j->bid, j->cid, 1);
+    } else if (j->verdict == LOAD_OK) {
+        status_set_invalid(j->bid, j->cid, 0);
+    } else if (j->verdict == LOAD_NOT_NEWER) {
+        herald_debug("snapshot %s/%s %lld: already serving a version at least as new", j->bid,
+                     j->cid, (long long)j->version);
     }
-    if (strcmp(herald_snapshot_bucket(snap), bid) ||
-        strcmp(herald_snapshot_collection(snap), cid)) {
-        herald_error("snapshot %s/%s: blob is for %s/%s; not served", bid, cid,
-                     herald_snapshot_bucket(snap), herald_snapshot_collection(snap));
-        herald_snapshot_free(snap);
-        return NULL;
-    }
-    coll *cur = cur_find(bid, cid);
-    if (cur && cur->version >= herald_snapshot_timestamp(snap)) {
-        herald_debug("snapshot %s/%s %lld: already serving %lld", bid, cid,
-                     (long long)herald_snapshot_timestamp(snap), (long long)cur->version);
-        herald_snapshot_free(snap);
-        return NULL;
-    }
-    if (herald_snapshot_verify_decoded(snap, 0, S.o.keys, S.o.nkeys, err, sizeof(err)) < 0) {
-        herald_error("snapshot %s/%s version %lld does not verify: %s; not served", bid, cid,
-                     (long long)herald_snapshot_timestamp(snap), err);
-        herald_snapshot_free(snap);
-        return NULL;
-    }
-    coll *c = coll_new(snap, herald_clock_wall_ms(), err, sizeof(err));
-    if (!c)
-        herald_error("snapshot %s/%s: %s; not served", bid, cid, err);
-    return c;
 }
 
 /* ---- notifications ----------------------------------------------------------------- */
@@ -197,12 +208,7 @@ on_fetch(redisAsyncContext *ac, void *reply, void *priv)
         goto out;
     S.inflight--;
     S.last_reply = herald_clock_mono_ms();
-    coll *c = load_blob(f->bid, f->cid, reply);
-    if (!c)
-        goto out;
-    herald_info("serving %s/%s version %lld (%lld records)", f->bid, f->cid, (long long)c->version,
-                (long long)c->nrecords);
-    publish_change(&c, 1, NULL, 0);
+    (void)submit_blob(f->bid, f->cid, reply, JOB_FETCH, NULL, 0);
 out:
     free(f);
 }
@@ -245,6 +251,7 @@ on_message(const char *msg, size_t len)
             herald_info("collection %s/%s removed", bid, cid);
             publish_change(NULL, 0, &old, 1);
         }
+        status_set_invalid(bid, cid, 0);
         return;
     }
     if (old && old->version >= v)
@@ -390,6 +397,7 @@ resync_finish(resync *rs)
         it->loaded = NULL;
     }
     for (size_t i = 0; i < rs->ngone; i++) {
+        status_set_invalid(rs->gone[i].bid, rs->gone[i].cid, 0);
         /* Only if no notification re-created it since the ZRANGE. */
         coll *c = cur_find(rs->gone[i].bid, rs->gone[i].cid);
         if (c && c->version == rs->gone[i].version)
@@ -399,9 +407,11 @@ resync_finish(resync *rs)
         publish_change(add, nadd, drop, ndrop);
     free(add);
     free(drop);
-    herald_info("resync done: %zu collections in the monitor, %zu updated, %zu removed, "
-                "%zu served",
-                rs->n, nadd, ndrop, S.cur ? S.cur->n : 0);
+    long long took = herald_clock_mono_ms() - S.resync_started;
+    status_set_resync_ms(took);
+    herald_info("resync done in %lld ms: %zu collections in the monitor, %zu updated, %zu "
+                "removed, %zu served",
+                took, rs->n, nadd, ndrop, S.cur ? S.cur->n : 0);
     S.loaded = 1;
     status_set_loaded();
     status_set_redis_ok(S.cmd_up && S.sub_up);
@@ -418,6 +428,75 @@ resync_unref(resync *rs)
     resync_free(rs);
 }
 
+/* Queues a verified coll from a notification for the set published at the end of this
+ * loader wake-up, keeping only the newest per collection. */
+static void
+batch_add(coll *c)
+{
+    for (size_t i = 0; i < S.nbatch; i++) {
+        coll *b = S.batch[i];
+        if (b->bid_len == c->bid_len && b->cid_len == c->cid_len && !strcmp(b->bid, c->bid) &&
+            !strcmp(b->cid, c->cid)) {
+            if (b->version >= c->version) {
+                coll_release(c);
+            } else {
+                coll_release(b);
+                S.batch[i] = c;
+            }
+            return;
+        }
+    }
+    if (S.nbatch == S.batch_cap) {
+        S.batch_cap = S.batch_cap ? 2 * S.batch_cap : 16;
+        S.batch = herald_mem_realloc(S.batch, S.batch_cap * sizeof(coll *));
+    }
+    S.batch[S.nbatch++] = c;
+}
+
+/* Publishes the batch: one new set for every notification verified in one wake-up,
+ * minus what is no longer newer than the served version (a resync may have published a
+ * newer one meanwhile). */
+static void
+batch_publish(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < S.nbatch; i++) {
+        coll *c = S.batch[i], *old = cur_find(c->bid, c->cid);
+        if (S.stopping || (old && old->version >= c->version)) {
+            coll_release(c);
+            continue;
+        }
+        herald_info("serving %s/%s version %lld (%lld records)", c->bid, c->cid,
+                    (long long)c->version, (long long)c->nrecords);
+        S.batch[n++] = c;
+    }
+    if (n)
+        publish_change(S.batch, n, NULL, 0);
+    S.nbatch = 0;
+}
+
+/* The loader's report (loader.h), on the event loop: one finished job, or NULL once all
+ * the jobs finished by this wake-up have been reported. */
+static void
+on_loaded(load_job *j)
+{
+    if (!j) {
+        batch_publish();
+        return;
+    }
+    if (!S.stopping)
+        report_job(j);
+    if (j->kind == JOB_RESYNC) {
+        resync *rs = j->owner;
+        if (j->verdict == LOAD_OK)
+            rs->items[j->index].loaded = j->c; /* released with the resync if unused */
+        resync_unref(rs);
+    } else if (j->verdict == LOAD_OK) {
+        batch_add(j->c);
+    }
+    free(j);
+}
+
 static void
 on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -430,7 +509,10 @@ on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
         S.inflight--;
         S.last_reply = herald_clock_mono_ms();
         rs_item *it = &rs->items[g->i];
-        it->loaded = load_blob(it->bid, it->cid, reply);
+        if (submit_blob(it->bid, it->cid, reply, JOB_RESYNC, rs, g->i) == 0) {
+            free(g);
+            return; /* the loader's result releases the resync's count (on_loaded) */
+        }
     }
     free(g);
     resync_unref(rs);
@@ -509,6 +591,7 @@ start_resync(void)
     rs->epoch = S.epoch;
     rs->pending = 1;
     S.rs = rs;
+    S.resync_started = herald_clock_mono_ms();
     if (S.inflight == 0)
         S.last_reply = herald_clock_mono_ms();
     S.inflight++;
@@ -706,6 +789,16 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (now - S.backoff_at >= BACKOFF_POLL_MS)
         poll_backoff(now);
+    if (S.o.view_idle_ms > 0 && S.cur && now - S.views_swept >= VIEW_SWEEP_MS) {
+        /* Parsed Kinto views nobody asked for lately go (snapset.h): built again on use. */
+        S.views_swept = now;
+        long long wall = herald_clock_wall_ms();
+        size_t dropped = 0;
+        for (size_t i = 0; i < S.cur->n; i++)
+            dropped += (size_t)coll_view_drop_idle(S.cur->colls[i], wall, S.o.view_idle_ms);
+        if (dropped)
+            herald_debug("dropped %zu idle Kinto view(s)", dropped);
+    }
     if (S.cmd_up && S.inflight == 0 && now - S.last_ping > PING_INTERVAL_MS) {
         S.last_ping = now;
         S.last_reply = now;
@@ -733,6 +826,9 @@ sync_start(struct event_base *base, const sync_opts *o)
     struct timeval tv = {0, TICK_MS * 1000};
     if (!S.reset_ev || !S.tick_ev || event_add(S.tick_ev, &tv) < 0)
         goto fail;
+    if (loader_start(base, 0, S.o.keys, S.o.nkeys, on_loaded) < 0)
+        goto fail;
+    S.loader_up = 1;
     connect_all();
     return 0;
 fail:
@@ -745,6 +841,12 @@ sync_stop(void)
 {
     S.stopping = 1;
     drop_all();
+    if (S.loader_up)
+        loader_stop(); /* reports every job left: resyncs are freed, colls released */
+    S.loader_up = 0;
+    free(S.batch);
+    S.batch = NULL;
+    S.batch_cap = 0;
     if (S.tick_ev)
         event_free(S.tick_ev);
     if (S.reset_ev)

@@ -37,6 +37,7 @@ typedef struct sync_opts {
     size_t nkeys;
     size_t max_collections; /* a monitor larger than this is truncated (logged) */
     int backoff_default;    /* Backoff seconds while herald:backoff is absent (0: none) */
+    long long view_idle_ms; /* Kinto views unused this long are dropped (0: never) */
 } sync_opts;
 
 /* Starts syncing on 'base' (connecting happens from the event loop). Returns 0 or -1. */

@@ -56,7 +56,7 @@ CS=$S/buckets/main/collections/onecrl/changeset
 SM=$S/buckets/main/collections/small/changeset
 MON=$S/buckets/monitor/collections/changes/changeset
 h_check "both collections are served" h_wait_for 20 h_served_at "$SM" "$VS"
-h_check "heartbeat 200 once loaded" h_eq "$(curl -s "$S/__heartbeat__")" '{"collections":2,"expired":[],"redis":true,"snapshots":true}'
+h_check "heartbeat 200 once loaded" h_eq "$(curl -s "$S/__heartbeat__")" '{"collections":2,"expired":[],"invalid":[],"redis":true,"snapshots":true}'
 
 # ---- changesets, headers ----------------------------------------------------------
 curl -s -D "$H_TMP/h.full" -o "$H_TMP/full.json" "$CS"
@@ -316,7 +316,7 @@ h_check "connection cap (40): the rest are closed at once" h_eq "$conns" "40 20"
 VX=$(($(h_now_ms) - 2000))
 pub --key "$H_TMP/k1" --bucket main --collection stale --version "$VX" --generate 3 --expires -1000
 h_check "an expired snapshot is still served" h_wait_for 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$S/buckets/main/collections/stale/changeset')\" = 200 ]"
-h_check "... and heartbeat reports it with a 503" h_eq "$(curl -s -w ' %{http_code}' "$S/__heartbeat__")" '{"collections":3,"expired":["main/stale"],"redis":true,"snapshots":false} 503'
+h_check "... and heartbeat reports it with a 503" h_eq "$(curl -s -w ' %{http_code}' "$S/__heartbeat__")" '{"collections":3,"expired":["main/stale"],"invalid":[],"redis":true,"snapshots":false} 503'
 h_check "... and metrics" bash -c "curl -s http://127.0.0.1:$P/metrics | grep -qF 'herald_snapshot_expired{bucket=\"main\",collection=\"stale\"} 1'"
 pub --key "$H_TMP/k1" --bucket main --collection stale --version "$((VX + 1))" --generate 3
 h_check "re-signed: heartbeat 200 again" h_wait_for 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$S/__heartbeat__')\" = 200 ]"
@@ -325,9 +325,11 @@ pub --key "$H_TMP/k2" --bucket main --collection small --version "$((VS + 100))"
 h_check "a snapshot signed with an unknown key is logged ..." h_wait_for 20 grep -q "main/small version $((VS + 100)) does not verify" "$H_TMP/server.log"
 h_check "... and never served" h_eq "$(etag "$SM")" "\"$VS\""
 h_check "... the monitor keeps the verified version" h_eq "$(curl -s "$MON?collection=small" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).changes[0].last_modified)')" "$VS"
+h_check "... and heartbeat names it with a 503" h_eq "$(curl -s -w ' %{http_code}' "$S/__heartbeat__")" '{"collections":3,"expired":[],"invalid":["main/small"],"redis":true,"snapshots":false} 503'
 pub --key "$H_TMP/k1" --key "$H_TMP/k2" --bucket main --collection small --version "$((VS + 200))" --generate 1
 h_check "signed by both keys: served" h_wait_for 20 h_served_at "$SM" "$((VS + 200))"
 curl -s "$SM" >"$H_TMP/two.json"
+h_check "... heartbeat 200 again" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$S/__heartbeat__")" 200
 h_check "... and verifies with either key" bash -c "'$FIX' verify -q --public-key '$H_PUBKEY' --bucket main --collection small '$H_TMP/two.json' && '$FIX' verify -q --public-key '$OTHER_PUB' --bucket main --collection small '$H_TMP/two.json'"
 
 "$FIX" remove --redis "$H_REDIS_URL" --bucket main --collection stale

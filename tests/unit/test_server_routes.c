@@ -702,8 +702,10 @@ Test(routes, operational_endpoints)
      * (expiring at version + 1 day, in 1970) have expired. */
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],"
-                                  "\"redis\":false,\"snapshots\":false}");
+    cr_assert_str_eq(
+        r.body.data,
+        "{\"collections\":2,\"expired\":[\"main/addons\",\"main/certs\"],\"invalid\":[],"
+        "\"redis\":false,\"snapshots\":false}");
     cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
     resp_free(&r);
     get(&r, s, "/v1/__lbheartbeat__", NULL);
@@ -767,7 +769,7 @@ Test(routes, heartbeat_healthy_and_each_cause)
     status_set_redis_ok(1);
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"redis\":true,"
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"invalid\":[],\"redis\":true,"
                                   "\"snapshots\":true}");
     cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
     resp_free(&r);
@@ -781,8 +783,9 @@ Test(routes, heartbeat_healthy_and_each_cause)
     status_set_redis_ok(0);
     get(&r, s, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"redis\":false,"
-                                  "\"snapshots\":true}");
+    cr_assert_str_eq(r.body.data,
+                     "{\"collections\":1,\"expired\":[],\"invalid\":[],\"redis\":false,"
+                     "\"snapshots\":true}");
     resp_free(&r);
 
     /* Redis back but nothing published: 503 (a server on the wrong database). */
@@ -790,10 +793,26 @@ Test(routes, heartbeat_healthy_and_each_cause)
     snapset *empty = snapset_new(NULL, 0);
     get(&r, empty, "/v1/__heartbeat__", NULL);
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(r.body.data, "{\"collections\":0,\"expired\":[],\"redis\":true,"
+    cr_assert_str_eq(r.body.data, "{\"collections\":0,\"expired\":[],\"invalid\":[],\"redis\":true,"
                                   "\"snapshots\":false}");
     resp_free(&r);
     snapset_release(empty);
+
+    /* A collection whose newest stored snapshot does not verify: 503, named; served
+     * again once a later version verifies. */
+    status_set_invalid("main", "addons", 1);
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body.data, "{\"collections\":1,\"expired\":[],\"invalid\":"
+                                  "[\"main/addons\"],\"redis\":true,\"snapshots\":false}");
+    resp_free(&r);
+    get(&r, s, "/metrics", NULL);
+    cr_assert_not_null(strstr(r.body.data, "herald_snapshots_invalid 1\n"));
+    resp_free(&r);
+    status_set_invalid("main", "addons", 0);
+    get(&r, s, "/v1/__heartbeat__", NULL);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
 
     /* /metrics shows the same gauges, given by status.c. */
     status_set_last_update(1);
@@ -803,9 +822,9 @@ Test(routes, heartbeat_healthy_and_each_cause)
     cr_assert_not_null(strstr(r.body.data, "herald_snapshots_loaded 1\n"));
     cr_assert_null(strstr(r.body.data, "herald_seconds_since_last_update -1\n"));
     cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
-                                           "status=\"200\"} 2\n"));
+                                           "status=\"200\"} 3\n"));
     cr_assert_not_null(strstr(r.body.data, "herald_http_requests_total{route=\"heartbeat\","
-                                           "status=\"503\"} 2\n"));
+                                           "status=\"503\"} 3\n"));
     resp_free(&r);
     snapset_release(s);
 }
@@ -983,6 +1002,38 @@ Test(routes, kinto_root_bucket_collection)
     get(&r, s, "/v1/buckets/nope/collections/certs/records", NULL);
     cr_assert_eq(r.status, 404);
     resp_free(&r);
+    snapset_release(s);
+}
+
+Test(routes, kinto_view_built_on_use_dropped_when_idle)
+{
+    /* The parsed records exist only once a Kinto read needed them, go when unused for
+     * the idle time, and are built again, with the same answers, on the next read. */
+    snapset *s = simple_set(NOW);
+    const coll *c = snapset_find(s, "main", 4, "certs", 5);
+    const char *url = "/v1/buckets/main/collections/certs/records";
+    cr_assert_null(atomic_load(&c->view), "no view before a Kinto read");
+    resp r;
+    get(&r, s, url, NULL);
+    cr_assert_eq(r.status, 200);
+    char *first = strdup(r.body.data);
+    resp_free(&r);
+    cr_assert_not_null(atomic_load(&c->view));
+    int64_t now = herald_clock_wall_ms();
+    cr_assert_eq(coll_view_drop_idle(c, now, 60000), 0, "used just now: kept");
+    cr_assert_not_null(atomic_load(&c->view));
+    /* A reader holding the view keeps it alive while the coll drops it. */
+    const coll_view *held = coll_view_acquire(c, NULL, now); /* built: 'build' unused */
+    cr_assert_eq(coll_view_drop_idle(c, now + 61000, 60000), 1, "idle: dropped");
+    cr_assert_null(atomic_load(&c->view));
+    cr_assert_eq(atomic_load(&held->refs), 1, "only the reader's reference left");
+    coll_view_release(held);
+    get(&r, s, url, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, first, "rebuilt: the same answer");
+    resp_free(&r);
+    cr_assert_not_null(atomic_load(&c->view));
+    free(first);
     snapset_release(s);
 }
 

@@ -1,0 +1,269 @@
+/*
+ * loader -- see loader.h. One mutex guards the queue and the finished list; the pipe
+ * carries a byte per finished job (a burst of them is read, and delivered, in one wake-up).
+ * Results are delivered in submission order: each job gets a sequence number, and a job
+ * that finished early waits in 'held' (the loop's own list) until every earlier one has
+ * been delivered. So the served set changes in the order the notifications came, as it
+ * did when blobs were loaded one after another; only the work runs in parallel.
+ */
+#include "loader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "herald/clock.h"
+#include "herald/log.h"
+#include "herald/mem.h"
+#include "herald/snapshot.h"
+
+#define MAX_THREADS 8
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t threads[MAX_THREADS];
+    int nthreads;
+    int stopping;
+    load_job *queue, **queue_tail; /* FIFO: a resync's blobs in monitor order */
+    load_job *finished;
+    size_t running, queued;
+    uint64_t next_seq;     /* given to the next submitted job (under the lock) */
+    uint64_t next_deliver; /* the loop's: the sequence number due next */
+    load_job *held;        /* the loop's: finished out of order, sorted by seq */
+    int pipe[2];
+    struct event *ev;
+    const herald_pubkey *keys;
+    size_t nkeys;
+    void (*done)(load_job *j);
+} L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .pipe = {-1, -1}};
+
+/* The work of one job (a worker thread): decode, check the names, drop what is not
+ * newer than the served version, verify, build. */
+static void
+run(load_job *j)
+{
+    herald_snapshot *snap = herald_snapshot_decode(j->blob, j->len, j->err, sizeof(j->err));
+    free(j->blob);
+    j->blob = NULL;
+    if (!snap) {
+        j->verdict = LOAD_INVALID;
+        return;
+    }
+    j->version = herald_snapshot_timestamp(snap);
+    if (strcmp(herald_snapshot_bucket(snap), j->bid) ||
+        strcmp(herald_snapshot_collection(snap), j->cid)) {
+        snprintf(j->err, sizeof(j->err), "blob is for %.100s/%.100s", herald_snapshot_bucket(snap),
+                 herald_snapshot_collection(snap));
+        j->verdict = LOAD_INVALID;
+        herald_snapshot_free(snap);
+        return;
+    }
+    /* A burst of writes sends one notification per version and each GET answers the
+     * newest blob: one already served is dropped before the verification and build. */
+    snapset *cur = snapset_acquire();
+    const coll *old =
+        cur ? snapset_find(cur, j->bid, strlen(j->bid), j->cid, strlen(j->cid)) : NULL;
+    int stale = old && old->version >= j->version;
+    snapset_release(cur);
+    if (stale) {
+        j->verdict = LOAD_NOT_NEWER;
+        herald_snapshot_free(snap);
+        return;
+    }
+    if (herald_snapshot_verify_decoded(snap, 0, L.keys, L.nkeys, j->err, sizeof(j->err)) < 0) {
+        j->verdict = LOAD_INVALID;
+        j->unverified = 1;
+        herald_snapshot_free(snap);
+        return;
+    }
+    j->c = coll_new(snap, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* frees 'snap' */
+    j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
+}
+
+/* Moves 'j' to the finished list (lock held); wakes the loop if it was empty. */
+static void
+finish_locked(load_job *j)
+{
+    j->next = L.finished;
+    L.finished = j;
+    if (L.pipe[1] >= 0) {
+        char b = 1;
+        ssize_t w;
+        do
+            w = write(L.pipe[1], &b, 1);
+        while (w < 0 && errno == EINTR);
+        /* EAGAIN: a wake-up byte is already there, which is all that matters. */
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&L.lock);
+    for (;;) {
+        while (!L.queue && !L.stopping)
+            pthread_cond_wait(&L.cond, &L.lock);
+        if (L.stopping)
+            break;
+        load_job *j = L.queue;
+        L.queue = j->next;
+        if (!L.queue)
+            L.queue_tail = &L.queue;
+        L.queued--;
+        L.running++;
+        pthread_mutex_unlock(&L.lock);
+        run(j);
+        pthread_mutex_lock(&L.lock);
+        L.running--;
+        finish_locked(j);
+    }
+    pthread_mutex_unlock(&L.lock);
+    return NULL;
+}
+
+/* Hands the finished jobs that are due to 'done', in submission order, then done(NULL);
+ * with 'all', every finished job whatever its turn (stopping). */
+static void
+deliver(int all)
+{
+    pthread_mutex_lock(&L.lock);
+    load_job *list = L.finished;
+    L.finished = NULL;
+    pthread_mutex_unlock(&L.lock);
+    while (list) { /* insert each into 'held', sorted by seq */
+        load_job *j = list, **at = &L.held;
+        list = list->next;
+        while (*at && (*at)->seq < j->seq)
+            at = &(*at)->next;
+        j->next = *at;
+        *at = j;
+    }
+    while (L.held && (all || L.held->seq == L.next_deliver)) {
+        load_job *j = L.held;
+        L.held = j->next;
+        L.next_deliver = j->seq + 1;
+        L.done(j);
+    }
+    L.done(NULL);
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    deliver(0);
+}
+
+int
+loader_start(struct event_base *base, int threads, const herald_pubkey *keys, size_t nkeys,
+             void (*done)(load_job *j))
+{
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    L.keys = keys;
+    L.nkeys = nkeys;
+    L.done = done;
+    L.stopping = 0;
+    L.queue = NULL;
+    L.queue_tail = &L.queue;
+    L.finished = NULL;
+    L.queued = L.running = 0;
+    L.next_seq = L.next_deliver = 0;
+    L.held = NULL;
+    if (pipe(L.pipe) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(L.pipe[i], F_SETFL, fcntl(L.pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(L.pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    L.ev = event_new(base, L.pipe[0], EV_READ | EV_PERSIST, on_wake, NULL);
+    if (!L.ev || event_add(L.ev, NULL) < 0)
+        goto fail;
+    for (L.nthreads = 0; L.nthreads < threads; L.nthreads++)
+        if (pthread_create(&L.threads[L.nthreads], NULL, worker_main, NULL) != 0)
+            goto fail;
+    return 0;
+fail:
+    loader_stop();
+    return -1;
+}
+
+void
+loader_submit(load_job *j)
+{
+    j->next = NULL;
+    j->c = NULL;
+    j->err[0] = '\0';
+    j->version = 0;
+    j->unverified = 0;
+    pthread_mutex_lock(&L.lock);
+    j->seq = L.next_seq++;
+    if (L.stopping || L.nthreads == 0) {
+        j->verdict = LOAD_CANCELLED;
+        finish_locked(j);
+    } else {
+        *L.queue_tail = j;
+        L.queue_tail = &j->next;
+        L.queued++;
+        pthread_cond_signal(&L.cond);
+    }
+    pthread_mutex_unlock(&L.lock);
+}
+
+size_t
+loader_pending(void)
+{
+    pthread_mutex_lock(&L.lock);
+    size_t n = L.queued + L.running;
+    pthread_mutex_unlock(&L.lock);
+    return n;
+}
+
+void
+loader_stop(void)
+{
+    pthread_mutex_lock(&L.lock);
+    L.stopping = 1;
+    pthread_cond_broadcast(&L.cond);
+    pthread_mutex_unlock(&L.lock);
+    for (int i = 0; i < L.nthreads; i++)
+        pthread_join(L.threads[i], NULL);
+    L.nthreads = 0;
+    /* Whatever was never run is reported as cancelled, after what did run. */
+    pthread_mutex_lock(&L.lock);
+    while (L.queue) {
+        load_job *j = L.queue;
+        L.queue = j->next;
+        free(j->blob);
+        j->blob = NULL;
+        j->verdict = LOAD_CANCELLED;
+        finish_locked(j);
+    }
+    L.queue_tail = &L.queue;
+    L.queued = 0;
+    pthread_mutex_unlock(&L.lock);
+    if (L.done)
+        deliver(1);
+    if (L.ev)
+        event_free(L.ev);
+    L.ev = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (L.pipe[i] >= 0)
+            close(L.pipe[i]);
+        L.pipe[i] = -1;
+    }
+}
