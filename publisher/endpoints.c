@@ -3,6 +3,8 @@
  */
 #include "endpoints.h"
 
+#include "attachment.h"
+
 #include <time.h>
 
 #include "herald/clock.h"
@@ -57,6 +59,7 @@ pub_endpoints_root(pub_call *c)
                             capability("Validates collection records with JSON schemas.",
                                        "https://kinto.readthedocs.io/en/latest/api/1.x/"
                                        "collections.html#collection-json-schema"));
+    pub_attach_capability(c->app, caps);
     /* The signer's public keys, as it publishes them (schema.h herald:signer:keys). */
     json_t *signer = capability("Ed25519 signatures of every published collection "
                                 "(herald-snapshot-v1).",

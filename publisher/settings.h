@@ -44,6 +44,15 @@ typedef struct pub_settings {
     pub_grants grants;
     pub_throttle_opts throttle; /* login_throttle_*, trusted_forwarded_for_depth */
     pub_schema_opts schema;     /* experimental_collection_schema_validation, schema_cache_size */
+    struct {
+        char *dir; /* attachments_dir; NULL: attachments are off */
+        char *base_url;
+        int64_t max_size_bytes;
+        char *extensions;
+        char *mimetypes;
+        int64_t gc_grace_seconds;
+        int64_t gc_interval_seconds;
+    } attach; /* attachment_* (attachment.h) */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

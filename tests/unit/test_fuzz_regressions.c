@@ -30,6 +30,7 @@ static const struct {
     {"snapshot", herald_fuzz_check_snapshot},
     {"changeset", herald_fuzz_check_changeset},
     {"jsonschema", herald_fuzz_check_jsonschema},
+    {"multipart", herald_fuzz_check_multipart},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
