@@ -146,6 +146,22 @@ herald_castore_open_file(const herald_castore *s, const char *hash, int64_t *siz
     return fd;
 }
 
+int
+herald_castore_url_hash(const char *path, size_t len, const char *prefix,
+                        char hash[HERALD_CASTORE_HASH_LEN + 1])
+{
+    size_t pl = strlen(prefix);
+    if (len != pl + 3 + HERALD_CASTORE_HASH_LEN || memcmp(path, prefix, pl) != 0)
+        return -1;
+    const char *h = path + pl + 3;
+    if (path[pl + 2] != '/' || path[pl] != h[0] || path[pl + 1] != h[1] ||
+        !herald_castore_valid_hash(h, HERALD_CASTORE_HASH_LEN))
+        return -1;
+    memcpy(hash, h, HERALD_CASTORE_HASH_LEN);
+    hash[HERALD_CASTORE_HASH_LEN] = '\0';
+    return 0;
+}
+
 herald_castore_writer *
 herald_castore_begin(herald_castore *s)
 {

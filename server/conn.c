@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/sendfile.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 #include "herald/http_parse.h"
 #include "metrics.h"
 #include "out.h"
+#include "attach.h"
 #include "routes.h"
 #include "snapset.h"
 #include "status.h"
@@ -58,6 +60,7 @@ typedef struct conn {
     int64_t head_ms;            /* when an incomplete head was first buffered; 0: none */
     struct conn *prev, *next;   /* worker's list, least recently active first */
     struct conn *hprev, *hnext; /* worker's list of connections with an incomplete head */
+    attach_body file;           /* an attachment body to sendfile after 'q' (file.fd >= 0) */
 } conn;
 
 struct worker {
@@ -223,6 +226,8 @@ conn_free(conn *c)
     if (c->wev)
         event_free(c->wev);
     close(c->fd);
+    if (c->file.fd >= 0)
+        close(c->file.fd);
     out_free(c->q);
     free(c->rbuf);
     free(c);
@@ -254,6 +259,55 @@ set_reading(conn *c, int on)
 
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
+/* Sends the pending attachment body (attach.h) with sendfile(2). Returns 0 when it is
+ * all sent (or there is none), 1 when the socket would block, -1 on error. */
+static int
+send_file(conn *c)
+{
+    while (c->file.fd >= 0 && c->file.len > 0) {
+        off_t off = (off_t)c->file.off;
+        size_t n = c->file.len > (1 << 30) ? (1 << 30) : (size_t)c->file.len;
+        ssize_t k = sendfile(c->fd, c->file.fd, &off, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        if (k <= 0)
+            return -1;
+        c->file.off += k;
+        c->file.len -= k;
+    }
+    if (c->file.fd >= 0)
+        close(c->file.fd);
+    c->file.fd = -1;
+    return 0;
+}
+
+/* The worker's queue is written: now the attachment body, if any. Returns as
+ * flush_shared. */
+static int
+flush_file(conn *c)
+{
+    int r = send_file(c);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        conn_free(c);
+        return -1;
+    }
+    c->q = out_new(c->w->metrics);
+    if (!c->wev)
+        c->wev = event_new(c->w->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->wev) {
+        conn_free(c);
+        return -1;
+    }
+    event_add(c->wev, NULL);
+    set_reading(c, 0);
+    heads_unlink(c);
+    return 1;
+}
+
 /*
  * Writes the worker's queue, filled for 'c'. Returns 0 when everything was written, 1
  * when the rest moved to the connection's own queue (the socket would block: reading
@@ -268,6 +322,9 @@ flush_shared(conn *c)
     int r = out_pending(o) ? out_write(o, c->fd) : 0;
     if (r == 0) {
         out_reset(o);
+        int f = flush_file(c);
+        if (f != 0)
+            return f;
         if (c->close_after) {
             shutdown(c->fd, SHUT_WR);
             conn_free(c);
@@ -316,6 +373,18 @@ on_write(evutil_socket_t fd, short what, void *arg)
         touch(c);
     if (r > 0)
         return;
+    if (c->file.fd >= 0) {
+        int64_t left = c->file.len;
+        int f = send_file(c);
+        if (f < 0) {
+            conn_free(c);
+            return;
+        }
+        if (c->file.len != left)
+            touch(c);
+        if (f > 0)
+            return;
+    }
     out_free(c->q);
     c->q = NULL;
     unpin(c);
@@ -395,6 +464,16 @@ conn_serve(conn *c, char *buf, size_t len)
         /* We never read bodies, so after one the stream cannot be resynchronised. While
          * draining, every answer is the connection's last (Connection: close). */
         int keep = req.keep_alive && req.content_length <= 0 && !w->draining;
+        if (attach_is_path(&req)) {
+            /* An attachment: its body is sent from the file after the head (sendfile),
+             * so the requests after it wait until it is. */
+            route_attachment(o, &req, buf + used - (size_t)r, (size_t)r, keep, &c->file);
+            if (!keep)
+                c->close_after = 1;
+            if (c->file.fd >= 0)
+                break;
+            continue;
+        }
         route_request(o, &req, w->sets->set, keep);
         if (!keep)
             c->close_after = 1;
@@ -494,6 +573,7 @@ accept_batch(worker *w)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn *c = herald_mem_calloc(1, sizeof(*c));
+        c->file.fd = -1;
         c->w = w;
         c->fd = fd;
         c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);

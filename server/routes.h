@@ -14,6 +14,7 @@
 #ifndef HERALD_SERVER_ROUTES_H
 #define HERALD_SERVER_ROUTES_H
 
+#include "attach.h"
 #include "herald/http_parse.h"
 #include "out.h"
 #include "snapset.h"
@@ -21,6 +22,11 @@
 /* Appends the complete response to 'req' (keep_alive says whether to announce
  * Connection: close). 'set' is never NULL. */
 void route_request(out *o, const http_request *req, const snapset *set, int keep_alive);
+
+/* Answers a request for an attachment file (attach.h): the head into 'o', the body to
+ * send into 'file'. 'head' is the request's raw head. */
+void route_attachment(out *o, const http_request *req, const char *head, size_t head_len,
+                      int keep_alive, attach_body *file);
 
 /* Appends a Kinto error response for a request that could not be parsed (or timed
  * out: 408); always announces Connection: close. */

@@ -54,6 +54,13 @@ static const herald_setting table[] = {
      "Backoff header (seconds) on every response, 0: none; the Redis key herald:backoff, "
      "while it exists, overrides it",
      S(backoff_seconds)},
+    /* Attachments (attach.h, docs/attachments.md). */
+    {"attachments_dir", HERALD_SETTING_STR, NULL, 0, 0, "attachments-dir",
+     "attachment files (the publisher's directory, or this server's own); unset: none",
+     S(attachments_dir)},
+    {"attachment_origin", HERALD_SETTING_STR, NULL, 0, 0, "attachment-origin",
+     "base URL to fetch missing attachment files from, checked by SHA-256",
+     S(attachment_origin)},
 };
 
 const herald_settings_spec server_settings_spec = {

@@ -29,6 +29,8 @@ typedef struct server_settings {
     int64_t monitor_cache_expires_seconds;
     int64_t monitor_cache_maximum_expires_seconds;
     int64_t backoff_seconds; /* until (and unless) herald:backoff says otherwise */
+    char *attachments_dir;   /* attach.h; NULL: no attachments */
+    char *attachment_origin;
 } server_settings;
 
 extern const herald_settings_spec server_settings_spec;

@@ -49,6 +49,12 @@ int herald_castore_path(const herald_castore *s, const char *hash, char *out, si
  * ENOENT when absent). */
 int herald_castore_open_file(const herald_castore *s, const char *hash, int64_t *size);
 
+/* Maps a URL path to a hash: 'path' must be exactly 'prefix' + h0h1 + '/' + 64 lowercase
+ * hex digits whose first two are h0h1. Returns 0 with the hash in 'hash', else -1.
+ * Nothing else maps: no '.', '%', '/' or NUL can reach a file name. */
+int herald_castore_url_hash(const char *path, size_t len, const char *prefix,
+                            char hash[HERALD_CASTORE_HASH_LEN + 1]);
+
 /* Starts a new file. Returns NULL with errno set. */
 herald_castore_writer *herald_castore_begin(herald_castore *s) __attribute__((warn_unused_result));
 /* Appends 'len' bytes. Returns 0, or -1 with errno set (the writer stays valid for
