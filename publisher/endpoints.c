@@ -4,6 +4,7 @@
 #include "endpoints.h"
 
 #include "attachment.h"
+#include "attachment_gc.h"
 
 #include <time.h>
 
@@ -174,6 +175,7 @@ pub_endpoints_metrics(pub_call *c)
     }
     if (app->metrics)
         pub_metrics_render(&body, app->metrics, &g);
+    pub_attach_gc_metrics(&body);
     pub_reply_json(c->resp, 200, &body, 0);
     pub_headers_set(&c->resp->headers, "Content-Type", "text/plain; version=0.0.4");
     herald_buf_free(&body);

@@ -52,6 +52,7 @@
 
 #include "accounts.h"
 #include "attachment.h"
+#include "attachment_gc.h"
 #include "auth.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
@@ -140,6 +141,7 @@ main(int argc, char **argv)
     struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
     pub_attach *attach = NULL;
+    pub_attach_gc *gc = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
     pub_throttle *throttle = NULL;
@@ -220,6 +222,8 @@ main(int argc, char **argv)
                          (int)settings.header_timeout_seconds * 1000,
                          pub_attach_stream(app.attach)};
     http = pub_httpd_new(base, &ho, pub_pipeline_handle, &app);
+    gc = pub_attach_gc_start(base, attach, store, settings.attach.gc_grace_seconds,
+                             settings.attach.gc_interval_seconds);
     if (pub_httpd_listen(http, host, port) != 0) {
         herald_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         goto done;
@@ -247,6 +251,7 @@ done:
     if (sigint)
         event_free(sigint);
     pub_httpd_free(http);
+    pub_attach_gc_stop(gc);
     pub_attach_free(attach);
     pub_accounts_free(accounts);
     pub_throttle_free(throttle);
