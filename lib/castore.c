@@ -175,6 +175,13 @@ herald_castore_begin(herald_castore *s)
         errno = e;
         return NULL;
     }
+    /* Readable by the other processes that serve the directory (a proxy, nginx). */
+    if (fchmod(w->fd, 0644) < 0) {
+        int e = errno;
+        herald_castore_abort(w);
+        errno = e;
+        return NULL;
+    }
     crypto_hash_sha256_init(&w->st);
     return w;
 }

@@ -226,6 +226,13 @@ scan(pub_mp *m, const char *d, size_t n, int *found)
     size_t mi0 = m->mi, mi = m->mi;
     *found = 0;
     for (size_t i = 0; i < n; i++) {
+        if (mi == 0) {
+            /* Nothing matched: skip to the next CR, where a delimiter can begin. */
+            const char *cr = memchr(d + i, '\r', n - i);
+            if (!cr)
+                break;
+            i = (size_t)(cr - d);
+        }
         char c = d[i];
         while (mi > 0 && m->delim[mi] != c)
             mi = m->fail[mi];
