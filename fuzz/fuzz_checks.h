@@ -26,6 +26,11 @@
  *              section and JSON parsing; decode(encode(decode(x))) == decode(x).
  *   jsonschema lib/jsonschema*.c: schema NUL instance; compile, then validate with all,
  *              one and no errors: same verdict, same first error; check never crashes.
+ *   multipart  publisher/multipart.c: fed whole, byte by byte and in random pieces, the
+ *              same verdict and parts; a parsed body re-encoded parses the same; a
+ *              boundary is accepted in Content-Type exactly when it is valid.
+ *   attachpath herald_castore_url_hash: only the canonical /attachments/<h0h1>/<hash>
+ *              of a 64-hex hash maps to a file.
  *   changeset  herald_verify_changeset on a changeset, or on [changeset, saved state];
  *              an accepted state re-verifies as a full changeset and as its own delta.
  *
@@ -44,6 +49,8 @@ const char *herald_fuzz_check_jcs(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_snapshot(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_changeset(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_jsonschema(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_multipart(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_attachpath(const uint8_t *data, size_t size);
 
 /* The public key of tests/golden/snapshot-v1 (seed 00 01 .. 1f): the snapshot and
  * changeset targets verify against it, and the corpus generator signs with its seed. */

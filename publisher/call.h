@@ -37,11 +37,12 @@ typedef struct pub_app {
     pub_auth *auth;
     pub_accounts *accounts;
     const pub_settings *settings;
-    pub_schema *schema;       /* collection JSON schemas (NULL: validation off) */
-    const char *default_host; /* "host:port" for absolute URLs when there is no Host */
-    pub_throttle *throttle;   /* failed logins (the pipeline's) */
-    int forwarded_depth;      /* trusted X-Forwarded-For entries (throttle.h) */
-    pub_metrics *metrics;     /* counted by the pipeline, shown by GET /metrics */
+    pub_schema *schema;        /* collection JSON schemas (NULL: validation off) */
+    const char *default_host;  /* "host:port" for absolute URLs when there is no Host */
+    pub_throttle *throttle;    /* failed logins (the pipeline's) */
+    int forwarded_depth;       /* trusted X-Forwarded-For entries (throttle.h) */
+    pub_metrics *metrics;      /* counted by the pipeline, shown by GET /metrics */
+    struct pub_attach *attach; /* attachment files (attachment.h); NULL: off */
 } pub_app;
 
 /* Passwords hashed for this request (account writes), looked up by value. */
@@ -60,6 +61,7 @@ typedef struct pub_call {
     const pub_req *req;
     pub_resp *resp;
     int in_batch;
+    int attachment_write; /* the attachment endpoint's own write (attachment_rule.h) */
 } pub_call;
 
 /* The stored hash for 'password' in 'h' (NULL-safe), or NULL. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attachment.h"
 #include "batch.h"
 #include "endpoints.h"
 #include "herald/jcs.h"
@@ -183,7 +184,9 @@ pub_dispatch(pub_call *c)
     pub_path p;
     enum pub_method m = c->req->method;
 
-    pub_path_parse(&p, c->req->path);
+    int attachment = pub_attach_path(&p, c->req->path);
+    if (!attachment)
+        pub_path_parse(&p, c->req->path);
     if (m == PUB_OTHER) {
         pub_reply_method_not_allowed(c->resp);
         return;
@@ -203,5 +206,8 @@ pub_dispatch(pub_call *c)
         pub_reply_method_not_allowed(c->resp);
         return;
     }
-    route(c, &p);
+    if (attachment)
+        pub_attach_handle(c, &p);
+    else
+        route(c, &p);
 }

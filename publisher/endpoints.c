@@ -3,6 +3,9 @@
  */
 #include "endpoints.h"
 
+#include "attachment.h"
+#include "attachment_gc.h"
+
 #include <time.h>
 
 #include "herald/clock.h"
@@ -57,6 +60,7 @@ pub_endpoints_root(pub_call *c)
                             capability("Validates collection records with JSON schemas.",
                                        "https://kinto.readthedocs.io/en/latest/api/1.x/"
                                        "collections.html#collection-json-schema"));
+    pub_attach_capability(c->app, caps);
     /* The signer's public keys, as it publishes them (schema.h herald:signer:keys). */
     json_t *signer = capability("Ed25519 signatures of every published collection "
                                 "(herald-snapshot-v1).",
@@ -171,6 +175,7 @@ pub_endpoints_metrics(pub_call *c)
     }
     if (app->metrics)
         pub_metrics_render(&body, app->metrics, &g);
+    pub_attach_gc_metrics(&body);
     pub_reply_json(c->resp, 200, &body, 0);
     pub_headers_set(&c->resp->headers, "Content-Type", "text/plain; version=0.0.4");
     herald_buf_free(&body);

@@ -73,6 +73,8 @@ pub_req_free(pub_req *r)
     free(r->query);
     free(r->body);
     free(r->host);
+    if (r->streamed && r->streamed_free)
+        r->streamed_free(r->streamed);
     pub_headers_free(&r->headers);
     memset(r, 0, sizeof(*r));
 }

@@ -47,6 +47,10 @@ typedef struct pub_req {
     size_t body_len;
     char *host;    /* scheme://host for absolute URLs (Next-Page, root url) */
     char peer[64]; /* the connection's peer address ("" when unknown, in a batch) */
+    /* A body streamed instead of buffered (httpd.h, attachment.h): its consumer's
+     * result, freed with the request. */
+    void *streamed;
+    void (*streamed_free)(void *streamed);
 } pub_req;
 
 typedef struct pub_resp {

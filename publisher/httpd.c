@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #define MAX_HEAD 65536
 #define MAX_HEADERS 128
 #define READ_CHUNK 16384
+#define STREAM_READ_CHUNK (256 * 1024)
 #define MAX_CHUNK_LINE 1024 /* chunk size line with extensions, or a trailer line */
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64
@@ -62,6 +64,9 @@ struct pub_httpd_conn {
     enum chunk_state ch;
     long long ch_left; /* bytes left in the current chunk */
     herald_buf body;
+    void *stream;       /* the streamed body's consumer (httpd.h), or NULL */
+    int stream_stopped; /* the consumer wants no more: the rest is dropped */
+    long long stream_limit, stream_len;
     herald_buf out;
     size_t out_off;
     struct pub_httpd_conn *prev, *next;
@@ -87,6 +92,14 @@ static void after_write(conn *c);
 /* ---- connections ------------------------------------------------------------------- */
 
 static void
+stream_drop(conn *c)
+{
+    if (c->stream)
+        c->h->o.stream->abort(c->stream);
+    c->stream = NULL;
+}
+
+static void
 conn_free(conn *c)
 {
     pub_httpd *h = c->h;
@@ -104,6 +117,7 @@ conn_free(conn *c)
         pub_req_free(c->req);
         free(c->req);
     }
+    stream_drop(c);
     herald_buf_free(&c->in);
     herald_buf_free(&c->body);
     herald_buf_free(&c->out);
@@ -179,6 +193,7 @@ fail(conn *c, int status)
     pub_reply_error(&resp, status, herald_kerror_protocol_errno(status), http_error_message(status),
                     NULL);
     herald_debug("protocol error: %d %s", status, http_error_message(status));
+    stream_drop(c);
     c->close_after = 1;
     c->keep_alive = 0;
     event_del(c->rev);
@@ -216,6 +231,20 @@ after_write(conn *c)
 
 /* ---- request framing --------------------------------------------------------------- */
 
+/* RFC 9110 10.1.1: a client waiting for "100 Continue" before it sends a large body
+ * gets it once the body is known to be wanted (a best-effort write: a client that does
+ * not receive it sends after its own timeout). */
+static void
+expect_continue(conn *c, const pub_req *r)
+{
+    const char *e = pub_req_header(r, "Expect");
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (e && strcasecmp(e, "100-continue") == 0 && c->in.len == 0) {
+        ssize_t n = write(c->fd, cont, sizeof(cont) - 1);
+        (void)n;
+    }
+}
+
 /* Starts a request from a parsed head. Returns 0, or an HTTP status to fail with. */
 static int
 begin_request(conn *c, const http_request *hr, const http_header *hdrs)
@@ -246,8 +275,38 @@ begin_request(conn *c, const http_request *hr, const http_header *hdrs)
     c->ch = CH_SIZE;
     c->body_need = hr->content_length > 0 ? hr->content_length : 0;
     herald_buf_reset(&c->body);
+    const pub_httpd_stream *st = c->h->o.stream;
+    c->stream_stopped = 0;
+    c->stream_len = 0;
+    if (st && (c->body_need > 0 || c->chunked)) {
+        c->stream_limit = 0;
+        c->stream = st->open(st->arg, r, c->chunked ? -1 : c->body_need, &c->stream_limit);
+        if (c->stream) {
+            if (c->body_need > c->stream_limit)
+                return 413;
+            expect_continue(c, r);
+            return 0;
+        }
+    }
     if (c->body_need > c->h->o.max_body_bytes)
         return 413;
+    return 0;
+}
+
+/* Body bytes: to the streamed body's consumer, else into c->body. Returns 0, or 413
+ * when a streamed body grows past its limit. */
+static int
+body_append(conn *c, const char *p, size_t n)
+{
+    if (!c->stream) {
+        herald_buf_append(&c->body, p, n);
+        return 0;
+    }
+    c->stream_len += (long long)n;
+    if (c->stream_len > c->stream_limit)
+        return 413;
+    if (!c->stream_stopped && n && c->h->o.stream->data(c->stream, p, n))
+        c->stream_stopped = 1;
     return 0;
 }
 
@@ -259,7 +318,8 @@ dechunk(conn *c)
     for (;;) {
         if (c->ch == CH_DATA) {
             size_t k = c->in.len < (size_t)c->ch_left ? c->in.len : (size_t)c->ch_left;
-            herald_buf_append(&c->body, c->in.data, k);
+            if (body_append(c, c->in.data, k))
+                return 413;
             consume(&c->in, k);
             c->ch_left -= (long long)k;
             if (c->ch_left)
@@ -302,7 +362,8 @@ dechunk(conn *c)
             for (size_t j = i; j < len; j++)
                 if ((unsigned char)p[j] < 0x20 && p[j] != '\t')
                     return 400;
-            if ((long long)c->body.len + size > c->h->o.max_body_bytes)
+            if (c->stream ? c->stream_len + size > c->stream_limit
+                          : (long long)c->body.len + size > c->h->o.max_body_bytes)
                 return 413;
             c->ch_left = size;
             c->ch = size ? CH_DATA : CH_TRAILER;
@@ -337,6 +398,10 @@ dispatch(conn *c)
     pub_req *r = c->req;
     c->req = NULL;
     pub_req_set_body(r, c->body.len ? c->body.data : "", c->body.len);
+    if (c->stream) {
+        c->h->o.stream->finish(c->stream, r);
+        c->stream = NULL;
+    }
     herald_buf_reset(&c->body);
     c->state = S_WAIT;
     c->head_timer = 0;
@@ -400,7 +465,7 @@ advance(conn *c)
             c->chunked = 0;
         } else if (c->body_need) {
             size_t k = c->in.len < (size_t)c->body_need ? c->in.len : (size_t)c->body_need;
-            herald_buf_append(&c->body, c->in.data, k);
+            body_append(c, c->in.data, k); /* within the limit: Content-Length was checked */
             consume(&c->in, k);
             c->body_need -= (long long)k;
             if (c->body_need) {
@@ -427,8 +492,11 @@ on_read(evutil_socket_t fd, short what, void *arg)
             conn_free(c);
         return;
     }
-    herald_buf_reserve(&c->in, READ_CHUNK);
-    ssize_t n = read(fd, c->in.data + c->in.len, READ_CHUNK);
+    /* A streamed body (an upload) is read in larger pieces: fewer system calls and
+     * callbacks per megabyte, and it goes straight to its consumer. */
+    size_t want = c->stream && c->state == S_BODY ? STREAM_READ_CHUNK : READ_CHUNK;
+    herald_buf_reserve(&c->in, want);
+    ssize_t n = read(fd, c->in.data + c->in.len, want);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {

@@ -38,10 +38,30 @@ typedef struct pub_httpd_conn pub_httpd_conn;
 /* Called with each complete request, with a sink that ends in pub_httpd_reply() (http.h). */
 typedef pub_req_handler pub_httpd_handler;
 
+/*
+ * Streamed bodies (attachment uploads): for a request head 'open' accepts, the body is
+ * not buffered but handed to 'data' piece by piece as it arrives, up to '*limit' bytes
+ * (a Content-Length above it is answered 413 before anything is read, as is a chunked
+ * body that grows past it). 'data' returns nonzero when the consumer wants no more
+ * (an error it will report): the rest of the body is read and dropped. At the end of
+ * the body, 'finish' stores the consumer's result into the request (pub_req.streamed),
+ * which then goes to the handler like any other; on a dropped connection or a protocol
+ * error 'abort' frees the consumer instead. A request with "Expect: 100-continue" gets
+ * its interim 100 when its body is accepted.
+ */
+typedef struct pub_httpd_stream {
+    void *(*open)(void *arg, const pub_req *req, long long content_length, long long *limit);
+    int (*data)(void *consumer, const char *p, size_t n);
+    void (*finish)(void *consumer, pub_req *req);
+    void (*abort)(void *consumer);
+    void *arg;
+} pub_httpd_stream;
+
 typedef struct pub_httpd_opts {
     long long max_body_bytes;
     int idle_timeout_ms;
     int header_timeout_ms;
+    const pub_httpd_stream *stream; /* NULL: every body is buffered */
 } pub_httpd_opts;
 
 pub_httpd *pub_httpd_new(struct event_base *base, const pub_httpd_opts *o, pub_httpd_handler cb,

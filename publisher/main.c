@@ -51,6 +51,8 @@
 #include <sys/socket.h>
 
 #include "accounts.h"
+#include "attachment.h"
+#include "attachment_gc.h"
 #include "auth.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
@@ -138,6 +140,8 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
+    pub_attach *attach = NULL;
+    pub_attach_gc *gc = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
     pub_throttle *throttle = NULL;
@@ -219,9 +223,18 @@ main(int argc, char **argv)
         .forwarded_depth = settings.throttle.forwarded_depth,
         .metrics = &metrics,
     };
+    char aerr[512];
+    app.attach = attach = pub_attach_new(&settings, aerr, sizeof(aerr));
+    if (!app.attach && aerr[0]) {
+        herald_error("attachments_dir: %s", aerr);
+        goto done;
+    }
     pub_httpd_opts ho = {settings.max_body_bytes, (int)settings.idle_timeout_seconds * 1000,
-                         (int)settings.header_timeout_seconds * 1000};
+                         (int)settings.header_timeout_seconds * 1000,
+                         pub_attach_stream(app.attach)};
     http = pub_httpd_new(base, &ho, pub_pipeline_handle, &app);
+    gc = pub_attach_gc_start(base, attach, store, settings.attach.gc_grace_seconds,
+                             settings.attach.gc_interval_seconds);
     if (pub_httpd_listen(http, host, port) != 0) {
         herald_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         goto done;
@@ -249,6 +262,8 @@ done:
     if (sigint)
         event_free(sigint);
     pub_httpd_free(http);
+    pub_attach_gc_stop(gc);
+    pub_attach_free(attach);
     pub_accounts_free(accounts);
     pub_throttle_free(throttle);
     if (base)

@@ -176,7 +176,7 @@ run(pub_ctx *ctx)
                         "The service you are trying to connect no longer exists at this location.",
                         NULL);
     } else {
-        pub_call c = {ctx->app, &ctx->user, &ctx->hashes, &ctx->req, &resp, 0};
+        pub_call c = {ctx->app, &ctx->user, &ctx->hashes, &ctx->req, &resp, 0, 0};
         pub_dispatch(&c);
     }
     send_resp(ctx, &resp);

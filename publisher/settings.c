@@ -120,6 +120,22 @@ static const herald_setting table[] = {
     {"redis_wait_timeout_ms", HERALD_SETTING_INT, "1000", 1, 600000, NULL,
      "how long a write waits for redis_min_replicas (below redis_timeout_ms); then 503",
      S(redis_wait_timeout_ms)},
+    /* Attachments (attachment.h, docs/attachments.md). */
+    {"attachments_dir", HERALD_SETTING_STR, NULL, 0, 0, NULL,
+     "directory of attachment files (content-addressed); unset: no attachments", S(attach.dir)},
+    {"attachment_base_url", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "URL clients download attachments from (capabilities.attachments.base_url)",
+     S(attach.base_url)},
+    {"attachment_max_size_bytes", HERALD_SETTING_INT, "104857600", 0, 1LL << 40, NULL,
+     "largest attachment file (0: no limit)", S(attach.max_size_bytes)},
+    {"attachment_extensions", HERALD_SETTING_STR, "any", 0, 0, NULL,
+     "allowed file extensions, space or comma separated, or 'any'", S(attach.extensions)},
+    {"attachment_mimetypes", HERALD_SETTING_STR, NULL, 0, 0, NULL,
+     "allowed part Content-Types, space or comma separated (unset: any)", S(attach.mimetypes)},
+    {"attachment_gc_grace_seconds", HERALD_SETTING_INT, "2592000", 0, 86400LL * 3650, NULL,
+     "an unreferenced attachment file is deleted after this long", S(attach.gc_grace_seconds)},
+    {"attachment_gc_interval_seconds", HERALD_SETTING_INT, "3600", 1, 86400 * 7, NULL,
+     "time between garbage collection passes", S(attach.gc_interval_seconds)},
 };
 
 const herald_settings_spec pub_settings_spec = {

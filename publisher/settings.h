@@ -46,6 +46,15 @@ typedef struct pub_settings {
     pub_schema_opts schema;     /* experimental_collection_schema_validation, schema_cache_size */
     int64_t redis_min_replicas; /* WAIT for this many replicas after a write (0: none) */
     int64_t redis_wait_timeout_ms; /* WAIT's timeout */
+    struct {
+        char *dir; /* attachments_dir; NULL: attachments are off */
+        char *base_url;
+        int64_t max_size_bytes;
+        char *extensions;
+        char *mimetypes;
+        int64_t gc_grace_seconds;
+        int64_t gc_interval_seconds;
+    } attach; /* attachment_* (attachment.h) */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

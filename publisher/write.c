@@ -4,6 +4,8 @@
  */
 #include "write.h"
 
+#include "attachment_rule.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,6 +478,8 @@ write_content(struct write *w)
     int rc = w->mode == PUB_WRITE_PATCH && w->kind == PUB_BODY_JSONPATCH ? content_json_patch(w)
                                                                          : content_body(w);
     if (rc != 0)
+        return -1;
+    if (w->res == PUB_RES_RECORD && pub_attachment_rule_check(w->c, w->old, w->data) != 0)
         return -1;
     const json_t *did = json_object_get(w->data, "id");
     const char *id = w->p->ids[w->level];

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <sys/sendfile.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -28,6 +29,7 @@
 #include "herald/http_parse.h"
 #include "metrics.h"
 #include "out.h"
+#include "attach.h"
 #include "routes.h"
 #include "snapset.h"
 #include "status.h"
@@ -66,6 +68,7 @@ typedef struct conn {
     int64_t wait_s;             /* the wait honoured (Preference-Applied) */
     unsigned waiting : 1;       /* held: rbuf starts with the request; not on the idle list */
     unsigned answer_due : 1;    /* woken while earlier output was still being written */
+    attach_body file;           /* an attachment body to sendfile after 'q' (file.fd >= 0) */
 } conn;
 
 struct worker {
@@ -239,6 +242,8 @@ conn_free(conn *c)
     if (c->wev)
         event_free(c->wev);
     close(c->fd);
+    if (c->file.fd >= 0)
+        close(c->file.fd);
     out_free(c->q);
     free(c->rbuf);
     free(c);
@@ -270,6 +275,55 @@ set_reading(conn *c, int on)
 
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
+/* Sends the pending attachment body (attach.h) with sendfile(2). Returns 0 when it is
+ * all sent (or there is none), 1 when the socket would block, -1 on error. */
+static int
+send_file(conn *c)
+{
+    while (c->file.fd >= 0 && c->file.len > 0) {
+        off_t off = (off_t)c->file.off;
+        size_t n = c->file.len > (1 << 30) ? (1 << 30) : (size_t)c->file.len;
+        ssize_t k = sendfile(c->fd, c->file.fd, &off, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        if (k <= 0)
+            return -1;
+        c->file.off += k;
+        c->file.len -= k;
+    }
+    if (c->file.fd >= 0)
+        close(c->file.fd);
+    c->file.fd = -1;
+    return 0;
+}
+
+/* The worker's queue is written: now the attachment body, if any. Returns as
+ * flush_shared. */
+static int
+flush_file(conn *c)
+{
+    int r = send_file(c);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        conn_free(c);
+        return -1;
+    }
+    c->q = out_new(c->w->metrics);
+    if (!c->wev)
+        c->wev = event_new(c->w->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->wev) {
+        conn_free(c);
+        return -1;
+    }
+    event_add(c->wev, NULL);
+    set_reading(c, 0);
+    heads_unlink(c);
+    return 1;
+}
+
 /*
  * Writes the worker's queue, filled for 'c'. Returns 0 when everything was written, 1
  * when the rest moved to the connection's own queue (the socket would block: reading
@@ -284,6 +338,9 @@ flush_shared(conn *c)
     int r = out_pending(o) ? out_write(o, c->fd) : 0;
     if (r == 0) {
         out_reset(o);
+        int f = flush_file(c);
+        if (f != 0)
+            return f;
         if (c->close_after) {
             shutdown(c->fd, SHUT_WR);
             conn_free(c);
@@ -332,6 +389,18 @@ on_write(evutil_socket_t fd, short what, void *arg)
         touch(c);
     if (r > 0)
         return;
+    if (c->file.fd >= 0) {
+        int64_t left = c->file.len;
+        int f = send_file(c);
+        if (f < 0) {
+            conn_free(c);
+            return;
+        }
+        if (c->file.len != left)
+            touch(c);
+        if (f > 0)
+            return;
+    }
     out_free(c->q);
     c->q = NULL;
     unpin(c);
@@ -485,6 +554,15 @@ conn_serve(conn *c, char *buf, size_t len, int woken)
             req.wait_applied = c->wait_s;
             woken = 0;
             route_request(o, &req, w->sets->set, keep);
+        } else if (attach_is_path(&req)) {
+            /* An attachment: its body is sent from the file after the head (sendfile),
+             * so the requests after it wait until it is. */
+            route_attachment(o, &req, buf + start, (size_t)r, keep, &c->file);
+            if (!keep)
+                c->close_after = 1;
+            if (c->file.fd >= 0)
+                break;
+            continue;
         } else if (req.prefer_wait > 0 && g_opts.long_poll_max_ms >= 1000 && !w->draining) {
             wait_key k;
             if (route_request_or_hold(o, &req, w->sets->set, keep, &k)) {
@@ -653,6 +731,7 @@ accept_batch(worker *w)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn *c = herald_mem_calloc(1, sizeof(*c));
+        c->file.fd = -1;
         c->w = w;
         c->fd = fd;
         c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);

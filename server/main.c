@@ -63,6 +63,7 @@
 #include "herald/redis.h"
 #include "kinto.h"
 #include "metrics.h"
+#include "attach.h"
 #include "settings.h"
 #include "snapset.h"
 #include "status.h"
@@ -155,7 +156,8 @@ configure_modules(const server_settings *set, const herald_pubkey *keys, size_t 
         return -1;
     }
     snapset_publish(snapset_new(NULL, 0));
-    return 0;
+    attach_opts ao = {set->attachments_dir, set->attachment_origin, 0};
+    return attach_configure(&ao);
 }
 
 /* Starts the worker threads and their listeners (conn.c). Returns 0 or -1 (logged). */
@@ -245,6 +247,7 @@ out:
     snapset_publish(NULL);
     snapset_unconfigure();
     kinto_unconfigure();
+    attach_unconfigure();
     metrics_free_all();
     herald_buf_free(&public_url);
     if (sigterm)

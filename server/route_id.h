@@ -22,6 +22,7 @@
     X(RT_LBHEARTBEAT, "lbheartbeat")                                                               \
     X(RT_VERSION, "version")                                                                       \
     X(RT_METRICS, "metrics")                                                                       \
+    X(RT_ATTACHMENT, "attachment")                                                                 \
     X(RT_UNKNOWN, "unknown") /* no such endpoint (404) */                                          \
     X(RT_INVALID, "invalid") /* the request could not be parsed, or timed out */
 

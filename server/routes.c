@@ -6,6 +6,7 @@
  *   /v1/buckets/{bid}/collections/{cid}/changeset       a changeset (changes.c)
  *   /v1/, /v1/buckets/{bid}[/collections/{cid}[/records[/{rid}]]]   Kinto reads (kinto.c)
  *   /v1/__heartbeat__, /v1/__lbheartbeat__, /v1/__version__, /metrics   (ops.c)
+ *   /attachments/<h0h1>/<sha256>                          attachment files (attach.c)
  *
  * Unknown paths and collections are Kinto 404s (errno 111), other methods 405 (errno
  * 115).
@@ -210,4 +211,22 @@ route_wait_stale(const wait_key *k, const snapset *s)
         h = &c->hdr[0];
     }
     return h->etag_len != k->etag_len || memcmp(h->etag, k->etag, k->etag_len) != 0;
+}
+
+void
+route_attachment(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+                 attach_body *file)
+{
+    int st;
+    file->fd = -1;
+    if (keep_alive && req->minor == 0)
+        keep_alive = 2;
+    if (req->method == HTTP_METHOD_OPTIONS)
+        st = reply_preflight(o, keep_alive);
+    else if (req->method != HTTP_METHOD_GET && req->method != HTTP_METHOD_HEAD)
+        st = reply_error(o, 405, HERALD_ERRNO_METHOD_NOT_ALLOWED,
+                         "Method not allowed on this endpoint.", NULL, keep_alive, 0);
+    else
+        st = attach_serve(o, req, head, head_len, keep_alive, file);
+    metrics_count(out_metrics(o), RT_ATTACHMENT, st);
 }

@@ -14,6 +14,7 @@
 #ifndef HERALD_SERVER_ROUTES_H
 #define HERALD_SERVER_ROUTES_H
 
+#include "attach.h"
 #include "herald/http_parse.h"
 #include "out.h"
 #include "snapset.h"
@@ -38,6 +39,10 @@ int route_request_or_hold(out *o, const http_request *req, const snapset *set, i
 /* 1 when the version 'k' waits on is no longer the current one in 's' (or its
  * collection is gone), 0 while it is. */
 int route_wait_stale(const wait_key *k, const snapset *s);
+/* Answers a request for an attachment file (attach.h): the head into 'o', the body to
+ * send into 'file'. 'head' is the request's raw head. */
+void route_attachment(out *o, const http_request *req, const char *head, size_t head_len,
+                      int keep_alive, attach_body *file);
 
 /* Appends a Kinto error response for a request that could not be parsed (or timed
  * out: 408); always announces Connection: close. */

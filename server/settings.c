@@ -69,6 +69,12 @@ static const herald_setting table[] = {
      "a collection's parsed records (built for Kinto's records list on first use) are dropped "
      "when unused this long (0: never)",
      S(kinto_view_idle_seconds)},
+    /* Attachments (attach.h, docs/attachments.md). */
+    {"attachments_dir", HERALD_SETTING_STR, NULL, 0, 0, "attachments-dir",
+     "attachment files (the publisher's directory, or this server's own); unset: none",
+     S(attachments_dir)},
+    {"attachment_origin", HERALD_SETTING_STR, NULL, 0, 0, "attachment-origin",
+     "base URL to fetch missing attachment files from, checked by SHA-256", S(attachment_origin)},
 };
 
 const herald_settings_spec server_settings_spec = {

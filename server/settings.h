@@ -33,6 +33,8 @@ typedef struct server_settings {
     int64_t long_poll_max_seconds;   /* cap of Prefer: wait=N; 0: long-poll off */
     int64_t malloc_arenas;           /* glibc malloc arenas at most (0: glibc's default) */
     int64_t kinto_view_idle_seconds; /* parsed Kinto views unused this long go (0: never) */
+    char *attachments_dir;           /* attach.h; NULL: no attachments */
+    char *attachment_origin;
 } server_settings;
 
 extern const herald_settings_spec server_settings_spec;

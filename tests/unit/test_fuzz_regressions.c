@@ -30,6 +30,8 @@ static const struct {
     {"snapshot", herald_fuzz_check_snapshot},
     {"changeset", herald_fuzz_check_changeset},
     {"jsonschema", herald_fuzz_check_jsonschema},
+    {"multipart", herald_fuzz_check_multipart},
+    {"attachpath", herald_fuzz_check_attachpath},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench_attachments.sh -- attachments (issue 12): downloads from herald-server against
+# nginx serving the same files with sendfile, upload throughput against the disk's own
+# direct-write speed, and edit -> served on a read server with its own directory.
+#
+# Needs: nginx, wrk, redis-server, curl, dd; a build in $HERALD_BUILD_DIR (default
+# build/). Run: benchmarks/bench_attachments.sh [SECONDS per wrk run, default 5].
+#
+#  1. Downloads: a 1 MB and a 50 MB attachment, wrk (1 thread, 4 keep-alive
+#     connections) against herald-server (1 worker thread, sharing the publisher's
+#     attachments_dir) and nginx (1 worker, sendfile on, the same files); requests/s,
+#     MB/s and CPU time of the server process per GB served (utime+stime from /proc).
+#  2. Upload: a 200 MB file POSTed with curl to the publisher (multipart, streamed to
+#     disk, fsync'd) in MB/s, against `dd if=/dev/zero bs=1M oflag=direct` to the same
+#     file system.
+#  3. Edit -> served: the time from the start of a 50 MB upload until a client has the
+#     whole file, checked, from a read server with its own directory (it fetches from
+#     the first read server on the miss, checks the SHA-256, stores, serves).
+# Timings vary with the machine; this is not a test.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${HERALD_BUILD_DIR:-$SRC/build}
+DUR=${1:-5}
+for c in nginx wrk redis-server curl dd; do
+    command -v "$c" >/dev/null || { echo "bench_attachments: needs $c" >&2; exit 1; }
+done
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-attach.XXXXXX")
+chmod 755 "$TMP"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+now() { date +%s.%N; }
+HZ=$(getconf CLK_TCK)
+
+RPORT=$(port) PPORT=$(port) SPORT=$(port) S2PORT=$(port) NPORT=$(port)
+redis-server --port "$RPORT" --save '' --appendonly no >/dev/null &
+PIDS+=($!)
+wait_port "$RPORT"
+export HERALD_ADMIN_PASSWORD=bench
+FILES=$TMP/files
+"$BUILD/publisher/herald-publisher" --listen "127.0.0.1:$PPORT" --redis "redis://127.0.0.1:$RPORT/0" \
+    --attachments-dir "$FILES" --attachment-max-size-bytes 0 --log-level warn 2>"$TMP/pub.log" &
+PIDS+=($!)
+wait_port "$PPORT"
+KEY=A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg # no snapshots are needed to serve files
+"$BUILD/server/herald-server" --listen "127.0.0.1:$SPORT" --redis "redis://127.0.0.1:$RPORT/0" \
+    --public-key "$KEY" --threads 1 --attachments-dir "$FILES" --log-level warn 2>"$TMP/srv.log" &
+SPID=$!
+PIDS+=($SPID)
+"$BUILD/server/herald-server" --listen "127.0.0.1:$S2PORT" --redis "redis://127.0.0.1:$RPORT/0" \
+    --public-key "$KEY" --threads 1 --attachments-dir "$TMP/files2" \
+    --attachment-origin "http://127.0.0.1:$SPORT/attachments/" --log-level warn 2>"$TMP/srv2.log" &
+PIDS+=($!)
+wait_port "$SPORT"
+wait_port "$S2PORT"
+mkdir -p "$TMP/nginx/logs"
+cat >"$TMP/nginx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$NPORT;
+        location /attachments/ {
+            alias $FILES/;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+        }
+    }
+}
+NGX
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>>"$TMP/nginx/logs/stderr" &
+NPID=$!
+PIDS+=($NPID)
+wait_port "$NPORT"
+
+P=http://admin:bench@127.0.0.1:$PPORT/v1
+curl -sf -X PUT "$P/buckets/b" -o /dev/null
+curl -sf -X PUT "$P/buckets/b/collections/c" -o /dev/null
+upload() { curl -sf -F "attachment=@$1" "$P/buckets/b/collections/c/records/$2/attachment" | python3 -c 'import json,sys; print(json.load(sys.stdin)["location"])'; }
+head -c 1000000 /dev/urandom >"$TMP/1m.bin"
+head -c 50000000 /dev/urandom >"$TMP/50m.bin"
+L1=$(upload "$TMP/1m.bin" one)
+L50=$(upload "$TMP/50m.bin" fifty)
+for l in "$L1" "$L50"; do
+    cmp -s <(curl -s "http://127.0.0.1:$SPORT/attachments/$l") <(curl -s "http://127.0.0.1:$NPORT/attachments/$l") ||
+        { echo "bench_attachments: herald and nginx serve different bytes" >&2; exit 1; }
+done
+
+# wrk_run NAME PID URL: prints "req/s MB/s cpu-s/GB"
+wrk_run() {
+    local pid=$2 url=$3 t0 t1 out rps bytes
+    wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 # warm-up
+    t0=$(ticks "$pid")
+    out=$(wrk -t1 -c4 -d"${DUR}s" "$url")
+    t1=$(ticks "$pid")
+    rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+    bytes=$(awk -v r="$rps" -v d="$DUR" -v s="$4" 'BEGIN{print r*d*s}')
+    awk -v r="$rps" -v b="$bytes" -v d="$DUR" -v c=$((t1 - t0)) -v hz="$HZ" \
+        'BEGIN{printf "%10.1f %10.1f %12.3f\n", r, b/d/1e6, (c/hz)/(b/1e9)}'
+}
+echo "== downloads (wrk -t1 -c4, ${DUR}s; server CPU seconds per GB served)"
+printf '%-22s %10s %10s %12s\n' "" "req/s" "MB/s" "CPU s/GB"
+for f in "1MB $L1 1000000" "50MB $L50 50000000"; do
+    set -- $f
+    printf '%-22s %s\n' "herald-server $1" "$(wrk_run h "$SPID" "http://127.0.0.1:$SPORT/attachments/$2" "$3")"
+    printf '%-22s %s\n' "nginx $1" "$(wrk_run n "$(pgrep -P "$NPID" | head -1)" "http://127.0.0.1:$NPORT/attachments/$2" "$3")"
+done
+
+echo "== upload (200 MB, median of 3)"
+head -c 200000000 /dev/urandom >"$TMP/200m.bin"
+rates=()
+for i in 1 2 3; do
+    t0=$(now)
+    curl -sf -o /dev/null -F "attachment=@$TMP/200m.bin;filename=u$i.bin" "$P/buckets/b/collections/c/records/up$i/attachment"
+    t1=$(now)
+    rates+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", 200/(b-a)}')")
+    rm -f "$FILES"/*/"$(sha256sum "$TMP/200m.bin" | cut -d' ' -f1)" # a new file each time
+done
+UP=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n 2p)
+DD=$(dd if=/dev/zero of="$FILES/dd.test" bs=1M count=200 oflag=direct 2>&1 | awk '/copied/{print $(NF-1), $NF}')
+rm -f "$FILES/dd.test"
+printf 'publisher upload: %s MB/s   dd oflag=direct: %s\n' "$UP" "$DD"
+
+echo "== edit -> served (50 MB, read server with its own directory, fetch on miss)"
+head -c 50000000 /dev/urandom >"$TMP/e.bin"
+H=$(sha256sum "$TMP/e.bin" | cut -d' ' -f1)
+t0=$(now)
+L=$(upload "$TMP/e.bin" edit)
+t1=$(now)
+curl -sf "http://127.0.0.1:$S2PORT/attachments/$L" -o "$TMP/got"
+t2=$(now)
+[ "$(sha256sum "$TMP/got" | cut -d' ' -f1)" = "$H" ] || { echo "bench_attachments: wrong bytes" >&2; exit 1; }
+awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN{printf "upload acknowledged %.3f s; downloaded, checked, from the other read server at %.3f s\n", b-a, c-a}'

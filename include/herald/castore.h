@@ -1,0 +1,76 @@
+/*
+ * castore -- a content-addressed file store: each file is named by the hex SHA-256 of
+ * its bytes, so a name never designates two contents and identical files are stored
+ * once. Shared by the publisher (uploads) and the read server (files fetched from an
+ * origin).
+ *
+ * Layout under the store's directory:
+ *
+ *   <dir>/tmp/               files being written (mkstemp); anything here is garbage
+ *                            after a crash and is removed when the store is opened
+ *   <dir>/<h0h1>/<hash>      complete files: 256 fan-out directories by the first two
+ *                            hex digits, so no directory holds millions of entries
+ *
+ * Durability: a writer hashes what it writes; commit fsyncs the file, renames it into
+ * place and fsyncs the fan-out directory (and the store directory when the fan-out
+ * directory was just created), so when commit returns, the file survives a crash under
+ * its final name. A name therefore only ever exists for a complete file: readers never
+ * see a partial one. Committing a file that is already present leaves the present one
+ * (same bytes by construction) and drops the new copy, after refreshing its mtime (the
+ * garbage collector's grace period counts from the newest upload of a content).
+ *
+ * A verified commit (herald_castore_commit_expect) refuses a file whose hash is not the
+ * expected one: how a read server stores what an origin sent only once it checked it.
+ */
+#ifndef HERALD_CASTORE_H
+#define HERALD_CASTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HERALD_CASTORE_HASH_LEN 64
+
+typedef struct herald_castore herald_castore;
+typedef struct herald_castore_writer herald_castore_writer;
+
+/* Opens (creating them) 'dir' and its tmp/ directory and empties tmp/. Returns NULL
+ * with the reason in 'err'. */
+herald_castore *herald_castore_open(const char *dir, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void herald_castore_close(herald_castore *s); /* NULL-safe */
+const char *herald_castore_dir(const herald_castore *s);
+
+/* 1 if 'hash' is 64 lowercase hex digits. */
+int herald_castore_valid_hash(const char *hash, size_t len);
+/* Writes "<dir>/<h0h1>/<hash>" into 'out'. Returns 0, or -1 when 'hash' is invalid or
+ * 'out' too small. */
+int herald_castore_path(const herald_castore *s, const char *hash, char *out, size_t outlen);
+/* Opens the file of 'hash' read-only. Returns the fd (size in '*size'), or -1 (errno
+ * ENOENT when absent). */
+int herald_castore_open_file(const herald_castore *s, const char *hash, int64_t *size);
+
+/* Maps a URL path to a hash: 'path' must be exactly 'prefix' + h0h1 + '/' + 64 lowercase
+ * hex digits whose first two are h0h1. Returns 0 with the hash in 'hash', else -1.
+ * Nothing else maps: no '.', '%', '/' or NUL can reach a file name. */
+int herald_castore_url_hash(const char *path, size_t len, const char *prefix,
+                            char hash[HERALD_CASTORE_HASH_LEN + 1]);
+
+/* Starts a new file. Returns NULL with errno set. */
+herald_castore_writer *herald_castore_begin(herald_castore *s) __attribute__((warn_unused_result));
+/* Appends 'len' bytes. Returns 0, or -1 with errno set (the writer stays valid for
+ * abort). */
+int herald_castore_write(herald_castore_writer *w, const void *data, size_t len)
+    __attribute__((warn_unused_result));
+int64_t herald_castore_size(const herald_castore_writer *w);
+/* Makes the file durable under its hash (see above), written to 'hash' (65 bytes).
+ * Frees 'w' in every case. Returns 0, or -1 with errno set (nothing is left behind). */
+int herald_castore_commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
+    __attribute__((warn_unused_result));
+/* The same, only if the content's hash is 'expected' (else -1 with errno EBADMSG and
+ * nothing stored). */
+int herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
+    __attribute__((warn_unused_result));
+/* Drops the file being written. NULL-safe. */
+void herald_castore_abort(herald_castore_writer *w);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * castore -- see castore.h for the layout and the durability rules.
+ */
+#include "herald/castore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "herald/mem.h"
+
+struct herald_castore {
+    char *dir;
+};
+
+struct herald_castore_writer {
+    herald_castore *s;
+    int fd;
+    char tmp[4096];
+    int64_t size;
+    crypto_hash_sha256_state st;
+};
+
+static int
+mkdir_p(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+herald_castore *
+herald_castore_open(const char *dir, char *err, size_t errlen)
+{
+    char tmp[4096];
+    if (!dir || !*dir || snprintf(tmp, sizeof(tmp), "%s/tmp", dir) >= (int)sizeof(tmp) - 80) {
+        snprintf(err, errlen, "attachments directory: missing or too long");
+        return NULL;
+    }
+    if (mkdir_p(tmp) < 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    /* Files left in tmp/ by a crash were never committed: nothing names them. */
+    DIR *d = opendir(tmp);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4400];
+        snprintf(p, sizeof(p), "%s/%s", tmp, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    herald_castore *s = herald_mem_calloc(1, sizeof(*s));
+    s->dir = herald_mem_strdup(dir);
+    return s;
+}
+
+void
+herald_castore_close(herald_castore *s)
+{
+    if (!s)
+        return;
+    free(s->dir);
+    free(s);
+}
+
+const char *
+herald_castore_dir(const herald_castore *s)
+{
+    return s->dir;
+}
+
+int
+herald_castore_valid_hash(const char *h, size_t len)
+{
+    if (len != HERALD_CASTORE_HASH_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int
+herald_castore_path(const herald_castore *s, const char *hash, char *out, size_t outlen)
+{
+    if (!herald_castore_valid_hash(hash, strlen(hash)))
+        return -1;
+    int n = snprintf(out, outlen, "%s/%.2s/%s", s->dir, hash, hash);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+herald_castore_open_file(const herald_castore *s, const char *hash, int64_t *size)
+{
+    char p[4400];
+    if (herald_castore_path(s, hash, p, sizeof(p)) < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return -1;
+    }
+    *size = (int64_t)st.st_size;
+    return fd;
+}
+
+int
+herald_castore_url_hash(const char *path, size_t len, const char *prefix,
+                        char hash[HERALD_CASTORE_HASH_LEN + 1])
+{
+    size_t pl = strlen(prefix);
+    if (len != pl + 3 + HERALD_CASTORE_HASH_LEN || memcmp(path, prefix, pl) != 0)
+        return -1;
+    const char *h = path + pl + 3;
+    if (path[pl + 2] != '/' || path[pl] != h[0] || path[pl + 1] != h[1] ||
+        !herald_castore_valid_hash(h, HERALD_CASTORE_HASH_LEN))
+        return -1;
+    memcpy(hash, h, HERALD_CASTORE_HASH_LEN);
+    hash[HERALD_CASTORE_HASH_LEN] = '\0';
+    return 0;
+}
+
+herald_castore_writer *
+herald_castore_begin(herald_castore *s)
+{
+    herald_castore_writer *w = herald_mem_calloc(1, sizeof(*w));
+    w->s = s;
+    snprintf(w->tmp, sizeof(w->tmp), "%s/tmp/up-XXXXXX", s->dir);
+    w->fd = mkostemp(w->tmp, O_CLOEXEC);
+    if (w->fd < 0) {
+        int e = errno;
+        free(w);
+        errno = e;
+        return NULL;
+    }
+    /* Readable by the other processes that serve the directory (a proxy, nginx). */
+    if (fchmod(w->fd, 0644) < 0) {
+        int e = errno;
+        herald_castore_abort(w);
+        errno = e;
+        return NULL;
+    }
+    crypto_hash_sha256_init(&w->st);
+    return w;
+}
+
+int
+herald_castore_write(herald_castore_writer *w, const void *data, size_t len)
+{
+    const char *p = data;
+    crypto_hash_sha256_update(&w->st, data, len);
+    w->size += (int64_t)len;
+    while (len > 0) {
+        ssize_t n = write(w->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int64_t
+herald_castore_size(const herald_castore_writer *w)
+{
+    return w->size;
+}
+
+void
+herald_castore_abort(herald_castore_writer *w)
+{
+    if (!w)
+        return;
+    close(w->fd);
+    unlink(w->tmp);
+    free(w);
+}
+
+static int
+commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const char *expected)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    char dir[4200], path[4400];
+    int e = 0, created = 0;
+    crypto_hash_sha256_final(&w->st, h);
+    sodium_bin2hex(hash, HERALD_CASTORE_HASH_LEN + 1, h, sizeof(h));
+    if (expected && strcmp(hash, expected) != 0) {
+        e = EBADMSG;
+        goto fail;
+    }
+    snprintf(dir, sizeof(dir), "%.4096s/%.2s", w->s->dir, hash);
+    snprintf(path, sizeof(path), "%s/%s", dir, hash);
+    if (fsync(w->fd) < 0)
+        goto fail_errno;
+    if (mkdir(dir, 0755) == 0)
+        created = 1;
+    else if (errno != EEXIST)
+        goto fail_errno;
+    if (created && fsync_dir(w->s->dir) < 0)
+        goto fail_errno;
+    if (access(path, F_OK) == 0 && utimensat(AT_FDCWD, path, NULL, 0) == 0) {
+        /* Present already (the same bytes): keep it, newer mtime for the GC grace. */
+        herald_castore_abort(w);
+        return 0;
+    }
+    if (rename(w->tmp, path) < 0)
+        goto fail_errno;
+    close(w->fd);
+    free(w);
+    return fsync_dir(dir);
+fail_errno:
+    e = errno;
+fail:
+    herald_castore_abort(w);
+    errno = e;
+    return -1;
+}
+
+int
+herald_castore_commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
+{
+    return commit(w, hash, NULL);
+}
+
+int
+herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
+{
+    char hash[HERALD_CASTORE_HASH_LEN + 1];
+    return commit(w, hash, expected);
+}

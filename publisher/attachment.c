@@ -1,0 +1,597 @@
+/*
+ * attachment -- see attachment.h for the design.
+ *
+ * An upload in progress is a 'struct upload': the multipart parser's callbacks fill it
+ * and record the first error (status, errno, Kinto's message); once an error is
+ * recorded nothing more is stored, and the handler answers it after the permission
+ * checks (an unauthorized client learns nothing from the body).
+ */
+#include "attachment.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "herald/castore.h"
+#include "herald/jcs.h"
+#include "herald/kerror.h"
+#include "herald/log.h"
+#include "herald/mem.h"
+#include "multipart.h"
+#include "reply.h"
+#include "write.h"
+
+#define ERRNO_INVALID_POSTED_DATA 109
+#define FORM_MAX (1 << 20)                        /* the data and permissions fields */
+#define BODY_ALLOWANCE (2LL * FORM_MAX + 65536LL) /* fields, part heads, delimiters */
+#define UNLIMITED (1LL << 50)
+
+struct pub_attach {
+    herald_castore *store;
+    pub_httpd_stream stream;
+    int64_t max_size; /* 0: none */
+    char **exts;      /* NULL: any */
+    char **types;     /* NULL: any */
+    char *base_url;   /* with a trailing '/' (or "") */
+};
+
+enum part { P_NONE, P_FILE, P_DATA, P_PERMS };
+
+typedef struct upload {
+    pub_attach *a;
+    int status, errnum; /* the first error (0: none) */
+    char msg[768];
+    pub_mp *mp;
+    enum part cur;
+    herald_castore_writer *w;
+    int have_file, have_data, have_perms;
+    char *filename;
+    size_t filename_len;
+    char mimetype[PUB_MP_MAX_TYPE + 1];
+    int64_t size;
+    herald_buf data, perms;
+    char hash[HERALD_CASTORE_HASH_LEN + 1];
+} upload;
+
+/* ---- settings ---------------------------------------------------------------------- */
+
+/* Splits a space or comma separated list (lowercased); NULL for NULL, "" or "any". */
+static char **
+split_list(const char *s)
+{
+    if (!s || !*s || strcasecmp(s, "any") == 0)
+        return NULL;
+    size_t n = 0;
+    char **v = herald_mem_calloc(strlen(s) + 2, sizeof(char *));
+    while (*s) {
+        s += strspn(s, " ,\t");
+        size_t k = strcspn(s, " ,\t");
+        if (k) {
+            v[n] = herald_mem_strndup(*s == '.' ? s + 1 : s, *s == '.' ? k - 1 : k);
+            for (char *p = v[n]; *p; p++)
+                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            n++;
+        }
+        s += k;
+    }
+    return v;
+}
+
+static void
+free_list(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int
+in_list(char **v, const char *s, size_t len)
+{
+    for (size_t i = 0; v[i]; i++)
+        if (strlen(v[i]) == len && strncasecmp(v[i], s, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- the upload -------------------------------------------------------------------- */
+
+static void set_error(upload *u, int status, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+set_error(upload *u, int status, int errnum, const char *fmt, ...)
+{
+    if (u->status)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(u->msg, sizeof(u->msg), fmt, ap);
+    va_end(ap);
+    for (char *m = u->msg; *m; m++) /* part names are the client's bytes: keep JSON valid */
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+            *m = '?';
+    u->status = status;
+    u->errnum = errnum;
+    herald_castore_abort(u->w);
+    u->w = NULL;
+}
+
+/* The extension of 'name' (after the last '.'), or NULL. */
+static const char *
+extension(const char *name, size_t len, size_t *elen)
+{
+    const char *dot = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] == '.')
+            dot = name + i;
+        else if (name[i] == '/' || name[i] == '\\')
+            dot = NULL;
+    if (!dot)
+        return NULL;
+    *elen = len - (size_t)(dot + 1 - name);
+    return dot + 1;
+}
+
+/* kinto-attachment's built-in overrides, then the part's type. */
+static void
+choose_mimetype(upload *u, const char *part_type)
+{
+    size_t el = 0;
+    const char *ext = extension(u->filename, u->filename_len, &el);
+    const char *t = part_type && *part_type ? part_type : "application/octet-stream";
+    if (ext && el == 3 && strncasecmp(ext, "pem", 3) == 0)
+        t = "application/x-pem-file";
+    else if (ext && el == 7 && strncasecmp(ext, "geojson", 7) == 0)
+        t = "application/geojson";
+    snprintf(u->mimetype, sizeof(u->mimetype), "%s", t);
+}
+
+static int
+on_begin(void *arg, const pub_mp_part *part)
+{
+    upload *u = arg;
+    const char *name = part->name;
+    if (u->status)
+        return 1;
+    if (strcmp(name, "attachment") == 0) {
+        if (u->have_file) {
+            set_error(u, 400, ERRNO_INVALID_POSTED_DATA, "body: 'attachment' is given twice");
+            return 1;
+        }
+        if (!part->filename || part->filename_len == 0) {
+            set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS, "body: Filename is required.");
+            return 1;
+        }
+        size_t el = 0;
+        const char *ext = extension(part->filename, part->filename_len, &el);
+        if (u->a->exts && (!ext || !in_list(u->a->exts, ext, el))) {
+            set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS,
+                      "body: File extension is not allowed.");
+            return 1;
+        }
+        if (u->a->types) {
+            const char *t = part->content_type ? part->content_type : "";
+            size_t tl = strcspn(t, "; \t");
+            if (!in_list(u->a->types, t, tl)) {
+                set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS,
+                          "body: File type is not allowed.");
+                return 1;
+            }
+        }
+        u->have_file = 1;
+        u->filename = herald_mem_strndup(part->filename, part->filename_len);
+        u->filename_len = part->filename_len;
+        choose_mimetype(u, part->content_type);
+        u->w = herald_castore_begin(u->a->store);
+        if (!u->w) {
+            herald_error("attachments: cannot create a file: %s", strerror(errno));
+            set_error(u, 500, HERALD_ERRNO_UNDEFINED, "Cannot store the attachment");
+            return 1;
+        }
+        u->cur = P_FILE;
+        return 0;
+    }
+    int is_data = strcmp(name, "data") == 0, is_perms = strcmp(name, "permissions") == 0;
+    if (!is_data && !is_perms) {
+        /* Python's repr of the name, as kinto-attachment shows it. */
+        set_error(u, 400, ERRNO_INVALID_POSTED_DATA,
+                  "body: '%.200s' not in ('data', 'permissions')", name);
+        return 1;
+    }
+    if (part->filename) {
+        set_error(u, 400, ERRNO_INVALID_POSTED_DATA,
+                  "body: '%s' field should be passed as form data, not files", name);
+        return 1;
+    }
+    if (is_data ? u->have_data : u->have_perms) {
+        set_error(u, 400, ERRNO_INVALID_POSTED_DATA, "body: '%s' is given twice", name);
+        return 1;
+    }
+    if (is_data)
+        u->have_data = 1;
+    else
+        u->have_perms = 1;
+    u->cur = is_data ? P_DATA : P_PERMS;
+    return 0;
+}
+
+static int
+on_data(void *arg, const char *d, size_t n)
+{
+    upload *u = arg;
+    if (u->status)
+        return 1;
+    if (u->cur == P_FILE) {
+        u->size += (int64_t)n;
+        if (u->a->max_size && u->size > u->a->max_size) {
+            /* Counted to its end for the message, not stored. */
+            herald_castore_abort(u->w);
+            u->w = NULL;
+            return 0;
+        }
+        if (herald_castore_write(u->w, d, n) != 0) {
+            herald_error("attachments: cannot write a file: %s", strerror(errno));
+            set_error(u, 500, HERALD_ERRNO_UNDEFINED, "Cannot store the attachment");
+            return 1;
+        }
+        return 0;
+    }
+    herald_buf *b = u->cur == P_DATA ? &u->data : &u->perms;
+    if (b->len + n > FORM_MAX) {
+        set_error(u, 400, ERRNO_INVALID_POSTED_DATA, "body: '%s' is larger than %d bytes",
+                  u->cur == P_DATA ? "data" : "permissions", FORM_MAX);
+        return 1;
+    }
+    herald_buf_append(b, d, n);
+    return 0;
+}
+
+static int
+on_end(void *arg)
+{
+    upload *u = arg;
+    if (u->cur == P_FILE && u->a->max_size && u->size > u->a->max_size) {
+        set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS,
+                  "body: File size (%lld bytes) exceeds the limit (%lld bytes).",
+                  (long long)u->size, (long long)u->a->max_size);
+        return 1;
+    }
+    u->cur = P_NONE;
+    return 0;
+}
+
+static const pub_mp_callbacks mp_callbacks = {on_begin, on_data, on_end};
+
+static upload *
+upload_new(pub_attach *a, const char *content_type)
+{
+    char boundary[PUB_MP_MAX_BOUNDARY + 2];
+    upload *u = herald_mem_calloc(1, sizeof(*u));
+    u->a = a;
+    herald_buf_init(&u->data);
+    herald_buf_init(&u->perms);
+    int rc = pub_mp_content_type(content_type, boundary, sizeof(boundary));
+    if (rc == 1)
+        set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS,
+                  "Content-Type should be multipart/form-data");
+    else if (rc == 2)
+        set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS,
+                  "Invalid boundary in multipart form: '%s'", boundary);
+    else
+        u->mp = pub_mp_new(boundary, &mp_callbacks, u);
+    return u;
+}
+
+static void
+upload_free(void *arg)
+{
+    upload *u = arg;
+    if (!u)
+        return;
+    herald_castore_abort(u->w);
+    pub_mp_free(u->mp);
+    free(u->filename);
+    herald_buf_free(&u->data);
+    herald_buf_free(&u->perms);
+    free(u);
+}
+
+static int
+upload_feed(upload *u, const char *d, size_t n)
+{
+    if (u->status)
+        return 1;
+    enum pub_mp_status st = pub_mp_feed(u->mp, d, n);
+    if (st != PUB_MP_OK && st != PUB_MP_STOPPED)
+        set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS, "body: Invalid multipart form");
+    return u->status != 0;
+}
+
+/* The body is complete: the file is committed (durable under its hash) or dropped. */
+static void
+upload_end(upload *u)
+{
+    if (!u->status && pub_mp_finish(u->mp) != PUB_MP_OK)
+        set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS, "body: Invalid multipart form");
+    if (!u->status && !u->have_file)
+        set_error(u, 400, ERRNO_INVALID_POSTED_DATA, "Attachment missing.");
+    if (u->status)
+        return;
+    herald_castore_writer *w = u->w;
+    u->w = NULL;
+    if (herald_castore_commit(w, u->hash) != 0) {
+        herald_error("attachments: cannot commit a file: %s", strerror(errno));
+        set_error(u, 500, HERALD_ERRNO_UNDEFINED, "Cannot store the attachment");
+    }
+}
+
+/* ---- httpd hooks ------------------------------------------------------------------- */
+
+static void *
+stream_open(void *arg, const pub_req *req, long long content_length, long long *limit)
+{
+    pub_attach *a = arg;
+    pub_path p;
+    (void)content_length;
+    if (req->method != PUB_POST || !pub_attach_path(&p, req->path))
+        return NULL;
+    *limit = a->max_size ? a->max_size + BODY_ALLOWANCE : UNLIMITED;
+    return upload_new(a, pub_req_header(req, "Content-Type"));
+}
+
+static int
+stream_data(void *u, const char *p, size_t n)
+{
+    return upload_feed(u, p, n);
+}
+
+static void
+stream_finish(void *arg, pub_req *req)
+{
+    upload *u = arg;
+    upload_end(u);
+    req->streamed = u;
+    req->streamed_free = upload_free;
+}
+
+static void
+stream_abort(void *u)
+{
+    upload_free(u);
+}
+
+/* ---- the store --------------------------------------------------------------------- */
+
+pub_attach *
+pub_attach_new(const pub_settings *s, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    if (!s->attach.dir || !*s->attach.dir)
+        return NULL;
+    herald_castore *store = herald_castore_open(s->attach.dir, err, errlen);
+    if (!store)
+        return NULL;
+    pub_attach *a = herald_mem_calloc(1, sizeof(*a));
+    a->store = store;
+    a->max_size = s->attach.max_size_bytes;
+    a->exts = split_list(s->attach.extensions);
+    a->types = split_list(s->attach.mimetypes);
+    const char *b = s->attach.base_url ? s->attach.base_url : "";
+    size_t bl = strlen(b);
+    a->base_url = herald_mem_alloc(bl + 2);
+    snprintf(a->base_url, bl + 2, "%s%s", b, bl && b[bl - 1] != '/' ? "/" : "");
+    a->stream = (pub_httpd_stream){stream_open, stream_data, stream_finish, stream_abort, a};
+    return a;
+}
+
+void
+pub_attach_free(pub_attach *a)
+{
+    if (!a)
+        return;
+    herald_castore_close(a->store);
+    free_list(a->exts);
+    free_list(a->types);
+    free(a->base_url);
+    free(a);
+}
+
+const pub_httpd_stream *
+pub_attach_stream(pub_attach *a)
+{
+    return a ? &a->stream : NULL;
+}
+
+struct herald_castore *
+pub_attach_store(pub_attach *a)
+{
+    return a->store;
+}
+
+int
+pub_attach_path(pub_path *p, const char *path)
+{
+    static const char suffix[] = "/attachment";
+    size_t n = strlen(path), sl = sizeof(suffix) - 1;
+    char buf[1024];
+    if (n <= sl || n - sl >= sizeof(buf) || strcmp(path + n - sl, suffix) != 0)
+        return 0;
+    memcpy(buf, path, n - sl);
+    buf[n - sl] = '\0';
+    pub_path_parse(p, buf);
+    return p->kind == PUB_PATH_OBJECT && p->depth == 3 && p->res[2] == PUB_RES_RECORD;
+}
+
+/* ---- the endpoint ------------------------------------------------------------------ */
+
+/* Permission (write on the record, or create in the collection) and existence of the
+ * bucket and collection; with 'need_record', of the record too. Returns 1 if the
+ * record exists, 0 if not, -1 after replying. */
+static int
+check_access(pub_call *c, const pub_path *p, int need_record)
+{
+    pub_view v;
+    memset(&v, 0, sizeof(v));
+    int rc = pub_objects_fetch(&v, c->app->store, p, p->depth, 0), ret = -1;
+    if (rc != PUB_OK) {
+        pub_call_status(c, rc);
+        goto done;
+    }
+    int exists = pub_view_exists(&v, 2);
+    int ok = exists || need_record ? pub_call_allowed(c, p, &v, 2, "write", PUB_RES_RECORD)
+                                   : pub_call_may_create(c, p, &v);
+    if (!ok) {
+        pub_call_deny(c);
+        goto done;
+    }
+    int missing = pub_view_first_missing(&v);
+    if (missing >= 0 && (missing < 2 || need_record)) {
+        pub_reply_missing(c->resp, pub_path_name(p, missing), p->ids[missing]);
+        goto done;
+    }
+    ret = exists;
+done:
+    pub_view_free(&v);
+    return ret;
+}
+
+/* Parses the form field 'name' as a JSON object. Returns a new reference (an empty
+ * object when absent), or NULL after replying. */
+static json_t *
+form_json(pub_call *c, const herald_buf *b, int present, const char *name)
+{
+    char err[256], msg[400];
+    if (!present)
+        return json_object();
+    json_t *v = herald_jcs_parse(b->data ? b->data : "", b->len, HERALD_JCS_STRICT,
+                                 c->app->settings->max_json_depth, err, sizeof(err));
+    if (v && !json_is_object(v)) {
+        json_decref(v);
+        v = NULL;
+        snprintf(err, sizeof(err), "not an object");
+    }
+    if (!v) {
+        snprintf(msg, sizeof(msg), "body: %s is not valid JSON (%s)", name, err);
+        pub_reply_error(c->resp, 400, ERRNO_INVALID_POSTED_DATA, msg, NULL);
+    }
+    return v;
+}
+
+static void
+post_attachment(pub_call *c, const pub_path *p)
+{
+    pub_attach *a = c->app->attach;
+    upload *u = c->req->streamed, *local = NULL;
+    json_t *data = NULL, *perms = NULL, *att = NULL, *body = NULL;
+    if (!u) {
+        /* A body that was not streamed (inside a batch): parsed the same way. */
+        u = local = upload_new(a, pub_req_header(c->req, "Content-Type"));
+        if (!u->status)
+            upload_feed(u, c->req->body, c->req->body_len);
+        upload_end(u);
+    }
+    int exists = check_access(c, p, 0);
+    if (exists < 0)
+        goto done;
+    if (u->status) {
+        json_t *details = u->status == 400
+                              ? json_pack("[{s:s,s:s}]", "location", "body", "description", u->msg)
+                              : NULL;
+        pub_reply_error(c->resp, u->status, u->errnum, u->msg, details);
+        json_decref(details);
+        goto done;
+    }
+    if (!(data = form_json(c, &u->data, u->have_data, "data")) ||
+        !(perms = form_json(c, &u->perms, u->have_perms, "permissions")))
+        goto done;
+    char location[8 + HERALD_CASTORE_HASH_LEN];
+    snprintf(location, sizeof(location), "%.2s/%s", u->hash, u->hash);
+    json_t *fname = json_stringn(u->filename, u->filename_len);
+    if (!fname) {
+        pub_reply_invalid(c->resp, "body", NULL, "Filename is not valid UTF-8");
+        goto done;
+    }
+    att = json_pack("{s:o,s:s,s:s,s:s,s:I}", "filename", fname, "location", location, "hash",
+                    u->hash, "mimetype", u->mimetype, "size", (json_int_t)u->size);
+    json_object_set(data, "attachment", att);
+    body = json_pack("{s:O}", "data", data);
+    if (json_object_size(perms))
+        json_object_set(body, "permissions", perms);
+    c->attachment_write = 1;
+    pub_write_object(c, p, exists ? PUB_WRITE_PATCH : PUB_WRITE_PUT, body, PUB_BODY_JSON);
+    c->attachment_write = 0;
+    if (c->resp->status == 200 || c->resp->status == 201) {
+        herald_buf uri = HERALD_BUF_INIT;
+        herald_buf_reset(&c->resp->body);
+        if (herald_jcs_dump(&c->resp->body, att) != 0) {
+            pub_reply_internal(c->resp);
+        } else {
+            herald_buf_puts(&uri, c->req->host);
+            herald_buf_puts(&uri, "/v1");
+            pub_objects_uri(&uri, p, 3);
+            pub_headers_set(&c->resp->headers, "Location", herald_buf_cstr(&uri));
+        }
+        herald_buf_free(&uri);
+        herald_info("attachment %s/%s/%s: %s (%lld bytes)", p->ids[0], p->ids[1], p->ids[2],
+                    u->hash, (long long)u->size);
+    }
+done:
+    json_decref(body);
+    json_decref(att);
+    json_decref(data);
+    json_decref(perms);
+    upload_free(local);
+}
+
+static void
+delete_attachment(pub_call *c, const pub_path *p)
+{
+    if (check_access(c, p, 1) < 0)
+        return;
+    json_t *body = json_pack("{s:{s:n}}", "data", "attachment");
+    c->attachment_write = 1;
+    pub_write_object(c, p, PUB_WRITE_PATCH, body, PUB_BODY_JSON);
+    c->attachment_write = 0;
+    json_decref(body);
+    if (c->resp->status == 200) {
+        c->resp->status = 204;
+        herald_buf_reset(&c->resp->body);
+        c->resp->has_body = 0;
+    }
+}
+
+void
+pub_attach_handle(pub_call *c, const pub_path *p)
+{
+    if (!c->app->attach) {
+        pub_reply_missing(c->resp, NULL, NULL);
+        return;
+    }
+    switch (c->req->method) {
+    case PUB_POST:
+        post_attachment(c, p);
+        return;
+    case PUB_DELETE:
+        delete_attachment(c, p);
+        return;
+    default:
+        pub_reply_method_not_allowed(c->resp);
+        return;
+    }
+}
+
+void
+pub_attach_capability(const pub_app *app, json_t *caps)
+{
+    if (!app->attach)
+        return;
+    json_object_set_new(caps, "attachments",
+                        json_pack("{s:s,s:s,s:s,s:s}", "version", "6.4.0", "description",
+                                  "Add file attachments to records", "url",
+                                  "https://github.com/Kinto/kinto-attachment/", "base_url",
+                                  app->attach->base_url));
+}

@@ -1,0 +1,60 @@
+/*
+ * attach -- attachment files on the read server (docs/attachments.md).
+ *
+ *   GET/HEAD /attachments/<h0h1>/<sha256>     (the path the capability's base_url names)
+ *
+ * Files live in a content-addressed store (herald/castore.h): the read server either
+ * shares the publisher's attachments_dir, or has its own directory and an origin (the
+ * publisher's or another read server's base URL). The no-404 rule is fetch-on-miss: a
+ * file that is not in the directory is fetched from the origin by its hash when first
+ * asked for, its SHA-256 checked against the hash in the path before it is stored
+ * (atomically, castore.h), and only then served. A tampered or truncated file from
+ * the origin is never stored nor served (502). The path is mapped to a file only when
+ * it is exactly /attachments/ + 2 hex + '/' + 64 lowercase hex with the same first two
+ * digits (herald_castore_url_hash), so no path can name anything else.
+ *
+ * Responses: 200 / 206 with one byte range (RFC 9110 14), 416 for an unsatisfiable
+ * one, 304 when If-None-Match holds the ETag (the hash), Cache-Control public,
+ * max-age=31536000, immutable (a location never changes content), Accept-Ranges,
+ * CORS. The body is not copied: the caller (conn.c) sends it with sendfile(2) from the
+ * descriptor this module opens.
+ */
+#ifndef HERALD_SERVER_ATTACH_H
+#define HERALD_SERVER_ATTACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/http_parse.h"
+#include "out.h"
+
+#define ATTACH_PREFIX "/attachments/"
+
+typedef struct attach_opts {
+    const char *dir;    /* NULL: attachments are not served (404) */
+    const char *origin; /* base URL to fetch missing files from; NULL: none */
+    int fetch_timeout_ms;
+} attach_opts;
+
+/* Once at start, before the workers. Returns 0, or -1 with the reason logged. */
+int attach_configure(const attach_opts *o);
+void attach_unconfigure(void);
+
+/* A body to send after the head: 'len' bytes of 'fd' from 'off'; fd -1: none. */
+typedef struct attach_body {
+    int fd;
+    int64_t off, len;
+} attach_body;
+
+/* 1 if 'req' is for an attachment path (ATTACH_PREFIX). */
+int attach_is_path(const http_request *req);
+/* Answers 'req' ('head' is its raw head, to read Range from): appends the response
+ * head (and error bodies) to 'o' and fills 'body' (the caller sends it and closes the
+ * fd). Returns the status. */
+int attach_serve(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+                 attach_body *body);
+
+/* Counters for /metrics. */
+void attach_stats(int64_t *served, int64_t *fetched, int64_t *refused);
+
+#endif

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Attachment garbage collection (issue 12, publisher/attachment_gc.h) with a short grace
+# period: a replaced file is kept through the grace period and deleted after it; a file
+# referenced by any record (here two collections share one) is never deleted; uploads
+# racing the passes (the same content orphaned and uploaded again, a pass every second)
+# never leave a record naming a missing file; the metrics count files and orphans.
+source "$(dirname "$0")/../support/harness.sh"
+
+h_start_redis
+FILES=$H_TMP/files
+export HERALD_ATTACHMENTS_DIR=$FILES HERALD_ATTACHMENT_GC_GRACE_SECONDS=2 \
+    HERALD_ATTACHMENT_GC_INTERVAL_SECONDS=1
+h_start_publisher
+A=$H_AUTH
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+f() { local h; h=$(sha "$1"); echo "$FILES/${h:0:2}/$h"; }
+up() { curl -sf -o /dev/null -u "$A" -F "attachment=@$1" "$H_PUB/buckets/b/collections/$2/records/$3/attachment"; }
+for c in c d; do
+    curl -sf -u "$A" -X PUT "$H_PUB/buckets/b" -o /dev/null
+    curl -sf -u "$A" -X PUT "$H_PUB/buckets/b/collections/$c" -o /dev/null
+done
+for n in a b s c1 c2; do head -c 3000 /dev/urandom >"$H_TMP/$n.bin"; done
+
+up "$H_TMP/a.bin" c r1
+up "$H_TMP/s.bin" c shared
+up "$H_TMP/s.bin" d shared
+up "$H_TMP/b.bin" c r1 # a.bin is no longer referenced
+curl -sf -u "$A" -X DELETE "$H_PUB/buckets/b/collections/c/records/shared" -o /dev/null
+sleep 1.5
+h_check "replaced file kept during the grace period" test -e "$(f "$H_TMP/a.bin")"
+h_check "metrics: an orphan pending" h_wait_for 5 sh -c "curl -s '${H_PUB%/v1}/metrics' | grep -q '^herald_attachment_orphans_pending [1-9]'"
+h_check "replaced file deleted after the grace period" h_wait_for 15 test ! -e "$(f "$H_TMP/a.bin")"
+h_check "referenced file kept" test -e "$(f "$H_TMP/b.bin")"
+h_check "file still referenced by another collection kept" test -e "$(f "$H_TMP/s.bin")"
+
+# Uploads racing the passes: c1 and c2 alternate on one record, so each is orphaned
+# and named again over and over, for longer than the grace period.
+END=$((SECONDS + 6))
+n=0
+while [ $SECONDS -lt $END ]; do
+    for x in c1 c2; do
+        up "$H_TMP/$x.bin" c race
+        n=$((n + 1))
+        h=$(curl -s -u "$A" "$H_PUB/buckets/b/collections/c/records/race" | h_json d.data.attachment.hash)
+        [ -e "$FILES/${h:0:2}/$h" ] || h_check "upload $n: the record's file exists" false
+    done
+done
+h_log "     $n uploads raced the collector"
+sleep 3.5 # past the grace period and a pass: the record's current file must still be there
+h=$(curl -s -u "$A" "$H_PUB/buckets/b/collections/c/records/race" | h_json d.data.attachment.hash)
+h_check "after the race, the record's file exists and is intact" h_eq "$(sha "$FILES/${h:0:2}/$h")" "$h"
+h_check "metrics: files and bytes" sh -c "curl -s '${H_PUB%/v1}/metrics' | grep -q '^herald_attachment_files [1-9]'"
+h_finish
