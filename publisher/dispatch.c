@@ -10,6 +10,7 @@
 #include "endpoints.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "history.h"
 #include "list.h"
 #include "object.h"
 #include "permissions.h"
@@ -164,6 +165,12 @@ route(pub_call *c, const pub_path *p)
             pub_reply_method_not_allowed(c->resp);
         else
             pub_object_handle(c, p);
+        return;
+    case PUB_PATH_HISTORY:
+        pub_history_handle(c, p);
+        return;
+    case PUB_PATH_SNAPSHOT:
+        pub_history_snapshot(c, p);
         return;
     case PUB_PATH_LIST:
         if (m == PUB_PUT || m == PUB_PATCH)

@@ -8,6 +8,7 @@
 #include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/schema.h"
+#include "history.h"
 #include "reply.h"
 
 static json_t *
@@ -81,6 +82,9 @@ pub_endpoints_root(pub_call *c)
     json_object_set_new(signer, "mode", json_string("ed25519"));
     json_object_set_new(signer, "public_keys", keys);
     json_object_set_new(caps, "signer", signer);
+    json_t *history = pub_history_capability(s);
+    if (history)
+        json_object_set_new(caps, "history", history);
     json_object_set_new(root, "capabilities", caps);
     if (c->user->id[0]) {
         json_t *who = json_object(), *pr = json_array();

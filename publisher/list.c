@@ -11,6 +11,7 @@
 #include "herald/jcs.h"
 #include "herald/listing.h"
 #include "herald/schema.h"
+#include "history.h"
 #include "reply.h"
 #include "stamp.h"
 #include "write.h"
@@ -238,7 +239,12 @@ delete_list(pub_call *c, const pub_path *p)
         one.kind = PUB_PATH_OBJECT;
         snprintf(one.ids[p->depth - 1], sizeof(one.ids[0]), "%s", id);
         long long ts;
-        int rc = pub_objects_delete(&ts, c->app->store, &one, (long long)json_number_value(lmv));
+        pub_args hist;
+        pub_args_init(&hist);
+        pub_history_args(&hist, c, &one, NULL);
+        int rc =
+            pub_objects_delete(&ts, c->app->store, &one, (long long)json_number_value(lmv), &hist);
+        pub_args_free(&hist);
         if (rc == PUB_MISSING || rc == PUB_CHANGED)
             continue; /* deleted or changed meanwhile: not what the client saw */
         if (rc != PUB_OK) {

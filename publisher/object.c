@@ -7,6 +7,7 @@
 
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "history.h"
 #include "reply.h"
 #include "stamp.h"
 #include "write.h"
@@ -92,7 +93,11 @@ delete_once(pub_call *c, const pub_path *p, const pub_cond *im)
         pub_call_precondition(c, res, v.obj[level]);
         goto done;
     }
-    int rc = pub_objects_delete(&ts, c->app->store, p, lm);
+    pub_args hist;
+    pub_args_init(&hist);
+    pub_history_args(&hist, c, p, NULL);
+    int rc = pub_objects_delete(&ts, c->app->store, p, lm, &hist);
+    pub_args_free(&hist);
     if (rc == PUB_CHANGED || rc == PUB_MISSING) {
         again = 1;
         goto done;

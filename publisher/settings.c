@@ -112,6 +112,24 @@ static const herald_setting table[] = {
     {"trusted_forwarded_for_depth", HERALD_SETTING_INT, "0", 0, 16, NULL,
      "X-Forwarded-For addresses appended by trusted proxies (0: the peer address)",
      S(throttle.forwarded_depth)},
+    /* History (history.h, docs/history.md). */
+    {"history_enabled", HERALD_SETTING_BOOL, "true", 0, 0, NULL,
+     "keep a per-bucket history of every change (GET /buckets/{bid}/history)", S(history_enabled)},
+    {"history_exclude_resources", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "URIs (/buckets/b, /buckets/b/collections/c) whose changes are not logged",
+     S(history_exclude_resources)},
+    {"history_exclude_user_ids", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "user ids whose changes are not logged", S(history_exclude_user_ids)},
+    {"history_max_age_seconds", HERALD_SETTING_INT, "0", 0, 100LL * 365 * 86400, NULL,
+     "entries older than this are trimmed and hidden (0: kept)", S(history_max_age_seconds)},
+    {"history_max_entries", HERALD_SETTING_INT, "0", 0, 1000000000, NULL,
+     "most entries kept per bucket, oldest trimmed first (0: no limit)", S(history_max_entries)},
+    {"history_auto_trim_max_count", HERALD_SETTING_INT, "0", 0, 1000000000, NULL,
+     "most entries kept per bucket for each user of history_auto_trim_user_ids",
+     S(history_auto_trim_max_count)},
+    {"history_auto_trim_user_ids", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "users (e.g. service accounts) whose entries are trimmed per user",
+     S(history_auto_trim_user_ids)},
 };
 
 const herald_settings_spec pub_settings_spec = {

@@ -44,6 +44,14 @@ typedef struct pub_settings {
     pub_grants grants;
     pub_throttle_opts throttle; /* login_throttle_*, trusted_forwarded_for_depth */
     pub_schema_opts schema;     /* experimental_collection_schema_validation, schema_cache_size */
+    /* History (history.h, docs/history.md). Lists are space or comma separated. */
+    int history_enabled;
+    char *history_exclude_resources; /* URIs: "/buckets/b", "/buckets/b/collections/c" */
+    char *history_exclude_user_ids;
+    int64_t history_max_age_seconds;     /* 0: no limit */
+    int64_t history_max_entries;         /* per bucket; 0: no limit */
+    int64_t history_auto_trim_max_count; /* per listed user and bucket; 0: no trimming */
+    char *history_auto_trim_user_ids;
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

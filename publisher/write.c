@@ -11,6 +11,7 @@
 
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "history.h"
 #include "patch.h"
 #include "reply.h"
 #include "schema.h"
@@ -583,7 +584,12 @@ write_store(struct write *w)
     put.perms = &w->pargs;
     put.guard = w->exists ? w->lm : 0;
     put.max_objects = w->res == PUB_RES_RECORD ? c->app->settings->storage_max_fetch_size : 0;
+    pub_args hist;
+    pub_args_init(&hist);
+    pub_history_args(&hist, c, p, NULL);
+    put.hist = &hist;
     int rc = pub_objects_put(&put, c->app->store, p);
+    pub_args_free(&hist);
     if (rc == PUB_CHANGED) {
         herald_buf_free(&put.perms_json);
         return PUB_CHANGED;

@@ -27,6 +27,7 @@
 -- ARGV[5] cascade: '' (none), 'collection' or 'bucket'   ARGV[6] the object's URI
 -- ARGV[7] guard: '' none, else the last_modified the object must still have
 -- ARGV[8] '1' for a group (member index)
+-- ARGV[9 ..] the history arguments (common.lua, herald_hist_take), then the deadline
 --
 -- Returns {1, ts, the deleted object's JSON} when deleted, {0} when there was no such
 -- object, {-2} when the guard failed (nothing written in both cases).
@@ -35,6 +36,8 @@ local late = herald_deadline_check()
 if late then
     return late
 end
+-- History arguments (common.lua): next, before anything reads ARGV.
+local hist = herald_hist_take()
 
 local function forget_members(json, uri)
     local ok, obj = pcall(cjson.decode, json)
@@ -81,6 +84,16 @@ if ARGV[7] ~= '' then
 end
 
 local _, tss = herald_next_ts(KEYS[2], KEYS[6], ARGV[2])
+
+-- The entry is appended before the permissions go: its readers are the object's.
+-- A bucket delete erases the bucket's history instead (Kinto).
+if ARGV[5] == 'bucket' then
+    herald_hist_erase(id)
+else
+    herald_hist_append(hist, 'delete',
+                       '{"deleted":true,"id":' .. cjson.encode(id) .. ',"last_modified":' .. tss .. '}',
+                       herald_perms_json(redis.call('HGETALL', KEYS[5])))
+end
 
 redis.call('HDEL', KEYS[1], id)
 redis.call('HSET', KEYS[4], id, tss)
