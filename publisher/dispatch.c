@@ -11,6 +11,7 @@
 #include "herald/jcs.h"
 #include "herald/kerror.h"
 #include "history.h"
+#include "review.h"
 #include "list.h"
 #include "object.h"
 #include "permissions.h"
@@ -210,5 +211,7 @@ pub_dispatch(pub_call *c)
         pub_reply_method_not_allowed(c->resp);
         return;
     }
+    if (pub_review_refuse_target(c, &p))
+        return;
     route(c, &p);
 }

@@ -69,6 +69,13 @@ uuid4(char out[37])
              r[14], r[15]);
 }
 
+int
+pub_history_logged(const pub_settings *s, const char *uri, const char *user_id)
+{
+    return s->history_enabled && !excluded_uri(s->history_exclude_resources, uri) &&
+           !in_list(s->history_exclude_user_ids, user_id);
+}
+
 void
 pub_history_args(pub_args *a, const pub_call *c, const pub_path *p, const char *user_id)
 {

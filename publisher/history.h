@@ -37,6 +37,9 @@
  * attributed to 'user_id' when not NULL (workflow writes), else to the user. */
 void pub_history_args(pub_args *a, const pub_call *c, const pub_path *p, const char *user_id);
 
+/* 1 if a write of 'uri' by 'user_id' gets an entry (history on, not excluded). */
+int pub_history_logged(const pub_settings *s, const char *uri, const char *user_id);
+
 /* GET, HEAD and DELETE of /v1/buckets/{bid}/history ('p' kind PUB_PATH_HISTORY). */
 void pub_history_handle(pub_call *c, const pub_path *p);
 

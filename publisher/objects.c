@@ -301,6 +301,19 @@ add_hist(pub_args *a, const pub_args *hist)
         pub_args_adds(a, i < PUB_HIST_NARGS - 3 ? "" : "0");
 }
 
+/* The side arguments, or those of "none". */
+static void
+add_side(pub_args *a, const pub_args *side)
+{
+    if (side && side->n == PUB_SIDE_NARGS) {
+        for (int i = 0; i < side->n; i++)
+            pub_args_add(a, side->v[i], side->len[i]);
+        return;
+    }
+    for (int i = 0; i < PUB_SIDE_NARGS; i++)
+        pub_args_adds(a, "");
+}
+
 static int
 status_of_error(const redisReply *r)
 {
@@ -360,6 +373,7 @@ pub_objects_put(pub_put *w, pub_store *s, const pub_path *p)
     }
     for (int i = 0; w->perms && i < w->perms->n; i++)
         pub_args_add(&a, w->perms->v[i], w->perms->len[i]);
+    add_side(&a, w->side);
     add_hist(&a, w->hist);
 
     r = pub_store_eval(s, PUB_SCRIPT_PUT_OBJECT, nkeys, &a);
@@ -405,7 +419,7 @@ done:
 
 int
 pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long guard,
-                   const pub_args *hist)
+                   const pub_args *side, const pub_args *hist)
 {
     pub_args a;
     herald_buf uri = HERALD_BUF_INIT;
@@ -426,6 +440,7 @@ pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long gua
     pub_args_addbuf(&a, &uri);
     add_guard(&a, guard);
     pub_args_adds(&a, res == PUB_RES_GROUP ? "1" : "0");
+    add_side(&a, side);
     add_hist(&a, hist);
 
     r = pub_store_eval(s, PUB_SCRIPT_DELETE_OBJECT, 7, &a);

@@ -130,6 +130,16 @@ static const herald_setting table[] = {
     {"history_auto_trim_user_ids", HERALD_SETTING_STR, "", 0, 0, NULL,
      "users (e.g. service accounts) whose entries are trimmed per user",
      S(history_auto_trim_user_ids)},
+    /* Review workflow (review.h, resources.h, docs/review.md). */
+    {"signer_resources", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "review resources, 'source -> [preview ->] destination' URIs, ';' or newline separated "
+     "(default with review on: /buckets/main-workspace -> /buckets/main-preview -> "
+     "/buckets/main)",
+     S(signer_resources)},
+    {"signer_to_review_enabled", HERALD_SETTING_BOOL, "false", 0, 0, NULL,
+     "changes need a review by another account (two-person rule)", S(signer_to_review_enabled)},
+    {"signer_to_review_disabled", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "source URIs (bucket or collection) opted out of review", S(signer_to_review_disabled)},
 };
 
 const herald_settings_spec pub_settings_spec = {
@@ -200,7 +210,8 @@ finish(pub_settings *s, const herald_config *c, char *err, size_t errlen)
             snprintf(name, sizeof(name), "%s_%s_principals", pub_res_name[r], kinds[k]);
             s->grants.list[r][k] = split_list(herald_settings_get(&pub_settings_spec, c, name));
         }
-    return 0;
+    return pub_resources_parse(&s->resources, s->signer_resources, s->signer_to_review_enabled,
+                               s->signer_to_review_disabled, err, errlen);
 }
 
 int
@@ -249,6 +260,7 @@ pub_settings_free(pub_settings *s)
     for (int r = 0; r < PUB_RES_COUNT; r++)
         for (int k = 0; k < PUB_PERM_KINDS; k++)
             free_list(s->grants.list[r][k]);
+    pub_resources_free(&s->resources);
     memset(s, 0, sizeof(*s));
 }
 

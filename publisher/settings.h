@@ -13,6 +13,7 @@
 
 #include "herald/config.h"
 #include "perms.h"
+#include "resources.h"
 #include "schema.h"
 #include "throttle.h"
 
@@ -52,6 +53,11 @@ typedef struct pub_settings {
     int64_t history_max_entries;         /* per bucket; 0: no limit */
     int64_t history_auto_trim_max_count; /* per listed user and bucket; 0: no trimming */
     char *history_auto_trim_user_ids;
+    /* Review workflow (review.h, resources.h, docs/review.md). */
+    char *signer_resources;
+    int signer_to_review_enabled;
+    char *signer_to_review_disabled;
+    pub_resources resources; /* parsed from the three above */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

@@ -200,3 +200,44 @@ local function herald_hist_erase(bid)
     end
     redis.call('DEL', 'herald:hist:' .. bid, 'herald:histe:' .. bid, 'herald:histus:' .. bid)
 end
+
+-- ---- Review workflow: the source collection's status on a record edit (review.h) ----
+-- A create, update or delete of a record in a source collection sets the collection's
+-- status to work-in-progress with last_edit_by/date, in the same script as the record
+-- write, so no approval can ever publish an edit it did not review. The publisher
+-- appends HERALD_SIDE_NARGS arguments before the history ones: source bucket id ('':
+-- none), collection id, the collection's stored JSON as read (guard), and the prefix and
+-- suffix of its new stored JSON (publisher/stamp.h).
+local HERALD_SIDE_NARGS = 5
+
+-- Removes the side arguments from ARGV (after herald_hist_take). Returns them.
+local function herald_side_take()
+    local n = #ARGV
+    local s = {bid = ARGV[n - 4], cid = ARGV[n - 3], old = ARGV[n - 2], prefix = ARGV[n - 1],
+               suffix = ARGV[n]}
+    for _ = 1, HERALD_SIDE_NARGS do
+        table.remove(ARGV)
+    end
+    return s
+end
+
+-- false when the collection changed since the publisher read it (nothing written yet).
+local function herald_side_check(s)
+    if s.bid == '' then
+        return true
+    end
+    return redis.call('HGET', 'herald:objs:/buckets/' .. s.bid .. ':collection', s.cid) == s.old
+end
+
+local function herald_side_apply(s)
+    if s.bid == '' then
+        return
+    end
+    local parent = '/buckets/' .. s.bid
+    local tkey = 'herald:ts:' .. parent .. ':collection'
+    local _, tss = herald_next_ts(tkey, '', '')
+    redis.call('SET', tkey, tss)
+    redis.call('HSET', 'herald:objs:' .. parent .. ':collection', s.cid, s.prefix .. tss .. s.suffix)
+    redis.call('ZADD', 'herald:mod:' .. parent .. ':collection', tss, s.cid)
+    redis.call('XADD', 'herald:changes', '*', 'b', s.bid, 'c', s.cid, 'ts', tss)
+end

@@ -27,7 +27,8 @@
 -- ARGV[5] cascade: '' (none), 'collection' or 'bucket'   ARGV[6] the object's URI
 -- ARGV[7] guard: '' none, else the last_modified the object must still have
 -- ARGV[8] '1' for a group (member index)
--- ARGV[9 ..] the history arguments (common.lua, herald_hist_take), then the deadline
+-- ARGV[9 ..] the side arguments (common.lua, herald_side_take), the history arguments
+--         (herald_hist_take), then the deadline
 --
 -- Returns {1, ts, the deleted object's JSON} when deleted, {0} when there was no such
 -- object, {-2} when the guard failed (nothing written in both cases).
@@ -38,6 +39,7 @@ if late then
 end
 -- History arguments (common.lua): next, before anything reads ARGV.
 local hist = herald_hist_take()
+local side = herald_side_take()
 
 local function forget_members(json, uri)
     local ok, obj = pcall(cjson.decode, json)
@@ -83,7 +85,11 @@ if ARGV[7] ~= '' then
     end
 end
 
+if not herald_side_check(side) then
+    return {-2}
+end
 local _, tss = herald_next_ts(KEYS[2], KEYS[6], ARGV[2])
+herald_side_apply(side)
 
 -- The entry is appended before the permissions go: its readers are the object's.
 -- A bucket delete erases the bucket's history instead (Kinto).
