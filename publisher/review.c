@@ -18,7 +18,6 @@
 
 /* Kinto's INVALID_POSTED_DATA (kerror.h has no name for it yet). */
 #define ERRNO_INVALID_POSTED_DATA 109
-#define REVIEW_ATTEMPTS_NOTE "review"
 
 static const char *const tracking[8][2] = {
     {"last_edit_by", "LAST_EDIT_BY"},
