@@ -176,7 +176,7 @@ append_put(writer *w, int kind, const char *cid, const char *id, json_t *obj)
         herald_schema_monitor_member(&member, w->bucket, cid);
     split_body(&prefix, &suffix, obj);
 
-    const char *argv[40];
+    const char *argv[64];
     int argc = 0, nkeys = 7;
     argv[argc++] = "EVALSHA";
     argv[argc++] = w->sha;
@@ -240,8 +240,12 @@ append_put(writer *w, int kind, const char *cid, const char *id, json_t *obj)
         argv[argc++] = "write";
         argv[argc++] = "[\"account:admin\"]";
     }
+    /* Side and history arguments (lib/lua/common.lua herald_side_take, herald_hist_take):
+     * none, no entry. */
+    for (int i = 0; i < 15; i++)
+        argv[argc++] = i < 12 ? "" : "0";
     argv[argc++] = "99999999999999"; /* the publisher's write deadline: none here */
-    size_t lens[40];
+    size_t lens[64];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisAppendCommandArgv(w->rc, argc, argv, lens);

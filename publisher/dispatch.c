@@ -11,6 +11,8 @@
 #include "endpoints.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "history.h"
+#include "review.h"
 #include "list.h"
 #include "object.h"
 #include "permissions.h"
@@ -166,6 +168,12 @@ route(pub_call *c, const pub_path *p)
         else
             pub_object_handle(c, p);
         return;
+    case PUB_PATH_HISTORY:
+        pub_history_handle(c, p);
+        return;
+    case PUB_PATH_SNAPSHOT:
+        pub_history_snapshot(c, p);
+        return;
     case PUB_PATH_LIST:
         if (m == PUB_PUT || m == PUB_PATCH)
             pub_reply_method_not_allowed(c->resp);
@@ -206,6 +214,8 @@ pub_dispatch(pub_call *c)
         pub_reply_method_not_allowed(c->resp);
         return;
     }
+    if (pub_review_refuse_target(c, &p))
+        return;
     if (attachment)
         pub_attach_handle(c, &p);
     else

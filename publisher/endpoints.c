@@ -11,6 +11,8 @@
 #include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/schema.h"
+#include "history.h"
+#include "review.h"
 #include "reply.h"
 
 static json_t *
@@ -61,7 +63,9 @@ pub_endpoints_root(pub_call *c)
                                        "https://kinto.readthedocs.io/en/latest/api/1.x/"
                                        "collections.html#collection-json-schema"));
     pub_attach_capability(c->app, caps);
-    /* The signer's public keys, as it publishes them (schema.h herald:signer:keys). */
+    /* The signer's public keys, as it publishes them (schema.h herald:signer:keys): a
+     * capability of Herald's own (docs/signature-format.md); "signer" is Remote
+     * Settings' review workflow (review.h), which has no place for keys. */
     json_t *signer = capability("Ed25519 signatures of every published collection "
                                 "(herald-snapshot-v1).",
                                 "https://github.com/herald/herald/blob/main/docs/"
@@ -84,7 +88,13 @@ pub_endpoints_root(pub_call *c)
     pub_args_free(&cmd);
     json_object_set_new(signer, "mode", json_string("ed25519"));
     json_object_set_new(signer, "public_keys", keys);
-    json_object_set_new(caps, "signer", signer);
+    json_object_set_new(caps, "herald_signatures", signer);
+    json_t *review = pub_review_capability(s);
+    if (review)
+        json_object_set_new(caps, "signer", review);
+    json_t *history = pub_history_capability(s);
+    if (history)
+        json_object_set_new(caps, "history", history);
     json_object_set_new(root, "capabilities", caps);
     if (c->user->id[0]) {
         json_t *who = json_object(), *pr = json_array();

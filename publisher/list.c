@@ -11,6 +11,9 @@
 #include "herald/jcs.h"
 #include "herald/listing.h"
 #include "herald/schema.h"
+#include "history.h"
+#include "review.h"
+#include "review.h"
 #include "reply.h"
 #include "stamp.h"
 #include "write.h"
@@ -238,7 +241,17 @@ delete_list(pub_call *c, const pub_path *p)
         one.kind = PUB_PATH_OBJECT;
         snprintf(one.ids[p->depth - 1], sizeof(one.ids[0]), "%s", id);
         long long ts;
-        int rc = pub_objects_delete(&ts, c->app->store, &one, (long long)json_number_value(lmv));
+        pub_args hist;
+        pub_args_init(&hist);
+        pub_history_args(&hist, c, &one, NULL);
+        pub_args side;
+        pub_args_init(&side);
+        pub_review_side_args(&side, c, &one,
+                             one.res[one.depth - 1] == PUB_RES_RECORD ? l.v.obj[1] : NULL);
+        int rc = pub_objects_delete(&ts, c->app->store, &one, (long long)json_number_value(lmv),
+                                    &side, &hist);
+        pub_args_free(&hist);
+        pub_args_free(&side);
         if (rc == PUB_MISSING || rc == PUB_CHANGED)
             continue; /* deleted or changed meanwhile: not what the client saw */
         if (rc != PUB_OK) {

@@ -7,6 +7,8 @@
 
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "history.h"
+#include "review.h"
 #include "reply.h"
 #include "stamp.h"
 #include "write.h"
@@ -92,7 +94,15 @@ delete_once(pub_call *c, const pub_path *p, const pub_cond *im)
         pub_call_precondition(c, res, v.obj[level]);
         goto done;
     }
-    int rc = pub_objects_delete(&ts, c->app->store, p, lm);
+    pub_args hist;
+    pub_args_init(&hist);
+    pub_history_args(&hist, c, p, NULL);
+    pub_args side;
+    pub_args_init(&side);
+    pub_review_side_args(&side, c, p, res == PUB_RES_RECORD ? v.obj[1] : NULL);
+    int rc = pub_objects_delete(&ts, c->app->store, p, lm, &side, &hist);
+    pub_args_free(&hist);
+    pub_args_free(&side);
     if (rc == PUB_CHANGED || rc == PUB_MISSING) {
         again = 1;
         goto done;

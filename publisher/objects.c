@@ -288,6 +288,32 @@ add_guard(pub_args *a, long long guard)
         pub_args_addi(a, guard);
 }
 
+/* The history arguments, or those of "no entry". */
+static void
+add_hist(pub_args *a, const pub_args *hist)
+{
+    if (hist && hist->n == PUB_HIST_NARGS) {
+        for (int i = 0; i < hist->n; i++)
+            pub_args_add(a, hist->v[i], hist->len[i]);
+        return;
+    }
+    for (int i = 0; i < PUB_HIST_NARGS; i++)
+        pub_args_adds(a, i < PUB_HIST_NARGS - 3 ? "" : "0");
+}
+
+/* The side arguments, or those of "none". */
+static void
+add_side(pub_args *a, const pub_args *side)
+{
+    if (side && side->n == PUB_SIDE_NARGS) {
+        for (int i = 0; i < side->n; i++)
+            pub_args_add(a, side->v[i], side->len[i]);
+        return;
+    }
+    for (int i = 0; i < PUB_SIDE_NARGS; i++)
+        pub_args_adds(a, "");
+}
+
 static int
 status_of_error(const redisReply *r)
 {
@@ -350,6 +376,8 @@ pub_objects_put(pub_put *w, pub_store *s, const pub_path *p)
     }
     for (int i = 0; w->perms && i < w->perms->n; i++)
         pub_args_add(&a, w->perms->v[i], w->perms->len[i]);
+    add_side(&a, w->side);
+    add_hist(&a, w->hist);
 
     r = pub_store_eval(s, PUB_SCRIPT_PUT_OBJECT, nkeys, &a);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
@@ -393,7 +421,8 @@ done:
 }
 
 int
-pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long guard)
+pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long guard,
+                   const pub_args *side, const pub_args *hist)
 {
     pub_args a;
     herald_buf uri = HERALD_BUF_INIT;
@@ -414,6 +443,8 @@ pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long gua
     pub_args_addbuf(&a, &uri);
     add_guard(&a, guard);
     pub_args_adds(&a, res == PUB_RES_GROUP ? "1" : "0");
+    add_side(&a, side);
+    add_hist(&a, hist);
 
     r = pub_store_eval(s, PUB_SCRIPT_DELETE_OBJECT, 7, &a);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||

@@ -35,6 +35,13 @@
 #include "perms.h"
 #include "store.h"
 
+/* The number of history arguments every write script takes (lib/lua/common.lua,
+ * herald_hist_take). */
+#define PUB_HIST_NARGS 10
+/* The number of side arguments (review.h: a source collection's status on a record
+ * edit; lib/lua/common.lua herald_side_take). */
+#define PUB_SIDE_NARGS 5
+
 enum pub_status {
     PUB_OK = 0,
     PUB_MISSING = 1,
@@ -97,6 +104,8 @@ typedef struct pub_put {
     const pub_args *perms; /* the permissions after the write, (name, JSON array) pairs */
     long long guard;       /* -1: none; 0: must not exist; else its last_modified */
     long long max_objects; /* 0: no limit */
+    const pub_args *hist;  /* PUB_HIST_NARGS history arguments (history.h); NULL: no entry */
+    const pub_args *side;  /* PUB_SIDE_NARGS side arguments (review.h); NULL: none */
     /* Out: */
     int created;
     long long ts;
@@ -111,8 +120,9 @@ int pub_objects_put(pub_put *w, pub_store *s, const pub_path *p)
 
 /* Deletes the object named by 'p', with its children (collection, bucket). Sets *ts to
  * the tombstone's timestamp. PUB_MISSING means the object itself did not exist.
- * 'guard' as in pub_put (-1: none). */
-int pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long guard)
+ * 'guard', 'side' and 'hist' as in pub_put (-1: none). */
+int pub_objects_delete(long long *ts, pub_store *s, const pub_path *p, long long guard,
+                       const pub_args *side, const pub_args *hist)
     __attribute__((warn_unused_result));
 
 /* The group URIs listing any of the user's principals (SUNION of herald:principals),

@@ -41,6 +41,45 @@ set_redirect(pub_path *out, const char *prefix, const char *path, size_t len)
     return 0;
 }
 
+/* The history plugin's endpoints (history.h). Returns 1 when 'seg' names one (or a bad
+ * id in one). */
+static int
+history_paths(pub_path *out, char **seg, int nseg)
+{
+    if (nseg < 3 || strcmp(seg[0], "buckets") != 0)
+        return 0;
+    int history = nseg == 3 && strcmp(seg[2], "history") == 0;
+    int snapshot = nseg == 5 && strcmp(seg[2], "snapshot") == 0 &&
+                   strcmp(seg[3], "collections") == 0 && strchr(seg[4], '@');
+    if (!history && !snapshot)
+        return 0;
+    out->res[0] = PUB_RES_BUCKET;
+    out->depth = 1;
+    if (!herald_schema_valid_id(seg[1], strlen(seg[1]))) {
+        out->kind = PUB_PATH_BAD_ID;
+        out->bad_level = 0;
+        return 1;
+    }
+    snprintf(out->ids[0], sizeof(out->ids[0]), "%s", seg[1]);
+    if (history) {
+        out->kind = PUB_PATH_HISTORY;
+        return 1;
+    }
+    char *at = strchr(seg[4], '@');
+    *at++ = '\0';
+    out->res[1] = PUB_RES_COLLECTION;
+    out->depth = 2;
+    if (!herald_schema_valid_id(seg[4], strlen(seg[4]))) {
+        out->kind = PUB_PATH_BAD_ID;
+        out->bad_level = 1;
+        return 1;
+    }
+    snprintf(out->ids[1], sizeof(out->ids[1]), "%s", seg[4]);
+    snprintf(out->at, sizeof(out->at), "%s", at);
+    out->kind = PUB_PATH_SNAPSHOT;
+    return 1;
+}
+
 /* The resource a segment names below 'parent' (-1 for the root), or -1. */
 static int
 child_res(int parent, const char *seg)
@@ -114,6 +153,8 @@ pub_path_parse(pub_path *out, const char *path)
         if (p)
             *p++ = '\0';
     }
+    if (history_paths(out, seg, nseg))
+        return 0;
     /* Segments alternate: plural name, id, plural name, id, ... A bad id only
      * matters once the whole path is known to be in the tree: otherwise it is a 404. */
     int level = 0, bad = -1, parent = -1;

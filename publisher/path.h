@@ -16,6 +16,8 @@
  *   /v1/batch, /v1/permissions, /v1/__heartbeat__, /v1/__lbheartbeat__,
  *   /v1/__version__, /v1/__flush__                    one kind each
  *   /metrics (outside the API, as on the read server)  PUB_PATH_METRICS
+ *   /v1/buckets/{bid}/history                         PUB_PATH_HISTORY (history.h)
+ *   /v1/buckets/{bid}/snapshot/collections/{cid}@{ts} PUB_PATH_SNAPSHOT
  *
  * 'depth' is the number of levels down to the object (or the objects listed); res[L]
  * is the resource at level L and ids[0..depth-1] the ids along the way (a list has
@@ -48,6 +50,8 @@ enum pub_path_kind {
     PUB_PATH_VERSION,
     PUB_PATH_FLUSH,
     PUB_PATH_METRICS,
+    PUB_PATH_HISTORY,  /* /v1/buckets/{bid}/history: depth 1, ids[0] */
+    PUB_PATH_SNAPSHOT, /* /v1/buckets/{bid}/snapshot/collections/{cid}@{at}: depth 2 */
 };
 
 enum pub_res {
@@ -66,6 +70,7 @@ typedef struct pub_path {
     enum pub_res res[PUB_DEPTH_MAX];
     char ids[PUB_DEPTH_MAX][PUB_ID_MAX + 1];
     char redirect[1024];
+    char at[32]; /* PUB_PATH_SNAPSHOT: the text after '@' (checked by the handler) */
 } pub_path;
 
 /* Resource names as Kinto spells them in "details" and key names ("bucket", ...), and

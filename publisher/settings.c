@@ -136,6 +136,34 @@ static const herald_setting table[] = {
      "an unreferenced attachment file is deleted after this long", S(attach.gc_grace_seconds)},
     {"attachment_gc_interval_seconds", HERALD_SETTING_INT, "3600", 1, 86400 * 7, NULL,
      "time between garbage collection passes", S(attach.gc_interval_seconds)},
+    /* History (history.h, docs/history.md). */
+    {"history_enabled", HERALD_SETTING_BOOL, "true", 0, 0, NULL,
+     "keep a per-bucket history of every change (GET /buckets/{bid}/history)", S(history_enabled)},
+    {"history_exclude_resources", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "URIs (/buckets/b, /buckets/b/collections/c) whose changes are not logged",
+     S(history_exclude_resources)},
+    {"history_exclude_user_ids", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "user ids whose changes are not logged", S(history_exclude_user_ids)},
+    {"history_max_age_seconds", HERALD_SETTING_INT, "0", 0, 100LL * 365 * 86400, NULL,
+     "entries older than this are trimmed and hidden (0: kept)", S(history_max_age_seconds)},
+    {"history_max_entries", HERALD_SETTING_INT, "0", 0, 1000000000, NULL,
+     "most entries kept per bucket, oldest trimmed first (0: no limit)", S(history_max_entries)},
+    {"history_auto_trim_max_count", HERALD_SETTING_INT, "0", 0, 1000000000, NULL,
+     "most entries kept per bucket for each user of history_auto_trim_user_ids",
+     S(history_auto_trim_max_count)},
+    {"history_auto_trim_user_ids", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "users (e.g. service accounts) whose entries are trimmed per user",
+     S(history_auto_trim_user_ids)},
+    /* Review workflow (review.h, resources.h, docs/review.md). */
+    {"signer_resources", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "review resources, 'source -> [preview ->] destination' URIs, ';' or newline separated "
+     "(default with review on: /buckets/main-workspace -> /buckets/main-preview -> "
+     "/buckets/main)",
+     S(signer_resources)},
+    {"signer_to_review_enabled", HERALD_SETTING_BOOL, "false", 0, 0, NULL,
+     "changes need a review by another account (two-person rule)", S(signer_to_review_enabled)},
+    {"signer_to_review_disabled", HERALD_SETTING_STR, "", 0, 0, NULL,
+     "source URIs (bucket or collection) opted out of review", S(signer_to_review_disabled)},
 };
 
 const herald_settings_spec pub_settings_spec = {
@@ -206,7 +234,8 @@ finish(pub_settings *s, const herald_config *c, char *err, size_t errlen)
             snprintf(name, sizeof(name), "%s_%s_principals", pub_res_name[r], kinds[k]);
             s->grants.list[r][k] = split_list(herald_settings_get(&pub_settings_spec, c, name));
         }
-    return 0;
+    return pub_resources_parse(&s->resources, s->signer_resources, s->signer_to_review_enabled,
+                               s->signer_to_review_disabled, err, errlen);
 }
 
 int
@@ -255,6 +284,7 @@ pub_settings_free(pub_settings *s)
     for (int r = 0; r < PUB_RES_COUNT; r++)
         for (int k = 0; k < PUB_PERM_KINDS; k++)
             free_list(s->grants.list[r][k]);
+    pub_resources_free(&s->resources);
     memset(s, 0, sizeof(*s));
 }
 

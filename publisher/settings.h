@@ -13,6 +13,7 @@
 
 #include "herald/config.h"
 #include "perms.h"
+#include "resources.h"
 #include "schema.h"
 #include "throttle.h"
 
@@ -55,6 +56,19 @@ typedef struct pub_settings {
         int64_t gc_grace_seconds;
         int64_t gc_interval_seconds;
     } attach; /* attachment_* (attachment.h) */
+    /* History (history.h, docs/history.md). Lists are space or comma separated. */
+    int history_enabled;
+    char *history_exclude_resources; /* URIs: "/buckets/b", "/buckets/b/collections/c" */
+    char *history_exclude_user_ids;
+    int64_t history_max_age_seconds;     /* 0: no limit */
+    int64_t history_max_entries;         /* per bucket; 0: no limit */
+    int64_t history_auto_trim_max_count; /* per listed user and bucket; 0: no trimming */
+    char *history_auto_trim_user_ids;
+    /* Review workflow (review.h, resources.h, docs/review.md). */
+    char *signer_resources;
+    int signer_to_review_enabled;
+    char *signer_to_review_disabled;
+    pub_resources resources; /* parsed from the three above */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

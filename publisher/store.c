@@ -26,7 +26,7 @@ struct pub_store {
 };
 
 static const char *const script_names[PUB_SCRIPT_COUNT] = {"put_object", "delete_object",
-                                                           "pub_flush"};
+                                                           "pub_flush", "review_apply"};
 
 static const char *
 script_text(enum pub_script s)
@@ -36,6 +36,8 @@ script_text(enum pub_script s)
         return herald_lua_put_object;
     case PUB_SCRIPT_DELETE_OBJECT:
         return herald_lua_delete_object;
+    case PUB_SCRIPT_REVIEW_APPLY:
+        return herald_lua_review_apply;
     default:
         return herald_lua_pub_flush;
     }

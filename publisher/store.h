@@ -38,11 +38,13 @@
 /* Generated from lib/lua (cmake/embed_lua.cmake); put_object and delete_object are
  * declared in herald/schema.h, the publisher-only pub_*.lua here. */
 extern const char herald_lua_pub_flush[];
+extern const char herald_lua_review_apply[];
 
 enum pub_script {
     PUB_SCRIPT_PUT_OBJECT,
     PUB_SCRIPT_DELETE_OBJECT,
     PUB_SCRIPT_FLUSH,
+    PUB_SCRIPT_REVIEW_APPLY, /* review.h */
     PUB_SCRIPT_COUNT,
 };
 

@@ -13,6 +13,8 @@
 
 #include "herald/jcs.h"
 #include "herald/kerror.h"
+#include "history.h"
+#include "review.h"
 #include "patch.h"
 #include "reply.h"
 #include "schema.h"
@@ -323,6 +325,7 @@ struct write {
     int pw_changed;
     pub_args pargs;
     herald_buf shown, prefix, suffix;
+    pub_review_plan plan; /* a source collection of the review workflow (review.h) */
 };
 
 /* The object as it is now, and its timestamp. */
@@ -514,6 +517,18 @@ write_schema(struct write *w)
     return pub_schema_validate(w->c->app->schema, w->c->resp, w->res, &par, w->data);
 }
 
+/* The review workflow's rules for a source collection: tracking fields, status
+ * transitions (review.h). */
+static int
+write_review(struct write *w)
+{
+    if (w->res != PUB_RES_COLLECTION)
+        return 0;
+    const json_t *bdata = w->kind == PUB_BODY_JSONPATCH ? NULL : json_object_get(w->body, "data");
+    return pub_review_collection(w->c, w->p, &w->v, w->exists ? w->old : NULL, bdata, w->data,
+                                 w->perms, &w->plan);
+}
+
 /* What the server adds: the password hash, the writers. */
 static int
 write_complete(struct write *w)
@@ -580,6 +595,9 @@ write_store(struct write *w)
 {
     pub_call *c = w->c;
     const pub_path *p = w->p;
+    if (w->plan.apply)
+        return pub_review_apply(c, p, &w->plan, w->v.obj[w->level], &w->prefix, &w->suffix,
+                                &w->pargs);
     pub_put put;
     memset(&put, 0, sizeof(put));
     put.prefix = &w->prefix;
@@ -587,7 +605,19 @@ write_store(struct write *w)
     put.perms = &w->pargs;
     put.guard = w->exists ? w->lm : 0;
     put.max_objects = w->res == PUB_RES_RECORD ? c->app->settings->storage_max_fetch_size : 0;
+    pub_args hist;
+    pub_args_init(&hist);
+    pub_history_args(&hist, c, p, NULL);
+    put.hist = &hist;
+    pub_args side;
+    pub_args_init(&side);
+    pub_review_side_args(&side, c, p, w->res == PUB_RES_RECORD ? w->v.obj[1] : NULL);
+    put.side = &side;
     int rc = pub_objects_put(&put, c->app->store, p);
+    pub_args_free(&hist);
+    pub_args_free(&side);
+    if (rc == PUB_OK && w->plan.setup)
+        pub_review_setup(c, p, &w->plan);
     if (rc == PUB_CHANGED) {
         herald_buf_free(&put.perms_json);
         return PUB_CHANGED;
@@ -639,8 +669,8 @@ write_once(pub_call *c, const pub_path *p, enum pub_write_mode mode, const json_
     w.res = p->res[w.level];
     pub_args_init(&w.pargs);
     if (write_read(&w) == 0 && write_check(&w) == 0 && write_precondition(&w) == 0 &&
-        write_content(&w) == 0 && write_schema(&w) == 0 && write_complete(&w) == 0 &&
-        write_encode(&w) == 0)
+        write_content(&w) == 0 && write_schema(&w) == 0 && write_review(&w) == 0 &&
+        write_complete(&w) == 0 && write_encode(&w) == 0)
         rc = write_store(&w);
     json_decref(w.data);
     json_decref(w.perms);

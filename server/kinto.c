@@ -45,7 +45,7 @@ build_root(void)
     herald_buf url = HERALD_BUF_INIT;
     herald_buf_printf(&url, "%s/v1/", g_url);
     json_t *root = json_pack(
-        "{s:{s:{s:s,s:s,s:o,s:s}},s:s,s:s,s:s,s:s,s:o,s:s}", "capabilities", "signer",
+        "{s:{s:{s:s,s:s,s:o,s:s}},s:s,s:s,s:s,s:s,s:o,s:s}", "capabilities", "herald_signatures",
         "description", "Ed25519 signatures of every published collection (herald-snapshot-v1).",
         "mode", "ed25519", "public_keys", keys, "url",
         "https://github.com/herald/herald/blob/main/docs/signature-format.md", "http_api_version",

@@ -17,6 +17,16 @@
  *                                their members ("/buckets/b/groups/g"); kept by the
  *                                publisher's scripts, read to find a user's principals
  *
+ *   herald:hist:<bid>            ZSET  history entry id -> last_modified (ms), the bucket's
+ *                                log (publisher/history.h; written by lib/lua/common.lua
+ *                                herald_hist_append inside each write script)
+ *   herald:histe:<bid>           HASH  entry id -> entry JSON (plus "__read__", the
+ *                                principals that could read the object then)
+ *   herald:histu:<bid>:<user>    ZSET  entry id -> last_modified, for users trimmed per
+ *                                user (history_auto_trim_user_ids)
+ *   herald:histus:<bid>          SET   the herald:histu keys of the bucket
+ *   herald:ts:/buckets/<bid>:history  STRING the history's timestamp (a list timestamp)
+ *
  *   herald:changes               STREAM change events for the signer: fields b (bucket
  *                                id), c (collection id, "" for a bucket-level change),
  *                                ts. Consumer group "signers".

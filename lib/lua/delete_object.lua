@@ -27,6 +27,8 @@
 -- ARGV[5] cascade: '' (none), 'collection' or 'bucket'   ARGV[6] the object's URI
 -- ARGV[7] guard: '' none, else the last_modified the object must still have
 -- ARGV[8] '1' for a group (member index)
+-- ARGV[9 ..] the side arguments (common.lua, herald_side_take), the history arguments
+--         (herald_hist_take), then the deadline
 --
 -- Returns {1, ts, the deleted object's JSON} when deleted, {0} when there was no such
 -- object, {-2} when the guard failed (nothing written in both cases).
@@ -35,6 +37,9 @@ local late = herald_deadline_check()
 if late then
     return late
 end
+-- History arguments (common.lua): next, before anything reads ARGV.
+local hist = herald_hist_take()
+local side = herald_side_take()
 
 local function forget_members(json, uri)
     local ok, obj = pcall(cjson.decode, json)
@@ -80,7 +85,21 @@ if ARGV[7] ~= '' then
     end
 end
 
+if not herald_side_check(side) then
+    return {-2}
+end
 local _, tss = herald_next_ts(KEYS[2], KEYS[6], ARGV[2])
+herald_side_apply(side)
+
+-- The entry is appended before the permissions go: its readers are the object's.
+-- A bucket delete erases the bucket's history instead (Kinto).
+if ARGV[5] == 'bucket' then
+    herald_hist_erase(id)
+else
+    herald_hist_append(hist, 'delete',
+                       '{"deleted":true,"id":' .. cjson.encode(id) .. ',"last_modified":' .. tss .. '}',
+                       herald_perms_json(redis.call('HGETALL', KEYS[5])))
+end
 
 redis.call('HDEL', KEYS[1], id)
 redis.call('HSET', KEYS[4], id, tss)

@@ -27,7 +27,8 @@ for _, bid in ipairs(redis.call('HKEYS', KEYS[2])) do
 end
 local n = 0
 for _, pattern in ipairs({'herald:objs:*', 'herald:mod:*', 'herald:tomb:*', 'herald:perm:*',
-                          'herald:principals:*'}) do
+                          'herald:principals:*', 'herald:hist:*', 'herald:histe:*',
+                          'herald:histu:*', 'herald:histus:*'}) do
     for _, k in ipairs(redis.call('KEYS', pattern)) do
         n = n + redis.call('DEL', k)
     end

@@ -42,6 +42,8 @@
 -- ARGV[13 .. 12+2P] (resource name, id) of each ancestor, matching KEYS[8 ..]
 -- ARGV[13+2P ..] (permission name, JSON array of principals) pairs: the object's
 --         permissions become exactly these
+-- then the side arguments (common.lua, herald_side_take), the history arguments
+--         (herald_hist_take) and the deadline
 --
 -- Returns {1 if created else 0, ts, {perm, json, ...} (the object's permissions)},
 -- {-1, resource name, id} when an ancestor does not exist, {-2} when the guard failed,
@@ -51,6 +53,9 @@ local late = herald_deadline_check()
 if late then
     return late
 end
+-- History arguments (common.lua): next, before anything reads ARGV from its end.
+local hist = herald_hist_take()
+local side = herald_side_take()
 
 local function members_of(json)
     if not json then
@@ -81,6 +86,9 @@ if ARGV[8] ~= '' then
     if lm ~= tonumber(ARGV[8]) then
         return {-2}
     end
+end
+if not herald_side_check(side) then
+    return {-2}
 end
 local created = not old
 local limit = tonumber(ARGV[9])
@@ -125,4 +133,7 @@ end
 if ARGV[5] ~= '' then
     redis.call('XADD', KEYS[7], '*', 'b', ARGV[5], 'c', ARGV[6], 'ts', tss)
 end
-return {created and 1 or 0, tss, redis.call('HGETALL', KEYS[5])}
+herald_side_apply(side)
+local perms = redis.call('HGETALL', KEYS[5])
+herald_hist_append(hist, created and 'create' or 'update', stored, herald_perms_json(perms))
+return {created and 1 or 0, tss, perms}

@@ -34,7 +34,7 @@ A=$H_AUTH
 # ---- root, redirects, misc endpoints ----
 req - GET /
 h_check "root: 200, http_api_version 1.23" h_eq "$S/$(B d.http_api_version)/$(B d.project_name)" "200/1.23/herald"
-h_check "root: capabilities" h_eq "$(B 'Object.keys(d.capabilities).sort().join()')" "accounts,flush_endpoint,permissions_endpoint,signer"
+h_check "root: capabilities" h_eq "$(B 'Object.keys(d.capabilities).sort().join()')" "accounts,flush_endpoint,herald_signatures,history,permissions_endpoint"
 h_check "root: settings" h_eq "$(B 'd.settings.batch_max_requests+","+d.settings.readonly+","+d.settings.explicit_permissions')" "25,false,true"
 h_check "root: absolute url" h_eq "$(B d.url)" "$H_PUB/"
 h_check "root: no user when anonymous" h_eq "$(B '"user" in d')" false

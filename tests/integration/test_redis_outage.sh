@@ -54,7 +54,8 @@ done
 # would run when Redis resumes, after the client was told 503. Each write script takes
 # the publisher's deadline (on Redis's clock) as its last argument and must refuse to run
 # after it. Timing that freeze from outside is not reliable, so the script is called
-# directly, exactly as the publisher calls it: with a deadline in the past (refused,
+# directly, exactly as the publisher calls it (no side write, no history entry: the
+# five side and ten history arguments of lib/lua/common.lua empty): with a deadline in the past (refused,
 # nothing written) and in the future (written, which shows the call itself is right).
 fence_put() { # ID DEADLINE
     redis-cli -p "$H_REDIS_PORT" EVAL "$(cat "$H_SRC/lib/lua/common.lua" "$H_SRC/lib/lua/put_object.lua")" 9 \
@@ -63,7 +64,7 @@ fence_put() { # ID DEADLINE
         "herald:perm:/buckets/out/collections/c/records/$1" herald:monitor herald:changes \
         'herald:objs::bucket' 'herald:objs:/buckets/out:collection' \
         "$1" "{\"id\":\"$1\",\"last_modified\":" '}' out/c out c "/buckets/out/collections/c/records/$1" \
-        '' 0 0 2 0 bucket out collection c "$2" 2>&1
+        '' 0 0 2 0 bucket out collection c '' '' '' '' '' '' '' '' '' '' '' '' 0 0 0 "$2" 2>&1
 }
 now=$(date +%s%3N)
 out=$(fence_put fenced-late $((now - 1000)))

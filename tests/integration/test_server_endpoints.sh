@@ -144,7 +144,7 @@ h_check "Kinto one record, ETag its last_modified" h_eq "$(curl -s -D "$H_TMP/hr
 h_check "Kinto unknown record: 404" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$RS/nope")" 404
 h_check "Kinto collection" h_eq "$(curl -s "$S/buckets/main/collections/small" | node -e 'const d=JSON.parse(require("fs").readFileSync(0)).data;console.log(d.id, d.displayName)')" "small Small"
 h_check "Kinto bucket" h_eq "$(curl -s "$S/buckets/main" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).data.id)')" main
-h_check "Kinto root lists the trusted public key" h_eq "$(curl -s "$S/" | node -e 'const d=JSON.parse(require("fs").readFileSync(0));console.log(d.capabilities.signer.public_keys.map(k=>k.public_key).join(), d.settings.readonly)')" "$H_PUBKEY true"
+h_check "Kinto root lists the trusted public key" h_eq "$(curl -s "$S/" | node -e 'const d=JSON.parse(require("fs").readFileSync(0));console.log(d.capabilities.herald_signatures.public_keys.map(k=>k.public_key).join(), d.settings.readonly)')" "$H_PUBKEY true"
 if [ -d "$H_SRC/tests/node/node_modules/kinto-http" ]; then
     # Kinto's own JavaScript client, unchanged (the shims are those of
     # tests/node/kinto_client.mjs: Node 20's fetch stands in for node-fetch; it also

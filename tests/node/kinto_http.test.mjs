@@ -23,13 +23,14 @@ async function status(promise) {
   }
 }
 
-test("server info: Kinto API 1.23 with accounts and the signer", async () => {
+test("server info: Kinto API 1.23 with accounts, history and Herald's signatures", async () => {
   const info = await admin.fetchServerInfo();
   assert.equal(info.http_api_version, "1.23");
   assert.equal(info.project_name, "herald");
   assert.ok(info.capabilities.accounts);
   assert.ok(info.capabilities.permissions_endpoint);
-  assert.ok(info.capabilities.signer);
+  assert.equal(info.capabilities.herald_signatures.mode, "ed25519");
+  assert.ok(info.capabilities.history);
   assert.equal(info.user.id, "account:admin");
   assert.equal(await admin.fetchHTTPApiVersion(), "1.23");
 });

@@ -960,7 +960,7 @@ Test(routes, kinto_root_bucket_collection)
     get(&r, s, "/v1/", NULL);
     cr_assert_eq(r.status, 200);
     json_t *j = body_json(&r);
-    json_t *signer = json_object_get(json_object_get(j, "capabilities"), "signer");
+    json_t *signer = json_object_get(json_object_get(j, "capabilities"), "herald_signatures");
     cr_assert_str_eq(json_string_value(json_object_get(
                          json_array_get(json_object_get(signer, "public_keys"), 0), "public_key")),
                      herald_crypto_signkey_public(g_key)->b64);
