@@ -712,6 +712,16 @@ on_publish(void)
     }
 }
 
+/* encode_on_ready()'s hook, on the upgrader thread: a body got its compressed
+ * encodings, which held requests of a new version may be waiting for (routes.h
+ * route_wait_stale()). Nothing to do while nothing is held. */
+static void
+on_encoded(void)
+{
+    if (wait_held_total() > 0)
+        on_publish();
+}
+
 /* Accepts up to ACCEPT_BATCH connections and serves what they sent. Returns 1 when
  * more may be waiting, 0 when the queue is empty (or accept fails). */
 static int
@@ -919,6 +929,7 @@ server_start(const server_opts *o)
     freeaddrinfo(ai);
     ai = NULL;
     snapset_on_publish(on_publish);
+    encode_on_ready(on_encoded);
     for (int i = 0; i < g_nworkers; i++) {
         if (pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]) != 0) {
             herald_error("cannot start worker thread %d", i);
@@ -939,6 +950,7 @@ void
 server_stop(void)
 {
     snapset_on_publish(NULL); /* same thread as the publisher: no wake-up after this */
+    encode_on_ready(NULL);    /* returns once no call is in flight */
     if (g_stop_pipe[1] >= 0) {
         ssize_t wr = write(g_stop_pipe[1], "x", 1); /* level-triggered: wakes every worker */
         (void)wr;

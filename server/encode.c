@@ -124,6 +124,7 @@ typedef struct job {
 } job;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*g_on_ready)(void); /* conn.c: wakes long-poll waiters; under g_lock */
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER, g_idle = PTHREAD_COND_INITIALIZER;
 
 /* Everything below is protected by g_lock. */
@@ -183,7 +184,16 @@ compress_first(payload *b, ZSTD_CCtx *cc)
     atomic_store_explicit(&b->enc[ENC_ZSTD],
                           make_encoded(b, ENC_ZSTD, small ? BODY_BEST_ZSTD : BODY_FAST_ZSTD, cc),
                           memory_order_release);
+    atomic_store_explicit(&b->ready, 1, memory_order_release);
     return !small && b->enc[ENC_GZIP] != NULL;
+}
+
+void
+encode_on_ready(void (*fn)(void))
+{
+    pthread_mutex_lock(&g_lock);
+    g_on_ready = fn;
+    pthread_mutex_unlock(&g_lock);
 }
 
 payload *
@@ -195,6 +205,7 @@ payload_new(char *data, size_t len, int compress)
     b->len = len;
     for (int i = 0; i < ENC_COUNT; i++)
         atomic_init(&b->enc[i], NULL);
+    atomic_init(&b->ready, !compress || len == 0);
     if (!compress || len == 0)
         return b;
     pthread_mutex_lock(&g_lock);
@@ -297,6 +308,10 @@ upgrader_main(void *arg)
                 upgrade(j->b, cc);
         }
         pthread_mutex_lock(&g_lock);
+        /* Called under the lock, so that once encode_on_ready(NULL) returns no call is
+         * in flight (the workers it wakes may be going away). */
+        if (first && !alone && g_on_ready)
+            g_on_ready();
         if (again && !U.stopping) {
             /* The best levels once every new body has its fast encodings. */
             j->next = U.jobs;

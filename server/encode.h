@@ -60,6 +60,8 @@ typedef struct payload {
     size_t len;
     _Atomic(encoded *) enc[ENC_COUNT]; /* [ENC_IDENTITY] unused */
     encoded *old[ENC_COUNT];           /* replaced by the upgrader; upgrader-owned field */
+    atomic_int ready;                  /* 1 once its first compression pass is done (or
+                                        * none is due): see payload_ready() */
 } payload;
 
 /* Appends the gzip (RFC 1952) or zstd (RFC 8878) encoding of 'p' at 'level'. Returns 0
@@ -85,6 +87,20 @@ payload_get(const payload *b, int enc)
 {
     return atomic_load_explicit((_Atomic(encoded *) *)&b->enc[enc], memory_order_acquire);
 }
+
+/* 1 when 'b' is as it will be served to a client that accepts compression for the next
+ * moments: its fast encodings are in (or it is never compressed). A long-poll answer
+ * waits for this (conn.c): thousands of clients woken by one version would otherwise
+ * all get the identity body that is served only until the upgrader gets to it. */
+static inline int
+payload_ready(const payload *b)
+{
+    return atomic_load_explicit((atomic_int *)&b->ready, memory_order_acquire);
+}
+
+/* Registers the one function called (on the upgrader thread) each time a body becomes
+ * ready; NULL: none. */
+void encode_on_ready(void (*fn)(void));
 
 /* Starts the upgrader thread (once). Returns 0 or -1. Without it, bodies keep their
  * fast encodings (tests, tools). */

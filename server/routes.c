@@ -197,6 +197,7 @@ route_request_or_hold(out *o, const http_request *req, const snapset *s, int kee
     }
     k->etag = h->etag;
     k->etag_len = h->etag_len;
+    k->compressed = req->has_accept_encoding && http_accept_encodings(req->accept_encoding) != 0;
     return 1;
 }
 
@@ -204,13 +205,20 @@ int
 route_wait_stale(const wait_key *k, const snapset *s)
 {
     const vhdr *h = &s->mon_hdr[0];
+    const payload *body = s->mon_full;
     if (k->route == RT_CHANGESET) {
         const coll *c = snapset_find(s, k->bid, k->bl, k->cid, k->cl);
         if (!c)
             return 1;
         h = &c->hdr[0];
+        body = c->full;
     }
-    return h->etag_len != k->etag_len || memcmp(h->etag, k->etag, k->etag_len) != 0;
+    if (h->etag_len == k->etag_len && memcmp(h->etag, k->etag, k->etag_len) == 0)
+        return 0;
+    /* A new version: answered once its body is compressed (encode.h payload_ready();
+     * the upgrader wakes us), unless this client takes identity anyway. The deadline
+     * still holds: a request whose wait ends first gets what is served then. */
+    return !k->compressed || !body || payload_ready(body);
 }
 
 void

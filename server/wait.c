@@ -87,7 +87,8 @@ key_hash(const wait_key *k)
     uint64_t h = fnv(14695981039346656037ULL, &k->route, sizeof(k->route));
     h = fnv(h, k->bid, k->bl);
     h = fnv(h ^ 0xff, k->cid, k->cl);
-    return fnv(h ^ 0xfe, k->etag, k->etag_len);
+    h = fnv(h ^ 0xfe, k->etag, k->etag_len);
+    return fnv(h, &k->compressed, sizeof(k->compressed));
 }
 
 /* memcmp of possibly NULL empty slices (the monitor has no bucket). */
@@ -100,9 +101,9 @@ same(const char *a, const char *b, size_t n)
 static int
 key_eq(const wait_key *a, const wait_key *b)
 {
-    return a->route == b->route && a->bl == b->bl && a->cl == b->cl && a->etag_len == b->etag_len &&
-           same(a->bid, b->bid, a->bl) && same(a->cid, b->cid, a->cl) &&
-           same(a->etag, b->etag, a->etag_len);
+    return a->route == b->route && a->compressed == b->compressed && a->bl == b->bl &&
+           a->cl == b->cl && a->etag_len == b->etag_len && same(a->bid, b->bid, a->bl) &&
+           same(a->cid, b->cid, a->cl) && same(a->etag, b->etag, a->etag_len);
 }
 
 static void

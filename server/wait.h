@@ -39,6 +39,7 @@ typedef struct wait_key {
     size_t cl;
     const char *etag; /* the opaque part of the current strong ETag */
     size_t etag_len;
+    int compressed; /* the client accepts a compressed body (routes.c waits for it) */
 } wait_key;
 
 typedef struct wait_group wait_group;

@@ -15,7 +15,7 @@
 #include "wait.h"
 
 #define N 300
-#define NKEYS 5
+#define NKEYS 6
 
 typedef struct item {
     waiter w;
@@ -28,8 +28,12 @@ typedef struct item {
 static item g_items[N];
 
 static const wait_key KEYS[NKEYS] = {
-    {1, "", 0, "", 0, "100", 3},   {1, "", 0, "", 0, "101", 3}, {2, "b", 1, "c", 1, "100", 3},
-    {2, "bc", 2, "", 0, "100", 3}, {2, "b", 1, "c", 1, "7", 1},
+    {1, "", 0, "", 0, "100", 3, 0},
+    {1, "", 0, "", 0, "101", 3, 0},
+    {2, "b", 1, "c", 1, "100", 3, 0},
+    {2, "bc", 2, "", 0, "100", 3, 0},
+    {2, "b", 1, "c", 1, "7", 1, 0},
+    {1, "", 0, "", 0, "100", 3, 1}, /* differs from the first by the encoding only */
 };
 
 static uint64_t g_rng = 88172645463325252ULL;
@@ -48,9 +52,10 @@ static int
 key_index(const wait_key *k)
 {
     for (int i = 0; i < NKEYS; i++)
-        if (k->route == KEYS[i].route && k->bl == KEYS[i].bl && k->cl == KEYS[i].cl &&
-            k->etag_len == KEYS[i].etag_len && !memcmp(k->bid, KEYS[i].bid, k->bl) &&
-            !memcmp(k->cid, KEYS[i].cid, k->cl) && !memcmp(k->etag, KEYS[i].etag, k->etag_len))
+        if (k->route == KEYS[i].route && k->compressed == KEYS[i].compressed &&
+            k->bl == KEYS[i].bl && k->cl == KEYS[i].cl && k->etag_len == KEYS[i].etag_len &&
+            !memcmp(k->bid, KEYS[i].bid, k->bl) && !memcmp(k->cid, KEYS[i].cid, k->cl) &&
+            !memcmp(k->etag, KEYS[i].etag, k->etag_len))
             return i;
     cr_assert_fail("a group key that was never added");
     return -1;
