@@ -276,8 +276,9 @@ export class HeraldClient {
    * verified copy kept). onSync(status, monitorVersion) is called after each sync; the
    * usual onChange after each verified change. Honours Backoff and Retry-After; after an
    * error it waits a jittered, growing delay. Runs until 'signal' aborts; resolves then.
-   * A server that does not hold requests still works: its immediate 304 carries no
-   * Preference-Applied, and the loop then waits pollMs (default 60 s) before the next poll.
+   * A server (or a proxy) that does not hold requests still works: its immediate 304
+   * carries no Preference-Applied, or it answers 200 with the ETag the client sent; the
+   * loop then waits pollMs (default 60 s) before the next poll.
    * @param {{waitSeconds?:number, signal?:AbortSignal, onSync?:(status:string, version:number)=>void, pollMs?:number}} [o]
    */
   async watch(o = {}) {
@@ -327,7 +328,11 @@ export class HeraldClient {
       const st = mon ? await this.serial(() => this.syncUnlocked(mon)) : (res.status === 404 ? Codes.NOT_FOUND : Codes.NETWORK);
       try { o.onSync?.(st, mon?.timestamp ?? 0); } catch { /* the app's error is not the watch's */ }
       if (st === 'ok') {
-        etag = res.headers.get('ETag') || `"${mon.timestamp}"`;
+        const next = res.headers.get('ETag') || `"${mon.timestamp}"`;
+        // The same version again, at once: something in between ignores If-None-Match
+        // and Prefer; poll instead of looping.
+        if (next === etag) await pause(pollMs);
+        etag = next;
         failures = 0;
       } else {
         failures++;
