@@ -11,6 +11,8 @@
 //   pinned key. Its modes produce the failures a client must refuse: expired, rolled
 //   back, unpinned key, a head hash other than the collection's, and a monitor with no
 //   signature (freshness "unknown").
+// - filter_expression: Remote Settings' JEXL targeting, evaluated by mozjexl through the
+//   client's targeting option.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -248,4 +250,33 @@ test('signed monitor: verified, freshness reported; expired, rolled back, unpinn
   } finally {
     proxy.close();
   }
+});
+
+test("filter_expression: Remote Settings' JEXL targeting with mozjexl, behind the targeting option", async () => {
+  const { Jexl } = (await import('mozjexl')).default;
+  const V = await collection('target', 't1');
+  await write('target', 't1', 'fr', { filter_expression: 'env.locale == "fr-FR"' });
+  await write('target', 't1', 'new', { filter_expression: 'env.version >= 130 && "nightly" in env.channels' });
+  await write('target', 't1', 'bad', { filter_expression: 'env.locale ==' }); // does not parse: dropped
+  const V2 = await write('target', 't1', 'empty', { filter_expression: '' }); // no expression: kept
+  assert.ok(V2 > V);
+  const store = new MemoryStore();
+  const targeting = { jexl: new Jexl(), env: { locale: 'fr-FR', version: 131, channels: ['beta'] } };
+  const client = new HeraldClient({ serverUrl: SRV, publicKeys: [PUBKEY], store, targeting });
+  await client.follow('target', 't1');
+  assert.equal(await client.sync(), 'ok');
+  const ids = () => client.records('target', 't1').map((r) => r.id).join(',');
+  assert.equal(ids(), 'empty,fr,r0');
+  assert.equal(client.info('target', 't1').records, 5, 'the verified state keeps every record');
+  await client.refreshTargeting({ locale: 'de', version: 131, channels: ['nightly'] });
+  assert.equal(ids(), 'empty,new,r0');
+  // A restarted client evaluates the stored state the same way, with no request.
+  const again = new HeraldClient({ publicKeys: [PUBKEY], store, targeting: { jexl: new Jexl(), env: { locale: 'fr-FR' } } });
+  await again.follow('target', 't1');
+  assert.equal(again.records('target', 't1').map((r) => r.id).join(','), 'empty,fr,r0');
+  // Without the option, every verified record.
+  const plain = new HeraldClient({ publicKeys: [PUBKEY], store });
+  await plain.follow('target', 't1');
+  assert.equal(plain.records('target', 't1').length, 5);
+  assert.throws(() => new HeraldClient({ publicKeys: [PUBKEY], store, targeting: { jexl: {} } }), (e) => e.code === 'usage');
 });

@@ -38,6 +38,11 @@ export class HeraldClient {
    * @param {number} [o.maxBodyBytes] default 256 MiB
    * @param {typeof fetch} [o.fetch]
    * @param {boolean} [o.requireSignedMonitor] refuse a monitor without signatures (unknown_key)
+   * @param {{jexl:{eval:(expr:string, context:object)=>Promise<any>}, env?:object}} [o.targeting]
+   *   Remote Settings' targeting: records() keeps a record with a `filter_expression` only
+   *   when jexl.eval(filter_expression, {env}) is truthy (an error drops it), as Gecko's
+   *   RemoteSettings does. Bring the evaluator (e.g. `new (require('mozjexl').Jexl)()`):
+   *   the library itself depends on nothing.
    */
   constructor(o) {
     if (!o || !o.store) throw new HeraldError(Codes.USAGE, 'a store is needed');
@@ -48,6 +53,8 @@ export class HeraldClient {
     this.dump = o.dump;
     this.filter = o.filter;
     this.onChange = o.onChange;
+    this.targeting = o.targeting || null;
+    if (this.targeting && typeof this.targeting.jexl?.eval !== 'function') throw new HeraldError(Codes.USAGE, 'targeting.jexl must have eval(expression, context)');
     this.timeoutMs = o.timeoutMs || 60000;
     this.maxRetries = o.maxRetries ?? 2;
     this.retryBaseMs = o.retryBaseMs || 250;
@@ -105,7 +112,34 @@ export class HeraldClient {
           if (d) { c.state = await this.check(d, c, null, 0, 0); c.fromDump = true; }
         } catch (e) { c.lastStatus = Codes.INVALID; c.lastError = 'dump ignored: ' + e.message; }
       }
+      await this.target(c);
       this.colls.set(key, c);
+    });
+  }
+
+  // Evaluates each record's filter_expression (targeting option) once per new state, so
+  // records() stays synchronous. The state itself always keeps every record.
+  // 'state' (default: the one held) is evaluated before it is swapped in, so records()
+  // never pairs a state with another state's targeting.
+  async target(c, state = c.state) {
+    if (!this.targeting) return null;
+    const env = this.targeting.env ?? {};
+    const records = state?.records ?? [];
+    const keep = await Promise.all(records.map(async (r) => {
+      if (typeof r.filter_expression !== 'string' || r.filter_expression.trim() === '') return true;
+      try { return !!(await this.targeting.jexl.eval(r.filter_expression, { env })); } catch { return false; }
+    }));
+    const targeted = records.filter((r, i) => keep[i]);
+    if (state === c.state) c.targeted = targeted;
+    return targeted;
+  }
+
+  /** Re-evaluates filter_expression for every followed collection (after targeting.env changed). */
+  refreshTargeting(env) {
+    return this.serial(async () => {
+      if (!this.targeting) throw new HeraldError(Codes.USAGE, 'no targeting option');
+      if (env !== undefined) this.targeting.env = env;
+      for (const c of this.colls.values()) await this.target(c);
     });
   }
 
@@ -366,7 +400,9 @@ export class HeraldClient {
       try { await this.store.put(`${c.bucket}/${c.collection}`, state); } catch (e) { err = new HeraldError(Codes.STORAGE, e.message); }
     }
     if (err) { c.lastStatus = err.code; c.lastError = err.message; return err.code; }
+    const targeted = await this.target(c, state);
     c.state = state;
+    c.targeted = targeted;
     c.fromDump = false;
     c.lastStatus = 'ok';
     c.lastError = '';
@@ -384,11 +420,12 @@ export class HeraldClient {
     return { version: c.state?.timestamp ?? 0, expires: c.state?.expires ?? 0, records: c.state?.records.length ?? 0, fromDump: c.fromDump, lastStatus: c.lastStatus, lastError: c.lastError };
   }
 
-  /** The verified records (sorted by id, filtered; copies), or null if none yet. */
+  /** The verified records (sorted by id; filtered by filter_expression with the targeting
+   * option, then by the filter callback; copies), or null if none yet. */
   records(bucket, collection) {
     const c = this.colls.get(`${bucket}/${collection}`);
     if (!c?.state) return null;
-    const out = c.state.records.filter((r) => !this.filter || this.filter(r));
+    const out = (this.targeting ? c.targeted ?? [] : c.state.records).filter((r) => !this.filter || this.filter(r));
     return structuredClone(out);
   }
 

@@ -17,6 +17,7 @@ export interface ClientOptions {
   filter?: (record: any) => boolean; onChange?: (bucket: string, collection: string, version: number) => void;
   timeoutMs?: number; maxRetries?: number; retryBaseMs?: number; maxBodyBytes?: number; fetch?: typeof fetch;
   requireSignedMonitor?: boolean;
+  targeting?: { jexl: { eval(expression: string, context: object): Promise<unknown> }; env?: object };
 }
 export interface Info { version: number; expires: number; records: number; fromDump: boolean; lastStatus: Code; lastError: string; }
 export declare class HeraldClient {
@@ -30,6 +31,7 @@ export declare class HeraldClient {
   backoffMs(): number;
   attachment(bucket: string, collection: string, id: string): Promise<Uint8Array>;
   pruneAttachments(): Promise<number>;
+  refreshTargeting(env?: object): Promise<void>;
   freshness(nowMs?: number): Freshness;
   isFresh(maxAgeMs: number, nowMs?: number): boolean;
   watch(o?: { waitSeconds?: number; signal?: AbortSignal; pollMs?: number; onSync?: (status: Code, monitorVersion: number) => void }): Promise<void>;
