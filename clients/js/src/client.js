@@ -359,7 +359,8 @@ export class HeraldClient {
         } catch { mon = null; }
       } else await res.body?.cancel().catch(() => {});
       if (signal?.aborted) break;
-      const st = mon ? await this.serial(() => this.syncUnlocked(mon)) : (res.status === 404 ? Codes.NOT_FOUND : Codes.NETWORK);
+      const st = mon ? await this.serial(() => this.syncUnlocked(mon))
+        : res.status === 200 ? Codes.PARSE : res.status === 404 ? Codes.NOT_FOUND : Codes.NETWORK;
       try { o.onSync?.(st, mon?.timestamp ?? 0); } catch { /* the app's error is not the watch's */ }
       if (st === 'ok') {
         const next = res.headers.get('ETag') || `"${mon.timestamp}"`;
