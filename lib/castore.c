@@ -275,3 +275,103 @@ herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
     char hash[HERALD_CASTORE_HASH_LEN + 1];
     return commit(w, hash, expected);
 }
+
+/* ---- media types ------------------------------------------------------------------- */
+
+static int
+tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+int
+herald_castore_valid_type(const char *t, size_t len)
+{
+    size_t slash = 0, i;
+    if (len == 0 || len > HERALD_CASTORE_TYPE_MAX)
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (t[i] == '/' && !slash && i > 0)
+            slash = i;
+        else if (!tchar((unsigned char)t[i]))
+            return 0;
+    }
+    return slash && slash + 1 < len;
+}
+
+static int
+type_path(const herald_castore *s, const char *hash, char *out, size_t outlen)
+{
+    if (herald_castore_path(s, hash, out, outlen) < 0)
+        return -1;
+    size_t n = strlen(out);
+    if (n + 6 > outlen)
+        return -1;
+    memcpy(out + n, ".type", 6);
+    return 0;
+}
+
+int
+herald_castore_set_type(herald_castore *s, const char *hash, const char *type)
+{
+    char path[4400], tmp[4200];
+    size_t tl = strlen(type);
+    if (!herald_castore_valid_type(type, tl) || type_path(s, hash, path, sizeof(path)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (access(path, F_OK) == 0)
+        return 0;
+    snprintf(tmp, sizeof(tmp), "%.4096s/%.2s", s->dir, hash);
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -1;
+    snprintf(tmp, sizeof(tmp), "%.4096s/tmp/type-XXXXXX", s->dir);
+    int fd = mkostemp(tmp, O_CLOEXEC), e = 0;
+    if (fd < 0)
+        return -1;
+    if (fchmod(fd, 0644) < 0 || write(fd, type, tl) != (ssize_t)tl)
+        e = errno ? errno : EIO;
+    close(fd);
+    /* link(2) fails when the name exists: the first recorded type stays. */
+    if (!e && link(tmp, path) < 0 && errno != EEXIST)
+        e = errno;
+    unlink(tmp);
+    errno = e;
+    return e ? -1 : 0;
+}
+
+int
+herald_castore_get_type(const herald_castore *s, const char *hash,
+                        char out[HERALD_CASTORE_TYPE_MAX + 1])
+{
+    char path[4400];
+    if (type_path(s, hash, path, sizeof(path)) < 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, out, HERALD_CASTORE_TYPE_MAX + 1);
+    close(fd);
+    if (n <= 0 || !herald_castore_valid_type(out, (size_t)n))
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+int
+herald_castore_remove(herald_castore *s, const char *hash)
+{
+    char path[4400];
+    if (type_path(s, hash, path, sizeof(path)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t n = strlen(path);
+    path[n - 5] = '\0';
+    if (unlink(path) < 0)
+        return -1;
+    path[n - 5] = '.';
+    unlink(path);
+    return 0;
+}

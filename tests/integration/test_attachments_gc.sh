@@ -21,16 +21,18 @@ for c in c d; do
 done
 for n in a b s c1 c2; do head -c 3000 /dev/urandom >"$H_TMP/$n.bin"; done
 
-up "$H_TMP/a.bin" c r1
+up "$H_TMP/a.bin;type=application/x-a" c r1
 up "$H_TMP/s.bin" c shared
 up "$H_TMP/s.bin" d shared
-up "$H_TMP/b.bin" c r1 # a.bin is no longer referenced
+up "$H_TMP/b.bin;type=application/x-b" c r1 # a.bin is no longer referenced
 curl -sf -u "$A" -X DELETE "$H_PUB/buckets/b/collections/c/records/shared" -o /dev/null
 sleep 1.5
 h_check "replaced file kept during the grace period" test -e "$(f "$H_TMP/a.bin")"
 h_check "metrics: an orphan pending" h_wait_for 5 sh -c "curl -s '${H_PUB%/v1}/metrics' | grep -q '^herald_attachment_orphans_pending [1-9]'"
 h_check "replaced file deleted after the grace period" h_wait_for 15 test ! -e "$(f "$H_TMP/a.bin")"
+h_check "its media type record deleted with it" test ! -e "$(f "$H_TMP/a.bin").type"
 h_check "referenced file kept" test -e "$(f "$H_TMP/b.bin")"
+h_check "with its media type record" test -e "$(f "$H_TMP/b.bin").type"
 h_check "file still referenced by another collection kept" test -e "$(f "$H_TMP/s.bin")"
 
 # Uploads racing the passes: c1 and c2 alternate on one record, so each is orphaned
