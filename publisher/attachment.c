@@ -742,6 +742,18 @@ pub_attach_handle(pub_call *c, const pub_path *p)
         pub_reply_missing(c->resp, NULL, NULL);
         return;
     }
+    if (c->req->precheck) {
+        /* The head of an upload whose body is not read yet (httpd.h): 100 to read it,
+         * else the permission or existence error, and the body is never read. */
+        if (c->req->method == PUB_POST && check_access(c, p, 0) >= 0) {
+            pub_resp_reset(c->resp);
+            c->resp->status = 100;
+            c->resp->has_body = 0;
+        } else if (c->req->method != PUB_POST) {
+            pub_reply_method_not_allowed(c->resp);
+        }
+        return;
+    }
     switch (c->req->method) {
     case PUB_POST:
         post_attachment(c, p);

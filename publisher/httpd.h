@@ -46,8 +46,17 @@ typedef pub_req_handler pub_httpd_handler;
  * (an error it will report): the rest of the body is read and dropped. At the end of
  * the body, 'finish' stores the consumer's result into the request (pub_req.streamed),
  * which then goes to the handler like any other; on a dropped connection or a protocol
- * error 'abort' frees the consumer instead. A request with "Expect: 100-continue" gets
- * its interim 100 when its body is accepted.
+ * error 'abort' frees the consumer instead.
+ *
+ * Authorization comes before the body: once 'open' accepts a head, a copy of the
+ * request without its body (pub_req.precheck set) goes to the handler first, and the
+ * connection reads nothing meanwhile. A reply with status 100 (never sent) means "go
+ * on": the body is read (a request with "Expect: 100-continue" gets its interim 100
+ * only then) and the complete request goes to the handler as above. Any other reply
+ * (401, 403, 404...) is sent at once with Connection: close, the consumer is freed
+ * without having seen a byte, and the connection lingers (reading and dropping what
+ * the client still sends) so that the client reads the answer rather than a reset.
+ * A client that waits for 100 Continue never sends its body at all.
  */
 typedef struct pub_httpd_stream {
     void *(*open)(void *arg, const pub_req *req, long long content_length, long long *limit);
