@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 struct herald_castore {
     char *dir;
+    pthread_mutex_t mu; /* commit's check-and-rename vs. remove_older (castore.h) */
 };
 
 struct herald_castore_writer {
@@ -88,6 +90,7 @@ herald_castore_open(const char *dir, char *err, size_t errlen)
     closedir(d);
     herald_castore *s = herald_mem_calloc(1, sizeof(*s));
     s->dir = herald_mem_strdup(dir);
+    pthread_mutex_init(&s->mu, NULL);
     return s;
 }
 
@@ -96,6 +99,7 @@ herald_castore_close(herald_castore *s)
 {
     if (!s)
         return;
+    pthread_mutex_destroy(&s->mu);
     free(s->dir);
     free(s);
 }
@@ -245,13 +249,20 @@ commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const c
         goto fail_errno;
     if (created && fsync_dir(w->s->dir) < 0)
         goto fail_errno;
+    pthread_mutex_lock(&w->s->mu);
     if (access(path, F_OK) == 0 && utimensat(AT_FDCWD, path, NULL, 0) == 0) {
         /* Present already (the same bytes): keep it, newer mtime for the GC grace. */
+        pthread_mutex_unlock(&w->s->mu);
         herald_castore_abort(w);
         return 0;
     }
-    if (rename(w->tmp, path) < 0)
+    int rc = rename(w->tmp, path);
+    e = errno;
+    pthread_mutex_unlock(&w->s->mu);
+    if (rc < 0) {
+        errno = e;
         goto fail_errno;
+    }
     close(w->fd);
     free(w);
     return fsync_dir(dir);
@@ -374,4 +385,25 @@ herald_castore_remove(herald_castore *s, const char *hash)
     path[n - 5] = '.';
     unlink(path);
     return 0;
+}
+
+int
+herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_ms)
+{
+    char path[4400];
+    struct stat st;
+    int rc = -1;
+    if (herald_castore_path(s, hash, path, sizeof(path)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (stat(path, &st) == 0) {
+        int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        rc = mtime_ms > before_ms ? 1 : herald_castore_remove(s, hash);
+    }
+    int e = errno;
+    pthread_mutex_unlock(&s->mu);
+    errno = e;
+    return rc;
 }

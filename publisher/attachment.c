@@ -9,11 +9,16 @@
 #include "attachment.h"
 
 #include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "herald/castore.h"
 #include "herald/jcs.h"
@@ -32,10 +37,13 @@
 struct pub_attach {
     herald_castore *store;
     pub_httpd_stream stream;
-    int64_t max_size; /* 0: none */
-    char **exts;      /* NULL: any */
-    char **types;     /* NULL: any */
-    char **over;      /* attachment_mimetypes: ext, type, ext, type, ..., NULL */
+    int64_t max_size;      /* 0: none */
+    char **exts;           /* NULL: any */
+    char **types;          /* NULL: any */
+    char **over;           /* attachment_mimetypes: ext, type, ext, type, ..., NULL */
+    int wake[2];           /* commit threads -> loop (see "commits off the event loop") */
+    struct event *wake_ev; /* NULL until the first commit */
+    atomic_int committing; /* threads running */
     int keep_old_files;
     char *base_url; /* with a trailing '/' (or "") */
 };
@@ -56,6 +64,9 @@ typedef struct upload {
     int64_t size;
     herald_buf data, perms;
     char hash[HERALD_CASTORE_HASH_LEN + 1];
+    pub_req *req; /* while committed off the loop: the request to resume */
+    pub_httpd_resume_fn resume;
+    void *token;
 } upload;
 
 /* ---- settings ---------------------------------------------------------------------- */
@@ -462,16 +473,23 @@ upload_feed(upload *u, const char *d, size_t n)
     return u->status != 0;
 }
 
-/* The body is complete: the file is committed (durable under its hash) or dropped. */
-static void
-upload_end(upload *u)
+/* The body is complete: checks what the form lacks. Returns 1 when there is a file
+ * to commit, 0 when an error is recorded. */
+static int
+upload_check(upload *u)
 {
     if (!u->status && pub_mp_finish(u->mp) != PUB_MP_OK)
         set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS, "body: Invalid multipart form");
     if (!u->status && !u->have_file)
         set_error(u, 400, ERRNO_INVALID_POSTED_DATA, "Attachment missing.");
-    if (u->status)
-        return;
+    return !u->status;
+}
+
+/* Makes the file durable under its hash (castore.h) and records its type. Touches only
+ * the writer, the hash, the status and the store: safe on a worker thread. */
+static void
+upload_commit(upload *u)
+{
     herald_castore_writer *w = u->w;
     u->w = NULL;
     if (herald_castore_commit(w, u->hash) != 0) {
@@ -485,6 +503,70 @@ upload_end(upload *u)
     if (strcmp(u->mimetype, "application/octet-stream") != 0 &&
         herald_castore_set_type(u->a->store, u->hash, u->mimetype) != 0)
         herald_warn("attachments: cannot record the type of %s: %s", u->hash, strerror(errno));
+}
+
+/* The body is complete: the file is committed or dropped, on the calling thread. */
+static void
+upload_end(upload *u)
+{
+    if (upload_check(u))
+        upload_commit(u);
+}
+
+/* ---- commits off the event loop ------------------------------------------------------
+ *
+ * fsync of a large file takes 100+ ms on a disk (bench_attach_loop.sh): a commit runs
+ * on a thread of its own (uploads are few, and each holds a connection anyway), which
+ * then writes the upload's address to a pipe that the loop watches; the loop hands the
+ * request on (resume). Until then the upload belongs to the thread, not the request. */
+
+static void
+on_committed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    upload *u;
+    while (read(fd, &u, sizeof(u)) == (ssize_t)sizeof(u)) {
+        u->req->streamed = u;
+        u->req->streamed_free = upload_free;
+        u->resume(u->token);
+    }
+}
+
+static void *
+commit_thread(void *arg)
+{
+    upload *u = arg;
+    upload_commit(u);
+    ssize_t n;
+    do /* 8 bytes to a pipe: atomic */
+        n = write(u->a->wake[1], &u, sizeof(u));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(u))
+        herald_error("attachments: cannot wake the event loop: %s", strerror(errno));
+    atomic_fetch_sub(&u->a->committing, 1); /* 'u' may be freed from here on */
+    return NULL;
+}
+
+/* The pipe and its event, made on the first upload (the loop's base comes with it). */
+static int
+wake_init(pub_attach *a, struct event_base *base)
+{
+    if (a->wake_ev)
+        return 0;
+    if (pipe2(a->wake, O_CLOEXEC) < 0)
+        return -1;
+    if (fcntl(a->wake[0], F_SETFL, O_NONBLOCK) < 0 ||
+        !(a->wake_ev = event_new(base, a->wake[0], EV_READ | EV_PERSIST, on_committed, a)) ||
+        event_add(a->wake_ev, NULL) < 0) {
+        if (a->wake_ev)
+            event_free(a->wake_ev);
+        a->wake_ev = NULL;
+        close(a->wake[0]);
+        close(a->wake[1]);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- httpd hooks ------------------------------------------------------------------- */
@@ -507,13 +589,29 @@ stream_data(void *u, const char *p, size_t n)
     return upload_feed(u, p, n);
 }
 
-static void
-stream_finish(void *arg, pub_req *req)
+static int
+stream_finish(void *arg, pub_req *req, struct event_base *base, pub_httpd_resume_fn resume,
+              void *token)
 {
     upload *u = arg;
-    upload_end(u);
+    if (upload_check(u)) {
+        pthread_t t;
+        pthread_attr_t attr;
+        u->req = req;
+        u->resume = resume;
+        u->token = token;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int started =
+            wake_init(u->a, base) == 0 && pthread_create(&t, &attr, commit_thread, u) == 0;
+        pthread_attr_destroy(&attr);
+        if (started)
+            return 1;
+        upload_commit(u); /* no thread: on the loop, as a last resort */
+    }
     req->streamed = u;
     req->streamed_free = upload_free;
+    return 0;
 }
 
 static void
@@ -557,10 +655,22 @@ pub_attach_free(pub_attach *a)
 {
     if (!a)
         return;
+    int running = atomic_load(&a->committing);
+    if (running) {
+        /* At exit after the drain timed out: a commit thread still uses 'a', its store
+         * and its pipe, so they are left to the process's end. */
+        herald_warn("attachments: %d commit(s) still running at exit", running);
+        return;
+    }
     herald_castore_close(a->store);
     free_list(a->exts);
     free_list(a->types);
     free_list(a->over);
+    if (a->wake_ev) {
+        event_free(a->wake_ev);
+        close(a->wake[0]);
+        close(a->wake[1]);
+    }
     free(a->base_url);
     free(a);
 }

@@ -65,6 +65,7 @@ struct pub_httpd_conn {
     long long ch_left; /* bytes left in the current chunk */
     herald_buf body;
     void *stream;       /* the streamed body's consumer (httpd.h), or NULL */
+    pub_req *pending;   /* waiting for its consumer's resume (httpd.h) */
     int stream_stopped; /* the consumer wants no more: the rest is dropped */
     long long stream_limit, stream_len;
     herald_buf out;
@@ -118,6 +119,10 @@ conn_free(conn *c)
         free(c->req);
     }
     stream_drop(c);
+    if (c->pending) { /* shutdown: the consumer's thread still owns its result */
+        pub_req_free(c->pending);
+        free(c->pending);
+    }
     herald_buf_free(&c->in);
     herald_buf_free(&c->body);
     herald_buf_free(&c->out);
@@ -392,22 +397,42 @@ reply_sink(void *c, const pub_resp *resp, int head)
 }
 
 static void
+handle(conn *c, pub_req *r)
+{
+    pub_reply_sink sink = {reply_sink, c};
+    c->h->cb(sink, r, c->h->arg);
+}
+
+/* A streamed body's consumer finished off the loop (httpd.h). */
+static void
+resume(void *token)
+{
+    conn *c = token;
+    pub_req *r = c->pending;
+    c->pending = NULL;
+    handle(c, r);
+}
+
+static void
 dispatch(conn *c)
 {
     pub_req *r = c->req;
     c->req = NULL;
     pub_req_set_body(r, c->body.len ? c->body.data : "", c->body.len);
-    if (c->stream) {
-        c->h->o.stream->finish(c->stream, r);
-        c->stream = NULL;
-    }
     herald_buf_reset(&c->body);
     c->state = S_WAIT;
     c->head_timer = 0;
     event_del(c->rev);
     event_del(c->tev);
-    pub_reply_sink sink = {reply_sink, c};
-    c->h->cb(sink, r, c->h->arg);
+    if (c->stream) {
+        void *consumer = c->stream;
+        c->stream = NULL;
+        c->pending = r;
+        if (c->h->o.stream->finish(consumer, r, c->h->base, resume, c))
+            return;
+        c->pending = NULL;
+    }
+    handle(c, r);
 }
 
 /* Sends the head of the request being received, without its body, to the handler

@@ -19,6 +19,12 @@
  * (same bytes by construction) and drops the new copy, after refreshing its mtime (the
  * garbage collector's grace period counts from the newest upload of a content).
  *
+ * Threads: a store may be used from several threads (the publisher commits uploads on
+ * a worker thread while its GC runs on the event loop). The "present already? refresh
+ * it : rename into place" step of a commit and herald_castore_remove_older are
+ * serialized by the store's mutex, so a removal never deletes a file that a commit
+ * has just found present and refreshed (the commit's caller would name a missing file).
+ *
  * A verified commit (herald_castore_commit_expect) refuses a file whose hash is not the
  * expected one: how a read server stores what an origin sent only once it checked it.
  *
@@ -95,5 +101,9 @@ int herald_castore_get_type(const herald_castore *s, const char *hash,
 /* Deletes the file of 'hash' and its media type. Returns 0, or -1 with errno set (the
  * file's unlink). */
 int herald_castore_remove(herald_castore *s, const char *hash);
+/* The same, only if the file's mtime (its last commit) is at or before 'before_ms'
+ * (wall clock), checked and done under the store's mutex. Returns 0 when deleted, 1
+ * when kept (newer), -1 with errno set. */
+int herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_ms);
 
 #endif
