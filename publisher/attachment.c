@@ -45,6 +45,7 @@ struct pub_attach {
     struct event *wake_ev; /* NULL until the first commit */
     atomic_int committing; /* threads running */
     int keep_old_files;
+    int readonly;
     char *base_url; /* with a trailing '/' (or "") */
 };
 
@@ -635,6 +636,7 @@ pub_attach_new(const pub_settings *s, char *err, size_t errlen)
     a->store = store;
     a->max_size = s->attach.max_size_bytes;
     a->keep_old_files = s->attach.keep_old_files;
+    a->readonly = s->readonly;
     a->exts = resolve_extensions(s->attach.extensions);
     a->types = split_list(s->attach.allowed_mimetypes);
     if (parse_overrides(s->attach.mimetypes, &a->over) != 0) {
@@ -679,6 +681,17 @@ const pub_httpd_stream *
 pub_attach_stream(pub_attach *a)
 {
     return a ? &a->stream : NULL;
+}
+
+int
+pub_attach_ping(pub_attach *a)
+{
+    if (a->readonly)
+        return 1; /* as kinto-attachment: nothing is written on a read-only server */
+    herald_castore_writer *w = herald_castore_begin(a->store);
+    int ok = w && herald_castore_write(w, "herald heartbeat\n", 17) == 0;
+    herald_castore_abort(w);
+    return ok;
 }
 
 int

@@ -42,6 +42,13 @@ h_check "capability: attachments.base_url with a trailing slash" \
 h_check "capability: kinto-attachment's description" \
     h_eq "$(B d.capabilities.attachments.description)" "Add file attachments to records"
 
+up - /__heartbeat__
+h_check "heartbeat: attachments (kinto-attachment's)" h_eq "$S/$(B d.attachments)" "200/true"
+rm -rf "$FILES/tmp" && touch "$FILES/tmp" # the store cannot create a file
+up - /__heartbeat__
+h_check "heartbeat: an unwritable store is 503, attachments false" h_eq "$S/$(B d.attachments)" "503/false"
+rm -f "$FILES/tmp" && mkdir "$FILES/tmp"
+
 # ---- upload, create then replace ----
 up "$A" "$R/r1/attachment" -F "attachment=@$H_TMP/a.txt;type=text/plain" -F 'data={"type":"cert"}'
 H=$(sha "$H_TMP/a.txt")

@@ -52,4 +52,17 @@ sleep 3.5 # past the grace period and a pass: the record's current file must sti
 h=$(curl -s -u "$A" "$H_PUB/buckets/b/collections/c/records/race" | h_json d.data.attachment.hash)
 h_check "after the race, the record's file exists and is intact" h_eq "$(sha "$FILES/${h:0:2}/$h")" "$h"
 h_check "metrics: files and bytes" sh -c "curl -s '${H_PUB%/v1}/metrics' | grep -q '^herald_attachment_files [1-9]'"
+
+# attachment_keep_old_files (kinto-attachment's keep_old_files): nothing is deleted.
+kill "$H_PUB_PID"
+wait "$H_PUB_PID" 2>/dev/null || true
+H_PUB_PORT=${H_PUB#http://127.0.0.1:} H_PUB_PORT=${H_PUB_PORT%/v1} HERALD_ATTACHMENT_KEEP_OLD_FILES=true \
+    h_start_publisher
+head -c 3000 /dev/urandom >"$H_TMP/k1.bin"
+head -c 3000 /dev/urandom >"$H_TMP/k2.bin"
+up "$H_TMP/k1.bin" c keep
+up "$H_TMP/k2.bin" c keep # k1.bin is no longer referenced
+h_check "keep_old_files: the orphan is counted" h_wait_for 10 sh -c "curl -s '${H_PUB%/v1}/metrics' | grep -q '^herald_attachment_orphans_pending [1-9]'"
+sleep 4.5 # two grace periods and several passes
+h_check "keep_old_files: the orphan is never deleted" test -e "$(f "$H_TMP/k1.bin")"
 h_finish
