@@ -538,14 +538,15 @@ static void *
 commit_thread(void *arg)
 {
     upload *u = arg;
+    pub_attach *a = u->a; /* once written to the pipe, 'u' is the loop's (and freed) */
     upload_commit(u);
     ssize_t n;
     do /* 8 bytes to a pipe: atomic */
-        n = write(u->a->wake[1], &u, sizeof(u));
+        n = write(a->wake[1], &u, sizeof(u));
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof(u))
         herald_error("attachments: cannot wake the event loop: %s", strerror(errno));
-    atomic_fetch_sub(&u->a->committing, 1); /* 'u' may be freed from here on */
+    atomic_fetch_sub(&a->committing, 1);
     return NULL;
 }
 
@@ -603,9 +604,12 @@ stream_finish(void *arg, pub_req *req, struct event_base *base, pub_httpd_resume
         u->token = token;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        atomic_fetch_add(&u->a->committing, 1);
         int started =
             wake_init(u->a, base) == 0 && pthread_create(&t, &attr, commit_thread, u) == 0;
         pthread_attr_destroy(&attr);
+        if (!started)
+            atomic_fetch_sub(&u->a->committing, 1);
         if (started)
             return 1;
         upload_commit(u); /* no thread: on the loop, as a last resort */
