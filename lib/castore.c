@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 struct herald_castore {
     char *dir;
+    pthread_mutex_t mu; /* commit's check-and-rename vs. remove_older (castore.h) */
 };
 
 struct herald_castore_writer {
@@ -88,6 +90,7 @@ herald_castore_open(const char *dir, char *err, size_t errlen)
     closedir(d);
     herald_castore *s = herald_mem_calloc(1, sizeof(*s));
     s->dir = herald_mem_strdup(dir);
+    pthread_mutex_init(&s->mu, NULL);
     return s;
 }
 
@@ -96,6 +99,7 @@ herald_castore_close(herald_castore *s)
 {
     if (!s)
         return;
+    pthread_mutex_destroy(&s->mu);
     free(s->dir);
     free(s);
 }
@@ -245,13 +249,20 @@ commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const c
         goto fail_errno;
     if (created && fsync_dir(w->s->dir) < 0)
         goto fail_errno;
+    pthread_mutex_lock(&w->s->mu);
     if (access(path, F_OK) == 0 && utimensat(AT_FDCWD, path, NULL, 0) == 0) {
         /* Present already (the same bytes): keep it, newer mtime for the GC grace. */
+        pthread_mutex_unlock(&w->s->mu);
         herald_castore_abort(w);
         return 0;
     }
-    if (rename(w->tmp, path) < 0)
+    int rc = rename(w->tmp, path);
+    e = errno;
+    pthread_mutex_unlock(&w->s->mu);
+    if (rc < 0) {
+        errno = e;
         goto fail_errno;
+    }
     close(w->fd);
     free(w);
     return fsync_dir(dir);
@@ -274,4 +285,125 @@ herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
 {
     char hash[HERALD_CASTORE_HASH_LEN + 1];
     return commit(w, hash, expected);
+}
+
+/* ---- media types ------------------------------------------------------------------- */
+
+static int
+tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+int
+herald_castore_valid_type(const char *t, size_t len)
+{
+    size_t slash = 0, i;
+    if (len == 0 || len > HERALD_CASTORE_TYPE_MAX)
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (t[i] == '/' && !slash && i > 0)
+            slash = i;
+        else if (!tchar((unsigned char)t[i]))
+            return 0;
+    }
+    return slash && slash + 1 < len;
+}
+
+static int
+type_path(const herald_castore *s, const char *hash, char *out, size_t outlen)
+{
+    if (herald_castore_path(s, hash, out, outlen) < 0)
+        return -1;
+    size_t n = strlen(out);
+    if (n + 6 > outlen)
+        return -1;
+    memcpy(out + n, ".type", 6);
+    return 0;
+}
+
+int
+herald_castore_set_type(herald_castore *s, const char *hash, const char *type)
+{
+    char path[4400], tmp[4200];
+    size_t tl = strlen(type);
+    if (!herald_castore_valid_type(type, tl) || type_path(s, hash, path, sizeof(path)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (access(path, F_OK) == 0)
+        return 0;
+    snprintf(tmp, sizeof(tmp), "%.4096s/%.2s", s->dir, hash);
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -1;
+    snprintf(tmp, sizeof(tmp), "%.4096s/tmp/type-XXXXXX", s->dir);
+    int fd = mkostemp(tmp, O_CLOEXEC), e = 0;
+    if (fd < 0)
+        return -1;
+    if (fchmod(fd, 0644) < 0 || write(fd, type, tl) != (ssize_t)tl)
+        e = errno ? errno : EIO;
+    close(fd);
+    /* link(2) fails when the name exists: the first recorded type stays. */
+    if (!e && link(tmp, path) < 0 && errno != EEXIST)
+        e = errno;
+    unlink(tmp);
+    errno = e;
+    return e ? -1 : 0;
+}
+
+int
+herald_castore_get_type(const herald_castore *s, const char *hash,
+                        char out[HERALD_CASTORE_TYPE_MAX + 1])
+{
+    char path[4400];
+    if (type_path(s, hash, path, sizeof(path)) < 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, out, HERALD_CASTORE_TYPE_MAX + 1);
+    close(fd);
+    if (n <= 0 || !herald_castore_valid_type(out, (size_t)n))
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+int
+herald_castore_remove(herald_castore *s, const char *hash)
+{
+    char path[4400];
+    if (type_path(s, hash, path, sizeof(path)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t n = strlen(path);
+    path[n - 5] = '\0';
+    if (unlink(path) < 0)
+        return -1;
+    path[n - 5] = '.';
+    unlink(path);
+    return 0;
+}
+
+int
+herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_ms)
+{
+    char path[4400];
+    struct stat st;
+    int rc = -1;
+    if (herald_castore_path(s, hash, path, sizeof(path)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (stat(path, &st) == 0) {
+        int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        rc = mtime_ms > before_ms ? 1 : herald_castore_remove(s, hash);
+    }
+    int e = errno;
+    pthread_mutex_unlock(&s->mu);
+    errno = e;
+    return rc;
 }

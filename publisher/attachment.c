@@ -9,11 +9,16 @@
 #include "attachment.h"
 
 #include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "herald/castore.h"
 #include "herald/jcs.h"
@@ -32,10 +37,16 @@
 struct pub_attach {
     herald_castore *store;
     pub_httpd_stream stream;
-    int64_t max_size; /* 0: none */
-    char **exts;      /* NULL: any */
-    char **types;     /* NULL: any */
-    char *base_url;   /* with a trailing '/' (or "") */
+    int64_t max_size;      /* 0: none */
+    char **exts;           /* NULL: any */
+    char **types;          /* NULL: any */
+    char **over;           /* attachment_mimetypes: ext, type, ext, type, ..., NULL */
+    int wake[2];           /* commit threads -> loop (see "commits off the event loop") */
+    struct event *wake_ev; /* NULL until the first commit */
+    atomic_int committing; /* threads running */
+    int keep_old_files;
+    int readonly;
+    char *base_url; /* with a trailing '/' (or "") */
 };
 
 enum part { P_NONE, P_FILE, P_DATA, P_PERMS };
@@ -54,6 +65,9 @@ typedef struct upload {
     int64_t size;
     herald_buf data, perms;
     char hash[HERALD_CASTORE_HASH_LEN + 1];
+    pub_req *req; /* while committed off the loop: the request to resume */
+    pub_httpd_resume_fn resume;
+    void *token;
 } upload;
 
 /* ---- settings ---------------------------------------------------------------------- */
@@ -78,6 +92,84 @@ split_list(const char *s)
         s += k;
     }
     return v;
+}
+
+/* kinto-attachment's extension groups (utils.py _EXTENSION_GROUPS). */
+static const struct {
+    const char *name, *exts;
+} GROUPS[] = {
+    {"documents", "pdf rtf odf ods gnumeric abw doc docx xls xlsx"},
+    {"text", "txt"},
+    {"images", "jpg jpe jpeg png gif svg bmp tiff"},
+    {"audio", "wav mp3 aac ogg oga flac"},
+    {"video", "mpeg 3gp avi divx dvr flv mp4 wmv"},
+    {"data", "csv ini json plist xml yaml yml"},
+    {"scripts", "js php pl py rb sh"},
+    {"archives", "gz bz2 zip tar tgz txz 7z"},
+    {"executables", "so exe dll"},
+    {"default", "pdf rtf odf ods gnumeric abw doc docx xls xlsx txt jpg jpe jpeg png gif svg "
+                "bmp tiff csv ini json plist xml yaml yml"},
+    {"any", ""},
+};
+
+/* kinto-attachment's resolve_extensions: groups joined by '+', each a group name or a
+ * list of extensions; an empty result ("any") allows every extension (NULL). */
+static char **
+resolve_extensions(const char *s)
+{
+    herald_buf all = HERALD_BUF_INIT;
+    char *copy = herald_mem_strdup(s ? s : "any"), *save = NULL;
+    for (char *g = strtok_r(copy, "+", &save); g; g = strtok_r(NULL, "+", &save)) {
+        const char *trim = g + strspn(g, " ,\t");
+        size_t tl = strcspn(trim, " ,\t");
+        const char *exts = g;
+        if (trim[tl + strspn(trim + tl, " ,\t")] == '\0')
+            for (size_t i = 0; i < sizeof(GROUPS) / sizeof(GROUPS[0]); i++)
+                if (strlen(GROUPS[i].name) == tl && strncmp(GROUPS[i].name, trim, tl) == 0)
+                    exts = GROUPS[i].exts;
+        herald_buf_puts(&all, exts);
+        herald_buf_putc(&all, ' ');
+    }
+    free(copy);
+    const char *joined = herald_buf_cstr(&all);
+    char **v = joined[strspn(joined, " ,\t")] ? split_list(joined) : NULL;
+    herald_buf_free(&all);
+    return v;
+}
+
+/* attachment_mimetypes, kinto-attachment's ".ext:type;.ext:type" (';', ',' or spaces
+ * between entries). Returns 0 with 'out' (ext, type pairs; NULL when empty), or -1. */
+static int
+parse_overrides(const char *s, char ***out)
+{
+    *out = NULL;
+    if (!s)
+        return 0;
+    size_t n = 0;
+    char **v = herald_mem_calloc(2 * strlen(s) + 2, sizeof(char *));
+    while (*s) {
+        s += strspn(s, " ;,\t");
+        size_t k = strcspn(s, " ;,\t");
+        if (!k)
+            break;
+        const char *colon = memchr(s, ':', k);
+        const char *e = *s == '.' ? s + 1 : s;
+        if (!colon || colon == e ||
+            !herald_castore_valid_type(colon + 1, k - (size_t)(colon + 1 - s))) {
+            for (size_t i = 0; i < n; i++)
+                free(v[i]);
+            free(v);
+            return -1;
+        }
+        v[n++] = herald_mem_strndup(e, (size_t)(colon - e));
+        v[n++] = herald_mem_strndup(colon + 1, k - (size_t)(colon + 1 - s));
+        s += k;
+    }
+    if (n)
+        *out = v;
+    else
+        free(v);
+    return 0;
 }
 
 static void
@@ -136,18 +228,89 @@ extension(const char *name, size_t len, size_t *elen)
     return dot + 1;
 }
 
-/* kinto-attachment's built-in overrides, then the part's type. */
+/* kinto-attachment's built-in overrides (utils.py DEFAULT_MIMETYPES) ... */
+static const char *const BUILTIN[] = {"pem", "application/x-pem-file", "geojson",
+                                      "application/geojson", NULL};
+/* ... and, for a part without a type or with the generic application/octet-stream
+ * (curl's and most libraries' default for an unknown file), the type Python's
+ * mimetypes.guess_type gives the common extensions: what kinto-http.py's
+ * add_attachment would have sent for the same file. */
+static const char *const GUESS[] = {"txt",   "text/plain",
+                                    "json",  "application/json",
+                                    "csv",   "text/csv",
+                                    "html",  "text/html",
+                                    "htm",   "text/html",
+                                    "css",   "text/css",
+                                    "js",    "text/javascript",
+                                    "mjs",   "text/javascript",
+                                    "xml",   "text/xml",
+                                    "md",    "text/markdown",
+                                    "pdf",   "application/pdf",
+                                    "zip",   "application/zip",
+                                    "tar",   "application/x-tar",
+                                    "wasm",  "application/wasm",
+                                    "png",   "image/png",
+                                    "jpg",   "image/jpeg",
+                                    "jpeg",  "image/jpeg",
+                                    "jpe",   "image/jpeg",
+                                    "gif",   "image/gif",
+                                    "svg",   "image/svg+xml",
+                                    "bmp",   "image/bmp",
+                                    "tif",   "image/tiff",
+                                    "tiff",  "image/tiff",
+                                    "ico",   "image/vnd.microsoft.icon",
+                                    "webp",  "image/webp",
+                                    "mp3",   "audio/mpeg",
+                                    "wav",   "audio/x-wav",
+                                    "mp4",   "video/mp4",
+                                    "mpeg",  "video/mpeg",
+                                    "avi",   "video/x-msvideo",
+                                    "woff",  "font/woff",
+                                    "woff2", "font/woff2",
+                                    "ttf",   "font/ttf",
+                                    "otf",   "font/otf",
+                                    "crt",   "application/x-x509-ca-cert",
+                                    "der",   "application/x-x509-ca-cert",
+                                    NULL};
+
+static const char *
+lookup(char *const *pairs, const char *ext, size_t el)
+{
+    for (size_t i = 0; pairs && ext && pairs[i]; i += 2)
+        if (strlen(pairs[i]) == el && strncasecmp(pairs[i], ext, el) == 0)
+            return pairs[i + 1];
+    return NULL;
+}
+
+/* The record's mimetype: an override by extension (attachment_mimetypes, then the
+ * built-in ones), else the part's type without parameters, guessed from the extension
+ * when that is missing or generic (see GUESS). Always a valid media type. */
 static void
 choose_mimetype(upload *u, const char *part_type)
 {
-    size_t el = 0;
+    size_t el = 0, tl = 0;
     const char *ext = extension(u->filename, u->filename_len, &el);
-    const char *t = part_type && *part_type ? part_type : "application/octet-stream";
-    if (ext && el == 3 && strncasecmp(ext, "pem", 3) == 0)
-        t = "application/x-pem-file";
-    else if (ext && el == 7 && strncasecmp(ext, "geojson", 7) == 0)
-        t = "application/geojson";
-    snprintf(u->mimetype, sizeof(u->mimetype), "%s", t);
+    const char *t = lookup(u->a->over, ext, el);
+    if (!t)
+        t = lookup((char *const *)BUILTIN, ext, el);
+    if (t) {
+        snprintf(u->mimetype, sizeof(u->mimetype), "%s", t);
+        return;
+    }
+    if (part_type) {
+        part_type += strspn(part_type, " \t");
+        tl = strcspn(part_type, "; \t");
+        if (!herald_castore_valid_type(part_type, tl))
+            tl = 0;
+    }
+    if (tl && !(tl == 24 && strncasecmp(part_type, "application/octet-stream", 24) == 0)) {
+        snprintf(u->mimetype, sizeof(u->mimetype), "%.*s", (int)tl, part_type);
+        for (char *p = u->mimetype; *p; p++) /* media types are case-insensitive */
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        return;
+    }
+    t = lookup((char *const *)GUESS, ext, el);
+    snprintf(u->mimetype, sizeof(u->mimetype), "%s", t ? t : "application/octet-stream");
 }
 
 static int
@@ -311,22 +474,101 @@ upload_feed(upload *u, const char *d, size_t n)
     return u->status != 0;
 }
 
-/* The body is complete: the file is committed (durable under its hash) or dropped. */
-static void
-upload_end(upload *u)
+/* The body is complete: checks what the form lacks. Returns 1 when there is a file
+ * to commit, 0 when an error is recorded. */
+static int
+upload_check(upload *u)
 {
     if (!u->status && pub_mp_finish(u->mp) != PUB_MP_OK)
         set_error(u, 400, HERALD_ERRNO_INVALID_PARAMETERS, "body: Invalid multipart form");
     if (!u->status && !u->have_file)
         set_error(u, 400, ERRNO_INVALID_POSTED_DATA, "Attachment missing.");
-    if (u->status)
-        return;
+    return !u->status;
+}
+
+/* Makes the file durable under its hash (castore.h) and records its type. Touches only
+ * the writer, the hash, the status and the store: safe on a worker thread. */
+static void
+upload_commit(upload *u)
+{
     herald_castore_writer *w = u->w;
     u->w = NULL;
     if (herald_castore_commit(w, u->hash) != 0) {
         herald_error("attachments: cannot commit a file: %s", strerror(errno));
         set_error(u, 500, HERALD_ERRNO_UNDEFINED, "Cannot store the attachment");
+        return;
     }
+    /* What read servers send as Content-Type (castore.h); without it they send
+     * application/octet-stream, so that one is not recorded (a later upload of the same
+     * bytes with a specific type may name it) and a failure is logged, not fatal. */
+    if (strcmp(u->mimetype, "application/octet-stream") != 0 &&
+        herald_castore_set_type(u->a->store, u->hash, u->mimetype) != 0)
+        herald_warn("attachments: cannot record the type of %s: %s", u->hash, strerror(errno));
+}
+
+/* The body is complete: the file is committed or dropped, on the calling thread. */
+static void
+upload_end(upload *u)
+{
+    if (upload_check(u))
+        upload_commit(u);
+}
+
+/* ---- commits off the event loop ------------------------------------------------------
+ *
+ * fsync of a large file takes 100+ ms on a disk (bench_attach_loop.sh): a commit runs
+ * on a thread of its own (uploads are few, and each holds a connection anyway), which
+ * then writes the upload's address to a pipe that the loop watches; the loop hands the
+ * request on (resume). Until then the upload belongs to the thread, not the request. */
+
+static void
+on_committed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    upload *u;
+    while (read(fd, &u, sizeof(u)) == (ssize_t)sizeof(u)) {
+        u->req->streamed = u;
+        u->req->streamed_free = upload_free;
+        u->resume(u->token);
+    }
+}
+
+static void *
+commit_thread(void *arg)
+{
+    upload *u = arg;
+    pub_attach *a = u->a; /* once written to the pipe, 'u' is the loop's (and freed) */
+    upload_commit(u);
+    ssize_t n;
+    do /* 8 bytes to a pipe: atomic */
+        n = write(a->wake[1], &u, sizeof(u));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(u))
+        herald_error("attachments: cannot wake the event loop: %s", strerror(errno));
+    atomic_fetch_sub(&a->committing, 1);
+    return NULL;
+}
+
+/* The pipe and its event, made on the first upload (the loop's base comes with it). */
+static int
+wake_init(pub_attach *a, struct event_base *base)
+{
+    if (a->wake_ev)
+        return 0;
+    if (pipe2(a->wake, O_CLOEXEC) < 0)
+        return -1;
+    if (fcntl(a->wake[0], F_SETFL, O_NONBLOCK) < 0 ||
+        !(a->wake_ev = event_new(base, a->wake[0], EV_READ | EV_PERSIST, on_committed, a)) ||
+        event_add(a->wake_ev, NULL) < 0) {
+        if (a->wake_ev)
+            event_free(a->wake_ev);
+        a->wake_ev = NULL;
+        close(a->wake[0]);
+        close(a->wake[1]);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- httpd hooks ------------------------------------------------------------------- */
@@ -349,13 +591,32 @@ stream_data(void *u, const char *p, size_t n)
     return upload_feed(u, p, n);
 }
 
-static void
-stream_finish(void *arg, pub_req *req)
+static int
+stream_finish(void *arg, pub_req *req, struct event_base *base, pub_httpd_resume_fn resume,
+              void *token)
 {
     upload *u = arg;
-    upload_end(u);
+    if (upload_check(u)) {
+        pthread_t t;
+        pthread_attr_t attr;
+        u->req = req;
+        u->resume = resume;
+        u->token = token;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        atomic_fetch_add(&u->a->committing, 1);
+        int started =
+            wake_init(u->a, base) == 0 && pthread_create(&t, &attr, commit_thread, u) == 0;
+        pthread_attr_destroy(&attr);
+        if (!started)
+            atomic_fetch_sub(&u->a->committing, 1);
+        if (started)
+            return 1;
+        upload_commit(u); /* no thread: on the loop, as a last resort */
+    }
     req->streamed = u;
     req->streamed_free = upload_free;
+    return 0;
 }
 
 static void
@@ -378,8 +639,15 @@ pub_attach_new(const pub_settings *s, char *err, size_t errlen)
     pub_attach *a = herald_mem_calloc(1, sizeof(*a));
     a->store = store;
     a->max_size = s->attach.max_size_bytes;
-    a->exts = split_list(s->attach.extensions);
-    a->types = split_list(s->attach.mimetypes);
+    a->keep_old_files = s->attach.keep_old_files;
+    a->readonly = s->readonly;
+    a->exts = resolve_extensions(s->attach.extensions);
+    a->types = split_list(s->attach.allowed_mimetypes);
+    if (parse_overrides(s->attach.mimetypes, &a->over) != 0) {
+        snprintf(err, errlen, "attachment_mimetypes: expected '.ext:type;.ext:type'");
+        pub_attach_free(a);
+        return NULL;
+    }
     const char *b = s->attach.base_url ? s->attach.base_url : "";
     size_t bl = strlen(b);
     a->base_url = herald_mem_alloc(bl + 2);
@@ -393,9 +661,22 @@ pub_attach_free(pub_attach *a)
 {
     if (!a)
         return;
+    int running = atomic_load(&a->committing);
+    if (running) {
+        /* At exit after the drain timed out: a commit thread still uses 'a', its store
+         * and its pipe, so they are left to the process's end. */
+        herald_warn("attachments: %d commit(s) still running at exit", running);
+        return;
+    }
     herald_castore_close(a->store);
     free_list(a->exts);
     free_list(a->types);
+    free_list(a->over);
+    if (a->wake_ev) {
+        event_free(a->wake_ev);
+        close(a->wake[0]);
+        close(a->wake[1]);
+    }
     free(a->base_url);
     free(a);
 }
@@ -404,6 +685,23 @@ const pub_httpd_stream *
 pub_attach_stream(pub_attach *a)
 {
     return a ? &a->stream : NULL;
+}
+
+int
+pub_attach_ping(pub_attach *a)
+{
+    if (a->readonly)
+        return 1; /* as kinto-attachment: nothing is written on a read-only server */
+    herald_castore_writer *w = herald_castore_begin(a->store);
+    int ok = w && herald_castore_write(w, "herald heartbeat\n", 17) == 0;
+    herald_castore_abort(w);
+    return ok;
+}
+
+int
+pub_attach_keep_old_files(const pub_attach *a)
+{
+    return a->keep_old_files;
 }
 
 struct herald_castore *
@@ -569,6 +867,18 @@ pub_attach_handle(pub_call *c, const pub_path *p)
 {
     if (!c->app->attach) {
         pub_reply_missing(c->resp, NULL, NULL);
+        return;
+    }
+    if (c->req->precheck) {
+        /* The head of an upload whose body is not read yet (httpd.h): 100 to read it,
+         * else the permission or existence error, and the body is never read. */
+        if (c->req->method == PUB_POST && check_access(c, p, 0) >= 0) {
+            pub_resp_reset(c->resp);
+            c->resp->status = 100;
+            c->resp->has_body = 0;
+        } else if (c->req->method != PUB_POST) {
+            pub_reply_method_not_allowed(c->resp);
+        }
         return;
     }
     switch (c->req->method) {

@@ -42,6 +42,11 @@ pub_attach *pub_attach_new(const pub_settings *s, char *err, size_t errlen);
 void pub_attach_free(pub_attach *a); /* NULL-safe */
 /* The streamed-body hooks for httpd (NULL-safe: NULL when 'a' is). */
 const pub_httpd_stream *pub_attach_stream(pub_attach *a);
+/* The `attachments` heartbeat (kinto-attachment's attachments_ping): 1 when a file can
+ * be written to and removed from the store (always 1 on a read-only publisher). */
+int pub_attach_ping(pub_attach *a);
+/* attachment_keep_old_files (kinto-attachment's keep_old_files): the GC deletes nothing. */
+int pub_attach_keep_old_files(const pub_attach *a);
 /* The store (castore.h) of 'a'. */
 struct herald_castore *pub_attach_store(pub_attach *a);
 

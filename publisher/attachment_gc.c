@@ -181,9 +181,11 @@ pub_attach_gc_run(pub_attach_gc *g, int64_t now_ms)
                 redisReply *r = command(g->store, hs, 4);
                 if (r)
                     freeReplyObject(r);
-            } else if (deleted < PUB_GC_MAX_DELETES &&
+            } else if (deleted < PUB_GC_MAX_DELETES && !pub_attach_keep_old_files(g->a) &&
                        now_ms - json_integer_value(seen) >= g->grace_ms &&
-                       now_ms - mtime_ms >= g->grace_ms && unlink(path) == 0) {
+                       now_ms - mtime_ms >= g->grace_ms &&
+                       herald_castore_remove_older(pub_attach_store(g->a), h,
+                                                   now_ms - g->grace_ms) == 0) {
                 const char *hd[] = {"HDEL", PUB_GC_ORPHANS_KEY, h};
                 redisReply *r = command(g->store, hd, 3);
                 if (r)

@@ -126,8 +126,13 @@ void
 pub_endpoints_heartbeat(pub_call *c)
 {
     int ok = redis_ping(c->app);
-    pub_call_json(c, ok ? 200 : 503,
-                  json_pack("{s:b,s:b,s:b}", "storage", ok, "permission", ok, "cache", 1), 0);
+    json_t *body = json_pack("{s:b,s:b,s:b}", "storage", ok, "permission", ok, "cache", 1);
+    if (c->app->attach) { /* kinto-attachment adds its own */
+        int att = pub_attach_ping(c->app->attach);
+        json_object_set_new(body, "attachments", json_boolean(att));
+        ok = ok && att;
+    }
+    pub_call_json(c, ok ? 200 : 503, body, 0);
 }
 
 void

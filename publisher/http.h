@@ -51,6 +51,9 @@ typedef struct pub_req {
      * result, freed with the request. */
     void *streamed;
     void (*streamed_free)(void *streamed);
+    /* The head of a request whose streamed body is not read yet (httpd.h): the handler
+     * answers status 100 to have the body read, or the error to refuse it. */
+    int precheck;
 } pub_req;
 
 typedef struct pub_resp {

@@ -45,7 +45,7 @@
 #define LINGER_MS 2000
 #define ACCEPT_BATCH 64
 
-enum state { S_HEAD, S_BODY, S_WAIT, S_WRITE, S_LINGER };
+enum state { S_HEAD, S_AUTH, S_BODY, S_WAIT, S_WRITE, S_LINGER };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
 struct pub_httpd_conn {
@@ -65,6 +65,7 @@ struct pub_httpd_conn {
     long long ch_left; /* bytes left in the current chunk */
     herald_buf body;
     void *stream;       /* the streamed body's consumer (httpd.h), or NULL */
+    pub_req *pending;   /* waiting for its consumer's resume (httpd.h) */
     int stream_stopped; /* the consumer wants no more: the rest is dropped */
     long long stream_limit, stream_len;
     herald_buf out;
@@ -118,6 +119,10 @@ conn_free(conn *c)
         free(c->req);
     }
     stream_drop(c);
+    if (c->pending) { /* shutdown: the consumer's thread still owns its result */
+        pub_req_free(c->pending);
+        free(c->pending);
+    }
     herald_buf_free(&c->in);
     herald_buf_free(&c->body);
     herald_buf_free(&c->out);
@@ -284,8 +289,7 @@ begin_request(conn *c, const http_request *hr, const http_header *hdrs)
         if (c->stream) {
             if (c->body_need > c->stream_limit)
                 return 413;
-            expect_continue(c, r);
-            return 0;
+            return 0; /* 100 Continue after the precheck */
         }
     }
     if (c->body_need > c->h->o.max_body_bytes)
@@ -393,22 +397,71 @@ reply_sink(void *c, const pub_resp *resp, int head)
 }
 
 static void
+handle(conn *c, pub_req *r)
+{
+    pub_reply_sink sink = {reply_sink, c};
+    c->h->cb(sink, r, c->h->arg);
+}
+
+/* A streamed body's consumer finished off the loop (httpd.h). */
+static void
+resume(void *token)
+{
+    conn *c = token;
+    pub_req *r = c->pending;
+    c->pending = NULL;
+    handle(c, r);
+}
+
+static void
 dispatch(conn *c)
 {
     pub_req *r = c->req;
     c->req = NULL;
     pub_req_set_body(r, c->body.len ? c->body.data : "", c->body.len);
-    if (c->stream) {
-        c->h->o.stream->finish(c->stream, r);
-        c->stream = NULL;
-    }
     herald_buf_reset(&c->body);
     c->state = S_WAIT;
     c->head_timer = 0;
     event_del(c->rev);
     event_del(c->tev);
+    if (c->stream) {
+        void *consumer = c->stream;
+        c->stream = NULL;
+        c->pending = r;
+        if (c->h->o.stream->finish(consumer, r, c->h->base, resume, c))
+            return;
+        c->pending = NULL;
+    }
+    handle(c, r);
+}
+
+/* Sends the head of the request being received, without its body, to the handler
+ * (httpd.h: authorization before a streamed body); its reply comes to
+ * pub_httpd_reply in state S_AUTH. Nothing is read meanwhile. */
+static void
+precheck(conn *c)
+{
+    const pub_req *o = c->req;
+    pub_req *r = herald_mem_calloc(1, sizeof(*r));
+    herald_buf target = HERALD_BUF_INIT;
+    pub_req_init(r);
+    herald_buf_puts(&target, o->path);
+    if (o->query) {
+        herald_buf_putc(&target, '?');
+        herald_buf_puts(&target, o->query);
+    }
+    pub_req_set_target(r, o->method_name, herald_buf_cstr(&target));
+    herald_buf_free(&target);
+    for (int i = 0; i < o->headers.n; i++)
+        pub_headers_add(&r->headers, o->headers.v[i].name, o->headers.v[i].value);
+    memcpy(r->peer, o->peer, sizeof(r->peer));
+    pub_req_set_body(r, "", 0);
+    r->precheck = 1;
+    c->state = S_AUTH;
+    event_del(c->rev);
+    event_del(c->tev);
     pub_reply_sink sink = {reply_sink, c};
-    c->h->cb(sink, r, c->h->arg);
+    c->h->cb(sink, r, c->h->arg); /* may reply (and free 'c') before returning */
 }
 
 /* Moves the connection forward with what it has received. */
@@ -445,6 +498,10 @@ advance(conn *c)
             consume(&c->in, (size_t)r);
             if (st) {
                 fail(c, st);
+                return;
+            }
+            if (c->stream) {
+                precheck(c);
                 return;
             }
             c->state = S_BODY;
@@ -635,6 +692,22 @@ pub_httpd_listen(pub_httpd *h, const char *host, int port)
 void
 pub_httpd_reply(pub_httpd_conn *c, const pub_resp *resp, int head)
 {
+    if (c->state == S_AUTH) {
+        if (resp->status == 100) { /* the body is wanted */
+            c->state = S_BODY;
+            expect_continue(c, c->req);
+            event_add(c->rev, NULL);
+            advance(c);
+            return;
+        }
+        /* Refused before its body was read: the answer, then close (after_write). */
+        stream_drop(c);
+        pub_req_free(c->req);
+        free(c->req);
+        c->req = NULL;
+        c->keep_alive = 0;
+        c->close_after = 1;
+    }
     c->state = S_WRITE;
     put_response(c, resp, head);
     if (flush(c) == 0)

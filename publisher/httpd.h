@@ -45,14 +45,29 @@ typedef pub_req_handler pub_httpd_handler;
  * body that grows past it). 'data' returns nonzero when the consumer wants no more
  * (an error it will report): the rest of the body is read and dropped. At the end of
  * the body, 'finish' stores the consumer's result into the request (pub_req.streamed),
- * which then goes to the handler like any other; on a dropped connection or a protocol
- * error 'abort' frees the consumer instead. A request with "Expect: 100-continue" gets
- * its interim 100 when its body is accepted.
+ * at once or later from the loop (resume), and the request then goes to the handler
+ * like any other; the connection reads nothing meanwhile; on a dropped connection or a protocol
+ * error 'abort' frees the consumer instead.
+ *
+ * Authorization comes before the body: once 'open' accepts a head, a copy of the
+ * request without its body (pub_req.precheck set) goes to the handler first, and the
+ * connection reads nothing meanwhile. A reply with status 100 (never sent) means "go
+ * on": the body is read (a request with "Expect: 100-continue" gets its interim 100
+ * only then) and the complete request goes to the handler as above. Any other reply
+ * (401, 403, 404...) is sent at once with Connection: close, the consumer is freed
+ * without having seen a byte, and the connection lingers (reading and dropping what
+ * the client still sends) so that the client reads the answer rather than a reset.
+ * A client that waits for 100 Continue never sends its body at all.
  */
+typedef void (*pub_httpd_resume_fn)(void *token);
 typedef struct pub_httpd_stream {
     void *(*open)(void *arg, const pub_req *req, long long content_length, long long *limit);
     int (*data)(void *consumer, const char *p, size_t n);
-    void (*finish)(void *consumer, pub_req *req);
+    /* Returns 0 when 'req' is ready for the handler, or 1 when the consumer finishes
+     * off the loop (an fsync on a worker thread) and will call resume(token) on the
+     * loop thread ('base') once it has stored its result into 'req'. */
+    int (*finish)(void *consumer, pub_req *req, struct event_base *base, pub_httpd_resume_fn resume,
+                  void *token);
     void (*abort)(void *consumer);
     void *arg;
 } pub_httpd_stream;

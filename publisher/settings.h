@@ -52,7 +52,9 @@ typedef struct pub_settings {
         char *base_url;
         int64_t max_size_bytes;
         char *extensions;
-        char *mimetypes;
+        char *mimetypes;         /* kinto-attachment's ".ext:type;..." overrides */
+        char *allowed_mimetypes; /* allowed part Content-Types (NULL: any) */
+        int keep_old_files;      /* the GC never deletes */
         int64_t gc_grace_seconds;
         int64_t gc_interval_seconds;
     } attach; /* attachment_* (attachment.h) */

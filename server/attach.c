@@ -145,6 +145,24 @@ parse_range(const char *v, size_t n, int64_t size, int64_t *from, int64_t *to)
     return 1;
 }
 
+/* The media type of 'hash' at the origin ("<hash>.type", see attach_serve), recorded
+ * when it has one: best effort, a file without it is served as octet-stream. */
+static void
+fetch_type(const char *hash)
+{
+    char url[4096], err[256];
+    int status = 0;
+    herald_buf body = HERALD_BUF_INIT;
+    snprintf(url, sizeof(url), "%s%.2s/%s.type", g_origin, hash, hash);
+    if (herald_httpc_get(url, g_timeout_ms, &status, &body, err, sizeof(err)) == 0 &&
+        status == 200 && herald_castore_valid_type(body.data ? body.data : "", body.len)) {
+        herald_buf_putc(&body, '\0');
+        if (herald_castore_set_type(g_store, hash, body.data) != 0)
+            herald_warn("attachment %s: cannot record its type: %s", hash, strerror(errno));
+    }
+    herald_buf_free(&body);
+}
+
 /* Fetches 'hash' from the origin into the store, checked. Returns 0, or -1 (logged). */
 static int
 fetch(const char *hash)
@@ -167,6 +185,7 @@ fetch(const char *hash)
         return -1;
     }
     herald_buf_free(&body);
+    fetch_type(hash); /* before the file appears: never served without its type */
     if (herald_castore_commit_expect(w, hash) != 0) {
         if (errno == EBADMSG) {
             atomic_fetch_add(&g_refused, 1);
@@ -195,8 +214,18 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
              attach_body *body)
 {
     char hash[HERALD_CASTORE_HASH_LEN + 1];
+    char type[HERALD_CASTORE_TYPE_MAX + 1];
     int is_head = req->method == HTTP_METHOD_HEAD;
+    size_t tl = sizeof(".type") - 1;
     body->fd = -1;
+    if (g_store && req->path.len > tl &&
+        memcmp(req->path.p + req->path.len - tl, ".type", tl) == 0 &&
+        herald_castore_url_hash(req->path.p, req->path.len - tl, ATTACH_PREFIX, hash) == 0) {
+        /* The recorded media type, for read servers fetching from this one. */
+        if (herald_castore_get_type(g_store, hash, type) != 0)
+            return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+        return reply_plain(o, req, 200, "text/plain", type, strlen(type), keep_alive);
+    }
     if (!g_store || herald_castore_url_hash(req->path.p, req->path.len, ATTACH_PREFIX, hash) != 0)
         return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
     int64_t size = 0;
@@ -242,7 +271,10 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     int status = r > 0 ? 206 : 200;
     reply_status_line(o, status);
     common_headers(o, hash);
-    out_puts(o, "Content-Type: application/octet-stream\r\n");
+    out_puts(o, "Content-Type: ");
+    out_puts(o,
+             herald_castore_get_type(g_store, hash, type) == 0 ? type : "application/octet-stream");
+    out_puts(o, "\r\n");
     if (r > 0) {
         out_puts(o, "Content-Range: bytes ");
         out_i64(o, from);

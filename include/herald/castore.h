@@ -19,8 +19,22 @@
  * (same bytes by construction) and drops the new copy, after refreshing its mtime (the
  * garbage collector's grace period counts from the newest upload of a content).
  *
+ * Threads: a store may be used from several threads (the publisher commits uploads on
+ * a worker thread while its GC runs on the event loop). The "present already? refresh
+ * it : rename into place" step of a commit and herald_castore_remove_older are
+ * serialized by the store's mutex, so a removal never deletes a file that a commit
+ * has just found present and refreshed (the commit's caller would name a missing file).
+ *
  * A verified commit (herald_castore_commit_expect) refuses a file whose hash is not the
  * expected one: how a read server stores what an origin sent only once it checked it.
+ *
+ * Media type: <dir>/<h0h1>/<hash>.type holds the Content-Type a server sends the file
+ * with (one line, "type/subtype"). Like the content, it is written once and never
+ * changed (link(2) of a complete temporary file: the first upload of a content names
+ * its type; a later upload of the same bytes under another type does not change what
+ * is served). It is metadata, not content: a missing or unreadable one means
+ * application/octet-stream, so it is not fsync'd. It is not a hash name, so listings
+ * of the store (the GC) skip it; herald_castore_remove deletes both.
  */
 #ifndef HERALD_CASTORE_H
 #define HERALD_CASTORE_H
@@ -72,5 +86,24 @@ int herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
     __attribute__((warn_unused_result));
 /* Drops the file being written. NULL-safe. */
 void herald_castore_abort(herald_castore_writer *w);
+
+/* 1 if 'type' (of 'len' bytes) is a media type "type/subtype" of RFC 9110 token
+ * characters, at most HERALD_CASTORE_TYPE_MAX bytes (no parameters). */
+#define HERALD_CASTORE_TYPE_MAX 127
+int herald_castore_valid_type(const char *type, size_t len);
+/* Records 'type' as the media type of 'hash' unless one is recorded already. Returns
+ * 0 (also when one was there), or -1 with errno set (EINVAL: invalid hash or type). */
+int herald_castore_set_type(herald_castore *s, const char *hash, const char *type);
+/* The media type recorded for 'hash' into 'out' (HERALD_CASTORE_TYPE_MAX + 1 bytes).
+ * Returns 0, or -1 when none (or an invalid one) is recorded. */
+int herald_castore_get_type(const herald_castore *s, const char *hash,
+                            char out[HERALD_CASTORE_TYPE_MAX + 1]);
+/* Deletes the file of 'hash' and its media type. Returns 0, or -1 with errno set (the
+ * file's unlink). */
+int herald_castore_remove(herald_castore *s, const char *hash);
+/* The same, only if the file's mtime (its last commit) is at or before 'before_ms'
+ * (wall clock), checked and done under the store's mutex. Returns 0 when deleted, 1
+ * when kept (newer), -1 with errno set. */
+int herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_ms);
 
 #endif

@@ -12,7 +12,8 @@ FILES=$H_TMP/files
 export HERALD_ATTACHMENTS_DIR=$FILES
 export HERALD_ATTACHMENT_BASE_URL=http://cdn.example/attachments
 export HERALD_ATTACHMENT_MAX_SIZE_BYTES=3000000
-h_start_publisher --attachment-extensions "txt bin pem json"
+export HERALD_ATTACHMENT_MIMETYPES='.dat:application/x-herald-dat;.TXT2:text/x-two'
+h_start_publisher --attachment-extensions "txt bin pem json dat txt2 + images"
 A=$H_AUTH
 R=/buckets/b/collections/c/records
 
@@ -41,6 +42,13 @@ h_check "capability: attachments.base_url with a trailing slash" \
 h_check "capability: kinto-attachment's description" \
     h_eq "$(B d.capabilities.attachments.description)" "Add file attachments to records"
 
+up - /__heartbeat__
+h_check "heartbeat: attachments (kinto-attachment's)" h_eq "$S/$(B d.attachments)" "200/true"
+rm -rf "$FILES/tmp" && touch "$FILES/tmp" # the store cannot create a file
+up - /__heartbeat__
+h_check "heartbeat: an unwritable store is 503, attachments false" h_eq "$S/$(B d.attachments)" "503/false"
+rm -f "$FILES/tmp" && mkdir "$FILES/tmp"
+
 # ---- upload, create then replace ----
 up "$A" "$R/r1/attachment" -F "attachment=@$H_TMP/a.txt;type=text/plain" -F 'data={"type":"cert"}'
 H=$(sha "$H_TMP/a.txt")
@@ -60,6 +68,25 @@ h_check "replace keeps other fields (PATCH)" \
     "cert,$(sha "$H_TMP/r.bin"),application/octet-stream"
 up "$A" "$R/pem/attachment" -F "attachment=@$H_TMP/a.txt;filename=ca.pem;type=text/plain"
 h_check "built-in mimetype for .pem" h_eq "$(B d.mimetype)" "application/x-pem-file"
+# ---- the record's mimetype (kinto-attachment's rules, guessing for generic parts) ----
+up "$A" "$R/m1/attachment" -F "attachment=@$H_TMP/a.txt;filename=x.json;type=application/octet-stream"
+h_check "generic part type: guessed from the extension" h_eq "$S/$(B d.mimetype)" "201/application/json"
+up "$A" "$R/m2/attachment" -F "attachment=@$H_TMP/a.txt;filename=x.json;type=Application/Vnd.Herald+JSON; charset=utf-8"
+h_check "part type kept (parameters dropped, lowercased)" h_eq "$(B d.mimetype)" "application/vnd.herald+json"
+up "$A" "$R/m3/attachment" -F "attachment=@$H_TMP/a.txt;filename=x.dat;type=text/plain"
+h_check "attachment_mimetypes override" h_eq "$(B d.mimetype)" "application/x-herald-dat"
+up "$A" "$R/m4/attachment" -F "attachment=@$H_TMP/a.txt;filename=x.txt2"
+h_check "attachment_mimetypes: extensions match case-insensitively" h_eq "$(B d.mimetype)" "text/x-two"
+printf -- '--XyZ\r\nContent-Disposition: form-data; name="attachment"; filename="y.png"\r\n\r\nPNGDATA\r\n--XyZ--\r\n' >"$H_TMP/raw"
+up "$A" "$R/m5/attachment" -H 'Content-Type: multipart/form-data; boundary=XyZ' --data-binary "@$H_TMP/raw"
+h_check "part without a type: guessed (extension group 'images' allowed .png)" h_eq "$S/$(B d.mimetype)" "201/image/png"
+printf -- '--XyZ\r\nContent-Disposition: form-data; name="attachment"; filename="y.bin"\r\nContent-Type: bad type\r\n\r\nX\r\n--XyZ--\r\n' >"$H_TMP/raw"
+up "$A" "$R/m6/attachment" -H 'Content-Type: multipart/form-data; boundary=XyZ' --data-binary "@$H_TMP/raw"
+h_check "invalid part type, unknown extension: octet-stream" h_eq "$S/$(B d.mimetype)" "201/application/octet-stream"
+up "$A" "$R/e/attachment" -F "attachment=@$H_TMP/a.txt;filename=x.gif.exe"
+h_check "extension groups: .exe not in 'images'" h_eq "$S" 400
+HM=$(sha "$H_TMP/a.txt")
+h_check "the store records the first type of a content" test -s "$FILES/${HM:0:2}/$HM.type"
 up "$A" "$R/perm/attachment" -F "attachment=@$H_TMP/a.txt" -F 'permissions={"read":["system.Everyone"]}'
 curl -s -u "$A" "$H_PUB$R/perm" >"$H_TMP/body"
 h_check "permissions field applied" h_eq "$(B 'd.permissions.read.join()')" "system.Everyone"

@@ -28,6 +28,8 @@ for i in 1 2 3; do
     head -c $((i * 70000)) /dev/urandom >"$H_TMP/f$i.bin"
     curl -sf -o /dev/null -u "$A" -F "attachment=@$H_TMP/f$i.bin" "$H_PUB$R/r$i/attachment"
 done
+printf '{"k":1}' >"$H_TMP/cfg.json"
+curl -sf -o /dev/null -u "$A" -F "attachment=@$H_TMP/cfg.json;type=application/json" "$H_PUB$R/rj/attachment"
 head -c 30000000 /dev/urandom >"$H_TMP/big.bin"
 curl -sf -o /dev/null -u "$A" -F "attachment=@$H_TMP/big.bin" "$H_PUB$R/big/attachment"
 
@@ -35,7 +37,7 @@ curl -sf -o /dev/null -u "$A" -F "attachment=@$H_TMP/big.bin" "$H_PUB$R/big/atta
 h_wait_for 20 sh -c "curl -sf '$H_SRV/buckets/b/collections/c/changeset?_expected=0' | grep -q big.bin"
 curl -sf "$H_SRV/buckets/b/collections/c/changeset?_expected=0" >"$H_TMP/cs"
 LOCS=$(h_json 'd.changes.filter(r => r.attachment).map(r => r.attachment.location + "=" + r.attachment.hash + "=" + r.attachment.size).join(" ")' <"$H_TMP/cs")
-h_check "the served version names 4 attachments" h_eq "$(echo "$LOCS" | wc -w)" 4
+h_check "the served version names 5 attachments" h_eq "$(echo "$LOCS" | wc -w)" 5
 for e in $LOCS; do
     loc=${e%%=*} rest=${e#*=} hash=${rest%%=*} size=${e##*=}
     for s in "$S1" "$S2"; do
@@ -46,6 +48,17 @@ for e in $LOCS; do
 done
 HB=$(sha "$H_TMP/big.bin")
 h_check "the second server stored what it fetched" h_eq "$(sha "$H_TMP/files2/${HB:0:2}/$HB")" "$HB"
+
+# ---- Content-Type: the record's mimetype, from both servers ----
+HJ=$(sha "$H_TMP/cfg.json")
+for s in "$S1" "$S2"; do
+    ct=$(curl -s -o /dev/null -w '%{content_type}' "$s/${HJ:0:2}/$HJ")
+    h_check "$s: a .json attachment is served as application/json" h_eq "$ct" application/json
+done
+h_check "the second server recorded the type it fetched" h_eq "$(cat "$H_TMP/files2/${HJ:0:2}/$HJ.type")" application/json
+ct=$(curl -s -o /dev/null -w '%{content_type}' "$S2/${HB:0:2}/$HB")
+h_check "a generic file: application/octet-stream" h_eq "$ct" application/octet-stream
+h_check "the type URL answers the type" h_eq "$(curl -s "$S1/${HJ:0:2}/$HJ.type")" application/json
 
 # ---- headers, HEAD, Range, conditional requests ----
 H1=$(sha "$H_TMP/f1.bin")
@@ -83,7 +96,7 @@ h_check "a slow reader gets every byte (sendfile resumes)" h_eq "$(sha "$H_TMP/s
 h_check "keep-alive after a file" sh -c "curl -sf -o /dev/null '$U' -o /dev/null '$H_SRV/__heartbeat__'"
 
 # ---- paths that name no file ----
-for p in "${H1:0:2}/../../etc/passwd" "${H1:0:2}/$(echo "$H1" | tr a-f A-F)" "00/$H1" \
+for p in "${H1:0:2}/$H1.typ" "${H1:0:2}/$H1.type/" "${H1:0:2}/../$H1.type" "${H1:0:2}/../../etc/passwd" "${H1:0:2}/$(echo "$H1" | tr a-f A-F)" "00/$H1" \
     "${H1:0:2}%2F$H1" "${H1:0:2}/$H1/" "tmp/x" "${H1:0:2}/${H1:0:63}"; do
     st=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$S1/$p")
     h_check "404 for /attachments/$p" h_eq "$st" 404
