@@ -1,0 +1,56 @@
+// api.js -- the Kinto HTTP API of the publisher this page is served by (same origin,
+// so the Content-Security-Policy's connect-src 'self' covers it). Credentials live in
+// sessionStorage only (gone when the tab closes; never in a URL or a log).
+const KEY = "herald.admin.auth";
+export const API = new URL("../", location.href).pathname.replace(/\/$/, ""); // "/v1"
+
+export function signedIn() {
+  return sessionStorage.getItem(KEY) !== null;
+}
+export function signIn(user, password) {
+  sessionStorage.setItem(KEY, btoa(unescape(encodeURIComponent(`${user}:${password}`))));
+}
+export function signOut() {
+  sessionStorage.removeItem(KEY);
+}
+
+// A Kinto error answer as an Error: status, errno, message, details.
+export class ApiError extends Error {
+  constructor(status, body, method, path) {
+    const msg = body && body.message ? body.message : `HTTP ${status}`;
+    super(`${method} ${path}: ${status} ${msg}`);
+    this.status = status;
+    this.body = body || {};
+    this.kintoMessage = msg;
+  }
+}
+
+// One request. 'path' is below /v1 ("/buckets") or an absolute Next-Page URL.
+// Returns {status, data, body, headers}; throws ApiError on a non-2xx answer.
+export async function call(method, path, { body, ifMatch, ifNoneMatch, anonymous } = {}) {
+  const headers = { Accept: "application/json" };
+  const auth = sessionStorage.getItem(KEY);
+  if (auth && !anonymous) headers.Authorization = `Basic ${auth}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
+  if (ifNoneMatch) headers["If-None-Match"] = "*";
+  const url = /^https?:/.test(path) ? path : API + path;
+  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit" });
+  let json = null;
+  const text = await res.text();
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  if (!res.ok) throw new ApiError(res.status, json, method, url.replace(location.origin, ""));
+  return { status: res.status, data: json && json.data, body: json, headers: res.headers };
+}
+
+// Every object of a list, following Next-Page (for the diff: all records).
+export async function listAll(path) {
+  const out = [];
+  let next = path;
+  while (next) {
+    const r = await call("GET", next);
+    out.push(...r.data);
+    next = r.headers.get("Next-Page");
+  }
+  return out;
+}
