@@ -27,15 +27,18 @@ export class ApiError extends Error {
 
 // One request. 'path' is below /v1 ("/buckets") or an absolute Next-Page URL.
 // Returns {status, data, body, headers}; throws ApiError on a non-2xx answer.
-export async function call(method, path, { body, ifMatch, ifNoneMatch, anonymous } = {}) {
+// 'raw' is a body sent as given (the JSON editor's text, so that what JSON.parse would
+// quietly change, 1e400 or a duplicate key, reaches the server and its I-JSON error).
+export async function call(method, path, { body, raw, ifMatch, ifNoneMatch, anonymous } = {}) {
   const headers = { Accept: "application/json" };
   const auth = sessionStorage.getItem(KEY);
   if (auth && !anonymous) headers.Authorization = `Basic ${auth}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (raw !== undefined) body = undefined;
+  if (body !== undefined || raw !== undefined) headers["Content-Type"] = "application/json";
   if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
   if (ifNoneMatch) headers["If-None-Match"] = "*";
   const url = /^https?:/.test(path) ? path : API + path;
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit" });
+  const res = await fetch(url, { method, headers, body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body), credentials: "omit" });
   let json = null;
   const text = await res.text();
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }

@@ -131,7 +131,7 @@ function pagedTable(id, path, cols) {
 }
 
 function createForm(id, label, onCreate) {
-  const input = h("input", { id: `${id}-id`, name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_-]*", required: true });
+  const input = h("input", { id: `${id}-id`, name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_\\-]*", required: true });
   const form = h("form", { class: "inline", id },
     h("div", {}, h("label", { for: `${id}-id` }, label), h("br"), input),
     h("button", { type: "submit" }, "Create"));
@@ -145,7 +145,13 @@ async function bucketsScreen() {
     ["Bucket", (b) => h("a", { href: `#/b/${enc(b.id)}` }, b.id)],
     ["Last modified", (b) => new Date(b.last_modified).toISOString()],
   ]);
-  view.append(h("h1", {}, "Buckets"), t.box, h("h2", {}, "New bucket"),
+  // What the user may reach without reading a whole bucket (a reviewer through a
+  // group): the collections of GET /v1/permissions, as Kinto Admin's sidebar shows.
+  const mine = (await call("GET", "/permissions?resource_name=collection&_sort=bucket_id,collection_id")).data;
+  const yours = mine.length ? h("ul", { id: "your-collections" }, mine.map((e) =>
+    h("li", {}, h("a", { href: `#/b/${enc(e.bucket_id)}/c/${enc(e.collection_id)}` }, `${e.bucket_id}/${e.collection_id}`),
+      " ", h("span", { class: "muted" }, e.permissions.slice().sort().join(", "))))) : h("p", { class: "muted" }, "None.");
+  view.append(h("h1", {}, "Buckets"), t.box, h("h2", {}, "Your collections"), yours, h("h2", {}, "New bucket"),
     createForm("new-bucket", "Bucket id", async (id) => {
       await call("PUT", `/buckets/${enc(id)}`, { body: { data: {} }, ifNoneMatch: true });
       location.hash = `#/b/${enc(id)}`;
@@ -278,7 +284,7 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
   if (!isNew) obj = await call("GET", path);
   const ta = h("textarea", { id: "editor", spellcheck: "false", "aria-describedby": "editor-errors" });
   const errors = h("div", { id: "editor-errors", class: "field-error", "aria-live": "polite" });
-  const idInput = isNew ? h("input", { id: "editor-id", name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_-]*", placeholder: "empty: a new UUID" }) : null;
+  const idInput = isNew ? h("input", { id: "editor-id", name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_\\-]*", placeholder: "empty: a new UUID" }) : null;
   if (obj) { const { id, last_modified, ...rest } = obj.data; ta.value = jsonText(rest); } else ta.value = "{\n}";
   const shown = h("pre", { id: "editor-current" });
 
@@ -295,9 +301,38 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
     if (e instanceof ApiError) {
       errors.append(`${e.status}: ${e.kintoMessage}`);
       for (const d of e.body.details || []) errors.append(h("br"), `${[d.location, d.name].filter(Boolean).join(" ")}: ${d.description || ""}`);
+      const at = locate(`${e.kintoMessage} ${(e.body.details || []).map((d) => d.description).join(" ")}`);
+      if (at) {
+        errors.append(h("br"), h("span", { id: "editor-error-at" }, at.where));
+        ta.focus();
+        ta.setSelectionRange(at.start, at.end);
+      }
       return;
     }
     errors.textContent = String(e.message || e);
+  }
+  // Where in the editor a server error points: Herald's I-JSON errors name a JSON
+  // Pointer ("at '/data/a/0'") or a line and column of the body we sent ('{"data":'
+  // and the editor's text). Returns {where, start, end} or null.
+  function locate(message) {
+    const text = ta.value;
+    const ptr = message.match(/at '\/data((?:\/[^']*)?)'/);
+    if (ptr) {
+      const path = ptr[1].split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+      const key = path.filter((p) => !/^\d+$/.test(p)).pop();
+      const i = key === undefined ? -1 : text.indexOf(JSON.stringify(key));
+      return { where: `At field ${path.length ? path.join(".") : "(the data)"}`, start: Math.max(i, 0), end: i < 0 ? 0 : i + JSON.stringify(key).length };
+    }
+    const lc = message.match(/line (\d+) column (\d+)/);
+    if (lc) {
+      const line = Number(lc[1]), col = Number(lc[2]) - (Number(lc[1]) === 1 ? 8 : 0);
+      const lines = text.split("\n");
+      let start = 0;
+      for (let i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+      start = Math.min(start + Math.max(col - 1, 0), text.length);
+      return { where: `At line ${line}, column ${Math.max(col, 1)} of the editor`, start, end: Math.min(start + 1, text.length) };
+    }
+    return null;
   }
   async function save() {
     clear(errors); shown.textContent = "";
@@ -307,11 +342,11 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
     try {
       if (isNew) {
         const id = (idInput.value || crypto.randomUUID()).trim();
-        await call("PUT", `${path}/${enc(id)}`, { body: { data }, ifNoneMatch: true });
+        await call("PUT", `${path}/${enc(id)}`, { raw: `{"data":${ta.value}}`, ifNoneMatch: true });
         status(`Created ${id}.`);
         location.hash = `${back}/${idLabel}/${enc(id)}`;
       } else {
-        obj = await call("PUT", path, { body: { data }, ifMatch: obj.data.last_modified });
+        obj = await call("PUT", path, { raw: `{"data":${ta.value}}`, ifMatch: obj.data.last_modified });
         status(`Saved (last_modified ${obj.data.last_modified}).`);
       }
     } catch (e) { showErrors(e); }
@@ -352,7 +387,7 @@ async function reviewScreen(bid, cid) {
   view.append(h("p", { class: "counts", id: "diff-counts" },
     h("span", {}, `${d.added} added`), h("span", {}, `${d.changed} changed`), h("span", {}, `${d.removed} removed`),
     h("span", { class: "muted" }, `(${src.length} records in the workspace, ${dst.length} published)`)));
-  const list = h("div", { id: "diff" });
+  const list = h("div", { id: "diff" }, d.records.length ? h("div", { class: "diff-field muted", "aria-hidden": "true" }, h("span", {}, "field"), h("span", {}, "published"), h("span", {}, "workspace")) : null);
   view.append(list);
   let shownCount = 0;
   const more = h("button", { type: "button", class: "secondary", id: "diff-more", onclick: () => page() }, "Show more");

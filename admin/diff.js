@@ -4,8 +4,8 @@
 // by id and compared field by field with a canonical encoding, so 10,000 records or a
 // large record cost one pass, and only changed records are kept.
 
-// Fields every record has that say nothing about its content.
-const IGNORED = new Set(["last_modified", "schema"]);
+// Fields every record has that say nothing about its content (records are matched by id).
+const IGNORED = new Set(["id", "last_modified", "schema"]);
 
 // A canonical text of a JSON value (sorted keys), for equality.
 export function canonical(v) {

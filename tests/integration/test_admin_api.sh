@@ -109,4 +109,7 @@ for p in "/admin/../admin/index.html" "/admin/..%2fpublisher.log" "/admin/%2e%2e
     s=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$H_PUB$p")
     h_check "refused: $p" h_eq "$s" 404
 done
+
+# ---- the page's review diff, in Node (admin/diff.js) ----
+h_node_suite admin_diff.test.mjs "admin diff"
 h_finish
