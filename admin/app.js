@@ -248,6 +248,46 @@ function reviewPanel(bid, cid, coll, reload) {
     buttons.length ? [h("label", { for: "review-comment" }, "Comment"), comment, h("p", { class: "pager" }, buttons)] : null);
 }
 
+// ---- what clients get: the read server's view of a collection -------------------
+let pageConfig = null;
+async function config() {
+  if (!pageConfig) pageConfig = await (await fetch("config.json", { cache: "no-store" })).json();
+  return pageConfig;
+}
+
+// Version, record count, signature expiry and key ids as a read server serves the
+// collection, and whether that is the publisher's current version.
+async function servedPanel(bid, cid, base) {
+  const rs = (await config()).read_server_url;
+  const box = h("section", { "aria-labelledby": "served-h", id: "served" }, h("h2", { id: "served-h" }, "What clients get"));
+  if (!rs) return box.append(h("p", { class: "muted" }, "No read server configured (admin_read_server_url)."), box);
+  const head = await call("GET", `${base}/records?_limit=1`);
+  const current = Number((head.headers.get("ETag") || "").replace(/"/g, ""));
+  let res;
+  try {
+    res = await fetch(`${rs.replace(/\/$/, "")}/v1/buckets/${enc(bid)}/collections/${enc(cid)}/changeset`, { cache: "no-store", credentials: "omit" });
+  } catch (e) {
+    box.append(h("p", {}, `The read server ${rs} did not answer: ${e.message}`));
+    return box;
+  }
+  if (res.status !== 200) {
+    box.append(h("p", { id: "served-none" }, `${rs} does not serve this collection (HTTP ${res.status}): it is not published, or not yet signed.`));
+    return box;
+  }
+  const cs = await res.json();
+  const sig = cs.metadata && cs.metadata.signature;
+  const headInfo = (sig && sig.head) || {};
+  const dl = h("dl", { id: "served-info" },
+    h("dt", {}, "Served version"), h("dd", { id: "served-version" }, `${cs.timestamp} (${new Date(cs.timestamp).toISOString()})`),
+    h("dt", {}, "Records"), h("dd", {}, String(cs.changes.length)),
+    h("dt", {}, "Signature expires"), h("dd", { id: "served-expires" }, headInfo.expires ? new Date(headInfo.expires).toISOString() : "unknown"),
+    h("dt", {}, "Key ids"), h("dd", { id: "served-keys" }, ((cs.metadata && cs.metadata.signatures) || (sig ? [sig] : [])).map((x) => x.key_id).join(", ")),
+    h("dt", {}, "Publisher's version"), h("dd", {}, String(current)),
+    h("dt", {}, "Up to date"), h("dd", { id: "served-current" }, cs.timestamp === current ? "yes: the read server serves the current version" : "not yet"));
+  box.append(dl);
+  return box;
+}
+
 // ---- collection: records --------------------------------------------------------
 async function collectionScreen(bid, cid) {
   const base = `/buckets/${enc(bid)}/collections/${enc(cid)}`;
@@ -275,6 +315,7 @@ async function collectionScreen(bid, cid) {
     filterForm, recordsBox,
     permissionsEditor(base, coll));
   await loadRecords();
+  view.append(await servedPanel(bid, cid, base));
 }
 
 // ---- one record (or a group): the JSON editor -----------------------------------

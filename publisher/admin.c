@@ -108,6 +108,10 @@ pub_admin_handle(pub_call *c)
         /* "/v1/admin": relative URLs in the page need the trailing slash. */
         pub_headers_set(&c->resp->headers, "Location", PUB_ADMIN_PREFIX);
         pub_reply_json(c->resp, 307, NULL, 0);
+    } else if (strcmp(path, PUB_ADMIN_PREFIX "config.json") == 0) {
+        /* The page's settings, from the publisher's: the read server it may ask. */
+        const char *rs = c->app->settings->admin_read_server_url;
+        pub_call_json(c, 200, json_pack("{s:s?}", "read_server_url", rs && *rs ? rs : NULL), 0);
     } else {
         char file[PATH_MAX];
         const char *ctype;

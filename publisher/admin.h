@@ -9,6 +9,9 @@
  * (build/publisher/herald-publisher, build/share/herald/admin -> admin/ of the source,
  * a link CMake makes) alike.
  *
+ * One name is not a file: /v1/admin/config.json is the page's settings from the
+ * publisher's ({"read_server_url": admin_read_server_url}).
+ *
  * Every answer carries a strict Content-Security-Policy (scripts and styles from the
  * same origin only: no inline script, no eval; API calls to the same origin and to
  * admin_read_server_url when set), nosniff, no framing and no referrer. Files are read

@@ -98,6 +98,8 @@ req - GET /admin/style.css
 h_check "a .css file: text/css" h_eq "$S/$(hdr Content-Type)" "200/text/css; charset=utf-8"
 S=$(curl -s -I -o "$H_TMP/head" -w '%{http_code}' "$H_PUB/admin/app.js")
 h_check "HEAD: the GET's headers" h_eq "$S/$(hdr Content-Type)" "200/text/javascript; charset=utf-8"
+req - GET /admin/config.json
+h_check "config.json: the page's settings (no read server configured)" h_eq "$S/$(cat "$H_TMP/body")" '200/{"read_server_url":null}'
 req - GET /admin
 h_check "/v1/admin: 307 to /v1/admin/" h_eq "$S/$(hdr Location)" "307//v1/admin/"
 req - POST /admin/app.js

@@ -14,7 +14,9 @@ CHROMIUM=${HERALD_CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { h_log "no Chromium at $CHROMIUM: scripts/install-deps.sh installs Debian's chromium"; exit 1; }
 h_start_redis
 h_keygen
-h_start_publisher --signer-to-review-enabled true --account-create-principals system.Everyone
+H_SRV_PORT=$(h_free_port) # the page asks this read server what clients get
+h_start_publisher --signer-to-review-enabled true --account-create-principals system.Everyone \
+    --admin-read-server-url "http://127.0.0.1:$H_SRV_PORT"
 h_start_signer
 h_start_server
 mkdir -p "$H_TMP/screenshots"

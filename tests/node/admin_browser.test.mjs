@@ -183,6 +183,15 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
   const verify = spawnSync(process.execPath, [fileURLToPath(new URL("./verify_snapshot.js", import.meta.url)), "--url", url, "--public-key", process.env.HERALD_PUBKEY], { encoding: "utf8" });
   assert.match(verify.stdout, /^OK bucket=main collection=crl /, verify.stdout + verify.stderr);
   console.log("ok   - the read server serves the approved version and verify_snapshot.js accepts it");
+  await step(rv, "the published collection shows what clients get", async () => {
+    await rv.goto(`${ADMIN}#/b/main/c/crl`);
+    await rv.getByRole("heading", { name: "Collection crl" }).waitFor();
+    await rv.locator("#served-current").waitFor();
+    assert.equal(await rv.locator("#served-current").textContent(), "yes: the read server serves the current version");
+    assert.equal(await rv.locator("#served-version").textContent(), `${body.timestamp} (${new Date(body.timestamp).toISOString()})`);
+    assert.equal(await rv.locator("#served-keys").textContent(), body.metadata.signatures.map((x) => x.key_id).join(", "));
+    assert.match(await rv.locator("#served-expires").textContent(), /^\d{4}-\d\d-\d\dT/);
+  });
 
   // ---- a change, a declined review, a rollback ----
   await step(ed, "editor changes one field and requests review", async () => {
