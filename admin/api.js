@@ -25,7 +25,9 @@ export class ApiError extends Error {
   }
 }
 
-// One request. 'path' is below /v1 ("/buckets") or an absolute Next-Page URL.
+// One request, never from the browser's HTTP cache: the publisher sends ETag and
+// Last-Modified without Cache-Control, which a browser may take as heuristic freshness
+// and answer a GET after a write with the object as it was. 'path' is below /v1 ("/buckets") or an absolute Next-Page URL.
 // Returns {status, data, body, headers}; throws ApiError on a non-2xx answer.
 // 'raw' is a body sent as given (the JSON editor's text, so that what JSON.parse would
 // quietly change, 1e400 or a duplicate key, reaches the server and its I-JSON error).
@@ -38,7 +40,7 @@ export async function call(method, path, { body, raw, ifMatch, ifNoneMatch, anon
   if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
   if (ifNoneMatch) headers["If-None-Match"] = "*";
   const url = /^https?:/.test(path) ? path : API + path;
-  const res = await fetch(url, { method, headers, body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body), credentials: "omit" });
+  const res = await fetch(url, { method, headers, body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
   let json = null;
   const text = await res.text();
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
