@@ -31,12 +31,12 @@ export class ApiError extends Error {
 // Returns {status, data, body, headers}; throws ApiError on a non-2xx answer.
 // 'raw' is a body sent as given (the JSON editor's text, so that what JSON.parse would
 // quietly change, 1e400 or a duplicate key, reaches the server and its I-JSON error).
-export async function call(method, path, { body, raw, ifMatch, ifNoneMatch, anonymous } = {}) {
+export async function call(method, path, { body, raw, type, ifMatch, ifNoneMatch, anonymous } = {}) {
   const headers = { Accept: "application/json" };
   const auth = sessionStorage.getItem(KEY);
   if (auth && !anonymous) headers.Authorization = `Basic ${auth}`;
   if (raw !== undefined) body = undefined;
-  if (body !== undefined || raw !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined || raw !== undefined) headers["Content-Type"] = type || "application/json";
   if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
   if (ifNoneMatch) headers["If-None-Match"] = "*";
   const url = /^https?:/.test(path) ? path : API + path;
@@ -58,4 +58,30 @@ export async function listAll(path) {
     next = r.headers.get("Next-Page");
   }
   return out;
+}
+
+// Uploads 'file' as the attachment of the record at 'path' (kinto-attachment's
+// multipart POST), with If-Match. XMLHttpRequest rather than fetch: fetch reports no
+// upload progress. 'onProgress(sent, total)'. Resolves with the attachment object;
+// rejects with an ApiError.
+export function upload(path, file, lastModified, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API}${path}/attachment`);
+    const auth = sessionStorage.getItem(KEY);
+    if (auth) xhr.setRequestHeader("Authorization", `Basic ${auth}`);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (lastModified !== undefined) xhr.setRequestHeader("If-Match", `"${lastModified}"`);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onload = () => {
+      let json = null;
+      try { json = JSON.parse(xhr.responseText); } catch { json = null; }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(json);
+      else reject(new ApiError(xhr.status, json, "POST", `${path}/attachment`));
+    };
+    xhr.onerror = () => reject(new Error(`POST ${path}/attachment: the connection failed`));
+    const form = new FormData();
+    form.append("attachment", file, file.name);
+    xhr.send(form);
+  });
 }

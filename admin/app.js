@@ -2,7 +2,7 @@
 // workflow over the publisher's Kinto API (api.js). Every value from the server is shown
 // as text (dom.js); every write is conditional (If-Match with the object's
 // last_modified, If-None-Match: * for a creation), and a 412 is shown, never retried.
-import { call, listAll, signIn, signOut, signedIn, ApiError } from "./api.js";
+import { call, listAll, signIn, signOut, signedIn, upload, ApiError } from "./api.js";
 import { diffRecords } from "./diff.js";
 import { h, clear, jsonText } from "./dom.js";
 
@@ -326,7 +326,8 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
   const ta = h("textarea", { id: "editor", spellcheck: "false", "aria-describedby": "editor-errors" });
   const errors = h("div", { id: "editor-errors", class: "field-error", "aria-live": "polite" });
   const idInput = isNew ? h("input", { id: "editor-id", name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_\\-]*", placeholder: "empty: a new UUID" }) : null;
-  if (obj) { const { id, last_modified, ...rest } = obj.data; ta.value = jsonText(rest); } else ta.value = "{\n}";
+  // The attachment is the attachment panel's: not in the text, kept on save.
+  if (obj) { const { id, last_modified, attachment, ...rest } = obj.data; ta.value = jsonText(rest); } else ta.value = "{\n}";
   const shown = h("pre", { id: "editor-current" });
 
   function showErrors(e) {
@@ -375,6 +376,28 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
     }
     return null;
   }
+  // A record with an attachment is saved as a JSON Patch of its other fields: the
+  // publisher refuses a PUT that echoes the attachment unchanged (400 "Attachment
+  // metadata cannot be modified", a publisher bug), and a PUT without it would drop
+  // it. Values are then re-serialized, so a number JSON.parse made infinite is refused
+  // here (duplicate keys cannot be seen after parsing: the last one wins).
+  function attachmentPatch(data) {
+    const bad = nonFinite(data, "");
+    if (bad !== null) throw new Error(`Number out of range at field ${bad.slice(1) || "(the data)"}`);
+    const esc = (k) => k.replace(/~/g, "~0").replace(/\//g, "~1");
+    const ops = [];
+    for (const k of Object.keys(obj.data)) {
+      if (["id", "last_modified", "attachment"].includes(k) || k in data) continue;
+      ops.push({ op: "remove", path: `/data/${esc(k)}` });
+    }
+    for (const [k, v] of Object.entries(data)) ops.push({ op: "add", path: `/data/${esc(k)}`, value: v });
+    return ops;
+  }
+  function nonFinite(v, at) {
+    if (typeof v === "number" && !Number.isFinite(v)) return at;
+    if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) { const r = nonFinite(x, `${at}.${k}`); if (r !== null) return r; }
+    return null;
+  }
   async function save() {
     clear(errors); shown.textContent = "";
     let data;
@@ -387,7 +410,8 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
         status(`Created ${id}.`);
         location.hash = `${back}/${idLabel}/${enc(id)}`;
       } else {
-        obj = await call("PUT", path, { raw: `{"data":${ta.value}}`, ifMatch: obj.data.last_modified });
+        if (obj.data.attachment) obj = await call("PATCH", path, { body: attachmentPatch(data), type: "application/json-patch+json", ifMatch: obj.data.last_modified });
+        else obj = await call("PUT", path, { raw: `{"data":${ta.value}}`, ifMatch: obj.data.last_modified });
         status(`Saved (last_modified ${obj.data.last_modified}).`);
       }
     } catch (e) { showErrors(e); }
@@ -403,6 +427,46 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
     h("p", { class: "pager" }, h("button", { type: "submit" }, "Save"), del, h("a", { href: back }, "Back")), shown);
   form.addEventListener("submit", (ev) => { ev.preventDefault(); save(); });
   view.append(h("h1", {}, title), form);
+  if (!isNew && idLabel === "r" && server.capabilities.attachments) view.append(attachmentPanel(path, () => obj, showErrors));
+}
+
+// The download URL of an attachment: the capability's base_url and the location the
+// publisher wrote ("<h0h1>/<sha256>"); anything else is not made a link.
+function attachmentUrl(att) {
+  const base = server.capabilities.attachments.base_url || "";
+  if (!/^[0-9a-f]{2}\/[0-9a-f]{64}$/.test(att.location || "") || !/^https?:\/\/[^\s"'<>]+$/.test(base)) return null;
+  return base + att.location;
+}
+
+// A record's attachment: what it is, a download link, upload with a progress bar,
+// removal. Writes use the record's last_modified (If-Match).
+function attachmentPanel(path, current, showErrors) {
+  const att = current().data.attachment;
+  const file = h("input", { id: "attachment-file", type: "file" });
+  const bar = h("progress", { id: "attachment-progress", max: 100, value: 0, "aria-label": "Upload progress" });
+  const box = h("section", { "aria-labelledby": "attachment-h", id: "attachment" }, h("h2", { id: "attachment-h" }, "Attachment"));
+  if (att) {
+    const url = attachmentUrl(att);
+    const link = h("a", { id: "attachment-link", download: att.filename }, att.filename);
+    if (url) link.setAttribute("href", url); // set directly: dom.js links only routes
+    box.append(h("p", {}, link, ` · ${att.size} bytes · ${att.mimetype} · sha256 `, h("code", { id: "attachment-hash" }, att.hash)));
+  } else box.append(h("p", { class: "muted" }, "No attachment."));
+  const send = h("button", { type: "button", id: "attachment-upload", onclick: () => guarded(async () => {
+    if (!file.files.length) throw new Error("Choose a file first.");
+    try {
+      await upload(path, file.files[0], current().data.last_modified, (sent, total) => { bar.max = total || 1; bar.value = sent; });
+    } catch (e) { showErrors(e); return; }
+    const name = file.files[0].name, shown = `${bar.value} of ${bar.max} bytes sent`;
+    await route();
+    status(`Uploaded ${name} (${shown}).`);
+  }) }, att ? "Replace" : "Upload");
+  const del = att ? h("button", { type: "button", class: "danger", id: "attachment-delete", onclick: () => guarded(async () => {
+    try { await call("DELETE", `${path}/attachment`, { ifMatch: current().data.last_modified }); } catch (e) { showErrors(e); return; }
+    status("Attachment removed.");
+    await route();
+  }) }, "Remove attachment") : null;
+  box.append(h("p", { class: "pager" }, h("label", { for: "attachment-file" }, "File"), file, send, del), bar);
+  return box;
 }
 
 async function recordScreen(bid, cid, rid) {

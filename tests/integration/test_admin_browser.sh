@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The admin page at /v1/admin/ in Debian's headless Chromium (playwright-core from npm,
 # no browser download; tests/node/admin_browser.test.mjs): review cycle with a diff,
+# an attachment uploaded with a progress bar and downloaded from the read server,
 # approval served signed by a read server, decline and rollback, an edit conflict,
 # XSS payloads, keyboard navigation, axe-core. Screenshots of every step go to
 # $H_TMP/screenshots (kept when the test fails, or with H_KEEP_TMP=1).
@@ -15,10 +16,12 @@ CHROMIUM=${HERALD_CHROMIUM:-/usr/bin/chromium}
 h_start_redis
 h_keygen
 H_SRV_PORT=$(h_free_port) # the page asks this read server what clients get
+FILES=$H_TMP/files # attachments: written by the publisher, served by the read server
 h_start_publisher --signer-to-review-enabled true --account-create-principals system.Everyone \
-    --admin-read-server-url "http://127.0.0.1:$H_SRV_PORT"
+    --admin-read-server-url "http://127.0.0.1:$H_SRV_PORT" \
+    --attachments-dir "$FILES" --attachment-base-url "http://127.0.0.1:$H_SRV_PORT/attachments/"
 h_start_signer
-h_start_server
+h_start_server --attachments-dir "$FILES"
 mkdir -p "$H_TMP/screenshots"
 export HERALD_PUB="$H_PUB" HERALD_SRV="$H_SRV" HERALD_PUBKEY="$H_PUBKEY" HERALD_CHROMIUM="$CHROMIUM"
 export HERALD_ADMIN_SHOTS=${HERALD_ADMIN_SHOTS:-$H_TMP/screenshots}

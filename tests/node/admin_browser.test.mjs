@@ -11,6 +11,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -139,6 +140,25 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
   });
   await createRecord(ed, "serial-1", '{"serial": 1, "issuer": "CA one"}');
   await createRecord(ed, "serial-2", '{"serial": 2, "issuer": "CA two"}');
+  const file = randomBytes(3 * 1024 * 1024);
+  const fileHash = createHash("sha256").update(file).digest("hex");
+  await step(ed, "editor uploads an attachment with a progress bar", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}/c/crl/r/serial-1`);
+    await ed.getByRole("heading", { name: "Record serial-1" }).waitFor();
+    await ed.getByLabel("File").setInputFiles({ name: "serial-1.pem", mimeType: "application/x-pem-file", buffer: file });
+    await ed.getByRole("button", { name: "Upload" }).click();
+    await ed.locator("#status").getByText("Uploaded serial-1.pem").waitFor();
+    // The progress bar followed the upload to its end (the body is the file and the
+    // multipart framing).
+    const [sent, total] = (await ed.locator("#status").textContent()).match(/\((\d+) of (\d+) bytes sent\)/).slice(1).map(Number);
+    assert.ok(sent === total && total > file.length, `progress ${sent}/${total}`);
+    await ed.locator("#attachment-hash").waitFor();
+    assert.equal(await ed.locator("#attachment-hash").textContent(), fileHash);
+    const rec = await api("editor", "GET", `/buckets/${WS}/collections/crl/records/serial-1`);
+    assert.equal(rec.body.data.attachment.size, file.length);
+    assert.equal(rec.body.data.attachment.hash, fileHash);
+    assert.equal(await ed.locator("#attachment-link").getAttribute("href"), `${SRV.replace(/\/v1$/, "")}/attachments/${rec.body.data.attachment.location}`);
+  });
   await step(ed, "editor adds the reviewer to crl-reviewers", async () => {
     await ed.goto(`${ADMIN}#/b/${WS}`);
     await ed.getByRole("link", { name: "crl-reviewers" }).click();
@@ -171,7 +191,9 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     await rv.locator("#diff-counts").waitFor();
     assert.match(await rv.locator("#diff-counts").textContent(), /^2 added0 changed0 removed/);
     assert.deepEqual(await rv.locator("#diff article").evaluateAll((as) => as.map((a) => a.dataset.id)), ["serial-1", "serial-2"]);
-    assert.equal(await rv.locator('#diff article[data-id="serial-1"] .after').first().textContent(), '"CA one"');
+    const fields = await rv.locator('#diff article[data-id="serial-1"] .diff-field code').allTextContents();
+    assert.deepEqual(fields, ["attachment", "issuer", "serial"]);
+    assert.equal(await rv.locator('#diff article[data-id="serial-1"] .after').nth(1).textContent(), '"CA one"');
   });
   await step(rv, "reviewer approves", async () => {
     await rv.getByRole("link", { name: "Back to the collection" }).click();
@@ -183,6 +205,12 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
   const verify = spawnSync(process.execPath, [fileURLToPath(new URL("./verify_snapshot.js", import.meta.url)), "--url", url, "--public-key", process.env.HERALD_PUBKEY], { encoding: "utf8" });
   assert.match(verify.stdout, /^OK bucket=main collection=crl /, verify.stdout + verify.stderr);
   console.log("ok   - the read server serves the approved version and verify_snapshot.js accepts it");
+  await step(rv, "the attachment downloads from the read server, byte for byte", async () => {
+    await rv.goto(`${ADMIN}#/b/main/c/crl/r/serial-1`);
+    const href = await rv.locator("#attachment-link").getAttribute("href");
+    const got = Buffer.from(await (await fetch(href)).arrayBuffer());
+    assert.equal(createHash("sha256").update(got).digest("hex"), fileHash);
+  });
   await step(rv, "the published collection shows what clients get", async () => {
     await rv.goto(`${ADMIN}#/b/main/c/crl`);
     await rv.getByRole("heading", { name: "Collection crl" }).waitFor();
@@ -200,6 +228,8 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     await ed.getByLabel("Data (JSON)").fill('{"serial": 1, "issuer": "CA one, renamed"}');
     await ed.getByRole("button", { name: "Save" }).click();
     await ed.locator("#status").getByText("Saved").waitFor();
+    const rec = await api("editor", "GET", `/buckets/${WS}/collections/crl/records/serial-1`);
+    assert.equal(rec.body.data.attachment.hash, fileHash, "the JSON editor keeps the attachment");
     await ed.goto(`${ADMIN}#/b/${WS}/c/crl`);
     await ed.getByLabel("Comment").fill("rename");
     await ed.getByRole("button", { name: "Request review" }).click();
