@@ -11,17 +11,65 @@
  * from an origin's "<hash>.type" and puts in a Content-Type header): accepted only if
  * it is at most HERALD_CASTORE_TYPE_MAX bytes of "type/subtype" with exactly one '/'
  * and no byte that could end or split a header (CR, LF, NUL, space, ';', ',', ':').
+ *
+ * The same input is also a request path for the publisher's admin page
+ * (pub_adminpath_resolve, publisher/adminpath.c): an accepted path starts with
+ * "/v1/admin/", the file name built is "<dir>/" + the rest (or "index.html"), every
+ * segment of it is non-empty, starts with no '.', and holds only [A-Za-z0-9._-], and a
+ * Content-Type was given; a too small output buffer refuses rather than truncates.
  */
 #include "fuzz_checks.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "adminpath.h"
 #include "herald/castore.h"
+
+static const char *
+check_adminpath(const char *path, size_t size)
+{
+    static const char dir[] = "/srv/admin";
+    char out[512], tiny[24];
+    const char *ctype;
+    if (pub_adminpath_resolve(out, sizeof(out), &ctype, dir, path, size) != 0) {
+        if (out[0] != '\0' || ctype)
+            return "adminpath: a refused path left an output";
+        return NULL;
+    }
+    if (!ctype)
+        return "adminpath: accepted without a Content-Type";
+    if (size < 10 || memcmp(path, "/v1/admin/", 10) != 0)
+        return "adminpath: accepted a path outside /v1/admin/";
+    const char *rel = out + sizeof(dir);
+    if (strncmp(out, dir, sizeof(dir) - 1) != 0 || out[sizeof(dir) - 1] != '/')
+        return "adminpath: the file is not under the directory";
+    if (size == 10 ? strcmp(rel, "index.html") != 0
+                   : strlen(rel) != size - 10 || memcmp(rel, path + 10, size - 10) != 0)
+        return "adminpath: the file name is not the path's rest";
+    for (const char *seg = rel; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0 || seg[0] == '.')
+            return "adminpath: accepted an empty, '.' or '..' segment";
+        for (size_t i = 0; i < n; i++)
+            if (!((seg[i] >= 'a' && seg[i] <= 'z') || (seg[i] >= 'A' && seg[i] <= 'Z') ||
+                  (seg[i] >= '0' && seg[i] <= '9') || strchr("._-", seg[i])))
+                return "adminpath: accepted a byte outside [A-Za-z0-9._-]";
+        seg = end ? end + 1 : NULL;
+    }
+    if (strlen(out) >= sizeof(tiny) &&
+        pub_adminpath_resolve(tiny, sizeof(tiny), &ctype, dir, path, size) == 0)
+        return "adminpath: truncated into a small buffer instead of refusing";
+    return NULL;
+}
 
 const char *
 herald_fuzz_check_attachpath(const uint8_t *data, size_t size)
 {
+    const char *why = check_adminpath((const char *)data, size);
+    if (why)
+        return why;
     char hash[HERALD_CASTORE_HASH_LEN + 1], again[200];
     const char *path = (const char *)data;
     if (herald_castore_valid_type(path, size)) {

@@ -30,7 +30,9 @@
  *              same verdict and parts; a parsed body re-encoded parses the same; a
  *              boundary is accepted in Content-Type exactly when it is valid.
  *   attachpath herald_castore_url_hash: only the canonical /attachments/<h0h1>/<hash>
- *              of a 64-hex hash maps to a file.
+ *              of a 64-hex hash maps to a file; and pub_adminpath_resolve (the admin
+ *              page's files): only names of [A-Za-z0-9._-] segments without a leading
+ *              '.' under /v1/admin/ map to a file, inside the directory.
  *   changeset  herald_verify_changeset on a changeset, or on [changeset, saved state];
  *              an accepted state re-verifies as a full changeset and as its own delta.
  *

@@ -43,6 +43,7 @@ typedef struct pub_app {
     int forwarded_depth;       /* trusted X-Forwarded-For entries (throttle.h) */
     pub_metrics *metrics;      /* counted by the pipeline, shown by GET /metrics */
     struct pub_attach *attach; /* attachment files (attachment.h); NULL: off */
+    const char *admin_dir;     /* the admin page's files (admin.h); NULL: off */
 } pub_app;
 
 /* Passwords hashed for this request (account writes), looked up by value. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "attachment.h"
 #include "batch.h"
 #include "endpoints.h"
@@ -192,6 +193,9 @@ pub_dispatch(pub_call *c)
     pub_path p;
     enum pub_method m = c->req->method;
 
+    /* The admin page is HTML for browsers: before the API's Accept and path rules. */
+    if (pub_admin_handle(c))
+        return;
     int attachment = pub_attach_path(&p, c->req->path);
     if (!attachment)
         pub_path_parse(&p, c->req->path);

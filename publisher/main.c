@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 
 #include "accounts.h"
+#include "admin.h"
 #include "attachment.h"
 #include "attachment_gc.h"
 #include "auth.h"
@@ -141,6 +142,7 @@ main(int argc, char **argv)
     struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
     pub_attach *attach = NULL;
+    char *admin_dir = NULL;
     pub_attach_gc *gc = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
@@ -223,6 +225,8 @@ main(int argc, char **argv)
         .forwarded_depth = settings.throttle.forwarded_depth,
         .metrics = &metrics,
     };
+    admin_dir = pub_admin_dir(settings.admin_dir);
+    app.admin_dir = admin_dir;
     char aerr[512];
     app.attach = attach = pub_attach_new(&settings, aerr, sizeof(aerr));
     if (!app.attach && aerr[0]) {
@@ -272,5 +276,6 @@ done:
     pub_schema_free(schema);
     pub_auth_free(auth);
     pub_settings_free(&settings);
+    free(admin_dir);
     return rc;
 }

@@ -121,6 +121,12 @@ static const herald_setting table[] = {
      "how long a write waits for redis_min_replicas (below redis_timeout_ms); then 503",
      S(redis_wait_timeout_ms)},
     /* Attachments (attachment.h, docs/attachments.md). */
+    {"admin_dir", HERALD_SETTING_STR, NULL, 0, 0, NULL,
+     "directory of the admin page's files (unset: ../share/herald/admin from the program)",
+     S(admin_dir)},
+    {"admin_read_server_url", HERALD_SETTING_STR, NULL, 0, 0, NULL,
+     "read server origin the admin page asks what it serves (http://host:port)",
+     S(admin_read_server_url)},
     {"attachments_dir", HERALD_SETTING_STR, NULL, 0, 0, NULL,
      "directory of attachment files (content-addressed); unset: no attachments", S(attach.dir)},
     {"attachment_base_url", HERALD_SETTING_STR, "", 0, 0, NULL,

@@ -71,6 +71,9 @@ typedef struct pub_settings {
     int signer_to_review_enabled;
     char *signer_to_review_disabled;
     pub_resources resources; /* parsed from the three above */
+    /* The admin page (admin.h, docs/admin.md). */
+    char *admin_dir;             /* NULL: next to the program (admin.h) */
+    char *admin_read_server_url; /* a read server the page asks what it serves */
 } pub_settings;
 
 /* Every setting: the table in settings.c. */

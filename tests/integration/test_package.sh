@@ -149,10 +149,23 @@ h_check "  and answers /v1/__lbheartbeat__" \
 h_check "  as that user" h_eq "$(ps -o user= -p "$srv")" herald-server
 kill -TERM "$srv" && wait "$srv" || true
 
+# The admin page's files are found from the installed program (../share/herald/admin),
+# without Redis (the page is static).
+h_check "/usr/share/herald/admin/index.html installed" test -s /usr/share/herald/admin/index.html
+port=$(h_free_port)
+/usr/bin/herald-publisher --listen "127.0.0.1:$port" --redis "redis://127.0.0.1:$(h_free_port)/0" \
+    2>>"$H_TMP/publisher.log" &
+pub=$!
+H_PIDS+=("$pub")
+h_wait_port "$port" 20 "$pub" "$H_TMP/publisher.log"
+h_check "installed herald-publisher serves /v1/admin/ from there" \
+    bash -c "curl -s 'http://127.0.0.1:$port/v1/admin/' | grep -q 'type=\"module\"'"
+kill -TERM "$pub" && wait "$pub" || true
+
 # --- purge ---------------------------------------------------------------------------
 apt-get purge -y -qq herald >"$H_TMP/apt-purge.log" 2>&1 || { tail -20 "$H_TMP/apt-purge.log" >&2; false; }
 h_check "apt-get purge removes the package" bash -c "! dpkg-query -W -f='\${Status}' herald 2>/dev/null | grep -q installed"
 h_check "  and its files (programs, units, /etc/herald)" bash -c \
-    "[ ! -e /usr/bin/herald-server ] && [ ! -e /lib/systemd/system/herald-server.service ] && [ ! -e /etc/herald ]"
+    "[ ! -e /usr/bin/herald-server ] && [ ! -e /lib/systemd/system/herald-server.service ] && [ ! -e /etc/herald ] && [ ! -e /usr/share/herald ]"
 
 h_finish
