@@ -152,6 +152,11 @@ h_check "record write changing attachment: 400" \
     h_eq "$(err)" "400/999/Attachment metadata cannot be modified."
 up "$A" "$R/r1" -X PATCH -H 'Content-Type: application/json' --data-binary '{"data":{"type":"z"}}'
 h_check "record write keeping attachment: 200" h_eq "$S" 200
+# A client that reads the record and writes it back (Kinto Admin's form does) sends the
+# attachment object unchanged, with its keys in another order: allowed.
+curl -s -u "$A" "$H_PUB$R/r1" | h_json 'JSON.stringify({data: Object.assign({}, d.data, {attachment: Object.fromEntries(Object.entries(d.data.attachment).reverse())})})' >"$H_TMP/back.json"
+up "$A" "$R/r1" -X PUT -H 'Content-Type: application/json' --data-binary "@$H_TMP/back.json"
+h_check "PUT sending back the unchanged attachment: 200" h_eq "$S/$(B d.data.type)" "200/z"
 up "$A" "$R/x1" -X PUT -H 'Content-Type: application/json' \
     --data-binary '{"data":{"attachment":{"hash":"00"}}}'
 h_check "new record may carry any attachment value (Kinto)" h_eq "$S" 201
