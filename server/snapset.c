@@ -670,8 +670,8 @@ snapset_new_signed(coll *const *colls, size_t n, const snapset_monitor *m)
             e->lm = c->version;
             e->key = c->bid; /* tie-break by bucket then position: good enough, stable */
             e->key_len = c->bid_len;
-            monitor_entry_json(&e->json, &uri, c->bid, c->bid_len, c->cid, c->cid_len,
-                               c->version, NULL);
+            monitor_entry_json(&e->json, &uri, c->bid, c->bid_len, c->cid, c->cid_len, c->version,
+                               NULL);
         }
         herald_buf_free(&uri);
     }

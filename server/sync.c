@@ -263,18 +263,17 @@ on_monitor(redisAsyncContext *ac, void *reply, void *priv)
     herald_monitor_head h;
     enum herald_monitor_status st = HERALD_MONITOR_MALFORMED;
     if (body)
-        st = herald_monitor_verify(&h, json_object_get(body, "entries"),
-                                   json_object_get(body, "signatures"), -1,
-                                   herald_clock_wall_ms() + MONITOR_MARGIN_MS, 0, S.o.keys,
-                                   S.o.nkeys, err, sizeof(err));
+        st = herald_monitor_verify(
+            &h, json_object_get(body, "entries"), json_object_get(body, "signatures"), -1,
+            herald_clock_wall_ms() + MONITOR_MARGIN_MS, 0, S.o.keys, S.o.nkeys, err, sizeof(err));
     if (st != HERALD_MONITOR_OK) {
         /* The stored one is refused: keep serving the current one while it is valid. */
-        json_t *sig = json_object_get(json_array_get(json_object_get(body, "signatures"), 0),
-                                      "head");
+        json_t *sig =
+            json_object_get(json_array_get(json_object_get(body, "signatures"), 0), "head");
         int64_t m = (int64_t)json_number_value(json_object_get(sig, "timestamp"));
         if (m != S.mon_refused)
-            herald_error("signed monitor %lld does not verify (%s): %s; not served",
-                         (long long)m, herald_monitor_status_name(st), err);
+            herald_error("signed monitor %lld does not verify (%s): %s; not served", (long long)m,
+                         herald_monitor_status_name(st), err);
         S.mon_refused = m;
         json_decref(body);
         return;
