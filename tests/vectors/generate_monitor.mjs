@@ -100,3 +100,20 @@ add('signed by an unpinned key', { public_keys: [K3.pub], changeset: CS, expect:
 
 fs.writeFileSync(here + 'monitor.json', JSON.stringify({ description: 'Signed monitor vectors; see generate_monitor.mjs. kat: one monitor built and signed step by step. cases: a served unfiltered monitor changeset, verified with now_ms, min_timestamp (the last verified M) and the pinned public_keys; expect is the verdict (ok, malformed, unpinned, hash-mismatch, timestamp-mismatch, bad-signature, expired, rollback).', kat, cases }, null, 1) + '\n');
 console.log(`${cases.length} monitor cases`);
+
+// Seeds of the fuzz target "monitor" (fuzz/check_monitor.c): served monitors signed with
+// the golden key (tests/golden/snapshot-v1, seed 00 01 .. 1f).
+{
+  const seed = Buffer.from([...Array(32).keys()]);
+  const priv = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+  const pub = crypto.createPublicKey(priv).export({ format: 'der', type: 'spki' }).subarray(12);
+  const G = { priv, pub: pub.toString('base64url'), keyId: crypto.createHash('sha256').update(pub).digest('hex').slice(0, 16) };
+  const dir = here + '../../fuzz/corpus/monitor/';
+  fs.mkdirSync(dir, { recursive: true });
+  const write = (name, v) => fs.writeFileSync(dir + name, JSON.stringify(v));
+  write('signed.json', served(ENTRIES, H, [G, K2]));
+  write('empty.json', served([], head([], M, E), [G]));
+  const t = served(ENTRIES, H, [G]); t.changes.pop(); write('entry-dropped.json', t);
+  write('unpinned.json', served(ENTRIES, H, [K3]));
+  console.log(`fuzz seeds in ${dir} (golden key ${G.pub})`);
+}
