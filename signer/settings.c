@@ -32,7 +32,7 @@ static const herald_setting table[] = {
      "a signature expires this long after signing", S(lifetime_seconds)},
     {"signature_resign_seconds", HERALD_SETTING_INT, "86400", 0, MAX_SECONDS, NULL,
      "re-sign when less than this remains (below the lifetime)", S(resign_seconds)},
-    {"monitor_signature_lifetime_seconds", HERALD_SETTING_INT, "3600", 2, MAX_SECONDS, NULL,
+    {"monitor_signature_lifetime_seconds", HERALD_SETTING_INT, "3600", 4, MAX_SECONDS, NULL,
      "the signed monitor expires this long after signing (re-signed at half)",
      S(monitor_lifetime_seconds)},
     {"tombstone_horizon_seconds", HERALD_SETTING_INT, "2592000", 1, MAX_SECONDS, NULL,
