@@ -98,7 +98,7 @@ attempt(signer_ctx *s, int64_t now)
     redisReply *rep[6] = {0};
     herald_monitor_entry *entries = NULL;
     char(*shas)[65] = NULL;
-    json_t *sigs = json_array();
+    json_t *sigs = json_array(), *shamap = json_object();
     herald_buf body = HERALD_BUF_INIT;
     redisReply *st = NULL;
     int rc = -1;
@@ -138,6 +138,11 @@ attempt(signer_ctx *s, int64_t now)
         goto out;
     }
 
+    /* H by member: a hash table, not a scan per entry (thousands of collections). */
+    for (size_t j = 0; j + 1 < hs->elements; j += 2)
+        if (hs->element[j]->type == REDIS_REPLY_STRING &&
+            hs->element[j + 1]->type == REDIS_REPLY_STRING)
+            json_object_set_new(shamap, hs->element[j]->str, json_string(hs->element[j + 1]->str));
     n = zr->elements / 2;
     entries = herald_mem_calloc(n + 1, sizeof(*entries));
     shas = herald_mem_calloc(n + 1, sizeof(*shas));
@@ -154,12 +159,7 @@ attempt(signer_ctx *s, int64_t now)
         }
         if (v > m)
             m = v;
-        const char *h = NULL;
-        for (size_t j = 0; j + 1 < hs->elements; j += 2)
-            if (strcmp(hs->element[j]->str, member) == 0) {
-                h = hs->element[j + 1]->str;
-                break;
-            }
+        const char *h = json_string_value(json_object_get(shamap, member));
         if (h && strlen(h) == 64) {
             memcpy(shas[i], h, 65);
         } else if (sha_from_blob(s, member, v, shas[i]) < 0) {
@@ -223,6 +223,7 @@ out:
     free(entries);
     free(shas);
     json_decref(sigs);
+    json_decref(shamap);
     herald_buf_free(&body);
     return rc;
 }
