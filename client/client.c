@@ -704,8 +704,12 @@ herald_client_sync(herald_client *c)
         pthread_mutex_unlock(&c->sync_lock);
         return HERALD_CLIENT_EBACKOFF;
     }
-    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=%lld",
-             c->url, (long long)c->monitor_ts);
+    /* _expected=0: the monitor's short max-age. With the last M as cache key (as for
+     * collections) a cache could keep answering that URL with a monitor that expires in
+     * its cache, and the client, unable to verify a newer M, would never change the
+     * URL: a freeze made by the cache itself. */
+    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
+             c->url);
     st = get_json(c, url, &mon, err, sizeof(err));
     if (st == HERALD_CLIENT_OK && (get_int(&mts, json_object_get(mon, "timestamp")) < 0 ||
                                    !json_is_array(json_object_get(mon, "changes")))) {

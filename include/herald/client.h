@@ -3,7 +3,7 @@
  * in front of one) and only ever hands the application data it has verified.
  *
  * A client object follows a set of collections. herald_client_sync() polls the monitor
- * (GET /v1/buckets/monitor/collections/changes/changeset?_expected=M), and for each
+ * (GET /v1/buckets/monitor/collections/changes/changeset?_expected=0), and for each
  * followed collection whose version moved fetches
  * .../buckets/B/collections/C/changeset?_expected=V&_since=L (L: the version it holds),
  * merges the delta into its verified copy, recomputes the canonical bytes (RFC 8785) and
