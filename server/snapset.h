@@ -6,7 +6,9 @@
  *   g_current ──▶ snapset (refs, generation)
  *                 ├─ colls[]: coll* sorted by (bucket, collection) ── binary search
  *                 ├─ monitor: listing of {"bucket","collection","host","id",
- *                 │           "last_modified"} entries, newest first
+ *                 │           "last_modified"[,"sha256"]} entries, newest first: the
+ *                 │           signed monitor's entries when one is given
+ *                 │           (snapset_new_signed), else one per served coll
  *                 └─ monitor bodies (changeset form and legacy {"data":[...]} form)
  *
  *   coll (refs: shared by every set that serves this version of the collection)
