@@ -16,6 +16,9 @@ import std;
 backend read1 {
     .host = "127.0.0.1";
     .port = "8888";
+    # Above the read servers' long_poll_max_seconds (60): a long-poll is answered only
+    # when its version changes or its wait ends.
+    .first_byte_timeout = 75s;
     # A server is taken out of the rotation when it stops answering; /__lbheartbeat__
     # and not /__heartbeat__, so that read servers keep serving what they hold while
     # Redis is unreachable (their heartbeat says 503 then, and every server would go).
@@ -31,6 +34,7 @@ backend read1 {
 backend read2 {
     .host = "127.0.0.1";
     .port = "8890";
+    .first_byte_timeout = 75s;
     .probe = {
         .url = "/v1/__lbheartbeat__";
         .interval = 2s;
@@ -52,6 +56,13 @@ sub vcl_recv {
     # Read servers only read; anything else is not for this cache.
     if (req.method != "GET" && req.method != "HEAD") {
         return (synth(405));
+    }
+    # Long-poll (Prefer: wait=N; docs/server.md): the read server holds the request until
+    # the version its If-None-Match names changes. Passed, never cached: from the cache a
+    # client's If-None-Match would be answered 304 at once by Varnish, and the request
+    # never held. A held request costs a read server ~600 bytes, so push needs no cache.
+    if (req.http.Prefer ~ "(?i)(^|[,;[:space:]])wait[[:space:]]*=") {
+        return (pass);
     }
     # Herald sets no cookie and reads none: a cookie must not split the cache (the
     # built-in VCL would not cache a request carrying one).

@@ -14,6 +14,9 @@ pkgs=(build-essential cmake pkg-config curl redis-server
       varnish lintian dpkg-dev systemd redis-sentinel)
 # The client library (client/): HTTPS through libcurl.
 pkgs+=(libcurl4-openssl-dev)
+# The JavaScript client's browser test (test_client_browser.sh): Debian's Chromium,
+# driven by playwright-core from npm (which never downloads a browser of its own).
+pkgs+=(chromium)
 # Optional extras for benchmarks and fuzzing, asked for with HERALD_DEPS_EXTRA=1.
 if [ "${HERALD_DEPS_EXTRA:-0}" = 1 ]; then
     pkgs+=(nginx-light valgrind strace)

@@ -53,12 +53,17 @@ PIDS+=($!)
 wait_port "$REDIS_PORT"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
-build/publisher/herald-publisher --listen "127.0.0.1:$PUB_PORT" --redis "$REDIS_URL" &
+# Attachments: the publisher stores files in var/attachments, the read server serves them
+# from there at /attachments/ (docs/attachments.md).
+mkdir -p "$VAR/attachments"
+HERALD_ATTACHMENTS_DIR="$VAR/attachments" \
+    HERALD_ATTACHMENT_BASE_URL="http://127.0.0.1:$SRV_PORT/attachments/" \
+    build/publisher/herald-publisher --listen "127.0.0.1:$PUB_PORT" --redis "$REDIS_URL" &
 PIDS+=($!)
 build/signer/herald-signer --redis "$REDIS_URL" --key "$VAR/signing.key" &
 PIDS+=($!)
 build/server/herald-server --listen "127.0.0.1:$SRV_PORT" --redis "$REDIS_URL" \
-    --public-key "$PUBKEY" &
+    --public-key "$PUBKEY" --attachments-dir "$VAR/attachments" &
 PIDS+=($!)
 wait_port "$PUB_PORT"
 wait_port "$SRV_PORT"
@@ -80,6 +85,8 @@ Herald is running (Ctrl-C stops everything).
   publisher (Kinto API, writes):  $PUB/
   read server (changesets):       http://127.0.0.1:$SRV_PORT/v1/buckets/main/collections/demo/changeset
   monitor/changes:                http://127.0.0.1:$SRV_PORT/v1/buckets/monitor/collections/changes/changeset
+  attachments:                    POST a file as multipart field "attachment" to
+                                  $PUB/buckets/main/collections/demo/records/ID/attachment
   redis:                          $REDIS_URL (data in var/redis)
   admin credentials:              admin:$HERALD_ADMIN_PASSWORD
   signing public key:             $PUBKEY

@@ -193,4 +193,19 @@ done
 out=$(h_verify "$V$CS_PATH?_expected=$V1" "$H_PUBKEY")
 h_check "  the body cached for _expected=$V1 verifies" bash -c "echo '$out' | grep -q '^OK .*timestamp=$V1 '"
 
+# --- Long-poll through the cache ------------------------------------------------------
+# Passed to a read server and held there until the version changes (docs/varnish.vcl).
+LV=$(h_etag "$V$FAST")
+curl -s -D "$H_TMP/lp.h" -o "$H_TMP/lp.json" -H "If-None-Match: \"$LV\"" -H 'Prefer: wait=20' \
+    "$V$FAST" &
+LP=$!
+sleep 1.5
+h_check "a long-poll through Varnish is held, not answered from the cache" kill -0 "$LP"
+h_put /buckets/main/collections/fast/records/b '{"data":{"x":2}}' >/dev/null
+LV2=$(h_etag "$H_PUB/buckets/main/collections/fast/records" -u "$H_AUTH")
+wait "$LP"
+h_check "  answered 200 with the new version once it is published" h_eq \
+    "$(tr -d '\r' <"$H_TMP/lp.h" | sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p') $(h_json d.timestamp <"$H_TMP/lp.json")" "200 $LV2"
+h_check "  with Preference-Applied from the read server" grep -qi '^Preference-Applied: wait=20' "$H_TMP/lp.h"
+
 h_finish

@@ -42,14 +42,18 @@ http.createServer(async (req, res) => {
   fs.appendFileSync(logFile, req.url + '\n');
   const [m, arg] = mode();
   const isCollection = /\/collections\/[^/]+\/changeset/.test(req.url) && !/\/buckets\/monitor\//.test(req.url);
-  if (m === 'retry_after') { res.writeHead(503, { 'Retry-After': arg, 'Content-Type': 'application/json' }); return res.end('{}'); }
-  if (m === 'status500') { res.writeHead(500, { 'Content-Type': 'application/json' }); return res.end('{}'); }
+  const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Backoff, Retry-After' };
+  if (m === 'retry_after') { res.writeHead(503, { 'Retry-After': arg, 'Content-Type': 'application/json', ...cors }); return res.end('{}'); }
+  if (m === 'status500') { res.writeHead(500, { 'Content-Type': 'application/json', ...cors }); return res.end('{}'); }
   if (m === 'stall' && isCollection) return; // the client's timeout must end it
   let up;
   try { up = await fetchUpstream(req.url.replace(/^\/v1/, '')); } catch (e) { res.writeHead(502); return res.end(); }
   let body = up.body;
   const headers = { 'content-type': up.headers['content-type'] || 'application/json' };
   if (up.headers.etag) headers.etag = up.headers.etag;
+  // The read server's CORS headers, so a page in a browser can use the proxy as it uses
+  // the server (test_client_browser.sh).
+  for (const [k, v] of Object.entries(up.headers)) if (k.startsWith('access-control-')) headers[k] = v;
   if (isCollection && up.status === 200) {
     const key = req.url.split('?')[0];
     if (!/_since=/.test(req.url) && !firstFull.has(key)) firstFull.set(key, body);

@@ -8,10 +8,17 @@
 // Network: fetch with a timeout (AbortSignal), jittered retries of transient failures,
 // Backoff and Retry-After honoured (persisted), a size cap on bodies. sync() and
 // attachment() are serialized per client (one request in flight per collection).
-// The monitor is used as an unsigned index only: the signed monitor and long-poll
-// (issue 14) are extension points, not implemented.
+// The monitor: when its unfiltered answer carries metadata.signatures, it is verified
+// (monitor.js: pinned key, entries hash, expiry, never below the last verified M, which
+// is persisted) before anything in it is believed, and each followed collection is then
+// checked against the V and H it names; freshness() reports "every followed collection
+// verified against a monitor signed at most T ago". An unsigned monitor is used as an
+// index only, as before (freshness "unknown"), unless requireSignedMonitor is set.
+// watch(): long-poll on the monitor (Prefer: wait=N with If-None-Match), each 200 fed to
+// the same sync as a poll, so a change is applied only once verified.
 import { Codes, HeraldError } from './errors.js';
 import { importKeys, verifyChangeset, sha256Hex } from './verify.js';
+import { isSignedMonitor, verifyMonitor, matchesMonitor, stateHeadSha256 } from './monitor.js';
 
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -30,6 +37,12 @@ export class HeraldClient {
    * @param {number} [o.retryBaseMs] default 250
    * @param {number} [o.maxBodyBytes] default 256 MiB
    * @param {typeof fetch} [o.fetch]
+   * @param {boolean} [o.requireSignedMonitor] refuse a monitor without signatures (unknown_key)
+   * @param {{jexl:{eval:(expr:string, context:object)=>Promise<any>}, env?:object}} [o.targeting]
+   *   Remote Settings' targeting: records() keeps a record with a `filter_expression` only
+   *   when jexl.eval(filter_expression, {env}) is truthy (an error drops it), as Gecko's
+   *   RemoteSettings does. Bring the evaluator (e.g. `new (require('mozjexl').Jexl)()`):
+   *   the library itself depends on nothing.
    */
   constructor(o) {
     if (!o || !o.store) throw new HeraldError(Codes.USAGE, 'a store is needed');
@@ -40,6 +53,8 @@ export class HeraldClient {
     this.dump = o.dump;
     this.filter = o.filter;
     this.onChange = o.onChange;
+    this.targeting = o.targeting || null;
+    if (this.targeting && typeof this.targeting.jexl?.eval !== 'function') throw new HeraldError(Codes.USAGE, 'targeting.jexl must have eval(expression, context)');
     this.timeoutMs = o.timeoutMs || 60000;
     this.maxRetries = o.maxRetries ?? 2;
     this.retryBaseMs = o.retryBaseMs || 250;
@@ -47,6 +62,10 @@ export class HeraldClient {
     this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
     this.colls = new Map();
     this.monitorTs = 0;
+    this.requireSignedMonitor = !!o.requireSignedMonitor;
+    this.monitorVerifiedTs = 0; // the last verified signed monitor's M: never go below it
+    this.monitor = null; // {timestamp, expires} of the signed monitor of the last sync
+    this.monitorError = '';
     this.backoffUntil = 0;
     this.stats = { requests: 0, bytesReceived: 0, verifyFailures: 0 };
     this.queue = Promise.resolve();
@@ -56,6 +75,7 @@ export class HeraldClient {
       if (cs) {
         if (Number.isInteger(cs.monitor_timestamp)) this.monitorTs = cs.monitor_timestamp;
         if (Number.isInteger(cs.backoff_until)) this.backoffUntil = cs.backoff_until;
+        if (Number.isInteger(cs.monitor_verified)) this.monitorVerifiedTs = cs.monitor_verified;
       }
     })();
   }
@@ -68,7 +88,9 @@ export class HeraldClient {
   }
 
   async saveClient() {
-    await this.store.put('client', { backoff_until: this.backoffUntil, monitor_timestamp: this.monitorTs });
+    const v = { backoff_until: this.backoffUntil, monitor_timestamp: this.monitorTs };
+    if (this.monitorVerifiedTs) v.monitor_verified = this.monitorVerifiedTs;
+    await this.store.put('client', v);
   }
 
   /** Follows bucket/collection: loads its verified state, else the dump. No request. */
@@ -78,7 +100,7 @@ export class HeraldClient {
       await this.ready;
       const key = `${bucket}/${collection}`;
       if (this.colls.has(key)) return;
-      const c = { bucket, collection, state: null, fromDump: false, lastStatus: 'ok', lastError: '' };
+      const c = { bucket, collection, state: null, fromDump: false, lastStatus: 'ok', lastError: '', monitorTs: 0 };
       // Re-verified on load (not for expiry): a state edited or torn on disk is ignored.
       const saved = await this.store.get(key);
       try {
@@ -90,7 +112,34 @@ export class HeraldClient {
           if (d) { c.state = await this.check(d, c, null, 0, 0); c.fromDump = true; }
         } catch (e) { c.lastStatus = Codes.INVALID; c.lastError = 'dump ignored: ' + e.message; }
       }
+      await this.target(c);
       this.colls.set(key, c);
+    });
+  }
+
+  // Evaluates each record's filter_expression (targeting option) once per new state, so
+  // records() stays synchronous. The state itself always keeps every record.
+  // 'state' (default: the one held) is evaluated before it is swapped in, so records()
+  // never pairs a state with another state's targeting.
+  async target(c, state = c.state) {
+    if (!this.targeting) return null;
+    const env = this.targeting.env ?? {};
+    const records = state?.records ?? [];
+    const keep = await Promise.all(records.map(async (r) => {
+      if (typeof r.filter_expression !== 'string' || r.filter_expression.trim() === '') return true;
+      try { return !!(await this.targeting.jexl.eval(r.filter_expression, { env })); } catch { return false; }
+    }));
+    const targeted = records.filter((r, i) => keep[i]);
+    if (state === c.state) c.targeted = targeted;
+    return targeted;
+  }
+
+  /** Re-evaluates filter_expression for every followed collection (after targeting.env changed). */
+  refreshTargeting(env) {
+    return this.serial(async () => {
+      if (!this.targeting) throw new HeraldError(Codes.USAGE, 'no targeting option');
+      if (env !== undefined) this.targeting.env = env;
+      for (const c of this.colls.values()) await this.target(c);
     });
   }
 
@@ -163,47 +212,172 @@ export class HeraldClient {
     try { return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)); } catch (e) { throw new HeraldError(Codes.PARSE, 'body is not JSON: ' + e.message); }
   }
 
+  monitorUrl() { return `${this.url}/buckets/monitor/collections/changes/changeset?_expected=${this.monitorTs}`; }
+
   /**
    * One poll. Resolves to 'ok' when every followed collection is verified at the version
    * the monitor announced, else to the first error code (details in info()). Resolves to
    * 'backoff' without any request while a Backoff or Retry-After period runs.
    */
-  sync() {
-    return this.serial(async () => {
-      await this.ready;
-      if (!this.url) return Codes.USAGE;
-      if (this.backoffUntil > Date.now()) return Codes.BACKOFF;
-      let mon;
-      try {
-        mon = await this.getJson(`${this.url}/buckets/monitor/collections/changes/changeset?_expected=${this.monitorTs}`);
-        if (!Number.isInteger(mon?.timestamp) || !Array.isArray(mon.changes)) throw new HeraldError(Codes.PARSE, 'monitor answer is not a changeset');
-      } catch (e) {
-        for (const c of this.colls.values()) { c.lastStatus = e.code || Codes.NETWORK; c.lastError = e.message; }
-        return e.code || Codes.NETWORK;
+  sync() { return this.serial(() => this.syncUnlocked(null)); }
+
+  // mon: a monitor answer already received (watch), or null to GET it.
+  async syncUnlocked(mon) {
+    await this.ready;
+    if (!this.url) return Codes.USAGE;
+    const fail = (e) => {
+      for (const c of this.colls.values()) { c.lastStatus = e.code || Codes.NETWORK; c.lastError = e.message; }
+      return e.code || Codes.NETWORK;
+    };
+    let signed = null;
+    try {
+      if (!mon) {
+        if (this.backoffUntil > Date.now()) return Codes.BACKOFF;
+        mon = await this.getJson(this.monitorUrl());
       }
-      let overall = 'ok', changed = false;
-      for (const c of this.colls.values()) {
-        const e = mon.changes.find((x) => x && x.bucket === c.bucket && x.collection === c.collection && Number.isInteger(x.last_modified));
-        let st;
-        if (!e) { st = Codes.NOT_FOUND; c.lastStatus = st; c.lastError = 'collection not in the monitor (not published)'; }
-        else if ((c.state?.timestamp ?? 0) >= e.last_modified) { st = 'ok'; c.lastStatus = st; c.lastError = ''; }
-        else {
-          st = await this.syncCollection(c, e.last_modified);
-          if (st === 'changed') { changed = true; st = 'ok'; }
-        }
-        if (st !== 'ok' && overall === 'ok') overall = st;
-        if (this.backoffUntil > Date.now()) break;
+      if (!Number.isInteger(mon?.timestamp) || !Array.isArray(mon.changes)) throw new HeraldError(Codes.PARSE, 'monitor answer is not a changeset');
+      if (isSignedMonitor(mon)) {
+        signed = await verifyMonitor(mon, { keys: this.keys, minVersion: this.monitorVerifiedTs, nowMs: Date.now() });
+        this.monitorVerifiedTs = signed.timestamp;
+        this.monitor = { timestamp: signed.timestamp, expires: signed.expires };
+        this.monitorError = '';
+        await this.saveClient().catch(() => {});
+      } else if (this.requireSignedMonitor) {
+        throw new HeraldError(Codes.KEY, 'the monitor is not signed (requireSignedMonitor)');
+      } else {
+        this.monitor = null;
+        this.monitorError = '';
       }
-      if (overall === 'ok' && mon.timestamp !== this.monitorTs) {
-        this.monitorTs = mon.timestamp;
-        try { await this.saveClient(); } catch { overall = Codes.STORAGE; }
+    } catch (e) {
+      if (e instanceof HeraldError && e.code !== Codes.NETWORK && e.code !== Codes.NOT_FOUND) this.monitorError = e.message;
+      return fail(e instanceof HeraldError ? e : new HeraldError(Codes.NETWORK, String(e?.message || e)));
+    }
+    let overall = 'ok', changed = false;
+    for (const c of this.colls.values()) {
+      const key = `${c.bucket}/${c.collection}`;
+      const e = signed ? signed.entries.get(key)
+        : mon.changes.find((x) => x && x.bucket === c.bucket && x.collection === c.collection && Number.isInteger(x.last_modified));
+      let st;
+      if (!e) { st = Codes.NOT_FOUND; c.lastStatus = st; c.lastError = 'collection not in the monitor (not published)'; }
+      else if ((c.state?.timestamp ?? 0) >= e.last_modified) { st = 'ok'; c.lastStatus = st; c.lastError = ''; }
+      else {
+        st = await this.syncCollection(c, e.last_modified, signed ? e.sha256 : null);
+        if (st === 'changed') { changed = true; st = 'ok'; }
       }
-      if (changed) await this.pruneUnlocked();
-      return overall;
-    });
+      if (signed && st === 'ok' && c.state) {
+        try {
+          if (matchesMonitor(signed, c.state, this.keys)) c.monitorTs = signed.timestamp;
+        } catch (err) { st = err.code; c.lastStatus = st; c.lastError = err.message; }
+      }
+      if (st !== 'ok' && overall === 'ok') overall = st;
+      if (this.backoffUntil > Date.now()) break;
+    }
+    if (overall === 'ok' && mon.timestamp !== this.monitorTs) {
+      this.monitorTs = mon.timestamp;
+      try { await this.saveClient(); } catch { overall = Codes.STORAGE; }
+    }
+    if (changed) await this.pruneUnlocked();
+    return overall;
   }
 
-  async syncCollection(c, version) {
+  /**
+   * What the signed monitor lets the client claim now:
+   *   status 'fresh'   every followed collection is verified against the last verified
+   *                    signed monitor, whose signature has not expired;
+   *   status 'stale'   some followed collection is not (listed in 'unverified'), or the
+   *                    monitor's signature has expired;
+   *   status 'unknown' no signed monitor was verified by this process (the server does not
+   *                    sign it, or no sync yet).
+   * signedAt is the monitor version M (its signing time, ms), ageMs = now - M: "every
+   * followed collection verified against a monitor signed at most ageMs ago".
+   */
+  freshness(nowMs = Date.now()) {
+    if (!this.monitor) return { status: 'unknown', signedAt: null, expires: null, ageMs: null, unverified: [...this.colls.keys()], error: this.monitorError };
+    const unverified = [...this.colls.entries()].filter(([, c]) => c.monitorTs !== this.monitor.timestamp).map(([k]) => k);
+    const status = unverified.length || this.monitor.expires <= nowMs ? 'stale' : 'fresh';
+    return { status, signedAt: this.monitor.timestamp, expires: this.monitor.expires, ageMs: nowMs - this.monitor.timestamp, unverified, error: this.monitorError };
+  }
+
+  /** True when every followed collection is verified against a monitor signed at most maxAgeMs ago. */
+  isFresh(maxAgeMs, nowMs = Date.now()) {
+    const f = this.freshness(nowMs);
+    return f.status === 'fresh' && f.ageMs <= maxAgeMs;
+  }
+
+  /**
+   * Long-poll: waits on the monitor (If-None-Match with its ETag, Prefer: wait=N) and
+   * syncs each new version it is answered, exactly as sync() would (verified, or the last
+   * verified copy kept). onSync(status, monitorVersion) is called after each sync; the
+   * usual onChange after each verified change. Honours Backoff and Retry-After; after an
+   * error it waits a jittered, growing delay. Runs until 'signal' aborts; resolves then.
+   * A server (or a proxy) that does not hold requests still works: its immediate 304
+   * carries no Preference-Applied, or it answers 200 with the ETag the client sent; the
+   * loop then waits pollMs (default 60 s) before the next poll.
+   * @param {{waitSeconds?:number, signal?:AbortSignal, onSync?:(status:string, version:number)=>void, pollMs?:number}} [o]
+   */
+  async watch(o = {}) {
+    const wait = Math.max(1, Math.floor(o.waitSeconds ?? 60));
+    const signal = o.signal;
+    const pollMs = o.pollMs ?? 60000;
+    await this.ready;
+    if (!this.url) throw new HeraldError(Codes.USAGE, 'no server');
+    let etag = null, failures = 0;
+    const pause = (ms) => new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(done, ms);
+      function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
+      signal?.addEventListener('abort', done);
+    });
+    const jitter = () => Math.floor(Math.random() * Math.min(30000, this.retryBaseMs * 2 ** Math.min(failures, 10)));
+    while (!signal?.aborted) {
+      if (this.backoffUntil > Date.now()) { await pause(this.backoffUntil - Date.now()); continue; }
+      let res;
+      const headers = etag ? { 'If-None-Match': etag, Prefer: `wait=${wait}` } : {};
+      const timeout = AbortSignal.timeout(wait * 1000 + this.timeoutMs);
+      try {
+        this.stats.requests++;
+        res = await this.fetch(this.monitorUrl(), { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'error', cache: 'no-store' });
+      } catch (e) {
+        if (signal?.aborted) break;
+        failures++;
+        await pause(jitter());
+        continue;
+      }
+      if (this.noteHeaders(res)) await this.saveClient().catch(() => {});
+      if (res.status === 304) {
+        await res.body?.cancel();
+        failures = 0;
+        if (!res.headers.get('Preference-Applied')) await pause(pollMs);
+        continue;
+      }
+      let mon = null;
+      if (res.status === 200) {
+        try {
+          const body = await this.readBounded(res);
+          this.stats.bytesReceived += body.length;
+          mon = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+        } catch { mon = null; }
+      } else await res.body?.cancel().catch(() => {});
+      if (signal?.aborted) break;
+      const st = mon ? await this.serial(() => this.syncUnlocked(mon))
+        : res.status === 200 ? Codes.PARSE : res.status === 404 ? Codes.NOT_FOUND : Codes.NETWORK;
+      try { o.onSync?.(st, mon?.timestamp ?? 0); } catch { /* the app's error is not the watch's */ }
+      if (st === 'ok') {
+        const next = res.headers.get('ETag') || `"${mon.timestamp}"`;
+        // The same version again, at once: something in between ignores If-None-Match
+        // and Prefer; poll instead of looping.
+        if (next === etag) await pause(pollMs);
+        etag = next;
+        failures = 0;
+      } else {
+        failures++;
+        await pause(jitter());
+      }
+    }
+  }
+
+  // expectSha: the H a verified signed monitor names for 'version' (or null).
+  async syncCollection(c, version, expectSha) {
     const prev = c.state;
     const pts = prev?.timestamp ?? 0;
     let state = null, err = null;
@@ -213,6 +387,8 @@ export class HeraldClient {
       try {
         const cs = await this.getJson(url);
         state = await this.check(cs, c, delta ? prev : null, pts, Date.now());
+        if (expectSha && state.timestamp === version && stateHeadSha256(state, this.keys) !== expectSha)
+          throw new HeraldError(Codes.INVALID, `version ${version} is not the content the signed monitor names`);
         err = null;
         break;
       } catch (e) {
@@ -225,7 +401,9 @@ export class HeraldClient {
       try { await this.store.put(`${c.bucket}/${c.collection}`, state); } catch (e) { err = new HeraldError(Codes.STORAGE, e.message); }
     }
     if (err) { c.lastStatus = err.code; c.lastError = err.message; return err.code; }
+    const targeted = await this.target(c, state);
     c.state = state;
+    c.targeted = targeted;
     c.fromDump = false;
     c.lastStatus = 'ok';
     c.lastError = '';
@@ -243,11 +421,12 @@ export class HeraldClient {
     return { version: c.state?.timestamp ?? 0, expires: c.state?.expires ?? 0, records: c.state?.records.length ?? 0, fromDump: c.fromDump, lastStatus: c.lastStatus, lastError: c.lastError };
   }
 
-  /** The verified records (sorted by id, filtered; copies), or null if none yet. */
+  /** The verified records (sorted by id; filtered by filter_expression with the targeting
+   * option, then by the filter callback; copies), or null if none yet. */
   records(bucket, collection) {
     const c = this.colls.get(`${bucket}/${collection}`);
     if (!c?.state) return null;
-    const out = c.state.records.filter((r) => !this.filter || this.filter(r));
+    const out = (this.targeting ? c.targeted ?? [] : c.state.records).filter((r) => !this.filter || this.filter(r));
     return structuredClone(out);
   }
 

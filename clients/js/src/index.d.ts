@@ -16,6 +16,8 @@ export interface ClientOptions {
   dump?: (bucket: string, collection: string) => Promise<object | null>;
   filter?: (record: any) => boolean; onChange?: (bucket: string, collection: string, version: number) => void;
   timeoutMs?: number; maxRetries?: number; retryBaseMs?: number; maxBodyBytes?: number; fetch?: typeof fetch;
+  requireSignedMonitor?: boolean;
+  targeting?: { jexl: { eval(expression: string, context: object): Promise<unknown> }; env?: object };
 }
 export interface Info { version: number; expires: number; records: number; fromDump: boolean; lastStatus: Code; lastError: string; }
 export declare class HeraldClient {
@@ -29,7 +31,17 @@ export declare class HeraldClient {
   backoffMs(): number;
   attachment(bucket: string, collection: string, id: string): Promise<Uint8Array>;
   pruneAttachments(): Promise<number>;
+  refreshTargeting(env?: object): Promise<void>;
+  freshness(nowMs?: number): Freshness;
+  isFresh(maxAgeMs: number, nowMs?: number): boolean;
+  watch(o?: { waitSeconds?: number; signal?: AbortSignal; pollMs?: number; onSync?: (status: Code, monitorVersion: number) => void }): Promise<void>;
 }
+export interface Freshness { status: 'fresh' | 'stale' | 'unknown'; signedAt: number | null; expires: number | null; ageMs: number | null; unverified: string[]; error: string; }
+export interface MonitorEntry { bucket: string; collection: string; last_modified: number; sha256: string; }
+export interface VerifiedMonitor { timestamp: number; expires: number; entries: Map<string, MonitorEntry>; }
+export declare function isSignedMonitor(mon: object): boolean;
+export declare function verifyMonitor(mon: object, o: { keys: { keyId: string; key: CryptoKey }[]; minVersion?: number; nowMs?: number }): Promise<VerifiedMonitor>;
+export declare function matchesMonitor(monitor: VerifiedMonitor, state: State, keys: { keyId: string; key: CryptoKey }[]): boolean;
 export declare function canonicalize(v: unknown): string;
 export declare function importKeys(keys: string[]): Promise<{ keyId: string; key: CryptoKey }[]>;
 export declare function verifyChangeset(changeset: object, o: { bucket: string; collection: string; keys: { keyId: string; key: CryptoKey }[]; prev?: State | null; minVersion?: number; nowMs?: number }): Promise<State>;

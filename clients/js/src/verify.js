@@ -57,7 +57,7 @@ export async function importKeys(keys) {
 const isInt = (v) => typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= MAX_SAFE;
 
 // Code point order, which is UTF-8 byte order (what the signer sorts ids by).
-function cmpIds(a, b) {
+export function cmpIds(a, b) {
   const x = [...a], y = [...b];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
     const d = x[i].codePointAt(0) - y[i].codePointAt(0);
