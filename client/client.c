@@ -44,6 +44,7 @@
 #include "herald/err.h"
 #include "herald/jcs.h"
 #include "herald/mem.h"
+#include "herald/monitor.h"
 #include "herald/snapshot.h"
 #include "herald/verify.h"
 #include "http.h"
@@ -74,9 +75,12 @@ struct herald_client {
     herald_chttp *http;
     pthread_mutex_t sync_lock, data_lock;
     coll *colls;
-    int64_t monitor_ts;
-    int64_t backoff_until; /* ms since the epoch */
-    char *att_base_url;    /* capabilities.attachments.base_url, once fetched */
+    int64_t monitor_ts;      /* M of the last verified signed monitor (rollback floor) */
+    int64_t monitor_expires; /* its expiry */
+    int all_committed;       /* the last sync found everything at the monitor's V and H */
+    int64_t checked_at;      /* when that sync ran */
+    int64_t backoff_until;   /* ms since the epoch */
+    char *att_base_url;      /* capabilities.attachments.base_url, once fetched */
     herald_client_stats stats;
 };
 
@@ -125,6 +129,8 @@ herald_client_strerror(herald_client_status s)
         return "storage";
     case HERALD_CLIENT_EATTACHMENT:
         return "attachment";
+    case HERALD_CLIENT_EUNCOMMITTED:
+        return "uncommitted";
     }
     return "unknown";
 }
@@ -312,8 +318,10 @@ static int
 save_client_state(herald_client *c, char *err, size_t errlen)
 {
     herald_buf out = HERALD_BUF_INIT;
-    json_t *o = json_pack("{s:I,s:I}", "monitor_timestamp", (json_int_t)c->monitor_ts,
-                          "backoff_until", (json_int_t)c->backoff_until);
+    json_t *o = json_pack("{s:I,s:I,s:I,s:b,s:I}", "monitor_timestamp", (json_int_t)c->monitor_ts,
+                          "monitor_expires", (json_int_t)c->monitor_expires, "backoff_until",
+                          (json_int_t)c->backoff_until, "all_committed", c->all_committed,
+                          "checked_at", (json_int_t)c->checked_at);
     int rc = herald_jcs_dump(&out, o);
     if (rc == 0)
         rc = herald_cstore_write(c->state_dir, "client.json", out.data, out.len, err, errlen);
@@ -336,6 +344,11 @@ load_client_state(herald_client *c)
             c->monitor_ts = v;
         if (get_int(&v, json_object_get(o, "backoff_until")) == 0 && v >= 0)
             c->backoff_until = v;
+        if (get_int(&v, json_object_get(o, "monitor_expires")) == 0 && v >= 0)
+            c->monitor_expires = v;
+        if (get_int(&v, json_object_get(o, "checked_at")) == 0 && v >= 0)
+            c->checked_at = v;
+        c->all_committed = json_is_true(json_object_get(o, "all_committed"));
         json_decref(o);
     }
 out:
@@ -550,8 +563,25 @@ store_state(herald_client *c, coll *k, json_t *st, char *err, size_t errlen)
     return rc == 0 ? HERALD_CLIENT_OK : HERALD_CLIENT_ESTORAGE;
 }
 
+/* The head.sha256 of 'state''s signature by the first pinned key that has one, into
+ * 'out'. Returns 0, or -1 when there is none. */
+static int
+state_sha(herald_client *c, const json_t *state, char out[65])
+{
+    const json_t *e =
+        herald_snapshot_find_entry(json_object_get(state, "signatures"), c->keys, c->nkeys, NULL);
+    herald_head h;
+    if (!e || herald_snapshot_head_parse(&h, json_object_get(e, "head"), NULL, 0) < 0)
+        return -1;
+    memcpy(out, h.sha256, 65);
+    return 0;
+}
+
+/* Fetches bucket/collection at 'version' (the monitor's V, with records hash 'sha', its
+ * H): a delta, then once the full changeset. A verified answer that is not exactly V and
+ * H is refused (EUNCOMMITTED): the monitor commits to another state. */
 static herald_client_status
-sync_collection(herald_client *c, coll *k, int64_t version, int *changed)
+sync_collection(herald_client *c, coll *k, int64_t version, const char *sha, int *changed)
 {
     char err[256] = "", url[PATH_MAX];
     json_t *prev, *st = NULL;
@@ -577,6 +607,20 @@ sync_collection(herald_client *c, coll *k, int64_t version, int *changed)
         if (rc == HERALD_CLIENT_OK)
             rc = verify_with_keys(&st, cs, delta ? prev : NULL, pts, k->bucket, k->collection,
                                   c->keys, c->nkeys, now_ms(), err, sizeof(err));
+        if (rc == HERALD_CLIENT_OK) {
+            int64_t nts = 0;
+            char nsha[65] = "";
+            (void)get_int(&nts, json_object_get(st, "timestamp"));
+            if (nts != version || state_sha(c, st, nsha) < 0 || strcmp(nsha, sha) != 0) {
+                herald_err_set(err, sizeof(err),
+                               "served version %lld is not the state the signed monitor commits "
+                               "to (version %lld, sha256 %.12s...)",
+                               (long long)nts, (long long)version, sha);
+                rc = HERALD_CLIENT_EUNCOMMITTED;
+                json_decref(st);
+                st = NULL;
+            }
+        }
         json_decref(cs);
         if (rc == HERALD_CLIENT_OK || rc == HERALD_CLIENT_ENETWORK || rc == HERALD_CLIENT_ENOTFOUND)
             break;
@@ -606,6 +650,44 @@ sync_collection(herald_client *c, coll *k, int64_t version, int *changed)
     return rc;
 }
 
+/* Verifies the monitor changeset 'mon' (served timestamp 'mts') against the pinned keys,
+ * its expiry and the last verified M; on success remembers its M and E (persisted before
+ * any collection is fetched, so a rollback is refused even after a crash). */
+static herald_client_status
+verify_monitor(herald_client *c, const json_t *mon, int64_t mts, char *err, size_t errlen)
+{
+    const json_t *sigs = json_object_get(json_object_get(mon, "metadata"), "signatures");
+    herald_monitor_head h;
+    if (!json_is_array(sigs)) {
+        herald_err_set(err, errlen, "monitor is not signed (no metadata.signatures)");
+        return HERALD_CLIENT_EKEY;
+    }
+    char why[200];
+    enum herald_monitor_status ms =
+        herald_monitor_verify(&h, json_object_get(mon, "changes"), sigs, mts, now_ms(),
+                              c->monitor_ts, c->keys, c->nkeys, why, sizeof(why));
+    if (ms != HERALD_MONITOR_OK) {
+        herald_err_set(err, errlen, "signed monitor: %s", why);
+        switch (ms) {
+        case HERALD_MONITOR_UNPINNED:
+            return HERALD_CLIENT_EKEY;
+        case HERALD_MONITOR_EXPIRED:
+            return HERALD_CLIENT_EEXPIRED;
+        case HERALD_MONITOR_ROLLBACK:
+            return HERALD_CLIENT_EROLLBACK;
+        default:
+            return HERALD_CLIENT_EINVALID;
+        }
+    }
+    if (h.timestamp != c->monitor_ts || h.expires != c->monitor_expires) {
+        c->monitor_ts = h.timestamp;
+        c->monitor_expires = h.expires;
+        if (save_client_state(c, err, errlen) < 0)
+            return HERALD_CLIENT_ESTORAGE;
+    }
+    return HERALD_CLIENT_OK;
+}
+
 herald_client_status
 herald_client_sync(herald_client *c)
 {
@@ -622,57 +704,90 @@ herald_client_sync(herald_client *c)
         pthread_mutex_unlock(&c->sync_lock);
         return HERALD_CLIENT_EBACKOFF;
     }
-    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=%lld",
-             c->url, (long long)c->monitor_ts);
+    /* _expected=0: the monitor's short max-age. With the last M as cache key (as for
+     * collections) a cache could keep answering that URL with a monitor that expires in
+     * its cache, and the client, unable to verify a newer M, would never change the
+     * URL: a freeze made by the cache itself. */
+    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
+             c->url);
     st = get_json(c, url, &mon, err, sizeof(err));
     if (st == HERALD_CLIENT_OK && (get_int(&mts, json_object_get(mon, "timestamp")) < 0 ||
                                    !json_is_array(json_object_get(mon, "changes")))) {
         herald_err_set(err, sizeof(err), "monitor answer is not a changeset");
         st = HERALD_CLIENT_EPARSE;
     }
+    if (st == HERALD_CLIENT_OK)
+        st = verify_monitor(c, mon, mts, err, sizeof(err));
     if (st != HERALD_CLIENT_OK) {
+        if (st != HERALD_CLIENT_ENETWORK && st != HERALD_CLIENT_EBACKOFF)
+            c->stats.verify_failures++;
         for (coll *k = c->colls; k; k = k->next)
             set_status(c, k, st, err);
         overall = st;
+        c->all_committed = 0;
+        c->checked_at = now_ms();
+        char ignored[256];
+        (void)save_client_state(c, ignored, sizeof(ignored));
         goto out;
     }
+    int committed = 1;
     for (coll *k = c->colls; k; k = k->next) {
         const json_t *e, *changes = json_object_get(mon, "changes");
-        int64_t v = -1, cur = 0;
+        herald_monitor_entry me;
+        int found = 0;
         size_t i;
         json_array_foreach(changes, i, e)
         {
-            const char *b = json_string_value(json_object_get(e, "bucket"));
-            const char *col = json_string_value(json_object_get(e, "collection"));
-            if (b && col && strcmp(b, k->bucket) == 0 && strcmp(col, k->collection) == 0 &&
-                get_int(&v, json_object_get(e, "last_modified")) < 0)
-                v = -1;
-            if (v >= 0)
+            if (herald_monitor_entry_parse(&me, e, NULL, 0) == 0 &&
+                strcmp(me.bucket, k->bucket) == 0 && strcmp(me.collection, k->collection) == 0) {
+                found = 1;
                 break;
+            }
         }
-        if (v < 0) {
+        if (!found) {
             st = HERALD_CLIENT_ENOTFOUND;
-            set_status(c, k, st, "collection not in the monitor (not published)");
+            set_status(c, k, st, "collection not in the signed monitor (not published)");
         } else {
+            int64_t cur = 0;
+            char csha[65] = "";
             pthread_mutex_lock(&c->data_lock);
-            if (k->state)
-                (void)get_int(&cur, json_object_get(k->state, "timestamp"));
+            json_t *held = json_incref(k->state);
             pthread_mutex_unlock(&c->data_lock);
-            /* Already at (or past: a stale cache in front) the announced version. */
-            st = cur >= v ? HERALD_CLIENT_OK : sync_collection(c, k, v, &changed);
-            if (cur >= v)
+            if (held) {
+                (void)get_int(&cur, json_object_get(held, "timestamp"));
+                (void)state_sha(c, held, csha);
+            }
+            json_decref(held);
+            if (cur < me.last_modified) {
+                st = sync_collection(c, k, me.last_modified, me.sha256, &changed);
+            } else if (cur == me.last_modified && strcmp(csha, me.sha256) != 0) {
+                st = HERALD_CLIENT_EUNCOMMITTED;
+                set_status(c, k, st,
+                           "the verified copy has another records hash than the signed monitor "
+                           "names for its version");
+            } else {
+                /* At the monitor's V and H; or ahead of it (a monitor a little behind, or
+                 * a cache in front of it): kept, but not proven current by this monitor. */
+                st = HERALD_CLIENT_OK;
                 set_status(c, k, st, "");
+                if (cur > me.last_modified)
+                    committed = 0;
+            }
         }
-        if (st != HERALD_CLIENT_OK && overall == HERALD_CLIENT_OK)
-            overall = st;
-        if (c->backoff_until > now_ms())
+        if (st != HERALD_CLIENT_OK) {
+            committed = 0;
+            if (overall == HERALD_CLIENT_OK)
+                overall = st;
+        }
+        if (c->backoff_until > now_ms()) {
+            committed = 0;
             break; /* asked to slow down: the rest waits for the next sync */
+        }
     }
-    if (overall == HERALD_CLIENT_OK && mts != c->monitor_ts) {
-        c->monitor_ts = mts;
-        if (save_client_state(c, err, sizeof(err)) < 0)
-            overall = HERALD_CLIENT_ESTORAGE;
-    }
+    c->all_committed = committed;
+    c->checked_at = now_ms();
+    if (save_client_state(c, err, sizeof(err)) < 0 && overall == HERALD_CLIENT_OK)
+        overall = HERALD_CLIENT_ESTORAGE;
 out:
     json_decref(mon);
     pthread_mutex_unlock(&c->sync_lock);
@@ -738,6 +853,20 @@ herald_client_backoff_ms(herald_client *c)
     int64_t left = c->backoff_until - now_ms();
     pthread_mutex_unlock(&c->sync_lock);
     return left > 0 ? left : 0;
+}
+
+void
+herald_client_freshness_get(herald_client *c, herald_client_freshness *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->sync_lock);
+    out->monitor_timestamp = c->monitor_ts;
+    out->monitor_expires = c->monitor_expires;
+    out->all_committed = c->all_committed;
+    out->checked_at = c->checked_at;
+    pthread_mutex_unlock(&c->sync_lock);
 }
 
 void

@@ -8,8 +8,11 @@
  *               bucket/collection        (no request: what the client holds)
  *   herald attachment URL --public-key K --state DIR bucket/collection RECORD_ID
  *
- * sync prints one line per collection ("B/C version=V records=N status=S[ error=...]")
- * and a "stats" line; --print then prints each collection's records (canonical JSON,
+ * sync prints one line per collection ("B/C version=V records=N status=S[ error=...]"),
+ * a "monitor timestamp=M expires=E committed=0|1 age_ms=A" line (committed=1: every
+ * followed collection is at the version and hash the verified signed monitor names, so
+ * all of it was current as of a monitor signed at most A ms before this sync) and a
+ * "stats" line; --print then prints each collection's records (canonical JSON,
  * one line). Exit status: 0 all verified, 1 an error (the last verified copy is kept),
  * 2 usage, 3 backoff (no request made).
  */
@@ -183,6 +186,12 @@ main(int argc, char **argv)
             rc = 1;
     }
     if (strcmp(cmd, "sync") == 0) {
+        /* Freshness: what the client can prove from the last verified signed monitor. */
+        herald_client_freshness f;
+        herald_client_freshness_get(c, &f);
+        printf("monitor timestamp=%lld expires=%lld committed=%d age_ms=%lld\n",
+               (long long)f.monitor_timestamp, (long long)f.monitor_expires, f.all_committed,
+               (long long)(f.monitor_timestamp ? f.checked_at - f.monitor_timestamp : -1));
         herald_client_stats s;
         herald_client_stats_get(c, &s);
         printf("stats requests=%llu bytes=%llu verify_failures=%llu\n",

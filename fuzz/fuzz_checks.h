@@ -35,6 +35,9 @@
  *              '.' under /v1/admin/ map to a file, inside the directory.
  *   changeset  herald_verify_changeset on a changeset, or on [changeset, saved state];
  *              an accepted state re-verifies as a full changeset and as its own delta.
+ *   monitor    herald_monitor_verify on a served monitor changeset: a reason for every
+ *              refusal; an accepted one survives reordering, and refuses rollback,
+ *              expiry, a dropped entry and a moved version with the right status.
  *
  * All checks are deterministic and keep no state between calls beyond read-only
  * fixtures built on first use.
@@ -53,6 +56,7 @@ const char *herald_fuzz_check_changeset(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_jsonschema(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_multipart(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_attachpath(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_monitor(const uint8_t *data, size_t size);
 
 /* The public key of tests/golden/snapshot-v1 (seed 00 01 .. 1f): the snapshot and
  * changeset targets verify against it, and the corpus generator signs with its seed. */

@@ -13,6 +13,10 @@
  * copy entries. A _since older than the collection's tombstone horizon gets the full
  * changeset.
  *
+ * The monitor: with a verified signed monitor (snapset.h) only the unfiltered answer
+ * (no _since, _limit, bucket=, collection=) is the signed body; the others are the
+ * same entries without a signature (a subset cannot be checked).
+ *
  * Encodings: a body precomputed per version (full changesets, the monitor, cached
  * deltas) is served in the coding Accept-Encoding prefers; bodies computed per request
  * in identity (reply.h).

@@ -11,6 +11,7 @@
 
 #include "herald/httpdate.h"
 #include "herald/jcs.h"
+#include "herald/monitor.h"
 #include "md5.h"
 
 static snapset_config g_cfg = {"", 60, 3600, 60, 3600, 30LL * 86400 * 1000, 1};
@@ -551,8 +552,86 @@ coll_cmp(const void *a, const void *b)
     return key_cmp(x->bid, x->bid_len, x->cid, x->cid_len, y->bid, y->bid_len, y->cid, y->cid_len);
 }
 
+/* One monitor entry's JSON: {"bucket","collection","host","id","last_modified"[,"sha256"]}
+ * (JCS key order), with Remote Settings' id = UUID(md5(host + "/buckets/B/collections/C")). */
+static void
+monitor_entry_json(herald_buf *j, herald_buf *uri, const char *bid, size_t bl, const char *cid,
+                   size_t cl, int64_t lm, const char *sha)
+{
+    herald_buf_reset(uri);
+    herald_buf_printf(uri, "%s/buckets/%.*s/collections/%.*s", g_cfg.host, (int)bl, bid, (int)cl,
+                      cid);
+    char id[37];
+    md5_uuid(id, uri->data, uri->len);
+    herald_buf_puts(j, "{\"bucket\":");
+    herald_jcs_string(j, bid, bl);
+    herald_buf_puts(j, ",\"collection\":");
+    herald_jcs_string(j, cid, cl);
+    herald_buf_puts(j, ",\"host\":");
+    herald_jcs_string(j, g_cfg.host, strlen(g_cfg.host));
+    herald_buf_puts(j, ",\"id\":\"");
+    herald_buf_puts(j, id);
+    herald_buf_puts(j, "\",\"last_modified\":");
+    herald_buf_put_i64(j, lm);
+    if (sha) {
+        herald_buf_puts(j, ",\"sha256\":");
+        herald_jcs_string(j, sha, strlen(sha));
+    }
+    herald_buf_putc(j, '}');
+}
+
+static void
+mon_key_set(mon_key *k, const char *bid, size_t bl, const char *cid, size_t cl)
+{
+    k->bid = herald_mem_alloc(bl + 1);
+    memcpy(k->bid, bid, bl);
+    k->bid[bl] = '\0';
+    k->bid_len = bl;
+    k->cid = herald_mem_alloc(cl + 1);
+    memcpy(k->cid, cid, cl);
+    k->cid[cl] = '\0';
+    k->cid_len = cl;
+}
+
+/* The monitor listing from the signed monitor's entries (already verified, so every
+ * entry is well formed). Returns the number of entries. */
+static size_t
+signed_entries(snapset *s, const snapset_monitor *m, entry_src **out)
+{
+    const json_t *entries = json_object_get(m->body, "entries");
+    size_t n = json_array_size(entries);
+    entry_src *src = herald_mem_calloc(n ? n : 1, sizeof(*src));
+    s->mon_keys = herald_mem_calloc(n ? n : 1, sizeof(mon_key));
+    herald_buf uri = HERALD_BUF_INIT;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        herald_monitor_entry e;
+        if (herald_monitor_entry_parse(&e, json_array_get(entries, i), NULL, 0) < 0)
+            continue; /* NEVER: verified by the caller */
+        size_t bl = strlen(e.bucket), cl = strlen(e.collection);
+        mon_key_set(&s->mon_keys[k], e.bucket, bl, e.collection, cl);
+        entry_src *es = &src[k];
+        es->idx = k;
+        es->lm = e.last_modified;
+        es->key = s->mon_keys[k].bid;
+        es->key_len = bl;
+        monitor_entry_json(&es->json, &uri, e.bucket, bl, e.collection, cl, e.last_modified,
+                           e.sha256);
+        k++;
+    }
+    herald_buf_free(&uri);
+    *out = src;
+    return k;
+}
+
 snapset *
 snapset_new(coll *const *colls, size_t n)
+{
+    return snapset_new_signed(colls, n, NULL);
+}
+
+snapset *
+snapset_new_signed(coll *const *colls, size_t n, const snapset_monitor *m)
 {
     snapset *s = herald_mem_calloc(1, sizeof(*s));
     atomic_init(&s->refs, 1);
@@ -562,44 +641,47 @@ snapset_new(coll *const *colls, size_t n)
         memcpy(s->colls, colls, n * sizeof(coll *));
     qsort(s->colls, n, sizeof(coll *), coll_cmp);
 
-    entry_src *src = herald_mem_calloc(n ? n : 1, sizeof(*src));
-    herald_buf uri = HERALD_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         const coll *c = s->colls[i];
         if (c->version > s->max_version)
             s->max_version = c->version;
         if (c->expires && (!s->min_expires || c->expires < s->min_expires))
             s->min_expires = c->expires;
-        /* Remote Settings: id = UUID(md5(http_host + "/buckets/B/collections/C")). */
-        herald_buf_reset(&uri);
-        herald_buf_printf(&uri, "%s/buckets/%s/collections/%s", g_cfg.host, c->bid, c->cid);
-        char id[37];
-        md5_uuid(id, uri.data, uri.len);
-        entry_src *e = &src[i];
-        e->idx = i;
-        e->lm = c->version;
-        e->key = c->bid; /* tie-break by bucket then position: good enough, stable */
-        e->key_len = c->bid_len;
-        herald_buf *j = &e->json;
-        herald_buf_puts(j, "{\"bucket\":");
-        herald_jcs_string(j, c->bid, c->bid_len);
-        herald_buf_puts(j, ",\"collection\":");
-        herald_jcs_string(j, c->cid, c->cid_len);
-        herald_buf_puts(j, ",\"host\":");
-        herald_jcs_string(j, g_cfg.host, strlen(g_cfg.host));
-        herald_buf_puts(j, ",\"id\":\"");
-        herald_buf_puts(j, id);
-        herald_buf_puts(j, "\",\"last_modified\":");
-        herald_buf_put_i64(j, c->version);
-        herald_buf_putc(j, '}');
     }
-    herald_buf_free(&uri);
-    listing_build(&s->monitor, src, n);
+
+    entry_src *src;
+    size_t nent;
+    if (m) {
+        s->mon_signed = 1;
+        s->mon_version = m->timestamp;
+        s->mon_expires = m->expires;
+        nent = signed_entries(s, m, &src);
+    } else {
+        s->mon_version = s->max_version;
+        nent = n;
+        src = herald_mem_calloc(n ? n : 1, sizeof(*src));
+        s->mon_keys = herald_mem_calloc(n ? n : 1, sizeof(mon_key));
+        herald_buf uri = HERALD_BUF_INIT;
+        for (size_t i = 0; i < n; i++) {
+            const coll *c = s->colls[i];
+            mon_key_set(&s->mon_keys[i], c->bid, c->bid_len, c->cid, c->cid_len);
+            entry_src *e = &src[i];
+            e->idx = i;
+            e->lm = c->version;
+            e->key = c->bid; /* tie-break by bucket then position: good enough, stable */
+            e->key_len = c->bid_len;
+            monitor_entry_json(&e->json, &uri, c->bid, c->bid_len, c->cid, c->cid_len, c->version,
+                               NULL);
+        }
+        herald_buf_free(&uri);
+    }
+    s->mon_n = nent;
+    listing_build(&s->monitor, src, nent);
     free(src);
 
     herald_buf b = HERALD_BUF_INIT;
     herald_buf_puts(&b, "],\"metadata\":{\"bucket\":\"monitor\"},\"timestamp\":");
-    herald_buf_put_i64(&b, s->max_version);
+    herald_buf_put_i64(&b, s->mon_version);
     herald_buf_putc(&b, '}');
     herald_buf_cstr(&b);
     s->mon_post_len = b.len;
@@ -607,7 +689,21 @@ snapset_new(coll *const *colls, size_t n)
 
     herald_buf_puts(&b, "{\"changes\":[");
     herald_buf_append(&b, s->monitor.json, s->monitor.len);
-    herald_buf_append(&b, s->mon_post, s->mon_post_len);
+    if (m) {
+        /* The signed form: metadata carries the signatures (JCS key order: bucket,
+         * signature, signatures). */
+        const json_t *sigs = json_object_get(m->body, "signatures");
+        herald_buf_puts(&b, "],\"metadata\":{\"bucket\":\"monitor\",\"signature\":");
+        int ok = herald_jcs_dump(&b, json_array_get(sigs, 0)) == 0;
+        herald_buf_puts(&b, ",\"signatures\":");
+        ok = herald_jcs_dump(&b, sigs) == 0 && ok;
+        (void)ok; /* NEVER false: parsed from canonical JSON and verified */
+        herald_buf_puts(&b, "},\"timestamp\":");
+        herald_buf_put_i64(&b, s->mon_version);
+        herald_buf_putc(&b, '}');
+    } else {
+        herald_buf_append(&b, s->mon_post, s->mon_post_len);
+    }
     s->mon_full = payload_from_buf(&b, g_cfg.compress);
 
     herald_buf_puts(&b, "{\"data\":[");
@@ -615,8 +711,8 @@ snapset_new(coll *const *colls, size_t n)
     herald_buf_puts(&b, "]}");
     s->legacy_full = payload_from_buf(&b, g_cfg.compress);
 
-    vhdr_build(&s->mon_hdr[CACHE_SHORT], s->max_version, g_cfg.monitor_cache);
-    vhdr_build(&s->mon_hdr[CACHE_LONG], s->max_version, g_cfg.monitor_maximum);
+    vhdr_build(&s->mon_hdr[CACHE_SHORT], s->mon_version, g_cfg.monitor_cache);
+    vhdr_build(&s->mon_hdr[CACHE_LONG], s->mon_version, g_cfg.monitor_maximum);
     return s;
 }
 
@@ -635,6 +731,11 @@ snapset_release(snapset *s)
         coll_release(s->colls[i]);
     free(s->colls);
     listing_free(&s->monitor);
+    for (size_t i = 0; i < s->mon_n; i++) {
+        free(s->mon_keys[i].bid);
+        free(s->mon_keys[i].cid);
+    }
+    free(s->mon_keys);
     vhdr_free(&s->mon_hdr[0]);
     vhdr_free(&s->mon_hdr[1]);
     payload_release(s->mon_full);

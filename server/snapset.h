@@ -6,7 +6,9 @@
  *   g_current ──▶ snapset (refs, generation)
  *                 ├─ colls[]: coll* sorted by (bucket, collection) ── binary search
  *                 ├─ monitor: listing of {"bucket","collection","host","id",
- *                 │           "last_modified"} entries, newest first
+ *                 │           "last_modified"[,"sha256"]} entries, newest first: the
+ *                 │           signed monitor's entries when one is given
+ *                 │           (snapset_new_signed), else one per served coll
  *                 └─ monitor bodies (changeset form and legacy {"data":[...]} form)
  *
  *   coll (refs: shared by every set that serves this version of the collection)
@@ -58,6 +60,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "encode.h"
 #include "herald/mem.h"
@@ -181,6 +185,21 @@ coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */
 
+/* A verified signed monitor (herald/monitor.h) for snapset_new_signed(): 'body' is the
+ * stored {"entries":[...],"signatures":[...]}, already verified by the caller against
+ * the pinned keys, with its head's M and E. Owned by the caller. */
+typedef struct snapset_monitor {
+    const json_t *body;
+    int64_t timestamp; /* M */
+    int64_t expires;   /* E */
+} snapset_monitor;
+
+/* The bucket and collection of a monitor entry (filters bucket=/collection=). */
+typedef struct mon_key {
+    char *bid, *cid;
+    size_t bid_len, cid_len;
+} mon_key;
+
 typedef struct snapset {
     atomic_int refs;
     size_t n;
@@ -193,11 +212,22 @@ typedef struct snapset {
     char *mon_post;    /* ],"metadata":{"bucket":"monitor"},"timestamp":M} */
     size_t mon_post_len;
     payload *legacy_full; /* {"data":[...]} */
+    /* With a signed monitor the monitor listing is its entries (each also carries
+     * "sha256"), its version is M, and mon_full's metadata carries "signature" and
+     * "signatures"; without one, the listing is the served colls and the version their
+     * max_version (no signature). mon_keys[l.src[i]] names listing entry i either way. */
+    int mon_signed;
+    int64_t mon_version; /* the monitor's ETag and timestamp */
+    int64_t mon_expires; /* the signed monitor's E (0: unsigned) */
+    mon_key *mon_keys;
+    size_t mon_n;
 } snapset;
 
 /* Takes ownership of the 'n' references in 'colls' (the array itself is copied).
  * Duplicated keys are a caller bug. */
 snapset *snapset_new(coll *const *colls, size_t n);
+/* The same, serving the verified signed monitor 'm' (NULL: unsigned, as snapset_new). */
+snapset *snapset_new_signed(coll *const *colls, size_t n, const snapset_monitor *m);
 void snapset_ref(snapset *s);
 void snapset_release(snapset *s); /* NULL-safe */
 coll *snapset_find(const snapset *s, const char *bid, size_t bid_len, const char *cid,

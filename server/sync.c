@@ -25,8 +25,10 @@
 
 #include "herald/backoff.h"
 #include "herald/clock.h"
+#include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
+#include "herald/monitor.h"
 #include "herald/schema.h"
 #include "herald/sentinel.h"
 #include "herald/snapshot.h"
@@ -70,6 +72,11 @@ static struct {
     int loader_up;
     coll **batch; /* verified notifications finished in one loader wake-up */
     size_t nbatch, batch_cap;
+    /* The newest verified, unexpired signed monitor (NULL: none; the unsigned monitor
+     * is served), its M and E; M of the last one refused (logged once). */
+    json_t *mon_body;
+    int64_t mon_m, mon_e, mon_refused;
+    int mon_pending; /* an HGET of it is unanswered on 'cmd' */
 } S;
 
 static void
@@ -133,7 +140,8 @@ publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
     }
     for (size_t j = 0; j < nadd; j++)
         v[n++] = add[j];
-    snapset *s = snapset_new(v, n);
+    snapset_monitor sm = {S.mon_body, S.mon_m, S.mon_e};
+    snapset *s = snapset_new_signed(v, n, S.mon_body ? &sm : NULL);
     free(v);
     snapset_ref(s);
     snapset_release(S.cur);
@@ -226,9 +234,98 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
     herald_buf_free(&key);
 }
 
+/* ---- the signed monitor ------------------------------------------------------------ */
+
+/* A signed monitor stops being served this long before it expires: the tick that drops
+ * it runs every TICK_MS, and clients' clocks may be a little ahead. */
+#define MONITOR_MARGIN_MS (TICK_MS + 1000)
+
+static void
+on_monitor(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    redisReply *r = reply;
+    if (!r || ac != S.cmd)
+        return;
+    S.inflight--;
+    S.last_reply = herald_clock_mono_ms();
+    S.mon_pending = 0;
+    if (r->type == REDIS_REPLY_NIL) {
+        herald_debug("no signed monitor in redis yet");
+        return;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        herald_warn("HGET %s: unexpected reply", HERALD_KEY_MONITOR_SIGNED);
+        return;
+    }
+    char err[256];
+    json_t *body = herald_jcs_parse(r->str, (size_t)r->len, 0, 0, err, sizeof(err));
+    herald_monitor_head h;
+    enum herald_monitor_status st = HERALD_MONITOR_MALFORMED;
+    if (body)
+        st = herald_monitor_verify(
+            &h, json_object_get(body, "entries"), json_object_get(body, "signatures"), -1,
+            herald_clock_wall_ms() + MONITOR_MARGIN_MS, 0, S.o.keys, S.o.nkeys, err, sizeof(err));
+    if (st != HERALD_MONITOR_OK) {
+        /* The stored one is refused: keep serving the current one while it is valid. */
+        json_t *sig =
+            json_object_get(json_array_get(json_object_get(body, "signatures"), 0), "head");
+        int64_t m = (int64_t)json_number_value(json_object_get(sig, "timestamp"));
+        if (m != S.mon_refused)
+            herald_error("signed monitor %lld does not verify (%s): %s; not served", (long long)m,
+                         herald_monitor_status_name(st), err);
+        S.mon_refused = m;
+        json_decref(body);
+        return;
+    }
+    if (S.mon_body && h.timestamp <= S.mon_m) {
+        json_decref(body); /* not newer than the one served: never go back */
+        return;
+    }
+    json_decref(S.mon_body);
+    S.mon_body = body;
+    S.mon_m = h.timestamp;
+    S.mon_e = h.expires;
+    herald_info("serving signed monitor %lld (%lld collections, expires %lld)",
+                (long long)h.timestamp, (long long)h.collections, (long long)h.expires);
+    if (S.loaded)
+        publish_change(NULL, 0, NULL, 0);
+}
+
+static void
+fetch_monitor(void)
+{
+    if (!S.cmd || !S.cmd_up || S.mon_pending)
+        return;
+    S.mon_pending = 1;
+    if (S.inflight == 0)
+        S.last_reply = herald_clock_mono_ms();
+    S.inflight++;
+    redisAsyncCommand(S.cmd, on_monitor, NULL, "HGET %s body", HERALD_KEY_MONITOR_SIGNED);
+}
+
+/* Drops the signed monitor when it is about to expire (on every tick). */
+static void
+expire_monitor(void)
+{
+    if (!S.mon_body || herald_clock_wall_ms() + MONITOR_MARGIN_MS < S.mon_e)
+        return;
+    herald_warn("signed monitor %lld expires at %lld and no newer one arrived: serving the "
+                "unsigned monitor",
+                (long long)S.mon_m, (long long)S.mon_e);
+    json_decref(S.mon_body);
+    S.mon_body = NULL;
+    S.mon_m = S.mon_e = 0;
+    publish_change(NULL, 0, NULL, 0);
+}
+
 static void
 on_message(const char *msg, size_t len)
 {
+    if (len > 8 && memcmp(msg, "monitor ", 8) == 0) {
+        fetch_monitor();
+        return;
+    }
     char bid[256], cid[256];
     const char *sp = memchr(msg, ' ', len);
     char *end;
@@ -596,6 +693,7 @@ start_resync(void)
         S.last_reply = herald_clock_mono_ms();
     S.inflight++;
     redisAsyncCommand(S.cmd, on_zrange, rs, "ZRANGE %s 0 -1 WITHSCORES", HERALD_KEY_MONITOR);
+    fetch_monitor();
 }
 
 /* ---- connections ------------------------------------------------------------------- */
@@ -709,6 +807,7 @@ connect_all(void)
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
     S.backoff_pending = 0;
+    S.mon_pending = 0;
     S.connect_started = herald_clock_mono_ms();
     if (S.o.url.sentinel.n) {
         /* Blocking, each sentinel bounded: this thread serves no request. The ROLE probe
@@ -746,6 +845,7 @@ drop_all(void)
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
     S.backoff_pending = 0;
+    S.mon_pending = 0;
     if (c)
         redisAsyncFree(c);
     if (s)
@@ -789,6 +889,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (now - S.backoff_at >= BACKOFF_POLL_MS)
         poll_backoff(now);
+    if (S.loaded)
+        expire_monitor();
     if (S.o.view_idle_ms > 0 && S.cur && now - S.views_swept >= VIEW_SWEEP_MS) {
         /* Parsed Kinto views nobody asked for lately go (snapset.h): built again on use. */
         S.views_swept = now;
@@ -856,4 +958,6 @@ sync_stop(void)
     S.watch = NULL;
     snapset_release(S.cur);
     S.cur = NULL;
+    json_decref(S.mon_body);
+    S.mon_body = NULL;
 }

@@ -21,6 +21,13 @@
  * while it exists; absent, the configured default applies; a malformed value is logged
  * once and ignored; while Redis is away the last value stays. The result goes to
  * status.h, where reply.c reads it.
+ *
+ * The signed monitor (herald/monitor.h): 'cmd' HGETs herald:monitor:signed body at each
+ * resync and on each "monitor <M>" notification, verifies it against the pinned keys
+ * (entries hash, signature, and an expiry at least MONITOR_MARGIN_MS away), and keeps
+ * the newest that verifies; every set published carries it (snapset_new_signed). The
+ * tick drops it just before it expires: the unfiltered monitor is then served unsigned
+ * until a newer one arrives. One that does not verify is logged once and never served.
  */
 #ifndef HERALD_SERVER_SYNC_H
 #define HERALD_SERVER_SYNC_H

@@ -11,7 +11,14 @@
  * snapshot replaced before it could be fetched is printed in its newer version (its own
  * "timestamp" says which), so a consumer must not assume it sees every version.
  *
- * Each line: {"bucket","collection","timestamp","announced" (--follow: the V of the
+ * The signed monitor (herald/monitor.h) is printed after the snapshots when no
+ * collection is named, or alone when "monitor" is named, and with --follow on each
+ * "monitor <M>" announcement (unless only collections are named), as
+ * {"kind":"monitor","timestamp":M,"expires":E,"collections":N,"entries":[...],
+ * "signatures":[...],"gen","verified" (with --public-key: true, or the reason; expiry
+ * IS checked here, since a monitor is short-lived)} or {"kind":"monitor","missing":true}.
+ *
+ * Each snapshot line: {"bucket","collection","timestamp","announced" (--follow: the V of the
  * message), "expires", "monitor" (the version herald:monitor holds), "metadata",
  * "signatures", "records", "tombstones", "blob_bytes", "verified" (with --public-key:
  * true, or the reason it failed; expiry not checked)}. Used by operators to see what is
@@ -25,7 +32,9 @@
 #include "commands.h"
 #include "herald/crypto.h"
 #include "herald/jcs.h"
+#include "herald/clock.h"
 #include "herald/mem.h"
+#include "herald/monitor.h"
 #include "herald/redis.h"
 #include "herald/schema.h"
 #include "herald/snapshot.h"
@@ -43,6 +52,8 @@ usage(FILE *f)
     fprintf(f, "usage: herald-signer inspect [--redis URL] [--public-key KEY ...] [--follow] "
                "[BUCKET/COLLECTION ...]\n");
 }
+
+static void print_json_line(const json_t *out);
 
 /* Prints one snapshot line for 'member'; returns 0, or -1 on a Redis failure. */
 static int
@@ -91,6 +102,16 @@ print_one(redisContext *rc, const inspect_args *a, const char *member, long long
     json_object_set_new(
         out, "monitor",
         json_integer(m->type == REDIS_REPLY_STRING ? strtoll(m->str, NULL, 10) : 0));
+    print_json_line(out);
+    json_decref(out);
+    freeReplyObject(r);
+    freeReplyObject(m);
+    return 0;
+}
+
+static void
+print_json_line(const json_t *out)
+{
     herald_buf line = HERALD_BUF_INIT;
     if (herald_jcs_dump(&line, out) == 0) {
         herald_buf_putc(&line, '\n');
@@ -98,9 +119,54 @@ print_one(redisContext *rc, const inspect_args *a, const char *member, long long
         fflush(stdout);
     }
     herald_buf_free(&line);
+}
+
+/* Prints the signed monitor line; returns 0, or -1 on a Redis failure. */
+static int
+print_monitor(redisContext *rc, const inspect_args *a)
+{
+    redisReply *r = redisCommand(rc, "HMGET %s body gen", HERALD_KEY_MONITOR_SIGNED);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        fprintf(stderr, "herald-signer inspect: redis: %s\n", rc->errstr);
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    json_t *out = json_pack("{s:s}", "kind", "monitor");
+    const redisReply *b = r->element[0];
+    char err[256];
+    json_t *body = b->type == REDIS_REPLY_STRING
+                       ? herald_jcs_parse(b->str, (size_t)b->len, 0, 0, err, sizeof(err))
+                       : NULL;
+    if (b->type != REDIS_REPLY_STRING) {
+        json_object_set_new(out, "missing", json_true());
+    } else if (!body) {
+        json_object_set_new(out, "error", json_string(err));
+    } else {
+        json_t *sigs = json_object_get(body, "signatures");
+        herald_monitor_head h;
+        if (herald_monitor_head_parse(&h, json_object_get(json_array_get(sigs, 0), "head"), err,
+                                      sizeof(err)) == 0) {
+            json_object_set_new(out, "timestamp", json_integer(h.timestamp));
+            json_object_set_new(out, "expires", json_integer(h.expires));
+            json_object_set_new(out, "collections", json_integer(h.collections));
+        }
+        json_object_set(out, "entries", json_object_get(body, "entries"));
+        json_object_set(out, "signatures", sigs);
+        if (r->element[1]->type == REDIS_REPLY_STRING)
+            json_object_set_new(out, "gen", json_integer(strtoll(r->element[1]->str, NULL, 10)));
+        if (a->nkeys) {
+            enum herald_monitor_status st = herald_monitor_verify(
+                NULL, json_object_get(body, "entries"), sigs, -1, herald_clock_wall_ms(), 0,
+                a->keys, a->nkeys, err, sizeof(err));
+            json_object_set_new(out, "verified",
+                                st == HERALD_MONITOR_OK ? json_true() : json_string(err));
+        }
+    }
+    print_json_line(out);
     json_decref(out);
+    json_decref(body);
     freeReplyObject(r);
-    freeReplyObject(m);
     return 0;
 }
 
@@ -133,7 +199,12 @@ follow(redisContext *sub, redisContext *rc, const inspect_args *a, char **only, 
             int wanted = nonly == 0;
             for (int i = 0; i < nonly && !wanted; i++)
                 wanted = strcmp(only[i], member) == 0;
-            if (sp && wanted) {
+            if (sp && wanted && strcmp(member, "monitor") == 0) {
+                if (print_monitor(rc, a) < 0) {
+                    freeReplyObject(msg);
+                    return 1;
+                }
+            } else if (sp && wanted) {
                 if (v == 0) {
                     const char *slash = strchr(member, '/');
                     printf("{\"bucket\":\"%.*s\",\"collection\":\"%s\",\"removed\":true}\n",
@@ -215,7 +286,8 @@ herald_signer_cmd_inspect(int argc, char **argv)
     }
     if (optind < argc) {
         for (int i = optind; i < argc; i++)
-            if (print_one(r, &a, argv[i], -1) < 0)
+            if ((strcmp(argv[i], "monitor") == 0 ? print_monitor(r, &a)
+                                                 : print_one(r, &a, argv[i], -1)) < 0)
                 goto out;
         rc = 0;
         goto out;
@@ -228,6 +300,8 @@ herald_signer_cmd_inspect(int argc, char **argv)
     for (size_t i = 0; i < list->elements; i++)
         if (print_one(r, &a, list->element[i]->str, -1) < 0)
             goto out;
+    if (print_monitor(r, &a) < 0)
+        goto out;
     rc = 0;
 
 out:

@@ -89,6 +89,7 @@ main(int argc, char **argv)
     herald_log_init("herald-signer", (enum herald_log_level)set.log_level);
     s.lifetime_ms = set.lifetime_seconds * 1000;
     s.resign_before_ms = set.resign_seconds * 1000;
+    s.monitor_lifetime_ms = set.monitor_lifetime_seconds * 1000;
     s.horizon_ms = set.horizon_seconds * 1000;
     s.zstd_level = (int)set.zstd_level;
     s.sweep_ms = set.sweep_seconds * 1000;

@@ -59,7 +59,9 @@ signer_load_scripts(signer_ctx *s)
         herald_redis_script_load(s->rc, herald_lua_signer_store, s->sha_store, err, sizeof(err)) <
             0 ||
         herald_redis_script_load(s->rc, herald_lua_signer_remove, s->sha_remove, err, sizeof(err)) <
-            0) {
+            0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_monitor, s->sha_monitor, err,
+                                 sizeof(err)) < 0) {
         herald_error("%s", err);
         return -1;
     }
@@ -203,18 +205,20 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
 {
     const char *argv[] = {"EVALSHA",
                           NULL,
-                          "4",
+                          "6",
                           snapkey,
                           HERALD_KEY_MONITOR,
                           HERALD_KEY_MONITOR_SRC,
                           HERALD_KEY_MONITOR_EXPIRES,
+                          HERALD_KEY_MONITOR_SHA,
+                          HERALD_KEY_MONITOR_GEN,
                           member,
                           HERALD_CHANNEL_SNAPSHOTS};
-    size_t lens[9];
-    for (int i = 2; i < 9; i++)
+    size_t lens[11];
+    for (int i = 2; i < 11; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r =
-        herald_redis_script_eval(s->rc, s->sha_remove, herald_lua_signer_remove, 9, argv, lens);
+        herald_redis_script_eval(s->rc, s->sha_remove, herald_lua_signer_remove, 11, argv, lens);
     enum signer_result res = SIGNER_ERROR;
     if (r && r->type == REDIS_REPLY_INTEGER) {
         res = r->integer ? SIGNER_REMOVED : SIGNER_UNCHANGED;
@@ -270,28 +274,32 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
     snprintf(estr, sizeof(estr), "%lld", (long long)head.expires);
     size_t nack = ack ? ack->n : 0;
-    const char **sargv = herald_mem_alloc((15 + nack) * sizeof(*sargv));
-    size_t *slens = herald_mem_alloc((15 + nack) * sizeof(*slens));
-    int sargc = 0;
+    const char **sargv = herald_mem_alloc((18 + nack) * sizeof(*sargv));
+    size_t *slens = herald_mem_alloc((18 + nack) * sizeof(*slens));
+    int sargc = 0, blob_at;
     sargv[sargc++] = "EVALSHA";
     sargv[sargc++] = NULL;
-    sargv[sargc++] = "5";
+    sargv[sargc++] = "7";
     sargv[sargc++] = snapkey;
     sargv[sargc++] = HERALD_KEY_MONITOR;
     sargv[sargc++] = HERALD_KEY_MONITOR_SRC;
     sargv[sargc++] = HERALD_KEY_MONITOR_EXPIRES;
     sargv[sargc++] = HERALD_KEY_CHANGES;
+    sargv[sargc++] = HERALD_KEY_MONITOR_SHA;
+    sargv[sargc++] = HERALD_KEY_MONITOR_GEN;
     sargv[sargc++] = c->member;
     sargv[sargc++] = vstr;
+    blob_at = sargc;
     sargv[sargc++] = blob.data;
     sargv[sargc++] = HERALD_CHANNEL_SNAPSHOTS;
     sargv[sargc++] = stamp;
     sargv[sargc++] = estr;
     sargv[sargc++] = HERALD_GROUP_SIGNERS;
+    sargv[sargc++] = head.sha256;
     for (size_t i = 0; i < nack; i++)
         sargv[sargc++] = ack->ids[i];
     for (int i = 2; i < sargc; i++)
-        slens[i] = i == 10 ? blob.len : strlen(sargv[i]);
+        slens[i] = i == blob_at ? blob.len : strlen(sargv[i]);
     double m_encoded = mono_ms();
     st =
         herald_redis_script_eval(s->rc, s->sha_store, herald_lua_signer_store, sargc, sargv, slens);

@@ -17,6 +17,7 @@ typedef struct signer_settings {
     int log_level;
     int64_t lifetime_seconds;
     int64_t resign_seconds;
+    int64_t monitor_lifetime_seconds;
     int64_t horizon_seconds;
     int64_t zstd_level;
     int64_t sweep_seconds;

@@ -20,7 +20,9 @@ typedef struct signer_ctx {
     int zstd_level;
     int64_t sweep_ms;      /* period of the full check (re-sign, repair) */
     int64_t claim_idle_ms; /* reclaim other consumers' entries pending this long */
-    char sha_read[41], sha_store[41], sha_remove[41]; /* loaded script SHA-1s */
+    int64_t monitor_lifetime_ms; /* the signed monitor's lifetime (re-signed at half) */
+    int64_t monitor_check_at;    /* wall ms: when the signed monitor needs a look */
+    char sha_read[41], sha_store[41], sha_remove[41], sha_monitor[41]; /* script SHA-1s */
     char *keyset; /* the key ids, comma-separated (signer_read.lua ARGV[7]) */
 } signer_ctx;
 
@@ -47,6 +49,13 @@ typedef struct signer_ack {
  * acknowledged and deleted in the same atomic script, and '*acked' is set to 1. */
 enum signer_result signer_publish_collection(signer_ctx *s, const char *bid, const char *cid,
                                              int force, const signer_ack *ack, int *acked);
+/* Brings the signed monitor (herald/monitor.h, key herald:monitor:signed) up to date
+ * with herald:monitor: signs and stores a new one when the entries changed since the
+ * stored one was built, when half its lifetime has passed, or when there is none. Unless
+ * 'now' is set, does nothing before s->monitor_check_at. Returns 0, or -1 on a Redis
+ * failure (the caller reconnects). */
+int signer_monitor_refresh(signer_ctx *s, int now);
+
 /* Drops every in-memory copy (after a reconnection: Redis may be an older one now). */
 void signer_forget_all(void);
 

@@ -3,7 +3,7 @@
  * in front of one) and only ever hands the application data it has verified.
  *
  * A client object follows a set of collections. herald_client_sync() polls the monitor
- * (GET /v1/buckets/monitor/collections/changes/changeset?_expected=M), and for each
+ * (GET /v1/buckets/monitor/collections/changes/changeset?_expected=0), and for each
  * followed collection whose version moved fetches
  * .../buckets/B/collections/C/changeset?_expected=V&_since=L (L: the version it holds),
  * merges the delta into its verified copy, recomputes the canonical bytes (RFC 8785) and
@@ -24,8 +24,17 @@
  * network. There is no global state beyond libcurl's and libsodium's one-time
  * initialization, which herald_client_new() performs once (pthread_once).
  *
- * Freshness from the signed monitor and long-poll (issue 14) are not implemented yet:
- * the monitor is used only as an unsigned index of versions, never as proof.
+ * Freshness (issue 14): each sync first verifies the signed monitor (herald/monitor.h,
+ * docs/signature-format.md "Signed monitor"): a signature by a pinned key, the entries'
+ * hash, an expiry in the future, and an M never below the last verified one (kept in
+ * client.json across runs). Each followed collection must then be at exactly the version
+ * V and records hash H that monitor names: behind, it is fetched and the result must be
+ * V and H (else EUNCOMMITTED, the last verified copy kept); a collection the monitor does
+ * not list is ENOTFOUND. When every followed collection matched, the client can state
+ * "everything I hold was current as of a monitor signed at most T ago"
+ * (herald_client_freshness_get()). A monitor that does not verify fails the whole sync
+ * with its reason (EKEY, EEXPIRED, EROLLBACK, EINVALID) and no collection is fetched.
+ * Long-poll is not used by this client.
  */
 #ifndef HERALD_CLIENT_H
 #define HERALD_CLIENT_H
@@ -40,17 +49,19 @@ extern "C" {
 
 typedef enum herald_client_status {
     HERALD_CLIENT_OK = 0,
-    HERALD_CLIENT_EUSAGE,      /* bad argument or configuration */
-    HERALD_CLIENT_ENETWORK,    /* connection, timeout, TLS, or an HTTP error status */
-    HERALD_CLIENT_EBACKOFF,    /* the server asked to wait (Backoff, Retry-After): no request */
-    HERALD_CLIENT_EPARSE,      /* the body is not the JSON a changeset must be */
-    HERALD_CLIENT_EKEY,        /* no signature by a pinned key (or mode not ed25519) */
-    HERALD_CLIENT_EEXPIRED,    /* the signature's expires is in the past */
-    HERALD_CLIENT_EROLLBACK,   /* an older version than the last verified one */
-    HERALD_CLIENT_EINVALID,    /* hash, count, bucket, collection, version or signature */
-    HERALD_CLIENT_ENOTFOUND,   /* collection, record or attachment not published */
-    HERALD_CLIENT_ESTORAGE,    /* the state directory could not be written */
-    HERALD_CLIENT_EATTACHMENT, /* downloaded file has the wrong size or SHA-256 */
+    HERALD_CLIENT_EUSAGE,       /* bad argument or configuration */
+    HERALD_CLIENT_ENETWORK,     /* connection, timeout, TLS, or an HTTP error status */
+    HERALD_CLIENT_EBACKOFF,     /* the server asked to wait (Backoff, Retry-After): no request */
+    HERALD_CLIENT_EPARSE,       /* the body is not the JSON a changeset must be */
+    HERALD_CLIENT_EKEY,         /* no signature by a pinned key (or mode not ed25519) */
+    HERALD_CLIENT_EEXPIRED,     /* the signature's expires is in the past */
+    HERALD_CLIENT_EROLLBACK,    /* an older version than the last verified one */
+    HERALD_CLIENT_EINVALID,     /* hash, count, bucket, collection, version or signature */
+    HERALD_CLIENT_ENOTFOUND,    /* collection, record or attachment not published */
+    HERALD_CLIENT_ESTORAGE,     /* the state directory could not be written */
+    HERALD_CLIENT_EATTACHMENT,  /* downloaded file has the wrong size or SHA-256 */
+    HERALD_CLIENT_EUNCOMMITTED, /* a collection's version or hash is not the one the
+                                   verified monitor names (mix-and-match, stale copy) */
 } herald_client_status;
 
 /* A constant English name for 's' ("ok", "network", "expired", ...). */
@@ -124,6 +135,19 @@ json_t *herald_client_records(herald_client *c, const char *bucket, const char *
 
 /* Milliseconds until a sync may make a request again (0: now). */
 int64_t herald_client_backoff_ms(herald_client *c);
+
+typedef struct herald_client_freshness {
+    int64_t monitor_timestamp; /* M of the last verified monitor, 0 if none */
+    int64_t monitor_expires;   /* its expiry (ms) */
+    /* 1 when the last sync verified the monitor and found every followed collection at
+     * the version and hash it names: what the client holds was then current as of a
+     * monitor signed at most (now - monitor_timestamp) ms ago. */
+    int all_committed;
+    int64_t checked_at; /* when that last sync ran (ms since the epoch), 0 if never */
+} herald_client_freshness;
+
+/* Fills 'out' (no request). */
+void herald_client_freshness_get(herald_client *c, herald_client_freshness *out);
 
 typedef struct herald_client_stats {
     uint64_t requests;       /* HTTP requests made */

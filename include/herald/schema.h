@@ -36,9 +36,19 @@
  *                                attributes and the signing key ids that version was
  *                                built from
  *   herald:monitor:expires       ZSET  "<bid>/<cid>" -> when its signature expires (ms)
+ *   herald:monitor:sha           HASH  "<bid>/<cid>" -> head.sha256 of the published
+ *                                version (the signed monitor's H)
+ *   herald:monitor:gen           STRING incremented whenever herald:monitor changes
+ *                                (a store or a removal): the signed monitor's
+ *                                compare-and-set on the entries it was built from
+ *   herald:monitor:signed        HASH  the signed monitor (herald/monitor.h): fields
+ *                                "timestamp" (M), "expires" (E), "gen" (the
+ *                                herald:monitor:gen it was built from), "body"
+ *                                (JCS {"entries":[...],"signatures":[...]})
  *   herald:signer:keys           HASH  key_id -> public key (base64url), active keys
  *   channel herald:snapshots     PUBLISH "<bid>/<cid> <V>" on a new snapshot,
- *                                "<bid>/<cid> 0" when one is removed
+ *                                "<bid>/<cid> 0" when one is removed,
+ *                                "monitor <M>" on a new signed monitor
  *   herald:backoff               STRING seconds read servers send as Backoff on every
  *                                response (0: none); set by the operator, read (never
  *                                written) by read servers; absent: their setting
@@ -59,6 +69,9 @@
 #define HERALD_KEY_MONITOR "herald:monitor"
 #define HERALD_KEY_MONITOR_SRC "herald:monitor:src"
 #define HERALD_KEY_MONITOR_EXPIRES "herald:monitor:expires"
+#define HERALD_KEY_MONITOR_SHA "herald:monitor:sha"
+#define HERALD_KEY_MONITOR_GEN "herald:monitor:gen"
+#define HERALD_KEY_MONITOR_SIGNED "herald:monitor:signed"
 #define HERALD_KEY_SIGNER_KEYS "herald:signer:keys"
 #define HERALD_CHANNEL_SNAPSHOTS "herald:snapshots"
 #define HERALD_KEY_BACKOFF "herald:backoff"
@@ -125,5 +138,6 @@ extern const char herald_lua_delete_object[];
 extern const char herald_lua_signer_read[];
 extern const char herald_lua_signer_store[];
 extern const char herald_lua_signer_remove[];
+extern const char herald_lua_signer_monitor[];
 
 #endif

@@ -9,15 +9,17 @@
 -- other collection those events touch has already been stored.
 --
 -- KEYS[1] herald:snap:B/C  KEYS[2] herald:monitor  KEYS[3] herald:monitor:src
--- KEYS[4] herald:monitor:expires  KEYS[5] herald:changes
+-- KEYS[4] herald:monitor:expires  KEYS[5] herald:changes  KEYS[6] herald:monitor:sha
+-- KEYS[7] herald:monitor:gen
 -- ARGV[1] member "B/C"  ARGV[2] V  ARGV[3] blob  ARGV[4] channel  ARGV[5] source stamp
 -- ARGV[6] the snapshot's expiry (smallest head.expires)  ARGV[7] consumer group
--- ARGV[8 ..] stream entry ids to acknowledge and delete (whether or not V is stored:
+-- ARGV[8] head.sha256 (the signed monitor's entry for B/C)
+-- ARGV[9 ..] stream entry ids to acknowledge and delete (whether or not V is stored:
 --            either way a snapshot at least as new as V is published)
 -- Returns 1 when stored (and announced), 0 when a version >= V is already stored.
-if #ARGV > 7 then
-    redis.call('XACK', KEYS[5], ARGV[7], unpack(ARGV, 8))
-    redis.call('XDEL', KEYS[5], unpack(ARGV, 8))
+if #ARGV > 8 then
+    redis.call('XACK', KEYS[5], ARGV[7], unpack(ARGV, 9))
+    redis.call('XDEL', KEYS[5], unpack(ARGV, 9))
 end
 local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if tonumber(ARGV[2]) <= cur then
@@ -27,5 +29,7 @@ redis.call('SET', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[8])
+redis.call('INCR', KEYS[7])
 redis.call('PUBLISH', ARGV[4], ARGV[1] .. ' ' .. ARGV[2])
 return 1

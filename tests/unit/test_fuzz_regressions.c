@@ -32,6 +32,7 @@ static const struct {
     {"jsonschema", herald_fuzz_check_jsonschema},
     {"multipart", herald_fuzz_check_multipart},
     {"attachpath", herald_fuzz_check_attachpath},
+    {"monitor", herald_fuzz_check_monitor},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

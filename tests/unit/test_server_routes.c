@@ -28,6 +28,7 @@
 #include "herald/clock.h"
 #include "herald/crypto.h"
 #include "herald/jcs.h"
+#include "herald/monitor.h"
 #include "herald/snapshot.h"
 #include "kinto.h"
 #include "metrics.h"
@@ -1131,4 +1132,92 @@ Test(routes, kinto_records_list_and_record)
     json_decref(j);
     resp_free(&r);
     snapset_release(s);
+}
+
+/* The signed monitor (snapset_new_signed): the unfiltered changeset carries the
+ * signatures, timestamp and ETag M, and entries with sha256, and verifies with
+ * lib/monitor.c as a client does; subsets (_since, filters) carry no signature. */
+Test(routes, signed_monitor_served_unfiltered_only)
+{
+    snapset *base = simple_set(NOW);
+    herald_monitor_entry e[2] = {
+        {"main", "certs", 3000, "1111111111111111111111111111111111111111111111111111111111111111"},
+        {"main", "addons", 5000,
+         "2222222222222222222222222222222222222222222222222222222222222222"}};
+    herald_monitor_head h;
+    herald_monitor_build(&h, e, 2, 6000, NOW + 3600000);
+    json_t *sigs = json_array();
+    json_array_append_new(sigs, herald_monitor_sign_entry(g_key, &h));
+    herald_buf b = HERALD_BUF_INIT;
+    cr_assert_eq(herald_monitor_encode(&b, e, 2, sigs), 0);
+    json_t *body = herald_jcs_parse(b.data, b.len, 0, 0, NULL, 0);
+    cr_assert_not_null(body);
+    snapset_monitor sm = {body, h.timestamp, h.expires};
+    for (size_t i = 0; i < base->n; i++)
+        coll_ref(base->colls[i]);
+    snapset *s = snapset_new_signed(base->colls, base->n, &sm);
+    snapset_release(base);
+
+    resp r;
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset?_expected=6000", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "ETag"), "\"6000\"");
+    json_t *j = body_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "timestamp")), 6000);
+    json_t *meta = json_object_get(j, "metadata");
+    cr_assert(json_equal(json_object_get(meta, "signature"),
+                         json_array_get(json_object_get(meta, "signatures"), 0)));
+    json_t *ch = json_object_get(j, "changes");
+    cr_assert_eq(json_array_size(ch), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ch, 0), "collection")),
+                     "addons", "newest first");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ch, 0), "sha256")),
+                     "2222222222222222222222222222222222222222222222222222222222222222");
+    herald_monitor_head got;
+    char err[256];
+    cr_assert_eq(herald_monitor_verify(&got, ch, json_object_get(meta, "signatures"), 6000, NOW,
+                                       6000, herald_crypto_signkey_public(g_key), 1, err,
+                                       sizeof(err)),
+                 HERALD_MONITOR_OK, "%s", err);
+    json_decref(j);
+    resp_free(&r);
+
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset", "If-None-Match: \"6000\"\r\n");
+    cr_assert_eq(r.status, 304);
+    resp_free(&r);
+
+    const char *subsets[] = {"?_since=4000", "?collection=certs", "?bucket=main", "?_limit=1",
+                             "?_since=0"};
+    for (size_t i = 0; i < sizeof(subsets) / sizeof(subsets[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "/v1/buckets/monitor/collections/changes/changeset%s",
+                 subsets[i]);
+        get(&r, s, path, NULL);
+        j = body_json(&r);
+        meta = json_object_get(j, "metadata");
+        cr_assert_null(json_object_get(meta, "signatures"), "%s carries no signature", subsets[i]);
+        cr_assert_null(json_object_get(meta, "signature"), "%s", subsets[i]);
+        cr_assert_eq(json_integer_value(json_object_get(j, "timestamp")), 6000, "%s", subsets[i]);
+        cr_assert_not_null(
+            json_object_get(json_array_get(json_object_get(j, "changes"), 0), "sha256"), "%s",
+            subsets[i]);
+        json_decref(j);
+        resp_free(&r);
+    }
+    get(&r, s, "/v1/buckets/monitor/collections/changes/changeset?collection=certs", NULL);
+    j = body_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(j, "changes")), 1);
+    json_decref(j);
+    resp_free(&r);
+    get(&r, s, "/v1/buckets/monitor/collections/changes/records", NULL);
+    j = body_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(j, "data")), 2);
+    cr_assert_null(json_object_get(j, "metadata"));
+    json_decref(j);
+    resp_free(&r);
+
+    snapset_release(s);
+    json_decref(body);
+    json_decref(sigs);
+    herald_buf_free(&b);
 }
