@@ -460,3 +460,34 @@ herald_jcs_dump(herald_buf *out, const json_t *v)
         return -1;
     return dump_value(out, v);
 }
+
+/* ---- reading values --------------------------------------------------------------- */
+
+int
+herald_jcs_get_uint53(int64_t *out, const json_t *v)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0 || i > MAX_SAFE_INTEGER)
+            return -1;
+        *out = (int64_t)i;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d >= 0 && d <= (double)MAX_SAFE_INTEGER) || d != floor(d))
+            return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
+    return -1;
+}
+
+const char *
+herald_jcs_get_cstring(const json_t *v)
+{
+    if (!json_is_string(v))
+        return NULL;
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) ? s : NULL;
+}

@@ -47,36 +47,6 @@ herald_monitor_status_name(enum herald_monitor_status st)
 }
 
 static int
-get_uint53(int64_t *out, const json_t *v)
-{
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 0 || i > MAX_SAFE_INT)
-            return -1;
-        *out = (int64_t)i;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (!(d >= 0 && d <= (double)MAX_SAFE_INT) || d != floor(d))
-            return -1;
-        *out = (int64_t)d;
-        return 0;
-    }
-    return -1;
-}
-
-/* A string without embedded NULs, so C string compares are exact. */
-static const char *
-get_cstring(const json_t *v)
-{
-    if (!json_is_string(v))
-        return NULL;
-    const char *s = json_string_value(v);
-    return strlen(s) == json_string_length(v) ? s : NULL;
-}
-
-static int
 is_lower_hex64(const char *s)
 {
     size_t i = 0;
@@ -171,19 +141,19 @@ herald_monitor_head_parse(herald_monitor_head *out, const json_t *obj, char *err
                        "expires, collections, sha256");
         goto err;
     }
-    if (!(kind = get_cstring(json_object_get(obj, "kind"))) ||
+    if (!(kind = herald_jcs_get_cstring(json_object_get(obj, "kind"))) ||
         strcmp(kind, HERALD_MONITOR_KIND) != 0) {
         herald_err_set(err, errlen, "monitor head.kind is not \"monitor\"");
         goto err;
     }
-    if (get_uint53(&out->timestamp, json_object_get(obj, "timestamp")) < 0 ||
-        get_uint53(&out->expires, json_object_get(obj, "expires")) < 0 ||
-        get_uint53(&out->collections, json_object_get(obj, "collections")) < 0) {
+    if (herald_jcs_get_uint53(&out->timestamp, json_object_get(obj, "timestamp")) < 0 ||
+        herald_jcs_get_uint53(&out->expires, json_object_get(obj, "expires")) < 0 ||
+        herald_jcs_get_uint53(&out->collections, json_object_get(obj, "collections")) < 0) {
         herald_err_set(err, errlen,
                        "monitor head.timestamp, expires or collections missing or not an integer");
         goto err;
     }
-    if (!(sha = get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
+    if (!(sha = herald_jcs_get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
         herald_err_set(err, errlen, "monitor head.sha256 missing or not 64 lowercase hex digits");
         goto err;
     }
@@ -223,17 +193,17 @@ herald_monitor_entry_parse(herald_monitor_entry *out, const json_t *obj, char *e
         herald_err_set(err, errlen, "monitor entry is not an object");
         return -1;
     }
-    if (!(out->bucket = get_cstring(json_object_get(obj, "bucket"))) ||
-        !(out->collection = get_cstring(json_object_get(obj, "collection")))) {
+    if (!(out->bucket = herald_jcs_get_cstring(json_object_get(obj, "bucket"))) ||
+        !(out->collection = herald_jcs_get_cstring(json_object_get(obj, "collection")))) {
         herald_err_set(err, errlen, "monitor entry bucket or collection missing");
         return -1;
     }
-    if (get_uint53(&out->last_modified, json_object_get(obj, "last_modified")) < 0) {
+    if (herald_jcs_get_uint53(&out->last_modified, json_object_get(obj, "last_modified")) < 0) {
         herald_err_set(err, errlen, "monitor entry %s/%s: last_modified not an integer",
                        out->bucket, out->collection);
         return -1;
     }
-    if (!(sha = get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
+    if (!(sha = herald_jcs_get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
         herald_err_set(err, errlen, "monitor entry %s/%s: sha256 missing or malformed", out->bucket,
                        out->collection);
         return -1;
@@ -251,7 +221,7 @@ find_entry(const json_t *signatures, const herald_pubkey *keys, size_t nkeys, si
         const json_t *e;
         json_array_foreach(signatures, i, e)
         {
-            const char *id = get_cstring(json_object_get(e, "key_id"));
+            const char *id = herald_jcs_get_cstring(json_object_get(e, "key_id"));
             if (id && strcmp(id, keys[k].key_id) == 0) {
                 *ki = k;
                 return e;
@@ -285,8 +255,8 @@ herald_monitor_verify(herald_monitor_head *head_out, const json_t *entries,
         herald_err_set(err, errlen, "no monitor signature by a pinned key");
         goto out;
     }
-    const char *mode = get_cstring(json_object_get(e, "mode"));
-    const char *sig = get_cstring(json_object_get(e, "signature"));
+    const char *mode = herald_jcs_get_cstring(json_object_get(e, "mode"));
+    const char *sig = herald_jcs_get_cstring(json_object_get(e, "signature"));
     if (!mode || strcmp(mode, "ed25519") != 0 || !sig) {
         herald_err_set(err, errlen, "monitor signature mode is not ed25519 or signature missing");
         goto out;

@@ -91,41 +91,6 @@ herald_snapshot_message(herald_buf *out, const herald_head *h)
     herald_snapshot_head_jcs(out, h);
 }
 
-/* Reads an integral number in [0, 2^53-1] (an integer, or a real holding one, as a
- * non-strict herald_jcs_parse produces). */
-static int
-get_uint53(int64_t *out, const json_t *v)
-{
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 0 || i > MAX_SAFE_INT)
-            return -1;
-        *out = (int64_t)i;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (!(d >= 0 && d <= (double)MAX_SAFE_INT) || d != floor(d))
-            return -1;
-        *out = (int64_t)d;
-        return 0;
-    }
-    return -1;
-}
-
-/* A string without embedded NULs (jansson can hold them), so C string compares are
- * exact. */
-static const char *
-get_cstring(const json_t *v)
-{
-    if (!json_is_string(v))
-        return NULL;
-    const char *s = json_string_value(v);
-    if (strlen(s) != json_string_length(v))
-        return NULL;
-    return s;
-}
-
 static int
 is_lower_hex64(const char *s)
 {
@@ -153,27 +118,27 @@ herald_snapshot_head_parse(herald_head *out, const json_t *obj, char *err, size_
                        "expires, records, sha256");
         goto err;
     }
-    if (!(out->bucket = get_cstring(json_object_get(obj, "bucket")))) {
+    if (!(out->bucket = herald_jcs_get_cstring(json_object_get(obj, "bucket")))) {
         herald_err_set(err, errlen, "head.bucket missing or not a string");
         goto err;
     }
-    if (!(out->collection = get_cstring(json_object_get(obj, "collection")))) {
+    if (!(out->collection = herald_jcs_get_cstring(json_object_get(obj, "collection")))) {
         herald_err_set(err, errlen, "head.collection missing or not a string");
         goto err;
     }
-    if (get_uint53(&out->timestamp, json_object_get(obj, "timestamp")) < 0) {
+    if (herald_jcs_get_uint53(&out->timestamp, json_object_get(obj, "timestamp")) < 0) {
         herald_err_set(err, errlen, "head.timestamp missing or not an integer");
         goto err;
     }
-    if (get_uint53(&out->expires, json_object_get(obj, "expires")) < 0) {
+    if (herald_jcs_get_uint53(&out->expires, json_object_get(obj, "expires")) < 0) {
         herald_err_set(err, errlen, "head.expires missing or not an integer");
         goto err;
     }
-    if (get_uint53(&out->records, json_object_get(obj, "records")) < 0) {
+    if (herald_jcs_get_uint53(&out->records, json_object_get(obj, "records")) < 0) {
         herald_err_set(err, errlen, "head.records missing or not an integer");
         goto err;
     }
-    if (!(sha = get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
+    if (!(sha = herald_jcs_get_cstring(json_object_get(obj, "sha256"))) || !is_lower_hex64(sha)) {
         herald_err_set(err, errlen, "head.sha256 missing or not 64 lowercase hex digits");
         goto err;
     }
@@ -217,7 +182,7 @@ herald_snapshot_find_entry(const json_t *signatures, const herald_pubkey *keys, 
         const json_t *e;
         json_array_foreach(signatures, i, e)
         {
-            const char *id = get_cstring(json_object_get(e, "key_id"));
+            const char *id = herald_jcs_get_cstring(json_object_get(e, "key_id"));
             if (id && strcmp(id, keys[k].key_id) == 0) {
                 if (key_index)
                     *key_index = k;
@@ -250,12 +215,12 @@ herald_snapshot_verify(const char *records_json, size_t records_len, int64_t nre
         herald_err_set(err, errlen, "no signature by a pinned key");
         goto out;
     }
-    const char *mode = get_cstring(json_object_get(e, "mode"));
+    const char *mode = herald_jcs_get_cstring(json_object_get(e, "mode"));
     if (!mode || strcmp(mode, "ed25519") != 0) {
         herald_err_set(err, errlen, "signature mode is not ed25519");
         goto out;
     }
-    const char *sig = get_cstring(json_object_get(e, "signature"));
+    const char *sig = herald_jcs_get_cstring(json_object_get(e, "signature"));
     if (!sig) {
         herald_err_set(err, errlen, "signature missing");
         goto out;
@@ -496,9 +461,9 @@ herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
         goto err;
     }
     if (!json_is_object(s->meta) ||
-        !(s->bucket = get_cstring(json_object_get(s->meta, "bucket"))) ||
-        !(s->collection = get_cstring(json_object_get(s->meta, "collection"))) ||
-        get_uint53(&ts, json_object_get(s->meta, "timestamp")) < 0 ||
+        !(s->bucket = herald_jcs_get_cstring(json_object_get(s->meta, "bucket"))) ||
+        !(s->collection = herald_jcs_get_cstring(json_object_get(s->meta, "collection"))) ||
+        herald_jcs_get_uint53(&ts, json_object_get(s->meta, "timestamp")) < 0 ||
         !json_is_object(json_object_get(s->meta, "metadata")) ||
         !json_is_object(json_object_get(s->meta, "bucket_data")) ||
         !json_is_array(json_object_get(s->meta, "signatures"))) {
@@ -552,7 +517,7 @@ int64_t
 herald_snapshot_tombstones_since(const herald_snapshot *s)
 {
     int64_t v;
-    return get_uint53(&v, json_object_get(s->meta, "tombstones_since")) == 0 ? v : -1;
+    return herald_jcs_get_uint53(&v, json_object_get(s->meta, "tombstones_since")) == 0 ? v : -1;
 }
 
 const json_t *

@@ -18,8 +18,8 @@ typedef struct signer_ctx {
     int64_t resign_before_ms; /* re-sign when less than this remains */
     int64_t horizon_ms;       /* tombstones older than this are dropped */
     int zstd_level;
-    int64_t sweep_ms;      /* period of the full check (re-sign, repair) */
-    int64_t claim_idle_ms; /* reclaim other consumers' entries pending this long */
+    int64_t sweep_ms;            /* period of the full check (re-sign, repair) */
+    int64_t claim_idle_ms;       /* reclaim other consumers' entries pending this long */
     int64_t monitor_lifetime_ms; /* the signed monitor's lifetime (re-signed at half) */
     int64_t monitor_check_at;    /* wall ms: when the signed monitor needs a look */
     char sha_read[41], sha_store[41], sha_remove[41], sha_monitor[41]; /* script SHA-1s */

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "herald/mem.h"
 
@@ -52,5 +53,13 @@ int herald_jcs_number(char *out, double d);
 
 /* Appends 's' ('len' bytes of valid UTF-8) as a JCS string literal, quotes included. */
 void herald_jcs_string(herald_buf *out, const char *s, size_t len);
+
+/* Reads an integral number in [0, 2^53-1] into 'out': an integer, or a real holding one
+ * (as a non-strict herald_jcs_parse produces). Returns 0, or -1 for anything else. */
+int herald_jcs_get_uint53(int64_t *out, const json_t *v) __attribute__((warn_unused_result));
+
+/* The value of string 'v' when it holds no NUL byte (jansson can hold them), so that C
+ * string compares of it are exact; NULL for any other value. */
+const char *herald_jcs_get_cstring(const json_t *v);
 
 #endif
