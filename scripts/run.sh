@@ -83,6 +83,7 @@ cat <<INFO
 
 Herald is running (Ctrl-C stops everything).
   publisher (Kinto API, writes):  $PUB/
+  admin page:                     $PUB/admin/
   read server (changesets):       http://127.0.0.1:$SRV_PORT/v1/buckets/main/collections/demo/changeset
   monitor/changes:                http://127.0.0.1:$SRV_PORT/v1/buckets/monitor/collections/changes/changeset
   attachments:                    POST a file as multipart field "attachment" to
