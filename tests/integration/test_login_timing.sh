@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Logins do not tell who has an account (issue 18): a wrong password for an unknown
 # account costs the same argon2id verification (against a dummy hash made at start) as
-# one for an existing account. Checked two ways: the medians of interleaved attempts
-# (A B A B ...) are within 20 % of each other, and -- not depending on timing -- the
-# /metrics count of argon2id verifications rises by one per attempt either way.
+# one for an existing account. The medians of interleaved attempts
+# are measured by benchmarks/bench_login.sh; here, without a clock, the /metrics count of
+# argon2id verifications rises by one per attempt either way, the answers are
+# byte-identical, and the unit test checks the dummy hash has an account hash's cost.
 # Each attempt comes from a fresh address (X-Forwarded-For, trusted depth 1) so the
 # throttle does not step in.
 source "$(dirname "$0")/../support/harness.sh"
@@ -43,22 +44,12 @@ read -r s _ < <(attempt alice alice-pw 10.1.2.1)
 h_check "then from the credential cache (no verification)" h_eq "$(verifications)" "$((v2 + 1))"
 h_check "successes counted" h_eq "$(metric 'herald_publisher_logins_total{result="success"}')" 2
 
-# ---- timing: medians of interleaved attempts ----
-N=${LOGIN_TIMING_SAMPLES:-25}
-: >"$H_TMP/known"
-: >"$H_TMP/unknown"
-for i in $(seq 1 "$N"); do
-    attempt alice "guess$i" "10.2.$((i / 250)).$((i % 250))" | awk '{ print $2 }' >>"$H_TMP/known"
-    attempt "nobody$i" "guess$i" "10.3.$((i / 250)).$((i % 250))" | awk '{ print $2 }' >>"$H_TMP/unknown"
-done
-median() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-mk=$(median "$H_TMP/known")
-mu=$(median "$H_TMP/unknown")
-h_log "     median over $N: existing account ${mk}s, unknown account ${mu}s"
-h_check "medians within 20 %" awk -v a="$mk" -v b="$mu" 'BEGIN { m = a > b ? a : b; d = a - b; if (d < 0) d = -d; exit !(d <= 0.2 * m) }'
-h_check "unknown accounts cost argon2id work (median > 20 ms)" awk -v b="$mu" 'BEGIN { exit !(b > 0.02) }'
-h_check "no 429 during the timing run" h_eq "$(metric 'herald_publisher_logins_total{result="throttled"}')" 0
+# No timing is asserted here (tests never assert a timing): that the dummy hash costs
+# what an account's hash costs is checked without a clock by the unit test
+# publisher_accounts::dummy_hash_costs_what_an_account_hash_costs (same argon2id
+# parameters), and benchmarks/bench_login.sh measures the medians side by side.
+h_check "no 429 for attempts from fresh addresses" h_eq "$(metric 'herald_publisher_logins_total{result="throttled"}')" 0
 h_check "the log holds the attempts (control for the next check)" grep -q "GET /v1/buckets 401" "$H_TMP/publisher.log"
-h_check "no password in the log" bash -c "! grep -qE 'guess[0-9]|alice-pw|wrong[0-9]' '$H_TMP/publisher.log'"
+h_check "no password in the log" bash -c "! grep -qE 'alice-pw|wrong[0-9]' '$H_TMP/publisher.log'"
 
 h_finish

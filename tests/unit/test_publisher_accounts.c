@@ -128,3 +128,44 @@ Test(publisher_accounts, ttl_zero_disables_the_cache)
     pub_accounts_free(NULL);
     event_base_free(base);
 }
+
+/* Issue 18's timing promise without a clock: a login for an unknown account verifies
+ * against the dummy hash, so that hash must cost exactly what an account's hash costs --
+ * the same algorithm and the same memory, time and lane parameters (the "$argon2id$v=..$
+ * m=..,t=..,p=..$" prefix up to the salt). A cheaper dummy would answer unknown accounts
+ * faster and tell who has one. */
+static size_t
+params_len(const char *h)
+{
+    /* "$argon2id$v=19$m=65536,t=2,p=1$<salt>$<hash>": everything before the salt */
+    int dollars = 0;
+    for (size_t i = 0; h[i]; i++)
+        if (h[i] == '$' && ++dollars == 4)
+            return i + 1;
+    return 0;
+}
+
+Test(publisher_accounts, dummy_hash_costs_what_an_account_hash_costs)
+{
+    struct event_base *base = event_base_new();
+    pub_accounts *a = pub_accounts_new(base, 1, 30, 8);
+    cr_assert_not_null(a);
+    const char *dummy = pub_accounts_dummy_hash(a);
+    char *real = pub_accounts_hash_now("alice-pw", 8);
+    cr_assert_not_null(dummy);
+    cr_assert_not_null(real);
+    size_t n = params_len(real);
+    cr_assert_gt(n, 10, "%s", real);
+    cr_assert_eq(params_len(dummy), n, "dummy %s vs account %s", dummy, real);
+    cr_assert_eq(strncmp(dummy, real, n), 0, "dummy %s vs account %s", dummy, real);
+    /* and both are what a new account gets today, so neither would be re-hashed */
+    cr_assert_eq(crypto_pwhash_str_needs_rehash(dummy, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                                crypto_pwhash_MEMLIMIT_INTERACTIVE),
+                 0);
+    /* the dummy's password is random and forgotten: nothing verifies against it */
+    cr_assert_neq(crypto_pwhash_str_verify(dummy, "alice-pw", 8), 0);
+    cr_assert_neq(strcmp(dummy, real), 0);
+    free(real);
+    pub_accounts_free(a);
+    event_base_free(base);
+}
