@@ -247,6 +247,33 @@ herald_config_get_int(const herald_config *c, const char *name, int64_t def, int
     return 0;
 }
 
+const char *
+herald_config_list_next(const char **list, size_t *len)
+{
+    const char *l = *list;
+    if (!l)
+        return NULL;
+    l += strspn(l, " ,");
+    size_t n = strcspn(l, " ,");
+    if (n == 0) {
+        *list = l;
+        return NULL;
+    }
+    *list = l + n;
+    *len = n;
+    return l;
+}
+
+int
+herald_config_list_has(const char *list, const char *word)
+{
+    size_t wlen = strlen(word), n;
+    for (const char *it; (it = herald_config_list_next(&list, &n));)
+        if (n == wlen && memcmp(it, word, n) == 0)
+            return 1;
+    return 0;
+}
+
 int
 herald_config_get_bool(const herald_config *c, const char *name, int def, int *out)
 {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/config.h"
 #include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
@@ -21,39 +22,14 @@ static const char *const entry_fields[] = {
     "target", "bucket_id",     "collection_id", "group_id",      "record_id", NULL,
 };
 
-/* 1 if 'word' is in the space or comma separated 'list' (NULL: empty). */
-static int
-in_list(const char *list, const char *word)
-{
-    size_t wlen = strlen(word);
-    while (list && *list) {
-        while (*list == ' ' || *list == ',')
-            list++;
-        size_t len = strcspn(list, " ,");
-        if (len == 0)
-            break;
-        if (len == wlen && strncmp(list, word, len) == 0)
-            return 1;
-        list += len;
-    }
-    return 0;
-}
-
 /* 1 if 'uri' is one of the URIs of 'list' or below one of them. */
 static int
 excluded_uri(const char *list, const char *uri)
 {
-    size_t ulen = strlen(uri);
-    while (list && *list) {
-        while (*list == ' ' || *list == ',')
-            list++;
-        size_t len = strcspn(list, " ,");
-        if (len == 0)
-            break;
-        if (len <= ulen && strncmp(list, uri, len) == 0 && (uri[len] == '\0' || uri[len] == '/'))
+    size_t ulen = strlen(uri), len;
+    for (const char *it; (it = herald_config_list_next(&list, &len));)
+        if (len <= ulen && strncmp(it, uri, len) == 0 && (uri[len] == '\0' || uri[len] == '/'))
             return 1;
-        list += len;
-    }
     return 0;
 }
 
@@ -73,7 +49,7 @@ int
 pub_history_logged(const pub_settings *s, const char *uri, const char *user_id)
 {
     return s->history_enabled && !excluded_uri(s->history_exclude_resources, uri) &&
-           !in_list(s->history_exclude_user_ids, user_id);
+           !herald_config_list_has(s->history_exclude_user_ids, user_id);
 }
 
 void
@@ -88,7 +64,7 @@ pub_history_args(pub_args *a, const pub_call *c, const pub_path *p, const char *
     pub_objects_uri(&uri, p, p->depth);
     int logged = s->history_enabled && p->res[0] == PUB_RES_BUCKET && res != PUB_RES_ACCOUNT &&
                  !excluded_uri(s->history_exclude_resources, herald_buf_cstr(&uri)) &&
-                 !in_list(s->history_exclude_user_ids, uid);
+                 !herald_config_list_has(s->history_exclude_user_ids, uid);
     uuid4(id);
     pub_args_adds(a, logged ? p->ids[0] : "");
     pub_args_adds(a, uid);
@@ -99,8 +75,9 @@ pub_history_args(pub_args *a, const pub_call *c, const pub_path *p, const char *
     pub_args_addbuf(a, &uri);
     pub_args_addi(a, s->history_max_age_seconds * 1000);
     pub_args_addi(a, s->history_max_entries);
-    pub_args_addi(a,
-                  in_list(s->history_auto_trim_user_ids, uid) ? s->history_auto_trim_max_count : 0);
+    pub_args_addi(a, herald_config_list_has(s->history_auto_trim_user_ids, uid)
+                         ? s->history_auto_trim_max_count
+                         : 0);
     herald_buf_free(&uri);
 }
 
@@ -114,31 +91,21 @@ pub_history_capability(const pub_settings *s)
     if (s->history_auto_trim_max_count > 0 && s->history_auto_trim_user_ids) {
         json_t *users = json_array();
         const char *l = s->history_auto_trim_user_ids;
-        while (*l) {
-            while (*l == ' ' || *l == ',')
-                l++;
-            size_t len = strcspn(l, " ,");
-            if (len == 0)
-                break;
-            json_array_append_new(users, json_stringn(l, len));
-            l += len;
-        }
+        size_t len;
+        for (const char *it; (it = herald_config_list_next(&l, &len));)
+            json_array_append_new(users, json_stringn(it, len));
         json_object_set_new(cap, "auto_trim_max_count",
                             json_integer(s->history_auto_trim_max_count));
         json_object_set_new(cap, "auto_trim_user_ids", users);
     }
     if (s->history_exclude_resources) {
         json_t *ex = json_array();
-        const char *l = s->history_exclude_resources;
-        while (*l) {
-            while (*l == ' ' || *l == ',')
-                l++;
-            size_t len = strcspn(l, " ,");
-            if (len == 0)
-                break;
+        const char *l = s->history_exclude_resources, *it;
+        size_t len;
+        while ((it = herald_config_list_next(&l, &len))) {
             /* "/buckets/b[/collections/c|/groups/g]" -> {bucket, collection|group} */
             char buf[600];
-            snprintf(buf, sizeof(buf), "%.*s", (int)(len < 599 ? len : 599), l);
+            snprintf(buf, sizeof(buf), "%.*s", (int)(len < 599 ? len : 599), it);
             char *seg[6];
             int n = 0;
             for (char *t = strtok(buf, "/"); t && n < 6; t = strtok(NULL, "/"))
@@ -152,7 +119,6 @@ pub_history_capability(const pub_settings *s)
                     json_object_set_new(o, "record", json_string(seg[5]));
                 json_array_append_new(ex, o);
             }
-            l += len;
         }
         json_object_set_new(cap, "excluded_resources", ex);
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/config.h"
 #include "herald/mem.h"
 #include "herald/schema.h"
 
@@ -146,24 +147,6 @@ pub_resources_free(pub_resources *rs)
     memset(rs, 0, sizeof(*rs));
 }
 
-/* 1 if 'uri' is in the space or comma separated 'list'. */
-static int
-listed(const char *list, const char *uri)
-{
-    size_t ulen = strlen(uri);
-    while (list && *list) {
-        while (*list == ' ' || *list == ',')
-            list++;
-        size_t len = strcspn(list, " ,");
-        if (len == 0)
-            break;
-        if (len == ulen && strncmp(list, uri, len) == 0)
-            return 1;
-        list += len;
-    }
-    return 0;
-}
-
 static void
 resolve(const pub_resources *rs, const pub_resource *r, const char *cid, pub_resolved *out)
 {
@@ -178,7 +161,8 @@ resolve(const pub_resources *rs, const pub_resource *r, const char *cid, pub_res
     char ub[400], uc[700];
     snprintf(ub, sizeof(ub), "/buckets/%s", out->src_b);
     snprintf(uc, sizeof(uc), "/buckets/%s/collections/%s", out->src_b, out->src_c);
-    out->review = rs->review_enabled && !listed(rs->review_off, ub) && !listed(rs->review_off, uc);
+    out->review = rs->review_enabled && !herald_config_list_has(rs->review_off, ub) &&
+                  !herald_config_list_has(rs->review_off, uc);
 }
 
 int

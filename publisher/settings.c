@@ -306,16 +306,5 @@ pub_settings_origin_allowed(const pub_settings *s, const char *origin)
     const char *list = s->cors_origins;
     if (!list)
         return 0;
-    size_t olen = strlen(origin);
-    while (*list) {
-        while (*list == ' ' || *list == ',')
-            list++;
-        size_t len = strcspn(list, " ,");
-        if (len == 0)
-            break;
-        if ((len == 1 && list[0] == '*') || (len == olen && strncmp(list, origin, len) == 0))
-            return 1;
-        list += len;
-    }
-    return 0;
+    return herald_config_list_has(list, "*") || herald_config_list_has(list, origin);
 }

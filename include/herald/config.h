@@ -42,6 +42,14 @@ int herald_config_get_int(const herald_config *c, const char *name, int64_t def,
 /* Boolean: true/false/yes/no/on/off/1/0; returns -1 if set but not one of these. */
 int herald_config_get_bool(const herald_config *c, const char *name, int def, int *out);
 
+/* The items of a list setting (HERALD_SETTING_LIST: separated by spaces and/or commas),
+ * one per call: returns the next item's start and sets *len, or NULL at the end; the
+ * cursor *list advances past it. NULL *list is an empty list.
+ *   for (const char *l = v, *it; (it = herald_config_list_next(&l, &n));) ... */
+const char *herald_config_list_next(const char **list, size_t *len);
+/* 1 if 'word' is an item of 'list'. */
+int herald_config_list_has(const char *list, const char *word);
+
 /*
  * A listen address: "HOST:PORT" or "[IPV6]:PORT". HOST is not empty and, unbracketed,
  * holds no ':' (an unbracketed IPv6 address cannot be told from its port); PORT is

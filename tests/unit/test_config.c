@@ -490,3 +490,25 @@ Test(settings, read_keeps_the_precedence)
     herald_settings_free(&demo, &d);
     unlink(path);
 }
+
+Test(config, list_items_split_on_spaces_and_commas)
+{
+    const char *l = " a,b  , ,cc,", *it;
+    size_t n;
+    const char *want[] = {"a", "b", "cc"};
+    size_t k = 0;
+    while ((it = herald_config_list_next(&l, &n))) {
+        cr_assert_lt(k, 3);
+        cr_assert_eq(n, strlen(want[k]));
+        cr_assert_eq(memcmp(it, want[k], n), 0);
+        k++;
+    }
+    cr_assert_eq(k, 3);
+    const char *none = NULL;
+    cr_assert_null(herald_config_list_next(&none, &n));
+    cr_assert(herald_config_list_has("x, /buckets/b /buckets/bb", "/buckets/b"));
+    cr_assert_not(herald_config_list_has("/buckets/bb", "/buckets/b"));
+    cr_assert_not(herald_config_list_has("/buckets/b", "/buckets/bb"));
+    cr_assert_not(herald_config_list_has(NULL, "a"));
+    cr_assert_not(herald_config_list_has(" , ", ""));
+}
