@@ -124,13 +124,13 @@ pub_call_may_create(const pub_call *c, const pub_path *p, const pub_view *v)
 }
 
 int
-pub_call_listing(herald_listing **l, pub_call *c)
+pub_call_listing(herald_listing **l, pub_call *c, const char *const *known_fields)
 {
     herald_listing_error err;
     herald_listing_opts opts = {
         .paginate_by = c->app->settings->paginate_by,
         .max_fetch_size = c->app->settings->storage_max_fetch_size,
-        .known_fields = NULL,
+        .known_fields = known_fields,
     };
     if (herald_listing_parse(l, c->req->query, &opts, &err) == 0)
         return 0;
@@ -154,4 +154,16 @@ pub_call_next_page(pub_call *c, const herald_listing *q, const char *token)
     pub_headers_set(&c->resp->headers, "Next-Page", herald_buf_cstr(&url));
     herald_buf_free(&base);
     herald_buf_free(&url);
+}
+
+void
+pub_call_reply_page(pub_call *c, herald_buf *body, long long ts, const herald_listing *q,
+                    const herald_listing_page *page)
+{
+    char num[32];
+    pub_reply_json(c->resp, 200, body, ts);
+    snprintf(num, sizeof(num), "%lld", (long long)page->total);
+    pub_headers_set(&c->resp->headers, "Total-Records", num);
+    pub_headers_set(&c->resp->headers, "Total-Objects", num);
+    pub_call_next_page(c, q, page->next_token);
 }

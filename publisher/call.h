@@ -99,9 +99,14 @@ void pub_call_create_perm(char *out, size_t len, enum pub_res res);
 /* May the user create the object at the last level of 'p'? */
 int pub_call_may_create(const pub_call *c, const pub_path *p, const pub_view *v);
 
-/* Parses the query string as Kinto's filters, sorting and pagination. Returns 0, or -1
- * after replying 400. */
-int pub_call_listing(herald_listing **l, pub_call *c);
+/* Parses the query string as Kinto's filters, sorting and pagination; 'known_fields'
+ * (NULL-terminated; NULL: any field) are the only fields filters and sorting may name.
+ * Returns 0, or -1 after replying 400. */
+int pub_call_listing(herald_listing **l, pub_call *c, const char *const *known_fields);
+/* Replies 200 with one page of a plural listing: 'body', ETag/Last-Modified from 'ts',
+ * Total-Records and Total-Objects from the page's total, Next-Page when there is one. */
+void pub_call_reply_page(pub_call *c, herald_buf *body, long long ts, const herald_listing *q,
+                         const herald_listing_page *page);
 /* Sets Next-Page, the absolute URL of the page after this one, when 'token' is not
  * NULL. */
 void pub_call_next_page(pub_call *c, const herald_listing *q, const char *token);

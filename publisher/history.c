@@ -376,24 +376,6 @@ collect(struct visible *out, pub_call *c, const pub_path *p, const herald_listin
     return 0;
 }
 
-static int
-listing(herald_listing **q, pub_call *c)
-{
-    herald_listing_error err;
-    herald_listing_opts opts = {
-        .paginate_by = c->app->settings->paginate_by,
-        .max_fetch_size = c->app->settings->storage_max_fetch_size,
-        .known_fields = entry_fields,
-    };
-    if (herald_listing_parse(q, c->req->query, &opts, &err) == 0)
-        return 0;
-    c->resp->status = err.status;
-    pub_headers_set(&c->resp->headers, "Content-Type", "application/json");
-    herald_buf_reset(&c->resp->body);
-    herald_listing_error_body(&c->resp->body, &err);
-    return -1;
-}
-
 static void
 get_history(pub_call *c, const pub_path *p)
 {
@@ -402,11 +384,10 @@ get_history(pub_call *c, const pub_path *p)
     herald_listing_page page;
     herald_buf body = HERALD_BUF_INIT;
     pub_cond inm;
-    char num[32];
 
     memset(&page, 0, sizeof(page));
     memset(&vis, 0, sizeof(vis));
-    if (pub_call_cond(&inm, c, "If-None-Match") || listing(&q, c) != 0 ||
+    if (pub_call_cond(&inm, c, "If-None-Match") || pub_call_listing(&q, c, entry_fields) != 0 ||
         collect(&vis, c, p, q, "read") != 0)
         goto done;
     if (inm.present && (inm.star || inm.ts == vis.ts)) {
@@ -424,11 +405,7 @@ get_history(pub_call *c, const pub_path *p)
         goto done;
     }
     herald_buf_putc(&body, '}');
-    pub_reply_json(c->resp, 200, &body, vis.ts);
-    snprintf(num, sizeof(num), "%lld", page.total);
-    pub_headers_set(&c->resp->headers, "Total-Records", num);
-    pub_headers_set(&c->resp->headers, "Total-Objects", num);
-    pub_call_next_page(c, q, page.next_token);
+    pub_call_reply_page(c, &body, vis.ts, q, &page);
 done:
     herald_listing_page_free(&page);
     herald_listing_free(q);
@@ -449,7 +426,7 @@ delete_history(pub_call *c, const pub_path *p)
     memset(&vis, 0, sizeof(vis));
     pub_args_init(&cmds[0]);
     pub_args_init(&cmds[1]);
-    if (listing(&q, c) != 0 || collect(&vis, c, p, q, "write") != 0)
+    if (pub_call_listing(&q, c, entry_fields) != 0 || collect(&vis, c, p, q, "write") != 0)
         goto done;
     if (herald_listing_apply(&page, q, vis.entries, NULL, 0) != 0) {
         pub_reply_internal(c->resp);

@@ -156,13 +156,12 @@ get_list(pub_call *c, const pub_path *p)
     herald_buf body = HERALD_BUF_INIT;
     pub_cond inm, im;
     enum pub_res res = p->res[p->depth - 1];
-    char num[32];
 
     memset(&page, 0, sizeof(page));
     memset(&l, 0, sizeof(l));
     if (pub_call_cond(&im, c, "If-Match") || pub_call_cond(&inm, c, "If-None-Match"))
         goto done;
-    if (pub_call_listing(&q, c) != 0)
+    if (pub_call_listing(&q, c, NULL) != 0)
         goto done;
     if (collect(&l, c, p, "read") != 0)
         goto done;
@@ -197,11 +196,7 @@ get_list(pub_call *c, const pub_path *p)
         }
     }
     herald_buf_puts(&body, "]}");
-    pub_reply_json(c->resp, 200, &body, l.ts);
-    snprintf(num, sizeof(num), "%lld", page.total);
-    pub_headers_set(&c->resp->headers, "Total-Records", num);
-    pub_headers_set(&c->resp->headers, "Total-Objects", num);
-    pub_call_next_page(c, q, page.next_token);
+    pub_call_reply_page(c, &body, l.ts, q, &page);
 done:
     herald_listing_page_free(&page);
     herald_listing_free(q);
@@ -220,7 +215,7 @@ delete_list(pub_call *c, const pub_path *p)
 
     memset(&page, 0, sizeof(page));
     memset(&l, 0, sizeof(l));
-    if (pub_call_listing(&q, c) != 0)
+    if (pub_call_listing(&q, c, NULL) != 0)
         goto done;
     if (collect(&l, c, p, "write") != 0)
         goto done;

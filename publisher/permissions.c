@@ -269,7 +269,7 @@ pub_permissions_handle(pub_call *c)
     herald_listing *q = NULL;
     herald_listing_page page;
     memset(&page, 0, sizeof(page));
-    if (pub_call_listing(&q, c) == 0) {
+    if (pub_call_listing(&q, c, NULL) == 0) {
         if (herald_listing_apply(&page, q, data, NULL, HERALD_LISTING_PROJECT) != 0) {
             pub_reply_internal(c->resp);
         } else {
