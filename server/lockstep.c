@@ -250,6 +250,29 @@ lockstep_remove(lockstep *l, const snapset *cur, const char *bid, const char *ci
     set_staged(l);
 }
 
+size_t
+lockstep_drop_unlisted(lockstep *l, const snapset *cur, int64_t before_ms,
+                       int (*listed)(const char *bid, const char *cid, void *arg), void *arg)
+{
+    size_t dropped = 0;
+    for (size_t b = 0; b < l->tabsize; b++) {
+        skey *k = l->tab[b], *next;
+        for (; k; k = next) {
+            next = k->next;
+            if (!k->nv || k->v[k->nv - 1].at >= before_ms ||
+                (cur && snapset_find(cur, k->key, k->bl, k->key + k->bl + 1, k->cl)) ||
+                listed(k->key, k->key + k->bl + 1, arg))
+                continue;
+            atomic_fetch_add_explicit(&G.superseded, (long long)k->nv, memory_order_relaxed);
+            l->nitems -= k->nv + (k->removed ? 1 : 0);
+            unlink_key(l, k);
+            dropped++;
+        }
+    }
+    set_staged(l);
+    return dropped;
+}
+
 static int
 ment_cmp(const void *a, const void *b)
 {

@@ -64,6 +64,13 @@ void lockstep_add(lockstep *l, coll *c, int64_t now_ms);
  * (if any) stays until a set without it is published. */
 void lockstep_remove(lockstep *l, const snapset *cur, const char *bid, const char *cid,
                      int64_t now_ms);
+/* After a full resync that listed what Redis holds: drops the staged versions of every
+ * collection not exposed in 'cur' whose versions were all staged before 'before_ms' and
+ * that 'listed'(bid, cid, arg) says Redis no longer holds (its removal was missed while
+ * disconnected). Returns how many collections were dropped. */
+size_t lockstep_drop_unlisted(lockstep *l, const snapset *cur, int64_t before_ms,
+                              int (*listed)(const char *bid, const char *cid, void *arg),
+                              void *arg);
 /* The newest verified signed monitor ('m' NULL: none valid), at 'now_ms': it too waits at
  * most the bound for the versions it names. The body is referenced. */
 void lockstep_set_monitor(lockstep *l, const snapset_monitor *m, int64_t now_ms);

@@ -484,6 +484,25 @@ resync_free(resync *rs)
     free(rs);
 }
 
+static int
+rs_item_cmp(const void *a, const void *b)
+{
+    const rs_item *x = a, *y = b;
+    int r = strcmp(x->bid, y->bid);
+    return r ? r : strcmp(x->cid, y->cid);
+}
+
+/* Whether the resync's ZRANGE listed bid/cid (its items are sorted by then). */
+static int
+rs_listed(const char *bid, const char *cid, void *arg)
+{
+    const resync *rs = arg;
+    rs_item key;
+    snprintf(key.bid, sizeof(key.bid), "%s", bid);
+    snprintf(key.cid, sizeof(key.cid), "%s", cid);
+    return bsearch(&key, rs->items, rs->n, sizeof(rs_item), rs_item_cmp) != NULL;
+}
+
 static void
 resync_finish(resync *rs)
 {
@@ -507,6 +526,10 @@ resync_finish(resync *rs)
             ndrop++;
         }
     }
+    /* Staged (never served) collections Redis no longer lists: removed while this server
+     * was disconnected. Those staged since the ZRANGE may be re-creations: kept. */
+    qsort(rs->items, rs->n, sizeof(rs_item), rs_item_cmp);
+    ndrop += lockstep_drop_unlisted(S.ls, S.cur, S.resync_started, rs_listed, rs);
     S.resynced = 1;
     reconcile();
     long long took = herald_clock_mono_ms() - S.resync_started;

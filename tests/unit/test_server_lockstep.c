@@ -344,6 +344,36 @@ Test(lockstep, off_serves_the_newest_with_the_newest_monitor)
     json_decref(m1.body);
 }
 
+static int
+only_a(const char *bid, const char *cid, void *arg)
+{
+    (void)arg;
+    return !strcmp(bid, "main") && !strcmp(cid, "a");
+}
+
+/* A staged, never served collection that a resync no longer lists (its removal was missed
+ * while disconnected) is dropped; one staged after the resync started is kept. */
+Test(lockstep, resync_drops_staged_collections_redis_no_longer_lists)
+{
+    lockstep *l = lockstep_new(BOUND);
+    snapset *cur = NULL;
+    coll *a1 = mk("a", 1000, 1);
+    mon m1;
+    mk_mon(&m1, 1500, &a1, 1);
+    lockstep_add(l, a1, 0);
+    lockstep_set_monitor(l, &m1.sm, 0);
+    cr_assert(take(&cur, lockstep_decide(l, cur, 0)));
+    lockstep_add(l, mk("b", 2000, 1), 10);  /* staged, then removed while disconnected */
+    lockstep_add(l, mk("c", 2100, 1), 100); /* staged after the resync's ZRANGE */
+    cr_assert_eq(lockstep_drop_unlisted(l, cur, 50, only_a, NULL), 1);
+    cr_assert_eq(lockstep_newest(l, cur, "main", "b"), 0);
+    cr_assert_eq(lockstep_newest(l, cur, "main", "c"), 2100);
+    cr_assert_eq(lockstep_newest(l, cur, "main", "a"), 1000, "served: not the resync's to drop");
+    snapset_release(cur);
+    lockstep_free(l);
+    json_decref(m1.body);
+}
+
 /* Random loads (in order, some skipped, some late), removals and monitors as a signer
  * would sign them (each naming the stored version of every live collection at one
  * instant); after every decision: a signed set is consistent, no served version goes
