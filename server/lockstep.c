@@ -19,6 +19,12 @@
 const double lockstep_bucket_seconds[LOCKSTEP_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5,
                                                           1,    2.5,  5,   10,   30};
 
+/* Staged versions kept per collection: a burst of a large collection must not hold one
+ * copy per edit while a monitor is awaited. The oldest goes first (a monitor names the
+ * newest stored version at its signing: older ones rarely match any more); its wait
+ * still counts for the bound. */
+#define MAX_VERSIONS 4
+
 static struct {
     atomic_llong staged, exposed, wait_ms_sum, superseded, fallbacks;
     atomic_llong le[LOCKSTEP_BUCKETS];
@@ -33,9 +39,10 @@ typedef struct stv {
 typedef struct skey {
     struct skey *next; /* hash chain */
     uint64_t hash;
-    stv *v; /* ascending version */
+    stv *v; /* ascending version; at most MAX_VERSIONS */
     size_t nv, cap;
-    int removed; /* its removal was announced; still exposed */
+    int64_t since; /* when its oldest version still waiting was staged (the bound's start) */
+    int removed;   /* its removal was announced; still exposed */
     int64_t removed_at;
     size_t bl, cl;
     char key[]; /* bid '\0' cid '\0' */
@@ -216,10 +223,25 @@ lockstep_add(lockstep *l, coll *c, int64_t now_ms)
         }
         i--;
     }
+    if (k->nv == MAX_VERSIONS) {
+        if (i == 0) { /* older than every version kept */
+            coll_release(c);
+            atomic_fetch_add_explicit(&G.superseded, 1, memory_order_relaxed);
+            return;
+        }
+        coll_release(k->v[0].c);
+        atomic_fetch_add_explicit(&G.superseded, 1, memory_order_relaxed);
+        memmove(&k->v[0], &k->v[1], (k->nv - 1) * sizeof(*k->v));
+        k->nv--;
+        l->nitems--;
+        i--;
+    }
     if (k->nv == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 2;
         k->v = herald_mem_realloc(k->v, k->cap * sizeof(*k->v));
     }
+    if (k->nv == 0)
+        k->since = now_ms;
     memmove(&k->v[i + 1], &k->v[i], (k->nv - i) * sizeof(*k->v));
     k->v[i] = (stv){c, now_ms};
     k->nv++;
@@ -336,8 +358,8 @@ oldest(const lockstep *l, const skey **which)
                 t = k->removed_at;
                 *which = k;
             }
-            if (k->nv && k->v[0].at < t) {
-                t = k->v[0].at;
+            if (k->nv && k->since < t) {
+                t = k->since;
                 *which = k;
             }
         }
@@ -415,6 +437,8 @@ settle(lockstep *l, const snapset *next, int64_t now_ms, int all)
                 coll_release(c);
                 l->nitems--;
             }
+            if (keep && keep != k->nv)
+                k->since = k->v[0].at; /* a version went out: the rest wait from their own */
             k->nv = keep;
             if (k->removed && (all || !x)) {
                 k->removed = 0;

@@ -344,6 +344,33 @@ Test(lockstep, off_serves_the_newest_with_the_newest_monitor)
     json_decref(m1.body);
 }
 
+/* A burst with no committing monitor keeps at most a few versions of a collection (the
+ * newest), and the bound still runs from the first one staged. */
+Test(lockstep, a_burst_keeps_few_versions_and_the_bound_holds)
+{
+    lockstep *l = lockstep_new(BOUND);
+    snapset *cur = NULL;
+    coll *a1 = mk("a", 1000, 1);
+    mon m1;
+    mk_mon(&m1, 1500, &a1, 1);
+    lockstep_add(l, a1, 0);
+    lockstep_set_monitor(l, &m1.sm, 0);
+    cr_assert(take(&cur, lockstep_decide(l, cur, 0)));
+    for (int i = 1; i <= 20; i++) {
+        lockstep_add(l, mk("a", 1000 + 100 * i, i), 100 * i);
+        cr_assert_not(take(&cur, lockstep_decide(l, cur, 100 * i)) && i * 100 < BOUND);
+    }
+    lockstep_stats st;
+    lockstep_stats_read(&st);
+    cr_assert_leq(st.staged, 4, "staged: %lld", st.staged);
+    cr_assert_eq(lockstep_newest(l, cur, "main", "a"), 3000);
+    cr_assert_eq(served(cur, "a"), 3000, "the bound (from the first staged at 100) passed");
+    cr_assert_not(cur->mon_signed);
+    snapset_release(cur);
+    lockstep_free(l);
+    json_decref(m1.body);
+}
+
 static int
 only_a(const char *bid, const char *cid, void *arg)
 {
