@@ -75,12 +75,12 @@ wait "$CHECKER" || true
 cat "$H_TMP/check.out" >&2
 st() { sed -n "s/^STAT $1 //p" "$H_TMP/check.out"; }
 h_log "herald sync: $syncs syncs, $conclusive with the monitor unchanged after, $uncommitted_conclusive uncommitted at an unchanged monitor, $uncommitted_race uncommitted across a switch, $other other failures"
-h_check "the burst wrote records" test "$(st records_written)" -gt 500
+h_check "the burst wrote records" test "$(st records_written)" -gt 100
 h_check "  with no write refused" h_eq "$(st write_errors)" 0
-h_check "the checker made conclusive brackets (signed monitor unchanged around them)" test "$(st brackets_conclusive)" -gt 20
+h_check "the checker made conclusive brackets (signed monitor unchanged around them)" test "$(st brackets_conclusive)" -ge 5
 h_check "  no monitor/changeset pair disagreed" h_eq "$(st violations)" 0
 h_check "  long-polls were woken during the burst" test "$(st longpoll_woken)" -gt 0
-h_check "herald sync ran during the burst" test "$syncs" -ge 5
+h_check "herald sync ran during the burst" test "$syncs" -ge 3
 h_check "  never uncommitted against the monitor still served after it" h_eq "$uncommitted_conclusive" 0
 M=$(curl -s "${H_SRV%/v1}/metrics")
 waited=$(sed -n 's/^herald_lockstep_wait_seconds_count //p' <<<"$M")
