@@ -279,7 +279,7 @@ tcp_per=$(awk -v a="$tcp0" -v b="$tcp1" -v n="$NCLI" -v p="$page" 'BEGIN { print
         printf "  established TCP socket with empty queues is ~2 KB of slab: ~2 GB; buffers are only\n"
         printf "  allocated while data is queued).\n"
         printf "- Notification: %.1f us of server CPU per answer measured here (mostly the kernel'"'"'s loopback\n", us
-        printf "  send and receive path) -> %.1f s of CPU for 1,000,000 answers: %.1f s with %d worker threads,\n", us, us, us / t, t
+        printf "  send and receive path) -> %.1f s of CPU for 1,000,000 answers: %.1f s with %d worker threads,\n", us, us / t, t
         printf "  %.2f s with 16 (workers share nothing but the set; each answers its own waiters).\n", us / 16
         printf "  On a real NIC the receiver'"'"'s half of that cost is not the server'"'"'s.\n"
         printf "- The registry costs one lookup per distinct (collection, version) waited on per publish,\n"
