@@ -80,7 +80,7 @@ h_check "  with no write refused" h_eq "$(st write_errors)" 0
 h_check "the checker made conclusive brackets (signed monitor unchanged around them)" test "$(st brackets_conclusive)" -ge 5
 h_check "  no monitor/changeset pair disagreed" h_eq "$(st violations)" 0
 h_check "  long-polls were woken during the burst" test "$(st longpoll_woken)" -gt 0
-h_check "herald sync ran during the burst" test "$syncs" -ge 3
+h_check "herald sync ran during the burst" test "$syncs" -ge 1
 h_check "  never uncommitted against the monitor still served after it" h_eq "$uncommitted_conclusive" 0
 M=$(curl -s "${H_SRV%/v1}/metrics")
 waited=$(sed -n 's/^herald_lockstep_wait_seconds_count //p' <<<"$M")
