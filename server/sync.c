@@ -78,6 +78,7 @@ static struct {
     json_t *mon_body;
     int64_t mon_m, mon_e, mon_refused;
     int mon_pending; /* an HGET of it is unanswered on 'cmd' */
+    int mon_again;   /* announced again meanwhile: HGET once more after it */
     lockstep *ls;    /* what is loaded and not yet published (lockstep.h) */
     int resynced;    /* the first full resync has finished: sets may be published */
 } S;
@@ -244,16 +245,13 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
  * it runs every TICK_MS, and clients' clocks may be a little ahead. */
 #define MONITOR_MARGIN_MS (TICK_MS + 1000)
 
+static void fetch_monitor(void);
+
+/* The stored signed monitor in 'r' (HGET's reply): verified, kept if newer, handed to
+ * lock-step. */
 static void
-on_monitor(redisAsyncContext *ac, void *reply, void *priv)
+monitor_reply(const redisReply *r)
 {
-    (void)priv;
-    redisReply *r = reply;
-    if (!r || ac != S.cmd)
-        return;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
-    S.mon_pending = 0;
     if (r->type == REDIS_REPLY_NIL) {
         herald_debug("no signed monitor in redis yet");
         return;
@@ -298,10 +296,34 @@ on_monitor(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 static void
+on_monitor(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    redisReply *r = reply;
+    if (!r || ac != S.cmd)
+        return;
+    S.inflight--;
+    S.last_reply = herald_clock_mono_ms();
+    S.mon_pending = 0;
+    monitor_reply(r);
+    if (S.mon_again) {
+        /* Announced while this HGET was under way: it may have read the older one, and
+         * lock-step waits for the newer (a dropped announcement stalled a version until
+         * the bound). */
+        S.mon_again = 0;
+        fetch_monitor();
+    }
+}
+
+static void
 fetch_monitor(void)
 {
-    if (!S.cmd || !S.cmd_up || S.mon_pending)
+    if (!S.cmd || !S.cmd_up)
         return;
+    if (S.mon_pending) {
+        S.mon_again = 1; /* one more HGET when this one is answered */
+        return;
+    }
     S.mon_pending = 1;
     if (S.inflight == 0)
         S.last_reply = herald_clock_mono_ms();
@@ -835,7 +857,7 @@ connect_all(void)
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
     S.backoff_pending = 0;
-    S.mon_pending = 0;
+    S.mon_pending = S.mon_again = 0;
     S.connect_started = herald_clock_mono_ms();
     if (S.o.url.sentinel.n) {
         /* Blocking, each sentinel bounded: this thread serves no request. The ROLE probe
@@ -873,7 +895,7 @@ drop_all(void)
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
     S.backoff_pending = 0;
-    S.mon_pending = 0;
+    S.mon_pending = S.mon_again = 0;
     if (c)
         redisAsyncFree(c);
     if (s)
