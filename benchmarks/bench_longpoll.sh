@@ -20,8 +20,10 @@
 #     for each client, the time from the PUT's acknowledgement (the curl that sent it
 #     returned) to the complete 200, as p50/p99/max (CLOCK_REALTIME on both sides).
 #     That time includes the signer (consume, sign, store, notify) and the server's
-#     load and verify of the new snapshot; the spread (last answer - first answer) is
-#     the fan-out alone.
+#     load and verify of the new snapshot, and (lock-step, server/lockstep.h) the signed
+#     monitor naming it: the server serves the new version only together with it; the
+#     spread (last answer - first answer) is the fan-out alone. BENCH_PERF=1 prints a
+#     perf profile of the server during the fan-out.
 #  2. BENCH_ZSTD_CLIENTS (10,000) long-polls with Accept-Encoding: zstd of a collection
 #     whose zstd changeset is ~80 KB; an edit; every client gets the whole zstd body.
 #     The server's peak RSS (VmHWM, reset through /proc/PID/clear_refs before the edit)
@@ -111,6 +113,13 @@ stats() {
         printf "n=%d min=%.1f p50=%.1f p99=%.1f max=%.1f spread=%.1f\n", NR, v[1], v[i50], v[i99], v[NR], v[NR] - v[1] }' "$TMP/lat"
 }
 field() { sed -n "s/.*\b$1=\([-0-9.]*\).*/\1/p" <<<"$2"; }
+# lockstep_wait: versions served after waiting staged for a committing signed monitor
+# (server/lockstep.h), their summed wait and the fallbacks, since start.
+lockstep_wait() {
+    curl -s -m 10 "$SRV/metrics" | awk '/^herald_lockstep_wait_seconds_count / { n = $2 }
+        /^herald_lockstep_wait_seconds_sum / { s = $2 } /^herald_lockstep_fallbacks_total / { f = $2 }
+        END { printf "%d versions, %.0f ms waited in all, %d fallbacks", n, s * 1000, f }'
+}
 
 log "setup: bucket b, collections m (small) and big (~100 records of 1 KB random text)"
 put /buckets/b '{"data":{},"permissions":{"read":["system.Everyone"]}}' >/dev/null
@@ -179,9 +188,11 @@ log "server CPU for the fan-out (load and verify included): $fan_cpu"
 if [ -n "${PERF_PID:-}" ]; then
     kill -INT "$PERF_PID"
     wait "$PERF_PID" || true
-    perf report -i "$TMP/perf.data" --stdio --sort dso,sym 2>/dev/null | grep -v '^#' | head -40 >&2
+    # (head closes the pipe early: without '|| true', pipefail ended the run here)
+    { perf report -i "$TMP/perf.data" --stdio --sort dso,sym 2>/dev/null | grep -v '^#' | head -40 >&2; } || true
 fi
 mon_stats=$(stats "$ack" "$TMP"/mon.*)
+ls_mon=$(lockstep_wait)
 log "monitor: $mon_stats"
 cat "$TMP/client.log" >&2
 
@@ -214,6 +225,7 @@ for p in "${cpids[@]}"; do wait "$p" || log "a zstd client process reported fail
 hwm1=$(hwm_kb)
 zrss1=$(rss_kb)
 big_stats=$(stats "$ack" "$TMP"/big.*)
+ls_big=$(lockstep_wait)
 nzlen=$(curl -s -m 10 -H 'Accept-Encoding: zstd' "$SRV$BIG" | wc -c)
 # The zstd body is re-compressed at the best level in the background after a new version
 # arrives, so early answers carry the first (level 3) body and later ones the upgrade.
@@ -247,6 +259,7 @@ tcp_per=$(awk -v a="$tcp0" -v b="$tcp1" -v n="$NCLI" -v p="$page" 'BEGIN { print
     echo "| first answer (the chain: signer + server load and verify) | $(field min "$mon_stats") ms |"
     echo "| fan-out (last answer - first answer) | $(field spread "$mon_stats") ms |"
     echo "| server CPU from the edit to the last answer (snapshot load included) | $fan_cpu |"
+    echo "| lock-step since start: versions served after waiting staged for their signed monitor | $ls_mon |"
     echo
     echo "## 2. $NZSTD clients, Accept-Encoding: zstd, collection changeset ($nzlen B zstd, $ilen B identity)"
     echo
@@ -257,6 +270,7 @@ tcp_per=$(awk -v a="$tcp0" -v b="$tcp1" -v n="$NCLI" -v p="$page" 'BEGIN { print
     echo "| server RSS holding / after | $zrss0 kB / $zrss1 kB |"
     echo "| **server peak RSS growth during the fan-out** (VmHWM) | **$grow_mb MB** |"
     echo "| what one copy per client would take ($NZSTD x $nzlen B) | $copy_mb MB |"
+    echo "| lock-step since start (as above) | $ls_big |"
     echo
     echo "## On paper: one server holding 1,000,000 (a raised open-file limit)"
     echo
@@ -265,7 +279,7 @@ tcp_per=$(awk -v a="$tcp0" -v b="$tcp1" -v n="$NCLI" -v p="$page" 'BEGIN { print
         printf "  established TCP socket with empty queues is ~2 KB of slab: ~2 GB; buffers are only\n"
         printf "  allocated while data is queued).\n"
         printf "- Notification: %.1f us of server CPU per answer measured here (mostly the kernel'"'"'s loopback\n", us
-        printf "  send and receive path) -> %.1f s of CPU for 1,000,000 answers: %.1f s with %d worker threads,\n", us, us, us / t, t
+        printf "  send and receive path) -> %.1f s of CPU for 1,000,000 answers: %.1f s with %d worker threads,\n", us, us / t, t
         printf "  %.2f s with 16 (workers share nothing but the set; each answers its own waiters).\n", us / 16
         printf "  On a real NIC the receiver'"'"'s half of that cost is not the server'"'"'s.\n"
         printf "- The registry costs one lookup per distinct (collection, version) waited on per publish,\n"

@@ -210,6 +210,7 @@ main(int argc, char **argv)
     so.nkeys = nkeys;
     so.backoff_default = (int)set.backoff_seconds;
     so.view_idle_ms = set.kinto_view_idle_seconds * 1000;
+    so.lockstep_ms = set.lockstep_max_wait_seconds * 1000;
     status_set_backoff(so.backoff_default); /* from the first response, before Redis */
     if (configure_modules(&set, keys, nkeys, &public_url) < 0)
         goto out;

@@ -302,6 +302,39 @@ render_snapshots(herald_buf *out, const snapset *s, int64_t now_ms)
     }
 }
 
+/* Lock-step publication (lockstep.h). */
+static void
+render_lockstep(herald_buf *out, const snapset *s, const lockstep_stats *l)
+{
+    help(out, "herald_monitor_signed", "gauge",
+         "1 when the monitor served is signed (it then commits to every collection served).");
+    herald_buf_printf(out, "herald_monitor_signed %d\n", s && s->mon_signed);
+    help(out, "herald_lockstep_staged", "gauge",
+         "Loaded versions (and announced removals) waiting for a signed monitor that commits "
+         "to them.");
+    herald_buf_printf(out, "herald_lockstep_staged %lld\n", l->staged);
+    help(out, "herald_lockstep_wait_seconds", "histogram",
+         "How long each served version waited, loaded but not served, for a signed monitor "
+         "committing to it.");
+    for (int i = 0; i < LOCKSTEP_BUCKETS; i++)
+        herald_buf_printf(out, "herald_lockstep_wait_seconds_bucket{le=\"%g\"} %lld\n",
+                          lockstep_bucket_seconds[i], l->le[i]);
+    herald_buf_printf(out, "herald_lockstep_wait_seconds_bucket{le=\"+Inf\"} %lld\n", l->exposed);
+    herald_buf_puts(out, "herald_lockstep_wait_seconds_sum ");
+    seconds(out, l->wait_ms_sum);
+    herald_buf_printf(out, "herald_lockstep_wait_seconds_count %lld\n", l->exposed);
+    help(out, "herald_lockstep_superseded_total", "counter",
+         "Staged versions dropped unserved (a newer one was served first).");
+    herald_buf_printf(out, "herald_lockstep_superseded_total %lld\n", l->superseded);
+    help(out, "herald_lockstep_fallbacks_total", "counter",
+         "Times no signed monitor committed to the loaded versions within "
+         "server_lockstep_max_wait_seconds: the newest were served with the unsigned monitor.");
+    herald_buf_printf(out, "herald_lockstep_fallbacks_total %lld\n", l->fallbacks);
+    help(out, "herald_lockstep_fallback", "gauge",
+         "1 while serving the newest versions unsigned after such a fallback.");
+    herald_buf_printf(out, "herald_lockstep_fallback %d\n", l->fallback);
+}
+
 void
 metrics_render(herald_buf *out, const snapset *s, const metrics_gauges *g, int64_t now_ms)
 {
@@ -309,5 +342,6 @@ metrics_render(herald_buf *out, const snapset *s, const metrics_gauges *g, int64
     sum_shards(&t);
     render_requests(out, &t);
     render_process(out, &t, g, now_ms);
+    render_lockstep(out, s, &g->lockstep);
     render_snapshots(out, s, now_ms);
 }

@@ -29,6 +29,11 @@
  *   herald_served_body_bytes{encoding}            every body held to serve (issue 19)
  *   herald_resync_duration_seconds                 the last full resync (cold start)
  *   herald_snapshots_invalid                       newest snapshots that do not verify
+ *   herald_monitor_signed                          1 when the monitor served is signed
+ *   herald_lockstep_staged                         versions (and removals) loaded, not served
+ *   herald_lockstep_wait_seconds (histogram)       how long each version waited staged
+ *   herald_lockstep_superseded_total               staged versions never served
+ *   herald_lockstep_fallbacks_total, herald_lockstep_fallback   bound passed: unsigned
  */
 #ifndef HERALD_SERVER_METRICS_H
 #define HERALD_SERVER_METRICS_H
@@ -38,6 +43,7 @@
 
 #include "encode.h"
 #include "herald/mem.h"
+#include "lockstep.h"
 #include "route_id.h"
 
 enum status_id {
@@ -103,6 +109,7 @@ typedef struct metrics_gauges {
     long long long_poll_held; /* requests held for Prefer: wait */
     long long resync_ms;      /* the last full resync's duration; -1: none yet */
     int invalid;              /* collections whose newest snapshot does not verify */
+    lockstep_stats lockstep;  /* versions staged for a committing monitor (lockstep.h) */
 } metrics_gauges;
 
 struct snapset;

@@ -84,6 +84,7 @@ ops_metrics(out *o, const http_request *req, const snapset *s, int keep_alive)
     g.invalid = now_st.invalid;
     encode_stats(&g.encode_done, &g.encode_skipped, &g.encode_pending);
     g.long_poll_held = wait_held_total();
+    lockstep_stats_read(&g.lockstep);
     metrics_render(&b, s, &g, herald_clock_wall_ms());
     int st = reply_plain(o, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
                          keep_alive);

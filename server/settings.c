@@ -61,6 +61,11 @@ static const herald_setting table[] = {
     {"long_poll_max_seconds", HERALD_SETTING_INT, "60", 0, 3600, NULL,
      "longest hold of a request with Prefer: wait=N (long-poll); 0: never hold",
      S(long_poll_max_seconds)},
+    {"server_lockstep_max_wait_seconds", HERALD_SETTING_INT, "30", 0, 3600, NULL,
+     "with a signed monitor, a loaded version is served only with a monitor that commits to "
+     "it, and waits at most this long for one (then the newest versions are served with the "
+     "unsigned monitor); 0: no lock-step",
+     S(lockstep_max_wait_seconds)},
     {"server_malloc_arenas", HERALD_SETTING_INT, "2", 0, 64, NULL,
      "glibc malloc arenas at most (0: glibc's default of 8 per core); few arenas keep memory "
      "freed by one thread reusable by the others",

@@ -17,6 +17,8 @@
 static snapset_config g_cfg = {"", 60, 3600, 60, 3600, 30LL * 86400 * 1000, 1};
 static char *g_host;
 
+static const herald_pubkey *g_keys;
+static size_t g_nkeys;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_view_lock = PTHREAD_MUTEX_INITIALIZER;
 static snapset *g_current;
@@ -30,6 +32,13 @@ snapset_configure(const snapset_config *cfg)
     g_host = herald_mem_strdup(cfg->host ? cfg->host : "");
     g_cfg = *cfg;
     g_cfg.host = g_host;
+}
+
+void
+snapset_set_keys(const herald_pubkey *keys, size_t nkeys)
+{
+    g_keys = keys;
+    g_nkeys = keys ? nkeys : 0;
 }
 
 void
@@ -474,6 +483,21 @@ build_bodies(coll *c, entry_src *src, size_t n, size_t nrec)
     listing_build(&c->delta, src, n);
 }
 
+/* c->sha256: the records hash the signed monitor names for this version, from the
+ * signature entry the loader verified (the first pinned key's), else the first entry
+ * (unit tests configure no keys). */
+static void
+records_hash(coll *c, const herald_snapshot *s)
+{
+    const json_t *sigs = herald_snapshot_signatures(s);
+    const json_t *e = g_nkeys ? herald_snapshot_find_entry(sigs, g_keys, g_nkeys, NULL) : NULL;
+    if (!e)
+        e = json_array_get(sigs, 0);
+    herald_head h;
+    if (e && herald_snapshot_head_parse(&h, json_object_get(e, "head"), NULL, 0) == 0)
+        memcpy(c->sha256, h.sha256, sizeof(c->sha256));
+}
+
 coll *
 coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
 {
@@ -499,6 +523,7 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     int64_t cut = herald_snapshot_tombstones_since(s);
     c->since_floor = cut >= 0 ? cut : now_ms - g_cfg.tombstone_horizon_ms;
 
+    records_hash(c, s);
     if (build_post(c, s, err, errlen) < 0 || build_objects(c, s, err, errlen) < 0)
         goto fail;
     entry_src *src = serialize_entries(records, nrec, tombs, ntomb, err, errlen);

@@ -111,6 +111,7 @@ typedef struct coll {
     int64_t expires;     /* smallest head.expires */
     int64_t arrived;     /* ms since the epoch when this server built it */
     int64_t since_floor; /* a _since below this gets the full changeset */
+    char sha256[65];     /* head.sha256 (records hash) of the verified signature; "" if none */
     vhdr hdr[2];         /* header lines, per cache lifetime */
     payload *full;
     listing delta;
@@ -173,6 +174,9 @@ typedef struct snapset_config {
     int compress;                 /* 0: identity only */
 } snapset_config;
 
+/* The pinned keys (kept by reference; NULL: none): coll_new() takes a coll's records
+ * hash from the signature entry of the first of them, the one the loader verified. */
+void snapset_set_keys(const herald_pubkey *keys, size_t nkeys);
 /* Must be called once before any coll_new() (the config is copied). */
 void snapset_configure(const snapset_config *cfg);
 /* Frees the copied configuration (at exit, after the last set is released). */

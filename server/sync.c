@@ -33,6 +33,7 @@
 #include "herald/sentinel.h"
 #include "herald/snapshot.h"
 #include "loader.h"
+#include "lockstep.h"
 #include "snapset.h"
 #include "status.h"
 
@@ -77,6 +78,9 @@ static struct {
     json_t *mon_body;
     int64_t mon_m, mon_e, mon_refused;
     int mon_pending; /* an HGET of it is unanswered on 'cmd' */
+    int mon_again;   /* announced again meanwhile: HGET once more after it */
+    lockstep *ls;    /* what is loaded and not yet published (lockstep.h) */
+    int resynced;    /* the first full resync has finished: sets may be published */
 } S;
 
 static void
@@ -109,45 +113,46 @@ split_key(const char *key, size_t len, char *bid, char *cid)
     return 0;
 }
 
-static coll *
-cur_find(const char *bid, const char *cid)
+/* The newest version known of bid/cid: loaded (published or staged), 0 if none. */
+static int64_t
+newest(const char *bid, const char *cid)
 {
-    return S.cur ? snapset_find(S.cur, bid, strlen(bid), cid, strlen(cid)) : NULL;
+    return lockstep_newest(S.ls, S.cur, bid, cid);
 }
 
 /*
- * Publishes a new set: the current one minus the collections in 'drop' (by pointer),
- * plus 'add' (references taken over; each replaces the current coll of its key).
+ * Publishes what lockstep.h decides from everything loaded and the newest signed monitor:
+ * a signed monitor with exactly the versions it names, or (bound passed, no valid signed
+ * monitor) the newest versions with the unsigned one; nothing when that is what is
+ * served. Nothing before the first resync has finished, and the server is ready
+ * (status.h) from the first set published after it.
  */
 static void
-publish_change(coll **add, size_t nadd, coll *const *drop, size_t ndrop)
+reconcile(void)
 {
-    size_t ncur = S.cur ? S.cur->n : 0;
-    coll **v = herald_mem_calloc(ncur + nadd + 1, sizeof(coll *));
-    size_t n = 0;
-    for (size_t i = 0; i < ncur; i++) {
-        coll *c = S.cur->colls[i];
-        int skip = 0;
-        for (size_t j = 0; j < ndrop && !skip; j++)
-            skip = drop[j] == c;
-        for (size_t j = 0; j < nadd && !skip; j++)
-            skip = add[j]->bid_len == c->bid_len && add[j]->cid_len == c->cid_len &&
-                   !strcmp(add[j]->bid, c->bid) && !strcmp(add[j]->cid, c->cid);
-        if (skip)
-            continue;
-        coll_ref(c);
-        v[n++] = c;
+    if (!S.resynced || S.stopping)
+        return;
+    snapset *s = lockstep_decide(S.ls, S.cur, herald_clock_mono_ms());
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        const coll *c = s->colls[i];
+        if (!S.cur || snapset_find(S.cur, c->bid, c->bid_len, c->cid, c->cid_len) != c)
+            herald_info("serving %s/%s version %lld (%lld records)", c->bid, c->cid,
+                        (long long)c->version, (long long)c->nrecords);
     }
-    for (size_t j = 0; j < nadd; j++)
-        v[n++] = add[j];
-    snapset_monitor sm = {S.mon_body, S.mon_m, S.mon_e};
-    snapset *s = snapset_new_signed(v, n, S.mon_body ? &sm : NULL);
-    free(v);
+    if (s->mon_signed && (!S.cur || S.cur->mon_version != s->mon_version))
+        herald_info("serving signed monitor %lld (%zu collections)", (long long)s->mon_version,
+                    s->n);
     snapset_ref(s);
     snapset_release(S.cur);
     S.cur = s;
     snapset_publish(s);
     status_set_last_update(herald_clock_wall_ms());
+    if (!S.loaded) {
+        S.loaded = 1;
+        status_set_loaded();
+    }
 }
 
 enum { JOB_FETCH = 1, JOB_RESYNC = 2 };
@@ -240,16 +245,13 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
  * it runs every TICK_MS, and clients' clocks may be a little ahead. */
 #define MONITOR_MARGIN_MS (TICK_MS + 1000)
 
+static void fetch_monitor(void);
+
+/* The stored signed monitor in 'r' (HGET's reply): verified, kept if newer, handed to
+ * lock-step. */
 static void
-on_monitor(redisAsyncContext *ac, void *reply, void *priv)
+monitor_reply(const redisReply *r)
 {
-    (void)priv;
-    redisReply *r = reply;
-    if (!r || ac != S.cmd)
-        return;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
-    S.mon_pending = 0;
     if (r->type == REDIS_REPLY_NIL) {
         herald_debug("no signed monitor in redis yet");
         return;
@@ -286,17 +288,42 @@ on_monitor(redisAsyncContext *ac, void *reply, void *priv)
     S.mon_body = body;
     S.mon_m = h.timestamp;
     S.mon_e = h.expires;
-    herald_info("serving signed monitor %lld (%lld collections, expires %lld)",
+    herald_info("signed monitor %lld verified (%lld collections, expires %lld)",
                 (long long)h.timestamp, (long long)h.collections, (long long)h.expires);
-    if (S.loaded)
-        publish_change(NULL, 0, NULL, 0);
+    snapset_monitor sm = {S.mon_body, S.mon_m, S.mon_e};
+    lockstep_set_monitor(S.ls, &sm, herald_clock_mono_ms());
+    reconcile();
+}
+
+static void
+on_monitor(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    redisReply *r = reply;
+    if (!r || ac != S.cmd)
+        return;
+    S.inflight--;
+    S.last_reply = herald_clock_mono_ms();
+    S.mon_pending = 0;
+    monitor_reply(r);
+    if (S.mon_again) {
+        /* Announced while this HGET was under way: it may have read the older one, and
+         * lock-step waits for the newer (a dropped announcement stalled a version until
+         * the bound). */
+        S.mon_again = 0;
+        fetch_monitor();
+    }
 }
 
 static void
 fetch_monitor(void)
 {
-    if (!S.cmd || !S.cmd_up || S.mon_pending)
+    if (!S.cmd || !S.cmd_up)
         return;
+    if (S.mon_pending) {
+        S.mon_again = 1; /* one more HGET when this one is answered */
+        return;
+    }
     S.mon_pending = 1;
     if (S.inflight == 0)
         S.last_reply = herald_clock_mono_ms();
@@ -316,7 +343,8 @@ expire_monitor(void)
     json_decref(S.mon_body);
     S.mon_body = NULL;
     S.mon_m = S.mon_e = 0;
-    publish_change(NULL, 0, NULL, 0);
+    lockstep_set_monitor(S.ls, NULL, 0);
+    reconcile();
 }
 
 static void
@@ -342,16 +370,17 @@ on_message(const char *msg, size_t len)
     if (*end || v < 0)
         goto bad;
 
-    coll *old = cur_find(bid, cid);
+    int64_t have = newest(bid, cid);
     if (v == 0) {
-        if (old) {
+        if (have) {
             herald_info("collection %s/%s removed", bid, cid);
-            publish_change(NULL, 0, &old, 1);
+            lockstep_remove(S.ls, S.cur, bid, cid, herald_clock_mono_ms());
+            reconcile();
         }
         status_set_invalid(bid, cid, 0);
         return;
     }
-    if (old && old->version >= v)
+    if (have >= v)
         return;
     if (!S.cmd || !S.cmd_up)
         return; /* the resync after reconnecting will pick it up */
@@ -477,40 +506,60 @@ resync_free(resync *rs)
     free(rs);
 }
 
+static int
+rs_item_cmp(const void *a, const void *b)
+{
+    const rs_item *x = a, *y = b;
+    int r = strcmp(x->bid, y->bid);
+    return r ? r : strcmp(x->cid, y->cid);
+}
+
+/* Whether the resync's ZRANGE listed bid/cid (its items are sorted by then). */
+static int
+rs_listed(const char *bid, const char *cid, void *arg)
+{
+    const resync *rs = arg;
+    rs_item key;
+    snprintf(key.bid, sizeof(key.bid), "%s", bid);
+    snprintf(key.cid, sizeof(key.cid), "%s", cid);
+    return bsearch(&key, rs->items, rs->n, sizeof(rs_item), rs_item_cmp) != NULL;
+}
+
 static void
 resync_finish(resync *rs)
 {
-    coll **add = herald_mem_calloc(rs->n + 1, sizeof(coll *));
-    coll **drop = herald_mem_calloc(rs->ngone + 1, sizeof(coll *));
     size_t nadd = 0, ndrop = 0;
+    long long now = herald_clock_mono_ms();
     for (size_t i = 0; i < rs->n; i++) {
         rs_item *it = &rs->items[i];
         if (!it->loaded)
             continue;
-        coll *old = cur_find(it->bid, it->cid);
-        if (old && old->version >= it->loaded->version)
+        if (newest(it->bid, it->cid) >= it->loaded->version)
             continue; /* a notification got a newer one meanwhile */
-        add[nadd++] = it->loaded;
+        lockstep_add(S.ls, it->loaded, now);
         it->loaded = NULL;
+        nadd++;
     }
     for (size_t i = 0; i < rs->ngone; i++) {
         status_set_invalid(rs->gone[i].bid, rs->gone[i].cid, 0);
         /* Only if no notification re-created it since the ZRANGE. */
-        coll *c = cur_find(rs->gone[i].bid, rs->gone[i].cid);
-        if (c && c->version == rs->gone[i].version)
-            drop[ndrop++] = c;
+        if (newest(rs->gone[i].bid, rs->gone[i].cid) == rs->gone[i].version) {
+            lockstep_remove(S.ls, S.cur, rs->gone[i].bid, rs->gone[i].cid, now);
+            ndrop++;
+        }
     }
-    if (nadd || ndrop || !S.loaded)
-        publish_change(add, nadd, drop, ndrop);
-    free(add);
-    free(drop);
+    /* Staged (never served) collections Redis no longer lists: removed while this server
+     * was disconnected. Those staged since the ZRANGE may be re-creations: kept. */
+    qsort(rs->items, rs->n, sizeof(rs_item), rs_item_cmp);
+    ndrop += lockstep_drop_unlisted(S.ls, S.cur, S.resync_started, rs_listed, rs);
+    S.resynced = 1;
+    reconcile();
     long long took = herald_clock_mono_ms() - S.resync_started;
     status_set_resync_ms(took);
     herald_info("resync done in %lld ms: %zu collections in the monitor, %zu updated, %zu "
-                "removed, %zu served",
-                took, rs->n, nadd, ndrop, S.cur ? S.cur->n : 0);
-    S.loaded = 1;
-    status_set_loaded();
+                "removed, %zu served%s",
+                took, rs->n, nadd, ndrop, S.cur ? S.cur->n : 0,
+                S.loaded ? "" : " (waiting for a signed monitor that commits to them)");
     status_set_redis_ok(S.cmd_up && S.sub_up);
     herald_backoff_reset(&S.backoff);
 }
@@ -557,19 +606,21 @@ static void
 batch_publish(void)
 {
     size_t n = 0;
+    long long now = herald_clock_mono_ms();
     for (size_t i = 0; i < S.nbatch; i++) {
-        coll *c = S.batch[i], *old = cur_find(c->bid, c->cid);
-        if (S.stopping || (old && old->version >= c->version)) {
+        coll *c = S.batch[i];
+        if (S.stopping || newest(c->bid, c->cid) >= c->version) {
             coll_release(c);
             continue;
         }
-        herald_info("serving %s/%s version %lld (%lld records)", c->bid, c->cid,
-                    (long long)c->version, (long long)c->nrecords);
-        S.batch[n++] = c;
+        herald_debug("loaded %s/%s version %lld (%lld records)", c->bid, c->cid,
+                     (long long)c->version, (long long)c->nrecords);
+        lockstep_add(S.ls, c, now);
+        n++;
     }
-    if (n)
-        publish_change(S.batch, n, NULL, 0);
     S.nbatch = 0;
+    if (n)
+        reconcile();
 }
 
 /* The loader's report (loader.h), on the event loop: one finished job, or NULL once all
@@ -650,9 +701,8 @@ on_zrange(redisAsyncContext *ac, void *reply, void *priv)
         }
         it->version = strtoll(sc->str, NULL, 10);
         rs->n++;
-        coll *old = cur_find(it->bid, it->cid);
-        if (old && old->version >= it->version)
-            continue; /* already serving that version (or a newer one) */
+        if (newest(it->bid, it->cid) >= it->version)
+            continue; /* already loaded that version (or a newer one) */
         rs_get *g = herald_mem_calloc(1, sizeof(*g));
         g->rs = rs;
         g->i = rs->n - 1;
@@ -807,7 +857,7 @@ connect_all(void)
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
     S.backoff_pending = 0;
-    S.mon_pending = 0;
+    S.mon_pending = S.mon_again = 0;
     S.connect_started = herald_clock_mono_ms();
     if (S.o.url.sentinel.n) {
         /* Blocking, each sentinel bounded: this thread serves no request. The ROLE probe
@@ -845,7 +895,7 @@ drop_all(void)
     S.cmd_up = S.sub_up = 0;
     S.inflight = 0;
     S.backoff_pending = 0;
-    S.mon_pending = 0;
+    S.mon_pending = S.mon_again = 0;
     if (c)
         redisAsyncFree(c);
     if (s)
@@ -891,6 +941,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         poll_backoff(now);
     if (S.loaded)
         expire_monitor();
+    if (lockstep_due(S.ls, herald_clock_mono_ms()))
+        reconcile(); /* the bound passed: lockstep.h, 3. */
     if (S.o.view_idle_ms > 0 && S.cur && now - S.views_swept >= VIEW_SWEEP_MS) {
         /* Parsed Kinto views nobody asked for lately go (snapset.h): built again on use. */
         S.views_swept = now;
@@ -919,6 +971,8 @@ sync_start(struct event_base *base, const sync_opts *o)
         S.o.max_collections = 100000;
     S.backoff = (herald_backoff)HERALD_BACKOFF_INIT;
     S.cur = snapset_acquire();
+    S.ls = lockstep_new(S.o.lockstep_ms);
+    snapset_set_keys(S.o.keys, S.o.nkeys);
     if (S.o.url.sentinel.n)
         S.watch = herald_sentinel_watch_new(&S.o.url.sentinel);
     S.backoff_secs = S.o.backoff_default;
@@ -958,6 +1012,8 @@ sync_stop(void)
     S.watch = NULL;
     snapset_release(S.cur);
     S.cur = NULL;
+    lockstep_free(S.ls);
+    S.ls = NULL;
     json_decref(S.mon_body);
     S.mon_body = NULL;
 }

@@ -25,9 +25,16 @@
  * The signed monitor (herald/monitor.h): 'cmd' HGETs herald:monitor:signed body at each
  * resync and on each "monitor <M>" notification, verifies it against the pinned keys
  * (entries hash, signature, and an expiry at least MONITOR_MARGIN_MS away), and keeps
- * the newest that verifies; every set published carries it (snapset_new_signed). The
- * tick drops it just before it expires: the unfiltered monitor is then served unsigned
- * until a newer one arrives. One that does not verify is logged once and never served.
+ * the newest that verifies. The tick drops it just before it expires: the unfiltered
+ * monitor is then served unsigned until a newer one arrives. One that does not verify is
+ * logged once and never served.
+ *
+ * Lock-step: loaded versions, removals and verified monitors all go to lockstep.h, which
+ * decides each set published: a signed monitor only ever goes out with exactly the
+ * versions it commits to, and a version waits (staged, not served) for a monitor that
+ * commits to it, for at most lockstep_ms; after that, or without a valid signed monitor,
+ * the newest versions are served with the unsigned monitor. The first set is published
+ * when the first resync has finished and a decision is made (the server is then ready).
  */
 #ifndef HERALD_SERVER_SYNC_H
 #define HERALD_SERVER_SYNC_H
@@ -45,6 +52,8 @@ typedef struct sync_opts {
     size_t max_collections; /* a monitor larger than this is truncated (logged) */
     int backoff_default;    /* Backoff seconds while herald:backoff is absent (0: none) */
     long long view_idle_ms; /* Kinto views unused this long are dropped (0: never) */
+    long long lockstep_ms;  /* lockstep.h's bound: a loaded version waits at most this long
+                               for a signed monitor committing to it (0: lock-step off) */
 } sync_opts;
 
 /* Starts syncing on 'base' (connecting happens from the event loop). Returns 0 or -1. */

@@ -35,17 +35,12 @@ async function pub(method, p, body) {
   return j;
 }
 
-// The version the read server serves for main/onecrl, 0 if none: its changeset's ETag
-// when its monitor entry names the same version. (The signed monitor comes from the
-// signer and can name a version the server is still loading: during a bulk import it
-// runs seconds ahead of the changeset, so the monitor alone says nothing about what a
-// sync gets.)
+// The version the read server serves for main/onecrl (its monitor entry), 0 if none. A
+// read server serves a signed monitor only with exactly the versions it names
+// (lock-step, docs/server.md), so the monitor's entry is the changeset's version.
 async function served() {
   const m = await (await fetch(`${env.SRV}/buckets/monitor/collections/changes/changeset`)).json();
-  const inMonitor = m.changes.find((e) => e.bucket === B && e.collection === C)?.last_modified ?? 0;
-  const r = await fetch(`${env.SRV}/buckets/${B}/collections/${C}/changeset`, { method: 'HEAD' });
-  const etag = Number((r.headers.get('etag') || '').replace(/"/g, '')) || 0;
-  return etag === inMonitor ? etag : 0;
+  return m.changes.find((e) => e.bucket === B && e.collection === C)?.last_modified ?? 0;
 }
 async function waitServed(v) {
   for (let i = 0; i < 300; i++) {
