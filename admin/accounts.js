@@ -49,12 +49,13 @@ export async function accountsScreen(view, server) {
   } else if (me.startsWith("account:")) {
     const id = me.slice("account:".length);
     let acc = await call("GET", `/accounts/${enc(id)}`);
-    mine.append(h("p", {}, "Account ", h("code", { id: "my-account-id" }, id), h("span", { class: "muted" }, ` · last modified ${new Date(acc.data.last_modified).toISOString()}`)),
+    mine.append(h("p", {}, "Account ", h("code", { id: "my-account-id" }, id), " · last modified ", h("span", { class: "muted", id: "my-account-lm" }, new Date(acc.data.last_modified).toISOString())),
       passwordForm("my-password", "Change your password", async (p) => {
         try {
           acc = await call("PUT", `/accounts/${enc(id)}`, { body: { data: { password: p } }, ifMatch: acc.data.last_modified });
         } catch (e) { throw conflictText(e, "your account"); }
         signIn(id, p); // the old password no longer works
+        mine.querySelector("#my-account-lm").textContent = new Date(acc.data.last_modified).toISOString();
         status("Password changed. This tab now uses the new password.");
       }));
   } else {
@@ -104,6 +105,7 @@ export async function accountScreen(view, server, id) {
         acc = await call("PUT", `/accounts/${enc(id)}`, { body: { data: { password: p } }, ifMatch: acc.data.last_modified });
       } catch (e) { throw conflictText(e, "the account"); }
       if (own) signIn(id, p);
+      view.querySelector("#account-lm").textContent = new Date(acc.data.last_modified).toISOString();
       status(own ? "Password changed. This tab now uses the new password." : `Password of ${id} set.`);
     }),
     h("h2", {}, "Delete"),
