@@ -389,6 +389,38 @@ test("history per collection and record with filters, permissions and members ed
     assert.equal(want, await historyTotal(`_since=${since}&_before=${before}`));
     assert.ok(want > 0 && want < lms.length, `${want} of ${lms.length}`);
   });
+  await step(ed, "history paging: 61 entries are two pages, there and back", async () => {
+    assert.equal((await api("editor", "PUT", `/buckets/${WS}/collections/bulk`, { data: {} })).status, 201);
+    for (let b = 0; b < 3; b++) {
+      const requests = Array.from({ length: 20 }, (_, i) => ({ method: "PUT", path: `/buckets/${WS}/collections/bulk/records/r${b * 20 + i}`, body: { data: { n: b * 20 + i } } }));
+      const r = await api("editor", "POST", "/batch", { requests });
+      assert.ok(r.status === 200 && r.body.responses.every((x) => x.status === 201), JSON.stringify(r.body).slice(0, 300));
+    }
+    await ed.goto(`${ADMIN}#/b/${WS}/c/bulk/history`);
+    await ed.getByRole("heading", { name: "History of collection bulk" }).waitFor();
+    await ed.locator("#history-count").getByText("50 shown of 61, page 1").waitFor();
+    const first = await ed.locator("#history tbody tr td:nth-child(4)").allTextContents();
+    await ed.getByRole("button", { name: "Next page" }).click();
+    await ed.locator("#history-count").getByText("11 shown of 61, page 2").waitFor();
+    const second = await ed.locator("#history tbody tr td:nth-child(4)").allTextContents();
+    assert.equal(new Set([...first, ...second]).size, 61, "every entry once");
+    assert.equal(second[second.length - 1], `/buckets/${WS}/collections/bulk`, "the oldest, the collection's creation, last");
+    await ed.getByRole("button", { name: "Previous page" }).click();
+    await ed.locator("#history-count").getByText("50 shown of 61, page 1").waitFor();
+    assert.deepEqual(await ed.locator("#history tbody tr td:nth-child(4)").allTextContents(), first);
+  });
+  await step(ed, "a group created and deleted from its screen", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}`);
+    await ed.getByLabel("Group id").fill("tmp-group");
+    await ed.getByRole("button", { name: "Create group" }).click();
+    await ed.getByRole("heading", { name: "Group tmp-group" }).waitFor();
+    assert.equal(await ed.locator("#group-principal").textContent(), `/buckets/${WS}/groups/tmp-group`);
+    await ed.getByRole("button", { name: "Delete group" }).click();
+    await ed.getByRole("button", { name: "Really delete group?" }).click();
+    await ed.getByRole("heading", { name: `Bucket ${WS}` }).waitFor();
+    await ed.locator("#status").getByText("Group tmp-group deleted.").waitFor();
+    assert.equal((await api("editor", "GET", `/buckets/${WS}/groups/tmp-group`)).status, 404);
+  });
   await step(ed, "permissions editor: grant and revoke read on a collection (If-Match)", async () => {
     await ed.goto(`${ADMIN}#/b/${WS}/c/crl`);
     await ed.getByRole("heading", { name: "Collection crl" }).waitFor();
@@ -504,6 +536,23 @@ test("history per collection and record with filters, permissions and members ed
     assert.equal(await ca.locator("#user-id").textContent(), "Signed in as account:carol");
     assert.equal(await ca.evaluate(() => Object.keys(sessionStorage).join()), "herald.admin.auth");
     assert.ok(!(await ca.evaluate(() => JSON.stringify(localStorage) + location.href)).includes("pw-carol"));
+  });
+  await step(ad, "admin sets another account's password, then deletes it", async () => {
+    await ad.goto(`${ADMIN}#/accounts`);
+    await ad.locator("#accounts").getByRole("link", { name: "carol" }).click();
+    await ad.getByRole("heading", { name: "Account carol" }).waitFor();
+    await ad.getByLabel("New password", { exact: true }).fill("pw-carol-3");
+    await ad.getByLabel("New password again").fill("pw-carol-3");
+    await ad.getByRole("button", { name: "Set password" }).click();
+    await ad.locator("#status").getByText("Password of carol set.").waitFor();
+    const r = await fetch(`${PUB}/`, { headers: { Authorization: basic("carol", "pw-carol-3") } });
+    assert.equal((await r.json()).user.id, "account:carol");
+    await ad.getByRole("button", { name: "Delete account" }).click();
+    await ad.getByRole("button", { name: "Really delete account?" }).click();
+    await ad.getByRole("heading", { name: "Accounts", exact: true }).waitFor();
+    await ad.locator("#status").getByText("Account carol deleted.").waitFor();
+    assert.equal((await api("admin", "GET", "/accounts/carol")).status, 404);
+    assert.ok(ad.failedRequests.every((x) => !x.includes("/accounts/")), JSON.stringify(ad.failedRequests));
   });
   assert.deepEqual(ed.dialogs, []);
 });
