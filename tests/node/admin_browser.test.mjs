@@ -59,10 +59,12 @@ async function openPage(name) {
 async function step(page, name, fn) {
   shot++;
   const file = `${SHOTS}/${String(shot).padStart(2, "0")}-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.png`;
+  const t0 = Date.now();
   try {
     await fn();
+    const t1 = Date.now();
     if (SHOTS) await page.screenshot({ path: file, fullPage: true });
-    console.log(`ok   - [${page.label}] ${name}`);
+    console.log(`ok   - [${page.label}] ${name} (${t1 - t0} ms, screenshot ${Date.now() - t1} ms)`);
   } catch (e) {
     const fail = file.replace(/\/(\d+)-/, "/$1-FAILED-");
     if (SHOTS) await page.screenshot({ path: fail, fullPage: true }).catch(() => {});
