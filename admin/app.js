@@ -2,35 +2,20 @@
 // workflow over the publisher's Kinto API (api.js). Every value from the server is shown
 // as text (dom.js); every write is conditional (If-Match with the object's
 // last_modified, If-None-Match: * for a creation), and a 412 is shown, never retried.
+// History (history.js), permissions and group members (perms.js) and accounts
+// (accounts.js) are screens of their own modules; ui.js holds what all screens share.
 import { call, listAll, signIn, signOut, signedIn, upload, ApiError } from "./api.js";
 import { diffRecords } from "./diff.js";
 import { h, clear, jsonText } from "./dom.js";
+import { enc, fail, guarded, pagedTable, createForm, confirmButton, status, flash, takeFlash, setOnUnauthorized } from "./ui.js";
+import { historyScreen } from "./history.js";
+import { permissionsEditor, membersEditor } from "./perms.js";
+import { accountsScreen, accountScreen } from "./accounts.js";
 
 const view = document.getElementById("view");
-const PAGE = 50;
 let server = null; // GET /v1/ of the signed-in user
+setOnUnauthorized(() => { signOut(); server = null; });
 
-// ---- feedback -------------------------------------------------------------------
-function status(text) {
-  document.getElementById("status").textContent = text || "";
-}
-function fail(e) {
-  const box = document.getElementById("error");
-  if (!e) { box.textContent = ""; return; }
-  let text = e instanceof ApiError ? `${e.status}: ${e.kintoMessage}` : String(e.message || e);
-  if (e instanceof ApiError && Array.isArray(e.body.details)) {
-    for (const d of e.body.details) text += `\n${d.location || ""} ${d.name || ""}: ${d.description || ""}`;
-  }
-  box.textContent = text;
-  if (e instanceof ApiError && e.status === 401) { signOut(); server = null; }
-}
-// Runs an action with its failure shown (and logged for the browser test).
-async function guarded(fn) {
-  fail(null);
-  try { return await fn(); } catch (e) { console.error(String(e.message || e)); fail(e); return undefined; }
-}
-
-const enc = encodeURIComponent;
 const esc = (s) => String(s);
 
 // ---- routes ---------------------------------------------------------------------
@@ -38,8 +23,13 @@ const routes = [
   [/^#\/login$/, loginScreen],
   [/^#\/?$/, bucketsScreen],
   [/^#\/b\/([^/]+)$/, bucketScreen],
-  [/^#\/b\/([^/]+)\/history$/, historyScreen],
+  [/^#\/b\/([^/]+)\/history$/, (bid) => historyScreen(view, { bid })],
   [/^#\/b\/([^/]+)\/g\/([^/]+)$/, groupScreen],
+  [/^#\/b\/([^/]+)\/g\/([^/]+)\/history$/, (bid, gid) => historyScreen(view, { bid, gid })],
+  [/^#\/b\/([^/]+)\/c\/([^/]+)\/history$/, (bid, cid) => historyScreen(view, { bid, cid })],
+  [/^#\/b\/([^/]+)\/c\/([^/]+)\/r\/([^/]+)\/history$/, (bid, cid, rid) => historyScreen(view, { bid, cid, rid })],
+  [/^#\/accounts$/, () => accountsScreen(view, server)],
+  [/^#\/accounts\/([^/]+)$/, (id) => accountScreen(view, server, id)],
   [/^#\/b\/([^/]+)\/c\/([^/]+)$/, collectionScreen],
   [/^#\/b\/([^/]+)\/c\/([^/]+)\/review$/, reviewScreen],
   [/^#\/b\/([^/]+)\/c\/([^/]+)\/r\/([^/]+)$/, recordScreen],
@@ -48,7 +38,7 @@ const routes = [
 async function route() {
   const hash = location.hash || "#/";
   fail(null);
-  status("");
+  status(takeFlash());
   if (!signedIn() && hash !== "#/login") { location.hash = "#/login"; return; }
   if (signedIn() && !server) {
     const ok = await guarded(async () => { server = (await call("GET", "/")).body; });
@@ -74,6 +64,7 @@ function renderWho() {
   const who = clear(document.getElementById("who"));
   if (!server || !server.user) return;
   who.append(h("span", { id: "user-id" }, `Signed in as ${server.user.id}`),
+    server.capabilities.accounts ? h("a", { href: "#/accounts", id: "accounts-link" }, "Accounts") : null,
     h("button", { type: "button", class: "secondary", onclick: () => { signOut(); server = null; location.hash = "#/login"; route(); } }, "Sign out"));
 }
 
@@ -83,6 +74,9 @@ function crumbs(ids, hash) {
   ol.append(h("li", {}, h("a", { href: "#/" }, "Buckets")));
   if (ids[0] && hash.startsWith("#/b/")) ol.append(h("li", {}, h("a", { href: `#/b/${enc(ids[0])}` }, ids[0])));
   if (ids[1] && /\/c\//.test(hash)) ol.append(h("li", {}, h("a", { href: `#/b/${enc(ids[0])}/c/${enc(ids[1])}` }, ids[1])));
+  if (ids[1] && /\/g\//.test(hash)) ol.append(h("li", {}, h("a", { href: `#/b/${enc(ids[0])}/g/${enc(ids[1])}` }, `group ${ids[1]}`)));
+  if (ids[2] && /\/r\//.test(hash)) ol.append(h("li", {}, h("a", { href: `#/b/${enc(ids[0])}/c/${enc(ids[1])}/r/${enc(ids[2])}` }, ids[2])));
+  if (hash.startsWith("#/accounts")) ol.append(h("li", {}, h("a", { href: "#/accounts" }, "Accounts")));
 }
 
 // ---- sign in --------------------------------------------------------------------
@@ -108,37 +102,6 @@ async function loginScreen() {
     h("p", { class: "muted" }, "With a Herald account (Basic auth). The password stays in this tab's session storage."), form);
 }
 
-// ---- lists with paging ----------------------------------------------------------
-// A paged table of 'path' (query string included): 'cols' [header, cell(obj)].
-function pagedTable(id, path, cols) {
-  const box = h("div", { id });
-  const first = path + (path.includes("?") ? "&" : "?") + `_limit=${PAGE}`;
-  let stack = [];
-  async function load(url) {
-    const r = await call("GET", url);
-    const table = h("table", {},
-      h("thead", {}, h("tr", {}, cols.map(([t]) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, r.data.map((o) => h("tr", {}, cols.map(([, cell]) => h("td", {}, cell(o)))))));
-    const next = r.headers.get("Next-Page");
-    const total = r.headers.get("Total-Objects") || r.headers.get("Total-Records");
-    const pager = h("div", { class: "pager" },
-      h("span", { class: "muted" }, `${r.data.length} shown${total ? ` of ${total}` : ""}, page ${stack.length + 1}`),
-      stack.length ? h("button", { type: "button", class: "secondary", onclick: () => guarded(() => load(stack.pop() && (stack.length ? stack[stack.length - 1] : first)).then(() => {})) }, "Previous page") : null,
-      next ? h("button", { type: "button", class: "secondary", id: `${id}-next`, onclick: () => guarded(() => { stack.push(next); return load(next); }) }, "Next page") : null);
-    clear(box).append(r.data.length ? table : h("p", { class: "muted" }, "Nothing here yet."), pager);
-  }
-  return { box, load: () => load(first) };
-}
-
-function createForm(id, label, onCreate) {
-  const input = h("input", { id: `${id}-id`, name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_\\-]*", required: true });
-  const form = h("form", { class: "inline", id },
-    h("div", {}, h("label", { for: `${id}-id` }, label), h("br"), input),
-    h("button", { type: "submit" }, "Create"));
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); guarded(() => onCreate(input.value)); });
-  return form;
-}
-
 // ---- buckets, bucket ------------------------------------------------------------
 async function bucketsScreen() {
   const t = pagedTable("buckets", "/buckets?_sort=id", [
@@ -152,7 +115,7 @@ async function bucketsScreen() {
     h("li", {}, h("a", { href: `#/b/${enc(e.bucket_id)}/c/${enc(e.collection_id)}` }, `${e.bucket_id}/${e.collection_id}`),
       " ", h("span", { class: "muted" }, e.permissions.slice().sort().join(", "))))) : h("p", { class: "muted" }, "None.");
   view.append(h("h1", {}, "Buckets"), t.box, h("h2", {}, "Your collections"), yours, h("h2", {}, "New bucket"),
-    createForm("new-bucket", "Bucket id", async (id) => {
+    createForm("new-bucket", "Bucket id", "Create bucket", async (id) => {
       await call("PUT", `/buckets/${enc(id)}`, { body: { data: {} }, ifNoneMatch: true });
       location.hash = `#/b/${enc(id)}`;
     }));
@@ -160,7 +123,7 @@ async function bucketsScreen() {
 }
 
 async function bucketScreen(bid) {
-  const b = await call("GET", `/buckets/${enc(bid)}`);
+  const doc = { obj: await call("GET", `/buckets/${enc(bid)}`) };
   const cols = pagedTable("collections", `/buckets/${enc(bid)}/collections?_sort=id`, [
     ["Collection", (c) => h("a", { href: `#/b/${enc(bid)}/c/${enc(c.id)}` }, c.id)],
     ["Status", (c) => c.status || ""],
@@ -172,34 +135,18 @@ async function bucketScreen(bid) {
   view.append(h("h1", {}, `Bucket ${esc(bid)}`),
     h("p", {}, h("a", { href: `#/b/${enc(bid)}/history` }, "History of this bucket")),
     h("h2", {}, "Collections"), cols.box,
-    createForm("new-collection", "Collection id", async (id) => {
+    createForm("new-collection", "Collection id", "Create collection", async (id) => {
       await call("PUT", `/buckets/${enc(bid)}/collections/${enc(id)}`, { body: { data: {} }, ifNoneMatch: true });
       location.hash = `#/b/${enc(bid)}/c/${enc(id)}`;
     }),
     h("h2", {}, "Groups"), groups.box,
-    permissionsEditor(`/buckets/${enc(bid)}`, b));
+    createForm("new-group", "Group id", "Create group", async (id) => {
+      await call("PUT", `/buckets/${enc(bid)}/groups/${enc(id)}`, { body: { data: { members: [] } }, ifNoneMatch: true });
+      location.hash = `#/b/${enc(bid)}/g/${enc(id)}`;
+    }),
+    permissionsEditor("bucket", `/buckets/${enc(bid)}`, doc, { bid, me: server.user.id }));
   await cols.load();
   await groups.load();
-}
-
-// The permissions of an object as JSON text, saved with If-Match.
-function permissionsEditor(path, obj) {
-  if (!obj.body.permissions) return h("p", { class: "muted" }, "You may not change the permissions here.");
-  const ta = h("textarea", { id: "permissions-json", rows: 6, spellcheck: "false" });
-  ta.value = jsonText(obj.body.permissions);
-  const form = h("form", { class: "stack", id: "permissions-form" },
-    h("h2", {}, "Permissions"), h("label", { for: "permissions-json" }, "Permissions (JSON: permission → principals)"), ta,
-    h("p", {}, h("button", { type: "submit" }, "Save permissions")));
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    guarded(async () => {
-      const perms = JSON.parse(ta.value);
-      const r = await call("PATCH", path, { body: { permissions: perms }, ifMatch: obj.data.last_modified });
-      obj.data = r.data;
-      status("Permissions saved.");
-    });
-  });
-  return form;
 }
 
 // ---- review workflow ------------------------------------------------------------
@@ -257,12 +204,18 @@ async function config() {
 
 // Version, record count, signature expiry and key ids as a read server serves the
 // collection, and whether that is the publisher's current version.
-async function servedPanel(bid, cid, base) {
+async function servedPanel(bid, cid, base, destination) {
   const rs = (await config()).read_server_url;
   const box = h("section", { "aria-labelledby": "served-h", id: "served" }, h("h2", { id: "served-h" }, "What clients get"));
-  if (!rs) return box.append(h("p", { class: "muted" }, "No read server configured (admin_read_server_url)."), box);
-  const head = await call("GET", `${base}/records?_limit=1`);
-  const current = Number((head.headers.get("ETag") || "").replace(/"/g, ""));
+  if (destination) box.append(h("p", {}, "This collection is published as ", h("a", { href: `#/b/${enc(bid)}/c/${enc(cid)}`, id: "served-destination" }, `${bid}/${cid}`), " once approved:"));
+  if (!rs) { box.append(h("p", { class: "muted" }, "No read server configured (admin_read_server_url).")); return box; }
+  let current = null;
+  try {
+    const head = await call("GET", `${base}/records?_limit=1`);
+    current = Number((head.headers.get("ETag") || "").replace(/"/g, ""));
+  } catch (e) {
+    box.append(h("p", { class: "muted" }, `The publisher's version of ${bid}/${cid} is unknown (${e.status || ""} ${e.kintoMessage || e.message}).`));
+  }
   let res;
   try {
     res = await fetch(`${rs.replace(/\/$/, "")}/v1/buckets/${enc(bid)}/collections/${enc(cid)}/changeset`, { cache: "no-store", credentials: "omit" });
@@ -282,8 +235,8 @@ async function servedPanel(bid, cid, base) {
     h("dt", {}, "Records"), h("dd", {}, String(cs.changes.length)),
     h("dt", {}, "Signature expires"), h("dd", { id: "served-expires" }, headInfo.expires ? new Date(headInfo.expires).toISOString() : "unknown"),
     h("dt", {}, "Key ids"), h("dd", { id: "served-keys" }, ((cs.metadata && cs.metadata.signatures) || (sig ? [sig] : [])).map((x) => x.key_id).join(", ")),
-    h("dt", {}, "Publisher's version"), h("dd", {}, String(current)),
-    h("dt", {}, "Up to date"), h("dd", { id: "served-current" }, cs.timestamp === current ? "yes: the read server serves the current version" : "not yet"));
+    h("dt", {}, "Publisher's version"), h("dd", {}, current === null ? "unknown" : String(current)),
+    h("dt", {}, "Up to date"), h("dd", { id: "served-current" }, current === null ? "unknown" : cs.timestamp === current ? "yes: the read server serves the current version" : "not yet: the read server serves an older version"));
   box.append(dl);
   return box;
 }
@@ -291,7 +244,8 @@ async function servedPanel(bid, cid, base) {
 // ---- collection: records --------------------------------------------------------
 async function collectionScreen(bid, cid) {
   const base = `/buckets/${enc(bid)}/collections/${enc(cid)}`;
-  const coll = await call("GET", base);
+  const doc = { obj: await call("GET", base) };
+  const coll = doc.obj;
   const filter = h("input", { id: "records-filter", name: "filter", placeholder: "e.g. has_enabled=true&like_id=a*", size: 40 });
   const recordsBox = h("div");
   async function loadRecords() {
@@ -310,24 +264,29 @@ async function collectionScreen(bid, cid) {
   const reload = () => route();
   view.append(h("h1", {}, `Collection ${esc(cid)}`),
     reviewPanel(bid, cid, coll, reload) || "",
+    h("p", {}, h("a", { href: `#/b/${enc(bid)}/c/${enc(cid)}/history`, id: "collection-history" }, "History of this collection")),
     h("h2", {}, "Records"),
     h("p", {}, h("a", { href: `#/b/${enc(bid)}/c/${enc(cid)}/r/_new`, id: "new-record" }, "New record")),
     filterForm, recordsBox,
-    permissionsEditor(base, coll));
+    // A permissions change moves the collection's last_modified, which the review
+    // panel's If-Match uses: the screen is drawn again.
+    permissionsEditor("collection", base, doc, { bid, me: server.user.id }, async () => { flash("Permissions saved."); await reload(); }));
   await loadRecords();
-  view.append(await servedPanel(bid, cid, base));
+  const res = resourceOf(bid, cid);
+  const pub = res && (res.destination.bucket !== bid || res.destination.collection !== cid) ? res.destination : null;
+  view.append(pub ? await servedPanel(pub.bucket, pub.collection, `/buckets/${enc(pub.bucket)}/collections/${enc(pub.collection)}`, true)
+    : await servedPanel(bid, cid, base, false));
 }
 
 // ---- one record (or a group): the JSON editor -----------------------------------
 // 'path' the object's URL, 'isNew' for a creation, 'back' the hash route to return to.
-async function jsonEditor(title, path, isNew, back, idLabel) {
-  let obj = null;
-  if (!isNew) obj = await call("GET", path);
+async function jsonEditor(title, path, isNew, back, idLabel, doc = { obj: null }) {
+  if (!isNew) doc.obj = await call("GET", path);
   const ta = h("textarea", { id: "editor", spellcheck: "false", "aria-describedby": "editor-errors" });
   const errors = h("div", { id: "editor-errors", class: "field-error", "aria-live": "polite" });
   const idInput = isNew ? h("input", { id: "editor-id", name: "id", pattern: "[a-zA-Z0-9][a-zA-Z0-9_\\-]*", placeholder: "empty: a new UUID" }) : null;
   // The attachment is the attachment panel's: not in the text, kept on save.
-  if (obj) { const { id, last_modified, attachment, ...rest } = obj.data; ta.value = jsonText(rest); } else ta.value = "{\n}";
+  if (doc.obj) { const { id, last_modified, attachment, ...rest } = doc.obj.data; ta.value = jsonText(rest); } else ta.value = "{\n}";
   const shown = h("pre", { id: "editor-current" });
 
   function showErrors(e) {
@@ -386,7 +345,7 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
     if (bad !== null) throw new Error(`Number out of range at field ${bad.slice(1) || "(the data)"}`);
     const esc = (k) => k.replace(/~/g, "~0").replace(/\//g, "~1");
     const ops = [];
-    for (const k of Object.keys(obj.data)) {
+    for (const k of Object.keys(doc.obj.data)) {
       if (["id", "last_modified", "attachment"].includes(k) || k in data) continue;
       ops.push({ op: "remove", path: `/data/${esc(k)}` });
     }
@@ -410,24 +369,25 @@ async function jsonEditor(title, path, isNew, back, idLabel) {
         status(`Created ${id}.`);
         location.hash = `${back}/${idLabel}/${enc(id)}`;
       } else {
-        if (obj.data.attachment) obj = await call("PATCH", path, { body: attachmentPatch(data), type: "application/json-patch+json", ifMatch: obj.data.last_modified });
-        else obj = await call("PUT", path, { raw: `{"data":${ta.value}}`, ifMatch: obj.data.last_modified });
-        status(`Saved (last_modified ${obj.data.last_modified}).`);
+        if (doc.obj.data.attachment) doc.obj = await call("PATCH", path, { body: attachmentPatch(data), type: "application/json-patch+json", ifMatch: doc.obj.data.last_modified });
+        else doc.obj = await call("PUT", path, { raw: `{"data":${ta.value}}`, ifMatch: doc.obj.data.last_modified });
+        view.querySelector("#editor-lm").textContent = String(doc.obj.data.last_modified);
+        status(`Saved (last_modified ${doc.obj.data.last_modified}).`);
       }
     } catch (e) { showErrors(e); }
   }
   let armed = false;
   const del = isNew ? null : h("button", { type: "button", class: "danger", id: "delete", onclick: async () => {
     if (!armed) { armed = true; del.textContent = "Really delete?"; return; }
-    try { await call("DELETE", path, { ifMatch: obj.data.last_modified }); status("Deleted."); location.hash = back; } catch (e) { showErrors(e); }
+    try { await call("DELETE", path, { ifMatch: doc.obj.data.last_modified }); status("Deleted."); location.hash = back; } catch (e) { showErrors(e); }
   } }, "Delete");
   const form = h("form", { class: "stack", id: "editor-form" },
-    isNew ? [h("label", { for: "editor-id" }, "Id"), idInput] : h("p", {}, "Id: ", h("code", { id: "editor-record-id" }, obj.data.id), " · last modified ", h("span", { id: "editor-lm" }, String(obj.data.last_modified))),
+    isNew ? [h("label", { for: "editor-id" }, "Id"), idInput] : h("p", {}, "Id: ", h("code", { id: "editor-record-id" }, doc.obj.data.id), " · last modified ", h("span", { id: "editor-lm" }, String(doc.obj.data.last_modified))),
     h("label", { for: "editor" }, "Data (JSON)"), ta, errors,
     h("p", { class: "pager" }, h("button", { type: "submit" }, "Save"), del, h("a", { href: back }, "Back")), shown);
   form.addEventListener("submit", (ev) => { ev.preventDefault(); save(); });
   view.append(h("h1", {}, title), form);
-  if (!isNew && idLabel === "r" && server.capabilities.attachments) view.append(attachmentPanel(path, () => obj, showErrors));
+  if (!isNew && idLabel === "r" && server.capabilities.attachments) view.append(attachmentPanel(path, () => doc.obj, showErrors));
 }
 
 // The download URL of an attachment: the capability's base_url and the location the
@@ -473,11 +433,37 @@ async function recordScreen(bid, cid, rid) {
   const base = `/buckets/${enc(bid)}/collections/${enc(cid)}/records`;
   const back = `#/b/${enc(bid)}/c/${enc(cid)}`;
   if (rid === "_new") return jsonEditor("New record", base, true, back, "r");
-  return jsonEditor(`Record ${esc(rid)}`, `${base}/${enc(rid)}`, false, back, "r");
+  // One copy of the record for the JSON editor, the attachment panel and the
+  // permissions editor: each write starts from the version the last one left.
+  const doc = { obj: null };
+  await jsonEditor(`Record ${esc(rid)}`, `${base}/${enc(rid)}`, false, back, "r", doc);
+  view.querySelector("#editor-form").after(h("p", {}, h("a", { href: `${back}/r/${enc(rid)}/history`, id: "record-history" }, "History of this record")));
+  view.append(permissionsEditor("record", `${base}/${enc(rid)}`, doc, { bid, me: server.user.id }, () => {
+    view.querySelector("#editor-lm").textContent = String(doc.obj.data.last_modified);
+  }));
 }
 
+// A group: its members and permissions, each saved with If-Match; deletion.
 async function groupScreen(bid, gid) {
-  return jsonEditor(`Group ${esc(gid)}`, `/buckets/${enc(bid)}/groups/${enc(gid)}`, false, `#/b/${enc(bid)}`, "g");
+  const path = `/buckets/${enc(bid)}/groups/${enc(gid)}`;
+  const doc = { obj: await call("GET", path) };
+  const ctx = { bid, me: server.user.id };
+  view.append(h("h1", {}, `Group ${esc(gid)}`),
+    h("p", {}, "Principal ", h("code", { id: "group-principal" }, `/buckets/${bid}/groups/${gid}`), " · ",
+      h("a", { href: `#/b/${enc(bid)}/g/${enc(gid)}/history`, id: "group-history" }, "History of this group")),
+    membersEditor(path, doc, ctx),
+    permissionsEditor("group", path, doc, ctx),
+    h("h2", {}, "Delete"),
+    h("p", {}, confirmButton("Delete group", "group-delete", async () => {
+      try {
+        await call("DELETE", path, { ifMatch: doc.obj.data.last_modified });
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 412) throw new Error("Conflict: the group changed since this page was loaded; it was not deleted. Reload to see it.");
+        throw e;
+      }
+      flash(`Group ${gid} deleted.`);
+      location.hash = `#/b/${enc(bid)}`;
+    })));
 }
 
 // ---- review: the diff -----------------------------------------------------------
@@ -513,31 +499,6 @@ async function reviewScreen(bid, cid) {
   if (shownCount < d.records.length) view.append(more);
   if (!d.records.length) list.append(h("p", {}, "No changes."));
   view.append(h("p", {}, h("a", { href: `#/b/${enc(bid)}/c/${enc(cid)}` }, "Back to the collection")));
-}
-
-// ---- history --------------------------------------------------------------------
-async function historyScreen(bid) {
-  const fields = ["resource_name", "collection_id", "record_id", "user_id"];
-  const inputs = Object.fromEntries(fields.map((f) => [f, h("input", { id: `history-${f}`, name: f, size: 14 })]));
-  const box = h("div");
-  async function load() {
-    const q = fields.filter((f) => inputs[f].value.trim()).map((f) => `&${f}=${enc(inputs[f].value.trim())}`).join("");
-    const t = pagedTable("history", `/buckets/${enc(bid)}/history?_sort=-last_modified${q}`, [
-      ["Date", (e) => e.date],
-      ["User", (e) => e.user_id],
-      ["Action", (e) => e.action],
-      ["Object", (e) => e.uri],
-      ["Content", (e) => h("details", {}, h("summary", {}, "show"), h("pre", {}, jsonText(e.target)))],
-    ]);
-    clear(box).append(t.box);
-    await t.load();
-  }
-  const form = h("form", { class: "inline", id: "history-filter" },
-    fields.map((f) => h("div", {}, h("label", { for: `history-${f}` }, f), h("br"), inputs[f])),
-    h("button", { type: "submit", class: "secondary" }, "Filter"));
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); guarded(load); });
-  view.append(h("h1", {}, `History of ${esc(bid)}`), form, box);
-  await load();
 }
 
 window.addEventListener("hashchange", route);

@@ -112,6 +112,21 @@ for p in "/admin/../admin/index.html" "/admin/..%2fpublisher.log" "/admin/%2e%2e
     h_check "refused: $p" h_eq "$s" 404
 done
 
+# Every module of the page is served, byte for byte, as JavaScript; and none of them
+# parses text as HTML or code (the CSP would stop eval, not innerHTML: content safety
+# rests on dom.js building elements and setting text).
+for f in "$H_SRC"/admin/*.js; do
+    n=$(basename "$f")
+    req - GET "/admin/$n"
+    h_check "$n served as JavaScript, as in admin/" \
+        h_eq "$S/$(hdr Content-Type)/$(cmp -s "$H_TMP/body" "$f" && echo same)" "200/text/javascript; charset=utf-8/same"
+done
+h_check "every module imported by the page is one of admin/*.js" \
+    h_eq "$(grep -ho 'from "\./[^"]*"' "$H_SRC"/admin/*.js | sort -u | sed 's/from "\.\/\(.*\)"/\1/' |
+        while read -r m; do [ -f "$H_SRC/admin/$m" ] || echo "$m"; done)" ""
+h_check "no innerHTML, outerHTML, insertAdjacentHTML, document.write, eval or Function in admin/*.js" \
+    h_eq "$(grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setTimeout\("' "$H_SRC"/admin/*.js)" ""
+
 # ---- the page's review diff, in Node (admin/diff.js) ----
 h_node_suite admin_diff.test.mjs "admin diff"
 h_finish

@@ -2,8 +2,11 @@
 # The admin page at /v1/admin/ in Debian's headless Chromium (playwright-core from npm,
 # no browser download; tests/node/admin_browser.test.mjs): review cycle with a diff,
 # an attachment uploaded with a progress bar and downloaded from the read server,
-# approval served signed by a read server, decline and rollback, an edit conflict,
-# XSS payloads, keyboard navigation, axe-core. Screenshots of every step go to
+# approval served signed by a read server, decline and rollback, an edit conflict;
+# history per collection and record with filters checked against the API, the
+# permissions and group members editors with their conflicts, accounts (creation,
+# refusal, own password change); XSS payloads (records, principals, history), keyboard
+# navigation, axe-core on every screen. Screenshots of every step go to
 # $H_TMP/screenshots (kept when the test fails, or with H_KEEP_TMP=1).
 source "$(dirname "$0")/../support/harness.sh"
 

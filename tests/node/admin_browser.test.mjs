@@ -59,10 +59,12 @@ async function openPage(name) {
 async function step(page, name, fn) {
   shot++;
   const file = `${SHOTS}/${String(shot).padStart(2, "0")}-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.png`;
+  const t0 = Date.now();
   try {
     await fn();
+    const t1 = Date.now();
     if (SHOTS) await page.screenshot({ path: file, fullPage: true });
-    console.log(`ok   - [${page.label}] ${name}`);
+    console.log(`ok   - [${page.label}] ${name} (${t1 - t0} ms, screenshot ${Date.now() - t1} ms)`);
   } catch (e) {
     const fail = file.replace(/\/(\d+)-/, "/$1-FAILED-");
     if (SHOTS) await page.screenshot({ path: fail, fullPage: true }).catch(() => {});
@@ -96,7 +98,7 @@ async function createRecord(page, id, json) {
     await page.goto(`${ADMIN}#/b/${WS}/c/crl/r/_new`);
     await page.getByLabel("Id").fill(id);
     await page.getByLabel("Data (JSON)").fill(json);
-    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByRole("heading", { name: `Record ${id}` }).waitFor();
   });
 }
@@ -134,7 +136,7 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     await ed.getByRole("link", { name: WS, exact: true }).click();
     await ed.getByRole("heading", { name: `Bucket ${WS}` }).waitFor();
     await ed.getByLabel("Collection id").fill("crl");
-    await ed.getByRole("button", { name: "Create" }).click();
+    await ed.getByRole("button", { name: "Create collection" }).click();
     await ed.getByRole("heading", { name: "Collection crl" }).waitFor();
     assert.equal(await ed.locator("#review-status").textContent(), "signed");
   });
@@ -159,13 +161,23 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     assert.equal(rec.body.data.attachment.hash, fileHash);
     assert.equal(await ed.locator("#attachment-link").getAttribute("href"), `${SRV.replace(/\/v1$/, "")}/attachments/${rec.body.data.attachment.location}`);
   });
-  await step(ed, "editor adds the reviewer to crl-reviewers", async () => {
+  await step(ed, "editor adds the reviewer to crl-reviewers (group members editor)", async () => {
     await ed.goto(`${ADMIN}#/b/${WS}`);
     await ed.getByRole("link", { name: "crl-reviewers" }).click();
     await ed.getByRole("heading", { name: "Group crl-reviewers" }).waitFor();
-    await ed.getByLabel("Data (JSON)").fill('{"members": ["account:reviewer"]}');
-    await ed.getByRole("button", { name: "Save" }).click();
-    await ed.locator("#status").getByText("Saved").waitFor();
+    // A principal that is not one is refused by the page, before any request.
+    await ed.getByLabel("Add to members").fill("not a principal");
+    await ed.locator("#members-add-button").click();
+    await ed.locator("#members-note").getByText("Not a principal").waitFor();
+    await ed.getByLabel("Add to members").fill("account:reviewer");
+    await ed.getByLabel("Add to members").press("Enter");
+    await ed.locator("#members-list").getByText("account:reviewer").waitFor();
+    assert.equal(await ed.locator("#members-dirty").textContent(), "Unsaved changes.");
+    await ed.getByRole("button", { name: "Save members" }).click();
+    await ed.locator("#status").getByText("Members saved.").waitFor();
+    const g = await api("editor", "GET", `/buckets/${WS}/groups/crl-reviewers`);
+    assert.deepEqual(g.body.data.members, ["account:reviewer"]);
+    assert.ok(ed.failedRequests.every((r) => !r.includes("/groups/")), "no refused group write");
   });
   await step(ed, "editor requests review", async () => {
     await ed.goto(`${ADMIN}#/b/${WS}/c/crl`);
@@ -226,7 +238,7 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     await ed.goto(`${ADMIN}#/b/${WS}/c/crl/r/serial-1`);
     await ed.getByRole("heading", { name: "Record serial-1" }).waitFor();
     await ed.getByLabel("Data (JSON)").fill('{"serial": 1, "issuer": "CA one, renamed"}');
-    await ed.getByRole("button", { name: "Save" }).click();
+    await ed.getByRole("button", { name: "Save", exact: true }).click();
     await ed.locator("#status").getByText("Saved").waitFor();
     const rec = await api("editor", "GET", `/buckets/${WS}/collections/crl/records/serial-1`);
     assert.equal(rec.body.data.attachment.hash, fileHash, "the JSON editor keeps the attachment");
@@ -263,7 +275,7 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     const other = await api("admin", "PATCH", `/buckets/${WS}/collections/crl/records/serial-2`, { data: { issuer: "changed elsewhere" } });
     assert.equal(other.status, 200);
     await ed.getByLabel("Data (JSON)").fill('{"serial": 2, "issuer": "mine"}');
-    await ed.getByRole("button", { name: "Save" }).click();
+    await ed.getByRole("button", { name: "Save", exact: true }).click();
     await ed.locator("#editor-errors").getByText("Conflict").waitFor();
     assert.match(await ed.locator("#editor-current").textContent(), /changed elsewhere/);
     const now = await api("admin", "GET", `/buckets/${WS}/collections/crl/records/serial-2`);
@@ -274,16 +286,16 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
     await ed.reload();
     await ed.getByRole("heading", { name: "Record serial-2" }).waitFor();
     await ed.getByLabel("Data (JSON)").fill('{"serial": 2,, }');
-    await ed.getByRole("button", { name: "Save" }).click();
+    await ed.getByRole("button", { name: "Save", exact: true }).click();
     await ed.locator("#editor-errors").getByText("Not JSON").waitFor();
     // I-JSON: what JSON.parse would quietly change is sent as typed, and Herald's
     // error is shown at the field (a JSON Pointer) or the line and column it concerns.
     await ed.getByLabel("Data (JSON)").fill('{"serial": 2,\n "big": {"n": 1e400}}');
-    await ed.getByRole("button", { name: "Save" }).click();
+    await ed.getByRole("button", { name: "Save", exact: true }).click();
     await ed.locator("#editor-errors").getByText(/^400: /).waitFor();
     const where1 = await ed.locator("#editor-error-at").textContent();
     await ed.getByLabel("Data (JSON)").fill('{"serial": 2,\n "dup": 1, "dup": 2}');
-    await ed.getByRole("button", { name: "Save" }).click();
+    await ed.getByRole("button", { name: "Save", exact: true }).click();
     await ed.locator("#editor-errors").getByText(/duplicate|Duplicate/).waitFor();
     const where2 = await ed.locator("#editor-error-at").textContent();
     console.log(`       (1e400: ${where1}; duplicate key: ${where2})`);
@@ -295,6 +307,258 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
   assert.deepEqual(rv.dialogs, []);
 });
 
+// The history of the bucket's objects as the API answers it: the Total-Records of a
+// query, to compare with what a history screen says.
+async function historyTotal(query) {
+  const r = await fetch(`${PUB}/buckets/${WS}/history?${query}`, { headers: { Authorization: AUTH.editor } });
+  assert.equal(r.status, 200, `history?${query}`);
+  return Number(r.headers.get("Total-Records"));
+}
+
+// Submits the history filters and waits for the table they asked for (the old one is
+// marked, the screen draws a new one).
+async function filterHistory(page) {
+  await page.locator("#history").evaluate((el) => { el.dataset.stale = "1"; });
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator("#history:not([data-stale]) #history-count").waitFor();
+  return {
+    total: Number((await page.locator("#history-count").textContent()).match(/of (\d+)/)?.[1] ?? 0),
+    rows: await page.locator("#history tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from(tr.cells).slice(0, 4).map((td) => td.textContent))),
+  };
+}
+
+// A time as a datetime-local field takes it (the browser's time zone, which is this
+// process's: same machine).
+function localTime(ms) {
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+test("history per collection and record with filters, permissions and members editors, accounts", async () => {
+  const ed = await openPage("editor-2");
+  await signInAs(ed, "editor");
+  await step(ed, "collection history: only the collection and its records, filtered by action and type", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}/c/crl`);
+    await ed.getByRole("link", { name: "History of this collection" }).click();
+    await ed.getByRole("heading", { name: "History of collection crl" }).waitFor();
+    await ed.locator("#history-count").waitFor();
+    const all = await filterHistory(ed);
+    assert.equal(all.total, await historyTotal("collection_id=crl"));
+    assert.ok(all.rows.length > 5 && all.rows.every((r) => r[3].startsWith(`/buckets/${WS}/collections/crl`)), JSON.stringify(all.rows));
+    await ed.getByLabel("Action").selectOption("update");
+    const upd = await filterHistory(ed);
+    assert.equal(upd.total, await historyTotal("collection_id=crl&action=update"));
+    assert.ok(upd.rows.length > 0 && upd.rows.every((r) => r[2] === "update"));
+    await ed.getByLabel("Object type").selectOption("collection");
+    const coll = await filterHistory(ed);
+    assert.equal(coll.total, await historyTotal("collection_id=crl&action=update&resource_name=collection"));
+    assert.ok(coll.rows.length > 0 && coll.rows.every((r) => r[3] === `/buckets/${WS}/collections/crl` && r[2] === "update"));
+    await ed.getByLabel("Object type").selectOption("");
+    await ed.getByLabel("Action").selectOption("");
+    await ed.getByLabel("User").fill("account:reviewer");
+    const byReviewer = await filterHistory(ed);
+    assert.equal(byReviewer.total, await historyTotal("collection_id=crl&user_id=account:reviewer"));
+    assert.ok(byReviewer.rows.every((r) => r[1] === "account:reviewer"));
+  });
+  await step(ed, "record history: every change of serial-1, nothing else", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}/c/crl/r/serial-1`);
+    await ed.getByRole("link", { name: "History of this record" }).click();
+    await ed.getByRole("heading", { name: "History of record serial-1" }).waitFor();
+    await ed.locator("#history-count").waitFor();
+    const rows = await ed.locator("#history tbody tr").evaluateAll((trs) => trs.map((tr) => [tr.cells[2].textContent, tr.cells[3].textContent]));
+    const total = await historyTotal("collection_id=crl&record_id=serial-1&resource_name=record");
+    assert.equal(rows.length, total);
+    assert.ok(rows.every(([, uri]) => uri === `/buckets/${WS}/collections/crl/records/serial-1`));
+    // Created, given an attachment, renamed, rolled back: newest first.
+    assert.equal(rows[rows.length - 1][0], "create");
+    assert.ok(rows.filter(([a]) => a === "update").length >= 3, JSON.stringify(rows));
+  });
+  await step(ed, "bucket history between two times (_since, _before)", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}/history`);
+    await ed.getByRole("heading", { name: `History of bucket ${WS}` }).waitFor();
+    const r = await fetch(`${PUB}/buckets/${WS}/history?_sort=last_modified&_fields=last_modified`, { headers: { Authorization: AUTH.editor } });
+    const lms = (await r.json()).data.map((e) => e.last_modified);
+    // Whole seconds (what the fields take): after the first entry's second, before the
+    // last one's: some entries, not all (the cycle above took several seconds).
+    const since = (Math.floor(lms[0] / 1000) + 1) * 1000;
+    const before = Math.floor(lms[lms.length - 1] / 1000) * 1000;
+    await ed.getByLabel("Changed after (local time)").fill(localTime(since));
+    await ed.getByLabel("Changed before (local time)").fill(localTime(before));
+    const got = await filterHistory(ed);
+    const want = lms.filter((t) => t > since && t < before).length;
+    assert.equal(got.total, want);
+    assert.equal(want, await historyTotal(`_since=${since}&_before=${before}`));
+    assert.ok(want > 0 && want < lms.length, `${want} of ${lms.length}`);
+  });
+  await step(ed, "history paging: 61 entries are two pages, there and back", async () => {
+    assert.equal((await api("editor", "PUT", `/buckets/${WS}/collections/bulk`, { data: {} })).status, 201);
+    for (let b = 0; b < 3; b++) {
+      const requests = Array.from({ length: 20 }, (_, i) => ({ method: "PUT", path: `/buckets/${WS}/collections/bulk/records/r${b * 20 + i}`, body: { data: { n: b * 20 + i } } }));
+      const r = await api("editor", "POST", "/batch", { requests });
+      assert.ok(r.status === 200 && r.body.responses.every((x) => x.status === 201), JSON.stringify(r.body).slice(0, 300));
+    }
+    await ed.goto(`${ADMIN}#/b/${WS}/c/bulk/history`);
+    await ed.getByRole("heading", { name: "History of collection bulk" }).waitFor();
+    await ed.locator("#history-count").getByText("50 shown of 61, page 1").waitFor();
+    const first = await ed.locator("#history tbody tr td:nth-child(4)").allTextContents();
+    await ed.getByRole("button", { name: "Next page" }).click();
+    await ed.locator("#history-count").getByText("11 shown of 61, page 2").waitFor();
+    const second = await ed.locator("#history tbody tr td:nth-child(4)").allTextContents();
+    assert.equal(new Set([...first, ...second]).size, 61, "every entry once");
+    assert.equal(second[second.length - 1], `/buckets/${WS}/collections/bulk`, "the oldest, the collection's creation, last");
+    await ed.getByRole("button", { name: "Previous page" }).click();
+    await ed.locator("#history-count").getByText("50 shown of 61, page 1").waitFor();
+    assert.deepEqual(await ed.locator("#history tbody tr td:nth-child(4)").allTextContents(), first);
+  });
+  await step(ed, "a group created and deleted from its screen", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}`);
+    await ed.getByLabel("Group id").fill("tmp-group");
+    await ed.getByRole("button", { name: "Create group" }).click();
+    await ed.getByRole("heading", { name: "Group tmp-group" }).waitFor();
+    assert.equal(await ed.locator("#group-principal").textContent(), `/buckets/${WS}/groups/tmp-group`);
+    await ed.getByRole("button", { name: "Delete group" }).click();
+    await ed.getByRole("button", { name: "Really delete group?" }).click();
+    await ed.getByRole("heading", { name: `Bucket ${WS}` }).waitFor();
+    await ed.locator("#status").getByText("Group tmp-group deleted.").waitFor();
+    assert.equal((await api("editor", "GET", `/buckets/${WS}/groups/tmp-group`)).status, 404);
+  });
+  await step(ed, "permissions editor: grant and revoke read on a collection (If-Match)", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}/c/crl`);
+    await ed.getByRole("heading", { name: "Collection crl" }).waitFor();
+    const statusBefore = await ed.locator("#review-status").textContent();
+    await ed.getByLabel("Add to read", { exact: true }).fill("account:auditor");
+    await ed.locator("#perm-read-add-button").click();
+    await ed.locator("#perm-read-list").getByText("account:auditor").waitFor();
+    await ed.getByRole("button", { name: "Save permissions" }).click();
+    await ed.locator("#status").getByText("Permissions saved.").waitFor();
+    let c = await api("editor", "GET", `/buckets/${WS}/collections/crl`);
+    assert.deepEqual(c.body.permissions.read, ["account:auditor"]);
+    assert.equal(c.body.data.status, statusBefore, "a permissions change leaves the review status");
+    await ed.locator("#perm-read-list").getByText("account:auditor").waitFor();
+    await ed.getByRole("button", { name: "Remove account:auditor from read" }).click();
+    await ed.getByRole("button", { name: "Save permissions" }).click();
+    await ed.locator("#status").getByText("Permissions saved.").waitFor();
+    c = await api("editor", "GET", `/buckets/${WS}/collections/crl`);
+    assert.equal((c.body.permissions.read || []).length, 0);
+    assert.ok(c.body.permissions.write.includes("/buckets/main-workspace/groups/crl-reviewers"), "the other permissions are kept");
+  });
+  await step(ed, "permissions conflict: shown next to the unsaved edit, nothing overwritten", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}`);
+    await ed.getByRole("heading", { name: `Bucket ${WS}` }).waitFor();
+    await ed.locator("#permissions-save").waitFor();
+    const other = await api("admin", "PATCH", `/buckets/${WS}`, { permissions: { read: ["account:someone-else"] } });
+    assert.equal(other.status, 200);
+    await ed.getByLabel("Add to read", { exact: true }).fill("system.Authenticated");
+    await ed.getByLabel("Add to read", { exact: true }).press("Enter");
+    await ed.getByRole("button", { name: "Save permissions" }).click();
+    await ed.locator("#permissions-conflict").waitFor();
+    assert.match(await ed.locator("#permissions-server").textContent(), /account:someone-else/);
+    assert.match(await ed.locator("#permissions-mine").textContent(), /system\.Authenticated/);
+    const now = await api("admin", "GET", `/buckets/${WS}`);
+    assert.deepEqual(now.body.permissions.read, ["account:someone-else"], "nothing overwritten");
+    assert.ok(ed.failedRequests.some((r) => r.startsWith("PATCH") && r.endsWith("-> 412")), "sent with If-Match and refused");
+  });
+  await step(ed, "after a conflict, the edit starts again from the server's version", async () => {
+    await ed.getByRole("button", { name: "Start again from the server's version" }).click();
+    await ed.locator("#perm-read-list").getByText("account:someone-else").waitFor();
+    await ed.getByRole("button", { name: "Remove account:someone-else from read" }).click();
+    await ed.getByRole("button", { name: "Save permissions" }).click();
+    await ed.locator("#status").getByText("Permissions saved.").waitFor();
+    const now = await api("admin", "GET", `/buckets/${WS}`);
+    assert.equal((now.body.permissions.read || []).length, 0);
+  });
+  await step(ed, "group members conflict is shown, not overwritten", async () => {
+    await ed.goto(`${ADMIN}#/b/${WS}/g/crl-reviewers`);
+    await ed.getByRole("heading", { name: "Group crl-reviewers" }).waitFor();
+    const other = await api("admin", "PATCH", `/buckets/${WS}/groups/crl-reviewers`, { data: { members: ["account:reviewer", "account:other"] } });
+    assert.equal(other.status, 200);
+    await ed.getByRole("button", { name: "Remove account:reviewer from members" }).click();
+    await ed.getByRole("button", { name: "Save members" }).click();
+    await ed.locator("#members-conflict").waitFor();
+    assert.match(await ed.locator("#members-server").textContent(), /account:other/);
+    const g = await api("admin", "GET", `/buckets/${WS}/groups/crl-reviewers`);
+    assert.deepEqual(g.body.data.members, ["account:reviewer", "account:other"]);
+  });
+
+  const ad = await openPage("admin");
+  await step(ad, "admin creates an account on the accounts screen", async () => {
+    await ad.goto(ADMIN);
+    await ad.getByLabel("Account").fill("admin");
+    await ad.getByLabel("Password").fill(process.env.HERALD_ADMIN_PASSWORD);
+    await ad.getByRole("button", { name: "Sign in" }).click();
+    await ad.getByRole("heading", { name: "Buckets" }).waitFor();
+    await ad.locator("#accounts-link").click();
+    await ad.getByRole("heading", { name: "Accounts", exact: true }).waitFor();
+    assert.match(await ad.locator("#my-account").textContent(), /built-in admin/);
+    await ad.getByLabel("Account id").fill("carol");
+    await ad.locator("#new-account-password").fill("pw-carol");
+    await ad.getByRole("button", { name: "Create account" }).click();
+    await ad.locator("#status").getByText("Account carol created.").waitFor();
+    await ad.locator("#accounts").getByRole("link", { name: "carol" }).waitFor();
+    const r = await fetch(`${PUB}/`, { headers: { Authorization: basic("carol", "pw-carol") } });
+    assert.equal((await r.json()).user.id, "account:carol");
+  });
+  await step(ed, "an editor may not create an account for someone else: the publisher's refusal is shown", async () => {
+    await ed.goto(`${ADMIN}#/accounts`);
+    await ed.getByRole("heading", { name: "Accounts", exact: true }).waitFor();
+    await ed.getByLabel("Account id").fill("mallory");
+    await ed.locator("#new-account-password").fill("pw-mallory");
+    await ed.getByRole("button", { name: "Create account" }).click();
+    await ed.locator("#error").getByText(/^400: .*cannot create other account/).waitFor();
+    assert.deepEqual(await ed.locator("#accounts tbody a").allTextContents(), ["editor"], "an editor sees only their own account");
+  });
+  const ca = await openPage("carol");
+  await step(ca, "carol changes her own password", async () => {
+    await ca.goto(ADMIN);
+    await ca.getByLabel("Account").fill("carol");
+    await ca.getByLabel("Password").fill("pw-carol");
+    await ca.getByRole("button", { name: "Sign in" }).click();
+    await ca.getByRole("heading", { name: "Buckets" }).waitFor();
+    await ca.getByRole("link", { name: "Accounts" }).first().click();
+    await ca.getByRole("heading", { name: "Change your password" }).waitFor();
+    await ca.getByLabel("New password", { exact: true }).fill("pw-carol-2");
+    await ca.getByLabel("New password again").fill("pw-carol-typo");
+    await ca.getByRole("button", { name: "Set password" }).click();
+    await ca.locator("#error").getByText("The two passwords differ.").waitFor();
+    await ca.getByLabel("New password", { exact: true }).fill("pw-carol-2");
+    await ca.getByLabel("New password again").fill("pw-carol-2");
+    await ca.getByRole("button", { name: "Set password" }).click();
+    await ca.locator("#status").getByText("Password changed.").waitFor();
+    assert.ok(ca.failedRequests.every((r) => !r.includes("/accounts/")), JSON.stringify(ca.failedRequests));
+    const old = await fetch(`${PUB}/`, { headers: { Authorization: basic("carol", "pw-carol") } });
+    assert.equal((await old.json()).user, undefined, "the old password no longer works");
+  });
+  await step(ca, "the tab goes on with the new password", async () => {
+    // The session holds the new password: the next screens still load.
+    await ca.locator("#crumbs").getByRole("link", { name: "Buckets" }).click();
+    await ca.getByRole("heading", { name: "Buckets" }).waitFor();
+    await ca.waitForLoadState("networkidle");
+    assert.equal(await ca.locator("#error").textContent(), "");
+    assert.equal(await ca.locator("#user-id").textContent(), "Signed in as account:carol");
+    assert.equal(await ca.evaluate(() => Object.keys(sessionStorage).join()), "herald.admin.auth");
+    assert.ok(!(await ca.evaluate(() => JSON.stringify(localStorage) + location.href)).includes("pw-carol"));
+  });
+  await step(ad, "admin sets another account's password, then deletes it", async () => {
+    await ad.goto(`${ADMIN}#/accounts`);
+    await ad.locator("#accounts").getByRole("link", { name: "carol" }).click();
+    await ad.getByRole("heading", { name: "Account carol" }).waitFor();
+    await ad.getByLabel("New password", { exact: true }).fill("pw-carol-3");
+    await ad.getByLabel("New password again").fill("pw-carol-3");
+    await ad.getByRole("button", { name: "Set password" }).click();
+    await ad.locator("#status").getByText("Password of carol set.").waitFor();
+    const r = await fetch(`${PUB}/`, { headers: { Authorization: basic("carol", "pw-carol-3") } });
+    assert.equal((await r.json()).user.id, "account:carol");
+    await ad.getByRole("button", { name: "Delete account" }).click();
+    await ad.getByRole("button", { name: "Really delete account?" }).click();
+    await ad.getByRole("heading", { name: "Accounts", exact: true }).waitFor();
+    await ad.locator("#status").getByText("Account carol deleted.").waitFor();
+    assert.equal((await api("admin", "GET", "/accounts/carol")).status, 404);
+    assert.ok(ad.failedRequests.every((x) => !x.includes("/accounts/")), JSON.stringify(ad.failedRequests));
+  });
+  assert.deepEqual(ed.dialogs, []);
+});
+
 test("hostile record content is shown as text and never runs", async () => {
   const payloads = {
     script: "<script>window.__xss='script'</script>",
@@ -302,20 +566,24 @@ test("hostile record content is shown as text and never runs", async () => {
     js: "javascript:window.__xss='js';alert(2)",
     nested: { "<svg onload=alert(3)>": "</pre><b>bold</b>" },
   };
-  const put = await api("editor", "PUT", `/buckets/${WS}/collections/crl/records/xss`, { data: payloads });
+  // A principal is any string to the publisher: the permissions editor shows it as text.
+  const principal = "account:<b onmouseover=alert(4)>perm</b>";
+  const put = await api("editor", "PUT", `/buckets/${WS}/collections/crl/records/xss`, { data: payloads, permissions: { read: [principal] } });
   assert.equal(put.status, 201);
   const page = await openPage("xss");
   await signInAs(page, "editor");
-  for (const [name, route] of [["records list", `#/b/${WS}/c/crl`], ["record editor", `#/b/${WS}/c/crl/r/xss`], ["review diff", `#/b/${WS}/c/crl/review`], ["history", `#/b/${WS}/history`]]) {
+  for (const [name, route] of [["records list", `#/b/${WS}/c/crl`], ["record editor", `#/b/${WS}/c/crl/r/xss`], ["review diff", `#/b/${WS}/c/crl/review`],
+    ["history", `#/b/${WS}/history`], ["record history", `#/b/${WS}/c/crl/r/xss/history`]]) {
     await step(page, `payloads inert in the ${name}`, async () => {
       await page.goto(ADMIN + route);
       await page.locator("h1").waitFor();
       await page.waitForLoadState("networkidle");
-      if (name === "history") await page.locator("#history details").first().evaluate((d) => { d.open = true; });
+      if (name.endsWith("history")) await page.locator("#history details").first().evaluate((d) => { d.open = true; });
       const text = await page.locator("#view").evaluate((v) => v.innerText + "\n" + Array.from(v.querySelectorAll("textarea")).map((t) => t.value).join("\n"));
       for (const needle of ["<script>window.__xss='script'</script>", "<img src=x onerror=", "javascript:window.__xss='js'"]) {
         assert.ok(text.includes(needle) || text.includes(JSON.stringify(needle).slice(1, -1)), `${needle} shown as text`);
       }
+      if (name === "record editor") assert.equal(await page.locator("#perm-read-list code").textContent(), principal, "the principal shown as text");
       assert.equal(await page.locator("#view img, #view script, #view svg, #view b").count(), 0, "no element made from record content");
       assert.equal(await page.evaluate(() => window.__xss), undefined, "no payload ran");
       assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], "nothing even tried to run");
@@ -325,7 +593,7 @@ test("hostile record content is shown as text and never runs", async () => {
   assert.equal((await api("editor", "DELETE", `/buckets/${WS}/collections/crl/records/xss`)).status, 200);
 });
 
-test("keyboard only: sign in, open a bucket, a collection and a record", async () => {
+test("keyboard only: sign in, open a bucket, a collection, a record, its history, the accounts, edit a group", async () => {
   const page = await openPage("keyboard");
   await step(page, "keyboard: sign in", async () => {
     await page.goto(ADMIN);
@@ -337,25 +605,48 @@ test("keyboard only: sign in, open a bucket, a collection and a record", async (
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Buckets" }).waitFor();
   });
-  for (const [link, heading] of [[WS, `Bucket ${WS}`], ["crl", "Collection crl"], ["serial-1", "Record serial-1"]]) {
+  for (const [link, heading] of [[WS, `Bucket ${WS}`], ["crl", "Collection crl"], ["serial-1", "Record serial-1"],
+    ["History of this record", "History of record serial-1"], ["Accounts", "Accounts"]]) {
     await step(page, `keyboard: open ${link}`, async () => {
       await tabTo(page, { link });
       await page.keyboard.press("Enter");
-      await page.getByRole("heading", { name: heading }).waitFor();
+      await page.getByRole("heading", { name: heading, exact: true }).waitFor();
       // Once the screen has loaded, focus moves to its heading (screen readers announce it).
       await page.waitForFunction(() => document.activeElement.tagName === "H1");
     });
   }
+  await step(page, "keyboard: a group's members and permissions editors", async () => {
+    await page.goto(`${ADMIN}#/b/${WS}`);
+    await page.getByRole("heading", { name: `Bucket ${WS}` }).waitFor();
+    await page.waitForFunction(() => document.activeElement.tagName === "H1");
+    await tabTo(page, { link: "crl-reviewers" });
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Group crl-reviewers" }).waitFor();
+    await page.waitForFunction(() => document.activeElement.tagName === "H1");
+    await tabTo(page, { id: "members-add" });
+    await page.keyboard.type("account:kb");
+    await page.keyboard.press("Enter");
+    await page.locator("#members-list").getByText("account:kb").waitFor();
+    await tabTo(page, { label: "Remove account:kb from members" });
+    await page.keyboard.press("Enter");
+    assert.equal(await page.locator("#members-list").getByText("account:kb").count(), 0);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "members-add", "focus stays in the editor");
+    await tabTo(page, { id: "members-save" });
+    await tabTo(page, { id: "perm-read-add" });
+    await tabTo(page, { id: "permissions-save" });
+  });
 });
 
-// Presses Tab until the focused element is 'want' ({id} or {link}: a link of the
-// screen, not the breadcrumb, with that text), at most 60 times.
+// Presses Tab until the focused element is 'want' ({id}, {label}: an aria-label, or
+// {link}: a link of the screen, not the breadcrumb, with that text), at most 60 times.
 async function tabTo(page, want) {
   for (let i = 0; i < 60; i++) {
     await page.keyboard.press("Tab");
-    const ok = await page.evaluate(({ id, link }) => {
+    const ok = await page.evaluate(({ id, label, link }) => {
       const el = document.activeElement;
-      return id ? el.id === id : el.tagName === "A" && el.textContent === link && !el.closest("#crumbs");
+      if (id) return el.id === id;
+      if (label) return el.getAttribute("aria-label") === label;
+      return el.tagName === "A" && el.textContent === link && !el.closest("#crumbs");
     }, want);
     if (ok) return;
   }
@@ -381,9 +672,11 @@ test("axe-core: no serious or critical accessibility violations on the main scre
   await check("buckets");
   for (const [name, route, heading] of [["bucket", `#/b/${WS}`, `Bucket ${WS}`], ["collection", `#/b/${WS}/c/crl`, "Collection crl"],
     ["record editor", `#/b/${WS}/c/crl/r/serial-1`, "Record serial-1"], ["review diff", `#/b/${WS}/c/crl/review`, "Changes in crl"],
-    ["history", `#/b/${WS}/history`, `History of ${WS}`]]) {
+    ["history", `#/b/${WS}/history`, `History of bucket ${WS}`], ["collection history", `#/b/${WS}/c/crl/history`, "History of collection crl"],
+    ["record history", `#/b/${WS}/c/crl/r/serial-1/history`, "History of record serial-1"], ["group", `#/b/${WS}/g/crl-reviewers`, "Group crl-reviewers"],
+    ["accounts", "#/accounts", "Accounts"], ["account", "#/accounts/editor", "Account editor"]]) {
     await page.goto(ADMIN + route);
-    await page.getByRole("heading", { name: heading }).waitFor();
+    await page.getByRole("heading", { name: heading, exact: true }).waitFor();
     await page.waitForFunction(() => document.activeElement.tagName === "H1"); // loaded
     await check(name);
   }
