@@ -27,7 +27,10 @@ B() { h_json "$1" <"$H_TMP/body"; }
 up() {
     local name=$1 user=$2 path=$3 want=$4
     shift 4
-    local args=(-s -o "$H_TMP/body" -D "$H_TMP/h" -w '%{http_code}')
+    # curl sends the body anyway when no answer to "Expect: 100-continue" came within
+    # its expect timeout (1 s by default): under load bob's argon2id check takes longer,
+    # and the publisher then had to read what curl sent. Wait as long as it takes.
+    local args=(-s -o "$H_TMP/body" -D "$H_TMP/h" -w '%{http_code}' --expect100-timeout 60)
     [ "$user" != - ] && args+=(-u "$user")
     local r0 w0 st
     r0=$(io rchar) w0=$(io wchar)
