@@ -8,6 +8,12 @@
  *                     │    store (state_dir/B/C.json, atomic) → swap in memory → on_change
  *                     └─ client.json (monitor version, backoff deadline), atomic
  *
+ *   herald_client_watch(): a loop of monitor GETs on a curl handle of its own, with
+ *     If-None-Match (the last verified monitor's ETag) and Prefer: wait=N; each 200 goes
+ *     through apply_monitor(), the very code herald_client_sync() runs after its GET, so
+ *     watch and poll cannot differ in what they accept. Only apply_monitor() takes
+ *     sync_lock; the held request does not, so syncs and readers never wait behind it.
+ *
  * The verified state of a collection is one JSON object,
  *   {"bucket","collection","timestamp":V,"expires":E,"records":[by id],"signatures":[...]}
  * written canonically (JCS) to disk. Keeping the signatures makes the file self-proving:

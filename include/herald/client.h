@@ -143,9 +143,11 @@ typedef struct herald_client_watch_opts {
  * on_change called for each collection that moved, once verified) or wait_s passes
  * (304: asked again at once). A server or proxy that does not hold requests (its 304
  * carries no Preference-Applied) is polled every poll_ms; once requests were held, an
- * unheld 304 (a server shutting down) is retried like a failure. After a failure (network, a restarting server, a monitor or changeset
- * that does not verify) it waits a jittered, doubling delay (retry_base_ms, up to 30 s)
- * and asks again without If-None-Match; Backoff and Retry-After are honoured. The last
+ * unheld 304 (a server shutting down) is retried like a failure. After a failure
+ * (network, a restarting server, a monitor or changeset that does not verify) it waits a
+ * jittered, doubling delay (retry_base_ms, up to 30 s) and asks again with the ETag of
+ * the last monitor it acted on successfully (a newer monitor is answered at once);
+ * Backoff and Retry-After are honoured. The last
  * verified copy is kept through any failure. Uses a connection of its own, so
  * herald_client_sync() and herald_client_attachment() may run meanwhile from other
  * threads. Returns OK when it ended as asked, EUSAGE without a server_url, ENETWORK if

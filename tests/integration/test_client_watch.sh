@@ -23,73 +23,84 @@ in_monitor() { [ "$(curl -s "$MON" | h_json "(d.changes.find(c=>c.collection==='
 has_line() { grep -q "$2" "$1" 2>/dev/null; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# watch_suite LABEL CLI...: the scenarios above with one CLI (C: herald; JS: herald_cli.mjs),
+# on a fresh state directory; N0 records are in the collection before it starts.
+watch_suite() {
+    L=$1
+    shift
+    CLI=("$@")
+    N0=$(curl -s "$CS" | h_json 'd.changes.length')
+    V1=$(h_pub PUT /buckets/main/collections/certs/records/$L-a '{"data":{"n":1}}' | h_json d.data.last_modified)
+    h_check "$L: v1 in the signed monitor" h_wait_for 20 in_monitor "$V1"
+
+    A=$H_TMP/$L
+    out=$("${CLI[@]}" sync "$H_SRV" --public-key "$H_PUBKEY" --state "$A" main/certs) || true
+    h_check "$L: first sync: ok at v1" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) .*status=\([a-z_]*\).*/\1 \2/p' <<<"$out")" "$V1 ok"
+
+    # 1. A change delivered through the held request.
+    "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 45 \
+        --print main/certs >"$H_TMP/$L-w1.out" 2>"$H_TMP/$L-w1.err" &
+    W=$!
+    H_PIDS+=("$W")
+    h_check "$L: watch: first answer synced (nothing new)" h_wait_for 20 has_line "$H_TMP/$L-w1.out" '^sync status=ok '
+    h_check "$L: watch: a long-poll is held by the server" h_wait_for 20 holding
+    h_check "$L:   no change printed yet" bash -c "! grep -q '^change' '$H_TMP/$L-w1.out'"
+    V2=$(h_pub PUT /buckets/main/collections/certs/records/$L-b '{"data":{"n":2}}' | h_json d.data.last_modified)
+    h_check "$L: watch ends after --count 1 change" h_wait_for 40 gone "$W"
+    rc=0; wait "$W" || rc=$?
+    h_check "$L:   exit status 0" h_eq "$rc" 0
+    h_check "$L:   printed the verified change to v2 (2 records)" has_line "$H_TMP/$L-w1.out" "^change main/certs version=$V2 records=$((N0 + 2))\$"
+    h_check "$L:   then its records (a and b)" bash -c "grep -A1 '^change main/certs' '$H_TMP/$L-w1.out' | tail -1 | grep -q '\"id\":\"$L-a\".*\"id\":\"$L-b\"'"
+    h_check "$L:   summary: v2, ok, committed by the signed monitor" bash -c "grep -q '^main/certs version=$V2 records=$((N0 + 2)) status=ok\$' '$H_TMP/$L-w1.out' && grep '^sync ' '$H_TMP/$L-w1.out' | tail -1 | grep -q '^sync status=ok monitor=[0-9]* committed=1'"
+    out=$("$HERALD" show --state "$A" --public-key "$H_PUBKEY" main/certs) || true
+    h_check "$L: the stored state re-verifies (herald show): v2" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) records=\([0-9]*\).*/\1 \2/p' <<<"$out")" "$V2 $((N0 + 2))"
+    srv_ids=$(curl -s "$CS" | h_json "d.changes.map(r=>r.id).sort().join(',')")
+    held_ids=$(sed -n 2p <<<"$out" | h_json "d.map(r=>r.id).join(',')")
+    h_check "$L:   same records as the server's changeset" h_eq "$held_ids" "$srv_ids"
+    out=$("$HERALD" verify --url "$CS" --public-key "$H_PUBKEY") || true
+    h_check "$L: herald verify of the server's changeset: OK at v2" bash -c "grep -q '^OK bucket=main collection=certs timestamp=$V2 records=$((N0 + 2)) ' <<<'$out'"
+
+    # 2. The read server restarts during the watch.
+    "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 60 \
+        --retries 1 --timeout-ms 2000 main/certs >"$H_TMP/$L-w2.out" 2>"$H_TMP/$L-w2.err" &
+    W=$!
+    H_PIDS+=("$W")
+    h_check "$L: watch 2: first answer synced" h_wait_for 20 has_line "$H_TMP/$L-w2.out" '^sync status=ok '
+    h_check "$L: watch 2: held" h_wait_for 20 holding
+    kill -TERM "$H_SRV_PID"
+    wait "$H_SRV_PID" 2>/dev/null || true
+    h_check "$L: server down: the watcher reports a network failure" h_wait_for 30 has_line "$H_TMP/$L-w2.out" '^sync status=network '
+    h_check "$L:   and keeps watching" kill -0 "$W"
+    V3=$(h_pub PUT /buckets/main/collections/certs/records/$L-c '{"data":{"n":3}}' | h_json d.data.last_modified)
+    h_start_server
+    h_check "$L: server back: the watcher delivers v3 and ends" h_wait_for 50 gone "$W"
+    rc=0; wait "$W" || rc=$?
+    h_check "$L:   exit status 0" h_eq "$rc" 0
+    h_check "$L:   printed the verified change to v3" has_line "$H_TMP/$L-w2.out" "^change main/certs version=$V3 records=$((N0 + 3))\$"
+    h_check "$L:   no change printed that is not v3" h_eq "$(grep -c '^change' "$H_TMP/$L-w2.out")" 1
+    out=$("$HERALD" show --state "$A" --public-key "$H_PUBKEY" main/certs) || true
+    h_check "$L: the stored state re-verifies: v3" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) .*/\1/p' <<<"$out")" "$V3"
+
+    # 3. Ending by itself: --timeout with no change (exit 1), and SIGTERM (exit 0).
+    rc=0
+    "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 1 --count 1 --timeout 3 \
+        main/certs >"$H_TMP/$L-w3.out" 2>&1 || rc=$?
+    h_check "$L: --timeout with no change: exit status 1" h_eq "$rc" 1
+    h_check "$L:   nothing changed" bash -c "! grep -q '^change' '$H_TMP/$L-w3.out' && grep -q '^main/certs version=$V3 .*status=ok' '$H_TMP/$L-w3.out'"
+    "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 30 main/certs \
+        >"$H_TMP/$L-w4.out" 2>&1 &
+    W=$!
+    H_PIDS+=("$W")
+    h_check "$L: watch 4: held" h_wait_for 20 has_line "$H_TMP/$L-w4.out" '^sync status=ok '
+    kill -TERM "$W"
+    h_check "$L: SIGTERM ends the watch (the held request is aborted)" h_wait_for 10 gone "$W"
+    rc=0; wait "$W" || rc=$?
+    h_check "$L:   exit status 0, summary printed" bash -c "[ $rc = 0 ] && grep -q '^stats requests=' '$H_TMP/$L-w4.out'"
+}
+
 h_public_collection main certs >/dev/null
-V1=$(h_pub PUT /buckets/main/collections/certs/records/a '{"data":{"n":1}}' | h_json d.data.last_modified)
-h_check "v1 in the signed monitor" h_wait_for 20 in_monitor "$V1"
-
-A=$H_TMP/a
-out=$("$HERALD" sync "$H_SRV" --public-key "$H_PUBKEY" --state "$A" main/certs) || true
-h_check "first sync: ok at v1" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) .*status=\([a-z_]*\).*/\1 \2/p' <<<"$out")" "$V1 ok"
-
-# 1. A change delivered through the held request.
-"$HERALD" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 45 \
-    --print main/certs >"$H_TMP/w1.out" 2>"$H_TMP/w1.err" &
-W=$!
-H_PIDS+=("$W")
-h_check "watch: first answer synced (nothing new)" h_wait_for 20 has_line "$H_TMP/w1.out" '^sync status=ok '
-h_check "watch: a long-poll is held by the server" h_wait_for 20 holding
-h_check "  no change printed yet" bash -c "! grep -q '^change' '$H_TMP/w1.out'"
-V2=$(h_pub PUT /buckets/main/collections/certs/records/b '{"data":{"n":2}}' | h_json d.data.last_modified)
-h_check "watch ends after --count 1 change" h_wait_for 40 gone "$W"
-rc=0; wait "$W" || rc=$?
-h_check "  exit status 0" h_eq "$rc" 0
-h_check "  printed the verified change to v2 (2 records)" has_line "$H_TMP/w1.out" "^change main/certs version=$V2 records=2\$"
-h_check "  then its records (a and b)" bash -c "grep -A1 '^change main/certs' '$H_TMP/w1.out' | tail -1 | grep -q '\"id\":\"a\".*\"id\":\"b\"'"
-h_check "  summary: v2, ok, committed by the signed monitor" bash -c "grep -q '^main/certs version=$V2 records=2 status=ok\$' '$H_TMP/w1.out' && grep -q '^monitor .*committed=1' '$H_TMP/w1.out'"
-out=$("$HERALD" show --state "$A" --public-key "$H_PUBKEY" main/certs) || true
-h_check "the stored state re-verifies (herald show): v2" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) records=\([0-9]*\).*/\1 \2/p' <<<"$out")" "$V2 2"
-srv_ids=$(curl -s "$CS" | h_json "d.changes.map(r=>r.id).sort().join(',')")
-held_ids=$(sed -n 2p <<<"$out" | h_json "d.map(r=>r.id).join(',')")
-h_check "  same records as the server's changeset" h_eq "$held_ids" "$srv_ids"
-out=$("$HERALD" verify --url "$CS" --public-key "$H_PUBKEY") || true
-h_check "herald verify of the server's changeset: OK at v2" bash -c "grep -q '^OK bucket=main collection=certs timestamp=$V2 records=2 ' <<<'$out'"
-
-# 2. The read server restarts during the watch.
-"$HERALD" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 60 \
-    --retries 1 --timeout-ms 2000 main/certs >"$H_TMP/w2.out" 2>"$H_TMP/w2.err" &
-W=$!
-H_PIDS+=("$W")
-h_check "watch 2: first answer synced" h_wait_for 20 has_line "$H_TMP/w2.out" '^sync status=ok '
-h_check "watch 2: held" h_wait_for 20 holding
-kill -TERM "$H_SRV_PID"
-wait "$H_SRV_PID" 2>/dev/null || true
-h_check "server down: the watcher reports a network failure" h_wait_for 30 has_line "$H_TMP/w2.out" '^sync status=network '
-h_check "  and keeps watching" kill -0 "$W"
-V3=$(h_pub PUT /buckets/main/collections/certs/records/c '{"data":{"n":3}}' | h_json d.data.last_modified)
-h_start_server
-h_check "server back: the watcher delivers v3 and ends" h_wait_for 50 gone "$W"
-rc=0; wait "$W" || rc=$?
-h_check "  exit status 0" h_eq "$rc" 0
-h_check "  printed the verified change to v3" has_line "$H_TMP/w2.out" "^change main/certs version=$V3 records=3\$"
-h_check "  no change printed that is not v3" h_eq "$(grep -c '^change' "$H_TMP/w2.out")" 1
-out=$("$HERALD" show --state "$A" --public-key "$H_PUBKEY" main/certs) || true
-h_check "the stored state re-verifies: v3" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) .*/\1/p' <<<"$out")" "$V3"
-
-# 3. Ending by itself: --timeout with no change (exit 1), and SIGTERM (exit 0).
-rc=0
-"$HERALD" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 1 --count 1 --timeout 3 \
-    main/certs >"$H_TMP/w3.out" 2>&1 || rc=$?
-h_check "--timeout with no change: exit status 1" h_eq "$rc" 1
-h_check "  nothing changed" bash -c "! grep -q '^change' '$H_TMP/w3.out' && grep -q '^main/certs version=$V3 .*status=ok' '$H_TMP/w3.out'"
-"$HERALD" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 30 main/certs \
-    >"$H_TMP/w4.out" 2>&1 &
-W=$!
-H_PIDS+=("$W")
-h_check "watch 4: held" h_wait_for 20 has_line "$H_TMP/w4.out" '^sync status=ok '
-kill -TERM "$W"
-h_check "SIGTERM ends the watch (the held request is aborted)" h_wait_for 10 gone "$W"
-rc=0; wait "$W" || rc=$?
-h_check "  exit status 0, summary printed" bash -c "[ $rc = 0 ] && grep -q '^stats requests=' '$H_TMP/w4.out'"
+watch_suite c "$HERALD"
+watch_suite js node "$H_SRC/tests/node/herald_cli.mjs"
 
 # 4. herald verify is herald-signer verify: same output and status.
 OTHER_KEY=$("$H_BUILD/signer/herald-signer" keygen --out "$H_TMP/other.key")
