@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# `herald watch` (herald_client_watch, long-poll) and `herald verify` (herald-signer's
+# `herald watch` (herald_client_watch, long-poll; and its JS twin, herald_cli.mjs watch,
+# through the same scenarios) and `herald verify` (herald-signer's
 # verifier, linked into the client CLI), against a real publisher, signer and read server:
 #   - a watcher holding a long-poll on the monitor (seen in the server's
 #     herald_long_poll_held) is told of an edit made through the publisher, prints the
 #     verified change, and what it stored re-verifies (herald show) and matches the
 #     server's changeset (herald verify);
+#   - through a proxy that does not hold requests and tampers with changesets: the
+#     watcher polls instead, refuses the tampered edit (nothing printed, nothing stored),
+#     and delivers it once the proxy is honest again;
 #   - a read server restarted during the watch: the watcher reports the network failures,
 #     retries with a jittered backoff, and delivers the next edit once the server is back;
 #   - the watch stops by itself (--timeout) with exit status 1 when no change came, and
@@ -60,6 +64,26 @@ watch_suite() {
     out=$("$HERALD" verify --url "$CS" --public-key "$H_PUBKEY") || true
     h_check "$L: herald verify of the server's changeset: OK at v2" bash -c "grep -q '^OK bucket=main collection=certs timestamp=$V2 records=$((N0 + 2)) ' <<<'$out'"
 
+    # 1b. Through a proxy that does not hold requests (it forwards neither Prefer nor
+    # If-None-Match: every answer is an immediate 200 with the same ETag, so the watcher
+    # falls back to polling every --poll-ms) and tampers with collection changesets.
+    echo tamper >"$MODE"
+    "${CLI[@]}" watch "$PROXY" --public-key "$H_PUBKEY" --state "$A" --wait 5 --poll-ms 300 \
+        --count 1 --timeout 40 main/certs >"$H_TMP/$L-wp.out" 2>"$H_TMP/$L-wp.err" &
+    W=$!
+    H_PIDS+=("$W")
+    h_check "$L: via a non-holding proxy: first answer synced" h_wait_for 20 has_line "$H_TMP/$L-wp.out" '^sync status=ok '
+    V2b=$(h_pub PUT /buckets/main/collections/certs/records/$L-b2 '{"data":{"n":22}}' | h_json d.data.last_modified)
+    h_check "$L:   the edit, tampered by the proxy, is refused (invalid)" h_wait_for 30 has_line "$H_TMP/$L-wp.out" '^sync status=invalid '
+    h_check "$L:   no change printed, still watching" bash -c "! grep -q '^change' '$H_TMP/$L-wp.out' && kill -0 $W"
+    out=$("$HERALD" show --state "$A" --public-key "$H_PUBKEY" main/certs) || true
+    h_check "$L:   the stored state is still the verified v2" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) .*/\1/p' <<<"$out")" "$V2"
+    echo pass >"$MODE"
+    h_check "$L:   honest proxy again: the change is delivered" h_wait_for 30 gone "$W"
+    rc=0; wait "$W" || rc=$?
+    h_check "$L:   exit status 0, change to the untampered edit" bash -c "[ $rc = 0 ] && grep -q '^change main/certs version=$V2b records=$((N0 + 3))\$' '$H_TMP/$L-wp.out'"
+    h_check "$L:   polled (no held request through the proxy), never tampered data" bash -c "! grep -q tampered '$H_TMP/$L/main/certs.json'"
+
     # 2. The read server restarts during the watch.
     "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 60 \
         --retries 1 --timeout-ms 2000 main/certs >"$H_TMP/$L-w2.out" 2>"$H_TMP/$L-w2.err" &
@@ -76,7 +100,7 @@ watch_suite() {
     h_check "$L: server back: the watcher delivers v3 and ends" h_wait_for 50 gone "$W"
     rc=0; wait "$W" || rc=$?
     h_check "$L:   exit status 0" h_eq "$rc" 0
-    h_check "$L:   printed the verified change to v3" has_line "$H_TMP/$L-w2.out" "^change main/certs version=$V3 records=$((N0 + 3))\$"
+    h_check "$L:   printed the verified change to v3" has_line "$H_TMP/$L-w2.out" "^change main/certs version=$V3 records=$((N0 + 4))\$"
     h_check "$L:   no change printed that is not v3" h_eq "$(grep -c '^change' "$H_TMP/$L-w2.out")" 1
     out=$("$HERALD" show --state "$A" --public-key "$H_PUBKEY" main/certs) || true
     h_check "$L: the stored state re-verifies: v3" h_eq "$(sed -n 's/^main\/certs version=\([0-9]*\) .*/\1/p' <<<"$out")" "$V3"
@@ -97,6 +121,15 @@ watch_suite() {
     rc=0; wait "$W" || rc=$?
     h_check "$L:   exit status 0, summary printed" bash -c "[ $rc = 0 ] && grep -q '^stats requests=' '$H_TMP/$L-w4.out'"
 }
+
+P_PORT=$(h_free_port)
+MODE=$H_TMP/proxy.mode
+echo pass >"$MODE"
+node "$H_SRC/tests/node/client_proxy.mjs" "$P_PORT" "http://127.0.0.1:$H_SRV_PORT/v1" "$MODE" \
+    "$H_TMP/proxy.reqs" 2>>"$H_TMP/proxy.log" &
+H_PIDS+=("$!")
+h_wait_port "$P_PORT" 20 "$!" "$H_TMP/proxy.log"
+PROXY="http://127.0.0.1:$P_PORT/v1"
 
 h_public_collection main certs >/dev/null
 watch_suite c "$HERALD"
