@@ -15,6 +15,7 @@
 #     on SIGTERM;
 #   - `herald verify` prints exactly what `herald-signer verify` prints, with the same exit
 #     status, for a good changeset, a wrong key and bad usage, with and without --state.
+# The watchers' stderr goes to *.log files, which h_finish searches for sanitizer reports.
 source "$(dirname "$0")/../support/harness.sh"
 
 h_start_pipeline
@@ -43,7 +44,7 @@ watch_suite() {
 
     # 1. A change delivered through the held request.
     "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 45 \
-        --print main/certs >"$H_TMP/$L-w1.out" 2>"$H_TMP/$L-w1.err" &
+        --print main/certs >"$H_TMP/$L-w1.out" 2>"$H_TMP/$L-w1.log" &
     W=$!
     H_PIDS+=("$W")
     h_check "$L: watch: first answer synced (nothing new)" h_wait_for 20 has_line "$H_TMP/$L-w1.out" '^sync status=ok '
@@ -69,7 +70,7 @@ watch_suite() {
     # falls back to polling every --poll-ms) and tampers with collection changesets.
     echo tamper >"$MODE"
     "${CLI[@]}" watch "$PROXY" --public-key "$H_PUBKEY" --state "$A" --wait 5 --poll-ms 300 \
-        --count 1 --timeout 40 main/certs >"$H_TMP/$L-wp.out" 2>"$H_TMP/$L-wp.err" &
+        --count 1 --timeout 40 main/certs >"$H_TMP/$L-wp.out" 2>"$H_TMP/$L-wp.log" &
     W=$!
     H_PIDS+=("$W")
     h_check "$L: via a non-holding proxy: first answer synced" h_wait_for 20 has_line "$H_TMP/$L-wp.out" '^sync status=ok '
@@ -86,7 +87,7 @@ watch_suite() {
 
     # 2. The read server restarts during the watch.
     "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 5 --count 1 --timeout 60 \
-        --retries 1 --timeout-ms 2000 main/certs >"$H_TMP/$L-w2.out" 2>"$H_TMP/$L-w2.err" &
+        --retries 1 --timeout-ms 2000 main/certs >"$H_TMP/$L-w2.out" 2>"$H_TMP/$L-w2.log" &
     W=$!
     H_PIDS+=("$W")
     h_check "$L: watch 2: first answer synced" h_wait_for 20 has_line "$H_TMP/$L-w2.out" '^sync status=ok '
@@ -108,11 +109,11 @@ watch_suite() {
     # 3. Ending by itself: --timeout with no change (exit 1), and SIGTERM (exit 0).
     rc=0
     "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 1 --count 1 --timeout 3 \
-        main/certs >"$H_TMP/$L-w3.out" 2>&1 || rc=$?
+        main/certs >"$H_TMP/$L-w3.out" 2>"$H_TMP/$L-w3.log" || rc=$?
     h_check "$L: --timeout with no change: exit status 1" h_eq "$rc" 1
     h_check "$L:   nothing changed" bash -c "! grep -q '^change' '$H_TMP/$L-w3.out' && grep -q '^main/certs version=$V3 .*status=ok' '$H_TMP/$L-w3.out'"
     "${CLI[@]}" watch "$H_SRV" --public-key "$H_PUBKEY" --state "$A" --wait 30 main/certs \
-        >"$H_TMP/$L-w4.out" 2>&1 &
+        >"$H_TMP/$L-w4.out" 2>"$H_TMP/$L-w4.log" &
     W=$!
     H_PIDS+=("$W")
     h_check "$L: watch 4: held" h_wait_for 20 has_line "$H_TMP/$L-w4.out" '^sync status=ok '
