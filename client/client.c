@@ -8,6 +8,12 @@
  *                     │    store (state_dir/B/C.json, atomic) → swap in memory → on_change
  *                     └─ client.json (monitor version, backoff deadline), atomic
  *
+ *   herald_client_watch(): a loop of monitor GETs on a curl handle of its own, with
+ *     If-None-Match (the last verified monitor's ETag) and Prefer: wait=N; each 200 goes
+ *     through apply_monitor(), the very code herald_client_sync() runs after its GET, so
+ *     watch and poll cannot differ in what they accept. Only apply_monitor() takes
+ *     sync_lock; the held request does not, so syncs and readers never wait behind it.
+ *
  * The verified state of a collection is one JSON object,
  *   {"bucket","collection","timestamp":V,"expires":E,"records":[by id],"signatures":[...]}
  * written canonically (JCS) to disk. Keeping the signatures makes the file self-proving:
@@ -32,6 +38,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +80,10 @@ struct herald_client {
     herald_client_changed_fn on_change;
     void *on_change_arg;
     herald_chttp *http;
+    herald_chttp_opts http_opts; /* for the watch's own connection */
+    char *ca_file;
+    long retry_base_ms;
+    atomic_int watch_stop; /* herald_client_watch_stop() was called */
     pthread_mutex_t sync_lock, data_lock;
     coll *colls;
     int64_t monitor_ts;      /* M of the last verified signed monitor (rollback floor) */
@@ -408,7 +419,10 @@ herald_client_new(const herald_client_config *cfg, char *err, size_t errlen)
     ho.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries == 0 ? 2 : cfg->max_retries;
     ho.retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 250;
     ho.max_body_bytes = cfg->max_body_bytes > 0 ? cfg->max_body_bytes : (size_t)256 << 20;
-    ho.ca_file = cfg->ca_file;
+    c->ca_file = cfg->ca_file ? herald_mem_strdup(cfg->ca_file) : NULL;
+    ho.ca_file = c->ca_file;
+    c->http_opts = ho;
+    c->retry_base_ms = ho.retry_base_ms;
     c->http = herald_chttp_new(&ho, err, errlen);
     if (!c->http)
         goto fail;
@@ -434,6 +448,7 @@ herald_client_free(herald_client *c)
         k = next;
     }
     herald_chttp_free(c->http);
+    free(c->ca_file);
     pthread_mutex_destroy(&c->sync_lock);
     pthread_mutex_destroy(&c->data_lock);
     free(c->url);
@@ -688,47 +703,33 @@ verify_monitor(herald_client *c, const json_t *mon, int64_t mts, char *err, size
     return HERALD_CLIENT_OK;
 }
 
-herald_client_status
-herald_client_sync(herald_client *c)
+/* Acts on a monitor answer ('st' and 'err' say how getting it went; 'mon' is owned by
+ * the caller): verifies it, then syncs each followed collection it says moved. Called
+ * with sync_lock held; sets '*changed' when a verified state was swapped in. */
+static herald_client_status
+apply_monitor(herald_client *c, const json_t *mon, herald_client_status st, char *err,
+              size_t errlen, int *changed)
 {
-    char err[256] = "", url[PATH_MAX];
-    json_t *mon = NULL;
-    herald_client_status overall = HERALD_CLIENT_OK, st;
+    herald_client_status overall = HERALD_CLIENT_OK;
     int64_t mts = 0;
-    int changed = 0;
 
-    if (!c || !c->url[0])
-        return HERALD_CLIENT_EUSAGE;
-    pthread_mutex_lock(&c->sync_lock);
-    if (c->backoff_until > now_ms()) {
-        pthread_mutex_unlock(&c->sync_lock);
-        return HERALD_CLIENT_EBACKOFF;
-    }
-    /* _expected=0: the monitor's short max-age. With the last M as cache key (as for
-     * collections) a cache could keep answering that URL with a monitor that expires in
-     * its cache, and the client, unable to verify a newer M, would never change the
-     * URL: a freeze made by the cache itself. */
-    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
-             c->url);
-    st = get_json(c, url, &mon, err, sizeof(err));
     if (st == HERALD_CLIENT_OK && (get_int(&mts, json_object_get(mon, "timestamp")) < 0 ||
                                    !json_is_array(json_object_get(mon, "changes")))) {
-        herald_err_set(err, sizeof(err), "monitor answer is not a changeset");
+        herald_err_set(err, errlen, "monitor answer is not a changeset");
         st = HERALD_CLIENT_EPARSE;
     }
     if (st == HERALD_CLIENT_OK)
-        st = verify_monitor(c, mon, mts, err, sizeof(err));
+        st = verify_monitor(c, mon, mts, err, errlen);
     if (st != HERALD_CLIENT_OK) {
         if (st != HERALD_CLIENT_ENETWORK && st != HERALD_CLIENT_EBACKOFF)
             c->stats.verify_failures++;
         for (coll *k = c->colls; k; k = k->next)
             set_status(c, k, st, err);
-        overall = st;
         c->all_committed = 0;
         c->checked_at = now_ms();
         char ignored[256];
         (void)save_client_state(c, ignored, sizeof(ignored));
-        goto out;
+        return st;
     }
     int committed = 1;
     for (coll *k = c->colls; k; k = k->next) {
@@ -759,7 +760,7 @@ herald_client_sync(herald_client *c)
             }
             json_decref(held);
             if (cur < me.last_modified) {
-                st = sync_collection(c, k, me.last_modified, me.sha256, &changed);
+                st = sync_collection(c, k, me.last_modified, me.sha256, changed);
             } else if (cur == me.last_modified && strcmp(csha, me.sha256) != 0) {
                 st = HERALD_CLIENT_EUNCOMMITTED;
                 set_status(c, k, st,
@@ -786,14 +787,201 @@ herald_client_sync(herald_client *c)
     }
     c->all_committed = committed;
     c->checked_at = now_ms();
-    if (save_client_state(c, err, sizeof(err)) < 0 && overall == HERALD_CLIENT_OK)
+    if (save_client_state(c, err, errlen) < 0 && overall == HERALD_CLIENT_OK)
         overall = HERALD_CLIENT_ESTORAGE;
-out:
+    return overall;
+}
+
+herald_client_status
+herald_client_sync(herald_client *c)
+{
+    char err[256] = "", url[PATH_MAX];
+    json_t *mon = NULL;
+    herald_client_status st;
+    int changed = 0;
+
+    if (!c || !c->url[0])
+        return HERALD_CLIENT_EUSAGE;
+    pthread_mutex_lock(&c->sync_lock);
+    if (c->backoff_until > now_ms()) {
+        pthread_mutex_unlock(&c->sync_lock);
+        return HERALD_CLIENT_EBACKOFF;
+    }
+    /* _expected=0: the monitor's short max-age. With the last M as cache key (as for
+     * collections) a cache could keep answering that URL with a monitor that expires in
+     * its cache, and the client, unable to verify a newer M, would never change the
+     * URL: a freeze made by the cache itself. */
+    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
+             c->url);
+    st = get_json(c, url, &mon, err, sizeof(err));
+    st = apply_monitor(c, mon, st, err, sizeof(err), &changed);
     json_decref(mon);
     pthread_mutex_unlock(&c->sync_lock);
     if (changed)
         (void)herald_client_attachments_prune(c);
-    return overall;
+    return st;
+}
+
+/* ---- watch (long-poll) ---- */
+
+void
+herald_client_watch_stop(herald_client *c)
+{
+    if (c)
+        atomic_store(&c->watch_stop, 1);
+}
+
+typedef struct watch_ctx {
+    herald_client *c;
+    int64_t deadline; /* ms since the epoch, 0: none */
+} watch_ctx;
+
+static int
+watch_over(void *arg)
+{
+    const watch_ctx *w = arg;
+    return atomic_load(&w->c->watch_stop) || (w->deadline && now_ms() >= w->deadline);
+}
+
+/* Sleeps 'ms', waking early when the watch is stopped or its deadline passes. */
+static void
+watch_pause(const watch_ctx *w, int64_t ms)
+{
+    int64_t until = now_ms() + ms;
+    while (!watch_over((void *)w)) {
+        int64_t left = until - now_ms();
+        if (left <= 0)
+            return;
+        if (left > 100)
+            left = 100;
+        struct timespec ts = {0, (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int64_t
+watch_jitter(const herald_client *c, int failures)
+{
+    uint32_t rnd = randombytes_random();
+    int64_t cap = (int64_t)c->retry_base_ms << (failures < 10 ? failures : 10);
+    if (cap > 30000)
+        cap = 30000;
+    return cap > 0 ? (int64_t)(rnd % (uint32_t)cap) : 0;
+}
+
+herald_client_status
+herald_client_watch(herald_client *c, const herald_client_watch_opts *o)
+{
+    static const herald_client_watch_opts defaults = {0};
+    char err[256], url[PATH_MAX], etag[128] = "";
+    int failures = 0, seen_held = 0;
+    herald_chttp *http;
+    herald_chttp_opts ho;
+    watch_ctx w;
+
+    if (!c || !c->url[0])
+        return HERALD_CLIENT_EUSAGE;
+    if (!o)
+        o = &defaults;
+    int wait_s = o->wait_s > 0 ? o->wait_s : 60;
+    int64_t poll_ms = o->poll_ms > 0 ? o->poll_ms : 60000;
+    w.c = c;
+    w.deadline = o->duration_ms > 0 ? now_ms() + o->duration_ms : 0;
+    /* Its own connection: a held request occupies it for up to wait_s, and a sync (on
+     * this thread or another) must not queue behind it (docs/server.md, "Connections"). */
+    ho = c->http_opts;
+    http = herald_chttp_new(&ho, err, sizeof(err));
+    if (!http)
+        return HERALD_CLIENT_ENETWORK;
+    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
+             c->url);
+    while (!watch_over(&w)) {
+        int64_t backoff = herald_client_backoff_ms(c);
+        if (backoff > 0) {
+            watch_pause(&w, backoff);
+            continue;
+        }
+        herald_chttp_req req = {.if_none_match = etag[0] ? etag : NULL,
+                                .prefer_wait_s = etag[0] ? wait_s : 0,
+                                .timeout_ms = (long)wait_s * 1000 + c->http_opts.timeout_ms,
+                                .no_retry = 1,
+                                .cancelled = watch_over,
+                                .cancelled_arg = &w};
+        herald_chttp_resp r;
+        herald_chttp_resp_init(&r);
+        err[0] = '\0';
+        int got = herald_chttp_get_ex(http, url, NULL, &req, &r, err, sizeof(err));
+        pthread_mutex_lock(&c->sync_lock);
+        note_backoff(c, &r);
+        pthread_mutex_unlock(&c->sync_lock);
+        if (watch_over(&w)) {
+            herald_chttp_resp_free(&r);
+            break;
+        }
+        if (got == 0 && r.status == 304) {
+            int held = r.preference_applied;
+            herald_chttp_resp_free(&r);
+            if (held) {
+                seen_held = 1;
+                failures = 0;
+            } else if (seen_held) {
+                /* Held before, not now: a server shutting down answers its held requests
+                 * at once (docs/server.md, "Shutdown"), or the path changed. Ask again
+                 * soon (jittered, growing), not after poll_ms. */
+                failures++;
+                watch_pause(&w, watch_jitter(c, failures));
+            } else {
+                /* Never held: this server or a proxy does not support long-poll; poll
+                 * every poll_ms instead of looping at once. */
+                watch_pause(&w, poll_ms);
+            }
+            continue;
+        }
+        herald_client_status st;
+        int64_t mts = 0;
+        int changed = 0;
+        json_t *mon = NULL;
+        if (got == 0) {
+            mon = parse_body(r.body.data ? r.body.data : "", r.body.len, err, sizeof(err));
+            st = mon ? HERALD_CLIENT_OK : HERALD_CLIENT_EPARSE;
+        } else {
+            st = r.status == 404 ? HERALD_CLIENT_ENOTFOUND : HERALD_CLIENT_ENETWORK;
+        }
+        pthread_mutex_lock(&c->sync_lock);
+        st = apply_monitor(c, mon, st, err, sizeof(err), &changed);
+        pthread_mutex_unlock(&c->sync_lock);
+        if (changed)
+            (void)herald_client_attachments_prune(c);
+        if (mon)
+            (void)get_int(&mts, json_object_get(mon, "timestamp"));
+        json_decref(mon);
+        int stop = o->on_sync ? o->on_sync(st, mts, st == HERALD_CLIENT_OK ? "" : err, o->arg) : 0;
+        if (st == HERALD_CLIENT_OK) {
+            char next[128];
+            if (r.etag[0])
+                snprintf(next, sizeof(next), "%s", r.etag);
+            else
+                snprintf(next, sizeof(next), "\"%lld\"", (long long)mts);
+            /* The same version again at once: something in between ignores If-None-Match
+             * and Prefer; poll instead of looping. */
+            if (strcmp(next, etag) == 0 && !stop)
+                watch_pause(&w, poll_ms);
+            snprintf(etag, sizeof(etag), "%s", next);
+            failures = 0;
+        } else {
+            /* Keep the ETag of the last verified monitor: the next request is answered
+             * at once with the current one, after a jittered, growing delay. */
+            failures++;
+            if (!stop)
+                watch_pause(&w, watch_jitter(c, failures));
+        }
+        herald_chttp_resp_free(&r);
+        if (stop)
+            break;
+    }
+    herald_chttp_free(http);
+    atomic_store(&c->watch_stop, 0);
+    return HERALD_CLIENT_OK;
 }
 
 /* ---- readers ---- */

@@ -7,6 +7,17 @@
  *   herald show --state DIR --public-key K [--dump DIR] [--filter FIELD=VALUE]
  *               bucket/collection        (no request: what the client holds)
  *   herald attachment URL --public-key K --state DIR bucket/collection RECORD_ID
+ *   herald watch URL --public-key K --state DIR [--wait S] [--count N] [--timeout S]
+ *               [--poll-ms MS] [--print] [... as sync] bucket/collection...
+ *   herald verify ...        (exactly "herald-signer verify ...": signer/cmd_verify.c,
+ *                             linked in, same arguments, output and exit status)
+ *
+ * watch long-polls the monitor (herald_client_watch) and prints, as they happen, one
+ * "change B/C version=V records=N" line per verified change (then its records with
+ * --print) and one "sync status=S monitor=M committed=0|1[ error=...]" line per monitor
+ * answer acted on; it ends after --count changes, after --timeout seconds, or on
+ * SIGINT/SIGTERM, then prints the same summary as sync. Exit status 0, or 1 when
+ * --timeout passed before --count changes were seen.
  *
  * sync prints one line per collection ("B/C version=V records=N status=S[ error=...]"),
  * a "monitor timestamp=M expires=E committed=0|1 age_ms=A" line (committed=1: every
@@ -16,10 +27,12 @@
  * one line). Exit status: 0 all verified, 1 an error (the last verified copy is kept),
  * 2 usage, 3 backoff (no request made).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h" /* signer/: herald_signer_cmd_verify */
 #include "herald/client.h"
 #include "herald/jcs.h"
 
@@ -41,12 +54,17 @@ field_filter(const json_t *record, void *arg)
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: herald sync URL --public-key K --state DIR [--dump DIR] [--filter F=V]\n"
-            "                   [--retries N] [--timeout-ms MS] [--print] bucket/collection...\n"
-            "       herald show --state DIR --public-key K [--dump DIR] [--filter F=V] "
-            "bucket/collection\n"
-            "       herald attachment URL --public-key K --state DIR bucket/collection ID\n");
+    fprintf(
+        stderr,
+        "usage: herald sync URL --public-key K --state DIR [--dump DIR] [--filter F=V]\n"
+        "                   [--retries N] [--timeout-ms MS] [--print] bucket/collection...\n"
+        "       herald show --state DIR --public-key K [--dump DIR] [--filter F=V] "
+        "bucket/collection\n"
+        "       herald attachment URL --public-key K --state DIR bucket/collection ID\n"
+        "       herald watch URL --public-key K --state DIR [--wait S] [--count N]\n"
+        "                    [--timeout S] [--poll-ms MS] [--print] [...] bucket/collection...\n"
+        "       herald verify --url CHANGESET_URL --public-key KEY [...] (= herald-signer "
+        "verify)\n");
 }
 
 static int
@@ -74,6 +92,50 @@ print_records(herald_client *c, const char *b, const char *col)
     json_decref(recs);
 }
 
+/* The watch: what it prints as it goes, and when it stops. */
+typedef struct watch_state {
+    herald_client *c;
+    int print;
+    long count;   /* stop after this many changes, 0: no limit */
+    long changes; /* seen so far */
+} watch_state;
+
+static herald_client *volatile watched;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    if (watched)
+        herald_client_watch_stop(watched);
+}
+
+static void
+watch_changed(const char *b, const char *col, int64_t version, void *arg)
+{
+    watch_state *w = arg;
+    herald_client_info info;
+    w->changes++;
+    if (herald_client_info_get(w->c, b, col, &info) != HERALD_CLIENT_OK)
+        info.records = 0;
+    printf("change %s/%s version=%lld records=%zu\n", b, col, (long long)version, info.records);
+    if (w->print)
+        print_records(w->c, b, col);
+    fflush(stdout);
+}
+
+static int
+watch_synced(herald_client_status st, int64_t mts, const char *error, void *arg)
+{
+    watch_state *w = arg;
+    herald_client_freshness f;
+    herald_client_freshness_get(w->c, &f);
+    printf("sync status=%s monitor=%lld committed=%d%s%s\n", herald_client_strerror(st),
+           (long long)mts, f.all_committed, error[0] ? " error=" : "", error);
+    fflush(stdout);
+    return w->count > 0 && w->changes >= w->count;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -91,8 +153,14 @@ main(int argc, char **argv)
         return 2;
     }
     cmd = argv[1];
+    /* The one-shot verifier of a URL, herald-signer's own code (signer/cmd_verify.c). */
+    if (strcmp(cmd, "verify") == 0)
+        return herald_signer_cmd_verify(argc - 1, argv + 1);
+    int watch = strcmp(cmd, "watch") == 0;
+    watch_state ws = {0};
+    herald_client_watch_opts wo = {0};
     int i = 2;
-    if (strcmp(cmd, "sync") == 0 || strcmp(cmd, "attachment") == 0) {
+    if (strcmp(cmd, "sync") == 0 || strcmp(cmd, "attachment") == 0 || watch) {
         if (argc < 3) {
             usage();
             return 2;
@@ -117,6 +185,14 @@ main(int argc, char **argv)
             cfg.timeout_ms = cfg.connect_timeout_ms = atol(argv[++i]);
         else if (strcmp(a, "--print") == 0)
             print = 1;
+        else if (watch && strcmp(a, "--wait") == 0 && more)
+            wo.wait_s = atoi(argv[++i]);
+        else if (watch && strcmp(a, "--count") == 0 && more)
+            ws.count = atol(argv[++i]);
+        else if (watch && strcmp(a, "--timeout") == 0 && more)
+            wo.duration_ms = (int64_t)(atof(argv[++i]) * 1000);
+        else if (watch && strcmp(a, "--poll-ms") == 0 && more)
+            wo.poll_ms = atol(argv[++i]);
         else if (strcmp(a, "--filter") == 0 && more && strchr(argv[i + 1], '=')) {
             fa.field = argv[++i];
             char *eq = strchr(fa.field, '=');
@@ -133,6 +209,13 @@ main(int argc, char **argv)
     }
     cfg.public_keys = keys;
     cfg.npublic_keys = nkeys;
+    if (watch) {
+        cfg.on_change = watch_changed;
+        cfg.on_change_arg = &ws;
+        ws.print = print;
+        wo.on_sync = watch_synced;
+        wo.arg = &ws;
+    }
     if (!cfg.state_dir || nitems == 0 || (strcmp(cmd, "attachment") == 0 && nitems != 2)) {
         usage();
         return 2;
@@ -162,7 +245,24 @@ main(int argc, char **argv)
         herald_client_free(c);
         return st == HERALD_CLIENT_OK ? 0 : 1;
     }
-    if (strcmp(cmd, "sync") == 0) {
+    if (watch) {
+        struct sigaction sa = {0};
+        ws.c = c;
+        watched = c;
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
+        herald_client_status st = herald_client_watch(c, &wo);
+        if (st != HERALD_CLIENT_OK) {
+            fprintf(stderr, "herald: watch: %s\n", herald_client_strerror(st));
+            rc = 1;
+        } else if (ws.count > 0 && ws.changes < ws.count) {
+            rc = 1; /* --timeout (or a signal) came first */
+        }
+        watched = NULL;
+        print = 0; /* printed as they came */
+    } else if (strcmp(cmd, "sync") == 0) {
         herald_client_status st = herald_client_sync(c);
         if (st == HERALD_CLIENT_EBACKOFF) {
             fprintf(stderr, "herald: backing off for %lld ms\n",
@@ -185,7 +285,7 @@ main(int argc, char **argv)
         if (strcmp(cmd, "show") == 0 && info.version == 0)
             rc = 1;
     }
-    if (strcmp(cmd, "sync") == 0) {
+    if (strcmp(cmd, "sync") == 0 || watch) {
         /* Freshness: what the client can prove from the last verified signed monitor. */
         herald_client_freshness f;
         herald_client_freshness_get(c, &f);

@@ -111,16 +111,15 @@ header_seconds(const char *v, size_t len)
     return i == len ? n : -1;
 }
 
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
+void
+herald_chttp_header_line(herald_chttp_resp *r, const char *p, size_t len)
 {
-    sink *s = arg;
-    size_t len = size * n, k = 0;
+    size_t k;
     while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n'))
         len--;
     const char *colon = memchr(p, ':', len);
     if (!colon)
-        return size * n;
+        return;
     k = (size_t)(colon - p);
     const char *v = colon + 1;
     size_t vlen = len - k - 1;
@@ -129,10 +128,10 @@ on_header(char *p, size_t size, size_t n, void *arg)
     while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
         vlen--;
     if (k == 7 && strncasecmp(p, "Backoff", 7) == 0) {
-        s->r->backoff_s = header_seconds(v, vlen);
+        r->backoff_s = header_seconds(v, vlen);
     } else if (k == 11 && strncasecmp(p, "Retry-After", 11) == 0) {
         int64_t secs = header_seconds(v, vlen);
-        if (secs < 0 && vlen < 64) {
+        if (secs < 0 && vlen < 64 && !memchr(v, '\0', vlen)) {
             char date[64];
             memcpy(date, v, vlen);
             date[vlen] = '\0';
@@ -140,9 +139,46 @@ on_header(char *p, size_t size, size_t n, void *arg)
             if (t > 0)
                 secs = t > time(NULL) ? (int64_t)(t - time(NULL)) : 0;
         }
-        s->r->retry_after_s = secs;
+        r->retry_after_s = secs;
+    } else if (k == 4 && strncasecmp(p, "ETag", 4) == 0) {
+        /* Sent back verbatim in If-None-Match: only printable ASCII, no CR/LF/NUL, so a
+         * server cannot inject a header line into the next request. */
+        size_t i = 0;
+        for (; i < vlen; i++)
+            if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+                break;
+        if (i == vlen && vlen < sizeof(r->etag)) {
+            memcpy(r->etag, v, vlen);
+            r->etag[vlen] = '\0';
+        } else {
+            r->etag[0] = '\0';
+        }
+    } else if (k == 18 && strncasecmp(p, "Preference-Applied", 18) == 0) {
+        r->preference_applied = vlen > 0;
     }
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+    sink *s = arg;
+    /* A new response head (after a 100 Continue, say) starts from a clean slate. */
+    if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        s->r->backoff_s = -1;
+        s->r->retry_after_s = -1;
+        s->r->etag[0] = '\0';
+        s->r->preference_applied = 0;
+    }
+    herald_chttp_header_line(s->r, p, size * n);
     return size * n;
+}
+
+static int
+on_progress(void *arg, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    const herald_chttp_req *req = arg;
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    return req->cancelled(req->cancelled_arg) ? 1 : 0;
 }
 
 static void
@@ -164,7 +200,17 @@ int
 herald_chttp_get(herald_chttp *h, const char *url, FILE *file, herald_chttp_resp *r, char *err,
                  size_t errlen)
 {
+    return herald_chttp_get_ex(h, url, file, NULL, r, err, errlen);
+}
+
+int
+herald_chttp_get_ex(herald_chttp *h, const char *url, FILE *file, const herald_chttp_req *req,
+                    herald_chttp_resp *r, char *err, size_t errlen)
+{
     char cerr[CURL_ERROR_SIZE];
+    static const herald_chttp_req none = {0};
+    if (!req)
+        req = &none;
     for (int attempt = 0;; attempt++) {
         sink s = {.r = r, .file = file, .max = h->o.max_body_bytes};
         CURL *c = h->curl;
@@ -176,6 +222,8 @@ herald_chttp_get(herald_chttp *h, const char *url, FILE *file, herald_chttp_resp
         r->status = 0;
         r->backoff_s = -1;
         r->retry_after_s = -1;
+        r->etag[0] = '\0';
+        r->preference_applied = 0;
         if (file &&
             (fflush(file) != 0 || ftruncate(fileno(file), 0) < 0 || fseek(file, 0, SEEK_SET) < 0)) {
             herald_err_set(err, errlen, "cannot truncate the download file");
@@ -188,7 +236,8 @@ herald_chttp_get(herald_chttp *h, const char *url, FILE *file, herald_chttp_resp
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                         req->timeout_ms > 0 ? req->timeout_ms : h->o.timeout_ms);
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(c, CURLOPT_USERAGENT, "herald-client/" HERALD_VERSION);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -198,7 +247,27 @@ herald_chttp_get(herald_chttp *h, const char *url, FILE *file, herald_chttp_resp
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
         if (h->ca_file)
             curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+        struct curl_slist *hdrs = NULL;
+        char line[200];
+        if (req->if_none_match && strlen(req->if_none_match) < 128 &&
+            !strpbrk(req->if_none_match, "\r\n")) {
+            snprintf(line, sizeof(line), "If-None-Match: %s", req->if_none_match);
+            hdrs = curl_slist_append(hdrs, line);
+        }
+        if (req->prefer_wait_s > 0) {
+            snprintf(line, sizeof(line), "Prefer: wait=%d", req->prefer_wait_s);
+            hdrs = curl_slist_append(hdrs, line);
+        }
+        if (hdrs)
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        if (req->cancelled) {
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+            curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req);
+        }
         cc = curl_easy_perform(c);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(hdrs);
         r->requests++;
         if (curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &dl) == CURLE_OK && dl > 0)
             r->bytes += (uint64_t)dl;
@@ -220,7 +289,7 @@ herald_chttp_get(herald_chttp *h, const char *url, FILE *file, herald_chttp_resp
             herald_err_set(err, errlen, "HTTP status %ld from %s", r->status, url);
             transient = (r->status >= 500 || r->status == 429) && r->retry_after_s < 0;
         }
-        if (!transient || attempt >= h->o.max_retries || r->backoff_s > 0)
+        if (!transient || req->no_retry || attempt >= h->o.max_retries || r->backoff_s > 0)
             return -1;
         jitter_sleep(h->o.retry_base_ms, attempt);
     }

@@ -38,6 +38,10 @@
  *   monitor    herald_monitor_verify on a served monitor changeset: a reason for every
  *              refusal; an accepted one survives reordering, and refuses rollback,
  *              expiry, a dropped entry and a moved version with the right status.
+ *   client     the C client (client/): response header lines (Backoff, Retry-After,
+ *              ETag, Preference-Applied) and its loading of a stored state, a packaged
+ *              dump and client.json: only records that re-verify are handed over; an
+ *              ETag never carries a byte that could inject a request header.
  *
  * All checks are deterministic and keep no state between calls beyond read-only
  * fixtures built on first use.
@@ -57,6 +61,7 @@ const char *herald_fuzz_check_jsonschema(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_multipart(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_attachpath(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_monitor(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_client(const uint8_t *data, size_t size);
 
 /* The public key of tests/golden/snapshot-v1 (seed 00 01 .. 1f): the snapshot and
  * changeset targets verify against it, and the corpus generator signs with its seed. */

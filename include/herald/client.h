@@ -34,7 +34,11 @@
  * "everything I hold was current as of a monitor signed at most T ago"
  * (herald_client_freshness_get()). A monitor that does not verify fails the whole sync
  * with its reason (EKEY, EEXPIRED, EROLLBACK, EINVALID) and no collection is fetched.
- * Long-poll is not used by this client.
+ *
+ * Long-poll (herald_client_watch()): a loop that waits on the monitor with If-None-Match
+ * and "Prefer: wait=N" (docs/server.md) on a connection of its own, and runs each new
+ * monitor it is answered through exactly the same checks as herald_client_sync(), so a
+ * change reaches the application (on_change) only once verified.
  */
 #ifndef HERALD_CLIENT_H
 #define HERALD_CLIENT_H
@@ -114,6 +118,46 @@ herald_client_status herald_client_follow(herald_client *c, const char *bucket,
  * Backoff or Retry-After period runs, returns EBACKOFF without any request.
  */
 herald_client_status herald_client_sync(herald_client *c);
+
+/*
+ * Long-poll. Called after each monitor answer the watch acted on (a sync: 'status' as
+ * herald_client_sync() would return it, 'monitor_version' the served M or 0, 'error' the
+ * reason or ""). Return nonzero to end the watch. Runs on the watching thread.
+ */
+typedef int (*herald_client_watch_fn)(herald_client_status status, int64_t monitor_version,
+                                      const char *error, void *arg);
+
+typedef struct herald_client_watch_opts {
+    int wait_s;          /* Prefer: wait=N, 0: 60 (keep it below every idle timeout on the way) */
+    long poll_ms;        /* when nothing holds requests (no Preference-Applied): 0: 60 s */
+    int64_t duration_ms; /* end the watch after this long, 0: never */
+    herald_client_watch_fn on_sync;
+    void *arg;
+} herald_client_watch_opts;
+
+/*
+ * Watches the monitor until on_sync returns nonzero, duration_ms passes, or
+ * herald_client_watch_stop() is called: the first request is an ordinary poll (a sync);
+ * each later one carries If-None-Match with the last verified monitor's ETag and is held
+ * by the server until the monitor changes (200: synced as herald_client_sync() does,
+ * on_change called for each collection that moved, once verified) or wait_s passes
+ * (304: asked again at once). A server or proxy that does not hold requests (its 304
+ * carries no Preference-Applied) is polled every poll_ms; once requests were held, an
+ * unheld 304 (a server shutting down) is retried like a failure. After a failure
+ * (network, a restarting server, a monitor or changeset that does not verify) it waits a
+ * jittered, doubling delay (retry_base_ms, up to 30 s) and asks again with the ETag of
+ * the last monitor it acted on successfully (a newer monitor is answered at once);
+ * Backoff and Retry-After are honoured. The last
+ * verified copy is kept through any failure. Uses a connection of its own, so
+ * herald_client_sync() and herald_client_attachment() may run meanwhile from other
+ * threads. Returns OK when it ended as asked, EUSAGE without a server_url, ENETWORK if
+ * no connection handle could be made.
+ */
+herald_client_status herald_client_watch(herald_client *c, const herald_client_watch_opts *o);
+
+/* Ends a running herald_client_watch() within about a second (it aborts the held request).
+ * Thread-safe and async-signal-safe: may be called from a signal handler. */
+void herald_client_watch_stop(herald_client *c);
 
 typedef struct herald_client_info {
     int64_t version;                  /* last verified version, 0 if none */

@@ -312,7 +312,8 @@ export class HeraldClient {
    * error it waits a jittered, growing delay. Runs until 'signal' aborts; resolves then.
    * A server (or a proxy) that does not hold requests still works: its immediate 304
    * carries no Preference-Applied, or it answers 200 with the ETag the client sent; the
-   * loop then waits pollMs (default 60 s) before the next poll.
+   * loop then waits pollMs (default 60 s) before the next poll. Once a request was held,
+   * an unheld 304 (a server shutting down) is retried after a jittered delay instead.
    * @param {{waitSeconds?:number, signal?:AbortSignal, onSync?:(status:string, version:number)=>void, pollMs?:number}} [o]
    */
   async watch(o = {}) {
@@ -321,7 +322,7 @@ export class HeraldClient {
     const pollMs = o.pollMs ?? 60000;
     await this.ready;
     if (!this.url) throw new HeraldError(Codes.USAGE, 'no server');
-    let etag = null, failures = 0;
+    let etag = null, failures = 0, seenHeld = false;
     const pause = (ms) => new Promise((resolve) => {
       if (signal?.aborted) return resolve();
       const t = setTimeout(done, ms);
@@ -339,6 +340,8 @@ export class HeraldClient {
         res = await this.fetch(this.monitorUrl(), { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'error', cache: 'no-store' });
       } catch (e) {
         if (signal?.aborted) break;
+        // Reported like any other failed answer (as the C client's on_sync does).
+        try { o.onSync?.(Codes.NETWORK, 0); } catch { /* the app's error is not the watch's */ }
         failures++;
         await pause(jitter());
         continue;
@@ -346,8 +349,12 @@ export class HeraldClient {
       if (this.noteHeaders(res)) await this.saveClient().catch(() => {});
       if (res.status === 304) {
         await res.body?.cancel();
-        failures = 0;
-        if (!res.headers.get('Preference-Applied')) await pause(pollMs);
+        if (res.headers.get('Preference-Applied')) { seenHeld = true; failures = 0; }
+        // Held before, not now: a server shutting down answers its held requests at once
+        // (docs/server.md, "Shutdown"); ask again soon, jittered and growing, as the C
+        // client does. Never held: no long-poll on the way; poll every pollMs.
+        else if (seenHeld) { failures++; await pause(jitter()); }
+        else await pause(pollMs);
         continue;
       }
       let mon = null;
