@@ -89,6 +89,8 @@ struct herald_client {
     int64_t monitor_ts;      /* M of the last verified signed monitor (rollback floor) */
     int64_t monitor_expires; /* its expiry */
     int all_committed;       /* the last sync found everything at the monitor's V and H */
+    int monitor_behind;      /* that sync was served a verified version newer than the
+                              * monitor's: the server moved on between the two answers */
     int64_t checked_at;      /* when that sync ran */
     int64_t backoff_until;   /* ms since the epoch */
     char *att_base_url;      /* capabilities.attachments.base_url, once fetched */
@@ -626,6 +628,21 @@ sync_collection(herald_client *c, coll *k, int64_t version, const char *sha, int
             int64_t nts = 0;
             char nsha[65] = "";
             (void)get_int(&nts, json_object_get(st, "timestamp"));
+            if (nts > version) {
+                /* Verified, and newer than this monitor names: the read server switched
+                 * to a newer (monitor, versions) pair between our two requests (it
+                 * publishes them in lock-step). Not kept -- this monitor does not commit
+                 * to it -- and no failure: the caller asks for the monitor again. */
+                herald_err_set(err, sizeof(err),
+                               "served version %lld is newer than the signed monitor's %lld",
+                               (long long)nts, (long long)version);
+                c->monitor_behind = 1;
+                json_decref(st);
+                st = NULL;
+                json_decref(cs);
+                rc = HERALD_CLIENT_EUNCOMMITTED;
+                break;
+            }
             if (nts != version || state_sha(c, st, nsha) < 0 || strcmp(nsha, sha) != 0) {
                 herald_err_set(err, sizeof(err),
                                "served version %lld is not the state the signed monitor commits "
@@ -792,6 +809,32 @@ apply_monitor(herald_client *c, const json_t *mon, herald_client_status st, char
     return overall;
 }
 
+/* apply_monitor(), and again with a fresh monitor (up to MONITOR_CATCH_UP times) when a
+ * collection was served newer than the monitor named (c->monitor_behind): the server
+ * switched to a newer pair between the two requests, so a later monitor commits to what
+ * it serves now. Under a continuous burst the server may switch again each time; the
+ * sync then ends uncommitted, keeping its last verified copies. */
+#define MONITOR_CATCH_UP 3
+static herald_client_status
+apply_monitor_fresh(herald_client *c, const json_t *mon, herald_client_status st, char *err,
+                    size_t errlen, int *changed)
+{
+    c->monitor_behind = 0;
+    st = apply_monitor(c, mon, st, err, errlen, changed);
+    for (int i = 0; i < MONITOR_CATCH_UP && st == HERALD_CLIENT_EUNCOMMITTED && c->monitor_behind;
+         i++) {
+        char url[PATH_MAX];
+        json_t *again = NULL;
+        snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
+                 c->url);
+        c->monitor_behind = 0;
+        st = get_json(c, url, &again, err, errlen);
+        st = apply_monitor(c, again, st, err, errlen, changed);
+        json_decref(again);
+    }
+    return st;
+}
+
 herald_client_status
 herald_client_sync(herald_client *c)
 {
@@ -814,7 +857,7 @@ herald_client_sync(herald_client *c)
     snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
              c->url);
     st = get_json(c, url, &mon, err, sizeof(err));
-    st = apply_monitor(c, mon, st, err, sizeof(err), &changed);
+    st = apply_monitor_fresh(c, mon, st, err, sizeof(err), &changed);
     json_decref(mon);
     pthread_mutex_unlock(&c->sync_lock);
     if (changed)
@@ -948,7 +991,7 @@ herald_client_watch(herald_client *c, const herald_client_watch_opts *o)
             st = r.status == 404 ? HERALD_CLIENT_ENOTFOUND : HERALD_CLIENT_ENETWORK;
         }
         pthread_mutex_lock(&c->sync_lock);
-        st = apply_monitor(c, mon, st, err, sizeof(err), &changed);
+        st = apply_monitor_fresh(c, mon, st, err, sizeof(err), &changed);
         pthread_mutex_unlock(&c->sync_lock);
         if (changed)
             (void)herald_client_attachments_prune(c);
