@@ -33,6 +33,7 @@
 
 #include "cache.h"
 #include "herald/clock.h"
+#include "herald/delta.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -232,14 +233,99 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
     return res;
 }
 
-/* Signs and stores the copy 'c' as version 'version'. */
+typedef struct changed_id {
+    const char *id;
+    size_t len;
+    int64_t lm; /* the tombstone's, or -1 for a record */
+} changed_id;
+
+static int
+changed_cmp(const void *a, const void *b)
+{
+    const changed_id *x = a, *y = b;
+    int c = memcmp(x->id, y->id, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The delta from version 'base' to the copy as it is now (include/herald/delta.h): every
+ * id the read reply 'rr' named, as its live record, its tombstone, or (a tombstone
+ * already past the horizon) the tombstone from the reply, which the reader drops again
+ * with tombstones_since. Returns 0 or -1.
+ */
+static int
+build_delta(herald_buf *out, const cache_coll *c, const herald_read_reply *rr, int64_t base,
+            const herald_snapshot_parts *parts)
+{
+    size_t nr = rr->records->elements / 2, nt = rr->tombstones->elements / 2, n = 0;
+    changed_id *ids = herald_mem_calloc(nr + nt + 1, sizeof(*ids));
+    herald_buf recs = HERALD_BUF_INIT, tombs = HERALD_BUF_INIT;
+    for (size_t i = 0; i < nr; i++) {
+        const redisReply *id = rr->records->element[2 * i];
+        ids[n++] = (changed_id){id->str, id->len, -1};
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const redisReply *id = rr->tombstones->element[2 * i];
+        int64_t lm = 0;
+        if (herald_schema_reply_i64(&lm, rr->tombstones->element[2 * i + 1]) < 0)
+            lm = 0; /* apply_reply() refused such a reply before */
+        ids[n++] = (changed_id){id->str, id->len, lm};
+    }
+    qsort(ids, n, sizeof(*ids), changed_cmp);
+    herald_buf_putc(&recs, '[');
+    herald_buf_putc(&tombs, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && changed_cmp(&ids[i - 1], &ids[i]) == 0)
+            continue;
+        long at = cache_table_find(&c->live, ids[i].id, ids[i].len, NULL);
+        if (at >= 0) {
+            if (recs.len > 1)
+                herald_buf_putc(&recs, ',');
+            herald_buf_append(&recs, c->live.v[at]->json, c->live.v[at]->len);
+            continue;
+        }
+        if (tombs.len > 1)
+            herald_buf_putc(&tombs, ',');
+        at = cache_table_find(&c->tombs, ids[i].id, ids[i].len, NULL);
+        if (at >= 0) {
+            herald_buf_append(&tombs, c->tombs.v[at]->json, c->tombs.v[at]->len);
+        } else {
+            cache_entry *e = cache_entry_tombstone(ids[i].id, ids[i].len, ids[i].lm);
+            herald_buf_append(&tombs, e->json, e->len);
+            free(e);
+        }
+    }
+    herald_buf_putc(&recs, ']');
+    herald_buf_putc(&tombs, ']');
+    herald_delta_parts d = {.bucket = parts->bucket,
+                            .collection = parts->collection,
+                            .base = base,
+                            .timestamp = parts->timestamp,
+                            .tombstones_since = parts->tombstones_since,
+                            .metadata = parts->metadata,
+                            .bucket_data = parts->bucket_data,
+                            .signatures = parts->signatures,
+                            .records_json = recs.data,
+                            .records_len = recs.len,
+                            .tombstones_json = tombs.data,
+                            .tombstones_len = tombs.len};
+    int rc = herald_delta_encode(out, &d);
+    herald_buf_free(&recs);
+    herald_buf_free(&tombs);
+    free(ids);
+    return rc;
+}
+
+/* Signs and stores the copy 'c' as version 'version'; with 'base' != 0, also the delta
+ * from version 'base' (what 'rr' changed). */
 static enum signer_result
 sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, const char *snapkey,
                int64_t version, const json_t *bucket, const json_t *coll, const char *stamp,
-               int64_t t0, const double tm[4], const char *kind, const signer_ack *ack, int *acked)
+               int64_t t0, const double tm[4], const char *kind, const signer_ack *ack, int *acked,
+               const herald_read_reply *rr, int64_t base)
 {
     enum signer_result res = SIGNER_ERROR;
-    herald_buf blob = HERALD_BUF_INIT;
+    herald_buf blob = HERALD_BUF_INIT, delta = HERALD_BUF_INIT, dkey = HERALD_BUF_INIT;
     redisReply *st = NULL;
     json_t *sigs = json_array();
 
@@ -269,17 +355,25 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
         herald_error("encode %s: compression failed", c->member);
         goto done;
     }
+    if (base > 0 && base < version && build_delta(&delta, c, rr, base, &parts) < 0) {
+        herald_warn("%s: delta from %lld cannot be encoded; full blob only", c->member,
+                    (long long)base);
+        herald_buf_reset(&delta);
+    }
+    herald_delta_key(&dkey, bid, cid, base);
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%d", HERALD_DELTA_TTL_MS);
 
     char vstr[24], estr[24];
     snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
     snprintf(estr, sizeof(estr), "%lld", (long long)head.expires);
     size_t nack = ack ? ack->n : 0;
-    const char **sargv = herald_mem_alloc((18 + nack) * sizeof(*sargv));
-    size_t *slens = herald_mem_alloc((18 + nack) * sizeof(*slens));
-    int sargc = 0, blob_at;
+    const char **sargv = herald_mem_alloc((21 + nack) * sizeof(*sargv));
+    size_t *slens = herald_mem_alloc((21 + nack) * sizeof(*slens));
+    int sargc = 0, blob_at, delta_at;
     sargv[sargc++] = "EVALSHA";
     sargv[sargc++] = NULL;
-    sargv[sargc++] = "7";
+    sargv[sargc++] = "8";
     sargv[sargc++] = snapkey;
     sargv[sargc++] = HERALD_KEY_MONITOR;
     sargv[sargc++] = HERALD_KEY_MONITOR_SRC;
@@ -287,6 +381,7 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = HERALD_KEY_CHANGES;
     sargv[sargc++] = HERALD_KEY_MONITOR_SHA;
     sargv[sargc++] = HERALD_KEY_MONITOR_GEN;
+    sargv[sargc++] = herald_buf_cstr(&dkey);
     sargv[sargc++] = c->member;
     sargv[sargc++] = vstr;
     blob_at = sargc;
@@ -296,10 +391,13 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = estr;
     sargv[sargc++] = HERALD_GROUP_SIGNERS;
     sargv[sargc++] = head.sha256;
+    delta_at = sargc;
+    sargv[sargc++] = delta.len ? delta.data : "";
+    sargv[sargc++] = ttl;
     for (size_t i = 0; i < nack; i++)
         sargv[sargc++] = ack->ids[i];
     for (int i = 2; i < sargc; i++)
-        slens[i] = i == blob_at ? blob.len : strlen(sargv[i]);
+        slens[i] = i == blob_at ? blob.len : i == delta_at ? delta.len : strlen(sargv[i]);
     double m_encoded = mono_ms();
     st =
         herald_redis_script_eval(s->rc, s->sha_store, herald_lua_signer_store, sargc, sargv, slens);
@@ -313,12 +411,13 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     *acked = nack > 0;
     if (st->integer) {
         double end = mono_ms();
-        herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu in %.1f ms (%s read "
-                    "%.1f, apply %.1f, hash %.1f, sign+zstd %.1f, store %.1f)",
+        herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu delta=%zu in %.1f ms "
+                    "(%s read %.1f, apply %.1f, hash %.1f, sign+zstd %.1f, store %.1f)",
                     c->member, (long long)version, c->live.n, c->records_json.len, blob.len,
-                    end - tm[0], kind, tm[1] - tm[0], tm[2] - tm[1], tm[3] - tm[2],
+                    delta.len, end - tm[0], kind, tm[1] - tm[0], tm[2] - tm[1], tm[3] - tm[2],
                     m_encoded - tm[3], end - m_encoded);
         res = SIGNER_STORED;
+        c->stored = version;
     } else {
         herald_info("%s version=%lld not stored: a newer one is published", c->member,
                     (long long)version);
@@ -330,6 +429,8 @@ done:
         freeReplyObject(st);
     json_decref(sigs);
     herald_buf_free(&blob);
+    herald_buf_free(&delta);
+    herald_buf_free(&dkey);
     return res;
 }
 
@@ -460,6 +561,10 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         res = SIGNER_INVALID;
         goto done;
     }
+    /* Whatever happens below, the changes read now are applied to the copy; only a
+     * successful store makes them the base of the next delta. */
+    int64_t base = rr.full ? 0 : c->stored;
+    c->stored = 0;
     if (update_copy(s, c, &rr, t0, &res, again) < 0) {
         cache_drop(herald_buf_cstr(&member));
         goto done;
@@ -468,7 +573,7 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     cache_coll_refresh(c);
     tm[3] = mono_ms();
     res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), rr.version, bucket, coll,
-                         rr.stamp, t0, tm, rr.full ? "full" : "delta", ack, acked);
+                         rr.stamp, t0, tm, rr.full ? "full" : "delta", ack, acked, &rr, base);
 done:
     if (r)
         freeReplyObject(r);
