@@ -381,6 +381,7 @@ incr_loaded(load_job *j)
     }
     if (j->verdict == LOAD_OK) {
         report_job(j);
+        herald_info("%s/%s version %lld built from a delta", j->bid, j->cid, (long long)j->version);
         if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up) {
             coll_ref(j->c);
             send_delta_get(j->c);
