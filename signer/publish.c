@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "cache.h"
 #include "herald/clock.h"
@@ -43,6 +44,11 @@
 #include "signer.h"
 
 #define NKEYS_READ 10
+/* The zstd level of a full blob stored with a delta: the read servers that follow use
+ * the delta, so the blob is stored and announced at once and recompressed later. */
+#define FAST_ZSTD_LEVEL (-5)
+
+extern const char herald_lua_signer_recompress[];
 
 /* Fractional milliseconds: the timings logged at debug level are often below 1 ms. */
 static double
@@ -62,6 +68,8 @@ signer_load_scripts(signer_ctx *s)
         herald_redis_script_load(s->rc, herald_lua_signer_remove, s->sha_remove, err, sizeof(err)) <
             0 ||
         herald_redis_script_load(s->rc, herald_lua_signer_monitor, s->sha_monitor, err,
+                                 sizeof(err)) < 0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_recompress, s->sha_recompress, err,
                                  sizeof(err)) < 0) {
         herald_error("%s", err);
         return -1;
@@ -233,6 +241,96 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
     return res;
 }
 
+/* ---- deferred recompression ------------------------------------------------------ */
+
+typedef struct pending_blob {
+    char *member;
+    int64_t version;
+} pending_blob;
+
+static pending_blob *g_pending;
+static size_t g_npending, g_cap_pending;
+
+/* Remembers that 'member' was stored at 'version' with the fast level (the newest
+ * version replaces an older one: only it is worth recompressing). */
+static void
+recompress_note(const char *member, int64_t version)
+{
+    for (size_t i = 0; i < g_npending; i++)
+        if (strcmp(g_pending[i].member, member) == 0) {
+            g_pending[i].version = version;
+            return;
+        }
+    if (g_npending == g_cap_pending) {
+        g_cap_pending = g_cap_pending ? 2 * g_cap_pending : 8;
+        g_pending = herald_mem_realloc(g_pending, g_cap_pending * sizeof(*g_pending));
+    }
+    g_pending[g_npending++] = (pending_blob){herald_mem_strdup(member), version};
+}
+
+int
+signer_recompress_one(signer_ctx *s)
+{
+    if (g_npending == 0)
+        return 0;
+    pending_blob p = g_pending[--g_npending];
+    herald_buf key = HERALD_BUF_INIT, out = HERALD_BUF_INIT;
+    char *raw = NULL, vstr[24];
+    int rc = 1;
+    const char *slash = strchr(p.member, '/');
+    char bid[256];
+    size_t bl = slash ? (size_t)(slash - p.member) : 0;
+    if (!slash || bl >= sizeof(bid))
+        goto out;
+    memcpy(bid, p.member, bl);
+    bid[bl] = '\0';
+    herald_schema_snap_key(&key, bid, slash + 1);
+    redisReply *r = redisCommand(s->rc, "GET %b", key.data, key.len);
+    if (!r) {
+        rc = -1;
+        goto out;
+    }
+    unsigned long long size =
+        r->type == REDIS_REPLY_STRING ? ZSTD_getFrameContentSize(r->str, r->len) : 0;
+    if (r->type != REDIS_REPLY_STRING || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size == ZSTD_CONTENTSIZE_ERROR || size > HERALD_SNAPSHOT_MAX_BLOB) {
+        freeReplyObject(r);
+        goto out; /* removed meanwhile, or not ours to fix */
+    }
+    raw = herald_mem_alloc((size_t)size + 1);
+    size_t got = ZSTD_decompress(raw, (size_t)size, r->str, r->len);
+    freeReplyObject(r);
+    if (ZSTD_isError(got) || got != size)
+        goto out;
+    size_t bound = ZSTD_compressBound(got);
+    herald_buf_reserve(&out, bound);
+    size_t z = ZSTD_compress(out.data, bound, raw, got, s->zstd_level);
+    if (ZSTD_isError(z))
+        goto out;
+    out.len = z;
+    snprintf(vstr, sizeof(vstr), "%lld", (long long)p.version);
+    const char *argv[] = {"EVALSHA",          NULL,     "2",  key.data,
+                          HERALD_KEY_MONITOR, p.member, vstr, out.data};
+    size_t lens[8] = {
+        0, 0, 1, key.len, strlen(HERALD_KEY_MONITOR), strlen(p.member), strlen(vstr), out.len};
+    r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress, 8, argv,
+                                 lens);
+    if (!r) {
+        rc = -1;
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer)
+        herald_debug("%s version=%lld recompressed: %zu bytes", p.member, (long long)p.version,
+                     out.len);
+    freeReplyObject(r);
+out:
+    free(raw);
+    free(p.member);
+    herald_buf_free(&key);
+    herald_buf_free(&out);
+    return rc;
+}
+
 typedef struct changed_id {
     const char *id;
     size_t len;
@@ -351,14 +449,15 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
                                    .tombstones_json = c->tombs_json.data,
                                    .tombstones_len = c->tombs_json.len,
                                    .tombstones_since = c->tombs_cutoff};
-    if (herald_snapshot_encode(&blob, &parts, s->zstd_level) < 0) {
-        herald_error("encode %s: compression failed", c->member);
-        goto done;
-    }
     if (base > 0 && base < version && build_delta(&delta, c, rr, base, &parts) < 0) {
         herald_warn("%s: delta from %lld cannot be encoded; full blob only", c->member,
                     (long long)base);
         herald_buf_reset(&delta);
+    }
+    int level = delta.len && s->zstd_level > FAST_ZSTD_LEVEL ? FAST_ZSTD_LEVEL : s->zstd_level;
+    if (herald_snapshot_encode(&blob, &parts, level) < 0) {
+        herald_error("encode %s: compression failed", c->member);
+        goto done;
     }
     herald_delta_key(&dkey, bid, cid, base);
     char ttl[24];
@@ -418,6 +517,8 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
                     m_encoded - tm[3], end - m_encoded);
         res = SIGNER_STORED;
         c->stored = version;
+        if (level != s->zstd_level)
+            recompress_note(c->member, version);
     } else {
         herald_info("%s version=%lld not stored: a newer one is published", c->member,
                     (long long)version);
@@ -602,4 +703,9 @@ void
 signer_forget_all(void)
 {
     cache_drop_all();
+    while (g_npending)
+        free(g_pending[--g_npending].member);
+    free(g_pending);
+    g_pending = NULL;
+    g_cap_pending = 0;
 }
