@@ -27,7 +27,7 @@ esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${HERALD_FUZZ_BUILD:-$root/build-fuzz}
 jobs=${HERALD_FUZZ_JOBS:-1}
-all_targets=(http listing jcs snapshot changeset jsonschema multipart attachpath monitor)
+all_targets=(http listing jcs snapshot changeset jsonschema multipart attachpath monitor delta)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
