@@ -29,6 +29,8 @@ BENCH_NAME=bench_edit_served
 source "$SRC/benchmarks/bench_lib.sh"
 JS=$SRC/benchmarks/edit_served.js
 export HERALD_ADMIN_PASSWORD=bench-admin
+# The import during the edits adds 10,000 records to each size.
+export HERALD_STORAGE_MAX_FETCH_SIZE=${HERALD_STORAGE_MAX_FETCH_SIZE:-1000000}
 AUTH=admin:$HERALD_ADMIN_PASSWORD
 
 row() { # LABEL SIZE JSON-LINES...: one table row

@@ -31,7 +31,7 @@ all_targets=(http listing jcs snapshot changeset jsonschema multipart attachpath
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
-declare -A dict=([http]=http [listing]=listing [jcs]=json [snapshot]=json [changeset]=json [jsonschema]=json [multipart]=multipart [attachpath]=attachpath [monitor]=json)
+declare -A dict=([http]=http [listing]=listing [jcs]=json [snapshot]=json [changeset]=json [jsonschema]=json [multipart]=multipart [attachpath]=attachpath [monitor]=json [delta]=json)
 for t in "${targets[@]}"; do
     if [ -z "${dict[$t]:-}" ]; then
         echo "unknown target '$t' (one of: ${all_targets[*]})" >&2
