@@ -33,7 +33,7 @@
 #include "herald/snapshot.h"
 
 #define HERALD_DELTA_KEY_PREFIX "herald:snapdelta:"
-#define HERALD_DELTA_TTL_MS 600000   /* a delta is kept this long (then full blobs only) */
+#define HERALD_DELTA_TTL_MS 120000   /* a delta is kept this long (then full blobs only) */
 #define HERALD_DELTA_MAX (64u << 20) /* a larger delta is refused (the full blob is used) */
 
 /* Appends "herald:snapdelta:<bid>/<cid>:<base>". */
