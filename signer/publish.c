@@ -619,6 +619,128 @@ update_copy(signer_ctx *s, cache_coll *c, const herald_read_reply *rr, int64_t t
     return 0;
 }
 
+/* ---- cold start in bounded chunks ---------------------------------------------------- */
+
+#define PREFILL_CHUNK 1000 /* HSCAN COUNT: each call returns about this many entries */
+
+/* Appends one HSCAN chunk of 'key' from 'cursor' to 'out' (the reply, to free); updates
+ * 'cursor'. Returns 0 or -1. */
+static int
+scan_chunk(signer_ctx *s, const herald_buf *key, char cursor[32], redisReply **out)
+{
+    redisReply *r =
+        redisCommand(s->rc, "HSCAN %b %s COUNT %d", key->data, key->len, cursor, PREFILL_CHUNK);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 2) {
+        herald_error("HSCAN %s: %s", key->data,
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    memcpy(cursor, r->element[0]->str, r->element[0]->len);
+    cursor[r->element[0]->len] = '\0';
+    *out = r;
+    return 0;
+}
+
+/*
+ * A new copy of a collection, filled without one long Lua script: the records timestamp
+ * T0 first, then HSCAN of the records and of the tombstones in chunks of ~PREFILL_CHUNK
+ * (Redis serves other clients between them), applied as if read at T0. What the scan
+ * saw of writes made during it does not matter: every such write has last_modified >
+ * T0, so the signer_read.lua delta since T0 that follows (atomic, and small) brings each
+ * of those ids to its state at V, and its live-count check catches anything else
+ * (then the copy is dropped and read again). Returns 0 (also when there is nothing to
+ * prefill), or -1 on a Redis failure or a record that cannot be signed.
+ */
+static int
+prefill_copy(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, int64_t t0)
+{
+    herald_buf uri = HERALD_BUF_INIT, objs = HERALD_BUF_INIT, ts = HERALD_BUF_INIT,
+               tomb = HERALD_BUF_INIT;
+    cache_change *lch = NULL, *tch = NULL;
+    char **ids = NULL;
+    size_t nl = 0, nt = 0, nids = 0, cap = 0, tcap = 0, icap = 0;
+    int rc = -1;
+    int64_t T0 = 0;
+    herald_buf_printf(&uri, "/buckets/%s/collections/%s", bid, cid);
+    herald_schema_list_key(&objs, HERALD_LIST_OBJS, uri.data, "record");
+    herald_schema_list_key(&ts, HERALD_LIST_TS, uri.data, "record");
+    herald_schema_list_key(&tomb, HERALD_LIST_TOMB, uri.data, "record");
+    redisReply *r = redisCommand(s->rc, "GET %b", ts.data, ts.len);
+    if (!r)
+        goto out;
+    if (r->type != REDIS_REPLY_STRING || herald_schema_reply_i64(&T0, r) < 0 || T0 <= 0) {
+        freeReplyObject(r);
+        rc = 0; /* nothing written yet: the script's read is small */
+        goto out;
+    }
+    freeReplyObject(r);
+    for (int pass = 0; pass < 2; pass++) {
+        char cursor[32] = "0";
+        do {
+            if (scan_chunk(s, pass ? &tomb : &objs, cursor, &r) < 0)
+                goto out;
+            const redisReply *kv = r->element[1];
+            for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+                const redisReply *id = kv->element[i], *val = kv->element[i + 1];
+                int64_t lm;
+                if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
+                    !herald_schema_valid_id(id->str, id->len))
+                    continue; /* not a record of ours: the delta read decides */
+                cache_entry *e;
+                if (pass == 0) {
+                    e = record_entry(c->member, id, val, NULL);
+                    if (!e) {
+                        freeReplyObject(r);
+                        goto out;
+                    }
+                } else {
+                    if (herald_schema_reply_i64(&lm, val) < 0 || lm <= t0 - s->horizon_ms)
+                        continue;
+                    e = cache_entry_tombstone(id->str, id->len, lm);
+                }
+                if (nids == icap) {
+                    icap = icap ? 2 * icap : 1024;
+                    ids = herald_mem_realloc(ids, icap * sizeof(*ids));
+                }
+                ids[nids] = herald_mem_alloc(id->len + 1);
+                memcpy(ids[nids], id->str, id->len + 1);
+                cache_change **v = pass ? &tch : &lch;
+                size_t *n = pass ? &nt : &nl, *cp = pass ? &tcap : &cap;
+                if (*n == *cp) {
+                    *cp = *cp ? 2 * *cp : 1024;
+                    *v = herald_mem_realloc(*v, *cp * sizeof(**v));
+                }
+                (*v)[(*n)++] = (cache_change){ids[nids], id->len, e};
+                nids++;
+            }
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0);
+    }
+    cache_table_apply(&c->live, lch, nl);
+    cache_table_apply(&c->tombs, tch, nt);
+    nl = nt = 0; /* owned by the tables */
+    c->records_dirty = c->tombs_dirty = 1;
+    c->applied = T0;
+    rc = 0;
+out:
+    free_changes(lch, nl);
+    free_changes(tch, nt);
+    free(lch);
+    free(tch);
+    for (size_t i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
+    herald_buf_free(&uri);
+    herald_buf_free(&objs);
+    herald_buf_free(&ts);
+    herald_buf_free(&tomb);
+    return rc;
+}
+
 static enum signer_result
 publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const signer_ack *ack,
              int *acked, int *again)
@@ -634,7 +756,13 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     herald_schema_monitor_member(&member, bid, cid);
     herald_schema_snap_key(&snapkey, bid, cid);
     cache_coll *c = cache_get(herald_buf_cstr(&member));
-    redisReply *r = read_state(s, bid, cid, herald_buf_cstr(&member), c->applied, t0, force);
+    redisReply *r = NULL;
+    if (c->applied == 0 && c->live.n == 0 && c->tombs.n == 0 &&
+        prefill_copy(s, c, bid, cid, t0) < 0) {
+        cache_drop(herald_buf_cstr(&member));
+        goto done;
+    }
+    r = read_state(s, bid, cid, herald_buf_cstr(&member), c->applied, t0, force);
     tm[1] = mono_ms();
     if (!r || r->type == REDIS_REPLY_ERROR) {
         herald_error("read %s: %s", c->member,
