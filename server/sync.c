@@ -242,12 +242,17 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
  * a state, the delta from the served version is fetched (GET herald:snapdelta:B/C:<N>)
  * and applied by the loader instead of the full blob. One chain per collection: while
  * one is under way, newer notifications only raise its 'want', and each finished step
- * fetches the delta from the version it built until 'want' is reached. Anything missing
- * or refused ends the chain with a GET of the full blob, as before.
+ * fetches the delta from the version it built until 'want' is reached, for at most
+ * CHAIN_MAX_STEPS steps: further behind (a burst, an import), the newest full blob is
+ * loaded instead, once, rather than a whole coll built per version (no backlog). Anything
+ * missing or refused ends the chain with a GET of the full blob, as before.
  */
+#define CHAIN_MAX_STEPS 4 /* deltas applied in a row before the newest full blob instead */
+
 typedef struct dchain {
     char bid[256], cid[256];
     int64_t want;
+    int steps; /* deltas applied so far */
     struct dchain *next;
 } dchain;
 
@@ -382,11 +387,16 @@ incr_loaded(load_job *j)
     if (j->verdict == LOAD_OK) {
         report_job(j);
         herald_info("%s/%s version %lld built from a delta", j->bid, j->cid, (long long)j->version);
-        if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up) {
+        if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up &&
+            ++ch->steps < CHAIN_MAX_STEPS) {
             coll_ref(j->c);
             send_delta_get(j->c);
         } else {
             chain_end(j->bid, j->cid);
+            /* Far behind (a burst, an import): every step would build a whole coll; the
+             * newest full blob gets there in one. */
+            if (want > j->c->version)
+                fetch_full(j->bid, j->cid);
         }
         batch_add(j->c);
         return;
