@@ -3,8 +3,8 @@
 #
 # One command, run by hand (not in CI):
 #   HERALD_BUILD_DIR=build-rel bash benchmarks/bench_edit_served.sh
-# Compare read servers of two builds in one run (same publisher and signer):
-#   BENCH_SERVERS="before:/old/herald-server after:build-rel/server/herald-server"
+# Compare two builds in one run (each with its own publisher, signer and read server):
+#   BENCH_BUILDS="before:/old/build-rel after:build-rel"
 #
 # For each size (BENCH_SIZES, default "100 1000 10000 100000" records of ~200 bytes): a
 # private durable Redis, the publisher, the signer and the read server; the collection
@@ -18,7 +18,7 @@ set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${HERALD_BUILD_DIR:-$SRC/build}
-SERVERS=${BENCH_SERVERS:-"this:$BUILD/server/herald-server"}
+BUILDS=${BENCH_BUILDS:-"this:$BUILD"}
 SIZES=${BENCH_SIZES:-"100 1000 10000 100000"}
 EDITS=${BENCH_EDITS:-50}
 OUT=${BENCH_OUT:-$SRC/benchmarks/results/edit_served.md}
@@ -29,6 +29,8 @@ BENCH_NAME=bench_edit_served
 source "$SRC/benchmarks/bench_lib.sh"
 JS=$SRC/benchmarks/edit_served.js
 export HERALD_ADMIN_PASSWORD=bench-admin
+# The import during the edits adds 10,000 records to each size.
+export HERALD_STORAGE_MAX_FETCH_SIZE=${HERALD_STORAGE_MAX_FETCH_SIZE:-1000000}
 AUTH=admin:$HERALD_ADMIN_PASSWORD
 
 row() { # LABEL SIZE JSON-LINES...: one table row
@@ -50,16 +52,17 @@ row() { # LABEL SIZE JSON-LINES...: one table row
     echo "| build | records | one at a time p50 / p99 / max | during a 10k import p50 / p99 / max | burst of 100: last served after |"
     echo "|---|---|---|---|---|"
 } >"$OUT"
-for s in $SERVERS; do
-    label=${s%%:*} server=${s#*:}
+for s in $BUILDS; do
+    label=${s%%:*} BUILD=${s#*:}
+    server=$BUILD/server/herald-server
     for n in $SIZES; do
         rport=$(free_port)
         start_redis "$rport" "${REDIS_DURABLE[@]}"
         pport=$(free_port)
         start_publisher "$pport" "$rport"
         "$BUILD/signer/herald-signer" keygen --out "$TMP/key-$rport" >"$TMP/pub-$rport"
-        HERALD_LOG_LEVEL=warn "$BUILD/signer/herald-signer" --redis "redis://127.0.0.1:$rport/0" \
-            --key "$TMP/key-$rport" 2>>"$TMP/signer.log" &
+        HERALD_LOG_LEVEL=info "$BUILD/signer/herald-signer" --redis "redis://127.0.0.1:$rport/0" \
+            --key "$TMP/key-$rport" 2>"$TMP/signer-$label-$n.log" &
         PIDS+=($!)
         sport=$(free_port)
         HERALD_LOG_LEVEL=warn "$server" --listen "127.0.0.1:$sport" --redis "redis://127.0.0.1:$rport/0" \
@@ -76,11 +79,22 @@ for s in $SERVERS; do
         r2=$(node "$JS" "$P" "$S" "$AUTH" bench c during 10000)
         r3=$(node "$JS" "$P" "$S" "$AUTH" bench c burst 100)
         row "$label" "$n" "$r1" "$r2" "$r3" | tee -a "$OUT"
+        # The signer's cost per version in the one-at-a-time phase (its log lines:
+        # "... in T ms (kind read R, apply A, hash H, sign+zstd Z, store S)"), medians.
+        node -e '
+            const l = require("fs").readFileSync(process.argv[1], "utf8").split("\n")
+                .map((x) => x.match(/signed .* in ([\d.]+) ms \(\w+ read ([\d.]+), apply ([\d.]+), hash ([\d.]+), sign\+zstd ([\d.]+), store ([\d.]+)\)/))
+                .filter(Boolean).map((m) => m.slice(1).map(Number));
+            const med = (i) => { const v = l.map((x) => x[i]).sort((a, b) => a - b); return v.length ? v[v.length >> 1].toFixed(1) : "-"; };
+            console.log(`${process.argv[2]} ${process.argv[3]}: signer per version, median of ${l.length}: total ${med(0)}, read ${med(1)}, apply ${med(2)}, hash ${med(3)}, sign+zstd ${med(4)}, store+announce ${med(5)} ms`);
+        ' "$TMP/signer-$label-$n.log" "$label" "$n" | tee -a "$TMP/steps.txt"
         for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
         for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
         PIDS=()
     done
 done
+echo >>"$OUT"
+cat "$TMP/steps.txt" >>"$OUT" 2>/dev/null || true
 echo >>"$OUT"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT"
 cat "$OUT"

@@ -2,7 +2,8 @@
 // benchmarks/bench_edit_served.sh.
 //
 //   node edit_served.js PUB_URL SRV_URL USER:PASS BUCKET COLL MODE ARG
-//   MODE import N        PUTs N records (batches of 25, 4 in flight)
+//   MODE import N        PUTs N records (batches of 25, 4 in flight), then waits until
+//                        the read server serves them
 //   MODE edits K         K edits one at a time: PUT a record (keep-alive, Nagle off),
 //                        then HEAD the read server's changeset until its ETag reaches the
 //                        record's last_modified; prints p50/p99/max in ms
@@ -86,6 +87,8 @@ function report(label, v) {
     const n = Number(arg);
     if (mode === 'import') {
         await importRecords(n, 'r');
+        // Not timed: wait until the import is served, so the next phase starts idle.
+        await servedAt(await put('settled', { n }), 600000);
     } else if (mode === 'edits') {
         const v = [];
         for (let i = 0; i < n; i++) v.push(await oneEdit());

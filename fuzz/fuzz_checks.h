@@ -35,6 +35,10 @@
  *              '.' under /v1/admin/ map to a file, inside the directory.
  *   changeset  herald_verify_changeset on a changeset, or on [changeset, saved state];
  *              an accepted state re-verifies as a full changeset and as its own delta.
+ *   delta      herald_state_apply on a delta against a fixed signed base state: a reason
+ *              for every refusal; an accepted state splits into its records, sorted by
+ *              unique id, verifies again, keeps no tombstone below the cut-off and
+ *              refuses the same delta a second time.
  *   monitor    herald_monitor_verify on a served monitor changeset: a reason for every
  *              refusal; an accepted one survives reordering, and refuses rollback,
  *              expiry, a dropped entry and a moved version with the right status.
@@ -62,6 +66,11 @@ const char *herald_fuzz_check_multipart(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_attachpath(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_monitor(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_client(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_delta(const uint8_t *data, size_t size);
+/* Seed 'which' (0..2) of the delta corpus: a valid delta from check_delta.c's base,
+ * signed with the golden key (fuzz/gen_corpus.c writes them). Returns 0 or -1. */
+#include "herald/mem.h"
+int herald_fuzz_delta_seed(herald_buf *out, int which);
 
 /* The public key of tests/golden/snapshot-v1 (seed 00 01 .. 1f): the snapshot and
  * changeset targets verify against it, and the corpus generator signs with its seed. */

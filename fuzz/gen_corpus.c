@@ -257,6 +257,17 @@ main(int argc, char **argv)
         changeset_seeds(cdir, names[i], sets[i], ts);
         json_decref(sets[i]);
     }
+    for (int d = 0; d < 3; d++) { /* the delta target's seeds (check_delta.c) */
+        char path[1100];
+        herald_buf b = HERALD_BUF_INIT;
+        if (herald_fuzz_delta_seed(&b, d) != 0)
+            die("delta seed");
+        snprintf(path, sizeof(path), "%s/delta/seed-%d", argv[3], d);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0)
+            die("cannot write a delta seed");
+        herald_buf_free(&b);
+    }
     json_decref(tombs);
     json_decref(no_tombs);
     json_decref(gold);

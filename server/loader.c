@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "herald/clock.h"
+#include "herald/delta.h"
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/snapshot.h"
@@ -42,11 +43,51 @@ static struct {
     void (*done)(load_job *j);
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .pipe = {-1, -1}};
 
+/* Whether a version at least as new as 'version' of the job's collection is served. */
+static int
+served_newer(const load_job *j, int64_t version)
+{
+    snapset *cur = snapset_acquire();
+    const coll *old =
+        cur ? snapset_find(cur, j->bid, strlen(j->bid), j->cid, strlen(j->cid)) : NULL;
+    int stale = old && old->version >= version;
+    snapset_release(cur);
+    return stale;
+}
+
+/* A delta job: the base's state plus the delta, verified, then its coll. */
+static void
+run_delta(load_job *j)
+{
+    herald_state *st = herald_state_apply(j->base->state, j->blob, j->len, L.keys, L.nkeys, j->err,
+                                          sizeof(j->err));
+    free(j->blob);
+    j->blob = NULL;
+    coll_release(j->base);
+    j->base = NULL;
+    if (!st) {
+        j->verdict = LOAD_INVALID;
+        return;
+    }
+    j->version = herald_state_timestamp(st);
+    if (served_newer(j, j->version)) {
+        j->verdict = LOAD_NOT_NEWER;
+        herald_state_free(st);
+        return;
+    }
+    j->c = coll_new_state(st, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
+    j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
+}
+
 /* The work of one job (a worker thread): decode, check the names, drop what is not
  * newer than the served version, verify, build. */
 static void
 run(load_job *j)
 {
+    if (j->base) {
+        run_delta(j);
+        return;
+    }
     herald_snapshot *snap = herald_snapshot_decode(j->blob, j->len, j->err, sizeof(j->err));
     free(j->blob);
     j->blob = NULL;
@@ -65,12 +106,7 @@ run(load_job *j)
     }
     /* A burst of writes sends one notification per version and each GET answers the
      * newest blob: one already served is dropped before the verification and build. */
-    snapset *cur = snapset_acquire();
-    const coll *old =
-        cur ? snapset_find(cur, j->bid, strlen(j->bid), j->cid, strlen(j->cid)) : NULL;
-    int stale = old && old->version >= j->version;
-    snapset_release(cur);
-    if (stale) {
+    if (served_newer(j, j->version)) {
         j->verdict = LOAD_NOT_NEWER;
         herald_snapshot_free(snap);
         return;
@@ -81,7 +117,15 @@ run(load_job *j)
         herald_snapshot_free(snap);
         return;
     }
-    j->c = coll_new(snap, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* frees 'snap' */
+    /* The coll keeps a state (the records' signed bytes, indexed by id) so that the next
+     * version can be built from a delta. */
+    herald_state *st = herald_state_from_snapshot(snap, j->err, sizeof(j->err));
+    herald_snapshot_free(snap);
+    if (!st) {
+        j->verdict = LOAD_INVALID;
+        return;
+    }
+    j->c = coll_new_state(st, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
     j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
 }
 
@@ -213,6 +257,10 @@ loader_submit(load_job *j)
     pthread_mutex_lock(&L.lock);
     j->seq = L.next_seq++;
     if (L.stopping || L.nthreads == 0) {
+        free(j->blob);
+        j->blob = NULL;
+        coll_release(j->base);
+        j->base = NULL;
         j->verdict = LOAD_CANCELLED;
         finish_locked(j);
     } else {
@@ -250,6 +298,8 @@ loader_stop(void)
         L.queue = j->next;
         free(j->blob);
         j->blob = NULL;
+        coll_release(j->base);
+        j->base = NULL;
         j->verdict = LOAD_CANCELLED;
         finish_locked(j);
     }

@@ -13,6 +13,11 @@
  *        ▲                                                   │ decode, verify, build
  *        └── done(job) ... done(NULL), on the loop ◀── pipe ◀┘ finished list
  *
+ * A job may instead carry a delta and the coll it applies to (docs/incremental.md): the
+ * worker builds the next version from the base's state and the delta, verifies it, and
+ * builds its coll; no blob is decompressed or parsed. A failed delta job is LOAD_INVALID
+ * like a bad blob, and the caller then fetches the full blob.
+ *
  * The event loop stays on its thread: workers never touch hiredis, the set being served
  * or sync's state. They only read the published set (snapset_acquire) to drop a blob that
  * is not newer than what is served before building it; the caller checks again when it
@@ -43,6 +48,9 @@ typedef struct load_job {
     char bid[256], cid[256];
     char *blob; /* malloc'd; freed by the loader */
     size_t len;
+    /* A delta job (docs/incremental.md): 'blob' is the delta to apply to base->state
+     * (a reference, released by the loader). NULL: 'blob' is a full blob. */
+    coll *base;
     int kind;     /* the caller's: what to do with the result */
     void *owner;  /* the caller's */
     size_t index; /* the caller's */

@@ -334,16 +334,22 @@ lockstep_set_monitor(lockstep *l, const snapset_monitor *m, int64_t now_ms)
     qsort(l->ents, l->nents, sizeof(*l->ents), ment_cmp);
 }
 
-int64_t
-lockstep_newest(const lockstep *l, const snapset *cur, const char *bid, const char *cid)
+coll *
+lockstep_newest_coll(const lockstep *l, const snapset *cur, const char *bid, const char *cid)
 {
     size_t bl = strlen(bid), cl = strlen(cid);
     const skey *k = find(l, bid, bl, cid, cl);
     if (k && k->nv)
-        return k->v[k->nv - 1].c->version;
+        return k->v[k->nv - 1].c;
     if (k && k->removed)
-        return 0;
-    const coll *c = cur ? snapset_find(cur, bid, bl, cid, cl) : NULL;
+        return NULL;
+    return cur ? snapset_find(cur, bid, bl, cid, cl) : NULL;
+}
+
+int64_t
+lockstep_newest(const lockstep *l, const snapset *cur, const char *bid, const char *cid)
+{
+    const coll *c = lockstep_newest_coll(l, cur, bid, cid);
     return c ? c->version : 0;
 }
 

@@ -77,6 +77,9 @@ void lockstep_set_monitor(lockstep *l, const snapset_monitor *m, int64_t now_ms)
 /* The newest version known for bid/cid: staged, else exposed in 'cur' (0: none, or its
  * removal was announced). */
 int64_t lockstep_newest(const lockstep *l, const snapset *cur, const char *bid, const char *cid);
+/* That newest version's coll (not referenced; NULL: none, or its removal was announced):
+ * the base a delta applies to, staged or exposed. */
+coll *lockstep_newest_coll(const lockstep *l, const snapset *cur, const char *bid, const char *cid);
 /* Whether the oldest staged item has waited the bound at 'now_ms' (a decision is due). */
 int lockstep_due(const lockstep *l, int64_t now_ms);
 /* The set to publish given the exposed 'cur' (NULL: nothing published yet), with one

@@ -202,6 +202,7 @@ coll_free(coll *c)
     vhdr_free(&c->obj_hdr);
     vhdr_free(&c->bucket_hdr);
     coll_view_release(atomic_load_explicit(&c->view, memory_order_acquire));
+    herald_state_free(c->state);
     free(c);
 }
 
@@ -359,14 +360,13 @@ coll_view_drop_idle(const coll *c, int64_t now_ms, int64_t idle_ms)
 /* c->post: ],"metadata":{collection attributes, bucket, signature(s)},"timestamp":V}.
  * Returns 0, or -1 with 'err' set. */
 static int
-build_post(coll *c, const herald_snapshot *s, char *err, size_t errlen)
+build_post(coll *c, const json_t *attrs, const json_t *sigs, char *err, size_t errlen)
 {
-    const json_t *sigs = herald_snapshot_signatures(s);
     json_t *meta = json_object();
     herald_buf b = HERALD_BUF_INIT;
     /* jansson's setters take references only, so casting away const changes nothing
      * shared. */
-    json_object_update(meta, (json_t *)herald_snapshot_metadata(s));
+    json_object_update(meta, (json_t *)attrs);
     json_object_set_new(meta, "bucket", json_string(c->bid));
     if (json_array_size(sigs) > 0)
         json_object_set(meta, "signature", json_array_get(sigs, 0));
@@ -391,12 +391,11 @@ build_post(coll *c, const herald_snapshot *s, char *err, size_t errlen)
 /* The Kinto object bodies of the collection and its bucket, and every prebuilt head.
  * Returns 0, or -1 with 'err' set. */
 static int
-build_objects(coll *c, const herald_snapshot *s, char *err, size_t errlen)
+build_objects(coll *c, const json_t *attrs, const json_t *bdata, char *err, size_t errlen)
 {
-    c->obj = object_body(herald_snapshot_metadata(s), c->cid, c->version, &c->obj_lm);
+    c->obj = object_body(attrs, c->cid, c->version, &c->obj_lm);
     /* An empty bucket object: the bucket is not public (signer_read.lua), only this
      * collection is; GET of the bucket is then 404, as for any unpublished object. */
-    const json_t *bdata = herald_snapshot_bucket_data(s);
     c->bucket_obj =
         json_object_size(bdata) == 0 ? NULL : object_body(bdata, c->bid, c->version, &c->bucket_lm);
     if (!c->obj || (json_object_size(bdata) != 0 && !c->bucket_obj)) {
@@ -406,7 +405,7 @@ build_objects(coll *c, const herald_snapshot *s, char *err, size_t errlen)
     vhdr_build(&c->obj_hdr, c->obj_lm, g_cfg.cache_default);
     vhdr_build(&c->bucket_hdr, c->bucket_lm, g_cfg.cache_default);
 
-    int64_t max_age = num_field(herald_snapshot_metadata(s), "cache_expires", -1);
+    int64_t max_age = num_field(attrs, "cache_expires", -1);
     if (max_age < 0)
         max_age = g_cfg.cache_default;
     vhdr_build(&c->hdr[CACHE_SHORT], c->version, max_age);
@@ -487,9 +486,8 @@ build_bodies(coll *c, entry_src *src, size_t n, size_t nrec)
  * signature entry the loader verified (the first pinned key's), else the first entry
  * (unit tests configure no keys). */
 static void
-records_hash(coll *c, const herald_snapshot *s)
+records_hash(coll *c, const json_t *sigs)
 {
-    const json_t *sigs = herald_snapshot_signatures(s);
     const json_t *e = g_nkeys ? herald_snapshot_find_entry(sigs, g_keys, g_nkeys, NULL) : NULL;
     if (!e)
         e = json_array_get(sigs, 0);
@@ -523,8 +521,11 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     int64_t cut = herald_snapshot_tombstones_since(s);
     c->since_floor = cut >= 0 ? cut : now_ms - g_cfg.tombstone_horizon_ms;
 
-    records_hash(c, s);
-    if (build_post(c, s, err, errlen) < 0 || build_objects(c, s, err, errlen) < 0)
+    records_hash(c, herald_snapshot_signatures(s));
+    if (build_post(c, herald_snapshot_metadata(s), herald_snapshot_signatures(s), err, errlen) <
+            0 ||
+        build_objects(c, herald_snapshot_metadata(s), herald_snapshot_bucket_data(s), err, errlen) <
+            0)
         goto fail;
     entry_src *src = serialize_entries(records, nrec, tombs, ntomb, err, errlen);
     if (!src)
@@ -536,6 +537,54 @@ coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen)
     return c;
 fail:
     herald_snapshot_free(s);
+    coll_free(c);
+    return NULL;
+}
+
+/* Incremental publishing (docs/incremental.md): the same coll as coll_new() would
+ * build from the full blob of this version, from a state (herald/delta.h) whose records'
+ * bytes are the signed ones, so nothing is parsed; the coll keeps the state for the next
+ * delta. */
+coll *
+coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen)
+{
+    coll *c = herald_mem_calloc(1, sizeof(*c));
+    size_t nrec = herald_state_count(st, 0), ntomb = herald_state_count(st, 1);
+
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->view, NULL);
+    c->bid = herald_mem_strdup(herald_state_bucket(st));
+    c->cid = herald_mem_strdup(herald_state_collection(st));
+    c->bid_len = strlen(c->bid);
+    c->cid_len = strlen(c->cid);
+    c->version = herald_state_timestamp(st);
+    c->expires = herald_state_expires(st);
+    c->nrecords = (int64_t)nrec;
+    c->ntombstones = ntomb;
+    c->arrived = now_ms;
+    int64_t cut = herald_state_tombstones_since(st);
+    c->since_floor = cut >= 0 ? cut : now_ms - g_cfg.tombstone_horizon_ms;
+    records_hash(c, herald_state_signatures(st));
+    if (build_post(c, herald_state_metadata(st), herald_state_signatures(st), err, errlen) < 0 ||
+        build_objects(c, herald_state_metadata(st), herald_state_bucket_data(st), err, errlen) < 0)
+        goto fail;
+    entry_src *src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
+    for (size_t i = 0; i < nrec + ntomb; i++) {
+        herald_state_entry e;
+        herald_state_get(st, i >= nrec, i < nrec ? i : i - nrec, &e);
+        src[i].lm = e.lm;
+        src[i].key = e.id;
+        src[i].key_len = e.idlen;
+        herald_buf_init(&src[i].json);
+        herald_buf_append(&src[i].json, e.json, e.len);
+    }
+    build_bodies(c, src, nrec + ntomb, nrec);
+    free(src);
+    build_delta_cache(c);
+    c->state = st;
+    return c;
+fail:
+    herald_state_free(st);
     coll_free(c);
     return NULL;
 }

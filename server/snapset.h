@@ -64,6 +64,7 @@
 #include <jansson.h>
 
 #include "encode.h"
+#include "herald/delta.h"
 #include "herald/mem.h"
 #include "herald/snapshot.h"
 
@@ -126,6 +127,7 @@ typedef struct coll {
     int64_t obj_lm, bucket_lm; /* their last_modified (ETag) */
     vhdr obj_hdr, bucket_hdr;
     _Atomic(struct coll_view *) view; /* NULL until needed; dropped when idle (see below) */
+    herald_state *state; /* what the next version's delta applies to (NULL: full blob only) */
 } coll;
 
 /*
@@ -186,6 +188,9 @@ void snapset_unconfigure(void);
  * precomputed bytes) that arrived at 'now_ms'. Returns NULL (and frees 's') if it
  * cannot be represented. */
 coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
+/* The same from a verified state (herald/delta.h), which the coll keeps (freed with it,
+ * or at once on failure): docs/incremental.md. */
+coll *coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */
 

@@ -25,6 +25,7 @@
 
 #include "herald/backoff.h"
 #include "herald/clock.h"
+#include "herald/delta.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -120,6 +121,13 @@ newest(const char *bid, const char *cid)
     return lockstep_newest(S.ls, S.cur, bid, cid);
 }
 
+/* The newest verified coll of bid/cid, staged or served: a delta's base. */
+static coll *
+cur_find(const char *bid, const char *cid)
+{
+    return lockstep_newest_coll(S.ls, S.cur, bid, cid);
+}
+
 /*
  * Publishes what lockstep.h decides from everything loaded and the newest signed monitor:
  * a signed monitor with exactly the versions it names, or (bound passed, no valid signed
@@ -155,7 +163,7 @@ reconcile(void)
     }
 }
 
-enum { JOB_FETCH = 1, JOB_RESYNC = 2 };
+enum { JOB_FETCH = 1, JOB_RESYNC = 2, JOB_DELTA = 3 };
 
 /*
  * Hands the blob in 'r' for "bid/cid" to the loader (loader.h: decoded, verified and
@@ -237,6 +245,180 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
     S.inflight++;
     redisAsyncCommand(S.cmd, cb, priv, "GET %b", key.data, key.len);
     herald_buf_free(&key);
+}
+
+/* ---- incremental publishing (docs/incremental.md) ---------------------------------- */
+
+/*
+ * When a notification names a version newer than the one served and the served coll has
+ * a state, the delta from the served version is fetched (GET herald:snapdelta:B/C:<N>)
+ * and applied by the loader instead of the full blob. One chain per collection: while
+ * one is under way, newer notifications only raise its 'want', and each finished step
+ * fetches the delta from the version it built until 'want' is reached, for at most
+ * CHAIN_MAX_STEPS steps: further behind (a burst, an import), the newest full blob is
+ * loaded instead, once, rather than a whole coll built per version (no backlog). Anything
+ * missing or refused ends the chain with a GET of the full blob, as before.
+ */
+#define CHAIN_MAX_STEPS 4 /* deltas applied in a row before the newest full blob instead */
+
+typedef struct dchain {
+    char bid[256], cid[256];
+    int64_t want;
+    int steps; /* deltas applied so far */
+    struct dchain *next;
+} dchain;
+
+typedef struct dfetch {
+    uint64_t epoch;
+    char bid[256], cid[256];
+    coll *base; /* a reference */
+} dfetch;
+
+static dchain *g_chains;
+
+static void batch_add(coll *c);
+
+static dchain **
+chain_at(const char *bid, const char *cid)
+{
+    dchain **at = &g_chains;
+    while (*at && (strcmp((*at)->bid, bid) || strcmp((*at)->cid, cid)))
+        at = &(*at)->next;
+    return at;
+}
+
+static void
+chain_end(const char *bid, const char *cid)
+{
+    dchain **at = chain_at(bid, cid), *ch = *at;
+    if (ch) {
+        *at = ch->next;
+        free(ch);
+    }
+}
+
+static void
+fetch_full(const char *bid, const char *cid)
+{
+    if (!S.cmd || !S.cmd_up)
+        return;
+    fetch *f = herald_mem_calloc(1, sizeof(*f));
+    f->epoch = S.epoch;
+    strcpy(f->bid, bid);
+    strcpy(f->cid, cid);
+    send_get(bid, cid, on_fetch, f);
+}
+
+static void
+on_delta(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    dfetch *f = priv;
+    redisReply *r = reply;
+    if (!r || f->epoch != S.epoch || S.stopping) {
+        chain_end(f->bid, f->cid);
+        coll_release(f->base);
+        free(f);
+        return;
+    }
+    S.inflight--;
+    S.last_reply = herald_clock_mono_ms();
+    if (r->type != REDIS_REPLY_STRING || (size_t)r->len > HERALD_DELTA_MAX) {
+        herald_debug("no delta from %s/%s %lld: fetching the full blob", f->bid, f->cid,
+                     (long long)f->base->version);
+        chain_end(f->bid, f->cid);
+        coll_release(f->base);
+        fetch_full(f->bid, f->cid);
+        free(f);
+        return;
+    }
+    load_job *j = herald_mem_calloc(1, sizeof(*j));
+    strcpy(j->bid, f->bid);
+    strcpy(j->cid, f->cid);
+    j->len = (size_t)r->len;
+    j->blob = herald_mem_alloc(j->len ? j->len : 1);
+    memcpy(j->blob, r->str, j->len);
+    j->base = f->base; /* the reference moves to the job */
+    j->kind = JOB_DELTA;
+    j->epoch = S.epoch;
+    loader_submit(j);
+    free(f);
+}
+
+/* GET of the delta from 'base' (a reference, taken over). */
+static void
+send_delta_get(coll *base)
+{
+    herald_buf key = HERALD_BUF_INIT;
+    dfetch *f = herald_mem_calloc(1, sizeof(*f));
+    f->epoch = S.epoch;
+    strcpy(f->bid, base->bid);
+    strcpy(f->cid, base->cid);
+    f->base = base;
+    herald_delta_key(&key, base->bid, base->cid, base->version);
+    if (S.inflight == 0)
+        S.last_reply = herald_clock_mono_ms();
+    S.inflight++;
+    redisAsyncCommand(S.cmd, on_delta, f, "GET %b", key.data, key.len);
+    herald_buf_free(&key);
+}
+
+/* A notification of version 'v' for a collection served as 'old': starts or extends a
+ * delta chain. Returns 0 when the full blob must be fetched instead. */
+static int
+incr_notify(coll *old, int64_t v)
+{
+    if (!old || !old->state)
+        return 0;
+    dchain **at = chain_at(old->bid, old->cid);
+    if (*at) {
+        if ((*at)->want < v)
+            (*at)->want = v;
+        return 1;
+    }
+    dchain *ch = herald_mem_calloc(1, sizeof(*ch));
+    strcpy(ch->bid, old->bid);
+    strcpy(ch->cid, old->cid);
+    ch->want = v;
+    *at = ch;
+    coll_ref(old);
+    send_delta_get(old);
+    return 1;
+}
+
+/* The loader's result for a delta job (on_loaded). */
+static void
+incr_loaded(load_job *j)
+{
+    dchain *ch = *chain_at(j->bid, j->cid);
+    int64_t want = ch ? ch->want : 0;
+    if (S.stopping || j->verdict == LOAD_CANCELLED) {
+        chain_end(j->bid, j->cid);
+        return;
+    }
+    if (j->verdict == LOAD_OK) {
+        report_job(j);
+        herald_info("%s/%s version %lld built from a delta", j->bid, j->cid, (long long)j->version);
+        if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up &&
+            ++ch->steps < CHAIN_MAX_STEPS) {
+            coll_ref(j->c);
+            send_delta_get(j->c);
+        } else {
+            chain_end(j->bid, j->cid);
+            /* Far behind (a burst, an import): every step would build a whole coll; the
+             * newest full blob gets there in one. */
+            if (want > j->c->version)
+                fetch_full(j->bid, j->cid);
+        }
+        batch_add(j->c);
+        return;
+    }
+    chain_end(j->bid, j->cid);
+    if (j->verdict == LOAD_INVALID)
+        herald_warn("delta for %s/%s refused (%s): fetching the full blob", j->bid, j->cid, j->err);
+    coll *old = cur_find(j->bid, j->cid);
+    if (j->verdict == LOAD_INVALID || !old || old->version < want)
+        fetch_full(j->bid, j->cid);
 }
 
 /* ---- the signed monitor ------------------------------------------------------------ */
@@ -384,6 +566,8 @@ on_message(const char *msg, size_t len)
         return;
     if (!S.cmd || !S.cmd_up)
         return; /* the resync after reconnecting will pick it up */
+    if (incr_notify(cur_find(bid, cid), v))
+        return;
     fetch *f = herald_mem_calloc(1, sizeof(*f));
     f->epoch = S.epoch;
     strcpy(f->bid, bid);
@@ -630,6 +814,11 @@ on_loaded(load_job *j)
 {
     if (!j) {
         batch_publish();
+        return;
+    }
+    if (j->kind == JOB_DELTA) {
+        incr_loaded(j);
+        free(j);
         return;
     }
     if (!S.stopping)
@@ -1016,4 +1205,6 @@ sync_stop(void)
     S.ls = NULL;
     json_decref(S.mon_body);
     S.mon_body = NULL;
+    while (g_chains)
+        chain_end(g_chains->bid, g_chains->cid);
 }

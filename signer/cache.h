@@ -46,6 +46,9 @@ typedef struct cache_coll {
     herald_buf tombs_json; /* JCS array of 'tombs', valid when !tombs_dirty */
     int tombs_dirty;
     int64_t tombs_cutoff; /* tombstones with last_modified <= this are gone (horizon) */
+    /* The version this copy was last stored as, when every change applied since is in
+     * the next read (0: unknown, the next version gets no delta). */
+    int64_t stored;
 } cache_coll;
 
 /* A new entry (aborts on out-of-memory like every herald_mem_* allocation). */

@@ -362,6 +362,10 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 break;
             if (handled == 0 && next_id[0] == '0')
                 next_id = ">"; /* no more pending entries of ours */
+            /* Idle (nothing arrived for a whole BLOCK): recompress a blob that was stored
+             * fast with its delta (publish.c). */
+            if (handled == 0 && signer_recompress_one(s) < 0)
+                break;
         }
     retry:
         if (s->rc) {

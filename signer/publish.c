@@ -30,9 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "cache.h"
 #include "herald/clock.h"
+#include "herald/delta.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -42,6 +44,11 @@
 #include "signer.h"
 
 #define NKEYS_READ 10
+/* The zstd level of a full blob stored with a delta: the read servers that follow use
+ * the delta, so the blob is stored and announced at once and recompressed later. */
+#define FAST_ZSTD_LEVEL (-5)
+
+extern const char herald_lua_signer_recompress[];
 
 /* Fractional milliseconds: the timings logged at debug level are often below 1 ms. */
 static double
@@ -61,6 +68,8 @@ signer_load_scripts(signer_ctx *s)
         herald_redis_script_load(s->rc, herald_lua_signer_remove, s->sha_remove, err, sizeof(err)) <
             0 ||
         herald_redis_script_load(s->rc, herald_lua_signer_monitor, s->sha_monitor, err,
+                                 sizeof(err)) < 0 ||
+        herald_redis_script_load(s->rc, herald_lua_signer_recompress, s->sha_recompress, err,
                                  sizeof(err)) < 0) {
         herald_error("%s", err);
         return -1;
@@ -232,14 +241,189 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
     return res;
 }
 
-/* Signs and stores the copy 'c' as version 'version'. */
+/* ---- deferred recompression ------------------------------------------------------ */
+
+typedef struct pending_blob {
+    char *member;
+    int64_t version;
+} pending_blob;
+
+static pending_blob *g_pending;
+static size_t g_npending, g_cap_pending;
+
+/* Remembers that 'member' was stored at 'version' with the fast level (the newest
+ * version replaces an older one: only it is worth recompressing). */
+static void
+recompress_note(const char *member, int64_t version)
+{
+    for (size_t i = 0; i < g_npending; i++)
+        if (strcmp(g_pending[i].member, member) == 0) {
+            g_pending[i].version = version;
+            return;
+        }
+    if (g_npending == g_cap_pending) {
+        g_cap_pending = g_cap_pending ? 2 * g_cap_pending : 8;
+        g_pending = herald_mem_realloc(g_pending, g_cap_pending * sizeof(*g_pending));
+    }
+    g_pending[g_npending++] = (pending_blob){herald_mem_strdup(member), version};
+}
+
+int
+signer_recompress_one(signer_ctx *s)
+{
+    if (g_npending == 0)
+        return 0;
+    pending_blob p = g_pending[--g_npending];
+    herald_buf key = HERALD_BUF_INIT, out = HERALD_BUF_INIT;
+    char *raw = NULL, vstr[24];
+    int rc = 1;
+    const char *slash = strchr(p.member, '/');
+    char bid[256];
+    size_t bl = slash ? (size_t)(slash - p.member) : 0;
+    if (!slash || bl >= sizeof(bid))
+        goto out;
+    memcpy(bid, p.member, bl);
+    bid[bl] = '\0';
+    herald_schema_snap_key(&key, bid, slash + 1);
+    redisReply *r = redisCommand(s->rc, "GET %b", key.data, key.len);
+    if (!r) {
+        rc = -1;
+        goto out;
+    }
+    unsigned long long size =
+        r->type == REDIS_REPLY_STRING ? ZSTD_getFrameContentSize(r->str, r->len) : 0;
+    if (r->type != REDIS_REPLY_STRING || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size == ZSTD_CONTENTSIZE_ERROR || size > HERALD_SNAPSHOT_MAX_BLOB) {
+        freeReplyObject(r);
+        goto out; /* removed meanwhile, or not ours to fix */
+    }
+    raw = herald_mem_alloc((size_t)size + 1);
+    size_t got = ZSTD_decompress(raw, (size_t)size, r->str, r->len);
+    freeReplyObject(r);
+    if (ZSTD_isError(got) || got != size)
+        goto out;
+    size_t bound = ZSTD_compressBound(got);
+    herald_buf_reserve(&out, bound);
+    size_t z = ZSTD_compress(out.data, bound, raw, got, s->zstd_level);
+    if (ZSTD_isError(z))
+        goto out;
+    out.len = z;
+    snprintf(vstr, sizeof(vstr), "%lld", (long long)p.version);
+    const char *argv[] = {"EVALSHA",          NULL,     "2",  key.data,
+                          HERALD_KEY_MONITOR, p.member, vstr, out.data};
+    size_t lens[8] = {
+        0, 0, 1, key.len, strlen(HERALD_KEY_MONITOR), strlen(p.member), strlen(vstr), out.len};
+    r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress, 8, argv,
+                                 lens);
+    if (!r) {
+        rc = -1;
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer)
+        herald_debug("%s version=%lld recompressed: %zu bytes", p.member, (long long)p.version,
+                     out.len);
+    freeReplyObject(r);
+out:
+    free(raw);
+    free(p.member);
+    herald_buf_free(&key);
+    herald_buf_free(&out);
+    return rc;
+}
+
+typedef struct changed_id {
+    const char *id;
+    size_t len;
+    int64_t lm; /* the tombstone's, or -1 for a record */
+} changed_id;
+
+static int
+changed_cmp(const void *a, const void *b)
+{
+    const changed_id *x = a, *y = b;
+    int c = memcmp(x->id, y->id, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The delta from version 'base' to the copy as it is now (include/herald/delta.h): every
+ * id the read reply 'rr' named, as its live record, its tombstone, or (a tombstone
+ * already past the horizon) the tombstone from the reply, which the reader drops again
+ * with tombstones_since. Returns 0 or -1.
+ */
+static int
+build_delta(herald_buf *out, const cache_coll *c, const herald_read_reply *rr, int64_t base,
+            const herald_snapshot_parts *parts)
+{
+    size_t nr = rr->records->elements / 2, nt = rr->tombstones->elements / 2, n = 0;
+    changed_id *ids = herald_mem_calloc(nr + nt + 1, sizeof(*ids));
+    herald_buf recs = HERALD_BUF_INIT, tombs = HERALD_BUF_INIT;
+    for (size_t i = 0; i < nr; i++) {
+        const redisReply *id = rr->records->element[2 * i];
+        ids[n++] = (changed_id){id->str, id->len, -1};
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const redisReply *id = rr->tombstones->element[2 * i];
+        int64_t lm = 0;
+        if (herald_schema_reply_i64(&lm, rr->tombstones->element[2 * i + 1]) < 0)
+            lm = 0; /* apply_reply() refused such a reply before */
+        ids[n++] = (changed_id){id->str, id->len, lm};
+    }
+    qsort(ids, n, sizeof(*ids), changed_cmp);
+    herald_buf_putc(&recs, '[');
+    herald_buf_putc(&tombs, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && changed_cmp(&ids[i - 1], &ids[i]) == 0)
+            continue;
+        long at = cache_table_find(&c->live, ids[i].id, ids[i].len, NULL);
+        if (at >= 0) {
+            if (recs.len > 1)
+                herald_buf_putc(&recs, ',');
+            herald_buf_append(&recs, c->live.v[at]->json, c->live.v[at]->len);
+            continue;
+        }
+        if (tombs.len > 1)
+            herald_buf_putc(&tombs, ',');
+        at = cache_table_find(&c->tombs, ids[i].id, ids[i].len, NULL);
+        if (at >= 0) {
+            herald_buf_append(&tombs, c->tombs.v[at]->json, c->tombs.v[at]->len);
+        } else {
+            cache_entry *e = cache_entry_tombstone(ids[i].id, ids[i].len, ids[i].lm);
+            herald_buf_append(&tombs, e->json, e->len);
+            free(e);
+        }
+    }
+    herald_buf_putc(&recs, ']');
+    herald_buf_putc(&tombs, ']');
+    herald_delta_parts d = {.bucket = parts->bucket,
+                            .collection = parts->collection,
+                            .base = base,
+                            .timestamp = parts->timestamp,
+                            .tombstones_since = parts->tombstones_since,
+                            .metadata = parts->metadata,
+                            .bucket_data = parts->bucket_data,
+                            .signatures = parts->signatures,
+                            .records_json = recs.data,
+                            .records_len = recs.len,
+                            .tombstones_json = tombs.data,
+                            .tombstones_len = tombs.len};
+    int rc = herald_delta_encode(out, &d);
+    herald_buf_free(&recs);
+    herald_buf_free(&tombs);
+    free(ids);
+    return rc;
+}
+
+/* Signs and stores the copy 'c' as version 'version'; with 'base' != 0, also the delta
+ * from version 'base' (what 'rr' changed). */
 static enum signer_result
 sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, const char *snapkey,
                int64_t version, const json_t *bucket, const json_t *coll, const char *stamp,
-               int64_t t0, const double tm[4], const char *kind, const signer_ack *ack, int *acked)
+               int64_t t0, const double tm[4], const char *kind, const signer_ack *ack, int *acked,
+               const herald_read_reply *rr, int64_t base)
 {
     enum signer_result res = SIGNER_ERROR;
-    herald_buf blob = HERALD_BUF_INIT;
+    herald_buf blob = HERALD_BUF_INIT, delta = HERALD_BUF_INIT, dkey = HERALD_BUF_INIT;
     redisReply *st = NULL;
     json_t *sigs = json_array();
 
@@ -265,21 +449,30 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
                                    .tombstones_json = c->tombs_json.data,
                                    .tombstones_len = c->tombs_json.len,
                                    .tombstones_since = c->tombs_cutoff};
-    if (herald_snapshot_encode(&blob, &parts, s->zstd_level) < 0) {
+    if (base > 0 && base < version && build_delta(&delta, c, rr, base, &parts) < 0) {
+        herald_warn("%s: delta from %lld cannot be encoded; full blob only", c->member,
+                    (long long)base);
+        herald_buf_reset(&delta);
+    }
+    int level = delta.len && s->zstd_level > FAST_ZSTD_LEVEL ? FAST_ZSTD_LEVEL : s->zstd_level;
+    if (herald_snapshot_encode(&blob, &parts, level) < 0) {
         herald_error("encode %s: compression failed", c->member);
         goto done;
     }
+    herald_delta_key(&dkey, bid, cid, base);
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%d", HERALD_DELTA_TTL_MS);
 
     char vstr[24], estr[24];
     snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
     snprintf(estr, sizeof(estr), "%lld", (long long)head.expires);
     size_t nack = ack ? ack->n : 0;
-    const char **sargv = herald_mem_alloc((18 + nack) * sizeof(*sargv));
-    size_t *slens = herald_mem_alloc((18 + nack) * sizeof(*slens));
-    int sargc = 0, blob_at;
+    const char **sargv = herald_mem_alloc((21 + nack) * sizeof(*sargv));
+    size_t *slens = herald_mem_alloc((21 + nack) * sizeof(*slens));
+    int sargc = 0, blob_at, delta_at;
     sargv[sargc++] = "EVALSHA";
     sargv[sargc++] = NULL;
-    sargv[sargc++] = "7";
+    sargv[sargc++] = "8";
     sargv[sargc++] = snapkey;
     sargv[sargc++] = HERALD_KEY_MONITOR;
     sargv[sargc++] = HERALD_KEY_MONITOR_SRC;
@@ -287,6 +480,7 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = HERALD_KEY_CHANGES;
     sargv[sargc++] = HERALD_KEY_MONITOR_SHA;
     sargv[sargc++] = HERALD_KEY_MONITOR_GEN;
+    sargv[sargc++] = herald_buf_cstr(&dkey);
     sargv[sargc++] = c->member;
     sargv[sargc++] = vstr;
     blob_at = sargc;
@@ -296,10 +490,13 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = estr;
     sargv[sargc++] = HERALD_GROUP_SIGNERS;
     sargv[sargc++] = head.sha256;
+    delta_at = sargc;
+    sargv[sargc++] = delta.len ? delta.data : "";
+    sargv[sargc++] = ttl;
     for (size_t i = 0; i < nack; i++)
         sargv[sargc++] = ack->ids[i];
     for (int i = 2; i < sargc; i++)
-        slens[i] = i == blob_at ? blob.len : strlen(sargv[i]);
+        slens[i] = i == blob_at ? blob.len : i == delta_at ? delta.len : strlen(sargv[i]);
     double m_encoded = mono_ms();
     st =
         herald_redis_script_eval(s->rc, s->sha_store, herald_lua_signer_store, sargc, sargv, slens);
@@ -313,12 +510,15 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     *acked = nack > 0;
     if (st->integer) {
         double end = mono_ms();
-        herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu in %.1f ms (%s read "
-                    "%.1f, apply %.1f, hash %.1f, sign+zstd %.1f, store %.1f)",
+        herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu delta=%zu in %.1f ms "
+                    "(%s read %.1f, apply %.1f, hash %.1f, sign+zstd %.1f, store %.1f)",
                     c->member, (long long)version, c->live.n, c->records_json.len, blob.len,
-                    end - tm[0], kind, tm[1] - tm[0], tm[2] - tm[1], tm[3] - tm[2],
+                    delta.len, end - tm[0], kind, tm[1] - tm[0], tm[2] - tm[1], tm[3] - tm[2],
                     m_encoded - tm[3], end - m_encoded);
         res = SIGNER_STORED;
+        c->stored = version;
+        if (level != s->zstd_level)
+            recompress_note(c->member, version);
     } else {
         herald_info("%s version=%lld not stored: a newer one is published", c->member,
                     (long long)version);
@@ -330,6 +530,8 @@ done:
         freeReplyObject(st);
     json_decref(sigs);
     herald_buf_free(&blob);
+    herald_buf_free(&delta);
+    herald_buf_free(&dkey);
     return res;
 }
 
@@ -417,6 +619,128 @@ update_copy(signer_ctx *s, cache_coll *c, const herald_read_reply *rr, int64_t t
     return 0;
 }
 
+/* ---- cold start in bounded chunks ---------------------------------------------------- */
+
+#define PREFILL_CHUNK 1000 /* HSCAN COUNT: each call returns about this many entries */
+
+/* Appends one HSCAN chunk of 'key' from 'cursor' to 'out' (the reply, to free); updates
+ * 'cursor'. Returns 0 or -1. */
+static int
+scan_chunk(signer_ctx *s, const herald_buf *key, char cursor[32], redisReply **out)
+{
+    redisReply *r =
+        redisCommand(s->rc, "HSCAN %b %s COUNT %d", key->data, key->len, cursor, PREFILL_CHUNK);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 2) {
+        herald_error("HSCAN %s: %s", key->data,
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    memcpy(cursor, r->element[0]->str, r->element[0]->len);
+    cursor[r->element[0]->len] = '\0';
+    *out = r;
+    return 0;
+}
+
+/*
+ * A new copy of a collection, filled without one long Lua script: the records timestamp
+ * T0 first, then HSCAN of the records and of the tombstones in chunks of ~PREFILL_CHUNK
+ * (Redis serves other clients between them), applied as if read at T0. What the scan
+ * saw of writes made during it does not matter: every such write has last_modified >
+ * T0, so the signer_read.lua delta since T0 that follows (atomic, and small) brings each
+ * of those ids to its state at V, and its live-count check catches anything else
+ * (then the copy is dropped and read again). Returns 0 (also when there is nothing to
+ * prefill), or -1 on a Redis failure or a record that cannot be signed.
+ */
+static int
+prefill_copy(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, int64_t t0)
+{
+    herald_buf uri = HERALD_BUF_INIT, objs = HERALD_BUF_INIT, ts = HERALD_BUF_INIT,
+               tomb = HERALD_BUF_INIT;
+    cache_change *lch = NULL, *tch = NULL;
+    char **ids = NULL;
+    size_t nl = 0, nt = 0, nids = 0, cap = 0, tcap = 0, icap = 0;
+    int rc = -1;
+    int64_t T0 = 0;
+    herald_buf_printf(&uri, "/buckets/%s/collections/%s", bid, cid);
+    herald_schema_list_key(&objs, HERALD_LIST_OBJS, uri.data, "record");
+    herald_schema_list_key(&ts, HERALD_LIST_TS, uri.data, "record");
+    herald_schema_list_key(&tomb, HERALD_LIST_TOMB, uri.data, "record");
+    redisReply *r = redisCommand(s->rc, "GET %b", ts.data, ts.len);
+    if (!r)
+        goto out;
+    if (r->type != REDIS_REPLY_STRING || herald_schema_reply_i64(&T0, r) < 0 || T0 <= 0) {
+        freeReplyObject(r);
+        rc = 0; /* nothing written yet: the script's read is small */
+        goto out;
+    }
+    freeReplyObject(r);
+    for (int pass = 0; pass < 2; pass++) {
+        char cursor[32] = "0";
+        do {
+            if (scan_chunk(s, pass ? &tomb : &objs, cursor, &r) < 0)
+                goto out;
+            const redisReply *kv = r->element[1];
+            for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+                const redisReply *id = kv->element[i], *val = kv->element[i + 1];
+                int64_t lm;
+                if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
+                    !herald_schema_valid_id(id->str, id->len))
+                    continue; /* not a record of ours: the delta read decides */
+                cache_entry *e;
+                if (pass == 0) {
+                    e = record_entry(c->member, id, val, NULL);
+                    if (!e) {
+                        freeReplyObject(r);
+                        goto out;
+                    }
+                } else {
+                    if (herald_schema_reply_i64(&lm, val) < 0 || lm <= t0 - s->horizon_ms)
+                        continue;
+                    e = cache_entry_tombstone(id->str, id->len, lm);
+                }
+                if (nids == icap) {
+                    icap = icap ? 2 * icap : 1024;
+                    ids = herald_mem_realloc(ids, icap * sizeof(*ids));
+                }
+                ids[nids] = herald_mem_alloc(id->len + 1);
+                memcpy(ids[nids], id->str, id->len + 1);
+                cache_change **v = pass ? &tch : &lch;
+                size_t *n = pass ? &nt : &nl, *cp = pass ? &tcap : &cap;
+                if (*n == *cp) {
+                    *cp = *cp ? 2 * *cp : 1024;
+                    *v = herald_mem_realloc(*v, *cp * sizeof(**v));
+                }
+                (*v)[(*n)++] = (cache_change){ids[nids], id->len, e};
+                nids++;
+            }
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0);
+    }
+    cache_table_apply(&c->live, lch, nl);
+    cache_table_apply(&c->tombs, tch, nt);
+    nl = nt = 0; /* owned by the tables */
+    c->records_dirty = c->tombs_dirty = 1;
+    c->applied = T0;
+    rc = 0;
+out:
+    free_changes(lch, nl);
+    free_changes(tch, nt);
+    free(lch);
+    free(tch);
+    for (size_t i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
+    herald_buf_free(&uri);
+    herald_buf_free(&objs);
+    herald_buf_free(&ts);
+    herald_buf_free(&tomb);
+    return rc;
+}
+
 static enum signer_result
 publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const signer_ack *ack,
              int *acked, int *again)
@@ -432,7 +756,13 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     herald_schema_monitor_member(&member, bid, cid);
     herald_schema_snap_key(&snapkey, bid, cid);
     cache_coll *c = cache_get(herald_buf_cstr(&member));
-    redisReply *r = read_state(s, bid, cid, herald_buf_cstr(&member), c->applied, t0, force);
+    redisReply *r = NULL;
+    if (c->applied == 0 && c->live.n == 0 && c->tombs.n == 0 &&
+        prefill_copy(s, c, bid, cid, t0) < 0) {
+        cache_drop(herald_buf_cstr(&member));
+        goto done;
+    }
+    r = read_state(s, bid, cid, herald_buf_cstr(&member), c->applied, t0, force);
     tm[1] = mono_ms();
     if (!r || r->type == REDIS_REPLY_ERROR) {
         herald_error("read %s: %s", c->member,
@@ -460,6 +790,10 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
         res = SIGNER_INVALID;
         goto done;
     }
+    /* Whatever happens below, the changes read now are applied to the copy; only a
+     * successful store makes them the base of the next delta. */
+    int64_t base = rr.full ? 0 : c->stored;
+    c->stored = 0;
     if (update_copy(s, c, &rr, t0, &res, again) < 0) {
         cache_drop(herald_buf_cstr(&member));
         goto done;
@@ -468,7 +802,7 @@ publish_once(signer_ctx *s, const char *bid, const char *cid, int force, const s
     cache_coll_refresh(c);
     tm[3] = mono_ms();
     res = sign_and_store(s, c, bid, cid, herald_buf_cstr(&snapkey), rr.version, bucket, coll,
-                         rr.stamp, t0, tm, rr.full ? "full" : "delta", ack, acked);
+                         rr.stamp, t0, tm, rr.full ? "full" : "delta", ack, acked, &rr, base);
 done:
     if (r)
         freeReplyObject(r);
@@ -497,4 +831,9 @@ void
 signer_forget_all(void)
 {
     cache_drop_all();
+    while (g_npending)
+        free(g_pending[--g_npending].member);
+    free(g_pending);
+    g_pending = NULL;
+    g_cap_pending = 0;
 }

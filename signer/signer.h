@@ -23,6 +23,7 @@ typedef struct signer_ctx {
     int64_t monitor_lifetime_ms; /* the signed monitor's lifetime (re-signed at half) */
     int64_t monitor_check_at;    /* wall ms: when the signed monitor needs a look */
     char sha_read[41], sha_store[41], sha_remove[41], sha_monitor[41]; /* script SHA-1s */
+    char sha_recompress[41];
     char *keyset; /* the key ids, comma-separated (signer_read.lua ARGV[7]) */
 } signer_ctx;
 
@@ -55,6 +56,12 @@ enum signer_result signer_publish_collection(signer_ctx *s, const char *bid, con
  * 'now' is set, does nothing before s->monitor_check_at. Returns 0, or -1 on a Redis
  * failure (the caller reconnects). */
 int signer_monitor_refresh(signer_ctx *s, int now);
+
+/* Recompresses, at the configured level, one blob that was stored with the fast level
+ * (a version with a delta is announced before its full blob is compressed well: see
+ * docs/incremental.md), newest version per collection only. Call when idle. Returns 1
+ * when it did one, 0 when none was pending, -1 on a Redis failure. */
+int signer_recompress_one(signer_ctx *s);
 
 /* Drops every in-memory copy (after a reconnection: Redis may be an older one now). */
 void signer_forget_all(void);

@@ -33,6 +33,7 @@ static const struct {
     {"multipart", herald_fuzz_check_multipart},
     {"attachpath", herald_fuzz_check_attachpath},
     {"monitor", herald_fuzz_check_monitor},
+    {"delta", herald_fuzz_check_delta},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

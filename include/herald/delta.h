@@ -1,0 +1,93 @@
+/*
+ * delta -- incremental publishing (docs/incremental.md): the signer's per-version delta
+ * and the read server's state that a delta applies to.
+ *
+ * Delta (value of "herald:snapdelta:<bid>/<cid>:<base>", not compressed: it is small):
+ *   "HSD1" | u32be meta_len | meta | u32be records_len | records_json
+ *          | u32be tombstones_len | tombstones_json
+ * meta = JCS({"base":B,"bucket","bucket_data":{...},"collection","metadata":{...},
+ *             "signatures":[entries of version V],"timestamp":V,"tombstones_since":C})
+ * records_json    = JCS array of the live records of V whose id changed since B, sorted
+ *                   by id, each exactly as it appears in V's records_json;
+ * tombstones_json = JCS array of {"deleted":true,"id","last_modified"} for every id that
+ *                   is no longer live (or was tombstoned again) since B, sorted by id.
+ * Ids are unique across both arrays. Applying it to the state at B: drop every named id
+ * from the records and the tombstones, merge in the two arrays, drop the tombstones with
+ * last_modified <= C (when C > 0). The result must verify against V's signatures, which
+ * are the very entries of V's full blob: no new signature is needed.
+ *
+ * State: one collection version as the read server needs it to apply the next delta
+ * without parsing it again: its records' canonical bytes (records_json itself, with each
+ * element's id, last_modified and byte range, sorted by id), its tombstones likewise, and
+ * its attributes and signatures. Immutable once built; any thread may read it.
+ */
+#ifndef HERALD_DELTA_H
+#define HERALD_DELTA_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/crypto.h"
+#include "herald/mem.h"
+#include "herald/snapshot.h"
+
+#define HERALD_DELTA_KEY_PREFIX "herald:snapdelta:"
+#define HERALD_DELTA_TTL_MS 120000   /* a delta is kept this long (then full blobs only) */
+#define HERALD_DELTA_MAX (64u << 20) /* a larger delta is refused (the full blob is used) */
+
+/* Appends "herald:snapdelta:<bid>/<cid>:<base>". */
+void herald_delta_key(herald_buf *out, const char *bid, const char *cid, int64_t base);
+
+typedef struct herald_delta_parts {
+    const char *bucket, *collection;
+    int64_t base, timestamp, tombstones_since;
+    const json_t *metadata, *bucket_data, *signatures;
+    const char *records_json; /* JCS array, sorted by id ("[]" or NULL: none) */
+    size_t records_len;
+    const char *tombstones_json; /* JCS array, sorted by id ("[]" or NULL: none) */
+    size_t tombstones_len;
+} herald_delta_parts;
+
+/* Appends the delta. Returns 0 or -1 (attributes that cannot be serialized). */
+int herald_delta_encode(herald_buf *out, const herald_delta_parts *p)
+    __attribute__((warn_unused_result));
+
+typedef struct herald_state herald_state;
+
+/* The state of a decoded blob (which stays the caller's). Does not verify it. NULL (and
+ * 'err') when its records_json does not hold the parsed records. */
+herald_state *herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* The state at the delta's version: 'base' plus the delta, verified against 'keys' (as
+ * herald_snapshot_verify, expiry not checked). NULL (and 'err') when the delta is
+ * malformed, is not for base's collection and version, or does not verify. */
+herald_state *herald_state_apply(const herald_state *base, const void *delta, size_t len,
+                                 const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void herald_state_free(herald_state *st); /* NULL-safe */
+
+const char *herald_state_bucket(const herald_state *st);
+const char *herald_state_collection(const herald_state *st);
+int64_t herald_state_timestamp(const herald_state *st);
+int64_t herald_state_tombstones_since(const herald_state *st); /* -1: not stated */
+const json_t *herald_state_metadata(const herald_state *st);
+const json_t *herald_state_bucket_data(const herald_state *st);
+const json_t *herald_state_signatures(const herald_state *st);
+int64_t herald_state_expires(const herald_state *st); /* smallest head.expires, 0: none */
+const char *herald_state_records_json(const herald_state *st, size_t *len);
+/* Appends the JCS array of the tombstones (as the full blob's tombstones_json). */
+void herald_state_tombstones_json(herald_buf *out, const herald_state *st);
+
+/* Entry 'i' (sorted by id) of the records (tomb == 0) or tombstones (tomb == 1). */
+typedef struct herald_state_entry {
+    const char *id;
+    size_t idlen;
+    int64_t lm;
+    const char *json;
+    size_t len;
+} herald_state_entry;
+size_t herald_state_count(const herald_state *st, int tomb);
+void herald_state_get(const herald_state *st, int tomb, size_t i, herald_state_entry *e);
+
+#endif
