@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,4 +407,118 @@ herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_
     pthread_mutex_unlock(&s->mu);
     errno = e;
     return rc;
+}
+
+/* ---- bundles ----------------------------------------------------------------------- */
+
+int
+herald_castore_valid_bundle_name(const char *name, size_t len)
+{
+    static const char ext[] = ".zip";
+    size_t el = sizeof(ext) - 1;
+    if (len <= el || len > HERALD_CASTORE_BUNDLE_NAME_MAX || memcmp(name + len - el, ext, el) != 0)
+        return 0;
+    for (size_t i = 0; i < len - el; i++) {
+        unsigned char c = (unsigned char)name[i];
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && (i == 0 || (c != '_' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
+int
+herald_castore_url_bundle(const char *path, size_t len, const char *prefix,
+                          char name[HERALD_CASTORE_BUNDLE_NAME_MAX + 1])
+{
+    static const char sub[] = "bundles/";
+    size_t pl = strlen(prefix), sl = sizeof(sub) - 1;
+    if (len <= pl + sl || memcmp(path, prefix, pl) != 0 || memcmp(path + pl, sub, sl) != 0)
+        return -1;
+    const char *n = path + pl + sl;
+    size_t nl = len - pl - sl;
+    if (!herald_castore_valid_bundle_name(n, nl))
+        return -1;
+    memcpy(name, n, nl);
+    name[nl] = '\0';
+    return 0;
+}
+
+int
+herald_castore_bundle_path(const herald_castore *s, const char *name, char *out, size_t outlen)
+{
+    if (!herald_castore_valid_bundle_name(name, strlen(name)))
+        return -1;
+    int n = snprintf(out, outlen, "%s/bundles/%s", s->dir, name);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+herald_castore_bundle_tmp(herald_castore *s, char *out, size_t outlen)
+{
+    static atomic_uint seq;
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%.4096s/bundles", s->dir);
+    if (mkdir(dir, 0755) == 0) {
+        if (fsync_dir(s->dir) < 0)
+            return -1;
+    } else if (errno != EEXIST) {
+        return -1;
+    }
+    unsigned char rnd[8];
+    char hex[17];
+    randombytes_buf(rnd, sizeof(rnd));
+    sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+    int n = snprintf(out, outlen, "%s/.build-%d-%u-%s.zip", dir, (int)getpid(),
+                     atomic_fetch_add(&seq, 1), hex);
+    if (n < 0 || (size_t)n >= outlen) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+int
+herald_castore_bundle_publish(herald_castore *s, const char *tmp, const char *name)
+{
+    char dir[4200], path[4400];
+    int e = 0;
+    snprintf(dir, sizeof(dir), "%.4096s/bundles", s->dir);
+    if (herald_castore_bundle_path(s, name, path, sizeof(path)) != 0) {
+        e = EINVAL;
+        goto fail;
+    }
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        goto fail_errno;
+    /* Readable by the other processes that serve the directory (a proxy, nginx). */
+    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+        e = errno;
+        close(fd);
+        goto fail;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0)
+        goto fail_errno;
+    return fsync_dir(dir);
+fail_errno:
+    e = errno;
+fail:
+    unlink(tmp);
+    errno = e;
+    return -1;
+}
+
+int
+herald_castore_bundle_remove(herald_castore *s, const char *name)
+{
+    char dir[4200], path[4400];
+    if (herald_castore_bundle_path(s, name, path, sizeof(path)) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (unlink(path) < 0)
+        return errno == ENOENT ? 0 : -1;
+    snprintf(dir, sizeof(dir), "%.4096s/bundles", s->dir);
+    return fsync_dir(dir);
 }

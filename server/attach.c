@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "herald/castore.h"
 #include "herald/httpc.h"
+#include "herald/httpdate.h"
 #include "herald/kerror.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -200,52 +203,43 @@ fetch(const char *hash)
     return 0;
 }
 
+/* What a response names: its validator and caching. */
+typedef struct resource {
+    char etag[80]; /* with its quotes */
+    const char *cache_control;
+    const char *type;
+    char last_modified[HERALD_HTTPDATE_LEN + 1]; /* "" when not sent */
+} resource;
+
 static void
-common_headers(out *o, const char *hash)
+common_headers(out *o, const resource *rs)
 {
-    out_puts(o, "ETag: \"");
-    out_copy(o, hash, HERALD_CASTORE_HASH_LEN);
-    out_puts(o, "\"\r\nCache-Control: public, max-age=31536000, immutable\r\n"
-                "Accept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n");
+    out_puts(o, "ETag: ");
+    out_puts(o, rs->etag);
+    out_puts(o, "\r\nCache-Control: ");
+    out_puts(o, rs->cache_control);
+    out_puts(o, "\r\nAccept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n");
+    if (rs->last_modified[0]) {
+        out_puts(o, "Last-Modified: ");
+        out_puts(o, rs->last_modified);
+        out_puts(o, "\r\n");
+    }
 }
 
-int
-attach_serve(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
-             attach_body *body)
+/* Answers 'req' from the open file 'fd' of 'size' bytes (takes 'fd'). */
+static int
+serve_fd(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+         attach_body *body, int fd, int64_t size, const resource *rs)
 {
-    char hash[HERALD_CASTORE_HASH_LEN + 1];
-    char type[HERALD_CASTORE_TYPE_MAX + 1];
     int is_head = req->method == HTTP_METHOD_HEAD;
-    size_t tl = sizeof(".type") - 1;
-    body->fd = -1;
-    if (g_store && req->path.len > tl &&
-        memcmp(req->path.p + req->path.len - tl, ".type", tl) == 0 &&
-        herald_castore_url_hash(req->path.p, req->path.len - tl, ATTACH_PREFIX, hash) == 0) {
-        /* The recorded media type, for read servers fetching from this one. */
-        if (herald_castore_get_type(g_store, hash, type) != 0)
-            return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
-        return reply_plain(o, req, 200, "text/plain", type, strlen(type), keep_alive);
-    }
-    if (!g_store || herald_castore_url_hash(req->path.p, req->path.len, ATTACH_PREFIX, hash) != 0)
-        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
-    int64_t size = 0;
-    int fd = herald_castore_open_file(g_store, hash, &size);
-    if (fd < 0 && errno == ENOENT && g_origin) {
-        if (fetch(hash) != 0)
-            return reply_error(o, 502, HERALD_ERRNO_UNDEFINED,
-                               "The attachment could not be fetched from the origin", NULL,
-                               keep_alive, is_head);
-        fd = herald_castore_open_file(g_store, hash, &size);
-    }
-    if (fd < 0)
-        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    size_t el = strlen(rs->etag);
     if (req->has_if_none_match) {
         const char *v = req->if_none_match.p;
         size_t n = req->if_none_match.len;
-        if ((n == 1 && v[0] == '*') || (n >= 66 && memmem(v, n, hash, HERALD_CASTORE_HASH_LEN))) {
+        if ((n == 1 && v[0] == '*') || (n >= el && memmem(v, n, rs->etag, el))) {
             close(fd);
             reply_status_line(o, 304);
-            common_headers(o, hash);
+            common_headers(o, rs);
             reply_end_headers(o, keep_alive);
             return 304;
         }
@@ -253,14 +247,14 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     size_t rl = 0, il = 0;
     const char *rv = find_header(head, head_len, "Range", &rl);
     const char *iv = find_header(head, head_len, "If-Range", &il);
-    if (iv && !(il == 66 && memcmp(iv + 1, hash, HERALD_CASTORE_HASH_LEN) == 0))
+    if (iv && !(il == el && memcmp(iv, rs->etag, el) == 0))
         rv = NULL; /* If-Range names another version: the whole file */
     int64_t from = 0, to = size - 1;
     int r = parse_range(rv, rl, size, &from, &to);
     if (r < 0) {
         close(fd);
         reply_status_line(o, 416);
-        common_headers(o, hash);
+        common_headers(o, rs);
         out_puts(o, "Content-Range: bytes */");
         out_i64(o, size);
         out_puts(o, "\r\n");
@@ -270,10 +264,9 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     }
     int status = r > 0 ? 206 : 200;
     reply_status_line(o, status);
-    common_headers(o, hash);
+    common_headers(o, rs);
     out_puts(o, "Content-Type: ");
-    out_puts(o,
-             herald_castore_get_type(g_store, hash, type) == 0 ? type : "application/octet-stream");
+    out_puts(o, rs->type);
     out_puts(o, "\r\n");
     if (r > 0) {
         out_puts(o, "Content-Range: bytes ");
@@ -296,4 +289,72 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     body->off = from;
     body->len = len;
     return status;
+}
+
+/* A bundle (castore.h): served from this server's directory only, never fetched from
+ * the origin (docs/attachments.md). It is replaced in place when rebuilt, so its ETag
+ * is its mtime and size, and it is cached for an hour, not forever. */
+static int
+serve_bundle(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+             attach_body *body, const char *name)
+{
+    char path[4400];
+    struct stat st;
+    int is_head = req->method == HTTP_METHOD_HEAD;
+    int fd = herald_castore_bundle_path(g_store, name, path, sizeof(path)) == 0
+                 ? open(path, O_RDONLY | O_CLOEXEC)
+                 : -1;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    }
+    resource rs = {.cache_control = "public, max-age=3600", .type = "application/zip"};
+    snprintf(rs.etag, sizeof(rs.etag), "\"%llx-%llx\"",
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL +
+                 (unsigned long long)st.st_mtim.tv_nsec,
+             (unsigned long long)st.st_size);
+    herald_httpdate_format(rs.last_modified, (int64_t)st.st_mtim.tv_sec);
+    return serve_fd(o, req, head, head_len, keep_alive, body, fd, (int64_t)st.st_size, &rs);
+}
+
+int
+attach_serve(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+             attach_body *body)
+{
+    char hash[HERALD_CASTORE_HASH_LEN + 1];
+    char type[HERALD_CASTORE_TYPE_MAX + 1];
+    char bname[HERALD_CASTORE_BUNDLE_NAME_MAX + 1];
+    int is_head = req->method == HTTP_METHOD_HEAD;
+    size_t tl = sizeof(".type") - 1;
+    body->fd = -1;
+    if (g_store && req->path.len > tl &&
+        memcmp(req->path.p + req->path.len - tl, ".type", tl) == 0 &&
+        herald_castore_url_hash(req->path.p, req->path.len - tl, ATTACH_PREFIX, hash) == 0) {
+        /* The recorded media type, for read servers fetching from this one. */
+        if (herald_castore_get_type(g_store, hash, type) != 0)
+            return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+        return reply_plain(o, req, 200, "text/plain", type, strlen(type), keep_alive);
+    }
+    if (g_store && herald_castore_url_bundle(req->path.p, req->path.len, ATTACH_PREFIX, bname) == 0)
+        return serve_bundle(o, req, head, head_len, keep_alive, body, bname);
+    if (!g_store || herald_castore_url_hash(req->path.p, req->path.len, ATTACH_PREFIX, hash) != 0)
+        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    int64_t size = 0;
+    int fd = herald_castore_open_file(g_store, hash, &size);
+    if (fd < 0 && errno == ENOENT && g_origin) {
+        if (fetch(hash) != 0)
+            return reply_error(o, 502, HERALD_ERRNO_UNDEFINED,
+                               "The attachment could not be fetched from the origin", NULL,
+                               keep_alive, is_head);
+        fd = herald_castore_open_file(g_store, hash, &size);
+    }
+    if (fd < 0)
+        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    resource rs = {.cache_control = "public, max-age=31536000, immutable",
+                   .type = herald_castore_get_type(g_store, hash, type) == 0
+                               ? type
+                               : "application/octet-stream"};
+    snprintf(rs.etag, sizeof(rs.etag), "\"%s\"", hash);
+    return serve_fd(o, req, head, head_len, keep_alive, body, fd, size, &rs);
 }
