@@ -239,8 +239,8 @@ main(int argc, char **argv)
                          (int)settings.header_timeout_seconds * 1000,
                          pub_attach_stream(app.attach)};
     http = pub_httpd_new(base, &ho, pub_pipeline_handle, &app);
-    gc = pub_attach_gc_start(base, attach, store, settings.attach.gc_grace_seconds,
-                             settings.attach.gc_interval_seconds);
+    gc = pub_attach_gc_start(attach, &url, (int)settings.redis_timeout_ms,
+                             settings.attach.gc_grace_seconds, settings.attach.gc_interval_seconds);
     bundles =
         pub_bundle_start(attach, &url, (int)settings.redis_timeout_ms,
                          settings.attach.bundle_poll_ms, settings.attach.bundle_max_size_bytes);
