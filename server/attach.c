@@ -3,6 +3,7 @@
  */
 #include "attach.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,12 +44,19 @@ attach_configure(const attach_opts *o)
         snprintf(g_origin, n + 2, "%s%s", o->origin, o->origin[n - 1] == '/' ? "" : "/");
     }
     g_timeout_ms = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : 300000;
+    /* Once, before the workers start (curl_global_init is not thread-safe). */
+    if (g_origin && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        herald_error("attachment_origin: cannot initialize libcurl");
+        return -1;
+    }
     return 0;
 }
 
 void
 attach_unconfigure(void)
 {
+    if (g_origin)
+        curl_global_cleanup();
     herald_castore_close(g_store);
     g_store = NULL;
     free(g_origin);
@@ -166,30 +174,66 @@ fetch_type(const char *hash)
     herald_buf_free(&body);
 }
 
-/* Fetches 'hash' from the origin into the store, checked. Returns 0, or -1 (logged). */
+/* The transfer of one fetch: the body goes to the store's writer as it arrives. */
+typedef struct fetch_sink {
+    herald_castore_writer *w;
+    int failed; /* a write to the store failed (errno in 'err') */
+    int err;
+} fetch_sink;
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    fetch_sink *k = arg;
+    size_t len = size * n;
+    if (herald_castore_size(k->w) + (int64_t)len > (int64_t)HERALD_HTTPC_MAX_BODY ||
+        herald_castore_write(k->w, p, len) != 0) {
+        k->failed = 1;
+        k->err = errno;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    return len;
+}
+
+/* Fetches 'hash' from the origin into the store, checked. The body is streamed into a
+ * temporary file of the store while it is hashed (castore.h), never held in memory;
+ * the file gets its name only if its SHA-256 is 'hash'. Returns 0, or -1 (logged). */
 static int
 fetch(const char *hash)
 {
-    char url[4096], err[256];
-    int status = 0;
-    herald_buf body = HERALD_BUF_INIT;
+    char url[4096];
+    long status = 0;
     snprintf(url, sizeof(url), "%s%.2s/%s", g_origin, hash, hash);
-    int rc = herald_httpc_get(url, g_timeout_ms, &status, &body, err, sizeof(err));
-    if (rc != 0 || status != 200) {
-        herald_warn("attachment %s: origin %s: %s", hash, url, rc ? err : "not 200");
-        herald_buf_free(&body);
-        return -1;
-    }
-    herald_castore_writer *w = herald_castore_begin(g_store);
-    if (!w || herald_castore_write(w, body.data ? body.data : "", body.len) != 0) {
+    fetch_sink k = {.w = herald_castore_begin(g_store)};
+    if (!k.w) {
         herald_error("attachment %s: cannot store: %s", hash, strerror(errno));
-        herald_castore_abort(w);
-        herald_buf_free(&body);
         return -1;
     }
-    herald_buf_free(&body);
+    CURL *c = curl_easy_init();
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)g_timeout_ms);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+    }
+    if (rc != CURLE_OK || status != 200) {
+        if (k.failed)
+            herald_error("attachment %s: cannot store: %s", hash,
+                         k.err ? strerror(k.err) : "too large");
+        else
+            herald_warn("attachment %s: origin %s: %s", hash, url,
+                        rc != CURLE_OK ? curl_easy_strerror(rc) : "not 200");
+        herald_castore_abort(k.w);
+        return -1;
+    }
     fetch_type(hash); /* before the file appears: never served without its type */
-    if (herald_castore_commit_expect(w, hash) != 0) {
+    if (herald_castore_commit_expect(k.w, hash) != 0) {
         if (errno == EBADMSG) {
             atomic_fetch_add(&g_refused, 1);
             herald_warn("attachment %s: the origin's file has another SHA-256: refused", hash);
