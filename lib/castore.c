@@ -20,6 +20,9 @@
 struct herald_castore {
     char *dir;
     pthread_mutex_t mu; /* commit's check-and-rename vs. remove_older (castore.h) */
+    /* Pinned hashes (herald_castore_commit_pin), one entry per pin, under 'mu'. */
+    char (*pins)[HERALD_CASTORE_HASH_LEN + 1];
+    size_t npins, cappins;
 };
 
 struct herald_castore_writer {
@@ -101,6 +104,7 @@ herald_castore_close(herald_castore *s)
     if (!s)
         return;
     pthread_mutex_destroy(&s->mu);
+    free(s->pins);
     free(s->dir);
     free(s);
 }
@@ -228,8 +232,41 @@ herald_castore_abort(herald_castore_writer *w)
     free(w);
 }
 
+/* Under s->mu. */
+static void
+pin_locked(herald_castore *s, const char *hash)
+{
+    if (s->npins == s->cappins) {
+        s->cappins = s->cappins ? s->cappins * 2 : 16;
+        s->pins = herald_mem_realloc(s->pins, s->cappins * sizeof(*s->pins));
+    }
+    memcpy(s->pins[s->npins++], hash, HERALD_CASTORE_HASH_LEN + 1);
+}
+
 static int
-commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const char *expected)
+pinned_locked(const herald_castore *s, const char *hash)
+{
+    for (size_t i = 0; i < s->npins; i++)
+        if (strcmp(s->pins[i], hash) == 0)
+            return 1;
+    return 0;
+}
+
+void
+herald_castore_unpin(herald_castore *s, const char *hash)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->npins; i++)
+        if (strcmp(s->pins[i], hash) == 0) {
+            memcpy(s->pins[i], s->pins[--s->npins], HERALD_CASTORE_HASH_LEN + 1);
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int
+commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const char *expected,
+       int pin)
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     char dir[4200], path[4400];
@@ -253,12 +290,16 @@ commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const c
     pthread_mutex_lock(&w->s->mu);
     if (access(path, F_OK) == 0 && utimensat(AT_FDCWD, path, NULL, 0) == 0) {
         /* Present already (the same bytes): keep it, newer mtime for the GC grace. */
+        if (pin)
+            pin_locked(w->s, hash);
         pthread_mutex_unlock(&w->s->mu);
         herald_castore_abort(w);
         return 0;
     }
     int rc = rename(w->tmp, path);
     e = errno;
+    if (rc == 0 && pin)
+        pin_locked(w->s, hash);
     pthread_mutex_unlock(&w->s->mu);
     if (rc < 0) {
         errno = e;
@@ -278,14 +319,20 @@ fail:
 int
 herald_castore_commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
 {
-    return commit(w, hash, NULL);
+    return commit(w, hash, NULL, 0);
+}
+
+int
+herald_castore_commit_pin(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
+{
+    return commit(w, hash, NULL, 1);
 }
 
 int
 herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
 {
     char hash[HERALD_CASTORE_HASH_LEN + 1];
-    return commit(w, hash, expected);
+    return commit(w, hash, expected, 0);
 }
 
 /* ---- media types ------------------------------------------------------------------- */
@@ -401,7 +448,7 @@ herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_
     pthread_mutex_lock(&s->mu);
     if (stat(path, &st) == 0) {
         int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        rc = mtime_ms > before_ms ? 1 : herald_castore_remove(s, hash);
+        rc = mtime_ms > before_ms || pinned_locked(s, hash) ? 1 : herald_castore_remove(s, hash);
     }
     int e = errno;
     pthread_mutex_unlock(&s->mu);

@@ -20,10 +20,13 @@
  *      PUB_GC_MAX_DELETES per pass.
  *
  * Race with writes (requests run on the event loop while a pass runs):
- *   - an upload commits its file before its record write, and the commit refreshes the
- *     mtime under the store's mutex, which herald_castore_remove_older checks under the
- *     same mutex: a file an upload is about to name is younger than the grace period
- *     and is kept, or (deleted just before) is re-created by the commit itself;
+ *   - an upload pins its file in the store atomically with its commit
+ *     (herald_castore_commit_pin: the commit refreshes the mtime or renames the file
+ *     into place, under the store's mutex) and unpins it once its record write is
+ *     done; herald_castore_remove_older checks pins and mtime under the same mutex. So a
+ *     file an upload names is never deleted between the commit and the record write,
+ *     however long that takes (if it was deleted just before, the commit re-creates it);
+ *     after the write the record references it;
  *   - any record naming a file resets its orphan entry at the next pass, so a file is
  *     deleted only if no pass saw it referenced during a whole grace period. A record
  *     the scan of this pass missed was written during the pass: a review copy names a

@@ -87,6 +87,13 @@ int64_t herald_castore_size(const herald_castore_writer *w);
  * Frees 'w' in every case. Returns 0, or -1 with errno set (nothing is left behind). */
 int herald_castore_commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
     __attribute__((warn_unused_result));
+/* The same, and pins the file (atomically with the commit): herald_castore_remove_older
+ * keeps a pinned file whatever its age, until herald_castore_unpin. How an upload keeps
+ * its file from a concurrent garbage collection until the record naming it is written
+ * (publisher/attachment_gc.h), however long that takes. Pins are counted. */
+int herald_castore_commit_pin(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
+    __attribute__((warn_unused_result));
+void herald_castore_unpin(herald_castore *s, const char *hash);
 /* The same, only if the content's hash is 'expected' (else -1 with errno EBADMSG and
  * nothing stored). */
 int herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
@@ -109,8 +116,8 @@ int herald_castore_get_type(const herald_castore *s, const char *hash,
  * file's unlink). */
 int herald_castore_remove(herald_castore *s, const char *hash);
 /* The same, only if the file's mtime (its last commit) is at or before 'before_ms'
- * (wall clock), checked and done under the store's mutex. Returns 0 when deleted, 1
- * when kept (newer), -1 with errno set. */
+ * (wall clock) and the file is not pinned, checked and done under the store's mutex. Returns 0 when
+ * deleted, 1 when kept (newer), -1 with errno set. */
 int herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_ms);
 
 /* ---- bundles ---- */

@@ -194,3 +194,27 @@ Test(castore, bundles)
     cr_assert_eq(herald_castore_bundle_remove(s, "b--c.zip"), 0, "absent: not an error");
     cleanup(s);
 }
+
+/* A pinned file (an upload between its commit and its record write) is never removed
+ * by remove_older, however old; unpinned, it is. Pins are counted. */
+Test(castore, pins)
+{
+    herald_castore *s = open_store();
+    char hash[HERALD_CASTORE_HASH_LEN + 1], h2[HERALD_CASTORE_HASH_LEN + 1];
+    for (int i = 0; i < 2; i++) {
+        herald_castore_writer *w = herald_castore_begin(s);
+        cr_assert_not_null(w);
+        cr_assert_eq(herald_castore_write(w, "pinned", 6), 0);
+        cr_assert_eq(herald_castore_commit_pin(w, i ? h2 : hash), 0);
+    }
+    cr_assert_str_eq(hash, h2);
+    int64_t future = (int64_t)time(NULL) * 1000 + 3600 * 1000;
+    cr_assert_eq(herald_castore_remove_older(s, hash, future), 1, "pinned twice: kept");
+    herald_castore_unpin(s, hash);
+    cr_assert_eq(herald_castore_remove_older(s, hash, future), 1, "pinned once: kept");
+    herald_castore_unpin(s, hash);
+    cr_assert_eq(herald_castore_remove_older(s, hash, future), 0, "unpinned: removed");
+    int64_t size;
+    cr_assert_eq(herald_castore_open_file(s, hash, &size), -1);
+    cleanup(s);
+}
