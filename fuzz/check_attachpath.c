@@ -12,6 +12,10 @@
  * it is at most HERALD_CASTORE_TYPE_MAX bytes of "type/subtype" with exactly one '/'
  * and no byte that could end or split a header (CR, LF, NUL, space, ';', ',', ':').
  *
+ * The same input as a bundle path (herald_castore_url_bundle): accepted only if it is
+ * "/attachments/bundles/" + a name of [A-Za-z0-9][A-Za-z0-9_-]* + ".zip", the name
+ * returned is exactly that rest, and the file path built is "<dir>/bundles/<name>".
+ *
  * The same input is also a request path for the publisher's admin page
  * (pub_adminpath_resolve, publisher/adminpath.c): an accepted path starts with
  * "/v1/admin/", the file name built is "<dir>/" + the rest (or "index.html"), every
@@ -64,10 +68,34 @@ check_adminpath(const char *path, size_t size)
     return NULL;
 }
 
+static const char *
+check_bundlepath(const char *path, size_t size)
+{
+    static const char pre[] = "/attachments/bundles/";
+    size_t pl = sizeof(pre) - 1;
+    char name[HERALD_CASTORE_BUNDLE_NAME_MAX + 1];
+    if (herald_castore_url_bundle(path, size, "/attachments/", name) != 0)
+        return NULL;
+    size_t n = strlen(name);
+    if (size != pl + n || memcmp(path, pre, pl) != 0 || memcmp(path + pl, name, n) != 0)
+        return "bundlepath: the name is not the rest of the path";
+    if (n < 5 || strcmp(name + n - 4, ".zip") != 0 || name[0] == '.' || name[0] == '-' ||
+        name[0] == '_')
+        return "bundlepath: accepted a name without .zip or starting with '.', '-' or '_'";
+    for (size_t i = 0; i + 4 < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
+            return "bundlepath: accepted a byte outside [A-Za-z0-9_-] before .zip";
+    return NULL;
+}
+
 const char *
 herald_fuzz_check_attachpath(const uint8_t *data, size_t size)
 {
     const char *why = check_adminpath((const char *)data, size);
+    if (why)
+        return why;
+    why = check_bundlepath((const char *)data, size);
     if (why)
         return why;
     char hash[HERALD_CASTORE_HASH_LEN + 1], again[200];

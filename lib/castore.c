@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@
 struct herald_castore {
     char *dir;
     pthread_mutex_t mu; /* commit's check-and-rename vs. remove_older (castore.h) */
+    /* Pinned hashes (herald_castore_commit_pin), one entry per pin, under 'mu'. */
+    char (*pins)[HERALD_CASTORE_HASH_LEN + 1];
+    size_t npins, cappins;
 };
 
 struct herald_castore_writer {
@@ -100,6 +104,7 @@ herald_castore_close(herald_castore *s)
     if (!s)
         return;
     pthread_mutex_destroy(&s->mu);
+    free(s->pins);
     free(s->dir);
     free(s);
 }
@@ -227,8 +232,41 @@ herald_castore_abort(herald_castore_writer *w)
     free(w);
 }
 
+/* Under s->mu. */
+static void
+pin_locked(herald_castore *s, const char *hash)
+{
+    if (s->npins == s->cappins) {
+        s->cappins = s->cappins ? s->cappins * 2 : 16;
+        s->pins = herald_mem_realloc(s->pins, s->cappins * sizeof(*s->pins));
+    }
+    memcpy(s->pins[s->npins++], hash, HERALD_CASTORE_HASH_LEN + 1);
+}
+
 static int
-commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const char *expected)
+pinned_locked(const herald_castore *s, const char *hash)
+{
+    for (size_t i = 0; i < s->npins; i++)
+        if (strcmp(s->pins[i], hash) == 0)
+            return 1;
+    return 0;
+}
+
+void
+herald_castore_unpin(herald_castore *s, const char *hash)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->npins; i++)
+        if (strcmp(s->pins[i], hash) == 0) {
+            memcpy(s->pins[i], s->pins[--s->npins], HERALD_CASTORE_HASH_LEN + 1);
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int
+commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const char *expected,
+       int pin)
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     char dir[4200], path[4400];
@@ -252,12 +290,16 @@ commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1], const c
     pthread_mutex_lock(&w->s->mu);
     if (access(path, F_OK) == 0 && utimensat(AT_FDCWD, path, NULL, 0) == 0) {
         /* Present already (the same bytes): keep it, newer mtime for the GC grace. */
+        if (pin)
+            pin_locked(w->s, hash);
         pthread_mutex_unlock(&w->s->mu);
         herald_castore_abort(w);
         return 0;
     }
     int rc = rename(w->tmp, path);
     e = errno;
+    if (rc == 0 && pin)
+        pin_locked(w->s, hash);
     pthread_mutex_unlock(&w->s->mu);
     if (rc < 0) {
         errno = e;
@@ -277,14 +319,20 @@ fail:
 int
 herald_castore_commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
 {
-    return commit(w, hash, NULL);
+    return commit(w, hash, NULL, 0);
+}
+
+int
+herald_castore_commit_pin(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
+{
+    return commit(w, hash, NULL, 1);
 }
 
 int
 herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
 {
     char hash[HERALD_CASTORE_HASH_LEN + 1];
-    return commit(w, hash, expected);
+    return commit(w, hash, expected, 0);
 }
 
 /* ---- media types ------------------------------------------------------------------- */
@@ -400,10 +448,124 @@ herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_
     pthread_mutex_lock(&s->mu);
     if (stat(path, &st) == 0) {
         int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        rc = mtime_ms > before_ms ? 1 : herald_castore_remove(s, hash);
+        rc = mtime_ms > before_ms || pinned_locked(s, hash) ? 1 : herald_castore_remove(s, hash);
     }
     int e = errno;
     pthread_mutex_unlock(&s->mu);
     errno = e;
     return rc;
+}
+
+/* ---- bundles ----------------------------------------------------------------------- */
+
+int
+herald_castore_valid_bundle_name(const char *name, size_t len)
+{
+    static const char ext[] = ".zip";
+    size_t el = sizeof(ext) - 1;
+    if (len <= el || len > HERALD_CASTORE_BUNDLE_NAME_MAX || memcmp(name + len - el, ext, el) != 0)
+        return 0;
+    for (size_t i = 0; i < len - el; i++) {
+        unsigned char c = (unsigned char)name[i];
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && (i == 0 || (c != '_' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
+int
+herald_castore_url_bundle(const char *path, size_t len, const char *prefix,
+                          char name[HERALD_CASTORE_BUNDLE_NAME_MAX + 1])
+{
+    static const char sub[] = "bundles/";
+    size_t pl = strlen(prefix), sl = sizeof(sub) - 1;
+    if (len <= pl + sl || memcmp(path, prefix, pl) != 0 || memcmp(path + pl, sub, sl) != 0)
+        return -1;
+    const char *n = path + pl + sl;
+    size_t nl = len - pl - sl;
+    if (!herald_castore_valid_bundle_name(n, nl))
+        return -1;
+    memcpy(name, n, nl);
+    name[nl] = '\0';
+    return 0;
+}
+
+int
+herald_castore_bundle_path(const herald_castore *s, const char *name, char *out, size_t outlen)
+{
+    if (!herald_castore_valid_bundle_name(name, strlen(name)))
+        return -1;
+    int n = snprintf(out, outlen, "%s/bundles/%s", s->dir, name);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+herald_castore_bundle_tmp(herald_castore *s, char *out, size_t outlen)
+{
+    static atomic_uint seq;
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%.4096s/bundles", s->dir);
+    if (mkdir(dir, 0755) == 0) {
+        if (fsync_dir(s->dir) < 0)
+            return -1;
+    } else if (errno != EEXIST) {
+        return -1;
+    }
+    unsigned char rnd[8];
+    char hex[17];
+    randombytes_buf(rnd, sizeof(rnd));
+    sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+    int n = snprintf(out, outlen, "%s/.build-%d-%u-%s.zip", dir, (int)getpid(),
+                     atomic_fetch_add(&seq, 1), hex);
+    if (n < 0 || (size_t)n >= outlen) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+int
+herald_castore_bundle_publish(herald_castore *s, const char *tmp, const char *name)
+{
+    char dir[4200], path[4400];
+    int e = 0;
+    snprintf(dir, sizeof(dir), "%.4096s/bundles", s->dir);
+    if (herald_castore_bundle_path(s, name, path, sizeof(path)) != 0) {
+        e = EINVAL;
+        goto fail;
+    }
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        goto fail_errno;
+    /* Readable by the other processes that serve the directory (a proxy, nginx). */
+    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+        e = errno;
+        close(fd);
+        goto fail;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0)
+        goto fail_errno;
+    return fsync_dir(dir);
+fail_errno:
+    e = errno;
+fail:
+    unlink(tmp);
+    errno = e;
+    return -1;
+}
+
+int
+herald_castore_bundle_remove(herald_castore *s, const char *name)
+{
+    char dir[4200], path[4400];
+    if (herald_castore_bundle_path(s, name, path, sizeof(path)) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (unlink(path) < 0)
+        return errno == ENOENT ? 0 : -1;
+    snprintf(dir, sizeof(dir), "%.4096s/bundles", s->dir);
+    return fsync_dir(dir);
 }

@@ -65,6 +65,7 @@ typedef struct upload {
     int64_t size;
     herald_buf data, perms;
     char hash[HERALD_CASTORE_HASH_LEN + 1];
+    int pinned;   /* 'hash' is pinned in the store (upload_commit) */
     pub_req *req; /* while committed off the loop: the request to resume */
     pub_httpd_resume_fn resume;
     void *token;
@@ -456,6 +457,8 @@ upload_free(void *arg)
     if (!u)
         return;
     herald_castore_abort(u->w);
+    if (u->pinned)
+        herald_castore_unpin(u->a->store, u->hash);
     pub_mp_free(u->mp);
     free(u->filename);
     herald_buf_free(&u->data);
@@ -493,11 +496,14 @@ upload_commit(upload *u)
 {
     herald_castore_writer *w = u->w;
     u->w = NULL;
-    if (herald_castore_commit(w, u->hash) != 0) {
+    /* Pinned until upload_free, after the record naming it is written (or not): the
+     * GC thread never deletes it meanwhile (attachment_gc.h). */
+    if (herald_castore_commit_pin(w, u->hash) != 0) {
         herald_error("attachments: cannot commit a file: %s", strerror(errno));
         set_error(u, 500, HERALD_ERRNO_UNDEFINED, "Cannot store the attachment");
         return;
     }
+    u->pinned = 1;
     /* What read servers send as Content-Type (castore.h); without it they send
      * application/octet-stream, so that one is not recorded (a later upload of the same
      * bytes with a specific type may name it) and a failure is logged, not fatal. */

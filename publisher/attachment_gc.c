@@ -4,6 +4,9 @@
 #include "attachment_gc.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +20,62 @@
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "objects.h"
+#include "store.h"
 
 struct pub_attach_gc {
     pub_attach *a;
-    pub_store *store;
+    pub_store *store; /* the thread's own connection */
     int64_t grace_ms;
     int64_t interval_s;
-    struct event *tev;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
 };
 
+static pthread_mutex_t g_stats_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     int valid;
     int64_t files, bytes, orphans, deleted;
 } g_stats;
+
+/* Changes to the orphan table, sent as one HSET / HDEL per batch of fields (with
+ * appendfsync always each command is a disk sync: one per file would take minutes for
+ * a store of many files). */
+#define BATCH 512
+typedef struct batch {
+    pub_args args;
+    int fields;
+    int pairs; /* HSET: field value */
+    const char *verb;
+} batch;
+
+static void
+batch_flush(pub_store *s, batch *b)
+{
+    if (b->fields > 0) {
+        redisReply *r = pub_objects_command(s, &b->args);
+        if (r)
+            freeReplyObject(r);
+    }
+    pub_args_free(&b->args);
+    pub_args_init(&b->args);
+    b->fields = 0;
+}
+
+static void
+batch_add(pub_store *s, batch *b, const char *field, int64_t value)
+{
+    if (b->fields == 0) {
+        pub_args_adds(&b->args, b->verb);
+        pub_args_adds(&b->args, PUB_GC_ORPHANS_KEY);
+    }
+    pub_args_adds(&b->args, field);
+    if (b->pairs)
+        pub_args_addi(&b->args, (long long)value);
+    if (++b->fields == BATCH)
+        batch_flush(s, b);
+}
 
 /* A sorted array of hashes, searched with bsearch. */
 typedef struct hashes {
@@ -140,6 +186,9 @@ pub_attach_gc_run(pub_attach_gc *g, int64_t now_ms)
     int deleted = -1;
     int64_t files = 0, bytes = 0, pending = 0;
     const char *dir = herald_castore_dir(pub_attach_store(g->a));
+    batch add = {.verb = "HSET", .pairs = 1}, del = {.verb = "HDEL"};
+    pub_args_init(&add.args);
+    pub_args_init(&del.args);
     if (referenced(g->store, &refs) != 0 || orphans_load(g->store, orph) != 0) {
         herald_warn("attachments gc: redis unavailable, pass skipped");
         goto done;
@@ -164,78 +213,102 @@ pub_attach_gc_run(pub_attach_gc *g, int64_t now_ms)
             if (hashes_has(&refs, h)) {
                 files++;
                 bytes += st.st_size;
-                if (json_object_get(orph, h)) {
-                    const char *hd[] = {"HDEL", PUB_GC_ORPHANS_KEY, h};
-                    redisReply *r = command(g->store, hd, 3);
-                    if (r)
-                        freeReplyObject(r);
-                }
+                if (json_object_get(orph, h))
+                    batch_add(g->store, &del, h, 0);
+                json_object_del(orph, h); /* visited: see below */
                 continue;
             }
             json_t *seen = json_object_get(orph, h);
             int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
             if (!seen) {
-                char v[32];
-                snprintf(v, sizeof(v), "%lld", (long long)now_ms);
-                const char *hs[] = {"HSET", PUB_GC_ORPHANS_KEY, h, v};
-                redisReply *r = command(g->store, hs, 4);
-                if (r)
-                    freeReplyObject(r);
+                batch_add(g->store, &add, h, now_ms);
             } else if (deleted < PUB_GC_MAX_DELETES && !pub_attach_keep_old_files(g->a) &&
                        now_ms - json_integer_value(seen) >= g->grace_ms &&
                        now_ms - mtime_ms >= g->grace_ms &&
                        herald_castore_remove_older(pub_attach_store(g->a), h,
                                                    now_ms - g->grace_ms) == 0) {
-                const char *hd[] = {"HDEL", PUB_GC_ORPHANS_KEY, h};
-                redisReply *r = command(g->store, hd, 3);
-                if (r)
-                    freeReplyObject(r);
+                batch_add(g->store, &del, h, 0);
                 herald_info("attachments gc: deleted %s (%lld bytes)", h, (long long)st.st_size);
+                json_object_del(orph, h);
                 deleted++;
                 continue;
             }
+            json_object_del(orph, h);
             files++;
             bytes += st.st_size;
             pending++;
         }
         closedir(d);
     }
+    /* Entries whose file is gone (deleted by another publisher, or by hand). */
+    const char *k;
+    json_t *v;
+    json_object_foreach(orph, k, v)
+    {
+        (void)v;
+        batch_add(g->store, &del, k, 0);
+    }
+    batch_flush(g->store, &add);
+    batch_flush(g->store, &del);
+    pthread_mutex_lock(&g_stats_mu);
     g_stats.valid = 1;
     g_stats.files = files;
     g_stats.bytes = bytes;
     g_stats.orphans = pending;
     g_stats.deleted += deleted;
+    pthread_mutex_unlock(&g_stats_mu);
 done:
+    pub_args_free(&add.args);
+    pub_args_free(&del.args);
     free(refs.v);
     json_decref(orph);
     return deleted;
 }
 
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
+static void *
+run(void *arg)
 {
-    (void)fd;
-    (void)what;
     pub_attach_gc *g = arg;
-    pub_attach_gc_run(g, herald_clock_wall_ms());
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)g->interval_s;
+        while (!g->stop && pthread_cond_timedwait(&g->cv, &g->mu, &ts) != ETIMEDOUT)
+            ;
+        if (g->stop)
+            break;
+        pthread_mutex_unlock(&g->mu);
+        pub_attach_gc_run(g, herald_clock_wall_ms());
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
 }
 
 pub_attach_gc *
-pub_attach_gc_start(struct event_base *base, pub_attach *a, pub_store *store, int64_t grace_s,
+pub_attach_gc_start(pub_attach *a, const herald_redis_url *url, int timeout_ms, int64_t grace_s,
                     int64_t interval_s)
 {
     if (!a)
         return NULL;
     pub_attach_gc *g = herald_mem_calloc(1, sizeof(*g));
     g->a = a;
-    g->store = store;
+    g->store = pub_store_new(url, timeout_ms);
     g->grace_ms = grace_s * 1000;
     g->interval_s = interval_s;
-    g->tev = event_new(base, -1, EV_PERSIST, on_tick, g);
-    struct timeval tv = {(time_t)interval_s, 0};
-    if (!g->tev || event_add(g->tev, &tv) != 0) {
-        herald_error("attachments gc: cannot start its timer");
-        pub_attach_gc_stop(g);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&g->mu, NULL);
+    if (pthread_create(&g->thread, NULL, run, g) != 0) {
+        herald_error("attachments gc: cannot start its thread");
+        pthread_cond_destroy(&g->cv);
+        pthread_mutex_destroy(&g->mu);
+        pub_store_free(g->store);
+        free(g);
         return NULL;
     }
     return g;
@@ -246,23 +319,30 @@ pub_attach_gc_stop(pub_attach_gc *g)
 {
     if (!g)
         return;
-    if (g->tev)
-        event_free(g->tev);
+    pthread_mutex_lock(&g->mu);
+    g->stop = 1;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->thread, NULL);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    pub_store_free(g->store);
     free(g);
 }
 
 void
 pub_attach_gc_metrics(herald_buf *out)
 {
-    if (!g_stats.valid)
-        return;
-    herald_buf_printf(out,
-                      "# TYPE herald_attachment_files gauge\nherald_attachment_files %lld\n"
-                      "# TYPE herald_attachment_bytes gauge\nherald_attachment_bytes %lld\n"
-                      "# TYPE herald_attachment_orphans_pending gauge\n"
-                      "herald_attachment_orphans_pending %lld\n"
-                      "# TYPE herald_attachment_deleted_total counter\n"
-                      "herald_attachment_deleted_total %lld\n",
-                      (long long)g_stats.files, (long long)g_stats.bytes,
-                      (long long)g_stats.orphans, (long long)g_stats.deleted);
+    pthread_mutex_lock(&g_stats_mu);
+    if (g_stats.valid)
+        herald_buf_printf(out,
+                          "# TYPE herald_attachment_files gauge\nherald_attachment_files %lld\n"
+                          "# TYPE herald_attachment_bytes gauge\nherald_attachment_bytes %lld\n"
+                          "# TYPE herald_attachment_orphans_pending gauge\n"
+                          "herald_attachment_orphans_pending %lld\n"
+                          "# TYPE herald_attachment_deleted_total counter\n"
+                          "herald_attachment_deleted_total %lld\n",
+                          (long long)g_stats.files, (long long)g_stats.bytes,
+                          (long long)g_stats.orphans, (long long)g_stats.deleted);
+    pthread_mutex_unlock(&g_stats_mu);
 }

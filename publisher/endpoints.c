@@ -5,6 +5,7 @@
 
 #include "attachment.h"
 #include "attachment_gc.h"
+#include "bundle.h"
 
 #include <time.h>
 
@@ -191,6 +192,7 @@ pub_endpoints_metrics(pub_call *c)
     if (app->metrics)
         pub_metrics_render(&body, app->metrics, &g);
     pub_attach_gc_metrics(&body);
+    pub_bundle_metrics(&body);
     pub_reply_json(c->resp, 200, &body, 0);
     pub_headers_set(&c->resp->headers, "Content-Type", "text/plain; version=0.0.4");
     herald_buf_free(&body);

@@ -54,6 +54,7 @@
 #include "admin.h"
 #include "attachment.h"
 #include "attachment_gc.h"
+#include "bundle.h"
 #include "auth.h"
 #include "herald/jcs.h"
 #include "herald/log.h"
@@ -144,6 +145,7 @@ main(int argc, char **argv)
     pub_attach *attach = NULL;
     char *admin_dir = NULL;
     pub_attach_gc *gc = NULL;
+    pub_bundle *bundles = NULL;
     pub_auth *auth = NULL;
     pub_accounts *accounts = NULL;
     pub_throttle *throttle = NULL;
@@ -237,8 +239,11 @@ main(int argc, char **argv)
                          (int)settings.header_timeout_seconds * 1000,
                          pub_attach_stream(app.attach)};
     http = pub_httpd_new(base, &ho, pub_pipeline_handle, &app);
-    gc = pub_attach_gc_start(base, attach, store, settings.attach.gc_grace_seconds,
-                             settings.attach.gc_interval_seconds);
+    gc = pub_attach_gc_start(attach, &url, (int)settings.redis_timeout_ms,
+                             settings.attach.gc_grace_seconds, settings.attach.gc_interval_seconds);
+    bundles =
+        pub_bundle_start(attach, &url, (int)settings.redis_timeout_ms,
+                         settings.attach.bundle_poll_ms, settings.attach.bundle_max_size_bytes);
     if (pub_httpd_listen(http, host, port) != 0) {
         herald_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         goto done;
@@ -266,6 +271,7 @@ done:
     if (sigint)
         event_free(sigint);
     pub_httpd_free(http);
+    pub_bundle_stop(bundles);
     pub_attach_gc_stop(gc);
     pub_attach_free(attach);
     pub_accounts_free(accounts);

@@ -148,6 +148,11 @@ static const herald_setting table[] = {
      "an unreferenced attachment file is deleted after this long", S(attach.gc_grace_seconds)},
     {"attachment_gc_interval_seconds", HERALD_SETTING_INT, "3600", 1, 86400 * 7, NULL,
      "time between garbage collection passes", S(attach.gc_interval_seconds)},
+    {"attachment_bundle_max_size_bytes", HERALD_SETTING_INT, "20000000", 0, 1LL << 40, NULL,
+     "no bundle for a collection whose attachments add up to more (0: no limit)",
+     S(attach.bundle_max_size_bytes)},
+    {"attachment_bundle_poll_ms", HERALD_SETTING_INT, "1000", 50, 3600000, NULL,
+     "how often the bundle builder looks for new signed versions", S(attach.bundle_poll_ms)},
     /* History (history.h, docs/history.md). */
     {"history_enabled", HERALD_SETTING_BOOL, "true", 0, 0, NULL,
      "keep a per-bucket history of every change (GET /buckets/{bid}/history)", S(history_enabled)},

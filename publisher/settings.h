@@ -57,7 +57,9 @@ typedef struct pub_settings {
         int keep_old_files;      /* the GC never deletes */
         int64_t gc_grace_seconds;
         int64_t gc_interval_seconds;
-    } attach; /* attachment_* (attachment.h) */
+        int64_t bundle_max_size_bytes; /* bundle.h: larger collections get no bundle */
+        int64_t bundle_poll_ms;        /* bundle.h: how often signed versions are polled */
+    } attach;                          /* attachment_* (attachment.h) */
     /* History (history.h, docs/history.md). Lists are space or comma separated. */
     int history_enabled;
     char *history_exclude_resources; /* URIs: "/buckets/b", "/buckets/b/collections/c" */

@@ -14,6 +14,8 @@ pkgs=(build-essential cmake pkg-config curl redis-server
       varnish lintian dpkg-dev systemd redis-sentinel)
 # The client library (client/): HTTPS through libcurl.
 pkgs+=(libcurl4-openssl-dev)
+# Attachment bundles (publisher/bundle.c): zip files written with libzip.
+pkgs+=(libzip-dev)
 # Browser tests (test_client_browser.sh, test_admin_browser.sh): Debian's Chromium,
 # driven by playwright-core from npm (which never downloads a browser of its own).
 pkgs+=(chromium)

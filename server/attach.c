@@ -3,16 +3,20 @@
  */
 #include "attach.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "herald/castore.h"
 #include "herald/httpc.h"
+#include "herald/httpdate.h"
 #include "herald/kerror.h"
 #include "herald/log.h"
 #include "herald/mem.h"
@@ -40,12 +44,19 @@ attach_configure(const attach_opts *o)
         snprintf(g_origin, n + 2, "%s%s", o->origin, o->origin[n - 1] == '/' ? "" : "/");
     }
     g_timeout_ms = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : 300000;
+    /* Once, before the workers start (curl_global_init is not thread-safe). */
+    if (g_origin && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        herald_error("attachment_origin: cannot initialize libcurl");
+        return -1;
+    }
     return 0;
 }
 
 void
 attach_unconfigure(void)
 {
+    if (g_origin)
+        curl_global_cleanup();
     herald_castore_close(g_store);
     g_store = NULL;
     free(g_origin);
@@ -163,30 +174,66 @@ fetch_type(const char *hash)
     herald_buf_free(&body);
 }
 
-/* Fetches 'hash' from the origin into the store, checked. Returns 0, or -1 (logged). */
+/* The transfer of one fetch: the body goes to the store's writer as it arrives. */
+typedef struct fetch_sink {
+    herald_castore_writer *w;
+    int failed; /* a write to the store failed (errno in 'err') */
+    int err;
+} fetch_sink;
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    fetch_sink *k = arg;
+    size_t len = size * n;
+    if (herald_castore_size(k->w) + (int64_t)len > (int64_t)HERALD_HTTPC_MAX_BODY ||
+        herald_castore_write(k->w, p, len) != 0) {
+        k->failed = 1;
+        k->err = errno;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    return len;
+}
+
+/* Fetches 'hash' from the origin into the store, checked. The body is streamed into a
+ * temporary file of the store while it is hashed (castore.h), never held in memory;
+ * the file gets its name only if its SHA-256 is 'hash'. Returns 0, or -1 (logged). */
 static int
 fetch(const char *hash)
 {
-    char url[4096], err[256];
-    int status = 0;
-    herald_buf body = HERALD_BUF_INIT;
+    char url[4096];
+    long status = 0;
     snprintf(url, sizeof(url), "%s%.2s/%s", g_origin, hash, hash);
-    int rc = herald_httpc_get(url, g_timeout_ms, &status, &body, err, sizeof(err));
-    if (rc != 0 || status != 200) {
-        herald_warn("attachment %s: origin %s: %s", hash, url, rc ? err : "not 200");
-        herald_buf_free(&body);
-        return -1;
-    }
-    herald_castore_writer *w = herald_castore_begin(g_store);
-    if (!w || herald_castore_write(w, body.data ? body.data : "", body.len) != 0) {
+    fetch_sink k = {.w = herald_castore_begin(g_store)};
+    if (!k.w) {
         herald_error("attachment %s: cannot store: %s", hash, strerror(errno));
-        herald_castore_abort(w);
-        herald_buf_free(&body);
         return -1;
     }
-    herald_buf_free(&body);
+    CURL *c = curl_easy_init();
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)g_timeout_ms);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+    }
+    if (rc != CURLE_OK || status != 200) {
+        if (k.failed)
+            herald_error("attachment %s: cannot store: %s", hash,
+                         k.err ? strerror(k.err) : "too large");
+        else
+            herald_warn("attachment %s: origin %s: %s", hash, url,
+                        rc != CURLE_OK ? curl_easy_strerror(rc) : "not 200");
+        herald_castore_abort(k.w);
+        return -1;
+    }
     fetch_type(hash); /* before the file appears: never served without its type */
-    if (herald_castore_commit_expect(w, hash) != 0) {
+    if (herald_castore_commit_expect(k.w, hash) != 0) {
         if (errno == EBADMSG) {
             atomic_fetch_add(&g_refused, 1);
             herald_warn("attachment %s: the origin's file has another SHA-256: refused", hash);
@@ -200,52 +247,43 @@ fetch(const char *hash)
     return 0;
 }
 
+/* What a response names: its validator and caching. */
+typedef struct resource {
+    char etag[80]; /* with its quotes */
+    const char *cache_control;
+    const char *type;
+    char last_modified[HERALD_HTTPDATE_LEN + 1]; /* "" when not sent */
+} resource;
+
 static void
-common_headers(out *o, const char *hash)
+common_headers(out *o, const resource *rs)
 {
-    out_puts(o, "ETag: \"");
-    out_copy(o, hash, HERALD_CASTORE_HASH_LEN);
-    out_puts(o, "\"\r\nCache-Control: public, max-age=31536000, immutable\r\n"
-                "Accept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n");
+    out_puts(o, "ETag: ");
+    out_puts(o, rs->etag);
+    out_puts(o, "\r\nCache-Control: ");
+    out_puts(o, rs->cache_control);
+    out_puts(o, "\r\nAccept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n");
+    if (rs->last_modified[0]) {
+        out_puts(o, "Last-Modified: ");
+        out_puts(o, rs->last_modified);
+        out_puts(o, "\r\n");
+    }
 }
 
-int
-attach_serve(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
-             attach_body *body)
+/* Answers 'req' from the open file 'fd' of 'size' bytes (takes 'fd'). */
+static int
+serve_fd(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+         attach_body *body, int fd, int64_t size, const resource *rs)
 {
-    char hash[HERALD_CASTORE_HASH_LEN + 1];
-    char type[HERALD_CASTORE_TYPE_MAX + 1];
     int is_head = req->method == HTTP_METHOD_HEAD;
-    size_t tl = sizeof(".type") - 1;
-    body->fd = -1;
-    if (g_store && req->path.len > tl &&
-        memcmp(req->path.p + req->path.len - tl, ".type", tl) == 0 &&
-        herald_castore_url_hash(req->path.p, req->path.len - tl, ATTACH_PREFIX, hash) == 0) {
-        /* The recorded media type, for read servers fetching from this one. */
-        if (herald_castore_get_type(g_store, hash, type) != 0)
-            return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
-        return reply_plain(o, req, 200, "text/plain", type, strlen(type), keep_alive);
-    }
-    if (!g_store || herald_castore_url_hash(req->path.p, req->path.len, ATTACH_PREFIX, hash) != 0)
-        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
-    int64_t size = 0;
-    int fd = herald_castore_open_file(g_store, hash, &size);
-    if (fd < 0 && errno == ENOENT && g_origin) {
-        if (fetch(hash) != 0)
-            return reply_error(o, 502, HERALD_ERRNO_UNDEFINED,
-                               "The attachment could not be fetched from the origin", NULL,
-                               keep_alive, is_head);
-        fd = herald_castore_open_file(g_store, hash, &size);
-    }
-    if (fd < 0)
-        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    size_t el = strlen(rs->etag);
     if (req->has_if_none_match) {
         const char *v = req->if_none_match.p;
         size_t n = req->if_none_match.len;
-        if ((n == 1 && v[0] == '*') || (n >= 66 && memmem(v, n, hash, HERALD_CASTORE_HASH_LEN))) {
+        if ((n == 1 && v[0] == '*') || (n >= el && memmem(v, n, rs->etag, el))) {
             close(fd);
             reply_status_line(o, 304);
-            common_headers(o, hash);
+            common_headers(o, rs);
             reply_end_headers(o, keep_alive);
             return 304;
         }
@@ -253,14 +291,14 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     size_t rl = 0, il = 0;
     const char *rv = find_header(head, head_len, "Range", &rl);
     const char *iv = find_header(head, head_len, "If-Range", &il);
-    if (iv && !(il == 66 && memcmp(iv + 1, hash, HERALD_CASTORE_HASH_LEN) == 0))
+    if (iv && !(il == el && memcmp(iv, rs->etag, el) == 0))
         rv = NULL; /* If-Range names another version: the whole file */
     int64_t from = 0, to = size - 1;
     int r = parse_range(rv, rl, size, &from, &to);
     if (r < 0) {
         close(fd);
         reply_status_line(o, 416);
-        common_headers(o, hash);
+        common_headers(o, rs);
         out_puts(o, "Content-Range: bytes */");
         out_i64(o, size);
         out_puts(o, "\r\n");
@@ -270,10 +308,9 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     }
     int status = r > 0 ? 206 : 200;
     reply_status_line(o, status);
-    common_headers(o, hash);
+    common_headers(o, rs);
     out_puts(o, "Content-Type: ");
-    out_puts(o,
-             herald_castore_get_type(g_store, hash, type) == 0 ? type : "application/octet-stream");
+    out_puts(o, rs->type);
     out_puts(o, "\r\n");
     if (r > 0) {
         out_puts(o, "Content-Range: bytes ");
@@ -296,4 +333,72 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     body->off = from;
     body->len = len;
     return status;
+}
+
+/* A bundle (castore.h): served from this server's directory only, never fetched from
+ * the origin (docs/attachments.md). It is replaced in place when rebuilt, so its ETag
+ * is its mtime and size, and it is cached for an hour, not forever. */
+static int
+serve_bundle(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+             attach_body *body, const char *name)
+{
+    char path[4400];
+    struct stat st;
+    int is_head = req->method == HTTP_METHOD_HEAD;
+    int fd = herald_castore_bundle_path(g_store, name, path, sizeof(path)) == 0
+                 ? open(path, O_RDONLY | O_CLOEXEC)
+                 : -1;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    }
+    resource rs = {.cache_control = "public, max-age=3600", .type = "application/zip"};
+    snprintf(rs.etag, sizeof(rs.etag), "\"%llx-%llx\"",
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL +
+                 (unsigned long long)st.st_mtim.tv_nsec,
+             (unsigned long long)st.st_size);
+    herald_httpdate_format(rs.last_modified, (int64_t)st.st_mtim.tv_sec);
+    return serve_fd(o, req, head, head_len, keep_alive, body, fd, (int64_t)st.st_size, &rs);
+}
+
+int
+attach_serve(out *o, const http_request *req, const char *head, size_t head_len, int keep_alive,
+             attach_body *body)
+{
+    char hash[HERALD_CASTORE_HASH_LEN + 1];
+    char type[HERALD_CASTORE_TYPE_MAX + 1];
+    char bname[HERALD_CASTORE_BUNDLE_NAME_MAX + 1];
+    int is_head = req->method == HTTP_METHOD_HEAD;
+    size_t tl = sizeof(".type") - 1;
+    body->fd = -1;
+    if (g_store && req->path.len > tl &&
+        memcmp(req->path.p + req->path.len - tl, ".type", tl) == 0 &&
+        herald_castore_url_hash(req->path.p, req->path.len - tl, ATTACH_PREFIX, hash) == 0) {
+        /* The recorded media type, for read servers fetching from this one. */
+        if (herald_castore_get_type(g_store, hash, type) != 0)
+            return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+        return reply_plain(o, req, 200, "text/plain", type, strlen(type), keep_alive);
+    }
+    if (g_store && herald_castore_url_bundle(req->path.p, req->path.len, ATTACH_PREFIX, bname) == 0)
+        return serve_bundle(o, req, head, head_len, keep_alive, body, bname);
+    if (!g_store || herald_castore_url_hash(req->path.p, req->path.len, ATTACH_PREFIX, hash) != 0)
+        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    int64_t size = 0;
+    int fd = herald_castore_open_file(g_store, hash, &size);
+    if (fd < 0 && errno == ENOENT && g_origin) {
+        if (fetch(hash) != 0)
+            return reply_error(o, 502, HERALD_ERRNO_UNDEFINED,
+                               "The attachment could not be fetched from the origin", NULL,
+                               keep_alive, is_head);
+        fd = herald_castore_open_file(g_store, hash, &size);
+    }
+    if (fd < 0)
+        return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
+    resource rs = {.cache_control = "public, max-age=31536000, immutable",
+                   .type = herald_castore_get_type(g_store, hash, type) == 0
+                               ? type
+                               : "application/octet-stream"};
+    snprintf(rs.etag, sizeof(rs.etag), "\"%s\"", hash);
+    return serve_fd(o, req, head, head_len, keep_alive, body, fd, size, &rs);
 }

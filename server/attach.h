@@ -7,8 +7,9 @@
  * shares the publisher's attachments_dir, or has its own directory and an origin (the
  * publisher's or another read server's base URL). The no-404 rule is fetch-on-miss: a
  * file that is not in the directory is fetched from the origin by its hash when first
- * asked for, its SHA-256 checked against the hash in the path before it is stored
- * (atomically, castore.h), and only then served. A tampered or truncated file from
+ * asked for (streamed to a temporary file of the store while hashed, never held in
+ * memory), its SHA-256 checked against the hash in the path before it is given its
+ * name (atomically, castore.h), and only then served. A tampered or truncated file from
  * the origin is never stored nor served (502). The path is mapped to a file only when
  * it is exactly /attachments/ + 2 hex + '/' + 64 lowercase hex with the same first two
  * digits (herald_castore_url_hash), so no path can name anything else.
@@ -16,7 +17,13 @@
  * Responses: 200 / 206 with one byte range (RFC 9110 14), 416 for an unsatisfiable
  * one, 304 when If-None-Match holds the ETag (the hash), Cache-Control public,
  * max-age=31536000, immutable (a location never changes content), Accept-Ranges,
- * CORS. The body is not copied: the caller (conn.c) sends it with sendfile(2) from the
+ * CORS.
+ *
+ *   GET/HEAD /attachments/bundles/<bid>--<cid>.zip   (publisher/bundle.h)
+ *
+ * A bundle is served from the directory only (never fetched: it has no hash to check),
+ * with an ETag of its mtime and size and an hour of caching, since it is rebuilt in
+ * place. The body is not copied: the caller (conn.c) sends it with sendfile(2) from the
  * descriptor this module opens.
  */
 #ifndef HERALD_SERVER_ATTACH_H

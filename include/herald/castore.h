@@ -35,6 +35,13 @@
  * is served). It is metadata, not content: a missing or unreadable one means
  * application/octet-stream, so it is not fsync'd. It is not a hash name, so listings
  * of the store (the GC) skip it; herald_castore_remove deletes both.
+ *
+ * Bundles: <dir>/bundles/<bid>--<cid>.zip, one zip of a collection's attachments
+ * (docs/attachments.md). Unlike the content, a bundle's name is mutable: it is
+ * replaced as a whole (written as bundles/.build-*, fsync'd, renamed over the old one,
+ * directory fsync'd), so a reader sees either the old or the new complete zip. Names
+ * are only ever [A-Za-z0-9][A-Za-z0-9_-]*.zip, so a bundle URL cannot name anything
+ * outside bundles/ nor a temporary file (leading '.').
  */
 #ifndef HERALD_CASTORE_H
 #define HERALD_CASTORE_H
@@ -80,6 +87,13 @@ int64_t herald_castore_size(const herald_castore_writer *w);
  * Frees 'w' in every case. Returns 0, or -1 with errno set (nothing is left behind). */
 int herald_castore_commit(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
     __attribute__((warn_unused_result));
+/* The same, and pins the file (atomically with the commit): herald_castore_remove_older
+ * keeps a pinned file whatever its age, until herald_castore_unpin. How an upload keeps
+ * its file from a concurrent garbage collection until the record naming it is written
+ * (publisher/attachment_gc.h), however long that takes. Pins are counted. */
+int herald_castore_commit_pin(herald_castore_writer *w, char hash[HERALD_CASTORE_HASH_LEN + 1])
+    __attribute__((warn_unused_result));
+void herald_castore_unpin(herald_castore *s, const char *hash);
 /* The same, only if the content's hash is 'expected' (else -1 with errno EBADMSG and
  * nothing stored). */
 int herald_castore_commit_expect(herald_castore_writer *w, const char *expected)
@@ -102,8 +116,29 @@ int herald_castore_get_type(const herald_castore *s, const char *hash,
  * file's unlink). */
 int herald_castore_remove(herald_castore *s, const char *hash);
 /* The same, only if the file's mtime (its last commit) is at or before 'before_ms'
- * (wall clock), checked and done under the store's mutex. Returns 0 when deleted, 1
- * when kept (newer), -1 with errno set. */
+ * (wall clock) and the file is not pinned, checked and done under the store's mutex. Returns 0 when
+ * deleted, 1 when kept (newer), -1 with errno set. */
 int herald_castore_remove_older(herald_castore *s, const char *hash, int64_t before_ms);
+
+/* ---- bundles ---- */
+#define HERALD_CASTORE_BUNDLE_NAME_MAX 255
+/* 1 if 'name' (of 'len' bytes) is a bundle file name: [A-Za-z0-9][A-Za-z0-9_-]*.zip,
+ * at most HERALD_CASTORE_BUNDLE_NAME_MAX bytes. */
+int herald_castore_valid_bundle_name(const char *name, size_t len);
+/* Maps a URL path to a bundle name: 'path' must be exactly 'prefix' + "bundles/" + a
+ * valid name. Returns 0 with the name in 'name', else -1. */
+int herald_castore_url_bundle(const char *path, size_t len, const char *prefix,
+                              char name[HERALD_CASTORE_BUNDLE_NAME_MAX + 1]);
+/* Writes "<dir>/bundles/<name>" into 'out' (-1: invalid name or 'out' too small). */
+int herald_castore_bundle_path(const herald_castore *s, const char *name, char *out, size_t outlen);
+/* A fresh temporary path "<dir>/bundles/.build-<unique>.zip" (the file does not exist;
+ * bundles/ is created). Returns 0, or -1 with errno set. */
+int herald_castore_bundle_tmp(herald_castore *s, char *out, size_t outlen);
+/* Makes the complete file 'tmp' (from herald_castore_bundle_tmp) the bundle 'name':
+ * chmod 0644, fsync, rename, fsync of bundles/. Returns 0, or -1 with errno set ('tmp'
+ * is removed in every case). */
+int herald_castore_bundle_publish(herald_castore *s, const char *tmp, const char *name);
+/* Deletes the bundle 'name'. Returns 0 (also when absent), or -1 with errno set. */
+int herald_castore_bundle_remove(herald_castore *s, const char *name);
 
 #endif

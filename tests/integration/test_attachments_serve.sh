@@ -38,6 +38,8 @@ h_wait_for 20 sh -c "curl -sf '$H_SRV/buckets/b/collections/c/changeset?_expecte
 curl -sf "$H_SRV/buckets/b/collections/c/changeset?_expected=0" >"$H_TMP/cs"
 LOCS=$(h_json 'd.changes.filter(r => r.attachment).map(r => r.attachment.location + "=" + r.attachment.hash + "=" + r.attachment.size).join(" ")' <"$H_TMP/cs")
 h_check "the served version names 5 attachments" h_eq "$(echo "$LOCS" | wc -w)" 5
+hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$H_SRV2_PID/status"; }
+HWM0=$(hwm)
 for e in $LOCS; do
     loc=${e%%=*} rest=${e#*=} hash=${rest%%=*} size=${e##*=}
     for s in "$S1" "$S2"; do
@@ -47,6 +49,10 @@ for e in $LOCS; do
     done
 done
 HB=$(sha "$H_TMP/big.bin")
+# The 30 MB file was streamed to disk while hashed, not held in memory (the peak RSS
+# of the fetching server grew by far less than the file).
+h_log "     fetching server peak RSS: ${HWM0} kB before, $(hwm) kB after"
+h_check "fetch-on-miss streams: peak RSS grew by less than 10 MB" test $(($(hwm) - HWM0)) -lt 10240
 h_check "the second server stored what it fetched" h_eq "$(sha "$H_TMP/files2/${HB:0:2}/$HB")" "$HB"
 
 # ---- Content-Type: the record's mimetype, from both servers ----

@@ -2,7 +2,7 @@
  * test_castore -- the content-addressed attachment store (lib/castore.c): commit under
  * the hash, deduplication, verified commits, media types (validated, first one kept,
  * removed with the file), removal only of files older than a limit, and the thread
- * safety of commit against removal.
+ * safety of commit against removal; bundle names, their atomic replacement and removal.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -148,4 +148,73 @@ Test(castore, commit_vs_remove_threads)
     race_stop = 1;
     pthread_join(t, NULL);
     cleanup(race_store);
+}
+
+/* Bundles: only [A-Za-z0-9][A-Za-z0-9_-]*.zip names map; a temporary file becomes the
+ * bundle whole (renamed), replaces the previous one, and is removed. */
+Test(castore, bundles)
+{
+    herald_castore *s = open_store();
+    char name[HERALD_CASTORE_BUNDLE_NAME_MAX + 1], tmp[4400], path[4400];
+    const char *ok[] = {"/attachments/bundles/main--regions.zip", "/attachments/bundles/a.zip",
+                        "/attachments/bundles/b_1--c-2.zip"};
+    const char *bad[] = {"/attachments/bundles/.zip",         "/attachments/bundles/../x.zip",
+                         "/attachments/bundles/a/b.zip",      "/attachments/bundles/-a.zip",
+                         "/attachments/bundles/.build-1.zip", "/attachments/bundles/a.zip.zip",
+                         "/attachments/bundles/a.ZIP",        "/attachments/bundles/a%2f.zip",
+                         "/attachments/bundle/a.zip",         "/attachments/bundles/"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+        cr_assert_eq(herald_castore_url_bundle(ok[i], strlen(ok[i]), "/attachments/", name), 0,
+                     "%s", ok[i]);
+        cr_assert_str_eq(name, ok[i] + strlen("/attachments/bundles/"));
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        cr_assert_neq(herald_castore_url_bundle(bad[i], strlen(bad[i]), "/attachments/", name), 0,
+                      "%s", bad[i]);
+    cr_assert_neq(herald_castore_bundle_path(s, "../x.zip", path, sizeof(path)), 0);
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(herald_castore_bundle_tmp(s, tmp, sizeof(tmp)), 0);
+        cr_assert(strstr(tmp, "/bundles/.build-") != NULL, "%s", tmp);
+        FILE *f = fopen(tmp, "w");
+        cr_assert_not_null(f);
+        fputs(round ? "second" : "first", f);
+        fclose(f);
+        cr_assert_eq(herald_castore_bundle_publish(s, tmp, "b--c.zip"), 0);
+        cr_assert_eq(access(tmp, F_OK), -1, "the temporary file is gone");
+        cr_assert_eq(herald_castore_bundle_path(s, "b--c.zip", path, sizeof(path)), 0);
+        char buf[16] = {0};
+        f = fopen(path, "r");
+        cr_assert_not_null(f);
+        cr_assert_neq(fgets(buf, sizeof(buf), f), NULL);
+        fclose(f);
+        cr_assert_str_eq(buf, round ? "second" : "first");
+    }
+    cr_assert_eq(herald_castore_bundle_remove(s, "b--c.zip"), 0);
+    cr_assert_eq(access(path, F_OK), -1);
+    cr_assert_eq(herald_castore_bundle_remove(s, "b--c.zip"), 0, "absent: not an error");
+    cleanup(s);
+}
+
+/* A pinned file (an upload between its commit and its record write) is never removed
+ * by remove_older, however old; unpinned, it is. Pins are counted. */
+Test(castore, pins)
+{
+    herald_castore *s = open_store();
+    char hash[HERALD_CASTORE_HASH_LEN + 1], h2[HERALD_CASTORE_HASH_LEN + 1];
+    for (int i = 0; i < 2; i++) {
+        herald_castore_writer *w = herald_castore_begin(s);
+        cr_assert_not_null(w);
+        cr_assert_eq(herald_castore_write(w, "pinned", 6), 0);
+        cr_assert_eq(herald_castore_commit_pin(w, i ? h2 : hash), 0);
+    }
+    cr_assert_str_eq(hash, h2);
+    int64_t future = (int64_t)time(NULL) * 1000 + 3600 * 1000;
+    cr_assert_eq(herald_castore_remove_older(s, hash, future), 1, "pinned twice: kept");
+    herald_castore_unpin(s, hash);
+    cr_assert_eq(herald_castore_remove_older(s, hash, future), 1, "pinned once: kept");
+    herald_castore_unpin(s, hash);
+    cr_assert_eq(herald_castore_remove_older(s, hash, future), 0, "unpinned: removed");
+    int64_t size;
+    cr_assert_eq(herald_castore_open_file(s, hash, &size), -1);
+    cleanup(s);
 }
