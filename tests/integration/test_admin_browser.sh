@@ -2,7 +2,7 @@
 # The admin page at /v1/admin/ in Debian's headless Chromium (playwright-core from npm,
 # no browser download; tests/node/admin_browser.test.mjs): review cycle with a diff,
 # an attachment uploaded with a progress bar and downloaded from the read server,
-# approval served signed by a read server, decline and rollback, an edit conflict;
+# approval served signed by a read server (checked by `herald verify` and verify_snapshot.js), decline and rollback, an edit conflict;
 # history per collection and record with filters checked against the API, the
 # permissions and group members editors with their conflicts, accounts (creation,
 # refusal, own password change); XSS payloads (records, principals, history), keyboard
@@ -27,6 +27,7 @@ h_start_signer
 h_start_server --attachments-dir "$FILES"
 mkdir -p "$H_TMP/screenshots"
 export HERALD_PUB="$H_PUB" HERALD_SRV="$H_SRV" HERALD_PUBKEY="$H_PUBKEY" HERALD_CHROMIUM="$CHROMIUM"
+export HERALD_CLI="$H_BUILD/client/herald"
 export HERALD_ADMIN_SHOTS=${HERALD_ADMIN_SHOTS:-$H_TMP/screenshots}
 h_node_suite admin_browser.test.mjs "admin page in Chromium"
 h_check "a screenshot per step" test "$(ls "$HERALD_ADMIN_SHOTS" | wc -l)" -ge 20

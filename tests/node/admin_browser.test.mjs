@@ -217,6 +217,10 @@ test("full cycle: editor creates and requests review, reviewer sees the diff and
   const verify = spawnSync(process.execPath, [fileURLToPath(new URL("./verify_snapshot.js", import.meta.url)), "--url", url, "--public-key", process.env.HERALD_PUBKEY], { encoding: "utf8" });
   assert.match(verify.stdout, /^OK bucket=main collection=crl /, verify.stdout + verify.stderr);
   console.log("ok   - the read server serves the approved version and verify_snapshot.js accepts it");
+  const cli = spawnSync(process.env.HERALD_CLI, ["verify", "--url", url, "--public-key", process.env.HERALD_PUBKEY], { encoding: "utf8" });
+  assert.equal(cli.status, 0, cli.stdout + cli.stderr);
+  assert.match(cli.stdout, /^OK bucket=main collection=crl /, cli.stdout + cli.stderr);
+  console.log("ok   - and `herald verify` accepts it");
   await step(rv, "the attachment downloads from the read server, byte for byte", async () => {
     await rv.goto(`${ADMIN}#/b/main/c/crl/r/serial-1`);
     const href = await rv.locator("#attachment-link").getAttribute("href");
