@@ -76,7 +76,10 @@ for s in $BUILDS; do
             --data '{"data":{}}' "$P/v1/buckets/bench/collections/c"
         node "$JS" "$P" "$S" "$AUTH" bench c import "$n"
         r1=$(node "$JS" "$P" "$S" "$AUTH" bench c edits "$EDITS")
+        ls_metrics() { curl -s "$S/metrics" | grep -E '^herald_lockstep_(wait_seconds_(sum|count)|fallbacks_total|superseded_total)' | tr '\n' ' '; }
+        echo "$label $n lock-step before the import phase: $(ls_metrics)" >>"$TMP/steps.txt"
         r2=$(node "$JS" "$P" "$S" "$AUTH" bench c during 10000)
+        echo "$label $n lock-step after the import phase:  $(ls_metrics)" >>"$TMP/steps.txt"
         r3=$(node "$JS" "$P" "$S" "$AUTH" bench c burst 100)
         row "$label" "$n" "$r1" "$r2" "$r3" | tee -a "$OUT"
         # The signer's cost per version in the one-at-a-time phase (its log lines:
