@@ -63,6 +63,9 @@
 typedef struct coll {
     char *bucket, *collection;
     json_t *state; /* verified, immutable; NULL if none */
+    json_t *ahead; /* verified but newer than the monitor that named the sync (the server
+                    * switched between our two requests); adopted without a second fetch
+                    * if the next monitor names exactly it. Under sync_lock. */
     int from_dump;
     herald_client_status last_status;
     char last_error[256];
@@ -83,7 +86,8 @@ struct herald_client {
     herald_chttp_opts http_opts; /* for the watch's own connection */
     char *ca_file;
     long retry_base_ms;
-    atomic_int watch_stop; /* herald_client_watch_stop() was called */
+    atomic_int watching;   /* herald_client_watch() calls running */
+    atomic_int watch_stop; /* herald_client_watch_stop() was called during one of them */
     pthread_mutex_t sync_lock, data_lock;
     coll *colls;
     int64_t monitor_ts;      /* M of the last verified signed monitor (rollback floor) */
@@ -444,6 +448,7 @@ herald_client_free(herald_client *c)
     while (k) {
         coll *next = k->next;
         json_decref(k->state);
+        json_decref(k->ahead);
         free(k->bucket);
         free(k->collection);
         free(k);
@@ -610,7 +615,18 @@ sync_collection(herald_client *c, coll *k, int64_t version, const char *sha, int
     pthread_mutex_unlock(&c->data_lock);
     if (prev)
         (void)get_int(&pts, json_object_get(prev, "timestamp"));
-    for (int attempt = 0; attempt < 2; attempt++) {
+    if (k->ahead) {
+        json_t *a = k->ahead;
+        int64_t ats = 0;
+        char asha[65] = "";
+        k->ahead = NULL;
+        (void)get_int(&ats, json_object_get(a, "timestamp"));
+        if (ats == version && state_sha(c, a, asha) == 0 && strcmp(asha, sha) == 0)
+            st = a; /* verified when fetched; now committed to by a verified monitor */
+        else
+            json_decref(a);
+    }
+    for (int attempt = 0; !st && attempt < 2; attempt++) {
         json_t *cs = NULL;
         int delta = attempt == 0 && prev;
         if (delta)
@@ -631,13 +647,14 @@ sync_collection(herald_client *c, coll *k, int64_t version, const char *sha, int
             if (nts > version) {
                 /* Verified, and newer than this monitor names: the read server switched
                  * to a newer (monitor, versions) pair between our two requests (it
-                 * publishes them in lock-step). Not kept -- this monitor does not commit
-                 * to it -- and no failure: the caller asks for the monitor again. */
+                 * publishes them in lock-step). Not stored -- this monitor does not
+                 * commit to it -- and no failure: the caller asks for the monitor again,
+                 * and adopts this copy if that monitor names it. */
                 herald_err_set(err, sizeof(err),
                                "served version %lld is newer than the signed monitor's %lld",
                                (long long)nts, (long long)version);
                 c->monitor_behind = 1;
-                json_decref(st);
+                k->ahead = st;
                 st = NULL;
                 json_decref(cs);
                 rc = HERALD_CLIENT_EUNCOMMITTED;
@@ -809,6 +826,16 @@ apply_monitor(herald_client *c, const json_t *mon, herald_client_status st, char
     return overall;
 }
 
+/* The signed monitor's URL. _expected=0: the monitor's short max-age. With the last M as
+ * cache key (as for collections) a cache could keep answering that URL with a monitor that
+ * expires in its cache, and the client, unable to verify a newer M, would never change the
+ * URL: a freeze made by the cache itself. */
+static void
+monitor_url(const herald_client *c, char *url, size_t len)
+{
+    snprintf(url, len, "%s/buckets/monitor/collections/changes/changeset?_expected=0", c->url);
+}
+
 /* apply_monitor(), and again with a fresh monitor (up to MONITOR_CATCH_UP times) when a
  * collection was served newer than the monitor named (c->monitor_behind): the server
  * switched to a newer pair between the two requests, so a later monitor commits to what
@@ -825,8 +852,7 @@ apply_monitor_fresh(herald_client *c, const json_t *mon, herald_client_status st
          i++) {
         char url[PATH_MAX];
         json_t *again = NULL;
-        snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
-                 c->url);
+        monitor_url(c, url, sizeof(url));
         c->monitor_behind = 0;
         st = get_json(c, url, &again, err, errlen);
         st = apply_monitor(c, again, st, err, errlen, changed);
@@ -850,12 +876,7 @@ herald_client_sync(herald_client *c)
         pthread_mutex_unlock(&c->sync_lock);
         return HERALD_CLIENT_EBACKOFF;
     }
-    /* _expected=0: the monitor's short max-age. With the last M as cache key (as for
-     * collections) a cache could keep answering that URL with a monitor that expires in
-     * its cache, and the client, unable to verify a newer M, would never change the
-     * URL: a freeze made by the cache itself. */
-    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
-             c->url);
+    monitor_url(c, url, sizeof(url));
     st = get_json(c, url, &mon, err, sizeof(err));
     st = apply_monitor_fresh(c, mon, st, err, sizeof(err), &changed);
     json_decref(mon);
@@ -870,7 +891,9 @@ herald_client_sync(herald_client *c)
 void
 herald_client_watch_stop(herald_client *c)
 {
-    if (c)
+    /* Only a running watch is stopped: a stop with none running used to stay set and end
+     * the next watch at once. */
+    if (c && atomic_load(&c->watching) > 0)
         atomic_store(&c->watch_stop, 1);
 }
 
@@ -902,6 +925,14 @@ watch_pause(const watch_ctx *w, int64_t ms)
     }
 }
 
+/* The last running watch to end clears the stop, so it cannot end the next one. */
+static void
+watch_end(herald_client *c)
+{
+    if (atomic_fetch_sub(&c->watching, 1) == 1)
+        atomic_store(&c->watch_stop, 0);
+}
+
 static int64_t
 watch_jitter(const herald_client *c, int failures)
 {
@@ -926,6 +957,7 @@ herald_client_watch(herald_client *c, const herald_client_watch_opts *o)
         return HERALD_CLIENT_EUSAGE;
     if (!o)
         o = &defaults;
+    atomic_fetch_add(&c->watching, 1);
     int wait_s = o->wait_s > 0 ? o->wait_s : 60;
     int64_t poll_ms = o->poll_ms > 0 ? o->poll_ms : 60000;
     w.c = c;
@@ -934,10 +966,11 @@ herald_client_watch(herald_client *c, const herald_client_watch_opts *o)
      * this thread or another) must not queue behind it (docs/server.md, "Connections"). */
     ho = c->http_opts;
     http = herald_chttp_new(&ho, err, sizeof(err));
-    if (!http)
+    if (!http) {
+        watch_end(c);
         return HERALD_CLIENT_ENETWORK;
-    snprintf(url, sizeof(url), "%s/buckets/monitor/collections/changes/changeset?_expected=0",
-             c->url);
+    }
+    monitor_url(c, url, sizeof(url));
     while (!watch_over(&w)) {
         int64_t backoff = herald_client_backoff_ms(c);
         if (backoff > 0) {
@@ -1023,7 +1056,7 @@ herald_client_watch(herald_client *c, const herald_client_watch_opts *o)
             break;
     }
     herald_chttp_free(http);
-    atomic_store(&c->watch_stop, 0);
+    watch_end(c);
     return HERALD_CLIENT_OK;
 }
 

@@ -155,7 +155,8 @@ typedef struct herald_client_watch_opts {
  */
 herald_client_status herald_client_watch(herald_client *c, const herald_client_watch_opts *o);
 
-/* Ends a running herald_client_watch() within about a second (it aborts the held request).
+/* Ends a running herald_client_watch() within about a second (it aborts the held request);
+ * a call while no watch runs has no effect on a later one.
  * Thread-safe and async-signal-safe: may be called from a signal handler. */
 void herald_client_watch_stop(herald_client *c);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C client (`herald`) proves freshness with the signed monitor (issue 14), against a
 # real publisher, signer (monitor lifetime 6 s: re-signed every 3 s) and read server,
-# directly and through tests/node/monitor_proxy.mjs, a real proxy process playing the
+# directly and through tests/node/client_proxy.mjs, a real proxy process playing the
 # attacker. Each attack is detected, the sync fails with its reason and the last verified
 # copy is kept:
 #   - a frozen monitor (the first one served again after its expiry)      -> expired
@@ -23,7 +23,7 @@ h_start_server
 P_PORT=$(h_free_port)
 MODE=$H_TMP/proxy.mode
 echo pass >"$MODE"
-node "$H_SRC/tests/node/monitor_proxy.mjs" "$P_PORT" "http://127.0.0.1:$H_SRV_PORT/v1" "$MODE" \
+node "$H_SRC/tests/node/client_proxy.mjs" "$P_PORT" "http://127.0.0.1:$H_SRV_PORT/v1" "$MODE" \
     "$H_TMP/proxy.reqs" 2>>"$H_TMP/proxy.log" &
 H_PIDS+=("$!")
 h_wait_port "$P_PORT" 20 "$!" "$H_TMP/proxy.log"
