@@ -335,7 +335,10 @@ flush_shared(conn *c)
 {
     worker *w = c->w;
     out *o = w->out;
-    int r = out_pending(o) ? out_write(o, c->fd) : 0;
+    /* An attachment's head goes out with the start of its body (out_write_more). */
+    int r = !out_pending(o)                      ? 0
+            : c->file.fd >= 0 && c->file.len > 0 ? out_write_more(o, c->fd)
+                                                 : out_write(o, c->fd);
     if (r == 0) {
         out_reset(o);
         int f = flush_file(c);
