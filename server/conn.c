@@ -575,6 +575,7 @@ answer_fetched(worker *w)
             c->answer_due = WOKEN_FETCH; /* after the earlier answers (on_write) */
             continue;
         }
+        set_reading(c, 1); /* on_read_held stops reading when its buffer is full */
         conn_serve(c, c->rbuf, c->rlen, WOKEN_FETCH);
     }
 }
