@@ -5,7 +5,8 @@
 # half-way until told to go on). While a large miss is stalled at the origin, the same
 # worker answers a changeset and a file it has; two concurrent misses of one file make
 # exactly one origin request and both get the file; a tampered origin file is refused
-# (502, Kinto error) to every waiting client and never stored; a client that leaves
+# (502, Kinto error) to every waiting client and never stored; beyond 32 files fetched
+# at once a miss is answered 503 at once; a client that leaves
 # while its file is fetched, and a SIGTERM during a stalled fetch, are handled. The
 # ordering is made by the origin's stall files and the server's log, never by timing.
 source "$(dirname "$0")/../support/harness.sh"
@@ -96,6 +97,30 @@ st=$(curl -s -o /dev/null -w '%{http_code}' "$S/${HT:0:2}/$HT")
 h_check "tampered: a later request tries again, and is refused again" h_eq "$st/$(fetches "$HT")" 502/2
 st=$(curl -s -o /dev/null -w '%{http_code}' "$S/00/00${HT:2}")
 h_check "a hash the origin lacks: 502" h_eq "$st" 502
+
+# ---- at most 32 files fetched at once: a miss beyond that is 503 at once ----
+CAP=()
+for i in $(seq 32); do
+    h=$(printf 'cap %d' "$i" | sha256sum | cut -d' ' -f1)
+    CAP+=("$h")
+    printf 'other bytes %d' "$i" >"$ORIGIN/tamper/$h"
+    touch "$ORIGIN/stall/$h"
+done
+CPIDS=()
+for h in "${CAP[@]}"; do
+    curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$S/${h:0:2}/$h" >"$H_TMP/cap-$h" &
+    CPIDS+=($!)
+done
+for h in "${CAP[@]}"; do h_wait_for 20 logged "$h" "not here: fetching it"; done
+HC=$(printf 'cap 33' | sha256sum | cut -d' ' -f1)
+st=$(curl -s -o "$H_TMP/dl" -w '%{http_code}' --max-time 20 "$S/${HC:0:2}/$HC")
+h_check "33rd file while 32 are fetched: 503, Kinto error" h_eq "$st/$(h_json 'd.errno' <"$H_TMP/dl")" 503/201
+h_check "... and no origin request for it" h_eq "$(fetches "$HC")" 0
+for h in "${CAP[@]}"; do rm "$ORIGIN/stall/$h"; done
+wait "${CPIDS[@]}"
+h_check "the 32 fetches ended (tampered: 502 each)" h_eq "$(cat "$H_TMP"/cap-* | tr -d '\n' | sed 's/502//g')" ""
+st=$(curl -s -o /dev/null -w '%{http_code}' "$S/${HC:0:2}/$HC")
+h_check "then a new miss starts a fetch again" h_eq "$st/$(fetches "$HC")" 502/1
 
 # ---- a client that leaves while its file is being fetched ----
 touch "$ORIGIN/stall/$HL"
