@@ -3,12 +3,19 @@
 # nginx serving the same files with sendfile, upload throughput against the disk's own
 # direct-write speed, and edit -> served on a read server with its own directory.
 #
-# Needs: nginx, wrk, redis-server, curl, dd; a build in $HERALD_BUILD_DIR (default
-# build/). Run: benchmarks/bench_attachments.sh [SECONDS per wrk run, default 5].
+# Needs: nginx, wrk, redis-server, curl, dd; a Release build in $HERALD_BUILD_DIR
+# (default build/). The one command:
+#   HERALD_BUILD_DIR=build-rel benchmarks/bench_attachments.sh [SECONDS per wrk run, default 5]
+# Compare builds of herald-server in the same run (e.g. main's and this branch's):
+#   BENCH_BUILDS="main:/path/to/main/build-rel this:build-rel" HERALD_BUILD_DIR=build-rel ...
+# BENCH_ROUNDS (default 3): each (server, size) is measured that many times, the
+# servers interleaved in every round (a shared machine's load changes over a run); the
+# table has the median round of each.
 #
 #  1. Downloads: a 1 MB and a 50 MB attachment, wrk (1 thread, 4 keep-alive
 #     connections) against herald-server (1 worker thread, sharing the publisher's
-#     attachments_dir) and nginx (1 worker, sendfile on, the same files); requests/s,
+#     attachments_dir) and nginx (worker_processes 1, sendfile on, tcp_nopush on, the
+#     same files): like for like, one worker each, keep-alive on both; requests/s,
 #     MB/s and CPU time of the server process per GB served (utime+stime from /proc).
 #  2. Upload: a 200 MB file POSTed with curl to the publisher (multipart, streamed to
 #     disk, fsync'd) in MB/s, against `dd if=/dev/zero bs=1M oflag=direct` to the same
@@ -21,6 +28,8 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${HERALD_BUILD_DIR:-$SRC/build}
 DUR=${1:-5}
+BUILDS=${BENCH_BUILDS:-"this:$BUILD"}
+ROUNDS=${BENCH_ROUNDS:-3}
 for c in nginx wrk redis-server curl dd; do
     command -v "$c" >/dev/null || { echo "bench_attachments: needs $c" >&2; exit 1; }
 done
@@ -35,7 +44,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 now() { date +%s.%N; }
 HZ=$(getconf CLK_TCK)
 
-RPORT=$(port) PPORT=$(port) SPORT=$(port) S2PORT=$(port) NPORT=$(port)
+RPORT=$(port) PPORT=$(port) S2PORT=$(port) NPORT=$(port)
 redis-server --port "$RPORT" --save '' --appendonly no >/dev/null &
 PIDS+=($!)
 wait_port "$RPORT"
@@ -46,15 +55,21 @@ FILES=$TMP/files
 PIDS+=($!)
 wait_port "$PPORT"
 KEY=A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg # no snapshots are needed to serve files
-"$BUILD/server/herald-server" --listen "127.0.0.1:$SPORT" --redis "redis://127.0.0.1:$RPORT/0" \
-    --public-key "$KEY" --threads 1 --attachments-dir "$FILES" --log-level warn 2>"$TMP/srv.log" &
-SPID=$!
-PIDS+=($SPID)
+# One herald-server per build compared, each 1 worker thread, sharing the directory.
+NAMES=() HPIDS=() HPORTS=()
+for b in $BUILDS; do
+    p=$(port)
+    "${b#*:}/server/herald-server" --listen "127.0.0.1:$p" --redis "redis://127.0.0.1:$RPORT/0" \
+        --public-key "$KEY" --threads 1 --attachments-dir "$FILES" --log-level warn 2>>"$TMP/srv.log" &
+    PIDS+=($!)
+    NAMES+=("herald ${b%%:*}") HPIDS+=($!) HPORTS+=("$p")
+    wait_port "$p"
+done
+SPORT=${HPORTS[0]}
 "$BUILD/server/herald-server" --listen "127.0.0.1:$S2PORT" --redis "redis://127.0.0.1:$RPORT/0" \
     --public-key "$KEY" --threads 1 --attachments-dir "$TMP/files2" \
     --attachment-origin "http://127.0.0.1:$SPORT/attachments/" --log-level warn 2>"$TMP/srv2.log" &
 PIDS+=($!)
-wait_port "$SPORT"
 wait_port "$S2PORT"
 mkdir -p "$TMP/nginx/logs"
 cat >"$TMP/nginx/nginx.conf" <<NGX
@@ -95,24 +110,41 @@ for l in "$L1" "$L50"; do
         { echo "bench_attachments: herald and nginx serve different bytes" >&2; exit 1; }
 done
 
-# wrk_run NAME PID URL: prints "req/s MB/s cpu-s/GB"
+# wrk_run PID URL SIZE: prints "req/s MB/s cpu-s/GB"
 wrk_run() {
-    local pid=$2 url=$3 t0 t1 out rps bytes
+    local pid=$1 url=$2 t0 t1 out rps bytes
     wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 # warm-up
     t0=$(ticks "$pid")
     out=$(wrk -t1 -c4 -d"${DUR}s" "$url")
     t1=$(ticks "$pid")
     rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
-    bytes=$(awk -v r="$rps" -v d="$DUR" -v s="$4" 'BEGIN{print r*d*s}')
+    bytes=$(awk -v r="$rps" -v d="$DUR" -v s="$3" 'BEGIN{print r*d*s}')
     awk -v r="$rps" -v b="$bytes" -v d="$DUR" -v c=$((t1 - t0)) -v hz="$HZ" \
-        'BEGIN{printf "%10.1f %10.1f %12.3f\n", r, b/d/1e6, (c/hz)/(b/1e9)}'
+        'BEGIN{printf "%.1f %.1f %.3f\n", r, b/d/1e6, (c/hz)/(b/1e9)}'
 }
-echo "== downloads (wrk -t1 -c4, ${DUR}s; server CPU seconds per GB served)"
-printf '%-22s %10s %10s %12s\n' "" "req/s" "MB/s" "CPU s/GB"
+NGW=$(pgrep -P "$NPID" | head -1)
+ALL_NAMES=("nginx" "${NAMES[@]}") ALL_PIDS=("$NGW" "${HPIDS[@]}") ALL_PORTS=("$NPORT" "${HPORTS[@]}")
+echo "== downloads (wrk -t1 -c4 keep-alive, ${DUR}s x $ROUNDS rounds, interleaved; 1 worker each; median round)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for f in "1MB $L1 1000000" "50MB $L50 50000000"; do
     set -- $f
-    printf '%-22s %s\n' "herald-server $1" "$(wrk_run h "$SPID" "http://127.0.0.1:$SPORT/attachments/$2" "$3")"
-    printf '%-22s %s\n' "nginx $1" "$(wrk_run n "$(pgrep -P "$NPID" | head -1)" "http://127.0.0.1:$NPORT/attachments/$2" "$3")"
+    for r in $(seq "$ROUNDS"); do
+        for i in "${!ALL_NAMES[@]}"; do
+            echo "$i $(wrk_run "${ALL_PIDS[$i]}" "http://127.0.0.1:${ALL_PORTS[$i]}/attachments/$2" "$3")" >>"$TMP/dl-$1"
+        done
+    done
+done
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-14s | %-5s | %9s | %8s | %9s | %s\n' server size req/s MB/s "CPU s/GB" "rounds (req/s)"
+printf '|%s|\n' "----------------|-------|-----------|----------|-----------|---------------"
+for f in 1MB 50MB; do
+    for i in "${!ALL_NAMES[@]}"; do
+        # the median round by req/s, and every round's req/s
+        med=$(awk -v i="$i" '$1 == i {print $2, $3, $4}' "$TMP/dl-$f" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')
+        all=$(awk -v i="$i" '$1 == i {printf "%s%s", s, $2; s=" "}' "$TMP/dl-$f")
+        set -- $med
+        printf '| %-14s | %-5s | %9s | %8s | %9s | %s\n' "${ALL_NAMES[$i]}" "$f" "$1" "$2" "$3" "$all"
+    done
 done
 
 echo "== upload (200 MB, median of 3)"

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,24 @@ static herald_castore *g_store;
 static char *g_origin;
 static int g_timeout_ms;
 static atomic_llong g_served, g_fetched, g_refused;
+
+/* Fetch outcomes, as attach_fetch.state. */
+enum { FETCH_RUNNING = 0, FETCH_OK = 200 }; /* else the status to answer: 502, 504 */
+
+struct attach_fetch {
+    char hash[HERALD_CASTORE_HASH_LEN + 1];
+    int refs;                  /* the fetch thread's, and one per waiting request; under g_fmu */
+    int state;                 /* FETCH_RUNNING, FETCH_OK or a status; under g_fmu */
+    struct attach_fetch *next; /* in g_running while running */
+};
+
+/* Fetches under way, their count, the hook, and shutdown: all under g_fmu. */
+static pthread_mutex_t g_fmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_fcond = PTHREAD_COND_INITIALIZER; /* a fetch thread ended */
+static attach_fetch *g_running;
+static int g_nrunning;
+static void (*g_on_fetched)(void);
+static atomic_int g_stopping; /* read by the transfers' progress callbacks */
 
 int
 attach_configure(const attach_opts *o)
@@ -55,6 +74,14 @@ attach_configure(const attach_opts *o)
 void
 attach_unconfigure(void)
 {
+    /* Fetches under way are aborted (progress callback) and waited for: they use the
+     * store and the origin freed below. */
+    atomic_store(&g_stopping, 1);
+    pthread_mutex_lock(&g_fmu);
+    while (g_nrunning > 0)
+        pthread_cond_wait(&g_fcond, &g_fmu);
+    pthread_mutex_unlock(&g_fmu);
+    atomic_store(&g_stopping, 0);
     if (g_origin)
         curl_global_cleanup();
     herald_castore_close(g_store);
@@ -195,9 +222,22 @@ on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Aborts a transfer when the server stops. */
+static int
+on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)arg;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return atomic_load(&g_stopping) ? 1 : 0;
+}
+
 /* Fetches 'hash' from the origin into the store, checked. The body is streamed into a
  * temporary file of the store while it is hashed (castore.h), never held in memory;
- * the file gets its name only if its SHA-256 is 'hash'. Returns 0, or -1 (logged). */
+ * the file gets its name only if its SHA-256 is 'hash'. Runs on a fetch thread.
+ * Returns FETCH_OK, 504 (the origin timed out) or 502 (any other failure; logged). */
 static int
 fetch(const char *hash)
 {
@@ -207,7 +247,7 @@ fetch(const char *hash)
     fetch_sink k = {.w = herald_castore_begin(g_store)};
     if (!k.w) {
         herald_error("attachment %s: cannot store: %s", hash, strerror(errno));
-        return -1;
+        return 502;
     }
     CURL *c = curl_easy_init();
     CURLcode rc = CURLE_FAILED_INIT;
@@ -218,6 +258,8 @@ fetch(const char *hash)
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         rc = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(c);
@@ -230,7 +272,7 @@ fetch(const char *hash)
             herald_warn("attachment %s: origin %s: %s", hash, url,
                         rc != CURLE_OK ? curl_easy_strerror(rc) : "not 200");
         herald_castore_abort(k.w);
-        return -1;
+        return rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
     }
     fetch_type(hash); /* before the file appears: never served without its type */
     if (herald_castore_commit_expect(k.w, hash) != 0) {
@@ -240,11 +282,110 @@ fetch(const char *hash)
         } else {
             herald_error("attachment %s: cannot store: %s", hash, strerror(errno));
         }
-        return -1;
+        return 502;
     }
     atomic_fetch_add(&g_fetched, 1);
     herald_info("attachment %s: fetched from the origin", hash);
-    return 0;
+    return FETCH_OK;
+}
+
+static void
+fetch_unref_locked(attach_fetch *f)
+{
+    if (--f->refs == 0)
+        free(f);
+}
+
+void
+attach_fetch_release(attach_fetch *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&g_fmu);
+    fetch_unref_locked(f);
+    pthread_mutex_unlock(&g_fmu);
+}
+
+int
+attach_fetch_done(attach_fetch *f)
+{
+    pthread_mutex_lock(&g_fmu);
+    int done = f->state != FETCH_RUNNING;
+    pthread_mutex_unlock(&g_fmu);
+    return done;
+}
+
+void
+attach_on_fetched(void (*hook)(void))
+{
+    pthread_mutex_lock(&g_fmu); /* the hook is called under it */
+    g_on_fetched = hook;
+    pthread_mutex_unlock(&g_fmu);
+}
+
+static void *
+fetch_main(void *arg)
+{
+    attach_fetch *f = arg;
+    int st = fetch(f->hash);
+    pthread_mutex_lock(&g_fmu);
+    f->state = st;
+    attach_fetch **pp = &g_running;
+    while (*pp != f)
+        pp = &(*pp)->next;
+    *pp = f->next;
+    g_nrunning--;
+    fetch_unref_locked(f);
+    if (g_on_fetched)
+        g_on_fetched();
+    pthread_cond_broadcast(&g_fcond);
+    pthread_mutex_unlock(&g_fmu);
+    return NULL;
+}
+
+/* The fetch of 'hash': the one under way, or a new one. Returns it with a reference for
+ * the caller; NULL with *fd open when the file arrived meanwhile (a fetch ended between
+ * the caller's miss and now); NULL with *fd -1 when no fetch can start (503). */
+static attach_fetch *
+fetch_join(const char *hash, int *fd, int64_t *size)
+{
+    attach_fetch *f;
+    *fd = -1;
+    pthread_mutex_lock(&g_fmu);
+    for (f = g_running; f; f = f->next)
+        if (memcmp(f->hash, hash, HERALD_CASTORE_HASH_LEN) == 0)
+            break;
+    if (f) {
+        f->refs++;
+        herald_info("attachment %s: waiting for the fetch under way", hash);
+        goto out;
+    }
+    /* Under the lock, no fetch of it can end now: the file is there, or is to fetch. */
+    *fd = herald_castore_open_file(g_store, hash, size);
+    if (*fd >= 0 || g_nrunning >= ATTACH_MAX_FETCHES || atomic_load(&g_stopping))
+        goto out;
+    f = herald_mem_calloc(1, sizeof(*f));
+    memcpy(f->hash, hash, HERALD_CASTORE_HASH_LEN);
+    f->refs = 2;
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &at, fetch_main, f);
+    pthread_attr_destroy(&at);
+    if (err != 0) {
+        herald_error("attachment %s: cannot start a fetch thread: %s", hash, strerror(err));
+        free(f);
+        f = NULL;
+        goto out;
+    }
+    f->next = g_running;
+    g_running = f;
+    g_nrunning++;
+    herald_info("attachment %s: not here: fetching it from the origin", hash);
+out:
+    pthread_mutex_unlock(&g_fmu);
+    return f;
 }
 
 /* What a response names: its validator and caching. */
@@ -371,7 +512,20 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     char bname[HERALD_CASTORE_BUNDLE_NAME_MAX + 1];
     int is_head = req->method == HTTP_METHOD_HEAD;
     size_t tl = sizeof(".type") - 1;
+    attach_fetch *done = body->pending; /* a request held for a fetch, answered now */
     body->fd = -1;
+    body->pending = NULL;
+    if (done) {
+        pthread_mutex_lock(&g_fmu);
+        int st = done->state;
+        fetch_unref_locked(done);
+        pthread_mutex_unlock(&g_fmu);
+        if (st != FETCH_OK)
+            return reply_error(o, st, HERALD_ERRNO_UNDEFINED,
+                               st == 504 ? "The origin did not send the attachment in time"
+                                         : "The attachment could not be fetched from the origin",
+                               NULL, keep_alive, is_head);
+    }
     if (g_store && req->path.len > tl &&
         memcmp(req->path.p + req->path.len - tl, ".type", tl) == 0 &&
         herald_castore_url_hash(req->path.p, req->path.len - tl, ATTACH_PREFIX, hash) == 0) {
@@ -386,13 +540,19 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
         return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
     int64_t size = 0;
     int fd = herald_castore_open_file(g_store, hash, &size);
-    if (fd < 0 && errno == ENOENT && g_origin) {
-        if (fetch(hash) != 0)
-            return reply_error(o, 502, HERALD_ERRNO_UNDEFINED,
-                               "The attachment could not be fetched from the origin", NULL,
+    if (fd < 0 && errno == ENOENT && g_origin && !done) {
+        body->pending = fetch_join(hash, &fd, &size);
+        if (body->pending)
+            return 0; /* held by the caller until the fetch ends */
+        if (fd < 0)
+            return reply_error(o, 503, HERALD_ERRNO_BACKEND,
+                               "Too many attachments are being fetched from the origin", NULL,
                                keep_alive, is_head);
-        fd = herald_castore_open_file(g_store, hash, &size);
     }
+    if (fd < 0 && done) /* fetched, then gone (collected meanwhile): as a failed fetch */
+        return reply_error(o, 502, HERALD_ERRNO_UNDEFINED,
+                           "The attachment could not be fetched from the origin", NULL, keep_alive,
+                           is_head);
     if (fd < 0)
         return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
     resource rs = {.cache_control = "public, max-age=31536000, immutable",

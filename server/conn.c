@@ -67,9 +67,15 @@ typedef struct conn {
     waiter wt;                  /* long-poll: registered in the worker's 'waits' */
     int64_t wait_s;             /* the wait honoured (Preference-Applied) */
     unsigned waiting : 1;       /* held: rbuf starts with the request; not on the idle list */
-    unsigned answer_due : 1;    /* woken while earlier output was still being written */
+    unsigned answer_due : 2;    /* woken while earlier output was still being written: WOKEN_* */
     attach_body file;           /* an attachment body to sendfile after 'q' (file.fd >= 0) */
+    unsigned fetching : 1;      /* held for a fetch (attach.h): rbuf starts with the request */
+    attach_fetch *fetch;        /* the fetch it waits for (its reference) */
+    struct conn *fprev, *fnext; /* worker's list of connections held for a fetch */
 } conn;
+
+/* Why conn_serve() is answering a held request (the first in its buffer). */
+enum { WOKEN_NONE = 0, WOKEN_POLL = 1, WOKEN_FETCH = 2 };
 
 struct worker {
     pthread_t thread;
@@ -82,6 +88,7 @@ struct worker {
     uint64_t gen;
     conn *first, *last; /* by last activity */
     conn *heads;        /* connections with an incomplete head */
+    conn *fetching;     /* connections held for a fetch from the origin (attach.h) */
     wait_reg *waits;    /* long-poll waiters */
     int efd;            /* eventfd: a new set was published (wakes the waiters) */
     struct event *notify_ev;
@@ -187,7 +194,7 @@ lru_append(conn *c)
 static void
 touch(conn *c)
 {
-    if (c->waiting)
+    if (c->waiting || c->fetching)
         return; /* a held request is not idle: it is off the list */
     c->last_ms = now_ms(c->w);
     if (c->w->last != c) {
@@ -229,14 +236,31 @@ heads_add(conn *c)
 static void conn_serve(conn *c, char *buf, size_t len, int woken);
 
 static void
+fetching_unlink(conn *c)
+{
+    if (c->fprev)
+        c->fprev->fnext = c->fnext;
+    else
+        c->w->fetching = c->fnext;
+    if (c->fnext)
+        c->fnext->fprev = c->fprev;
+    c->fprev = c->fnext = NULL;
+    c->fetching = 0;
+}
+
+static void
 conn_free(conn *c)
 {
     worker *w = c->w;
     unpin(c);
     if (c->waiting)
         wait_remove(w->waits, &c->wt); /* held requests are off the idle list */
+    else if (c->fetching)
+        fetching_unlink(c);
     else
         lru_unlink(c);
+    attach_fetch_release(c->fetch); /* nobody to answer any more */
+    attach_fetch_release(c->file.pending);
     heads_unlink(c);
     event_free(c->rev);
     if (c->wev)
@@ -248,7 +272,7 @@ conn_free(conn *c)
     free(c->rbuf);
     free(c);
     status_conn_close();
-    if (w->draining == 2 && !w->first)
+    if (w->draining == 2 && !w->first && !w->fetching)
         event_base_loopbreak(w->base); /* the last connection is done */
 }
 
@@ -335,7 +359,10 @@ flush_shared(conn *c)
 {
     worker *w = c->w;
     out *o = w->out;
-    int r = out_pending(o) ? out_write(o, c->fd) : 0;
+    /* An attachment's head goes out with the start of its body (out_write_more). */
+    int r = !out_pending(o)                      ? 0
+            : c->file.fd >= 0 && c->file.len > 0 ? out_write_more(o, c->fd)
+                                                 : out_write(o, c->fd);
     if (r == 0) {
         out_reset(o);
         int f = flush_file(c);
@@ -411,7 +438,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
         return;
     }
     set_reading(c, 1);
-    if (c->waiting)
+    if (c->waiting || c->fetching)
         return; /* the held request waits on; reading notices a disconnect */
     if (drain_idle(c))
         return;
@@ -494,10 +521,63 @@ answer_held(conn *c)
     c->last_ms = now_ms(c->w);
     lru_append(c);
     if (c->q) {
-        c->answer_due = 1; /* after the earlier answers (on_write) */
+        c->answer_due = WOKEN_POLL; /* after the earlier answers (on_write) */
         return;
     }
-    conn_serve(c, c->rbuf, c->rlen, 1);
+    conn_serve(c, c->rbuf, c->rlen, WOKEN_POLL);
+}
+
+/*
+ * Holds the attachment request that starts at buf[start] until the fetch of its file
+ * (c->file.pending, attach.h) ends, as hold() holds a long-poll: its bytes (and those
+ * of later pipelined requests) are kept, the connection leaves the idle and header
+ * lists, reads only to notice a close, and the answers before it are written. May
+ * free 'c'.
+ */
+static void
+hold_fetch(conn *c, char *buf, size_t start, size_t len)
+{
+    worker *w = c->w;
+    c->fetch = c->file.pending;
+    c->file.pending = NULL;
+    keep_held(c, buf, start, len);
+    heads_unlink(c);
+    lru_unlink(c);
+    c->fetching = 1;
+    c->fprev = NULL;
+    c->fnext = w->fetching;
+    if (w->fetching)
+        w->fetching->fprev = c;
+    w->fetching = c;
+    (void)flush_shared(c);
+}
+
+/* A fetch ended (attach_on_fetched woke us): answers the connections whose fetch it was
+ * (the file, or the error), with the request kept in their buffer. */
+static void
+answer_fetched(worker *w)
+{
+    conn *done = NULL, *next;
+    for (conn *c = w->fetching; c; c = next) {
+        next = c->fnext;
+        if (!attach_fetch_done(c->fetch))
+            continue;
+        fetching_unlink(c);
+        c->fnext = done; /* a list of its own: answering may hold others again */
+        done = c;
+    }
+    for (conn *c = done; c; c = next) {
+        next = c->fnext;
+        c->fnext = NULL;
+        c->last_ms = now_ms(w);
+        lru_append(c);
+        if (c->q) {
+            c->answer_due = WOKEN_FETCH; /* after the earlier answers (on_write) */
+            continue;
+        }
+        set_reading(c, 1); /* on_read_held stops reading when its buffer is full */
+        conn_serve(c, c->rbuf, c->rlen, WOKEN_FETCH);
+    }
 }
 
 static void
@@ -511,8 +591,8 @@ answer_list(waiter *list)
 }
 
 /* Answers every complete request in buf[0 .. len) (the worker's read buffer or the
- * connection's own), writes the answers, keeps what is left; 'woken': the first is a
- * held request being answered now. May free 'c'. */
+ * connection's own), writes the answers, keeps what is left; 'woken' (WOKEN_*): the
+ * first is a held request being answered now. May free 'c'. */
 static void
 conn_serve(conn *c, char *buf, size_t len, int woken)
 {
@@ -522,6 +602,11 @@ conn_serve(conn *c, char *buf, size_t len, int woken)
     out *o = w->out;
     size_t used = 0;
     refresh_set(w);
+    if (woken == WOKEN_FETCH) { /* attach_serve answers it from the fetch's outcome */
+        c->file.pending = c->fetch;
+        c->fetch = NULL;
+        woken = WOKEN_NONE;
+    }
     while (!c->close_after && used < len) {
         if (out_pending(o) > OUT_HIGH_BYTES || out_segments(o) > OUT_HIGH_SEGS) {
             /* Many pipelined requests: write what is ready first. */
@@ -550,7 +635,7 @@ conn_serve(conn *c, char *buf, size_t len, int woken)
         /* We never read bodies, so after one the stream cannot be resynchronised. While
          * draining, every answer is the connection's last (Connection: close). */
         int keep = req.keep_alive && req.content_length <= 0 && !w->draining;
-        if (woken) {
+        if (woken == WOKEN_POLL) {
             req.wait_applied = c->wait_s;
             woken = 0;
             route_request(o, &req, w->sets->set, keep);
@@ -558,6 +643,10 @@ conn_serve(conn *c, char *buf, size_t len, int woken)
             /* An attachment: its body is sent from the file after the head (sendfile),
              * so the requests after it wait until it is. */
             route_attachment(o, &req, buf + start, (size_t)r, keep, &c->file);
+            if (c->file.pending) { /* to fetch first: answered when it is here */
+                hold_fetch(c, buf, start, len);
+                return;
+            }
             if (!keep)
                 c->close_after = 1;
             if (c->file.fd >= 0)
@@ -618,7 +707,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     worker *w = c->w;
     char *buf = w->rbuf;
     size_t have = 0, cap = RBUF_MAX;
-    if (c->waiting) {
+    if (c->waiting || c->fetching) {
         on_read_held(c);
         return;
     }
@@ -699,9 +788,12 @@ on_notify(evutil_socket_t fd, short what, void *arg)
     refresh_set(w);
     if (wait_count(w->waits))
         answer_list(wait_take_stale(w->waits, stale, w->sets->set));
+    if (w->fetching)
+        answer_fetched(w);
 }
 
-/* snapset_publish()'s hook, on the publishing thread: wakes every worker. */
+/* snapset_publish()'s hook, on the publishing thread, and attach_on_fetched()'s, on a
+ * fetch thread: wakes every worker (on_notify). */
 static void
 on_publish(void)
 {
@@ -811,7 +903,7 @@ on_stop(evutil_socket_t fd, short what, void *arg)
         (void)drain_idle(c);
     }
     w->draining = 2;
-    if (!w->first) {
+    if (!w->first && !w->fetching) {
         event_base_loopbreak(w->base);
         return;
     }
@@ -930,6 +1022,7 @@ server_start(const server_opts *o)
     ai = NULL;
     snapset_on_publish(on_publish);
     encode_on_ready(on_encoded);
+    attach_on_fetched(on_publish);
     for (int i = 0; i < g_nworkers; i++) {
         if (pthread_create(&g_workers[i].thread, NULL, worker_main, &g_workers[i]) != 0) {
             herald_error("cannot start worker thread %d", i);
@@ -955,12 +1048,19 @@ server_stop(void)
         ssize_t wr = write(g_stop_pipe[1], "x", 1); /* level-triggered: wakes every worker */
         (void)wr;
     }
+    /* Fetches that end while the workers drain still wake them: the hook goes after. */
+    for (int i = 0; i < g_nworkers; i++) {
+        if (g_workers[i].started)
+            pthread_join(g_workers[i].thread, NULL);
+        g_workers[i].started = 0;
+    }
+    attach_on_fetched(NULL); /* returns once no call is in flight */
     for (int i = 0; i < g_nworkers; i++) {
         worker *w = &g_workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
         int cut = 0;
         for (conn *c = w->first; c; c = c->next)
+            cut++;
+        for (conn *c = w->fetching; c; c = c->fnext)
             cut++;
         if (cut)
             herald_warn("worker %d: drain deadline passed: closing %d unfinished connection(s)", i,
@@ -970,6 +1070,11 @@ server_stop(void)
             next = x->next;
             conn *c = (conn *)((char *)x - offsetof(conn, wt));
             c->waiting = 0;
+            lru_append(c); /* freed with the others below */
+        }
+        while (w->fetching) {
+            conn *c = w->fetching;
+            fetching_unlink(c);
             lru_append(c); /* freed with the others below */
         }
         while (w->first)

@@ -33,6 +33,13 @@
  * groups whose version changed); its deadline passes (the 250 ms sweep advances the
  * registry's timing wheel); or SIGTERM (all, at once, before the drain).
  *
+ * An attachment the read server must first fetch from its origin (attach.h) is held
+ * the same way (its bytes kept, off the idle list, reading only to notice a close) on
+ * the worker's list of fetch waiters; the fetch thread wakes the workers through the
+ * same eventfd when a fetch ends, and the request is parsed and routed again, which
+ * then answers it from the stored file (or with the fetch's error). The worker never
+ * waits for the origin.
+ *
  * Timeouts cost nothing per request: events have no timeout; each worker keeps its
  * connections in a list ordered by last activity (a read, or write progress: moving a
  * connection to the tail is a few pointer writes) and a sweep every 250 ms closes those

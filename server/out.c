@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -187,8 +188,8 @@ advance(out *o, size_t n)
     }
 }
 
-int
-out_write(out *o, int fd)
+static int
+write_flags(out *o, int fd, int flags)
 {
     while (o->head < o->nsegs) {
         struct iovec iov[IOV_BATCH];
@@ -200,7 +201,13 @@ out_write(out *o, int fd)
             iov[n].iov_base = (void *)(base + skip);
             iov[n].iov_len = s->len - skip;
         }
-        ssize_t wr = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
+        ssize_t wr;
+        if (flags) {
+            struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+            wr = sendmsg(fd, &m, flags);
+        } else {
+            wr = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
+        }
         if (wr < 0) {
             if (errno == EINTR)
                 continue;
@@ -209,6 +216,18 @@ out_write(out *o, int fd)
         advance(o, (size_t)wr);
     }
     return 0;
+}
+
+int
+out_write(out *o, int fd)
+{
+    return write_flags(o, fd, 0);
+}
+
+int
+out_write_more(out *o, int fd)
+{
+    return write_flags(o, fd, MSG_MORE);
 }
 
 void

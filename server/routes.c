@@ -236,5 +236,6 @@ route_attachment(out *o, const http_request *req, const char *head, size_t head_
                          "Method not allowed on this endpoint.", NULL, keep_alive, 0);
     else
         st = attach_serve(o, req, head, head_len, keep_alive, file);
-    metrics_count(out_metrics(o), RT_ATTACHMENT, st);
+    if (st != 0) /* 0: held for a fetch (attach.h), counted when answered */
+        metrics_count(out_metrics(o), RT_ATTACHMENT, st);
 }
