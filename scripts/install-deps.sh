@@ -16,6 +16,8 @@ pkgs=(build-essential cmake pkg-config curl redis-server
 pkgs+=(libcurl4-openssl-dev)
 # Attachment bundles (publisher/bundle.c): zip files written with libzip.
 pkgs+=(libzip-dev)
+# Test origins and helpers (tests/support/slow_origin.py, the attachment tests' servers).
+pkgs+=(python3)
 # Browser tests (test_client_browser.sh, test_admin_browser.sh): Debian's Chromium,
 # driven by playwright-core from npm (which never downloads a browser of its own).
 pkgs+=(chromium)
