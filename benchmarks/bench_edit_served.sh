@@ -65,8 +65,8 @@ for s in $BUILDS; do
             --key "$TMP/key-$rport" 2>"$TMP/signer-$label-$n.log" &
         PIDS+=($!)
         sport=$(free_port)
-        HERALD_LOG_LEVEL=warn "$server" --listen "127.0.0.1:$sport" --redis "redis://127.0.0.1:$rport/0" \
-            --public-key "$(cat "$TMP/pub-$rport")" 2>>"$TMP/server.log" &
+        HERALD_LOG_LEVEL=${BENCH_SERVER_LOG_LEVEL:-warn} "$server" --listen "127.0.0.1:$sport" --redis "redis://127.0.0.1:$rport/0" \
+            --public-key "$(cat "$TMP/pub-$rport")" 2>"$TMP/server-$label-$n.log" &
         PIDS+=($!)
         wait_port "$sport"
         P=http://127.0.0.1:$pport S=http://127.0.0.1:$sport

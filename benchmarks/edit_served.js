@@ -70,11 +70,17 @@ async function importRecords(n, prefix) {
 }
 
 let seq = 0;
+// BENCH_TRACE=1: one line per edit on stderr (wall clock at the PUT, version, ack and
+// served times), to line up with the signer's and the read server's logs.
+const trace = process.env.BENCH_TRACE === '1';
 async function oneEdit() {
-    const t0 = now();
+    const t0 = now(), wall = Date.now();
     const lm = await put('urgent', { revoked: seq++ });
+    const tAck = now();
     await servedAt(lm);
-    return now() - t0;
+    const t = now() - t0;
+    if (trace) console.error(`edit wall=${wall} version=${lm} ack=${(tAck - t0).toFixed(1)} served=${t.toFixed(1)} ms`);
+    return t;
 }
 
 function report(label, v) {
