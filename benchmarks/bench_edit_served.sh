@@ -57,7 +57,13 @@ for s in $BUILDS; do
     server=$BUILD/server/herald-server
     for n in $SIZES; do
         rport=$(free_port)
-        start_redis "$rport" "${REDIS_DURABLE[@]}"
+        # A Redis of its own per build and size: with the shared $TMP as its directory,
+        # each one loaded the previous one's append-only file (the collection kept
+        # growing from one size to the next, and a large file still LOADING made the
+        # next PUT fail with a 503: curl's exit 22 at 10k).
+        mkdir -p "$TMP/redis-$label-$n"
+        start_redis "$rport" "${REDIS_DURABLE[@]}" --dir "$TMP/redis-$label-$n"
+        redis-cli -p "$rport" CONFIG SET latency-monitor-threshold 50 >/dev/null
         pport=$(free_port)
         start_publisher "$pport" "$rport"
         "$BUILD/signer/herald-signer" keygen --out "$TMP/key-$rport" >"$TMP/pub-$rport"
@@ -91,9 +97,17 @@ for s in $BUILDS; do
             const med = (i) => { const v = l.map((x) => x[i]).sort((a, b) => a - b); return v.length ? v[v.length >> 1].toFixed(1) : "-"; };
             console.log(`${process.argv[2]} ${process.argv[3]}: signer per version, median of ${l.length}: total ${med(0)}, read ${med(1)}, apply ${med(2)}, hash ${med(3)}, sign+zstd ${med(4)}, store+announce ${med(5)} ms`);
         ' "$TMP/signer-$label-$n.log" "$label" "$n" | tee -a "$TMP/steps.txt"
+        echo "$label $n redis latency events >= 50 ms (event: latest ms, max ms): $(redis-cli -p "$rport" LATENCY LATEST |
+            paste -sd' ' | awk '{for (i = 1; i + 3 <= NF; i += 4) printf "%s: %s, %s; ", $i, $(i + 2), $(i + 3)}')" |
+            tee -a "$TMP/steps.txt"
+        node -e '
+            const r = process.argv.slice(3).map(JSON.parse).filter((e) => e.after_ack);
+            for (const e of r) console.log(`${process.argv[1]} ${process.argv[2]} ${e.label}: acknowledged after p50/p99/max ${e.ack.join(" / ")} ms; served after the acknowledgement p50/p99/max ${e.after_ack.join(" / ")} ms`);
+        ' "$label" "$n" "$r1" "$r2" | tee -a "$TMP/steps.txt"
         for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
         for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
         PIDS=()
+        rm -rf "$TMP/redis-$label-$n"
     done
 done
 echo >>"$OUT"
