@@ -535,7 +535,9 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
                                    .tombstones_json = c->tombs_json.data,
                                    .tombstones_len = c->tombs_json.len,
                                    .tombstones_since = c->tombs_cutoff};
+    double m_signed = mono_ms();
     nd = build_deltas(deltas, c, bid, cid, base, cur, ncur, &parts);
+    double m_deltas = mono_ms();
     for (size_t i = 0; i < nd; i++)
         dbytes += deltas[i].data.len;
     int level = nd && s->zstd_level > FAST_ZSTD_LEVEL ? FAST_ZSTD_LEVEL : s->zstd_level;
@@ -600,11 +602,17 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     *acked = nack > 0;
     if (st->integer) {
         double end = mono_ms();
+        /* read: the script (and a cold copy's chunked fill); apply: canonicalise the
+         * changed records into the copy; hash: records_json + SHA-256; sign: the heads;
+         * deltas: encode them; zstd: the full blob; store: the store script, which also
+         * announces (PUBLISH). */
         herald_info("signed %s version=%lld records=%zu bytes=%zu blob=%zu delta=%zu deltas=%zu in "
-                    "%.1f ms (%s read %.1f, apply %.1f, hash %.1f, sign+zstd %.1f, store %.1f)",
+                    "%.1f ms (%s read %.1f, apply %.1f, hash %.1f, sign %.1f, deltas %.1f, zstd "
+                    "%.1f, store %.1f)",
                     c->member, (long long)version, c->live.n, c->records_json.len, blob.len,
                     nd ? deltas[0].data.len : 0, nd, end - tm[0], kind, tm[1] - tm[0],
-                    tm[2] - tm[1], tm[3] - tm[2], m_encoded - tm[3], end - m_encoded);
+                    tm[2] - tm[1], tm[3] - tm[2], m_signed - tm[3], m_deltas - m_signed,
+                    m_encoded - m_deltas, end - m_encoded);
         (void)dbytes;
         res = SIGNER_STORED;
         c->stored = version;
