@@ -616,10 +616,15 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
         (void)dbytes;
         res = SIGNER_STORED;
         c->stored = version;
-        /* The history grows only along an unbroken chain of stored versions. */
-        if (!(nd && c->nhist && c->hist[c->nhist - 1].version == base))
+        /* The history grows only along an unbroken chain of stored versions; the first
+         * entry's ids are never used (they lead to it from an unknown version), and
+         * after a full read they would be every record. */
+        if (nd && c->nhist && c->hist[c->nhist - 1].version == base) {
+            cache_hist_push(c, version, cur, ncur);
+        } else {
             cache_hist_clear(c);
-        cache_hist_push(c, version, cur, ncur);
+            cache_hist_push(c, version, NULL, 0);
+        }
         if (level != s->zstd_level)
             recompress_note(c->member, version);
     } else {
