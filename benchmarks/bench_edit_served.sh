@@ -57,7 +57,13 @@ for s in $BUILDS; do
     server=$BUILD/server/herald-server
     for n in $SIZES; do
         rport=$(free_port)
-        start_redis "$rport" "${REDIS_DURABLE[@]}"
+        # A Redis of its own per build and size: with the shared $TMP as its directory,
+        # each one loaded the previous one's append-only file (the collection kept
+        # growing from one size to the next, and a large file still LOADING made the
+        # next PUT fail: the likely cause of curl's exit 22 at 10k, not reproduced).
+        mkdir -p "$TMP/redis-$label-$n"
+        start_redis "$rport" "${REDIS_DURABLE[@]}" --dir "$TMP/redis-$label-$n"
+        redis-cli -p "$rport" CONFIG SET latency-monitor-threshold 50 >/dev/null
         pport=$(free_port)
         start_publisher "$pport" "$rport"
         "$BUILD/signer/herald-signer" keygen --out "$TMP/key-$rport" >"$TMP/pub-$rport"
@@ -65,8 +71,8 @@ for s in $BUILDS; do
             --key "$TMP/key-$rport" 2>"$TMP/signer-$label-$n.log" &
         PIDS+=($!)
         sport=$(free_port)
-        HERALD_LOG_LEVEL=warn "$server" --listen "127.0.0.1:$sport" --redis "redis://127.0.0.1:$rport/0" \
-            --public-key "$(cat "$TMP/pub-$rport")" 2>>"$TMP/server.log" &
+        HERALD_LOG_LEVEL=${BENCH_SERVER_LOG_LEVEL:-warn} "$server" --listen "127.0.0.1:$sport" --redis "redis://127.0.0.1:$rport/0" \
+            --public-key "$(cat "$TMP/pub-$rport")" 2>"$TMP/server-$label-$n.log" &
         PIDS+=($!)
         wait_port "$sport"
         P=http://127.0.0.1:$pport S=http://127.0.0.1:$sport
@@ -82,21 +88,45 @@ for s in $BUILDS; do
         echo "$label $n lock-step after the import phase:  $(ls_metrics)" >>"$TMP/steps.txt"
         r3=$(node "$JS" "$P" "$S" "$AUTH" bench c burst 100)
         row "$label" "$n" "$r1" "$r2" "$r3" | tee -a "$OUT"
-        # The signer's cost per version in the one-at-a-time phase (its log lines:
-        # "... in T ms (kind read R, apply A, hash H, sign+zstd Z, store S)"), medians.
+        # The signer's cost per version (median over the whole run of this size, import
+        # included) per step, from its log lines: "... in T ms (kind read R, apply A,
+        # hash H, sign S, deltas D, zstd Z, store W)"; older builds log "sign+zstd" as one.
         node -e '
-            const l = require("fs").readFileSync(process.argv[1], "utf8").split("\n")
-                .map((x) => x.match(/signed .* in ([\d.]+) ms \(\w+ read ([\d.]+), apply ([\d.]+), hash ([\d.]+), sign\+zstd ([\d.]+), store ([\d.]+)\)/))
-                .filter(Boolean).map((m) => m.slice(1).map(Number));
-            const med = (i) => { const v = l.map((x) => x[i]).sort((a, b) => a - b); return v.length ? v[v.length >> 1].toFixed(1) : "-"; };
-            console.log(`${process.argv[2]} ${process.argv[3]}: signer per version, median of ${l.length}: total ${med(0)}, read ${med(1)}, apply ${med(2)}, hash ${med(3)}, sign+zstd ${med(4)}, store+announce ${med(5)} ms`);
-        ' "$TMP/signer-$label-$n.log" "$label" "$n" | tee -a "$TMP/steps.txt"
+            const l = require("fs").readFileSync(process.argv[1], "utf8").split("\n").map((x) => {
+                const m = x.match(/signed .* in ([\d.]+) ms \(\w+ read ([\d.]+), apply ([\d.]+), hash ([\d.]+), (?:sign\+zstd ([\d.]+)|sign ([\d.]+), deltas ([\d.]+), zstd ([\d.]+)), store ([\d.]+)\)/);
+                if (!m) return null;
+                const v = m.slice(1).map((y) => (y === undefined ? NaN : Number(y)));
+                if (isNaN(v[4])) v[4] = v[5] + v[6] + v[7]; // sign+deltas+zstd
+                return v;
+            }).filter(Boolean);
+            const med = (i) => { const v = l.map((x) => x[i]).filter((y) => !isNaN(y)).sort((a, b) => a - b); return v.length ? v[v.length >> 1].toFixed(1) : "-"; };
+            console.log(`| ${process.argv[2]} | ${process.argv[3]} | ${l.length} | ${med(0)} | ${med(1)} | ${med(2)} | ${med(3)} | ${med(5)} | ${med(6)} | ${med(7)} | ${med(4)} | ${med(8)} |`);
+        ' "$TMP/signer-$label-$n.log" "$label" "$n" | tee -a "$TMP/signer-steps.txt"
+        echo "$label $n redis latency events >= 50 ms (event: latest ms, max ms): $(redis-cli -p "$rport" LATENCY LATEST |
+            paste -sd' ' | awk '{for (i = 1; i + 3 <= NF; i += 4) printf "%s: %s, %s; ", $i, $(i + 2), $(i + 3)}')" |
+            tee -a "$TMP/steps.txt"
+        node -e '
+            const r = process.argv.slice(3).map(JSON.parse).filter((e) => e.after_ack);
+            for (const e of r) console.log(`${process.argv[1]} ${process.argv[2]} ${e.label}: acknowledged after p50/p99/max ${e.ack.join(" / ")} ms; served after the acknowledgement p50/p99/max ${e.after_ack.join(" / ")} ms`);
+        ' "$label" "$n" "$r1" "$r2" | tee -a "$TMP/steps.txt"
         for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
         for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
         PIDS=()
+        rm -rf "$TMP/redis-$label-$n"
     done
 done
-echo >>"$OUT"
+{
+    echo
+    echo "Signer, per version: median ms of each step over the whole run of that size (import"
+    echo "included), from its log. read: the read script; apply: canonicalise the changes"
+    echo "into the copy; hash: records_json and SHA-256; sign: Ed25519 heads; deltas: encode"
+    echo "them; zstd: the full blob; store: the store script, which also announces."
+    echo
+    echo "| build | records | versions | total | read | apply | hash | sign | deltas | zstd | sign+deltas+zstd | store+announce |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    cat "$TMP/signer-steps.txt" 2>/dev/null || true
+    echo
+} >>"$OUT"
 cat "$TMP/steps.txt" >>"$OUT" 2>/dev/null || true
 echo >>"$OUT"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT"

@@ -2,6 +2,7 @@
 // benchmarks/bench_edit_served.sh.
 //
 //   node edit_served.js PUB_URL SRV_URL USER:PASS BUCKET COLL MODE ARG
+//   MODE load N          PUTs N records (as import) and returns: nothing is waited for
 //   MODE import N        PUTs N records (batches of 25, 4 in flight), then waits until
 //                        the read server serves them
 //   MODE edits K         K edits one at a time: PUT a record (keep-alive, Nagle off),
@@ -70,22 +71,39 @@ async function importRecords(n, prefix) {
 }
 
 let seq = 0;
+// BENCH_TRACE=1: one line per edit on stderr (wall clock at the PUT, version, ack and
+// served times), to line up with the signer's and the read server's logs.
+const trace = process.env.BENCH_TRACE === '1';
 async function oneEdit() {
-    const t0 = now();
+    const t0 = now(), wall = Date.now();
     const lm = await put('urgent', { revoked: seq++ });
+    const tAck = now();
     await servedAt(lm);
-    return now() - t0;
+    const t = now() - t0;
+    if (trace) console.error(`edit wall=${wall} version=${lm} ack=${(tAck - t0).toFixed(1)} served=${t.toFixed(1)} ms`);
+    acks.push(tAck - t0);
+    afterAck.push(t - (tAck - t0));
+    return t;
 }
+// The two parts of each edit's time: the publisher's acknowledgement, then the pipeline
+// (signer, Redis, read server) until served.
+const acks = [], afterAck = [];
 
-function report(label, v) {
-    v.sort((a, b) => a - b);
+function pct(v) {
+    v = [...v].sort((a, b) => a - b);
     const q = (p) => v[Math.min(v.length - 1, Math.ceil(p * v.length) - 1)].toFixed(1);
-    console.log(JSON.stringify({ label, n: v.length, p50: q(0.5), p99: q(0.99), max: v[v.length - 1].toFixed(1) }));
+    return [q(0.5), q(0.99), v[v.length - 1].toFixed(1)];
+}
+function report(label, v) {
+    const [p50, p99, max] = pct(v);
+    console.log(JSON.stringify({ label, n: v.length, p50, p99, max, ack: pct(acks), after_ack: pct(afterAck) }));
 }
 
 (async () => {
     const n = Number(arg);
-    if (mode === 'import') {
+    if (mode === 'load') {
+        await importRecords(n, 'r'); // no read server: bench_signer_coldstart.sh
+    } else if (mode === 'import') {
         await importRecords(n, 'r');
         // Not timed: wait until the import is served, so the next phase starts idle.
         await servedAt(await put('settled', { n }), 600000);

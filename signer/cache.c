@@ -277,10 +277,49 @@ static cache_coll **colls;
 static size_t ncolls, capcolls;
 
 static void
+hist_entry_free(cache_hist *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->ids[i].id);
+    free(h->ids);
+    memset(h, 0, sizeof(*h));
+}
+
+void
+cache_hist_clear(cache_coll *c)
+{
+    for (size_t i = 0; i < c->nhist; i++)
+        hist_entry_free(&c->hist[i]);
+    c->nhist = 0;
+}
+
+void
+cache_hist_push(cache_coll *c, int64_t version, const cache_idlm *ids, size_t n)
+{
+    if (c->nhist == CACHE_HIST_MAX) {
+        hist_entry_free(&c->hist[0]);
+        memmove(&c->hist[0], &c->hist[1], (CACHE_HIST_MAX - 1) * sizeof(c->hist[0]));
+        c->nhist--;
+    }
+    cache_hist *h = &c->hist[c->nhist++];
+    h->version = version;
+    h->n = n;
+    h->ids = herald_mem_calloc(n ? n : 1, sizeof(*h->ids));
+    for (size_t i = 0; i < n; i++) {
+        h->ids[i].id = herald_mem_alloc(ids[i].len + 1);
+        memcpy(h->ids[i].id, ids[i].id, ids[i].len);
+        h->ids[i].id[ids[i].len] = '\0';
+        h->ids[i].len = ids[i].len;
+        h->ids[i].lm = ids[i].lm;
+    }
+}
+
+static void
 coll_free(cache_coll *c)
 {
     if (!c)
         return;
+    cache_hist_clear(c);
     free(c->member);
     cache_table_clear(&c->live);
     cache_table_clear(&c->tombs);

@@ -35,6 +35,24 @@ typedef struct cache_change {
     cache_entry *e;
 } cache_change;
 
+/* An id changed between two stored versions: 'lm' is its tombstone's last_modified when
+ * it was deleted, -1 when it was written. */
+typedef struct cache_idlm {
+    char *id;
+    size_t len;
+    int64_t lm;
+} cache_idlm;
+
+/* A stored version and the ids changed since the stored version before it (see
+ * docs/incremental.md, "Jump deltas"). */
+typedef struct cache_hist {
+    int64_t version;
+    cache_idlm *ids;
+    size_t n;
+} cache_hist;
+
+#define CACHE_HIST_MAX 8 /* stored versions remembered per copy (bases of jump deltas) */
+
 typedef struct cache_coll {
     char *member;     /* "bid/cid" */
     int64_t applied;  /* the records timestamp the tables reflect (Redis state at it) */
@@ -49,6 +67,10 @@ typedef struct cache_coll {
     /* The version this copy was last stored as, when every change applied since is in
      * the next read (0: unknown, the next version gets no delta). */
     int64_t stored;
+    /* The last stored versions, oldest first, each with what changed since the one
+     * before: hist[nhist - 1].version == stored while every step is known. */
+    cache_hist hist[CACHE_HIST_MAX];
+    size_t nhist;
 } cache_coll;
 
 /* A new entry (aborts on out-of-memory like every herald_mem_* allocation). */
@@ -78,6 +100,12 @@ cache_coll *cache_get(const char *member);
 void cache_drop(const char *member);
 /* Forgets every collection (after a reconnection: Redis may have been restored). */
 void cache_drop_all(void);
+/* Forgets the history of stored versions (no jump delta until the next store). */
+void cache_hist_clear(cache_coll *c);
+/* Appends stored version 'version', reached by changing the 'n' ids 'ids' (copied) from
+ * the last one in the history (the oldest is dropped when full). */
+void cache_hist_push(cache_coll *c, int64_t version, const cache_idlm *ids, size_t n);
+
 /* Brings records_json, sha256 and tombs_json up to date after changes. */
 void cache_coll_refresh(cache_coll *c);
 

@@ -308,6 +308,24 @@ reclaim(signer_ctx *s, const char *consumer)
     return 0;
 }
 
+/*
+ * Pacing under a backlog. A read server serves a version only together with a signed
+ * monitor naming it (lock-step, docs/server.md), and it keeps only the newest monitor.
+ * When the signer stores versions of a collection faster than a read server builds them
+ * (a bulk import: a version every few ms), every monitor names a version the server has
+ * not built yet, and by the time it has, a newer monitor names a newer one: measured,
+ * nothing was served for 3-9 s in a row during a 10k-record import. So while entries are
+ * already waiting when the signer comes back for more (a backlog; not a lone edit, which
+ * the signer waits for in XREADGROUP), it starts a batch no sooner than PACE_FACTOR times
+ * the previous batch's duration after that one started (within PACE_MIN_MS..PACE_MAX_MS):
+ * everything written meanwhile goes into one version, the read servers get time to build
+ * it (one jump delta, publish.c) before the next one, and a lone urgent edit is signed at
+ * once.
+ */
+#define PACE_FACTOR 3
+#define PACE_MIN_MS 20
+#define PACE_MAX_MS 200
+
 int
 signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consumer,
                    volatile sig_atomic_t *stopping)
@@ -327,6 +345,8 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
         herald_backoff_reset(&backoff);
         const char *next_id = "0"; /* first our own pending entries, then new ones */
         int64_t last_sweep = herald_clock_mono_ms(), last_claim = 0;
+        int backlog = 0;
+        double batch_start = 0, batch_ms = 0;
         while (!*stopping) {
             if (herald_clock_mono_ms() - last_claim >
                 (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
@@ -339,11 +359,20 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0)
                     break;
             }
+            if (backlog) {
+                double pace = PACE_FACTOR * batch_ms;
+                pace = pace < PACE_MIN_MS ? PACE_MIN_MS : pace > PACE_MAX_MS ? PACE_MAX_MS : pace;
+                double wait = batch_start + pace - (double)herald_clock_mono_ns() / 1e6;
+                if (wait > 0)
+                    usleep((useconds_t)(wait * 1000));
+            }
+            double read_start = (double)herald_clock_mono_ns() / 1e6;
             redisReply *r =
                 redisCommand(s->rc,
                              "XREADGROUP GROUP %s %s COUNT 512 BLOCK 1000 "
                              "STREAMS %s %s",
                              HERALD_GROUP_SIGNERS, consumer, HERALD_KEY_CHANGES, next_id);
+            double read_end = (double)herald_clock_mono_ns() / 1e6;
             if (!r || r->type == REDIS_REPLY_ERROR) {
                 herald_error("XREADGROUP: %s", r ? r->str : s->rc->errstr);
                 if (r)
@@ -356,6 +385,13 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             freeReplyObject(r);
             if (handled < 0)
                 break;
+            /* Entries that were there already (no wait in XREADGROUP) or several at once:
+             * writes arrive faster than versions are published. */
+            backlog = handled > 1 || (handled == 1 && read_end - read_start < 1.0);
+            if (handled > 0) {
+                batch_start = read_end;
+                batch_ms = (double)herald_clock_mono_ns() / 1e6 - read_end;
+            }
             /* After a batch: its stores changed the entries (the generation tells); else
              * only when half the monitor's lifetime has passed. */
             if (signer_monitor_refresh(s, handled > 0) < 0)

@@ -10,28 +10,31 @@
 --
 -- KEYS[1] herald:snap:B/C  KEYS[2] herald:monitor  KEYS[3] herald:monitor:src
 -- KEYS[4] herald:monitor:expires  KEYS[5] herald:changes  KEYS[6] herald:monitor:sha
--- KEYS[7] herald:monitor:gen  KEYS[8] herald:snapdelta:B/C:<base> (docs/incremental.md)
+-- KEYS[7] herald:monitor:gen
+-- KEYS[8 .. 7 + D] herald:snapdelta:B/C:<base> for each delta (docs/incremental.md)
 -- ARGV[1] member "B/C"  ARGV[2] V  ARGV[3] blob  ARGV[4] channel  ARGV[5] source stamp
 -- ARGV[6] the snapshot's expiry (smallest head.expires)  ARGV[7] consumer group
 -- ARGV[8] head.sha256 (the signed monitor's entry for B/C)
--- ARGV[9] the delta from <base> to V ("": none)  ARGV[10] its time to live (ms)
--- ARGV[11 ..] stream entry ids to acknowledge and delete (whether or not V is stored:
---            either way a snapshot at least as new as V is published)
+-- ARGV[9] D, the number of deltas  ARGV[10] their time to live (ms)
+-- ARGV[11 .. 10 + D] the deltas to V, one per KEYS[7 + i] (from that key's base)
+-- ARGV[11 + D ..] stream entry ids to acknowledge and delete (whether or not V is
+--            stored: either way a snapshot at least as new as V is published)
 -- Returns 1 when stored (and announced), 0 when a version >= V is already stored.
 --
--- The delta is stored with the blob, before the announcement, so a read server that
--- holds <base> finds it when it hears of V.
-if #ARGV > 10 then
-    redis.call('XACK', KEYS[5], ARGV[7], unpack(ARGV, 11))
-    redis.call('XDEL', KEYS[5], unpack(ARGV, 11))
+-- The deltas are stored with the blob, before the announcement, so a read server that
+-- holds any of their bases finds the one to V when it hears of V.
+local nd = tonumber(ARGV[9])
+if #ARGV > 10 + nd then
+    redis.call('XACK', KEYS[5], ARGV[7], unpack(ARGV, 11 + nd))
+    redis.call('XDEL', KEYS[5], unpack(ARGV, 11 + nd))
 end
 local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if tonumber(ARGV[2]) <= cur then
     return 0
 end
 redis.call('SET', KEYS[1], ARGV[3])
-if ARGV[9] ~= '' then
-    redis.call('SET', KEYS[8], ARGV[9], 'PX', ARGV[10])
+for i = 1, nd do
+    redis.call('SET', KEYS[7 + i], ARGV[10 + i], 'PX', ARGV[10])
 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])

@@ -58,7 +58,7 @@ store() { # VERSION -> the script's reply
     h_redis EVAL "$(cat "$H_SRC/lib/lua/common.lua" "$H_SRC/lib/lua/signer_store.lua")" 8 \
         herald:snap:cas/c herald:monitor herald:monitor:src herald:monitor:expires herald:changes \
         herald:monitor:sha herald:monitor:gen herald:snapdelta:cas/c:1 \
-        cas/c "$1" "not a blob" herald:snapshots stamp 1 signers "$(printf '0%.0s' {1..64})" "" 1000
+        cas/c "$1" "not a blob" herald:snapshots stamp 1 signers "$(printf '0%.0s' {1..64})" 1 1000 "not a delta"
 }
 h_check "a store with an older version is refused" h_eq "$(store $((V - 1)))" 0
 h_check "a store with the same version is refused" h_eq "$(store "$V")" 0
