@@ -39,6 +39,7 @@ typedef struct stable {
     char *json; /* "[" e1 "," e2 ... "]", NUL-terminated */
     size_t json_len;
     char *ids;
+    char *owner; /* NULL: 'json' is the table's own; else what is freed (json is in it) */
 } stable;
 
 struct herald_state {
@@ -126,7 +127,7 @@ static void
 stable_free(stable *t)
 {
     free(t->v);
-    free(t->json);
+    free(t->owner ? t->owner : t->json);
     free(t->ids);
 }
 
@@ -325,8 +326,10 @@ herald_state_free(herald_state *st)
     free(st);
 }
 
-herald_state *
-herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
+/* With 'take', the records table is the blob's records_json where it is: entries are
+ * indexed (ids, byte ranges), not copied, and the content is taken from 's' at the end. */
+static herald_state *
+from_snapshot(herald_snapshot *s, int take, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
     size_t rlen;
@@ -336,7 +339,7 @@ herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
     size_t *off = herald_mem_calloc(n + 1, sizeof(*off));
     size_t *lens = herald_mem_calloc(n + 1, sizeof(*lens));
     tbuild t;
-    tb_init(&t, rlen, n + 1);
+    tb_init(&t, take ? 0 : rlen, n + 1);
 
     st->bucket = herald_mem_strdup(herald_snapshot_bucket(s));
     st->collection = herald_mem_strdup(herald_snapshot_collection(s));
@@ -358,10 +361,27 @@ herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
             herald_err_set(err, errlen, "record %zu without a string id", i);
             goto fail;
         }
-        tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), rjson + off[i],
-               lens[i]);
+        if (take) {
+            tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), "", 0);
+            t.v[t.n - 1].off = off[i];
+            t.v[t.n - 1].len = lens[i];
+        } else {
+            tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), rjson + off[i],
+                   lens[i]);
+        }
     }
-    tb_finish(&t, &st->recs);
+    if (take) { /* rjson is NUL-terminated in place (herald_snapshot_decode) */
+        herald_buf_free(&t.json);
+        herald_buf_cstr(&t.ids);
+        st->recs.ids = herald_buf_steal(&t.ids, NULL);
+        st->recs.v = t.v;
+        st->recs.n = t.n;
+        st->recs.json = (char *)rjson;
+        st->recs.json_len = rlen;
+        st->recs.owner = herald_snapshot_take_buffer(s);
+    } else {
+        tb_finish(&t, &st->recs);
+    }
     t.v = NULL;
     if (read_tombstones(&st->tombs, herald_snapshot_tombstones(s), 0, err, errlen) < 0)
         goto fail;
@@ -374,6 +394,20 @@ fail:
     free(lens);
     herald_state_free(st);
     return NULL;
+}
+
+herald_state *
+herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
+{
+    return from_snapshot((herald_snapshot *)s, 0, err, errlen);
+}
+
+herald_state *
+herald_state_take_snapshot(herald_snapshot *s, char *err, size_t errlen)
+{
+    herald_state *st = from_snapshot(s, 1, err, errlen);
+    herald_snapshot_free(s);
+    return st;
 }
 
 /* Reads the u32be-length section at *p (bounded by end). */
