@@ -30,7 +30,8 @@ typedef struct sent {
     size_t id_off; /* in the table's 'ids' (NUL-terminated) */
     size_t idlen;
     int64_t lm;
-    size_t off, len; /* in the table's 'json' */
+    size_t off, len; /* in the table's 'json' while it is built */
+    const char *p;   /* the element's bytes: in 'json', or shared (herald_state_share) */
 } sent;
 
 typedef struct stable {
@@ -113,6 +114,8 @@ tb_finish(tbuild *t, stable *out)
     out->ids = herald_buf_steal(&t->ids, NULL);
     out->v = t->v;
     out->n = t->n;
+    for (size_t i = 0; i < out->n; i++)
+        out->v[i].p = out->json + out->v[i].off;
 }
 
 static void
@@ -379,6 +382,8 @@ from_snapshot(herald_snapshot *s, int take, char *err, size_t errlen)
         st->recs.json = (char *)rjson;
         st->recs.json_len = rlen;
         st->recs.owner = herald_snapshot_take_buffer(s);
+        for (size_t i = 0; i < n; i++)
+            st->recs.v[i].p = rjson + off[i];
     } else {
         tb_finish(&t, &st->recs);
     }
@@ -475,7 +480,7 @@ merge(stable *out, const stable *b, const stable *add, const stable *drop, int64
         const sent *e = &src->v[at];
         if (cut > 0 && e->lm <= cut)
             continue;
-        tb_add(&t, sent_id(src, at), e->idlen, e->lm, src->json + e->off, e->len);
+        tb_add(&t, sent_id(src, at), e->idlen, e->lm, e->p, e->len);
     }
     tb_finish(&t, out);
 }
@@ -700,6 +705,20 @@ herald_state_expires(const herald_state *st)
     return min;
 }
 
+void
+herald_state_share(herald_state *st, size_t i, const char *bytes)
+{
+    st->recs.v[i].p = bytes;
+}
+
+void
+herald_state_drop_text(herald_state *st)
+{
+    free(st->recs.owner ? st->recs.owner : st->recs.json);
+    st->recs.owner = st->recs.json = NULL;
+    st->recs.json_len = 0;
+}
+
 const char *
 herald_state_records_json(const herald_state *st, size_t *len)
 {
@@ -727,6 +746,6 @@ herald_state_get(const herald_state *st, int tomb, size_t i, herald_state_entry 
     e->id = sent_id(t, i);
     e->idlen = t->v[i].idlen;
     e->lm = t->v[i].lm;
-    e->json = t->json + t->v[i].off;
+    e->json = t->v[i].p;
     e->len = t->v[i].len;
 }

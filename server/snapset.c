@@ -610,9 +610,16 @@ coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen)
         herald_buf_init(&src[i].json);
         src[i].bytes = e.json; /* the state's bytes: it outlives the build */
         src[i].len = e.len;
+        src[i].idx = i;
     }
     build_bodies(c, src, nrec + ntomb, nrec);
     free(src);
+    /* One copy of each record: the state (for the next delta) reads the served
+     * listing's bytes, which live as long as the coll, and drops its own. */
+    for (size_t k = 0; k < c->delta.n; k++)
+        if (c->delta.src[k] < nrec)
+            herald_state_share(st, c->delta.src[k], c->delta.json + c->delta.off[k]);
+    herald_state_drop_text(st);
     build_delta_cache(c);
     c->state = st;
     return c;

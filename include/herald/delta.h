@@ -80,7 +80,15 @@ const json_t *herald_state_metadata(const herald_state *st);
 const json_t *herald_state_bucket_data(const herald_state *st);
 const json_t *herald_state_signatures(const herald_state *st);
 int64_t herald_state_expires(const herald_state *st); /* smallest head.expires, 0: none */
+/* The records' JCS array (id order) the signature covers; NULL once dropped. */
 const char *herald_state_records_json(const herald_state *st, size_t *len);
+/* Memory sharing (the read server keeps one copy of each record): record 'i' (id
+ * order) now reads its bytes at 'bytes' -- the same bytes, which the caller keeps alive
+ * as long as the state (its served listing). Once every record is shared,
+ * herald_state_drop_text frees the state's own array; applying a delta needs only the
+ * entries' bytes, wherever they are. */
+void herald_state_share(herald_state *st, size_t i, const char *bytes);
+void herald_state_drop_text(herald_state *st);
 /* Appends the JCS array of the tombstones (as the full blob's tombstones_json). */
 void herald_state_tombstones_json(herald_buf *out, const herald_state *st);
 
