@@ -14,6 +14,11 @@
  * trusted only because the result is verified: the SHA-256 of records_json is signed.
  * Tombstones are rebuilt from (id, last_modified) in canonical form, so their bytes are
  * exactly the full blob's whatever the delta holds.
+ *
+ * Each element is read through its own pointer ('p'), not an offset: its bytes may be
+ * the table's array, a decompressed blob taken whole (herald_state_take_snapshot), or
+ * the read server's served listing (herald_state_share, then herald_state_drop_text):
+ * one copy of each record in a server. merge() only reads elements, wherever they are.
  */
 #include "herald/delta.h"
 

@@ -6,7 +6,8 @@
  * burst of jobs (a level-19 context is tens of MB; allocating it per job would churn)
  * and frees it when the queue is empty, then hands freed memory back to the system
  * (glibc keeps large freed blocks otherwise): a server's memory between versions is
- * its snapshots.
+ * its snapshots. encode_hold() keeps it from taking jobs (they queue) while a cold start
+ * loads: that work is what readiness waits for, compression is not.
  */
 #include "encode.h"
 
