@@ -14,6 +14,11 @@
  * trusted only because the result is verified: the SHA-256 of records_json is signed.
  * Tombstones are rebuilt from (id, last_modified) in canonical form, so their bytes are
  * exactly the full blob's whatever the delta holds.
+ *
+ * Each element is read through its own pointer ('p'), not an offset: its bytes may be
+ * the table's array, a decompressed blob taken whole (herald_state_take_snapshot), or
+ * the read server's served listing (herald_state_share, then herald_state_drop_text):
+ * one copy of each record in a server. merge() only reads elements, wherever they are.
  */
 #include "herald/delta.h"
 
@@ -30,7 +35,8 @@ typedef struct sent {
     size_t id_off; /* in the table's 'ids' (NUL-terminated) */
     size_t idlen;
     int64_t lm;
-    size_t off, len; /* in the table's 'json' */
+    size_t off, len; /* in the table's 'json' while it is built */
+    const char *p;   /* the element's bytes: in 'json', or shared (herald_state_share) */
 } sent;
 
 typedef struct stable {
@@ -39,6 +45,7 @@ typedef struct stable {
     char *json; /* "[" e1 "," e2 ... "]", NUL-terminated */
     size_t json_len;
     char *ids;
+    char *owner; /* NULL: 'json' is the table's own; else what is freed (json is in it) */
 } stable;
 
 struct herald_state {
@@ -112,6 +119,8 @@ tb_finish(tbuild *t, stable *out)
     out->ids = herald_buf_steal(&t->ids, NULL);
     out->v = t->v;
     out->n = t->n;
+    for (size_t i = 0; i < out->n; i++)
+        out->v[i].p = out->json + out->v[i].off;
 }
 
 static void
@@ -126,7 +135,7 @@ static void
 stable_free(stable *t)
 {
     free(t->v);
-    free(t->json);
+    free(t->owner ? t->owner : t->json);
     free(t->ids);
 }
 
@@ -325,8 +334,10 @@ herald_state_free(herald_state *st)
     free(st);
 }
 
-herald_state *
-herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
+/* With 'take', the records table is the blob's records_json where it is: entries are
+ * indexed (ids, byte ranges), not copied, and the content is taken from 's' at the end. */
+static herald_state *
+from_snapshot(herald_snapshot *s, int take, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
     size_t rlen;
@@ -336,7 +347,7 @@ herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
     size_t *off = herald_mem_calloc(n + 1, sizeof(*off));
     size_t *lens = herald_mem_calloc(n + 1, sizeof(*lens));
     tbuild t;
-    tb_init(&t, rlen, n + 1);
+    tb_init(&t, take ? 0 : rlen, n + 1);
 
     st->bucket = herald_mem_strdup(herald_snapshot_bucket(s));
     st->collection = herald_mem_strdup(herald_snapshot_collection(s));
@@ -358,10 +369,29 @@ herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
             herald_err_set(err, errlen, "record %zu without a string id", i);
             goto fail;
         }
-        tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), rjson + off[i],
-               lens[i]);
+        if (take) {
+            tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), "", 0);
+            t.v[t.n - 1].off = off[i];
+            t.v[t.n - 1].len = lens[i];
+        } else {
+            tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), rjson + off[i],
+                   lens[i]);
+        }
     }
-    tb_finish(&t, &st->recs);
+    if (take) { /* rjson is NUL-terminated in place (herald_snapshot_decode) */
+        herald_buf_free(&t.json);
+        herald_buf_cstr(&t.ids);
+        st->recs.ids = herald_buf_steal(&t.ids, NULL);
+        st->recs.v = t.v;
+        st->recs.n = t.n;
+        st->recs.json = (char *)rjson;
+        st->recs.json_len = rlen;
+        st->recs.owner = herald_snapshot_take_buffer(s);
+        for (size_t i = 0; i < n; i++)
+            st->recs.v[i].p = rjson + off[i];
+    } else {
+        tb_finish(&t, &st->recs);
+    }
     t.v = NULL;
     if (read_tombstones(&st->tombs, herald_snapshot_tombstones(s), 0, err, errlen) < 0)
         goto fail;
@@ -374,6 +404,20 @@ fail:
     free(lens);
     herald_state_free(st);
     return NULL;
+}
+
+herald_state *
+herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
+{
+    return from_snapshot((herald_snapshot *)s, 0, err, errlen);
+}
+
+herald_state *
+herald_state_take_snapshot(herald_snapshot *s, char *err, size_t errlen)
+{
+    herald_state *st = from_snapshot(s, 1, err, errlen);
+    herald_snapshot_free(s);
+    return st;
 }
 
 /* Reads the u32be-length section at *p (bounded by end). */
@@ -441,7 +485,7 @@ merge(stable *out, const stable *b, const stable *add, const stable *drop, int64
         const sent *e = &src->v[at];
         if (cut > 0 && e->lm <= cut)
             continue;
-        tb_add(&t, sent_id(src, at), e->idlen, e->lm, src->json + e->off, e->len);
+        tb_add(&t, sent_id(src, at), e->idlen, e->lm, e->p, e->len);
     }
     tb_finish(&t, out);
 }
@@ -666,6 +710,20 @@ herald_state_expires(const herald_state *st)
     return min;
 }
 
+void
+herald_state_share(herald_state *st, size_t i, const char *bytes)
+{
+    st->recs.v[i].p = bytes;
+}
+
+void
+herald_state_drop_text(herald_state *st)
+{
+    free(st->recs.owner ? st->recs.owner : st->recs.json);
+    st->recs.owner = st->recs.json = NULL;
+    st->recs.json_len = 0;
+}
+
 const char *
 herald_state_records_json(const herald_state *st, size_t *len)
 {
@@ -693,6 +751,6 @@ herald_state_get(const herald_state *st, int tomb, size_t i, herald_state_entry 
     e->id = sent_id(t, i);
     e->idlen = t->v[i].idlen;
     e->lm = t->v[i].lm;
-    e->json = t->json + t->v[i].off;
+    e->json = t->v[i].p;
     e->len = t->v[i].len;
 }

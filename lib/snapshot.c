@@ -558,6 +558,14 @@ herald_snapshot_records_json(const herald_snapshot *s, size_t *len)
     return s->records_json;
 }
 
+char *
+herald_snapshot_take_buffer(herald_snapshot *s)
+{
+    char *b = s->buf;
+    s->buf = NULL;
+    return b;
+}
+
 int64_t
 herald_snapshot_expires(const herald_snapshot *s)
 {

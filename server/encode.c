@@ -6,7 +6,8 @@
  * burst of jobs (a level-19 context is tens of MB; allocating it per job would churn)
  * and frees it when the queue is empty, then hands freed memory back to the system
  * (glibc keeps large freed blocks otherwise): a server's memory between versions is
- * its snapshots.
+ * its snapshots. encode_hold() keeps it from taking jobs (they queue) while a cold start
+ * loads: that work is what readiness waits for, compression is not.
  */
 #include "encode.h"
 
@@ -131,6 +132,7 @@ static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER, g_idle = PTHREAD_COND_I
 static struct {
     pthread_t thread;
     int running, stopping, busy;
+    int held;   /* encode_hold(1): queue, compress nothing (a cold start's loading) */
     job *fresh; /* bodies with no encoding yet, newest first: served first */
     job *jobs;  /* bodies with fast encodings, waiting for the best levels */
     unsigned long long upgraded, skipped;
@@ -284,7 +286,7 @@ upgrader_main(void *arg)
     ZSTD_CCtx *cc = NULL;
     pthread_mutex_lock(&g_lock);
     for (;;) {
-        while (!U.fresh && !U.jobs && !U.stopping)
+        while ((U.held || (!U.fresh && !U.jobs)) && !U.stopping)
             pthread_cond_wait(&g_cond, &g_lock);
         if (U.stopping)
             break;
@@ -390,9 +392,23 @@ encode_stop(void)
 }
 
 void
+encode_hold(int on)
+{
+    pthread_mutex_lock(&g_lock);
+    U.held = on;
+    if (!on)
+        pthread_cond_broadcast(&g_cond);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void
 encode_drain(void)
 {
     pthread_mutex_lock(&g_lock);
+    if (U.held) { /* waiting on held work would never end */
+        U.held = 0;
+        pthread_cond_broadcast(&g_cond);
+    }
     while (U.running && (U.fresh || U.jobs || U.busy))
         pthread_cond_wait(&g_idle, &g_lock);
     pthread_mutex_unlock(&g_lock);

@@ -107,7 +107,11 @@ void encode_on_ready(void (*fn)(void));
 int encode_start(void) __attribute__((warn_unused_result));
 /* Stops it, dropping queued jobs. */
 void encode_stop(void);
-/* Waits until the upgrader has no queued or running job (tests). */
+/* With 1, the upgrader takes no new job (bodies queue, served in identity) until called
+ * with 0: a cold start holds it so that the cores go to loading and verifying, which
+ * __heartbeat__ waits for, and compresses once everything is served. */
+void encode_hold(int on);
+/* Waits until the upgrader has no queued or running job (tests); ends a hold. */
 void encode_drain(void);
 /* Statistics for /metrics: bodies done (compressed as far as they go), bodies skipped
  * (superseded), bodies queued or being compressed now. */

@@ -118,9 +118,8 @@ run(load_job *j)
         return;
     }
     /* The coll keeps a state (the records' signed bytes, indexed by id) so that the next
-     * version can be built from a delta. */
-    herald_state *st = herald_state_from_snapshot(snap, j->err, sizeof(j->err));
-    herald_snapshot_free(snap);
+     * version can be built from a delta; it takes the decompressed blob as it is. */
+    herald_state *st = herald_state_take_snapshot(snap, j->err, sizeof(j->err));
     if (!st) {
         j->verdict = LOAD_INVALID;
         return;

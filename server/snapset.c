@@ -56,8 +56,21 @@ typedef struct entry_src {
     size_t idx;      /* position in the caller's source order */
     const char *key; /* tie-break: ascending, for a deterministic order */
     size_t key_len;
-    herald_buf json;
+    herald_buf json;   /* the entry's bytes, owned; or, when 'bytes' is set: */
+    const char *bytes; /* borrowed bytes (a state's records), 'len' long */
+    size_t len;
 } entry_src;
+
+static const char *
+entry_bytes(const entry_src *e, size_t *len)
+{
+    if (e->bytes) {
+        *len = e->len;
+        return e->bytes;
+    }
+    *len = e->json.len;
+    return e->json.data;
+}
 
 static int
 entry_cmp(const void *a, const void *b)
@@ -70,31 +83,51 @@ entry_cmp(const void *a, const void *b)
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-/* Sorts 'src' newest first and joins it into 'l'; frees the entries' buffers. */
+/* Sorts 'src' newest first and appends it, joined by ',', to 'b' ('l' gets the entries'
+ * offsets from where they start in 'b' but no bytes); frees the entries' buffers. The
+ * space is reserved once: bodies are built in place, without regrowing copies. */
 static void
-listing_build(listing *l, entry_src *src, size_t n)
+listing_build_into(listing *l, entry_src *src, size_t n, herald_buf *b)
 {
     qsort(src, n, sizeof(*src), entry_cmp);
-    herald_buf b = HERALD_BUF_INIT;
+    size_t base = b->len, total = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        (void)entry_bytes(&src[i], &len);
+        total += len;
+    }
+    herald_buf_reserve(b, total + 1);
     l->n = n;
     l->lm = herald_mem_calloc(n ? n : 1, sizeof(int64_t));
     l->off = herald_mem_calloc(n ? n : 1, sizeof(size_t));
     l->sz = herald_mem_calloc(n ? n : 1, sizeof(size_t));
     l->src = herald_mem_calloc(n ? n : 1, sizeof(size_t));
     for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *bytes = entry_bytes(&src[i], &len);
         l->src[i] = src[i].idx;
         if (i)
-            herald_buf_putc(&b, ',');
+            herald_buf_putc(b, ',');
         l->lm[i] = src[i].lm;
-        l->off[i] = b.len;
-        l->sz[i] = src[i].json.len;
-        herald_buf_append(&b, src[i].json.data, src[i].json.len);
+        l->off[i] = b->len - base;
+        l->sz[i] = len;
+        herald_buf_append(b, bytes, len);
         herald_buf_free(&src[i].json);
     }
-    herald_buf_cstr(&b);
-    l->len = b.len;
-    l->json = herald_buf_steal(&b, NULL);
+    l->len = b->len - base;
+    l->json = NULL;
     l->json_borrowed = 0;
+}
+
+/* Sorts 'src' newest first and joins it into 'l' (its own buffer); frees the entries'
+ * buffers. */
+static void
+listing_build(listing *l, entry_src *src, size_t n)
+{
+    herald_buf b = HERALD_BUF_INIT;
+    listing_build_into(l, src, n, &b);
+    herald_buf_cstr(&b);
+    l->json = herald_buf_steal(&b, NULL);
 }
 
 static void
@@ -454,28 +487,27 @@ static void
 build_bodies(coll *c, entry_src *src, size_t n, size_t nrec)
 {
     herald_buf b = HERALD_BUF_INIT;
+    static const char head[] = "{\"changes\":[";
+    herald_buf_reserve(&b, sizeof(head) + c->post_len);
+    herald_buf_puts(&b, head);
     if (n == nrec) {
-        listing_build(&c->delta, src, n);
-        herald_buf_puts(&b, "{\"changes\":[");
-        herald_buf_append(&b, c->delta.json, c->delta.len);
+        /* Built in the body itself: the listing is a slice of it. */
+        listing_build_into(&c->delta, src, n, &b);
         herald_buf_append(&b, c->post, c->post_len);
         c->full = payload_from_buf(&b, g_cfg.compress);
-        free(c->delta.json);
-        c->delta.json = c->full->data + sizeof("{\"changes\":[") - 1;
+        c->delta.json = c->full->data + sizeof(head) - 1;
         c->delta.json_borrowed = 1;
         return;
     }
     listing full;
     entry_src *recs = herald_mem_calloc(nrec + 1, sizeof(*recs));
-    for (size_t i = 0; i < nrec; i++) {
+    for (size_t i = 0; i < nrec; i++) { /* the same bytes, borrowed */
         recs[i] = src[i];
         herald_buf_init(&recs[i].json);
-        herald_buf_append(&recs[i].json, src[i].json.data, src[i].json.len);
+        recs[i].bytes = entry_bytes(&src[i], &recs[i].len);
     }
-    listing_build(&full, recs, nrec);
+    listing_build_into(&full, recs, nrec, &b);
     free(recs);
-    herald_buf_puts(&b, "{\"changes\":[");
-    herald_buf_append(&b, full.json, full.len);
     herald_buf_append(&b, c->post, c->post_len);
     c->full = payload_from_buf(&b, g_cfg.compress);
     listing_free(&full);
@@ -576,10 +608,18 @@ coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen)
         src[i].key = e.id;
         src[i].key_len = e.idlen;
         herald_buf_init(&src[i].json);
-        herald_buf_append(&src[i].json, e.json, e.len);
+        src[i].bytes = e.json; /* the state's bytes: it outlives the build */
+        src[i].len = e.len;
+        src[i].idx = i;
     }
     build_bodies(c, src, nrec + ntomb, nrec);
     free(src);
+    /* One copy of each record: the state (for the next delta) reads the served
+     * listing's bytes, which live as long as the coll, and drops its own. */
+    for (size_t k = 0; k < c->delta.n; k++)
+        if (c->delta.src[k] < nrec)
+            herald_state_share(st, c->delta.src[k], c->delta.json + c->delta.off[k]);
+    herald_state_drop_text(st);
     build_delta_cache(c);
     c->state = st;
     return c;

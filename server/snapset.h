@@ -127,7 +127,8 @@ typedef struct coll {
     int64_t obj_lm, bucket_lm; /* their last_modified (ETag) */
     vhdr obj_hdr, bucket_hdr;
     _Atomic(struct coll_view *) view; /* NULL until needed; dropped when idle (see below) */
-    herald_state *state; /* what the next version's delta applies to (NULL: full blob only) */
+    herald_state *state;              /* what the next version's delta applies to (NULL: full blob
+                                       * only); its records' bytes are those of 'delta' */
 } coll;
 
 /*
@@ -189,7 +190,8 @@ void snapset_unconfigure(void);
  * cannot be represented. */
 coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
 /* The same from a verified state (herald/delta.h), which the coll keeps (freed with it,
- * or at once on failure): docs/incremental.md. */
+ * or at once on failure): docs/incremental.md. The state's records then read their
+ * bytes in the coll's listing (one copy of each record) and its own array is dropped. */
 coll *coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */

@@ -34,6 +34,7 @@
 #include "herald/sentinel.h"
 #include "herald/snapshot.h"
 #include "loader.h"
+#include "encode.h"
 #include "lockstep.h"
 #include "snapset.h"
 #include "status.h"
@@ -93,6 +94,19 @@ request_reset(const char *why)
     herald_warn("redis: %s; reconnecting", why);
     status_set_redis_ok(0);
     event_active(S.reset_ev, EV_TIMEOUT, 0);
+}
+
+/* The prologue of every reply on 'cmd': 0 for a reply to ignore (NULL: the context is
+ * going away; or from a context since replaced), else the reply is counted as answered
+ * (the timeout in on_tick counts from the last one) and 1. */
+static int
+cmd_reply(const redisAsyncContext *ac, const void *reply)
+{
+    if (!reply || ac != S.cmd)
+        return 0;
+    S.inflight--;
+    S.last_reply = herald_clock_mono_ms();
+    return 1;
 }
 
 /* ---- building and publishing sets ------------------------------------------------- */
@@ -223,12 +237,9 @@ typedef struct fetch {
 static void
 on_fetch(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac;
     fetch *f = priv;
-    if (!reply || f->epoch != S.epoch)
+    if (f->epoch != S.epoch || !cmd_reply(ac, reply))
         goto out;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
     (void)submit_blob(f->bid, f->cid, reply, JOB_FETCH, NULL, 0);
 out:
     free(f);
@@ -312,17 +323,14 @@ fetch_full(const char *bid, const char *cid)
 static void
 on_delta(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac;
     dfetch *f = priv;
     redisReply *r = reply;
-    if (!r || f->epoch != S.epoch || S.stopping) {
+    if (f->epoch != S.epoch || !cmd_reply(ac, r) || S.stopping) {
         chain_end(f->bid, f->cid);
         coll_release(f->base);
         free(f);
         return;
     }
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
     if (r->type != REDIS_REPLY_STRING || (size_t)r->len > HERALD_DELTA_MAX) {
         herald_debug("no delta from %s/%s %lld: fetching the full blob", f->bid, f->cid,
                      (long long)f->base->version);
@@ -482,10 +490,8 @@ on_monitor(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
     redisReply *r = reply;
-    if (!r || ac != S.cmd)
+    if (!cmd_reply(ac, r))
         return;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
     S.mon_pending = 0;
     monitor_reply(r);
     if (S.mon_again) {
@@ -615,10 +621,8 @@ on_backoff(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
     redisReply *r = reply;
-    if (!r || ac != S.cmd)
+    if (!cmd_reply(ac, r))
         return;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
     S.backoff_pending = 0;
     if (r->type == REDIS_REPLY_NIL) {
         set_backoff(S.o.backoff_default, HERALD_KEY_BACKOFF " absent: the setting");
@@ -736,6 +740,8 @@ resync_finish(resync *rs)
      * was disconnected. Those staged since the ZRANGE may be re-creations: kept. */
     qsort(rs->items, rs->n, sizeof(rs_item), rs_item_cmp);
     ndrop += lockstep_drop_unlisted(S.ls, S.cur, S.resync_started, rs_listed, rs);
+    if (!S.resynced)
+        encode_hold(0); /* everything loaded and verified: compress now (sync_start) */
     S.resynced = 1;
     reconcile();
     long long took = herald_clock_mono_ms() - S.resync_started;
@@ -837,14 +843,11 @@ on_loaded(load_job *j)
 static void
 on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac;
     rs_get *g = priv;
     resync *rs = g->rs;
-    if (!reply || rs->epoch != S.epoch) {
+    if (rs->epoch != S.epoch || !cmd_reply(ac, reply)) {
         rs->aborted = 1;
     } else {
-        S.inflight--;
-        S.last_reply = herald_clock_mono_ms();
         rs_item *it = &rs->items[g->i];
         if (submit_blob(it->bid, it->cid, reply, JOB_RESYNC, rs, g->i) == 0) {
             free(g);
@@ -858,15 +861,12 @@ on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
 static void
 on_zrange(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac;
     resync *rs = priv;
     redisReply *r = reply;
-    if (!r || rs->epoch != S.epoch) {
+    if (rs->epoch != S.epoch || !cmd_reply(ac, r)) {
         rs->aborted = 1;
         goto out;
     }
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
         herald_error("ZRANGE %s: unexpected reply", HERALD_KEY_MONITOR);
         rs->aborted = 1;
@@ -966,10 +966,8 @@ on_select(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     (void)priv;
     redisReply *r = reply;
-    if (!r || ac != S.cmd)
+    if (!cmd_reply(ac, r))
         return;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
     if (r->type == REDIS_REPLY_ERROR)
         request_reset("SELECT failed");
 }
@@ -978,10 +976,7 @@ static void
 on_ping(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
-    if (!reply || ac != S.cmd)
-        return;
-    S.inflight--;
-    S.last_reply = herald_clock_mono_ms();
+    (void)cmd_reply(ac, reply);
 }
 
 static void
@@ -1161,6 +1156,9 @@ sync_start(struct event_base *base, const sync_opts *o)
     S.backoff = (herald_backoff)HERALD_BACKOFF_INIT;
     S.cur = snapset_acquire();
     S.ls = lockstep_new(S.o.lockstep_ms);
+    /* A cold start: the cores load and verify (what __heartbeat__ waits for) before
+     * they compress; identity is served meanwhile (encode.h). */
+    encode_hold(1);
     snapset_set_keys(S.o.keys, S.o.nkeys);
     if (S.o.url.sentinel.n)
         S.watch = herald_sentinel_watch_new(&S.o.url.sentinel);
@@ -1185,6 +1183,7 @@ void
 sync_stop(void)
 {
     S.stopping = 1;
+    encode_hold(0);
     drop_all();
     if (S.loader_up)
         loader_stop(); /* reports every job left: resyncs are freed, colls released */

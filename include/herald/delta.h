@@ -59,6 +59,11 @@ typedef struct herald_state herald_state;
  * 'err') when its records_json does not hold the parsed records. */
 herald_state *herald_state_from_snapshot(const herald_snapshot *s, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The same, consuming 's' (freed, also on failure): the state keeps the blob's
+ * decompressed content and uses the records' bytes there instead of copying them (a
+ * cold start: one copy less of every record). */
+herald_state *herald_state_take_snapshot(herald_snapshot *s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* The state at the delta's version: 'base' plus the delta, verified against 'keys' (as
  * herald_snapshot_verify, expiry not checked). NULL (and 'err') when the delta is
  * malformed, is not for base's collection and version, or does not verify. */
@@ -75,7 +80,15 @@ const json_t *herald_state_metadata(const herald_state *st);
 const json_t *herald_state_bucket_data(const herald_state *st);
 const json_t *herald_state_signatures(const herald_state *st);
 int64_t herald_state_expires(const herald_state *st); /* smallest head.expires, 0: none */
+/* The records' JCS array (id order) the signature covers; NULL once dropped. */
 const char *herald_state_records_json(const herald_state *st, size_t *len);
+/* Memory sharing (the read server keeps one copy of each record): record 'i' (id
+ * order) now reads its bytes at 'bytes' -- the same bytes, which the caller keeps alive
+ * as long as the state (its served listing). Once every record is shared,
+ * herald_state_drop_text frees the state's own array; applying a delta needs only the
+ * entries' bytes, wherever they are. */
+void herald_state_share(herald_state *st, size_t i, const char *bytes);
+void herald_state_drop_text(herald_state *st);
 /* Appends the JCS array of the tombstones (as the full blob's tombstones_json). */
 void herald_state_tombstones_json(herald_buf *out, const herald_state *st);
 

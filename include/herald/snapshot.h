@@ -112,6 +112,10 @@ const json_t *herald_snapshot_signatures(const herald_snapshot *s);  /* array */
 const json_t *herald_snapshot_records(const herald_snapshot *s);     /* array, by id */
 const json_t *herald_snapshot_tombstones(const herald_snapshot *s);  /* array */
 const char *herald_snapshot_records_json(const herald_snapshot *s, size_t *len);
+/* Hands the decompressed content (which records_json points into) to the caller, who
+ * frees it; the snapshot's records_json is valid only while the caller keeps it.
+ * herald_state_take_snapshot: the records' bytes are used where they are. */
+char *herald_snapshot_take_buffer(herald_snapshot *s);
 /* Smallest head.expires among the signature entries (0 if none). */
 int64_t herald_snapshot_expires(const herald_snapshot *s);
 
