@@ -135,8 +135,49 @@ static struct {
     int held;   /* encode_hold(1): queue, compress nothing (a cold start's loading) */
     job *fresh; /* bodies with no encoding yet, newest first: served first */
     job *jobs;  /* bodies with fast encodings, waiting for the best levels */
+    int pushed; /* bodies queued since the last sweep (sweep_superseded) */
     unsigned long long upgraded, skipped;
 } U;
+
+/* Unlinks, under g_lock, every queued job whose body only the queue still holds (its
+ * version was superseded or dropped) and returns them as a list to release outside the
+ * lock. The lists are LIFO, so under a steady stream of new versions the thread never
+ * reaches the oldest jobs: without this sweep each of them kept its superseded body
+ * alive until the stream ended (a read server under 10,000 edits of 700 KB collections
+ * grew by ~20 MB/s to several GB). Run only after new bodies were queued: a body goes
+ * alone only when a newer version replaces it, and that queues the newer one. */
+static job *
+sweep_superseded(void)
+{
+    job *gone = NULL;
+    if (!U.pushed)
+        return NULL;
+    U.pushed = 0;
+    job **lists[2] = {&U.fresh, &U.jobs};
+    for (int i = 0; i < 2; i++)
+        for (job **pp = lists[i]; *pp;) {
+            job *j = *pp;
+            if (atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1) {
+                *pp = j->next;
+                j->next = gone;
+                gone = j;
+                U.skipped++;
+            } else {
+                pp = &j->next;
+            }
+        }
+    return gone;
+}
+
+static void
+release_jobs(job *j)
+{
+    for (job *next; j; j = next) {
+        next = j->next;
+        payload_release(j->b);
+        free(j);
+    }
+}
 
 /* Compresses 'b' at 'level' with 'enc' and returns a new encoded, or NULL when that
  * fails or is not smaller than the identity body. 'cc': the upgrader's context (sliced,
@@ -218,6 +259,7 @@ payload_new(char *data, size_t len, int compress)
         j->b = b;
         j->next = U.fresh;
         U.fresh = j;
+        U.pushed++;
         pthread_cond_signal(&g_cond);
         pthread_mutex_unlock(&g_lock);
         return b;
@@ -290,6 +332,15 @@ upgrader_main(void *arg)
             pthread_cond_wait(&g_cond, &g_lock);
         if (U.stopping)
             break;
+        job *gone = sweep_superseded();
+        if (gone) {
+            pthread_mutex_unlock(&g_lock);
+            release_jobs(gone);
+            pthread_mutex_lock(&g_lock);
+            if (!U.jobs && !U.fresh && !U.busy)
+                pthread_cond_broadcast(&g_idle); /* all swept: encode_drain() is done */
+            continue;                            /* the lists may be empty now, or stopping set */
+        }
         int first = U.fresh != NULL;
         job *j = first ? U.fresh : U.jobs;
         if (first)
@@ -384,11 +435,7 @@ encode_stop(void)
     pthread_cond_broadcast(&g_idle);
     pthread_mutex_unlock(&g_lock);
     for (int i = 0; i < 2; i++)
-        for (job *j = lists[i], *next; j; j = next) {
-            next = j->next;
-            payload_release(j->b);
-            free(j);
-        }
+        release_jobs(lists[i]);
 }
 
 void

@@ -14,7 +14,8 @@ h_start_publisher
 h_start_signer --consumer first
 "$H_BUILD/signer/herald-signer" --redis "$H_REDIS_URL" --key "$H_KEY_FILE" --consumer second \
     2>>"$H_TMP/signer2.log" &
-H_PIDS+=($!)
+SIGNER2_PID=$!
+H_PIDS+=("$SIGNER2_PID")
 
 h_public_collection cas c >/dev/null
 h_follow_snapshots cas/c
@@ -48,7 +49,11 @@ out=$(h_verify_states cas c 10)
 h_log "     $out"
 h_check "every snapshot is a consistent state; final equals Redis" h_eq "${out%% *}" OK
 
-# The compare-and-set itself, on the script the signer loads.
+# The compare-and-set itself, on the script the signer loads. The signers stop first:
+# an idle signer recompresses the newest blob at its configured level (the same version,
+# other bytes; signer_recompress.lua), which would change the snapshot under the probe.
+kill -TERM "$H_SIGNER_PID" "$SIGNER2_PID" 2>/dev/null || true
+wait "$H_SIGNER_PID" "$SIGNER2_PID" 2>/dev/null || true
 V=$(h_redis ZSCORE herald:monitor cas/c)
 before=$(h_redis --raw GET herald:snap:cas/c | sha256sum)
 # Controls: the probes below see the stored snapshot and its monitor version.
