@@ -337,9 +337,22 @@ upgrader_main(void *arg)
             pthread_mutex_unlock(&g_lock);
             release_jobs(gone);
             pthread_mutex_lock(&g_lock);
-            if (!U.jobs && !U.fresh && !U.busy)
-                pthread_cond_broadcast(&g_idle); /* all swept: encode_drain() is done */
-            continue;                            /* the lists may be empty now, or stopping set */
+            if (!U.jobs && !U.fresh) {
+                /* The sweep ended the burst: as after the last job, give the memory back
+                 * and tell encode_drain() (a burst leaves 'busy' set until it ends). */
+                pthread_mutex_unlock(&g_lock);
+                ZSTD_freeCCtx(cc);
+                cc = NULL;
+#ifdef __GLIBC__
+                malloc_trim(0);
+#endif
+                pthread_mutex_lock(&g_lock);
+            }
+            if (!U.jobs && !U.fresh) {
+                U.busy = 0;
+                pthread_cond_broadcast(&g_idle);
+            }
+            continue; /* the lists may be empty now, or stopping set */
         }
         int first = U.fresh != NULL;
         job *j = first ? U.fresh : U.jobs;
