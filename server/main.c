@@ -156,7 +156,8 @@ configure_modules(const server_settings *set, const herald_pubkey *keys, size_t 
         return -1;
     }
     snapset_publish(snapset_new(NULL, 0));
-    attach_opts ao = {set->attachments_dir, set->attachment_origin, 0};
+    attach_opts ao = {set->attachments_dir, set->attachment_origin,
+                      (int)(set->attachment_fetch_timeout_seconds * 1000)};
     return attach_configure(&ao);
 }
 

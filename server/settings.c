@@ -80,6 +80,11 @@ static const herald_setting table[] = {
      S(attachments_dir)},
     {"attachment_origin", HERALD_SETTING_STR, NULL, 0, 0, "attachment-origin",
      "base URL to fetch missing attachment files from, checked by SHA-256", S(attachment_origin)},
+    {"attachment_fetch_timeout_seconds", HERALD_SETTING_INT, "300", 1, DAY,
+     "attachment-fetch-timeout-seconds",
+     "a request to attachment_origin (a missing file, then its type) not complete this long "
+     "after it began is abandoned: the requests waiting for the file get 504",
+     S(attachment_fetch_timeout_seconds)},
 };
 
 const herald_settings_spec server_settings_spec = {

@@ -36,6 +36,7 @@ typedef struct server_settings {
     int64_t kinto_view_idle_seconds;   /* parsed Kinto views unused this long go (0: never) */
     char *attachments_dir;             /* attach.h; NULL: no attachments */
     char *attachment_origin;
+    int64_t attachment_fetch_timeout_seconds; /* the whole fetch from the origin (504 after) */
 } server_settings;
 
 extern const herald_settings_spec server_settings_spec;

@@ -7,7 +7,9 @@
 # exactly one origin request and both get the file; a tampered origin file is refused
 # (502, Kinto error) to every waiting client and never stored; beyond 32 files fetched
 # at once a miss is answered 503 at once; a client that leaves
-# while its file is fetched, and a SIGTERM during a stalled fetch, are handled. The
+# while its file is fetched, and a SIGTERM during a stalled fetch, are handled; with
+# attachment_fetch_timeout_seconds at 1, a fetch the origin stalls ends in 504 for every
+# waiting client and stores nothing, and the next request fetches again. The
 # ordering is made by the origin's stall files and the server's log, never by timing.
 source "$(dirname "$0")/../support/harness.sh"
 
@@ -39,12 +41,13 @@ head -c 8000000 /dev/urandom >"$H_TMP/big.bin"
 head -c 3000 /dev/urandom >"$H_TMP/tamper.bin"
 head -c 4000 /dev/urandom >"$H_TMP/left.bin"
 head -c 6000 /dev/urandom >"$H_TMP/stop.bin"
-for f in small big tamper left stop; do
+head -c 7000 /dev/urandom >"$H_TMP/slow.bin"
+for f in small big tamper left stop slow; do
     curl -sf -o /dev/null -u "$A" -F "attachment=@$H_TMP/$f.bin" "$H_PUB$R/$f/attachment"
 done
-h_wait_for 20 sh -c "curl -sf '$H_SRV/buckets/b/collections/c/changeset?_expected=0' | grep -q stop.bin"
+h_wait_for 20 sh -c "curl -sf '$H_SRV/buckets/b/collections/c/changeset?_expected=0' | grep -q slow.bin"
 HS=$(sha "$H_TMP/small.bin") HB=$(sha "$H_TMP/big.bin") HT=$(sha "$H_TMP/tamper.bin")
-HL=$(sha "$H_TMP/left.bin") HX=$(sha "$H_TMP/stop.bin")
+HL=$(sha "$H_TMP/left.bin") HX=$(sha "$H_TMP/stop.bin") HW=$(sha "$H_TMP/slow.bin")
 
 # The small file: fetched on its first request, then served from the server's directory.
 curl -sf -o "$H_TMP/dl" "$S/${HS:0:2}/$HS"
@@ -145,5 +148,32 @@ h_check "SIGTERM during a stalled fetch: the server exits" h_wait_for 40 sh -c "
 wait "$C1" || true
 h_check "the aborted fetch left no file" test ! -e "$H_TMP/own/${HX:0:2}/$HX"
 rm -f "$ORIGIN/stall/$HX"
+
+# ---- the fetch timeout (attachment_fetch_timeout_seconds): 504, nothing stored ----
+# The origin stalls the transfer half-way until the stall file goes, which this section
+# removes only after both clients have their answer: the timeout alone ends the fetch.
+h_start_server --threads 1 --log-level info --attachments-dir "$H_TMP/own" \
+    --attachment-origin "http://127.0.0.1:$OPORT/attachments/" --attachment-fetch-timeout-seconds 1
+touch "$ORIGIN/stall/$HW"
+curl -s -o "$H_TMP/w1" -w '%{http_code}' --max-time 60 "$S/${HW:0:2}/$HW" >"$H_TMP/wst1" &
+C1=$!
+h_wait_for 20 logged "$HW" "not here: fetching it"
+curl -s -o "$H_TMP/w2" -w '%{http_code}' --max-time 60 "$S/${HW:0:2}/$HW" >"$H_TMP/wst2" &
+C2=$!
+wait "$C1" "$C2" || true
+h_check "origin stalls past the fetch timeout: 504 to the first client" h_eq "$(cat "$H_TMP/wst1")" 504
+h_check "... and 504 to a second client (joined, or its own fetch timed out too)" \
+    h_eq "$(cat "$H_TMP/wst2")" 504
+h_check "timeout: a Kinto error body" \
+    h_eq "$(h_json '[d.code, d.error].join(" ")' <"$H_TMP/w1")" "504 Gateway Timeout"
+h_check "timeout: the server logged the origin's timeout" logged "$HW" "origin .*[Tt]imeout"
+h_check "timeout: the stall was still on when the clients were answered" test -e "$ORIGIN/stall/$HW"
+h_check "timeout: nothing stored" test ! -e "$H_TMP/own/${HW:0:2}/$HW"
+rm "$ORIGIN/stall/$HW"
+st=$(curl -s -o "$H_TMP/dl" -w '%{http_code}' --max-time 60 "$S/${HW:0:2}/$HW")
+h_check "after a timeout, the next request fetches again and gets the file" \
+    h_eq "$st/$(sha "$H_TMP/dl")" "200/$HW"
+h_check "the server answers its heartbeat after the timeouts" \
+    h_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$H_SRV/__heartbeat__")" 200
 
 h_finish
