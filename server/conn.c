@@ -41,6 +41,8 @@
 #define OUT_HIGH_SEGS 192
 #define ACCEPT_BATCH 64
 #define SWEEP_MS 250
+#define FILE_CHUNK (2 << 20) /* bytes of an attachment body per sendfile(2) call */
+#define FILE_TURN (8 << 20)  /* bytes of one body sent before the worker's other connections */
 
 typedef struct held {
     snapset *set;
@@ -300,13 +302,23 @@ set_reading(conn *c, int on)
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
 /* Sends the pending attachment body (attach.h) with sendfile(2). Returns 0 when it is
- * all sent (or there is none), 1 when the socket would block, -1 on error. */
+ * all sent (or there is none), 1 when the rest waits for the socket, -1 on error.
+ *
+ * At most FILE_CHUNK bytes a call, as nginx's sendfile_max_chunk. A call that sends less
+ * than asked met a full socket buffer: the rest waits for EPOLLOUT at once, without the
+ * call that would only say EAGAIN (each one still reads a pipe's worth of the file's
+ * pages before it fails). After FILE_TURN bytes the rest waits too, so that one large
+ * body does not keep a worker from its other connections (EPOLLOUT is level-triggered:
+ * the connection goes on at the loop's next turn). */
 static int
 send_file(conn *c)
 {
+    int64_t turn = 0;
     while (c->file.fd >= 0 && c->file.len > 0) {
+        if (turn >= FILE_TURN)
+            return 1;
         off_t off = (off_t)c->file.off;
-        size_t n = c->file.len > (1 << 30) ? (1 << 30) : (size_t)c->file.len;
+        size_t n = c->file.len > FILE_CHUNK ? FILE_CHUNK : (size_t)c->file.len;
         ssize_t k = sendfile(c->fd, c->file.fd, &off, n);
         if (k < 0 && errno == EINTR)
             continue;
@@ -316,6 +328,9 @@ send_file(conn *c)
             return -1;
         c->file.off += k;
         c->file.len -= k;
+        turn += k;
+        if ((size_t)k < n)
+            return 1;
     }
     if (c->file.fd >= 0)
         close(c->file.fd);
