@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "herald/castore.h"
+#include "herald/clock.h"
 #include "herald/httpc.h"
 #include "herald/httpdate.h"
 #include "herald/kerror.h"
@@ -27,6 +28,62 @@ static herald_castore *g_store;
 static char *g_origin;
 static int g_timeout_ms;
 static atomic_llong g_served, g_fetched, g_refused;
+
+/*
+ * Media types of served files, by hash: without it each response opened the file's
+ * ".type" sidecar (castore.h), or failed to, one more openat (and a read and a close)
+ * per request. Direct-mapped, TYPE_SLOTS entries, one lock held for a copy. A recorded
+ * type is written once and never changed, but it may appear after the file (the
+ * publisher records it just after committing; a later upload of the same bytes may name
+ * one where there was none) and it goes with the file when garbage collection removes
+ * both (the same bytes uploaded again may carry another); so an entry is trusted for
+ * TYPE_FOUND_MS when a type was found, TYPE_NONE_MS when none was, then looked up again:
+ * a stale answer lasts that long at most, against the 30 days a file must be orphaned
+ * before it can go.
+ */
+#define TYPE_SLOTS 256
+#define TYPE_FOUND_MS 60000
+#define TYPE_NONE_MS 1000
+
+typedef struct type_slot {
+    char hash[HERALD_CASTORE_HASH_LEN]; /* all zero: empty */
+    int found;
+    int64_t until_ms; /* looked up again from then on */
+    char type[HERALD_CASTORE_TYPE_MAX + 1];
+} type_slot;
+
+static type_slot g_types[TYPE_SLOTS];
+static pthread_mutex_t g_tmu = PTHREAD_MUTEX_INITIALIZER;
+
+/* As herald_castore_get_type, through the cache: 0 with 'dst', or -1 (none recorded). */
+static int
+cached_type(const char *hash, char dst[HERALD_CASTORE_TYPE_MAX + 1])
+{
+    /* The hash is hex SHA-256: any of its bytes spread evenly; two hex digits a slot. */
+    unsigned i = 0;
+    for (int k = 2; k < 4; k++)
+        i = i * 16 + (unsigned)(hash[k] <= '9' ? hash[k] - '0' : (hash[k] | 0x20) - 'a' + 10);
+    type_slot *t = &g_types[i % TYPE_SLOTS];
+    int64_t now = herald_clock_mono_ms();
+    pthread_mutex_lock(&g_tmu);
+    if (memcmp(t->hash, hash, HERALD_CASTORE_HASH_LEN) == 0 && now < t->until_ms) {
+        int found = t->found;
+        if (found)
+            memcpy(dst, t->type, sizeof(t->type));
+        pthread_mutex_unlock(&g_tmu);
+        return found ? 0 : -1;
+    }
+    pthread_mutex_unlock(&g_tmu);
+    int found = herald_castore_get_type(g_store, hash, dst) == 0;
+    pthread_mutex_lock(&g_tmu);
+    memcpy(t->hash, hash, HERALD_CASTORE_HASH_LEN);
+    t->found = found;
+    t->until_ms = now + (found ? TYPE_FOUND_MS : TYPE_NONE_MS);
+    if (found)
+        memcpy(t->type, dst, sizeof(t->type));
+    pthread_mutex_unlock(&g_tmu);
+    return found ? 0 : -1;
+}
 
 /* Fetch outcomes, as attach_fetch.state. */
 enum { FETCH_RUNNING = 0, FETCH_OK = 200 }; /* else the status to answer: 502, 504 */
@@ -86,6 +143,9 @@ attach_unconfigure(void)
         curl_global_cleanup();
     herald_castore_close(g_store);
     g_store = NULL;
+    pthread_mutex_lock(&g_tmu);
+    memset(g_types, 0, sizeof(g_types));
+    pthread_mutex_unlock(&g_tmu);
     free(g_origin);
     g_origin = NULL;
 }
@@ -556,9 +616,7 @@ attach_serve(out *o, const http_request *req, const char *head, size_t head_len,
     if (fd < 0)
         return reply_not_found(o, keep_alive, is_head, NULL, NULL, 0);
     resource rs = {.cache_control = "public, max-age=31536000, immutable",
-                   .type = herald_castore_get_type(g_store, hash, type) == 0
-                               ? type
-                               : "application/octet-stream"};
+                   .type = cached_type(hash, type) == 0 ? type : "application/octet-stream"};
     snprintf(rs.etag, sizeof(rs.etag), "\"%s\"", hash);
     return serve_fd(o, req, head, head_len, keep_alive, body, fd, size, &rs);
 }

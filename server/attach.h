@@ -52,10 +52,10 @@
 #define ATTACH_MAX_FETCHES 32
 
 typedef struct attach_opts {
-    const char *dir;      /* NULL: attachments are not served (404) */
-    const char *origin;   /* base URL to fetch missing files from; NULL: none */
-    int fetch_timeout_ms; /* each request to the origin (attachment_fetch_timeout_seconds); 0: 300 s
-                           */
+    const char *dir;    /* NULL: attachments are not served (404) */
+    const char *origin; /* base URL to fetch missing files from; NULL: none */
+    /* Each request to the origin (attachment_fetch_timeout_seconds); 0: 300 s. */
+    int fetch_timeout_ms;
 } attach_opts;
 
 /* Once at start, before the workers. Returns 0, or -1 with the reason logged. */
