@@ -10,13 +10,14 @@
 #   BENCH_BUILDS="main:/path/to/main/build-rel this:build-rel" HERALD_BUILD_DIR=build-rel ...
 # BENCH_ROUNDS (default 3): each (server, size) is measured that many times, the
 # servers interleaved in every round (a shared machine's load changes over a run); the
-# table has the median round of each.
+# table has the median round of each. BENCH_DOWNLOADS_ONLY=1: part 1 only.
 #
 #  1. Downloads: a 1 MB and a 50 MB attachment, wrk (1 thread, 4 keep-alive
 #     connections) against herald-server (1 worker thread, sharing the publisher's
 #     attachments_dir) and nginx (worker_processes 1, sendfile on, tcp_nopush on, the
 #     same files): like for like, one worker each, keep-alive on both; requests/s,
-#     MB/s and CPU time of the server process per GB served (utime+stime from /proc).
+#     MB/s and CPU time per GB served (utime+stime from /proc): of the server's
+#     worker thread, of its whole process, of the client (wrk) and server + client.
 #  2. Upload: a 200 MB file POSTed with curl to the publisher (multipart, streamed to
 #     disk, fsync'd) in MB/s, against `dd if=/dev/zero bs=1M oflag=direct` to the same
 #     file system.
@@ -110,17 +111,32 @@ for l in "$L1" "$L50"; do
         { echo "bench_attachments: herald and nginx serve different bytes" >&2; exit 1; }
 done
 
-# wrk_run PID URL SIZE: prints "req/s MB/s cpu-s/GB"
+# CPU ticks (utime+stime) of every thread of PID, "tid ticks" a line.
+thread_ticks() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cut -d')' -f2 "$t/stat" | awk '{print $12 + $13}')"; done; }
+# wrk_run PID URL SIZE: prints "req/s MB/s worker process client total" (CPU s/GB each).
+# On loopback the receiver's TCP work (softirq) is charged to whichever process runs
+# when it is done, server or client, so the server's own figure moves with scheduling:
+# the client's CPU (wrk, from the shell's `times`) and the sum are printed beside it.
+# "worker" is the server's busiest thread (herald-server's one worker; nginx's worker
+# is one thread), "process" every thread (herald-server's sync and compressor too).
 wrk_run() {
-    local pid=$1 url=$2 t0 t1 out rps bytes
+    local pid=$1 url=$2 out rps
     wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 # warm-up
-    t0=$(ticks "$pid")
-    out=$(wrk -t1 -c4 -d"${DUR}s" "$url")
-    t1=$(ticks "$pid")
+    thread_ticks "$pid" | sort >"$TMP/t0"
+    out=$(
+        wrk -t1 -c4 -d"${DUR}s" "$url"
+        times
+    )
+    thread_ticks "$pid" | sort >"$TMP/t1"
     rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
-    bytes=$(awk -v r="$rps" -v d="$DUR" -v s="$3" 'BEGIN{print r*d*s}')
-    awk -v r="$rps" -v b="$bytes" -v d="$DUR" -v c=$((t1 - t0)) -v hz="$HZ" \
-        'BEGIN{printf "%.1f %.1f %.3f\n", r, b/d/1e6, (c/hz)/(b/1e9)}'
+    # times: the shell's line, then its children's (wrk): "0m1.234s 0m0.567s"
+    local client
+    client=$(tail -1 <<<"$out" | awk '{n = 0; for (i = 1; i <= 2; i++) {split($i, a, /[ms]/); n += a[1] * 60 + a[2]} print n}')
+    join "$TMP/t0" "$TMP/t1" | awk -v r="$rps" -v d="$DUR" -v s="$3" -v hz="$HZ" -v cl="$client" '
+        {x = $3 - $2; all += x; if (x > top) top = x}
+        END {gb = r * d * s / 1e9; if (gb <= 0) gb = 1e-9
+             printf "%.1f %.1f %.3f %.3f %.3f %.3f\n", r, r * s / 1e6, top / hz / gb, all / hz / gb,
+                 cl / gb, (all / hz + cl) / gb}'
 }
 NGW=$(pgrep -P "$NPID" | head -1)
 ALL_NAMES=("nginx" "${NAMES[@]}") ALL_PIDS=("$NGW" "${HPIDS[@]}") ALL_PORTS=("$NPORT" "${HPORTS[@]}")
@@ -135,18 +151,22 @@ for f in "1MB $L1 1000000" "50MB $L50 50000000"; do
     done
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| %-14s | %-5s | %9s | %8s | %9s | %s\n' server size req/s MB/s "CPU s/GB" "rounds (req/s)"
-printf '|%s|\n' "----------------|-------|-----------|----------|-----------|---------------"
+echo "CPU s/GB: worker = the server's busiest thread (herald: its worker; nginx: its worker),"
+echo "process = all its threads, client = wrk, total = process + client (loopback: the"
+echo "receiver's TCP work is charged to whichever side runs, so compare totals too)"
+printf '| %-14s | %-5s | %8s | %7s | %6s | %7s | %6s | %6s | %s\n' server size req/s MB/s worker process client total "rounds (req/s)"
+printf '|%s|\n' "----------------|-------|----------|---------|--------|---------|--------|--------|---------------"
 for f in 1MB 50MB; do
     for i in "${!ALL_NAMES[@]}"; do
         # the median round by req/s, and every round's req/s
-        med=$(awk -v i="$i" '$1 == i {print $2, $3, $4}' "$TMP/dl-$f" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')
+        med=$(awk -v i="$i" '$1 == i {print $2, $3, $4, $5, $6, $7}' "$TMP/dl-$f" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')
         all=$(awk -v i="$i" '$1 == i {printf "%s%s", s, $2; s=" "}' "$TMP/dl-$f")
         set -- $med
-        printf '| %-14s | %-5s | %9s | %8s | %9s | %s\n' "${ALL_NAMES[$i]}" "$f" "$1" "$2" "$3" "$all"
+        printf '| %-14s | %-5s | %8s | %7s | %6s | %7s | %6s | %6s | %s\n' "${ALL_NAMES[$i]}" "$f" "$1" "$2" "$3" "$4" "$5" "$6" "$all"
     done
 done
 
+if [ "${BENCH_DOWNLOADS_ONLY:-0}" = 1 ]; then exit 0; fi
 echo "== upload (200 MB, median of 3)"
 head -c 200000000 /dev/urandom >"$TMP/200m.bin"
 rates=()
