@@ -4,7 +4,8 @@
 # the first (fetch-on-miss, SHA-256 checked) both serve every attachment of every
 # record of the served version; GET/HEAD, Range (206/416), If-None-Match (304),
 # immutable caching, no path outside the store, a tampered origin file refused, a
-# large file through sendfile to a slow reader. Files are generated here.
+# large file through sendfile to a slow reader, a type recorded after a file was served
+# without one (the media-type cache). Files are generated here.
 source "$(dirname "$0")/../support/harness.sh"
 
 h_start_redis
@@ -65,6 +66,19 @@ h_check "the second server recorded the type it fetched" h_eq "$(cat "$H_TMP/fil
 ct=$(curl -s -o /dev/null -w '%{content_type}' "$S2/${HB:0:2}/$HB")
 h_check "a generic file: application/octet-stream" h_eq "$ct" application/octet-stream
 h_check "the type URL answers the type" h_eq "$(curl -s "$S1/${HJ:0:2}/$HJ.type")" application/json
+# Read servers cache types by hash: a file served while it had none is served with the
+# type a later upload of the same bytes records (a cached "none" is looked up again).
+H2=$(sha "$H_TMP/f2.bin")
+for i in 1 2 3; do
+    ct=$(curl -s -o /dev/null -w '%{content_type}' "$S1/${H2:0:2}/$H2")
+done
+h_check "a file without a type, asked for three times: application/octet-stream" \
+    h_eq "$ct" application/octet-stream
+curl -sf -o /dev/null -u "$A" -F "attachment=@$H_TMP/f2.bin;filename=f2.txt;type=text/plain" "$H_PUB$R/r2t/attachment"
+h_check "the same bytes uploaded as text/plain record the type" \
+    h_eq "$(cat "$FILES/${H2:0:2}/$H2.type")" text/plain
+h_check "then the read server sends the recorded type (its cache does not keep 'none')" \
+    h_wait_for 20 sh -c "curl -s -o /dev/null -w '%{content_type}' '$S1/${H2:0:2}/$H2' | grep -qx text/plain"
 
 # ---- headers, HEAD, Range, conditional requests ----
 H1=$(sha "$H_TMP/f1.bin")
