@@ -10,7 +10,8 @@
 #   BENCH_BUILDS="main:/path/to/main/build-rel this:build-rel" HERALD_BUILD_DIR=build-rel ...
 # BENCH_ROUNDS (default 3): each (server, size) is measured that many times, the
 # servers interleaved in every round (a shared machine's load changes over a run); the
-# table has the median round of each. BENCH_DOWNLOADS_ONLY=1: part 1 only.
+# table has the median round of each. BENCH_DOWNLOADS_ONLY=1: part 1 only. BENCH_PIN=1:
+# servers on CPU 0, the client on CPU 1 (below).
 #
 #  1. Downloads: a 1 MB and a 50 MB attachment, wrk (1 thread, 4 keep-alive
 #     connections) against herald-server (1 worker thread, sharing the publisher's
@@ -44,6 +45,15 @@ wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/nul
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 now() { date +%s.%N; }
 HZ=$(getconf CLK_TCK)
+# BENCH_PIN=1: the servers compared on CPU 0, wrk on CPU 1 (taskset). Unpinned, a run
+# mixes rounds where the two share a CPU and rounds where they do not (bimodal 50 MB
+# rounds: 16 and 24 req/s for both servers), and the server's share of the loopback's
+# softirq work with them.
+PIN_SRV=() PIN_CLI=()
+if [ "${BENCH_PIN:-0}" = 1 ]; then
+    command -v taskset >/dev/null || { echo "bench_attachments: BENCH_PIN needs taskset" >&2; exit 1; }
+    PIN_SRV=(taskset -c 0) PIN_CLI=(taskset -c 1)
+fi
 
 RPORT=$(port) PPORT=$(port) S2PORT=$(port) NPORT=$(port)
 redis-server --port "$RPORT" --save '' --appendonly no >/dev/null &
@@ -60,7 +70,7 @@ KEY=A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg # no snapshots are needed to ser
 NAMES=() HPIDS=() HPORTS=()
 for b in $BUILDS; do
     p=$(port)
-    "${b#*:}/server/herald-server" --listen "127.0.0.1:$p" --redis "redis://127.0.0.1:$RPORT/0" \
+    "${PIN_SRV[@]}" "${b#*:}/server/herald-server" --listen "127.0.0.1:$p" --redis "redis://127.0.0.1:$RPORT/0" \
         --public-key "$KEY" --threads 1 --attachments-dir "$FILES" --log-level warn 2>>"$TMP/srv.log" &
     PIDS+=($!)
     NAMES+=("herald ${b%%:*}") HPIDS+=($!) HPORTS+=("$p")
@@ -93,7 +103,7 @@ http {
     }
 }
 NGX
-nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>>"$TMP/nginx/logs/stderr" &
+"${PIN_SRV[@]}" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>>"$TMP/nginx/logs/stderr" &
 NPID=$!
 PIDS+=($NPID)
 wait_port "$NPORT"
@@ -121,10 +131,10 @@ thread_ticks() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cut -d')' -f2 "
 # is one thread), "process" every thread (herald-server's sync and compressor too).
 wrk_run() {
     local pid=$1 url=$2 out rps
-    wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 # warm-up
+    "${PIN_CLI[@]}" wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 # warm-up
     thread_ticks "$pid" | sort >"$TMP/t0"
     out=$(
-        wrk -t1 -c4 -d"${DUR}s" "$url"
+        "${PIN_CLI[@]}" wrk -t1 -c4 -d"${DUR}s" "$url"
         times
     )
     thread_ticks "$pid" | sort >"$TMP/t1"
@@ -141,7 +151,7 @@ wrk_run() {
 NGW=$(pgrep -P "$NPID" | head -1)
 ALL_NAMES=("nginx" "${NAMES[@]}") ALL_PIDS=("$NGW" "${HPIDS[@]}") ALL_PORTS=("$NPORT" "${HPORTS[@]}")
 echo "== downloads (wrk -t1 -c4 keep-alive, ${DUR}s x $ROUNDS rounds, interleaved; 1 worker each; median round)"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); pinned: ${BENCH_PIN:-0}"
 for f in "1MB $L1 1000000" "50MB $L50 50000000"; do
     set -- $f
     for r in $(seq "$ROUNDS"); do
