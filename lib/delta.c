@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/clock.h"
 #include "herald/err.h"
 #include "herald/jcs.h"
 
@@ -53,6 +54,7 @@ struct herald_state {
     int64_t timestamp, tsince;
     json_t *metadata, *bucket_data, *signatures;
     stable recs, tombs;
+    int64_t apply_ns, verify_ns; /* herald_state_apply's steps (0: not built by it) */
 };
 
 /* ---- tables ------------------------------------------------------------------------ */
@@ -495,6 +497,7 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
                    const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
+    int64_t t0 = herald_clock_mono_ns();
     stable drecs = {0}, dtombs = {0};
     json_t *meta = NULL, *tarr = NULL;
     const char *msec, *rsec, *tsec;
@@ -564,6 +567,8 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
     merge(&st->recs, &base->recs, &drecs, &dtombs, 0);
     merge(&st->tombs, &base->tombs, &dtombs, &drecs, c);
 
+    int64_t t1 = herald_clock_mono_ns();
+    st->apply_ns = t1 - t0;
     if (herald_snapshot_verify(st->recs.json, st->recs.json_len, (int64_t)st->recs.n,
                                st->signatures, st->bucket, st->collection, st->timestamp, 0, keys,
                                nkeys, why, sizeof(why)) < 0) {
@@ -571,6 +576,7 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
                        why);
         goto fail;
     }
+    st->verify_ns = herald_clock_mono_ns() - t1;
     stable_free(&drecs);
     stable_free(&dtombs);
     json_decref(meta);
@@ -708,6 +714,13 @@ herald_state_expires(const herald_state *st)
             min = h.expires;
     }
     return min;
+}
+
+void
+herald_state_apply_timings(const herald_state *st, int64_t *apply_ns, int64_t *verify_ns)
+{
+    *apply_ns = st->apply_ns;
+    *verify_ns = st->verify_ns;
 }
 
 void

@@ -22,7 +22,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "herald/clock.h"
 #include "herald/log.h"
+#include "metrics.h"
 
 /* ---- codecs ------------------------------------------------------------------------ */
 
@@ -366,12 +368,14 @@ upgrader_main(void *arg)
         int alone = atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1;
         int again = 0;
         if (!alone) {
+            int64_t t0 = herald_clock_mono_ns();
             if (!cc)
                 cc = ZSTD_createCCtx(); /* NULL: make_encoded() falls back to its own */
             if (first)
                 again = compress_first(j->b, cc);
             else
                 upgrade(j->b, cc);
+            metrics_step_add(VS_COMPRESS, herald_clock_mono_ns() - t0);
         }
         pthread_mutex_lock(&g_lock);
         /* Called under the lock, so that once encode_on_ready(NULL) returns no call is

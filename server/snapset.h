@@ -129,6 +129,9 @@ typedef struct coll {
     _Atomic(struct coll_view *) view; /* NULL until needed; dropped when idle (see below) */
     herald_state *state;              /* what the next version's delta applies to (NULL: full blob
                                        * only); its records' bytes are those of 'delta' */
+    /* How long this version's steps took on the loader (ns; 0: not done), for the log
+     * line that reports it (metrics.h, enum version_step). */
+    int64_t t_decode_ns, t_apply_ns, t_verify_ns, t_build_ns;
 } coll;
 
 /*
