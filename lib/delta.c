@@ -22,6 +22,7 @@
  */
 #include "herald/delta.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ typedef struct sent {
     int64_t lm;
     size_t off, len; /* in the table's 'json' while it is built */
     const char *p;   /* the element's bytes: in 'json', or shared (herald_state_share) */
+    size_t from;     /* herald_state_apply: its index in the base's table, SIZE_MAX if it
+                      * came from the delta (or the state was not built by applying one) */
 } sent;
 
 typedef struct stable {
@@ -92,6 +95,7 @@ tb_add(tbuild *t, const char *id, size_t idlen, int64_t lm, const char *json, si
     e->lm = lm;
     e->off = t->json.len;
     e->len = len;
+    e->from = SIZE_MAX;
     herald_buf_append(&t->ids, id, idlen);
     herald_buf_putc(&t->ids, '\0');
     herald_buf_append(&t->json, json, len);
@@ -488,6 +492,8 @@ merge(stable *out, const stable *b, const stable *add, const stable *drop, int64
         if (cut > 0 && e->lm <= cut)
             continue;
         tb_add(&t, sent_id(src, at), e->idlen, e->lm, e->p, e->len);
+        if (src == b)
+            t.v[t.n - 1].from = at;
     }
     tb_finish(&t, out);
 }
@@ -721,6 +727,12 @@ herald_state_apply_timings(const herald_state *st, int64_t *apply_ns, int64_t *v
 {
     *apply_ns = st->apply_ns;
     *verify_ns = st->verify_ns;
+}
+
+size_t
+herald_state_origin(const herald_state *st, int tomb, size_t i)
+{
+    return (tomb ? &st->tombs : &st->recs)->v[i].from;
 }
 
 void

@@ -70,20 +70,19 @@ run_delta(load_job *j)
     }
     free(j->blob);
     j->blob = NULL;
-    coll_release(j->base);
-    j->base = NULL;
     if (!st) {
         j->verdict = LOAD_INVALID;
-        return;
+        goto out;
     }
     j->version = herald_state_timestamp(st);
     if (served_newer(j, j->version)) {
         j->verdict = LOAD_NOT_NEWER;
         herald_state_free(st);
-        return;
+        goto out;
     }
     int64_t t0 = herald_clock_mono_ns();
-    j->c = coll_new_state(st, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
+    /* Takes 'st'; reuses the base's bodies (kept until then). */
+    j->c = coll_new_state(st, j->base, herald_clock_wall_ms(), j->err, sizeof(j->err));
     j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
     if (j->c) {
         j->c->t_apply_ns = apply_ns;
@@ -91,6 +90,9 @@ run_delta(load_job *j)
         j->c->t_build_ns = herald_clock_mono_ns() - t0;
         metrics_step_add(VS_BUILD, j->c->t_build_ns);
     }
+out:
+    coll_release(j->base);
+    j->base = NULL;
 }
 
 /* The work of one job (a worker thread): decode, check the names, drop what is not
@@ -143,7 +145,8 @@ run(load_job *j)
         return;
     }
     int64_t t3 = herald_clock_mono_ns();
-    j->c = coll_new_state(st, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
+    j->c =
+        coll_new_state(st, NULL, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
     j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
     if (j->c) {
         /* Indexing the records into a state is part of reading the blob. */

@@ -104,6 +104,11 @@ typedef struct herald_state_entry {
     size_t len;
 } herald_state_entry;
 size_t herald_state_count(const herald_state *st, int tomb);
+/* For a state built by herald_state_apply: the index of its entry 'i' in the base's
+ * same table when the entry was kept from the base (its bytes are the base entry's),
+ * SIZE_MAX when it came from the delta or the state was built from a blob. The read
+ * server builds the next bodies from the previous ones with it (server/snapset.c). */
+size_t herald_state_origin(const herald_state *st, int tomb, size_t i);
 void herald_state_get(const herald_state *st, int tomb, size_t i, herald_state_entry *e);
 
 #endif
