@@ -420,12 +420,12 @@ incr_loaded(load_job *j)
         report_job(j);
         const coll *c = j->c;
         herald_info("%s/%s version %lld built from a delta in %.2f ms (fetch %.2f, apply %.2f, "
-                    "verify %.2f, build %.2f)",
+                    "verify %.2f, build %.2f%s)",
                     j->bid, j->cid, (long long)j->version,
                     (c->t_apply_ns + c->t_verify_ns + c->t_build_ns + (ch ? ch->fetch_ns : 0)) /
                         1e6,
                     (ch ? ch->fetch_ns : 0) / 1e6, c->t_apply_ns / 1e6, c->t_verify_ns / 1e6,
-                    c->t_build_ns / 1e6);
+                    c->t_build_ns / 1e6, c->from_base ? " from the previous bodies" : "");
         if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up &&
             ++ch->steps < CHAIN_MAX_STEPS) {
             coll_ref(j->c);
