@@ -13,7 +13,10 @@
 # last_modified); then edits while a bulk import of 10,000 more records is published
 # (the first edit after the import included); then a burst of 100 edits in one second,
 # timed from the last acknowledgement to served. benchmarks/edit_served.js does the
-# requests (keep-alive, Nagle off). Prints p50/p99/max per size as a table.
+# requests (keep-alive, Nagle off). Prints p50/p99/max per size as a table, then the
+# signer's steps per version (from its log) and the read server's (herald_version_step_seconds
+# from its /metrics, scraped around the one-at-a-time edits). BENCH_OUT: the report file
+# (benchmarks/results/edit_served.md by default: set it elsewhere for a scratch run).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
