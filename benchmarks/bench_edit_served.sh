@@ -13,7 +13,10 @@
 # last_modified); then edits while a bulk import of 10,000 more records is published
 # (the first edit after the import included); then a burst of 100 edits in one second,
 # timed from the last acknowledgement to served. benchmarks/edit_served.js does the
-# requests (keep-alive, Nagle off). Prints p50/p99/max per size as a table.
+# requests (keep-alive, Nagle off). Prints p50/p99/max per size as a table, then the
+# signer's steps per version (from its log) and the read server's (herald_version_step_seconds
+# from its /metrics, scraped around the one-at-a-time edits). BENCH_OUT: the report file
+# (benchmarks/results/edit_served.md by default: set it elsewhere for a scratch run).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,7 +84,12 @@ for s in $BUILDS; do
         curl -sf -o /dev/null -u "$AUTH" -X PUT -H 'Content-Type: application/json' \
             --data '{"data":{}}' "$P/v1/buckets/bench/collections/c"
         node "$JS" "$P" "$S" "$AUTH" bench c import "$n"
+        # The read server's steps per version (herald_version_step_seconds, metrics.h),
+        # scraped around the one-at-a-time edits: their difference is that phase's.
+        step_metrics() { curl -s "$S/metrics" | grep -E '^herald_version_step_seconds_(sum|count)' | tr '\n' ' '; }
+        m0=$(step_metrics)
         r1=$(node "$JS" "$P" "$S" "$AUTH" bench c edits "$EDITS")
+        m1=$(step_metrics)
         ls_metrics() { curl -s "$S/metrics" | grep -E '^herald_lockstep_(wait_seconds_(sum|count)|fallbacks_total|superseded_total)' | tr '\n' ' '; }
         echo "$label $n lock-step before the import phase: $(ls_metrics)" >>"$TMP/steps.txt"
         r2=$(node "$JS" "$P" "$S" "$AUTH" bench c during 10000)
@@ -102,6 +110,18 @@ for s in $BUILDS; do
             const med = (i) => { const v = l.map((x) => x[i]).filter((y) => !isNaN(y)).sort((a, b) => a - b); return v.length ? v[v.length >> 1].toFixed(1) : "-"; };
             console.log(`| ${process.argv[2]} | ${process.argv[3]} | ${l.length} | ${med(0)} | ${med(1)} | ${med(2)} | ${med(3)} | ${med(5)} | ${med(6)} | ${med(7)} | ${med(4)} | ${med(8)} |`);
         ' "$TMP/signer-$label-$n.log" "$label" "$n" | tee -a "$TMP/signer-steps.txt"
+        # Mean ms per version built during the edits (versions: builds; compress: the
+        # background jobs' time divided by the versions built). Builds without the metric
+        # (older ones) print dashes.
+        node -e '
+            const parse = (s) => { const m = {}; for (const x of s.matchAll(/herald_version_step_seconds_(sum|count)\{step="(\w+)"\} ([\d.]+)/g)) (m[x[2]] ||= {})[x[1]] = Number(x[3]); return m; };
+            const a = parse(process.argv[1]), b = parse(process.argv[2]);
+            const d = (s, k) => (b[s] && a[s] ? b[s][k] - a[s][k] : NaN);
+            const v = d("build", "count");
+            const per = (s) => (v > 0 && !isNaN(d(s, "sum")) ? ((d(s, "sum") * 1000) / v).toFixed(2) : "-");
+            const tot = ["fetch", "decode", "apply", "verify", "build"].map((s) => (v > 0 ? (d(s, "sum") * 1000) / v : NaN)).reduce((x, y) => x + y, 0);
+            console.log(`| ${process.argv[3]} | ${process.argv[4]} | ${v > 0 ? v : "-"} | ${d("apply", "count") || 0} | ${isNaN(tot) ? "-" : tot.toFixed(2)} | ${per("fetch")} | ${per("decode")} | ${per("apply")} | ${per("verify")} | ${per("build")} | ${per("compress")} |`);
+        ' "$m0" "$m1" "$label" "$n" | tee -a "$TMP/server-steps.txt"
         echo "$label $n redis latency events >= 50 ms (event: latest ms, max ms): $(redis-cli -p "$rport" LATENCY LATEST |
             paste -sd' ' | awk '{for (i = 1; i + 3 <= NF; i += 4) printf "%s: %s, %s; ", $i, $(i + 2), $(i + 3)}')" |
             tee -a "$TMP/steps.txt"
@@ -125,6 +145,17 @@ done
     echo "| build | records | versions | total | read | apply | hash | sign | deltas | zstd | sign+deltas+zstd | store+announce |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     cat "$TMP/signer-steps.txt" 2>/dev/null || true
+    echo
+    echo "Read server, per version built during the one-at-a-time edits: mean ms of each step"
+    echo "(herald_version_step_seconds in /metrics, scraped before and after them). fetch: GET"
+    echo "of the delta or blob, sent to reply; decode: full blob (decompress, parse, index);"
+    echo "apply: parse the delta, merge it into the previous state; verify: SHA-256 over"
+    echo "records_json and Ed25519; build: listing, bodies, cached deltas; compress: background"
+    echo "compression per version built (off the serving path). total: fetch to build."
+    echo
+    echo "| build | records | versions | from deltas | total | fetch | decode | apply | verify | build | compress |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    cat "$TMP/server-steps.txt" 2>/dev/null || true
     echo
 } >>"$OUT"
 cat "$TMP/steps.txt" >>"$OUT" 2>/dev/null || true

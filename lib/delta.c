@@ -22,10 +22,12 @@
  */
 #include "herald/delta.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/clock.h"
 #include "herald/err.h"
 #include "herald/jcs.h"
 
@@ -37,6 +39,8 @@ typedef struct sent {
     int64_t lm;
     size_t off, len; /* in the table's 'json' while it is built */
     const char *p;   /* the element's bytes: in 'json', or shared (herald_state_share) */
+    size_t from;     /* herald_state_apply: its index in the base's table, SIZE_MAX if it
+                      * came from the delta (or the state was not built by applying one) */
 } sent;
 
 typedef struct stable {
@@ -53,6 +57,7 @@ struct herald_state {
     int64_t timestamp, tsince;
     json_t *metadata, *bucket_data, *signatures;
     stable recs, tombs;
+    int64_t apply_ns, verify_ns; /* herald_state_apply's steps (0: not built by it) */
 };
 
 /* ---- tables ------------------------------------------------------------------------ */
@@ -90,6 +95,7 @@ tb_add(tbuild *t, const char *id, size_t idlen, int64_t lm, const char *json, si
     e->lm = lm;
     e->off = t->json.len;
     e->len = len;
+    e->from = SIZE_MAX;
     herald_buf_append(&t->ids, id, idlen);
     herald_buf_putc(&t->ids, '\0');
     herald_buf_append(&t->json, json, len);
@@ -486,6 +492,8 @@ merge(stable *out, const stable *b, const stable *add, const stable *drop, int64
         if (cut > 0 && e->lm <= cut)
             continue;
         tb_add(&t, sent_id(src, at), e->idlen, e->lm, e->p, e->len);
+        if (src == b)
+            t.v[t.n - 1].from = at;
     }
     tb_finish(&t, out);
 }
@@ -495,6 +503,7 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
                    const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
+    int64_t t0 = herald_clock_mono_ns();
     stable drecs = {0}, dtombs = {0};
     json_t *meta = NULL, *tarr = NULL;
     const char *msec, *rsec, *tsec;
@@ -564,6 +573,8 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
     merge(&st->recs, &base->recs, &drecs, &dtombs, 0);
     merge(&st->tombs, &base->tombs, &dtombs, &drecs, c);
 
+    int64_t t1 = herald_clock_mono_ns();
+    st->apply_ns = t1 - t0;
     if (herald_snapshot_verify(st->recs.json, st->recs.json_len, (int64_t)st->recs.n,
                                st->signatures, st->bucket, st->collection, st->timestamp, 0, keys,
                                nkeys, why, sizeof(why)) < 0) {
@@ -571,6 +582,7 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
                        why);
         goto fail;
     }
+    st->verify_ns = herald_clock_mono_ns() - t1;
     stable_free(&drecs);
     stable_free(&dtombs);
     json_decref(meta);
@@ -708,6 +720,19 @@ herald_state_expires(const herald_state *st)
             min = h.expires;
     }
     return min;
+}
+
+void
+herald_state_apply_timings(const herald_state *st, int64_t *apply_ns, int64_t *verify_ns)
+{
+    *apply_ns = st->apply_ns;
+    *verify_ns = st->verify_ns;
+}
+
+size_t
+herald_state_origin(const herald_state *st, int tomb, size_t i)
+{
+    return (tomb ? &st->tombs : &st->recs)->v[i].from;
 }
 
 void

@@ -22,7 +22,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "herald/clock.h"
 #include "herald/log.h"
+#include "metrics.h"
 
 /* ---- codecs ------------------------------------------------------------------------ */
 
@@ -41,16 +43,28 @@ encode_zstd(herald_buf *out, const void *p, size_t n, int level)
 /*
  * The upgrader's compression: the same encodings, fed in slices so that encode_stop()
  * need not wait for a whole slow pass (zstd 19 on a 12 MB body takes ~10 s): between
- * slices it checks g_abort and gives up. Returns 0, or -1 on failure or abort.
+ * slices it checks g_abort and gives up. It also gives up once the body it compresses
+ * was superseded (only the job still holds it, see sweep_superseded): under a steady
+ * stream of versions of a large collection, a best-level pass of a version that is no
+ * longer served took a core for seconds, for nothing. Returns 0, or -1 on failure or
+ * abort.
  */
-#define SLICE (1024 * 1024)
+#define SLICE (256 * 1024)
 static atomic_int g_abort;
 
-/* Gzip of p[0 .. n) appended to 'out', fed to zlib 'slice' bytes at a time; if
- * 'abortable', gives up between slices once encode_stop() was called. One slice of 'n'
- * bytes is the one-shot encoding: the output is the same either way. */
+/* Whether the upgrader's pass over 'b' should stop (b NULL: not abortable). */
 static int
-gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, int abortable)
+give_up(const payload *b)
+{
+    return b && (atomic_load_explicit(&g_abort, memory_order_relaxed) ||
+                 atomic_load_explicit(&b->refs, memory_order_acquire) == 1);
+}
+
+/* Gzip of p[0 .. n) appended to 'out', fed to zlib 'slice' bytes at a time; with a body
+ * 'job', gives up between slices when give_up(job). One slice of 'n' bytes is the
+ * one-shot encoding: the output is the same either way. */
+static int
+gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, const payload *job)
 {
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
@@ -62,8 +76,7 @@ gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, i
     zs.next_out = (Bytef *)out->data + out->len;
     zs.avail_out = (uInt)bound;
     int rc = Z_OK;
-    for (size_t off = 0;
-         rc == Z_OK && !(abortable && atomic_load_explicit(&g_abort, memory_order_relaxed));) {
+    for (size_t off = 0; rc == Z_OK && !give_up(job);) {
         size_t k = n - off < slice ? n - off : slice;
         zs.next_in = (Bytef *)(uintptr_t)(p + off);
         zs.avail_in = (uInt)k;
@@ -79,11 +92,11 @@ gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, i
 int
 encode_gzip(herald_buf *out, const void *p, size_t n, int level)
 {
-    return gzip_slices(out, p, n, level, n, 0);
+    return gzip_slices(out, p, n, level, n, NULL);
 }
 
 static int
-zstd_sliced(ZSTD_CCtx *cc, herald_buf *out, const char *p, size_t n, int level)
+zstd_sliced(ZSTD_CCtx *cc, herald_buf *out, const char *p, size_t n, int level, const payload *job)
 {
     size_t bound = ZSTD_compressBound(n);
     herald_buf_reserve(out, bound);
@@ -95,7 +108,7 @@ zstd_sliced(ZSTD_CCtx *cc, herald_buf *out, const char *p, size_t n, int level)
     ZSTD_outBuffer ob = {out->data + out->len, bound, 0};
     ZSTD_inBuffer ib = {p, 0, 0};
     for (size_t off = 0;;) {
-        if (atomic_load_explicit(&g_abort, memory_order_relaxed))
+        if (give_up(job))
             return -1;
         size_t k = n - off < SLICE ? n - off : SLICE;
         off += k;
@@ -186,12 +199,12 @@ static encoded *
 make_encoded(const payload *b, int enc, int level, ZSTD_CCtx *cc)
 {
     herald_buf out = HERALD_BUF_INIT;
-    int rc = cc ? (enc == ENC_GZIP ? gzip_slices(&out, b->data, b->len, level, SLICE, 1)
-                                   : zstd_sliced(cc, &out, b->data, b->len, level))
+    int rc = cc ? (enc == ENC_GZIP ? gzip_slices(&out, b->data, b->len, level, SLICE, b)
+                                   : zstd_sliced(cc, &out, b->data, b->len, level, b))
                 : (enc == ENC_GZIP ? encode_gzip(&out, b->data, b->len, level)
                                    : encode_zstd(&out, b->data, b->len, level));
     if (rc < 0 || out.len >= b->len) {
-        if (rc < 0 && !atomic_load_explicit(&g_abort, memory_order_relaxed))
+        if (rc < 0 && !(cc && give_up(b)))
             herald_warn("%s level %d failed on %zu bytes", enc == ENC_GZIP ? "gzip" : "zstd", level,
                         b->len);
         herald_buf_free(&out);
@@ -321,6 +334,29 @@ upgrade(payload *b, ZSTD_CCtx *cc)
     }
 }
 
+/* Called with g_lock held when the lists may be empty (after the last job, or after a
+ * sweep that dropped the rest): if they are, the burst is over. The memory goes back
+ * first, outside the lock, while 'busy' still keeps encode_drain() waiting; then, if no
+ * job came meanwhile, 'busy' is cleared and encode_drain() woken. Without the second
+ * half after a sweep, encode_drain() could wait forever. */
+static void
+burst_end(ZSTD_CCtx **cc)
+{
+    if (U.jobs || U.fresh)
+        return;
+    pthread_mutex_unlock(&g_lock);
+    ZSTD_freeCCtx(*cc);
+    *cc = NULL;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    pthread_mutex_lock(&g_lock);
+    if (!U.jobs && !U.fresh) {
+        U.busy = 0;
+        pthread_cond_broadcast(&g_idle);
+    }
+}
+
 static void *
 upgrader_main(void *arg)
 {
@@ -337,22 +373,8 @@ upgrader_main(void *arg)
             pthread_mutex_unlock(&g_lock);
             release_jobs(gone);
             pthread_mutex_lock(&g_lock);
-            if (!U.jobs && !U.fresh) {
-                /* The sweep ended the burst: as after the last job, give the memory back
-                 * and tell encode_drain() (a burst leaves 'busy' set until it ends). */
-                pthread_mutex_unlock(&g_lock);
-                ZSTD_freeCCtx(cc);
-                cc = NULL;
-#ifdef __GLIBC__
-                malloc_trim(0);
-#endif
-                pthread_mutex_lock(&g_lock);
-            }
-            if (!U.jobs && !U.fresh) {
-                U.busy = 0;
-                pthread_cond_broadcast(&g_idle);
-            }
-            continue; /* the lists may be empty now, or stopping set */
+            burst_end(&cc); /* the sweep may have ended the burst */
+            continue;       /* the lists may be empty now, or stopping set */
         }
         int first = U.fresh != NULL;
         job *j = first ? U.fresh : U.jobs;
@@ -366,12 +388,14 @@ upgrader_main(void *arg)
         int alone = atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1;
         int again = 0;
         if (!alone) {
+            int64_t t0 = herald_clock_mono_ns();
             if (!cc)
                 cc = ZSTD_createCCtx(); /* NULL: make_encoded() falls back to its own */
             if (first)
                 again = compress_first(j->b, cc);
             else
                 upgrade(j->b, cc);
+            metrics_step_add(VS_COMPRESS, herald_clock_mono_ns() - t0);
         }
         pthread_mutex_lock(&g_lock);
         /* Called under the lock, so that once encode_on_ready(NULL) returns no call is
@@ -392,19 +416,7 @@ upgrader_main(void *arg)
             else
                 U.upgraded++;
         }
-        if (!U.jobs && !U.fresh) { /* the burst is over: give the memory back (still 'busy') */
-            pthread_mutex_unlock(&g_lock);
-            ZSTD_freeCCtx(cc);
-            cc = NULL;
-#ifdef __GLIBC__
-            malloc_trim(0);
-#endif
-            pthread_mutex_lock(&g_lock);
-        }
-        if (!U.jobs && !U.fresh) {
-            U.busy = 0;
-            pthread_cond_broadcast(&g_idle);
-        }
+        burst_end(&cc);
     }
     pthread_mutex_unlock(&g_lock);
     ZSTD_freeCCtx(cc);

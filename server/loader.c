@@ -21,6 +21,7 @@
 #include "herald/log.h"
 #include "herald/mem.h"
 #include "herald/snapshot.h"
+#include "metrics.h"
 
 #define MAX_THREADS 8
 
@@ -61,22 +62,37 @@ run_delta(load_job *j)
 {
     herald_state *st = herald_state_apply(j->base->state, j->blob, j->len, L.keys, L.nkeys, j->err,
                                           sizeof(j->err));
+    int64_t apply_ns = 0, verify_ns = 0;
+    if (st) {
+        herald_state_apply_timings(st, &apply_ns, &verify_ns);
+        metrics_step_add(VS_APPLY, apply_ns);
+        metrics_step_add(VS_VERIFY, verify_ns);
+    }
     free(j->blob);
     j->blob = NULL;
-    coll_release(j->base);
-    j->base = NULL;
     if (!st) {
         j->verdict = LOAD_INVALID;
-        return;
+        goto out;
     }
     j->version = herald_state_timestamp(st);
     if (served_newer(j, j->version)) {
         j->verdict = LOAD_NOT_NEWER;
         herald_state_free(st);
-        return;
+        goto out;
     }
-    j->c = coll_new_state(st, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
+    int64_t t0 = herald_clock_mono_ns();
+    /* Takes 'st'; reuses the base's bodies (kept until then). */
+    j->c = coll_new_state(st, j->base, herald_clock_wall_ms(), j->err, sizeof(j->err));
     j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
+    if (j->c) {
+        j->c->t_apply_ns = apply_ns;
+        j->c->t_verify_ns = verify_ns;
+        j->c->t_build_ns = herald_clock_mono_ns() - t0;
+        metrics_step_add(VS_BUILD, j->c->t_build_ns);
+    }
+out:
+    coll_release(j->base);
+    j->base = NULL;
 }
 
 /* The work of one job (a worker thread): decode, check the names, drop what is not
@@ -88,7 +104,9 @@ run(load_job *j)
         run_delta(j);
         return;
     }
+    int64_t t0 = herald_clock_mono_ns();
     herald_snapshot *snap = herald_snapshot_decode(j->blob, j->len, j->err, sizeof(j->err));
+    int64_t decode_ns = herald_clock_mono_ns() - t0;
     free(j->blob);
     j->blob = NULL;
     if (!snap) {
@@ -111,12 +129,14 @@ run(load_job *j)
         herald_snapshot_free(snap);
         return;
     }
+    int64_t t1 = herald_clock_mono_ns();
     if (herald_snapshot_verify_decoded(snap, 0, L.keys, L.nkeys, j->err, sizeof(j->err)) < 0) {
         j->verdict = LOAD_INVALID;
         j->unverified = 1;
         herald_snapshot_free(snap);
         return;
     }
+    int64_t t2 = herald_clock_mono_ns();
     /* The coll keeps a state (the records' signed bytes, indexed by id) so that the next
      * version can be built from a delta; it takes the decompressed blob as it is. */
     herald_state *st = herald_state_take_snapshot(snap, j->err, sizeof(j->err));
@@ -124,8 +144,19 @@ run(load_job *j)
         j->verdict = LOAD_INVALID;
         return;
     }
-    j->c = coll_new_state(st, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
+    int64_t t3 = herald_clock_mono_ns();
+    j->c =
+        coll_new_state(st, NULL, herald_clock_wall_ms(), j->err, sizeof(j->err)); /* takes 'st' */
     j->verdict = j->c ? LOAD_OK : LOAD_INVALID;
+    if (j->c) {
+        /* Indexing the records into a state is part of reading the blob. */
+        j->c->t_decode_ns = decode_ns + (t3 - t2);
+        j->c->t_verify_ns = t2 - t1;
+        j->c->t_build_ns = herald_clock_mono_ns() - t3;
+        metrics_step_add(VS_DECODE, j->c->t_decode_ns);
+        metrics_step_add(VS_VERIFY, j->c->t_verify_ns);
+        metrics_step_add(VS_BUILD, j->c->t_build_ns);
+    }
 }
 
 /* Moves 'j' to the finished list (lock held); wakes the loop if it was empty. */

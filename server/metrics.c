@@ -21,6 +21,19 @@ static const char *const ROUTE_NAMES[RT_COUNT] = {
 static const int STATUS_CODES[ST_COUNT] = {200, 304, 400, 404, 405, 408,
                                            414, 431, 501, 503, 505, 0};
 static const char *const ENC_NAMES[ENC_COUNT] = {"identity", "gzip", "zstd"};
+static const char *const STEP_NAMES[VS_COUNT] = {"fetch",  "decode", "apply",
+                                                 "verify", "build",  "compress"};
+/* Several writers (unlike the shards): fetch-and-add. */
+static metric_counter g_step_ns[VS_COUNT], g_step_n[VS_COUNT];
+
+void
+metrics_step_add(int step, int64_t ns)
+{
+    if (step < 0 || step >= VS_COUNT)
+        return;
+    atomic_fetch_add_explicit(&g_step_ns[step], (uint64_t)(ns > 0 ? ns : 0), memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_step_n[step], 1, memory_order_relaxed);
+}
 
 metrics_shard *
 metrics_shard_new(void)
@@ -335,6 +348,24 @@ render_lockstep(herald_buf *out, const snapset *s, const lockstep_stats *l)
     herald_buf_printf(out, "herald_lockstep_fallback %d\n", l->fallback);
 }
 
+/* Per-version steps (metrics_step_add). */
+static void
+render_steps(herald_buf *out)
+{
+    help(out, "herald_version_step_seconds", "summary",
+         "Time spent per version built, by step: fetch (GET sent to reply), decode (full "
+         "blob), apply (delta), verify (SHA-256 and Ed25519), build (bodies), compress (one "
+         "background job each).");
+    for (int i = 0; i < VS_COUNT; i++) {
+        uint64_t ns = ld(&g_step_ns[i]), n = ld(&g_step_n[i]);
+        herald_buf_printf(out, "herald_version_step_seconds_sum{step=\"%s\"} %llu.%09llu\n",
+                          STEP_NAMES[i], (unsigned long long)(ns / 1000000000u),
+                          (unsigned long long)(ns % 1000000000u));
+        herald_buf_printf(out, "herald_version_step_seconds_count{step=\"%s\"} %llu\n",
+                          STEP_NAMES[i], (unsigned long long)n);
+    }
+}
+
 void
 metrics_render(herald_buf *out, const snapset *s, const metrics_gauges *g, int64_t now_ms)
 {
@@ -343,5 +374,6 @@ metrics_render(herald_buf *out, const snapset *s, const metrics_gauges *g, int64
     render_requests(out, &t);
     render_process(out, &t, g, now_ms);
     render_lockstep(out, s, &g->lockstep);
+    render_steps(out);
     render_snapshots(out, s, now_ms);
 }

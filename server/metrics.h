@@ -112,6 +112,21 @@ typedef struct metrics_gauges {
     lockstep_stats lockstep;  /* versions staged for a committing monitor (lockstep.h) */
 } metrics_gauges;
 
+/* The read server's work per version it builds (issue 13), by step: sums and counts,
+ * added by whichever thread did the step (loader workers, the sync loop, the
+ * compressor), rendered as herald_version_step_seconds{step=...}. */
+enum version_step {
+    VS_FETCH = 0, /* GET of the delta or full blob: sent -> reply on the sync loop */
+    VS_DECODE,    /* full blob: decompress and parse, index its records (state) */
+    VS_APPLY,     /* delta: parse it, merge it into the base's state */
+    VS_VERIFY,    /* SHA-256 over records_json and the Ed25519 check of the head */
+    VS_BUILD,     /* the coll: listing, bodies, cached deltas, objects */
+    VS_COMPRESS,  /* one background compression job (count: jobs, not versions) */
+    VS_COUNT,
+};
+/* Any thread. */
+void metrics_step_add(int step, int64_t ns);
+
 struct snapset;
 /* Appends the /metrics page for the set 's' (may be NULL) and the gauges 'g' at
  * 'now_ms'. */

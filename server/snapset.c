@@ -514,6 +514,194 @@ build_bodies(coll *c, entry_src *src, size_t n, size_t nrec)
     listing_build(&c->delta, src, n);
 }
 
+/* ---- bodies from the previous version's (incremental publishing) ------------------ */
+
+/* A run of consecutive entries [rs, re) of the base listing, waiting to be copied to
+ * 'b' as one block (their bytes and the commas between them are contiguous there). */
+typedef struct run {
+    size_t rs, re;
+    size_t out0; /* the output index of its first entry */
+} run;
+
+static void
+run_flush(run *r, herald_buf *b, size_t b0, listing *l, const listing *from)
+{
+    if (r->rs == r->re)
+        return;
+    if (b->len > b0)
+        herald_buf_putc(b, ',');
+    size_t start = from->off[r->rs], end = from->off[r->re - 1] + from->sz[r->re - 1];
+    size_t at = b->len - b0;
+    herald_buf_append(b, from->json + start, end - start);
+    for (size_t k = r->rs; k < r->re; k++)
+        l->off[r->out0 + k - r->rs] = at + (from->off[k] - start);
+    r->rs = r->re = 0;
+}
+
+static void
+listing_alloc(listing *l, size_t n)
+{
+    memset(l, 0, sizeof(*l));
+    l->n = n;
+    l->lm = herald_mem_calloc(n ? n : 1, sizeof(int64_t));
+    l->off = herald_mem_calloc(n ? n : 1, sizeof(size_t));
+    l->sz = herald_mem_calloc(n ? n : 1, sizeof(size_t));
+    l->src = herald_mem_calloc(n ? n : 1, sizeof(size_t));
+}
+
+/*
+ * The listing of the entries of 'st' (records then tombstones, numbered as
+ * coll_new_state does) appended to 'b', newest first, from the base coll's listing:
+ * the few entries that came from the delta are sorted and merged into the base's order,
+ * the base's entries are copied in runs, those the delta replaced or dropped left out.
+ * The same listing as listing_build_into() sorting every entry: the order is total
+ * (last_modified descending, then id), and a kept entry's bytes and last_modified are the
+ * base's. Returns 0, or -1 when anything does not add up (the caller builds it whole).
+ */
+static int
+listing_from_base(listing *l, herald_buf *b, size_t tail, const coll *base, const herald_state *st)
+{
+    const listing *from = &base->delta;
+    const herald_state *bst = base->state;
+    size_t nrec = herald_state_count(st, 0), ntomb = herald_state_count(st, 1);
+    size_t brec = herald_state_count(bst, 0), btomb = herald_state_count(bst, 1);
+    size_t n = nrec + ntomb, nch = 0, b0 = b->len;
+    if (!from->json || from->n != brec + btomb)
+        return -1;
+    size_t *inv = herald_mem_alloc((from->n + 1) * sizeof(*inv));
+    entry_src *ch = herald_mem_calloc(n + 1, sizeof(*ch));
+    for (size_t k = 0; k < from->n; k++)
+        inv[k] = SIZE_MAX;
+    size_t changed_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        int tomb = i >= nrec;
+        size_t o = herald_state_origin(st, tomb, tomb ? i - nrec : i);
+        if (o == SIZE_MAX) {
+            herald_state_entry e;
+            herald_state_get(st, tomb, tomb ? i - nrec : i, &e);
+            ch[nch] = (entry_src){.lm = e.lm, .idx = i, .key = e.id, .key_len = e.idlen};
+            ch[nch].bytes = e.json;
+            ch[nch].len = e.len;
+            changed_bytes += e.len + 1;
+            nch++;
+        } else if (o < (tomb ? btomb : brec)) {
+            inv[tomb ? brec + o : o] = i;
+        } else {
+            goto fail;
+        }
+    }
+    qsort(ch, nch, sizeof(*ch), entry_cmp);
+    listing_alloc(l, n);
+    herald_buf_reserve(b, from->len + changed_bytes + 1 + tail);
+    size_t out = 0, ci = 0;
+    run r = {0, 0, 0};
+    for (size_t k = 0; k <= from->n; k++) {
+        size_t ni = SIZE_MAX;
+        entry_src kept = {0};
+        if (k < from->n) {
+            size_t s = from->src[k];
+            if (s >= from->n || (ni = inv[s]) == SIZE_MAX)
+                continue;      /* replaced or dropped by the delta */
+            inv[s] = SIZE_MAX; /* each base entry once */
+            /* The bytes served are those the new version verified (its state's, copied
+             * from these at herald_state_apply): compared, whatever 'base' is. */
+            herald_state_entry ne;
+            herald_state_get(st, ni >= nrec, ni >= nrec ? ni - nrec : ni, &ne);
+            if (ne.len != from->sz[k] || ne.lm != from->lm[k] || (ni >= nrec) != (s >= brec) ||
+                memcmp(ne.json, from->json + from->off[k], ne.len) != 0)
+                goto fail;
+            kept = (entry_src){.lm = ne.lm, .key = ne.id, .key_len = ne.idlen};
+        }
+        /* The changed entries that go before this one (all that are left at the end). */
+        while (ci < nch && (k == from->n || entry_cmp(&ch[ci], &kept) < 0)) {
+            run_flush(&r, b, b0, l, from);
+            if (b->len > b0)
+                herald_buf_putc(b, ',');
+            l->lm[out] = ch[ci].lm;
+            l->src[out] = ch[ci].idx;
+            l->off[out] = b->len - b0;
+            l->sz[out] = ch[ci].len;
+            herald_buf_append(b, ch[ci].bytes, ch[ci].len);
+            out++;
+            ci++;
+        }
+        if (k == from->n)
+            break;
+        if (r.rs == r.re || r.re != k) {
+            run_flush(&r, b, b0, l, from);
+            r = (run){k, k, out};
+        }
+        r.re = k + 1;
+        l->lm[out] = from->lm[k];
+        l->src[out] = ni;
+        l->sz[out] = from->sz[k];
+        out++;
+    }
+    run_flush(&r, b, b0, l, from);
+    if (out != n)
+        goto fail;
+    l->len = b->len - b0;
+    free(inv);
+    free(ch);
+    return 0;
+fail:
+    free(inv);
+    free(ch);
+    listing_free(l);
+    b->len = b0;
+    return -1;
+}
+
+/* build_bodies() for a version built from a delta on 'base' (see listing_from_base).
+ * Returns 0, or -1 (nothing built) when the caller must build them whole. */
+static int
+build_bodies_from(coll *c, const coll *base, const herald_state *st, size_t nrec)
+{
+    static const char head[] = "{\"changes\":[";
+    herald_buf b = HERALD_BUF_INIT;
+    if (!base || !base->state)
+        return -1;
+    if (herald_state_count(st, 1) == 0) {
+        herald_buf_puts(&b, head);
+        if (listing_from_base(&c->delta, &b, c->post_len + 1, base, st) < 0) {
+            herald_buf_free(&b);
+            return -1;
+        }
+        herald_buf_append(&b, c->post, c->post_len);
+        c->full = payload_from_buf(&b, g_cfg.compress);
+        c->delta.json = c->full->data + sizeof(head) - 1;
+        c->delta.json_borrowed = 1;
+        return 0;
+    }
+    if (listing_from_base(&c->delta, &b, 1, base, st) < 0) {
+        herald_buf_free(&b);
+        return -1;
+    }
+    herald_buf_cstr(&b);
+    c->delta.json = herald_buf_steal(&b, NULL);
+    /* The full body: the records of that listing, in its order, copied in runs. */
+    const listing *l = &c->delta;
+    herald_buf_reserve(&b, sizeof(head) + l->len + c->post_len);
+    herald_buf_puts(&b, head);
+    size_t b0 = b.len;
+    for (size_t k = 0; k < l->n;) {
+        if (l->src[k] >= nrec) {
+            k++;
+            continue;
+        }
+        size_t e = k + 1;
+        while (e < l->n && l->src[e] < nrec)
+            e++;
+        if (b.len > b0)
+            herald_buf_putc(&b, ',');
+        herald_buf_append(&b, l->json + l->off[k], l->off[e - 1] + l->sz[e - 1] - l->off[k]);
+        k = e;
+    }
+    herald_buf_append(&b, c->post, c->post_len);
+    c->full = payload_from_buf(&b, g_cfg.compress);
+    return 0;
+}
+
 /* c->sha256: the records hash the signed monitor names for this version, from the
  * signature entry the loader verified (the first pinned key's), else the first entry
  * (unit tests configure no keys). */
@@ -578,7 +766,7 @@ fail:
  * bytes are the signed ones, so nothing is parsed; the coll keeps the state for the next
  * delta. */
 coll *
-coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen)
+coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen)
 {
     coll *c = herald_mem_calloc(1, sizeof(*c));
     size_t nrec = herald_state_count(st, 0), ntomb = herald_state_count(st, 1);
@@ -600,20 +788,23 @@ coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen)
     if (build_post(c, herald_state_metadata(st), herald_state_signatures(st), err, errlen) < 0 ||
         build_objects(c, herald_state_metadata(st), herald_state_bucket_data(st), err, errlen) < 0)
         goto fail;
-    entry_src *src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
-    for (size_t i = 0; i < nrec + ntomb; i++) {
-        herald_state_entry e;
-        herald_state_get(st, i >= nrec, i < nrec ? i : i - nrec, &e);
-        src[i].lm = e.lm;
-        src[i].key = e.id;
-        src[i].key_len = e.idlen;
-        herald_buf_init(&src[i].json);
-        src[i].bytes = e.json; /* the state's bytes: it outlives the build */
-        src[i].len = e.len;
-        src[i].idx = i;
+    c->from_base = build_bodies_from(c, base, st, nrec) == 0;
+    if (!c->from_base) {
+        entry_src *src = herald_mem_calloc(nrec + ntomb + 1, sizeof(*src));
+        for (size_t i = 0; i < nrec + ntomb; i++) {
+            herald_state_entry e;
+            herald_state_get(st, i >= nrec, i < nrec ? i : i - nrec, &e);
+            src[i].lm = e.lm;
+            src[i].key = e.id;
+            src[i].key_len = e.idlen;
+            herald_buf_init(&src[i].json);
+            src[i].bytes = e.json; /* the state's bytes: it outlives the build */
+            src[i].len = e.len;
+            src[i].idx = i;
+        }
+        build_bodies(c, src, nrec + ntomb, nrec);
+        free(src);
     }
-    build_bodies(c, src, nrec + ntomb, nrec);
-    free(src);
     /* One copy of each record: the state (for the next delta) reads the served
      * listing's bytes, which live as long as the coll, and drops its own. */
     for (size_t k = 0; k < c->delta.n; k++)

@@ -129,6 +129,10 @@ typedef struct coll {
     _Atomic(struct coll_view *) view; /* NULL until needed; dropped when idle (see below) */
     herald_state *state;              /* what the next version's delta applies to (NULL: full blob
                                        * only); its records' bytes are those of 'delta' */
+    /* How long this version's steps took on the loader (ns; 0: not done), for the log
+     * line that reports it (metrics.h, enum version_step). */
+    int64_t t_decode_ns, t_apply_ns, t_verify_ns, t_build_ns;
+    int from_base; /* 1: its bodies were built from the previous version's (coll_new_state) */
 } coll;
 
 /*
@@ -192,7 +196,11 @@ coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
 /* The same from a verified state (herald/delta.h), which the coll keeps (freed with it,
  * or at once on failure): docs/incremental.md. The state's records then read their
  * bytes in the coll's listing (one copy of each record) and its own array is dropped. */
-coll *coll_new_state(herald_state *st, int64_t now_ms, char *err, size_t errlen);
+/* 'base' (may be NULL): the coll whose state 'st' was built from by
+ * herald_state_apply; its bodies are then reused (the delta's entries merged into its
+ * listing, the rest copied in runs) instead of sorting and copying every entry, with the
+ * same bytes; anything unexpected builds them whole. */
+coll *coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */
 

@@ -36,6 +36,7 @@
 #include "loader.h"
 #include "encode.h"
 #include "lockstep.h"
+#include "metrics.h"
 #include "snapset.h"
 #include "status.h"
 
@@ -232,6 +233,7 @@ report_job(const load_job *j)
 typedef struct fetch {
     uint64_t epoch;
     char bid[256], cid[256];
+    int64_t sent_ns; /* the fetch step (metrics.h) */
 } fetch;
 
 static void
@@ -240,6 +242,7 @@ on_fetch(redisAsyncContext *ac, void *reply, void *priv)
     fetch *f = priv;
     if (f->epoch != S.epoch || !cmd_reply(ac, reply))
         goto out;
+    metrics_step_add(VS_FETCH, herald_clock_mono_ns() - f->sent_ns);
     (void)submit_blob(f->bid, f->cid, reply, JOB_FETCH, NULL, 0);
 out:
     free(f);
@@ -275,7 +278,8 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
 typedef struct dchain {
     char bid[256], cid[256];
     int64_t want;
-    int steps; /* deltas applied so far */
+    int steps;        /* deltas applied so far */
+    int64_t fetch_ns; /* the last delta's GET (for the log line) */
     struct dchain *next;
 } dchain;
 
@@ -283,6 +287,7 @@ typedef struct dfetch {
     uint64_t epoch;
     char bid[256], cid[256];
     coll *base; /* a reference */
+    int64_t sent_ns;
 } dfetch;
 
 static dchain *g_chains;
@@ -317,6 +322,7 @@ fetch_full(const char *bid, const char *cid)
     f->epoch = S.epoch;
     strcpy(f->bid, bid);
     strcpy(f->cid, cid);
+    f->sent_ns = herald_clock_mono_ns();
     send_get(bid, cid, on_fetch, f);
 }
 
@@ -340,6 +346,11 @@ on_delta(redisAsyncContext *ac, void *reply, void *priv)
         free(f);
         return;
     }
+    int64_t fetch_ns = herald_clock_mono_ns() - f->sent_ns;
+    metrics_step_add(VS_FETCH, fetch_ns);
+    dchain *ch = *chain_at(f->bid, f->cid);
+    if (ch)
+        ch->fetch_ns = fetch_ns;
     load_job *j = herald_mem_calloc(1, sizeof(*j));
     strcpy(j->bid, f->bid);
     strcpy(j->cid, f->cid);
@@ -363,6 +374,7 @@ send_delta_get(coll *base)
     strcpy(f->bid, base->bid);
     strcpy(f->cid, base->cid);
     f->base = base;
+    f->sent_ns = herald_clock_mono_ns();
     herald_delta_key(&key, base->bid, base->cid, base->version);
     if (S.inflight == 0)
         S.last_reply = herald_clock_mono_ms();
@@ -406,7 +418,14 @@ incr_loaded(load_job *j)
     }
     if (j->verdict == LOAD_OK) {
         report_job(j);
-        herald_info("%s/%s version %lld built from a delta", j->bid, j->cid, (long long)j->version);
+        const coll *c = j->c;
+        herald_info("%s/%s version %lld built from a delta in %.2f ms (fetch %.2f, apply %.2f, "
+                    "verify %.2f, build %.2f%s)",
+                    j->bid, j->cid, (long long)j->version,
+                    (c->t_apply_ns + c->t_verify_ns + c->t_build_ns + (ch ? ch->fetch_ns : 0)) /
+                        1e6,
+                    (ch ? ch->fetch_ns : 0) / 1e6, c->t_apply_ns / 1e6, c->t_verify_ns / 1e6,
+                    c->t_build_ns / 1e6, c->from_base ? " from the previous bodies" : "");
         if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up &&
             ++ch->steps < CHAIN_MAX_STEPS) {
             coll_ref(j->c);
@@ -803,8 +822,11 @@ batch_publish(void)
             coll_release(c);
             continue;
         }
-        herald_debug("loaded %s/%s version %lld (%lld records)", c->bid, c->cid,
-                     (long long)c->version, (long long)c->nrecords);
+        herald_debug("loaded %s/%s version %lld (%lld records; decode %.2f, apply %.2f, verify "
+                     "%.2f, build %.2f ms)",
+                     c->bid, c->cid, (long long)c->version, (long long)c->nrecords,
+                     c->t_decode_ns / 1e6, c->t_apply_ns / 1e6, c->t_verify_ns / 1e6,
+                     c->t_build_ns / 1e6);
         lockstep_add(S.ls, c, now);
         n++;
     }

@@ -71,6 +71,9 @@ herald_state *herald_state_apply(const herald_state *base, const void *delta, si
                                  const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void herald_state_free(herald_state *st); /* NULL-safe */
+/* How long herald_state_apply took to build 'st' (parse and merge) and to verify it
+ * (SHA-256 and Ed25519), in ns; 0 for a state built from a blob. */
+void herald_state_apply_timings(const herald_state *st, int64_t *apply_ns, int64_t *verify_ns);
 
 const char *herald_state_bucket(const herald_state *st);
 const char *herald_state_collection(const herald_state *st);
@@ -101,6 +104,11 @@ typedef struct herald_state_entry {
     size_t len;
 } herald_state_entry;
 size_t herald_state_count(const herald_state *st, int tomb);
+/* For a state built by herald_state_apply: the index of its entry 'i' in the base's
+ * same table when the entry was kept from the base (its bytes are the base entry's),
+ * SIZE_MAX when it came from the delta or the state was built from a blob. The read
+ * server builds the next bodies from the previous ones with it (server/snapset.c). */
+size_t herald_state_origin(const herald_state *st, int tomb, size_t i);
 void herald_state_get(const herald_state *st, int tomb, size_t i, herald_state_entry *e);
 
 #endif
