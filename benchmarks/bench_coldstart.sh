@@ -65,10 +65,14 @@ served_bytes() {
     [ "$b" != 0 ] || b=$(metric_sum "$1" herald_snapshot_body_bytes)
     echo "$b"
 }
-# wait_settled PORT: until no background compression is pending (at most 10 min).
+# wait_settled PORT: until no background compression is pending (at most 10 min), then
+# the second after which the compressor hands its memory back (server/encode.c LINGER_MS).
 wait_settled() {
     for _ in $(seq 1 6000); do
-        [ "$(metric_sum "$1" herald_encode_pending)" = 0 ] && return 0
+        if [ "$(metric_sum "$1" herald_encode_pending)" = 0 ]; then
+            sleep 1.5
+            return 0
+        fi
         sleep 0.1
     done
 }

@@ -4,13 +4,18 @@
  * first, because an older body is likely to be superseded (and then
  * skipped) before the thread gets to it. The upgrader reuses one zstd context during a
  * burst of jobs (a level-19 context is tens of MB; allocating it per job would churn)
- * and frees it when the queue is empty, then hands freed memory back to the system
- * (glibc keeps large freed blocks otherwise): a server's memory between versions is
- * its snapshots. encode_hold() keeps it from taking jobs (they queue) while a cold start
- * loads: that work is what readiness waits for, compression is not.
+ * and frees it once the queue has stayed empty for LINGER_MS, then hands freed memory
+ * back to the system (glibc keeps large freed blocks otherwise): a server's memory
+ * between versions is its snapshots. Not at once when a burst ends: under edits one at
+ * a time every version is a burst of its own, and freeing and trimming after each made
+ * the next version fault its buffers and the context back in (2-3 ms of a 10k-record
+ * version's apply and build, and the context's tens of MB for the compressor). encode_hold() keeps
+ * it from taking jobs (they queue) while a cold start loads: that work is what readiness waits for,
+ * compression is not.
  */
 #include "encode.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -19,6 +24,7 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -145,10 +151,13 @@ static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER, g_idle = PTHREAD_COND_I
 static struct {
     pthread_t thread;
     int running, stopping, busy;
-    int held;   /* encode_hold(1): queue, compress nothing (a cold start's loading) */
-    job *fresh; /* bodies with no encoding yet, newest first: served first */
-    job *jobs;  /* bodies with fast encodings, waiting for the best levels */
-    int pushed; /* bodies queued since the last sweep (sweep_superseded) */
+    int held;        /* encode_hold(1): queue, compress nothing (a cold start's loading) */
+    job *fresh;      /* bodies with no encoding yet, newest first: served first */
+    job *jobs;       /* bodies with fast encodings, waiting for the best levels */
+    int pushed;      /* bodies queued since the last sweep (sweep_superseded) */
+    int lingering;   /* a burst ended; its context and freed memory not handed back yet */
+    int release_now; /* encode_drain() asks for that at once */
+    struct timespec release_at; /* CLOCK_REALTIME, as g_cond's timed wait */
     unsigned long long upgraded, skipped;
 } U;
 
@@ -335,15 +344,39 @@ upgrade(payload *b, ZSTD_CCtx *cc)
 }
 
 /* Called with g_lock held when the lists may be empty (after the last job, or after a
- * sweep that dropped the rest): if they are, the burst is over. The memory goes back
- * first, outside the lock, while 'busy' still keeps encode_drain() waiting; then, if no
- * job came meanwhile, 'busy' is cleared and encode_drain() woken. Without the second
- * half after a sweep, encode_drain() could wait forever. */
+ * sweep that dropped the rest): if they are, the burst is over. 'busy' is cleared and
+ * encode_drain() woken (without this after a sweep, encode_drain() could wait forever);
+ * the context and the freed memory go back LINGER_MS later if no job comes meanwhile
+ * (linger_or_release). */
+#define LINGER_MS 1000
 static void
-burst_end(ZSTD_CCtx **cc)
+burst_end(void)
 {
     if (U.jobs || U.fresh)
         return;
+    U.busy = 0;
+    U.lingering = 1;
+    clock_gettime(CLOCK_REALTIME, &U.release_at);
+    U.release_at.tv_sec += LINGER_MS / 1000;
+    U.release_at.tv_nsec += (long)(LINGER_MS % 1000) * 1000000L;
+    if (U.release_at.tv_nsec >= 1000000000L) {
+        U.release_at.tv_sec++;
+        U.release_at.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_broadcast(&g_idle);
+}
+
+/* Waits, under g_lock, for a job or the end of the linger; at the end (or at once when
+ * encode_drain() asks) frees the context and trims, outside the lock. */
+static void
+linger_or_release(ZSTD_CCtx **cc)
+{
+    if (!U.lingering) {
+        pthread_cond_wait(&g_cond, &g_lock);
+        return;
+    }
+    if (!U.release_now && pthread_cond_timedwait(&g_cond, &g_lock, &U.release_at) != ETIMEDOUT)
+        return; /* a job, a stop, or a drain: the caller looks again */
     pthread_mutex_unlock(&g_lock);
     ZSTD_freeCCtx(*cc);
     *cc = NULL;
@@ -351,10 +384,8 @@ burst_end(ZSTD_CCtx **cc)
     malloc_trim(0);
 #endif
     pthread_mutex_lock(&g_lock);
-    if (!U.jobs && !U.fresh) {
-        U.busy = 0;
-        pthread_cond_broadcast(&g_idle);
-    }
+    U.lingering = U.release_now = 0;
+    pthread_cond_broadcast(&g_idle);
 }
 
 static void *
@@ -365,7 +396,7 @@ upgrader_main(void *arg)
     pthread_mutex_lock(&g_lock);
     for (;;) {
         while ((U.held || (!U.fresh && !U.jobs)) && !U.stopping)
-            pthread_cond_wait(&g_cond, &g_lock);
+            linger_or_release(&cc);
         if (U.stopping)
             break;
         job *gone = sweep_superseded();
@@ -373,8 +404,8 @@ upgrader_main(void *arg)
             pthread_mutex_unlock(&g_lock);
             release_jobs(gone);
             pthread_mutex_lock(&g_lock);
-            burst_end(&cc); /* the sweep may have ended the burst */
-            continue;       /* the lists may be empty now, or stopping set */
+            burst_end(); /* the sweep may have ended the burst */
+            continue;    /* the lists may be empty now, or stopping set */
         }
         int first = U.fresh != NULL;
         job *j = first ? U.fresh : U.jobs;
@@ -416,7 +447,7 @@ upgrader_main(void *arg)
             else
                 U.upgraded++;
         }
-        burst_end(&cc);
+        burst_end();
     }
     pthread_mutex_unlock(&g_lock);
     ZSTD_freeCCtx(cc);
@@ -430,6 +461,7 @@ encode_start(void)
     int rc = 0;
     if (!U.running) {
         U.stopping = 0;
+        U.lingering = U.release_now = 0; /* a stopped thread freed its context */
         atomic_store(&g_abort, 0);
         if (pthread_create(&U.thread, NULL, upgrader_main, NULL) != 0)
             rc = -1;
@@ -481,8 +513,15 @@ encode_drain(void)
         U.held = 0;
         pthread_cond_broadcast(&g_cond);
     }
-    while (U.running && (U.fresh || U.jobs || U.busy))
+    /* Until the memory is back too, as before the linger: a drained server's memory is
+     * its snapshots. */
+    while (U.running && (U.fresh || U.jobs || U.busy || U.lingering)) {
+        if (U.lingering && !U.release_now) {
+            U.release_now = 1;
+            pthread_cond_broadcast(&g_cond);
+        }
         pthread_cond_wait(&g_idle, &g_lock);
+    }
     pthread_mutex_unlock(&g_lock);
 }
 
