@@ -16,7 +16,7 @@
  *   connection I/O  httpd.c (sockets, framing, keep-alive, timeouts)
  *   pipeline        pipeline.c (CORS preflight, body limit, login throttle, authentication
  *                   with argon2id on worker threads, principals, password hashing,
- *                   decorations, log)
+ *                   batches handed to fairq.c, decorations, log)
  *   router          dispatch.c (path -> handler, method and Accept checks, the batch
  *                   loop), batch.c (batch body -> sub-requests; sub-responses -> JSON)
  *   handlers        endpoints.c (root, heartbeats, version, __flush__, /metrics), permissions.c
@@ -28,7 +28,9 @@
  *                   scripts), accounts.c (argon2id workers, credential cache, dummy
  *                   hash), auth.c (the admin), throttle.c (failed-login throttling),
  *                   metrics.c (counters, /metrics page), schema.c (collection JSON
- *                   schemas: checks, the compiled-schema cache, validation), settings.c
+ *                   schemas: checks, the compiled-schema cache, validation), settings.c,
+ *                   fairq.c (a batch's sub-requests one per loop turn, behind other
+ *                   requests)
  *   response        reply.c (status, headers and JSON bodies of a pub_resp)
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
@@ -62,6 +64,7 @@
 #include "httpd.h"
 #include "call.h"
 #include "pipeline.h"
+#include "fairq.h"
 #include "schema.h"
 #include "settings.h"
 #include "store.h"
@@ -142,6 +145,7 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
+    pub_fairq *fairq = NULL;
     pub_attach *attach = NULL;
     char *admin_dir = NULL;
     pub_attach_gc *gc = NULL;
@@ -199,6 +203,15 @@ main(int argc, char **argv)
         herald_error("cannot create the event loop");
         goto done;
     }
+    /* Before any event exists: every event gets the middle priority, the batch steps the
+     * lowest, so that requests are read and answered between two steps (fairq.h). */
+    if (event_base_priority_init(base, PUB_FAIRQ_PRIORITIES) != 0)
+        herald_warn("cannot set the event loop's priorities: batches run ahead of other requests");
+    fairq = pub_fairq_new(base);
+    if (!fairq) {
+        herald_error("cannot create the batch scheduler");
+        goto done;
+    }
     accounts = pub_accounts_new(base, (int)settings.account_workers,
                                 (int)settings.account_cache_ttl_seconds, 1024);
     if (!accounts)
@@ -226,6 +239,7 @@ main(int argc, char **argv)
         .throttle = throttle,
         .forwarded_depth = settings.throttle.forwarded_depth,
         .metrics = &metrics,
+        .fairq = fairq,
     };
     admin_dir = pub_admin_dir(settings.admin_dir);
     app.admin_dir = admin_dir;
@@ -271,6 +285,7 @@ done:
     if (sigint)
         event_free(sigint);
     pub_httpd_free(http);
+    pub_fairq_free(fairq);
     pub_bundle_stop(bundles);
     pub_attach_gc_stop(gc);
     pub_attach_free(attach);

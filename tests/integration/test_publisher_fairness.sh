@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# An urgent edit is not queued behind other clients' batches (issue 13): the publisher runs
+# a batch's sub-requests one per turn of its event loop, below every other event
+# (publisher/fairq.h), so a single-record PUT sent while several batches are queued is
+# applied and answered before the last of them, and the batches share the store round
+# robin. Checked by order and counts only, never by time: the order in which the responses
+# completed, and the last_modified of every write (strictly increasing within the
+# collection in the order Redis applied them). Before the fix, the PUT came after every
+# batch read before it: no batch write was applied after it, and each batch ran alone.
+source "$(dirname "$0")/../support/harness.sh"
+
+NB=5      # batches queued at once, each on its own connection
+SIZE=50   # record PUTs per batch
+
+h_start_redis
+h_start_publisher --batch_max_requests "$SIZE"
+h_check "bucket (201)" h_eq "$(h_put /buckets/fair '{"data":{}}')" 201
+h_check "collection (201)" h_eq "$(h_put /buckets/fair/collections/c '{"data":{}}')" 201
+
+node "$H_SRC/tests/support/batch_fairness.cjs" 127.0.0.1 "$H_PUB_PORT" "$H_AUTH" "$NB" "$SIZE" >"$H_TMP/fair.json"
+F() { h_json "$1" <"$H_TMP/fair.json"; }
+h_log "     completion order: $(F 'd.order.join(" ")')"
+
+h_check "every batch 200, the single PUT 201" h_eq "$(F 'd.statuses.join(",")')" "200,200,200,200,200,201"
+h_check "every sub-request created its record (201)" \
+    h_eq "$(F 'd.batches.flat().filter(s => s.status === 201 && s.lm > 0).length')" "$((NB * SIZE))"
+h_check "all $((NB * SIZE + 1)) writes have distinct timestamps" \
+    h_eq "$(F 'new Set([d.urgent, ...d.batches.flat().map(s => s.lm)]).size')" "$((NB * SIZE + 1))"
+h_check "the single PUT was answered before the last batch" \
+    h_eq "$(F 'd.order.indexOf("urgent") < d.order.length - 1')" true
+after=$(F 'd.batches.flat().filter(s => s.lm > d.urgent).length')
+h_log "     batch writes applied after the single PUT: $after of $((NB * SIZE))"
+# It was sent right after the batches, so it overtakes nearly all of their sub-requests;
+# a whole batch's worth is a bound far from that (and from 0, where it was before).
+h_check "more than one batch's worth of batch writes were applied after the single PUT" \
+    test "$after" -gt "$SIZE"
+# Round robin: every batch's writes are interleaved with other batches' writes.
+h_check "no batch ran alone: each has other batches' writes between its first and last" \
+    h_eq "$(F '
+        d.batches.every((b, i) => {
+            const lo = Math.min(...b.map(s => s.lm)), hi = Math.max(...b.map(s => s.lm));
+            return d.batches.some((o, j) => j !== i && o.some(s => s.lm > lo && s.lm < hi));
+        })')" true
+h_check "in each batch, the sub-requests were applied in their order" \
+    h_eq "$(F 'd.batches.every(b => b.every((s, k) => k === 0 || s.lm > b[k - 1].lm))')" true
+
+h_pub GET "/buckets/fair/collections/c/records?_limit=1" >/dev/null
+h_check "the collection holds every record" \
+    h_eq "$(tr -d '\r' <"$H_TMP/pub.h" | sed -n 's/^[Tt]otal-[Rr]ecords: *//p')" "$((NB * SIZE + 1))"
+
+h_finish
