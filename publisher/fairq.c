@@ -72,10 +72,6 @@ pub_fairq_new(struct event_base *base)
         free(s);
         return NULL;
     }
-    /* The lowest priority the loop has: sockets and worker callbacks go first. */
-    int lowest = event_base_get_npriorities(base) - 1;
-    if (lowest > 0 && event_priority_set(s->turn, lowest) != 0)
-        herald_warn("fairq: cannot lower the step timer's priority: batches are not yielding");
     return s;
 }
 

@@ -1,5 +1,5 @@
 /*
- * fairq -- long requests (POST /v1/batch) run one step at a time, behind everything else.
+ * fairq -- long requests (POST /v1/batch) run one step per turn of the event loop.
  *
  * Why: the publisher runs its Redis scripts on the event loop thread over one blocking
  * connection (store.h), and with appendfsync always every write script costs one fsync
@@ -8,14 +8,19 @@
  * batches back to back) waited for the batch in flight and for every other batch whose
  * request the loop had read before it, up to 100 fsyncs, 100-450 ms.
  *
- * How: a batch is validated at once, then handed to the scheduler, which runs one
- * sub-request per turn of the event loop, round robin over the batches it holds (so
- * batches also share the store fairly among themselves). The turns come from one zero
- * timeout timer at the loop's lowest priority (main.c sets PUB_FAIRQ_PRIORITIES): libevent
- * runs only the highest priority with active events in each turn and polls the sockets
- * again before the next, so a request that becomes readable meanwhile (and the worker
- * callbacks of the argon2id checks) runs first. An urgent write therefore waits for at most
- * the one sub-request in flight (one script and its fsync), not for other clients' batches.
+ * How: a batch is validated at once, then handed to the queue, which runs one sub-request
+ * per turn of the event loop, round robin over the batches it holds (so batches also share
+ * the store fairly among themselves). The turns come from one zero timeout timer: libevent
+ * makes an expired timer active only after it has polled the sockets, and queues it behind
+ * the socket events of that poll, so a request that became readable while a step ran is
+ * read and answered before the next step. An urgent write therefore waits for at most the
+ * one sub-request in flight (one script and its fsync) and for the requests that arrived
+ * before it, not for other clients' whole batches.
+ *
+ * Why not a lower event priority for the steps: libevent runs a lower priority only in a
+ * turn without any active event of a higher one, so a steady stream of single requests
+ * (several clients writing back to back) would starve the batches forever. With one step
+ * per turn, a batch still advances in every turn, whatever else arrives.
  *
  * What does not change: the sub-requests of a batch still run in order, each exactly as
  * before (one script each; a batch was never atomic: "sub-request errors do not fail the
@@ -27,11 +32,6 @@
 #define HERALD_PUB_FAIRQ_H
 
 #include <event2/event.h>
-
-/* The number of priorities main.c gives the event loop (event_base_priority_init, before
- * any event is added): every other event gets the default one (1), the steps the lowest
- * (2). */
-#define PUB_FAIRQ_PRIORITIES 3
 
 typedef struct pub_fairq pub_fairq;
 

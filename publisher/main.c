@@ -203,10 +203,6 @@ main(int argc, char **argv)
         herald_error("cannot create the event loop");
         goto done;
     }
-    /* Before any event exists: every event gets the middle priority, the batch steps the
-     * lowest, so that requests are read and answered between two steps (fairq.h). */
-    if (event_base_priority_init(base, PUB_FAIRQ_PRIORITIES) != 0)
-        herald_warn("cannot set the event loop's priorities: batches run ahead of other requests");
     fairq = pub_fairq_new(base);
     if (!fairq) {
         herald_error("cannot create the batch scheduler");

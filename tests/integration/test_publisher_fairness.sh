@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# An urgent edit is not queued behind other clients' batches (issue 13): the publisher runs
-# a batch's sub-requests one per turn of its event loop, below every other event
-# (publisher/fairq.h), so a single-record PUT sent while several batches are queued is
-# applied and answered before the last of them, and the batches share the store round
-# robin. Checked by order and counts only, never by time: the order in which the responses
-# completed, and the last_modified of every write (strictly increasing within the
-# collection in the order Redis applied them). Before the fix, the PUT came after every
-# batch read before it: no batch write was applied after it, and each batch ran alone.
+# An urgent edit is not queued behind other clients' batches (issue 13): the publisher
+# runs a batch's sub-requests one per turn of its event loop, after the requests that
+# arrived meanwhile (publisher/fairq.h), so a single-record PUT sent while several batches
+# are queued is applied and answered before the last of them, and the batches share the
+# store round robin. Checked by order and counts only, never by time: the order in which
+# the responses completed, and the last_modified of every write (strictly increasing
+# within the collection in the order Redis applied them). Before the fix, the PUT came
+# after every batch read before it: no batch write was applied after it, and each batch
+# ran alone.
 source "$(dirname "$0")/../support/harness.sh"
 
 NB=5      # batches queued at once, each on its own connection
