@@ -17,6 +17,7 @@
 
 typedef struct task {
     pub_fairq_step_fn step;
+    pub_fairq_drop_fn drop;
     void *arg;
     struct task *next;
 } task;
@@ -84,18 +85,21 @@ pub_fairq_free(pub_fairq *s)
     while (s->head) {
         task *t = s->head;
         s->head = t->next;
+        if (t->drop)
+            t->drop(t->arg);
         free(t);
     }
     free(s);
 }
 
 int
-pub_fairq_add(pub_fairq *s, pub_fairq_step_fn step, void *arg)
+pub_fairq_add(pub_fairq *s, pub_fairq_step_fn step, pub_fairq_drop_fn drop, void *arg)
 {
     if (!s->head && arm(s) != 0)
         return -1;
     task *t = herald_mem_calloc(1, sizeof(*t));
     t->step = step;
+    t->drop = drop;
     t->arg = arg;
     if (s->tail)
         s->tail->next = t;

@@ -39,15 +39,19 @@ typedef struct pub_fairq pub_fairq;
  * (it has freed itself, or handed itself back to its owner). */
 typedef int (*pub_fairq_step_fn)(void *arg);
 
+/* Frees a task that will never run again (pub_fairq_free at exit with tasks queued). */
+typedef void (*pub_fairq_drop_fn)(void *arg);
+
 /* NULL when the timer cannot be created. */
 pub_fairq *pub_fairq_new(struct event_base *base);
-/* NULL-safe. Tasks still queued are not run and not freed (the owner's job at exit). */
+/* NULL-safe. Tasks still queued (a forced exit) are not run: their 'drop' frees them. */
 void pub_fairq_free(pub_fairq *s);
 
 /* Queues a task at the end of the round robin; its first step runs in a later turn of the
- * loop, never from this call. Returns 0, or -1 when the timer cannot be armed: the task is
- * not queued and the caller runs it itself. */
-int pub_fairq_add(pub_fairq *s, pub_fairq_step_fn step, void *arg)
+ * loop, never from this call. 'drop' (NULL: none) frees it if it is never finished.
+ * Returns 0, or -1 when the timer cannot be armed: the task is not queued and the caller
+ * runs it itself. */
+int pub_fairq_add(pub_fairq *s, pub_fairq_step_fn step, pub_fairq_drop_fn drop, void *arg)
     __attribute__((warn_unused_result));
 
 /* Tasks queued, for tests and metrics. */

@@ -184,6 +184,14 @@ batch_step(void *arg)
     return 0;
 }
 
+/* A batch still queued when the program leaves without draining (a second signal): its
+ * connection is already closed (main.c frees httpd first), only the context is freed. */
+static void
+batch_drop(void *arg)
+{
+    ctx_free(arg);
+}
+
 /* Step 5: dispatch and reply; frees the context. A valid batch is only checked here: its
  * sub-requests run later, one per turn of the loop, behind other requests (fairq.h). */
 static void
@@ -210,7 +218,7 @@ run(pub_ctx *ctx)
         if (ctx->batch.subs) {
             /* Nothing is in 'resp' yet: the last step builds the answer in ctx->resp. */
             pub_resp_free(&resp);
-            if (pub_fairq_add(ctx->app->fairq, batch_step, ctx) != 0)
+            if (pub_fairq_add(ctx->app->fairq, batch_step, batch_drop, ctx) != 0)
                 while (batch_step(ctx))
                     ;
             return;

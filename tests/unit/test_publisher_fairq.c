@@ -90,7 +90,7 @@ static void
 add(task *t)
 {
     running++;
-    cr_assert_eq(pub_fairq_add(q, step, t), 0);
+    cr_assert_eq(pub_fairq_add(q, step, NULL, t), 0);
 }
 
 static void
@@ -162,4 +162,26 @@ Test(fairq, a_busy_socket_does_not_starve_the_steps)
     add(&b);
     cr_assert_eq(event_base_dispatch(base), 0);
     cr_assert_str_eq(joined(), "io A0 io B0 io A1 io B1 io A2");
+}
+
+static int dropped;
+
+static void
+drop(void *arg)
+{
+    task *t = arg;
+    dropped += t->steps - t->done;
+}
+
+/* A forced exit with batches queued frees them through their drop function, unrun. */
+Test(fairq, free_drops_the_queued_tasks)
+{
+    task a = {"A", 3, 0, -1}, b = {"B", 2, 0, -1};
+    dropped = 0;
+    cr_assert_eq(pub_fairq_add(q, step, drop, &a), 0);
+    cr_assert_eq(pub_fairq_add(q, step, drop, &b), 0);
+    pub_fairq_free(q);
+    q = NULL;
+    cr_assert_eq(nlog, 0);
+    cr_assert_eq(dropped, 5);
 }
