@@ -45,6 +45,12 @@ h_check "no batch ran alone: each has other batches' writes between its first an
 h_check "in each batch, the sub-requests were applied in their order" \
     h_eq "$(F 'd.batches.every(b => b.every((s, k) => k === 0 || s.lm > b[k - 1].lm))')" true
 
+h_log "     batches queued (herald_publisher_batches_queued) after the single PUT's answer: $(F d.queued)"
+h_check "/metrics showed batches still queued after the single PUT's answer" \
+    h_eq "$(F 'd.queued >= 1 && d.queued <= '"$NB")" true
+h_check "/metrics shows no batch queued once all are answered" \
+    h_eq "$(curl -s "http://127.0.0.1:$H_PUB_PORT/metrics" | awk '$1 == "herald_publisher_batches_queued" { print $2 }')" 0
+
 h_pub GET "/buckets/fair/collections/c/records?_limit=1" >/dev/null
 h_check "the collection holds every record" \
     h_eq "$(tr -d '\r' <"$H_TMP/pub.h" | sed -n 's/^[Tt]otal-[Rr]ecords: *//p')" "$((NB * SIZE + 1))"

@@ -6,7 +6,9 @@
 // on the last, all into the collection /buckets/fair/collections/c, without waiting in
 // between. Prints one JSON object: the order in which the responses completed, every
 // status, and the last_modified of every write (they strictly increase within the
-// collection in the order Redis applied the writes), from which the test counts.
+// collection in the order Redis applied the writes), from which the test counts, and the
+// publisher's herald_publisher_batches_queued read on the urgent connection just after
+// its answer.
 "use strict";
 const net = require("net");
 
@@ -85,15 +87,19 @@ function connect() {
             })
         );
     }
+    let queued = null; // herald_publisher_batches_queued right after the urgent answer
     pending.push(
-        conns[nb].send(request("PUT", `${coll}/records/urgent`, { data: { urgent: true } })).then((r) => {
+        conns[nb].send(request("PUT", `${coll}/records/urgent`, { data: { urgent: true } })).then(async (r) => {
             done.push("urgent");
+            const m = await conns[nb].send(request("GET", "/metrics"));
+            const line = m.body.split("\n").find((l) => l.startsWith("herald_publisher_batches_queued "));
+            queued = line ? Number(line.split(" ")[1]) : null;
             return r;
         })
     );
     const res = await Promise.all(pending);
     conns.forEach((c) => c.close());
-    const out = { order: done, statuses: [], batches: [], urgent: null };
+    const out = { order: done, statuses: [], batches: [], urgent: null, queued };
     for (let i = 0; i < nb; i++) {
         out.statuses.push(res[i].status);
         const subs = JSON.parse(res[i].body).responses;
