@@ -87,16 +87,20 @@ is_loopback(const char *host)
 /*
  * Graceful shutdown: on SIGTERM/SIGINT stop accepting connections, let every request
  * already received finish (its Redis write, an argon2id check on a worker thread, the
- * reply being flushed), then leave the loop; after DRAIN_MAX_MS, leave anyway. A second
- * signal leaves at once.
+ * reply being flushed), then leave the loop; after DRAIN_MAX_MS, leave anyway, unless
+ * batches are still running (fairq.h): each advances one sub-request per turn, and one
+ * left half-applied without an answer is what a batch never was when it ran in one go,
+ * so they finish first. A second signal leaves at once.
  */
 #define DRAIN_MAX_MS 10000
 
 struct drain {
     struct event_base *base;
     pub_httpd *http;
+    pub_fairq *fairq;
     struct event *tick;
     int ticks;
+    int told; /* the wait for batches past DRAIN_MAX_MS was logged */
 };
 
 static void
@@ -106,7 +110,14 @@ drain_tick(evutil_socket_t fd, short events, void *arg)
     (void)fd;
     (void)events;
     int busy = pub_httpd_busy(d->http);
-    if (busy <= 0 || ++d->ticks * 50 >= DRAIN_MAX_MS) {
+    int batches = pub_fairq_pending(d->fairq);
+    if (busy > 0 && ++d->ticks * 50 >= DRAIN_MAX_MS && batches > 0) {
+        if (!d->told)
+            herald_warn("shutdown: %d batch(es) still running after %d ms: waiting for them "
+                        "(a second signal leaves now)",
+                        batches, DRAIN_MAX_MS);
+        d->told = 1;
+    } else if (busy <= 0 || d->ticks * 50 >= DRAIN_MAX_MS) {
         if (busy > 0)
             herald_warn("shutdown: %d request(s) still unanswered after %d ms", busy, DRAIN_MAX_MS);
         event_base_loopexit(d->base, NULL);
@@ -263,7 +274,7 @@ main(int argc, char **argv)
                     "TLS-terminating proxy in front (docs/)",
                     host);
 
-    drain = (struct drain){base, http, NULL, 0};
+    drain = (struct drain){base, http, fairq, NULL, 0, 0};
     sigterm = evsignal_new(base, SIGTERM, on_signal, &drain);
     sigint = evsignal_new(base, SIGINT, on_signal, &drain);
     if (!sigterm || !sigint || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
