@@ -44,6 +44,8 @@ typedef struct pub_app {
     pub_metrics *metrics;      /* counted by the pipeline, shown by GET /metrics */
     struct pub_attach *attach; /* attachment files (attachment.h); NULL: off */
     const char *admin_dir;     /* the admin page's files (admin.h); NULL: off */
+    struct pub_fairq
+        *fairq; /* runs batches one sub-request per loop turn (fairq.h); NULL: at once */
 } pub_app;
 
 /* Passwords hashed for this request (account writes), looked up by value. */
@@ -63,6 +65,10 @@ typedef struct pub_call {
     pub_resp *resp;
     int in_batch;
     int attachment_write; /* the attachment endpoint's own write (attachment_rule.h) */
+    /* Set by the pipeline when it can run a batch's sub-requests later, one per turn of
+     * the event loop (fairq.h): POST /v1/batch then only checks the body and leaves the
+     * sub-requests here, answering nothing yet (dispatch.h). NULL: a batch runs at once. */
+    struct pub_batch_run *later;
 } pub_call;
 
 /* The stored hash for 'password' in 'h' (NULL-safe), or NULL. */

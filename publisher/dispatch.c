@@ -19,42 +19,64 @@
 #include "permissions.h"
 #include "reply.h"
 
+int
+pub_dispatch_batch_step(pub_call *c, pub_batch_run *b)
+{
+    if (!b->subs || b->next >= json_array_size(b->subs))
+        return 0;
+    pub_req sub;
+    pub_resp sresp;
+    pub_call sc = *c;
+    pub_batch_subrequest(&sub, c->req, json_array_get(b->subs, b->next));
+    pub_resp_init(&sresp);
+    sc.req = &sub;
+    sc.resp = &sresp;
+    sc.in_batch = 1;
+    sc.later = NULL;
+    pub_dispatch(&sc);
+    if (!b->responses)
+        b->responses = json_array();
+    json_array_append_new(b->responses, pub_batch_response(&sub, &sresp));
+    pub_resp_free(&sresp);
+    pub_req_free(&sub);
+    b->next++;
+    return b->next < json_array_size(b->subs);
+}
+
+void
+pub_dispatch_batch_finish(pub_call *c, pub_batch_run *b)
+{
+    if (!b->responses)
+        b->responses = json_array();
+    pub_call_json(c, 200, json_pack("{s:O}", "responses", b->responses), 0);
+    json_decref(b->responses);
+    json_decref(b->subs);
+    b->responses = b->subs = NULL;
+}
+
 static void
 handle_batch(pub_call *c)
 {
     char err[256], desc[320];
-    json_t *subs = NULL, *responses = json_array();
+    pub_batch_run b = {NULL, NULL, 0};
     json_t *body = herald_jcs_parse(c->req->body, c->req->body_len, HERALD_JCS_STRICT,
                                     c->app->settings->max_json_depth, err, sizeof(err));
     if (!body) {
         snprintf(desc, sizeof(desc), "Invalid JSON: %s", err);
         pub_reply_invalid(c->resp, "body", NULL, desc);
-        goto done;
+        return;
     }
-    if (pub_batch_requests(&subs, c, body) != 0)
-        goto done;
-    size_t i;
-    json_t *r;
-    json_array_foreach(subs, i, r)
-    {
-        pub_req sub;
-        pub_resp sresp;
-        pub_call sc = *c;
-        pub_batch_subrequest(&sub, c->req, r);
-        pub_resp_init(&sresp);
-        sc.req = &sub;
-        sc.resp = &sresp;
-        sc.in_batch = 1;
-        pub_dispatch(&sc);
-        json_array_append_new(responses, pub_batch_response(&sub, &sresp));
-        pub_resp_free(&sresp);
-        pub_req_free(&sub);
-    }
-    pub_call_json(c, 200, json_pack("{s:O}", "responses", responses), 0);
-done:
-    json_decref(responses);
-    json_decref(subs);
+    int rc = pub_batch_requests(&b.subs, c, body);
     json_decref(body);
+    if (rc != 0)
+        return;
+    if (c->later) {
+        *c->later = b; /* the pipeline runs the steps and answers */
+        return;
+    }
+    while (pub_dispatch_batch_step(c, &b))
+        ;
+    pub_dispatch_batch_finish(c, &b);
 }
 
 static int

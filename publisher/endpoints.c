@@ -6,6 +6,7 @@
 #include "attachment.h"
 #include "attachment_gc.h"
 #include "bundle.h"
+#include "fairq.h"
 
 #include <time.h>
 
@@ -178,7 +179,7 @@ void
 pub_endpoints_metrics(pub_call *c)
 {
     const pub_app *app = c->app;
-    pub_metrics_gauges g = {0, 0, 0, 0};
+    pub_metrics_gauges g = {0, 0, 0, 0, 0};
     herald_buf body = HERALD_BUF_INIT;
     if (app->accounts)
         g.queue_depth = pub_accounts_depth(app->accounts);
@@ -189,6 +190,7 @@ pub_endpoints_metrics(pub_call *c)
         g.throttle_capacity = st.capacity;
         g.throttle_evictions = st.evictions;
     }
+    g.batches_queued = pub_fairq_pending(app->fairq);
     if (app->metrics)
         pub_metrics_render(&body, app->metrics, &g);
     pub_attach_gc_metrics(&body);

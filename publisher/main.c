@@ -16,7 +16,7 @@
  *   connection I/O  httpd.c (sockets, framing, keep-alive, timeouts)
  *   pipeline        pipeline.c (CORS preflight, body limit, login throttle, authentication
  *                   with argon2id on worker threads, principals, password hashing,
- *                   decorations, log)
+ *                   batches handed to fairq.c, decorations, log)
  *   router          dispatch.c (path -> handler, method and Accept checks, the batch
  *                   loop), batch.c (batch body -> sub-requests; sub-responses -> JSON)
  *   handlers        endpoints.c (root, heartbeats, version, __flush__, /metrics), permissions.c
@@ -28,7 +28,9 @@
  *                   scripts), accounts.c (argon2id workers, credential cache, dummy
  *                   hash), auth.c (the admin), throttle.c (failed-login throttling),
  *                   metrics.c (counters, /metrics page), schema.c (collection JSON
- *                   schemas: checks, the compiled-schema cache, validation), settings.c
+ *                   schemas: checks, the compiled-schema cache, validation), settings.c,
+ *                   fairq.c (a batch's sub-requests one per loop turn, behind other
+ *                   requests)
  *   response        reply.c (status, headers and JSON bodies of a pub_resp)
  *   values (pure)   http.c (request, response, headers), stamp.c, patch.c, perms.c,
  *                   path.c
@@ -62,6 +64,7 @@
 #include "httpd.h"
 #include "call.h"
 #include "pipeline.h"
+#include "fairq.h"
 #include "schema.h"
 #include "settings.h"
 #include "store.h"
@@ -84,16 +87,20 @@ is_loopback(const char *host)
 /*
  * Graceful shutdown: on SIGTERM/SIGINT stop accepting connections, let every request
  * already received finish (its Redis write, an argon2id check on a worker thread, the
- * reply being flushed), then leave the loop; after DRAIN_MAX_MS, leave anyway. A second
- * signal leaves at once.
+ * reply being flushed), then leave the loop; after DRAIN_MAX_MS, leave anyway, unless
+ * batches are still running (fairq.h): each advances one sub-request per turn, and one
+ * left half-applied without an answer is what a batch never was when it ran in one go,
+ * so they finish first. A second signal leaves at once.
  */
 #define DRAIN_MAX_MS 10000
 
 struct drain {
     struct event_base *base;
     pub_httpd *http;
+    pub_fairq *fairq;
     struct event *tick;
     int ticks;
+    int told; /* the wait for batches past DRAIN_MAX_MS was logged */
 };
 
 static void
@@ -103,7 +110,14 @@ drain_tick(evutil_socket_t fd, short events, void *arg)
     (void)fd;
     (void)events;
     int busy = pub_httpd_busy(d->http);
-    if (busy <= 0 || ++d->ticks * 50 >= DRAIN_MAX_MS) {
+    int batches = pub_fairq_pending(d->fairq);
+    if (busy > 0 && ++d->ticks * 50 >= DRAIN_MAX_MS && batches > 0) {
+        if (!d->told)
+            herald_warn("shutdown: %d batch(es) still running after %d ms: waiting for them "
+                        "(a second signal leaves now)",
+                        batches, DRAIN_MAX_MS);
+        d->told = 1;
+    } else if (busy <= 0 || d->ticks * 50 >= DRAIN_MAX_MS) {
         if (busy > 0)
             herald_warn("shutdown: %d request(s) still unanswered after %d ms", busy, DRAIN_MAX_MS);
         event_base_loopexit(d->base, NULL);
@@ -142,6 +156,7 @@ main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     struct drain drain = {0}; /* before any goto: 'done' frees its timer */
     pub_store *store = NULL;
+    pub_fairq *fairq = NULL;
     pub_attach *attach = NULL;
     char *admin_dir = NULL;
     pub_attach_gc *gc = NULL;
@@ -199,6 +214,11 @@ main(int argc, char **argv)
         herald_error("cannot create the event loop");
         goto done;
     }
+    fairq = pub_fairq_new(base);
+    if (!fairq) {
+        herald_error("cannot create the batch scheduler");
+        goto done;
+    }
     accounts = pub_accounts_new(base, (int)settings.account_workers,
                                 (int)settings.account_cache_ttl_seconds, 1024);
     if (!accounts)
@@ -226,6 +246,7 @@ main(int argc, char **argv)
         .throttle = throttle,
         .forwarded_depth = settings.throttle.forwarded_depth,
         .metrics = &metrics,
+        .fairq = fairq,
     };
     admin_dir = pub_admin_dir(settings.admin_dir);
     app.admin_dir = admin_dir;
@@ -253,7 +274,7 @@ main(int argc, char **argv)
                     "TLS-terminating proxy in front (docs/)",
                     host);
 
-    drain = (struct drain){base, http, NULL, 0};
+    drain = (struct drain){base, http, fairq, NULL, 0, 0};
     sigterm = evsignal_new(base, SIGTERM, on_signal, &drain);
     sigint = evsignal_new(base, SIGINT, on_signal, &drain);
     if (!sigterm || !sigint || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0) {
@@ -271,6 +292,7 @@ done:
     if (sigint)
         event_free(sigint);
     pub_httpd_free(http);
+    pub_fairq_free(fairq);
     pub_bundle_stop(bundles);
     pub_attach_gc_stop(gc);
     pub_attach_free(attach);

@@ -98,6 +98,9 @@ pub_metrics_render(herald_buf *out, const pub_metrics *m, const pub_metrics_gaug
          "Entries of the failed-login table dropped for new ones while still counting.");
     herald_buf_printf(out, "herald_publisher_login_throttle_evictions_total %lld\n",
                       g->throttle_evictions);
+    help(out, "herald_publisher_batches_queued", "gauge",
+         "Batches accepted whose sub-requests are still running, one per loop turn.");
+    herald_buf_printf(out, "herald_publisher_batches_queued %lld\n", g->batches_queued);
 
     help(out, "herald_publisher_http_responses_total", "counter", "Responses sent, by status.");
     for (int i = 0; i <= PUB_METRICS_STATUSES; i++) {

@@ -21,6 +21,8 @@
  *   herald_publisher_login_throttle_capacity        and its size
  *   herald_publisher_login_throttle_evictions_total entries dropped while counting
  *   herald_publisher_http_responses_total{status}   responses sent, by status
+ *   herald_publisher_batches_queued                 batches accepted, sub-requests still to
+ *                                                   run (gauge, fairq.h)
  */
 #ifndef HERALD_PUB_METRICS_H
 #define HERALD_PUB_METRICS_H
@@ -60,6 +62,7 @@ typedef struct pub_metrics_gauges {
     long long throttle_entries;
     long long throttle_capacity;
     long long throttle_evictions;
+    long long batches_queued;
 } pub_metrics_gauges;
 
 /* Counts one argon2id job: seconds queued and seconds running. */

@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "dispatch.h"
+#include "fairq.h"
 #include "herald/clock.h"
 #include "herald/jcs.h"
 #include "herald/kerror.h"
@@ -31,12 +32,14 @@ typedef struct pub_ctx {
     pub_req req;
     pub_user user;
     pub_hashes hashes;
-    int pending;     /* worker jobs not back yet */
-    int failed;      /* a job could not be queued */
-    int64_t t0_ns;   /* herald_clock_mono_ns() when the request arrived */
-    char *login;     /* the user name of a login charged to the throttle, until settled */
-    int dummy;       /* the verification runs against the dummy hash (no such account) */
-    char client[64]; /* the client address (throttle.h) */
+    int pending;         /* worker jobs not back yet */
+    int failed;          /* a job could not be queued */
+    int64_t t0_ns;       /* herald_clock_mono_ns() when the request arrived */
+    char *login;         /* the user name of a login charged to the throttle, until settled */
+    int dummy;           /* the verification runs against the dummy hash (no such account) */
+    char client[64];     /* the client address (throttle.h) */
+    pub_batch_run batch; /* a batch whose sub-requests run in steps (fairq.h) */
+    pub_resp resp;       /* its response, built by the last step */
 } pub_ctx;
 
 static void
@@ -59,6 +62,9 @@ static void
 ctx_free(pub_ctx *ctx)
 {
     free(ctx->login);
+    json_decref(ctx->batch.subs);
+    json_decref(ctx->batch.responses);
+    pub_resp_free(&ctx->resp);
     pub_req_free(&ctx->req);
     pub_user_free(&ctx->user);
     hashes_free(&ctx->hashes);
@@ -163,7 +169,31 @@ send_resp(pub_ctx *ctx, pub_resp *resp)
                 (double)(herald_clock_mono_ns() - ctx->t0_ns) / 1e6);
 }
 
-/* Step 5: dispatch and reply; frees the context. */
+/* One sub-request of a scheduled batch (fairq.h); the last one also answers the batch and
+ * frees the context. */
+static int
+batch_step(void *arg)
+{
+    pub_ctx *ctx = arg;
+    pub_call c = {ctx->app, &ctx->user, &ctx->hashes, &ctx->req, &ctx->resp, 0, 0, NULL};
+    if (pub_dispatch_batch_step(&c, &ctx->batch))
+        return 1;
+    pub_dispatch_batch_finish(&c, &ctx->batch);
+    send_resp(ctx, &ctx->resp);
+    ctx_free(ctx);
+    return 0;
+}
+
+/* A batch still queued when the program leaves without draining (a second signal): its
+ * connection is already closed (main.c frees httpd first), only the context is freed. */
+static void
+batch_drop(void *arg)
+{
+    ctx_free(arg);
+}
+
+/* Step 5: dispatch and reply; frees the context. A valid batch is only checked here: its
+ * sub-requests run later, one per turn of the loop, behind other requests (fairq.h). */
 static void
 run(pub_ctx *ctx)
 {
@@ -176,8 +206,23 @@ run(pub_ctx *ctx)
                         "The service you are trying to connect no longer exists at this location.",
                         NULL);
     } else {
-        pub_call c = {ctx->app, &ctx->user, &ctx->hashes, &ctx->req, &resp, 0, 0};
+        pub_call c = {ctx->app,
+                      &ctx->user,
+                      &ctx->hashes,
+                      &ctx->req,
+                      &resp,
+                      0,
+                      0,
+                      ctx->app->fairq ? &ctx->batch : NULL};
         pub_dispatch(&c);
+        if (ctx->batch.subs) {
+            /* Nothing is in 'resp' yet: the last step builds the answer in ctx->resp. */
+            pub_resp_free(&resp);
+            if (pub_fairq_add(ctx->app->fairq, batch_step, batch_drop, ctx) != 0)
+                while (batch_step(ctx))
+                    ;
+            return;
+        }
     }
     send_resp(ctx, &resp);
     pub_resp_free(&resp);
@@ -468,6 +513,7 @@ pub_pipeline_handle(pub_reply_sink sink, pub_req *req, void *arg)
     pub_app *app = arg;
     pub_ctx *ctx = herald_mem_calloc(1, sizeof(*ctx));
     ctx->t0_ns = herald_clock_mono_ns();
+    pub_resp_init(&ctx->resp);
     ctx->app = app;
     ctx->sink = sink;
     ctx->req = *req; /* taken over */

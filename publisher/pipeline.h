@@ -11,7 +11,9 @@
  *   3. principals: the groups of the user (one SUNION in Redis).
  *   4. passwords to store (account writes, also inside a batch) are hashed on a worker.
  *   5. dispatch (dispatch.h, synchronous), then the decorations every response carries
- *      (CORS, Backoff, Alert, end of service), reply and access log.
+ *      (CORS, Backoff, Alert, end of service), reply and access log. A batch is only
+ *      checked here: its sub-requests run one per turn of the event loop (fairq.h), so a
+ *      request that arrives meanwhile waits for one sub-request, not for whole batches.
  *
  * The request context of steps 1-4 (pub_ctx) lives here only; step 5 sees a pub_call
  * (call.h).

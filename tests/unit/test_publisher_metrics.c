@@ -23,7 +23,7 @@ has_line(const herald_buf *b, const char *line)
 Test(metrics, render)
 {
     pub_metrics m;
-    pub_metrics_gauges g = {3, 10, 64, 2};
+    pub_metrics_gauges g = {3, 10, 64, 2, 5};
     herald_buf out = HERALD_BUF_INIT;
     memset(&m, 0, sizeof(m));
     m.logins[PUB_LOGIN_SUCCESS] = 4;
@@ -44,6 +44,7 @@ Test(metrics, render)
     cr_expect(has_line(&out, "herald_publisher_password_hashes_total 1"));
     cr_expect(has_line(&out, "herald_publisher_argon2_queue_full_total 1"));
     cr_expect(has_line(&out, "herald_publisher_argon2_queue_depth 3"));
+    cr_expect(has_line(&out, "herald_publisher_batches_queued 5"));
     cr_expect(has_line(&out, "herald_publisher_argon2_wait_seconds_bucket{le=\"0.005\"} 1"));
     cr_expect(has_line(&out, "herald_publisher_argon2_wait_seconds_bucket{le=\"0.25\"} 1"));
     cr_expect(has_line(&out, "herald_publisher_argon2_wait_seconds_bucket{le=\"0.5\"} 2"));
