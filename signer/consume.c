@@ -336,7 +336,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
         signer_forget_all();
         s->rc = herald_redis_connect(url, 5000, err, sizeof(err));
         if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
-            sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0) {
+            sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 || signer_blobs_flush(s) < 0) {
             herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
                         herald_backoff_peek(&backoff));
             goto retry;
@@ -351,12 +351,13 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             if (herald_clock_mono_ms() - last_claim >
                 (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
                 last_claim = herald_clock_mono_ms();
-                if (reclaim(s, consumer) < 0)
+                if (reclaim(s, consumer) < 0 || signer_monitor_refresh(s, 1) < 0 ||
+                    signer_blobs_flush(s) < 0)
                     break;
             }
             if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
                 last_sweep = herald_clock_mono_ms();
-                if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0)
+                if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 || signer_blobs_flush(s) < 0)
                     break;
             }
             if (backlog) {
@@ -395,6 +396,10 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             /* After a batch: its stores changed the entries (the generation tells); else
              * only when half the monitor's lifetime has passed. */
             if (signer_monitor_refresh(s, handled > 0) < 0)
+                break;
+            /* Then the full blobs of the versions just announced without them (publish.c):
+             * the deltas and the signed monitor are what the read servers wait for. */
+            if (signer_blobs_flush(s) < 0)
                 break;
             if (handled == 0 && next_id[0] == '0')
                 next_id = ">"; /* no more pending entries of ours */

@@ -10,6 +10,10 @@
 
 #include "herald/crypto.h"
 
+/* HASH member -> V: version V of the collection was stored and announced, its full blob
+ * not yet (publish.c); signer_read.lua signs such a collection again. */
+#define SIGNER_KEY_BLOB_PENDING "herald:snap:pending"
+
 typedef struct signer_ctx {
     redisContext *rc;
     herald_signkey **keys;
@@ -62,6 +66,11 @@ int signer_monitor_refresh(signer_ctx *s, int now);
  * docs/incremental.md), newest version per collection only. Call when idle. Returns 1
  * when it did one, 0 when none was pending, -1 on a Redis failure. */
 int signer_recompress_one(signer_ctx *s);
+
+/* Stores the full blobs of the versions stored and announced without one since the last
+ * call (publish.c, "the full blob after the announcement"): call after each batch, once
+ * its signed monitor is written. Returns 0, or -1 on a Redis failure. */
+int signer_blobs_flush(signer_ctx *s);
 
 /* Drops every in-memory copy (after a reconnection: Redis may be an older one now). */
 void signer_forget_all(void);
