@@ -360,13 +360,23 @@ out:
  * restart) signs it again, from a full read after a restart: stored with its blob.
  *
  * The pending entry keeps references to what was signed, not the records: they are the
- * copy's records_json, unchanged until the copy is published again, and
- * signer_publish_collection flushes a member's pending blob before that.
+ * copy's records_json, unchanged until the copy is published again. Under a backlog
+ * (consume.c sets s->blob_defer_ms) a pending blob may wait that long: a newer version of
+ * the collection supersedes it (with N versions pending only the newest blob is built,
+ * as for the idle recompression), so an import does not compress the whole collection
+ * for every version, between the versions an urgent edit waits for. The read servers
+ * that follow use the deltas; one that loads the older blob meanwhile catches up by the
+ * jump deltas, whose bases are the last 8 versions (the wait is bounded in time, not in
+ * versions: see BLOB_DEFER_MS in consume.c). Otherwise, and once the wait is over, a
+ * member's pending blob is stored before its copy changes (signer_publish_collection).
+ * A superseded entry whose newer version was not stored with a later blob (stored whole,
+ * refused, failed) is dropped at the flush: later_store finds the copy moved on.
  */
 typedef struct later_blob {
     char *member, *bid, *cid, *snapkey;
     int64_t version;
     json_t *sigs, *coll, *bucket;
+    int64_t since; /* monotonic ms: when the oldest version it stands for was announced */
 } later_blob;
 
 static later_blob *g_later;
@@ -388,6 +398,14 @@ static void
 blob_later(const char *member, const char *bid, const char *cid, const char *snapkey,
            int64_t version, json_t *sigs, const json_t *coll, const json_t *bucket)
 {
+    int64_t since = herald_clock_mono_ms();
+    for (size_t i = 0; i < g_nlater; i++)
+        if (strcmp(g_later[i].member, member) == 0) {
+            since = g_later[i].since; /* superseded: the newest blob only, as late as that */
+            later_free(&g_later[i]);
+            g_later[i] = g_later[--g_nlater];
+            break;
+        }
     if (g_nlater == g_cap_later) {
         g_cap_later = g_cap_later ? 2 * g_cap_later : 8;
         g_later = herald_mem_realloc(g_later, g_cap_later * sizeof(*g_later));
@@ -399,7 +417,8 @@ blob_later(const char *member, const char *bid, const char *cid, const char *sna
                                        version,
                                        json_incref(sigs),
                                        json_incref((json_t *)coll),
-                                       json_incref((json_t *)bucket)};
+                                       json_incref((json_t *)bucket),
+                                       since};
 }
 
 /* Compresses and stores the blob of 'b' if its copy is still at that version. Returns 0,
@@ -465,24 +484,51 @@ later_store(signer_ctx *s, const later_blob *b)
 }
 
 int
-signer_blobs_flush(signer_ctx *s)
+signer_blobs_flush(signer_ctx *s, int64_t defer_ms)
 {
     int rc = 0;
+    int64_t now = herald_clock_mono_ms();
+    size_t kept = 0;
     for (size_t i = 0; i < g_nlater; i++) {
+        if (rc == 0 && defer_ms > 0 && now - g_later[i].since < defer_ms) {
+            g_later[kept++] = g_later[i];
+            continue;
+        }
         if (rc == 0 && later_store(s, &g_later[i]) < 0)
             rc = -1;
         later_free(&g_later[i]);
     }
-    g_nlater = 0;
+    g_nlater = kept;
     return rc;
 }
 
-/* Stores the pending blob of 'member', if any, before its copy changes. */
+/* The version whose blob is waiting for 'member', or 0. */
+static int64_t
+later_version(const char *member)
+{
+    for (size_t i = 0; i < g_nlater; i++)
+        if (strcmp(g_later[i].member, member) == 0)
+            return g_later[i].version;
+    return 0;
+}
+
+size_t
+signer_blobs_waiting(void)
+{
+    return g_nlater;
+}
+
+/* Before the copy of 'member' changes: stores its pending blob, if any, unless it may
+ * still wait (s->blob_defer_ms since 'since'), when the version about to be stored
+ * supersedes it. */
 static int
 blob_flush_member(signer_ctx *s, const char *member)
 {
     for (size_t i = 0; i < g_nlater; i++)
         if (strcmp(g_later[i].member, member) == 0) {
+            if (s->blob_defer_ms > 0 &&
+                herald_clock_mono_ms() - g_later[i].since < s->blob_defer_ms)
+                return 0;
             later_blob b = g_later[i];
             g_later[i] = g_later[--g_nlater];
             int rc = later_store(s, &b);
@@ -843,8 +889,10 @@ read_state(signer_ctx *s, const char *bid, const char *cid, const char *member, 
     snprintf(horizon, sizeof(horizon), "%lld", (long long)(t0 - s->horizon_ms));
     snprintf(since_s, sizeof(since_s), "%lld", (long long)since);
 
-    const char *argv[3 + NKEYS_READ + 7] = {"EVALSHA", NULL, "11"};
-    size_t lens[3 + NKEYS_READ + 7];
+    const char *argv[3 + NKEYS_READ + 8] = {"EVALSHA", NULL, "11"};
+    size_t lens[3 + NKEYS_READ + 8];
+    char held[24];
+    snprintf(held, sizeof(held), "%lld", (long long)later_version(member));
     int argc = 3;
     for (int i = 0; i < NKEYS_READ; i++)
         argv[argc++] = herald_buf_cstr(&k[i]);
@@ -855,6 +903,7 @@ read_state(signer_ctx *s, const char *bid, const char *cid, const char *member, 
     argv[argc++] = force ? "1" : "0";
     argv[argc++] = since_s;
     argv[argc++] = s->keyset;
+    argv[argc++] = held;
     for (int i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r =

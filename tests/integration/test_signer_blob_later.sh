@@ -5,6 +5,8 @@
 #   - after an edit: the blob is the announced version and nothing is pending, the
 #     signer logged the blob as stored after its announcement, and the version was
 #     announced twice (stored, then its blob);
+#   - under a backlog (four writers at once) superseded blobs are not built, and the last
+#     version's blob is stored once the writes stop;
 #   - a signer killed between the two (the state is made exactly: deltas, monitor and
 #     announcement of V, the blob of the version before, V pending): a read server that
 #     starts cold meanwhile loads the older blob, which verifies; the next signer signs
@@ -53,23 +55,41 @@ h_check "announced twice: stored, then its blob" h_wait_for 5 \
     bash -c "[ \$(grep -cx 'later/c $V' '$H_TMP/announced.txt') = 2 ]"
 kill "$SUB_PID" 2>/dev/null || true
 
+# Under a backlog (writes faster than versions: four writers at once) a blob may wait,
+# superseded by newer versions (consume.c, BLOB_DEFER_MS): fewer blobs than versions are
+# built, and once the writes stop the last version's blob is stored, nothing pending.
+n0=$(wc -l <"$H_TMP/signer.log")
+seq 1 240 | xargs -P 4 -I{} curl -s -o /dev/null -u "$H_AUTH" -X PUT \
+    -H 'Content-Type: application/json' --data-binary '{"data":{"n":{}}}' "$H_PUB$R/b{}"
+U=$(settled)
+h_check "  (control: the burst was stored)" test "$U" -gt "$V"
+later=$(tail -n +$((n0 + 1)) "$H_TMP/signer.log")
+nv=$(grep -c "signed later/c version=.* deltas=[1-9]" <<<"$later" || true)
+nb=$(grep -c "blob later/c version=" <<<"$later" || true)
+h_log "     during the burst: $nv versions announced with deltas, $nb blobs stored after"
+h_check "  (control: several versions announced before their blob)" test "$nv" -gt 2
+h_check "superseded blobs were not built" test "$nb" -lt "$nv"
+h_check "after the burst: the blob is the last version, nothing pending" \
+    h_eq "$(blob_v) $(pending)" "$U "
+h_check "the read server serves it" h_wait_for 20 h_served_at "$H_SRV$CS" "$U"
+
 # A signer killed between the announcement and the blob. Its state is made exactly: the
-# blob of V saved, one more version stored whole, the signer killed, V's blob put back
+# blob of U saved, one more version stored whole, the signer killed, U's blob put back
 # and the newer version marked pending (what signer_store.lua leaves before the blob).
 h_redis COPY herald:snap:later/c herald:test:saved >/dev/null
 h_check "update r2" h_eq "$(h_put "$R/r2" '{"data":{"n":22}}')" 200
 W=$(settled)
-h_check "  (control: a newer version was stored)" test "$W" -gt "$V"
+h_check "  (control: a newer version was stored)" test "$W" -gt "$U"
 kill -9 "$H_SIGNER_PID"
 wait "$H_SIGNER_PID" 2>/dev/null || true
 h_redis COPY herald:test:saved herald:snap:later/c REPLACE >/dev/null
 h_redis HSET herald:snap:pending later/c "$W" >/dev/null
 h_check "  (control: the blob is the older version, the newer one pending)" \
-    h_eq "$(blob_v) $(pending) $(stored)" "$V $W $W"
+    h_eq "$(blob_v) $(pending) $(stored)" "$U $W $W"
 
 h_start_second_server
 h_check "a read server starting meanwhile serves the older blob's version" \
-    h_wait_for 20 h_served_at "$H_SRV2$CS" "$V"
+    h_wait_for 20 h_served_at "$H_SRV2$CS" "$U"
 
 h_start_signer --consumer later2
 h_check "the next signer stores a blob again, nothing pending" h_wait_for 20 \
