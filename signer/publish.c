@@ -319,7 +319,7 @@ signer_recompress_one(signer_ctx *s)
         p.member,  vstr, out.data, ""};
     size_t lens[10];
     for (int i = 2; i < 10; i++)
-        lens[i] = i == 8 ? out.len : strlen(argv[i]);
+        lens[i] = i == 3 ? key.len : i == 8 ? out.len : strlen(argv[i]); /* key: not NUL-ended */
     r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress, 10, argv,
                                  lens);
     if (!r) {
