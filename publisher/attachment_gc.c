@@ -207,8 +207,8 @@ pub_attach_gc_run(pub_attach_gc *g, int64_t now_ms)
                 continue;
             char path[4400];
             struct stat st;
-            snprintf(path, sizeof(path), "%s/%s", sub, h);
-            if (stat(path, &st) != 0)
+            int pn = snprintf(path, sizeof(path), "%s/%s", sub, h);
+            if (pn < 0 || (size_t)pn >= sizeof(path) || stat(path, &st) != 0)
                 continue;
             if (hashes_has(&refs, h)) {
                 files++;
