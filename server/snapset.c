@@ -326,14 +326,20 @@ payload_bytes(const payload *b, size_t by_enc[ENC_COUNT])
 }
 
 void
+coll_delta_cache_bytes(const coll *c, size_t by_enc[ENC_COUNT])
+{
+    for (size_t i = 0; i < c->ndc; i++)
+        payload_bytes(c->dc[i].b, by_enc);
+}
+
+void
 coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT])
 {
     payload_bytes(c->full, by_enc);
     if (!c->delta.json_borrowed)
         by_enc[ENC_IDENTITY] += c->delta.len;
     by_enc[ENC_IDENTITY] += c->post_len;
-    for (size_t i = 0; i < c->ndc; i++)
-        payload_bytes(c->dc[i].b, by_enc);
+    coll_delta_cache_bytes(c, by_enc);
     payload_bytes(c->obj, by_enc);
     payload_bytes(c->bucket_obj, by_enc);
 }

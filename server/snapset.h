@@ -168,6 +168,9 @@ void coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT]);
 struct snapset;
 void snapset_body_bytes(const struct snapset *s, size_t by_enc[ENC_COUNT]);
 
+/* Adds the bytes the delta cache of 'c' holds, by encoding, to 'by_enc' (a part of
+ * coll_body_bytes(); /metrics reports it as herald_delta_cache_bytes). */
+void coll_delta_cache_bytes(const coll *c, size_t by_enc[ENC_COUNT]);
 /* The cached delta body holding the first 'k' entries, or NULL. */
 const payload *coll_delta_cached(const coll *c, size_t k);
 
