@@ -567,7 +567,7 @@ Test(routes, since_matches_a_reference_on_random_collections)
         json_t *recs = json_array(), *tombs = json_array(), *all = json_array();
         int64_t version = base;
         for (size_t i = 0; i < nrec + ntomb; i++) {
-            char id[16];
+            char id[24];
             snprintf(id, sizeof(id), "%c%03zu", i < nrec ? 'r' : 't', i);
             int64_t lm = base + RND() % spread;
             version = lm > version ? lm : version;
@@ -645,7 +645,7 @@ Test(routes, since_bodies_are_the_prefix_bytes_in_every_coding)
             json_t *recs = json_array(), *tombs = json_array(), *all = json_array();
             int64_t version = 0;
             for (size_t i = 0; i < nrec + ntomb; i++) {
-                char id[16];
+                char id[24];
                 snprintf(id, sizeof(id), "%c%03zu", i < nrec ? 'r' : 't', i);
                 int64_t lm = 20000 + (int64_t)((i * 7919) % (nrec + ntomb)) / 2; /* ties */
                 version = lm > version ? lm : version;
