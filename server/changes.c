@@ -137,6 +137,18 @@ changes_monitor(out *o, const http_request *req, const snapset *s, int legacy, i
     return st;
 }
 
+/* Whether reply_body() would serve 'b' compressed to 'req'. A cached delta is served
+ * from the cache only then: its identity bytes are slices of the listing (encode.h
+ * payload_new_parts), served as such. An encoding, once there, stays (the upgrader
+ * only replaces it by a smaller one), so reply_body() picks one too. */
+static int
+picks_encoding(const http_request *req, const payload *b)
+{
+    unsigned avail = (payload_get(b, ENC_GZIP) ? HTTP_ENC_GZIP : 0) |
+                     (payload_get(b, ENC_ZSTD) ? HTTP_ENC_ZSTD : 0);
+    return avail && http_accept_pick(req->accept_encoding, avail) != 0;
+}
+
 int
 changes_changeset(out *o, const http_request *req, const snapset *s, const char *bid, size_t bl,
                   const char *cid, size_t cl, int keep_alive)
@@ -176,7 +188,7 @@ changes_changeset(out *o, const http_request *req, const snapset *s, const char 
     }
     size_t k = select_count(l, &p);
     const payload *cached = req->has_accept_encoding ? coll_delta_cached(c, k) : NULL;
-    if (cached)
+    if (cached && (cached == c->full || picks_encoding(req, cached)))
         return reply_body(o, req, hdr, cached, keep_alive);
     return reply_slices(o, req, hdr, CHANGES_OPEN, sizeof(CHANGES_OPEN) - 1, l->json,
                         listing_prefix_len(l, k), c->post, c->post_len, keep_alive);

@@ -11,7 +11,9 @@
  * the next version fault its buffers and the context back in (2-3 ms of a 10k-record
  * version's apply and build, and the context's tens of MB for the compressor). encode_hold() keeps
  * it from taking jobs (they queue) while a cold start loads: that work is what readiness waits for,
- * compression is not.
+ * compression is not. A body is superseded when only its job holds it, not counting the
+ * references of the borrowed bodies that slice it (only_queued()): those are held by
+ * the same coll, so they go with it.
  */
 #include "encode.h"
 
@@ -58,20 +60,44 @@ encode_zstd(herald_buf *out, const void *p, size_t n, int level)
 #define SLICE (256 * 1024)
 static atomic_int g_abort;
 
+/* Whether only the upgrader's job still holds 'b': its version was superseded. The
+ * bodies that borrow b's memory (payload_new_parts) hold references too, but they are
+ * held only by their coll and by jobs, and a live coll holds 'b' itself: so 'b' is
+ * superseded when its references are the job's and its borrowers'. 'borrowers' is read
+ * first: while the coll lives it only grows (and a borrower counts in 'refs' before
+ * it counts there), so a live body is never taken for superseded. */
+static int
+only_queued(const payload *b)
+{
+    int borrowers = atomic_load_explicit(&b->borrowers, memory_order_acquire);
+    return atomic_load_explicit(&b->refs, memory_order_acquire) - borrowers == 1;
+}
+
 /* Whether the upgrader's pass over 'b' should stop (b NULL: not abortable). */
 static int
 give_up(const payload *b)
 {
-    return b && (atomic_load_explicit(&g_abort, memory_order_relaxed) ||
-                 atomic_load_explicit(&b->refs, memory_order_acquire) == 1);
+    return b && (atomic_load_explicit(&g_abort, memory_order_relaxed) || only_queued(b));
 }
 
-/* Gzip of p[0 .. n) appended to 'out', fed to zlib 'slice' bytes at a time; with a body
- * 'job', gives up between slices when give_up(job). One slice of 'n' bytes is the
- * one-shot encoding: the output is the same either way. */
-static int
-gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, const payload *job)
+static size_t
+parts_len(const body_part *parts, size_t np)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++)
+        n += parts[i].n;
+    return n;
+}
+
+/* Gzip of the concatenation of 'parts' appended to 'out', fed to zlib 'slice' bytes at
+ * a time; with a body 'job', gives up between slices when give_up(job). Deflate's
+ * output does not depend on how its input is cut: one slice of one part is the one-shot
+ * encoding, and several parts give the bytes of their concatenation. */
+static int
+gzip_parts(herald_buf *out, const body_part *parts, size_t np, int level, size_t slice,
+           const payload *job)
+{
+    size_t n = parts_len(parts, np);
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     /* windowBits 15 + 16: a gzip wrapper; memLevel 9: a little faster, same output. */
@@ -81,14 +107,21 @@ gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, c
     herald_buf_reserve(out, bound);
     zs.next_out = (Bytef *)out->data + out->len;
     zs.avail_out = (uInt)bound;
-    int rc = Z_OK;
-    for (size_t off = 0; rc == Z_OK && !give_up(job);) {
-        size_t k = n - off < slice ? n - off : slice;
-        zs.next_in = (Bytef *)(uintptr_t)(p + off);
-        zs.avail_in = (uInt)k;
-        off += k;
-        rc = deflate(&zs, off == n ? Z_FINISH : Z_NO_FLUSH);
-    }
+    int rc = n == 0 ? deflate(&zs, Z_FINISH) : Z_OK;
+    size_t fed = 0;
+    for (size_t i = 0; i < np && rc == Z_OK; i++)
+        for (size_t off = 0; off < parts[i].n && rc == Z_OK;) {
+            if (give_up(job)) {
+                rc = Z_STREAM_ERROR;
+                break;
+            }
+            size_t k = parts[i].n - off < slice ? parts[i].n - off : slice;
+            zs.next_in = (Bytef *)(uintptr_t)(parts[i].p + off);
+            zs.avail_in = (uInt)k;
+            off += k;
+            fed += k;
+            rc = deflate(&zs, fed == n ? Z_FINISH : Z_NO_FLUSH);
+        }
     if (rc == Z_STREAM_END)
         out->len += bound - zs.avail_out;
     deflateEnd(&zs);
@@ -98,42 +131,49 @@ gzip_slices(herald_buf *out, const char *p, size_t n, int level, size_t slice, c
 int
 encode_gzip(herald_buf *out, const void *p, size_t n, int level)
 {
-    return gzip_slices(out, p, n, level, n, NULL);
+    body_part one = {p, n};
+    return gzip_parts(out, &one, 1, level, n ? n : 1, NULL);
 }
 
+/* Zstd of the concatenation of 'parts' (n > 0 bytes in all) with the context 'cc', fed
+ * SLICE bytes at a time, as gzip_parts(). The stream keeps its own window, so the parts
+ * need not be contiguous; the frame is that of their concatenation. */
 static int
-zstd_sliced(ZSTD_CCtx *cc, herald_buf *out, const char *p, size_t n, int level, const payload *job)
+zstd_parts(ZSTD_CCtx *cc, herald_buf *out, const body_part *parts, size_t np, int level,
+           const payload *job)
 {
+    size_t n = parts_len(parts, np);
     size_t bound = ZSTD_compressBound(n);
     herald_buf_reserve(out, bound);
     ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
     /* The pledged size puts the content size in the frame header, as one-shot does. */
-    if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)) ||
+    if (n == 0 || ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level)) ||
         ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, n)))
         return -1;
     ZSTD_outBuffer ob = {out->data + out->len, bound, 0};
-    ZSTD_inBuffer ib = {p, 0, 0};
-    for (size_t off = 0;;) {
-        if (give_up(job))
-            return -1;
-        size_t k = n - off < SLICE ? n - off : SLICE;
-        off += k;
-        ib.size = off;
-        ZSTD_EndDirective end = off == n ? ZSTD_e_end : ZSTD_e_continue;
-        size_t r;
-        do
-            r = ZSTD_compressStream2(cc, &ob, &ib, end);
-        while (!ZSTD_isError(r) && (ib.pos < ib.size || (end == ZSTD_e_end && r != 0)) &&
-               ob.pos < ob.size);
-        if (ZSTD_isError(r) || ib.pos < ib.size)
-            return -1;
-        if (end == ZSTD_e_end) {
-            if (r != 0)
+    size_t fed = 0;
+    for (size_t i = 0; i < np; i++)
+        for (size_t off = 0; off < parts[i].n;) {
+            if (give_up(job))
                 return -1;
-            out->len += ob.pos;
-            return 0;
+            size_t k = parts[i].n - off < SLICE ? parts[i].n - off : SLICE;
+            ZSTD_inBuffer ib = {parts[i].p + off, k, 0};
+            off += k;
+            fed += k;
+            ZSTD_EndDirective end = fed == n ? ZSTD_e_end : ZSTD_e_continue;
+            size_t r;
+            do
+                r = ZSTD_compressStream2(cc, &ob, &ib, end);
+            while (!ZSTD_isError(r) && (ib.pos < ib.size || (end == ZSTD_e_end && r != 0)) &&
+                   ob.pos < ob.size);
+            if (ZSTD_isError(r) || ib.pos < ib.size || (end == ZSTD_e_end && r != 0))
+                return -1;
+            if (end == ZSTD_e_end) {
+                out->len += ob.pos;
+                return 0;
+            }
         }
-    }
+    return -1;
 }
 
 /* ---- bodies ------------------------------------------------------------------------ */
@@ -179,7 +219,7 @@ sweep_superseded(void)
     for (int i = 0; i < 2; i++)
         for (job **pp = lists[i]; *pp;) {
             job *j = *pp;
-            if (atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1) {
+            if (only_queued(j->b)) {
                 *pp = j->next;
                 j->next = gone;
                 gone = j;
@@ -208,10 +248,24 @@ static encoded *
 make_encoded(const payload *b, int enc, int level, ZSTD_CCtx *cc)
 {
     herald_buf out = HERALD_BUF_INIT;
-    int rc = cc ? (enc == ENC_GZIP ? gzip_slices(&out, b->data, b->len, level, SLICE, b)
-                                   : zstd_sliced(cc, &out, b->data, b->len, level, b))
-                : (enc == ENC_GZIP ? encode_gzip(&out, b->data, b->len, level)
-                                   : encode_zstd(&out, b->data, b->len, level));
+    body_part own = {b->data, b->len};
+    const body_part *parts = b->nparts ? b->part : &own;
+    size_t np = b->nparts ? b->nparts : 1;
+    int rc;
+    if (b->len == 0)
+        return NULL; /* never smaller */
+    if (cc) {
+        rc = enc == ENC_GZIP ? gzip_parts(&out, parts, np, level, SLICE, b)
+                             : zstd_parts(cc, &out, parts, np, level, b);
+    } else if (enc == ENC_GZIP) {
+        rc = gzip_parts(&out, parts, np, level, b->len, NULL);
+    } else if (!b->nparts) {
+        rc = encode_zstd(&out, b->data, b->len, level);
+    } else { /* a borrowed body without the upgrader: a context of its own */
+        ZSTD_CCtx *tmp = ZSTD_createCCtx();
+        rc = tmp ? zstd_parts(tmp, &out, parts, np, level, NULL) : -1;
+        ZSTD_freeCCtx(tmp);
+    }
     if (rc < 0 || out.len >= b->len) {
         if (rc < 0 && !(cc && give_up(b)))
             herald_warn("%s level %d failed on %zu bytes", enc == ENC_GZIP ? "gzip" : "zstd", level,
@@ -261,15 +315,24 @@ encode_on_ready(void (*fn)(void))
     pthread_mutex_unlock(&g_lock);
 }
 
-payload *
-payload_new(char *data, size_t len, int compress)
+/* A new body, not yet compressed or queued. */
+static payload *
+payload_alloc(char *data, size_t len)
 {
     payload *b = herald_mem_calloc(1, sizeof(*b));
     atomic_init(&b->refs, 1);
+    atomic_init(&b->borrowers, 0);
     b->data = data;
     b->len = len;
     for (int i = 0; i < ENC_COUNT; i++)
         atomic_init(&b->enc[i], NULL);
+    return b;
+}
+
+/* Compresses or queues 'b' (payload_new()). */
+static payload *
+payload_queue(payload *b, size_t len, int compress)
+{
     atomic_init(&b->ready, !compress || len == 0);
     if (!compress || len == 0)
         return b;
@@ -289,6 +352,30 @@ payload_new(char *data, size_t len, int compress)
     pthread_mutex_unlock(&g_lock);
     (void)compress_first(b, NULL); /* no upgrader (tests, tools): fast levels, at once */
     return b;
+}
+
+payload *
+payload_new(char *data, size_t len, int compress)
+{
+    return payload_queue(payload_alloc(data, len), len, compress);
+}
+
+payload *
+payload_new_parts(payload *keep, const body_part *parts, size_t nparts, int compress)
+{
+    payload *b = payload_alloc(NULL, 0);
+    if (nparts > PAYLOAD_PARTS)
+        nparts = PAYLOAD_PARTS; /* a caller's bug: cut rather than overrun */
+    for (size_t i = 0; i < nparts; i++) {
+        b->part[i] = parts[i];
+        b->len += parts[i].n;
+    }
+    b->nparts = nparts;
+    /* The reference first, then the count (only_queued() relies on that order). */
+    payload_ref(keep);
+    atomic_fetch_add_explicit(&keep->borrowers, 1, memory_order_release);
+    b->keep = keep;
+    return payload_queue(b, b->len, compress);
 }
 
 payload *
@@ -317,6 +404,11 @@ payload_release(payload *b)
         encoded_free(b->old[i]);
     }
     free(b->data);
+    if (b->keep) {
+        /* The count first, then the reference (see only_queued()). */
+        atomic_fetch_sub_explicit(&b->keep->borrowers, 1, memory_order_release);
+        payload_release(b->keep);
+    }
     free(b);
 }
 
@@ -416,7 +508,7 @@ upgrader_main(void *arg)
         U.busy = 1;
         pthread_mutex_unlock(&g_lock);
         /* Only our reference left: the version is gone, skip the work. */
-        int alone = atomic_load_explicit(&j->b->refs, memory_order_acquire) == 1;
+        int alone = only_queued(j->b);
         int again = 0;
         if (!alone) {
             int64_t t0 = herald_clock_mono_ns();

@@ -24,6 +24,14 @@
  * An encoding is kept only when it is smaller than the identity body: otherwise the
  * identity bytes are served (tiny bodies, e.g. an empty changeset).
  *
+ * Borrowed bodies (payload_new_parts): a body whose identity bytes already exist as
+ * slices of another body's memory (a cached _since delta is {"changes":[ + a prefix of
+ * the coll's listing + its tail) keeps no copy of them: it owns only its compressed
+ * forms, which the compressor builds by feeding the slices one after the other (deflate
+ * and zstd streams give the bytes of the concatenation). It holds a reference to the
+ * body it slices ('keep'): the upgrader's job may outlive the coll that built it, and
+ * must not read freed memory. Its owner serves identity from the same slices.
+ *
  * Threads: payload_new(), payload_ref() and payload_release() may be called from any thread;
  * payload_get() is lock-free.
  */
@@ -54,10 +62,26 @@ typedef struct encoded {
     int level;
 } encoded;
 
+/* A slice of immutable memory: a borrowed body's identity is a list of them. */
+typedef struct body_part {
+    const char *p;
+    size_t n;
+} body_part;
+
+#define PAYLOAD_PARTS 2
+
 typedef struct payload {
     atomic_int refs;
-    char *data; /* identity, NUL-terminated (not counted) */
+    char *data; /* identity, NUL-terminated (not counted); NULL for a borrowed body */
     size_t len;
+    /* A borrowed body (payload_new_parts): its identity bytes are part[0 .. nparts),
+     * slices of 'keep''s memory, read by the compressor and never served from the
+     * payload (its owner serves identity from the same slices). 'keep' is a reference:
+     * a job of the upgrader may outlive the owner. */
+    body_part part[PAYLOAD_PARTS];
+    size_t nparts;
+    struct payload *keep;
+    atomic_int borrowers;              /* borrowed bodies keeping this one (see encode.c give_up) */
     _Atomic(encoded *) enc[ENC_COUNT]; /* [ENC_IDENTITY] unused */
     encoded *old[ENC_COUNT];           /* replaced by the upgrader; upgrader-owned field */
     atomic_int ready;                  /* 1 once its first compression pass is done (or
@@ -76,6 +100,11 @@ int encode_zstd(herald_buf *out, const void *p, size_t n, int level)
  * levels ('compress' 0: identity only, e.g. bodies never served compressed). Never
  * NULL. */
 payload *payload_new(char *data, size_t len, int compress);
+/* A borrowed body: the concatenation of 'parts' (at most PAYLOAD_PARTS, in memory that
+ * lives as long as 'keep', which gets a reference), compressed as payload_new() does,
+ * without a copy of its identity bytes. Its 'data' is NULL: serve identity from the
+ * slices. Never NULL. */
+payload *payload_new_parts(payload *keep, const body_part *parts, size_t nparts, int compress);
 /* Takes over 'b''s storage (the buffer is empty afterwards). */
 payload *payload_from_buf(herald_buf *b, int compress);
 void payload_ref(payload *b);

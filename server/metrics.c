@@ -300,6 +300,15 @@ render_snapshots(herald_buf *out, const snapset *s, int64_t now_ms)
     for (int e = 0; e < ENC_COUNT; e++)
         herald_buf_printf(out, "herald_served_body_bytes{encoding=\"%s\"} %zu\n", ENC_NAMES[e],
                           by_enc[e]);
+    size_t dc_enc[ENC_COUNT] = {0};
+    for (size_t i = 0; i < n; i++)
+        coll_delta_cache_bytes(s->colls[i], dc_enc);
+    help(out, "herald_delta_cache_bytes", "gauge",
+         "Bytes the _since delta caches hold of their own (a part of herald_served_body_bytes), "
+         "by encoding.");
+    for (int e = 0; e < ENC_COUNT; e++)
+        herald_buf_printf(out, "herald_delta_cache_bytes{encoding=\"%s\"} %zu\n", ENC_NAMES[e],
+                          dc_enc[e]);
     help(out, "herald_snapshot_body_bytes", "gauge", "Full changeset size, by encoding.");
     for (size_t i = 0; i < n; i++) {
         const coll *c = s->colls[i];

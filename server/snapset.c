@@ -226,6 +226,7 @@ coll_free(coll *c)
     vhdr_free(&c->hdr[1]);
     payload_release(c->full);
     listing_free(&c->delta);
+    payload_release(c->delta_body); /* after the listing, which may point into it */
     free(c->post);
     for (size_t i = 0; i < c->ndc; i++)
         payload_release(c->dc[i].b);
@@ -266,11 +267,15 @@ object_body(const json_t *attrs, const char *id, int64_t fallback_lm, int64_t *l
 }
 
 /* Fills the delta cache: bodies for the first DELTA_VERSIONS prefix boundaries (k = 0,
- * then each k where last_modified changes), within the byte budget. */
+ * then each k where last_modified changes), within the byte budget. Each is borrowed
+ * (encode.h payload_new_parts): two slices of the whole delta body, its head and first
+ * k entries, and its post; only the compressed forms are the cache's own bytes. */
 static void
 build_delta_cache(coll *c)
 {
     const listing *l = &c->delta;
+    payload *whole = c->delta_body ? c->delta_body : c->full;
+    size_t head_len = sizeof("{\"changes\":[") - 1;
     size_t budget = c->full->len > DELTA_CACHE_MIN ? c->full->len : DELTA_CACHE_MIN;
     c->dc = herald_mem_calloc(DELTA_VERSIONS, sizeof(*c->dc));
     for (size_t k = 0; k <= l->n && c->ndc < DELTA_VERSIONS; k++) {
@@ -282,13 +287,10 @@ build_delta_cache(coll *c)
         size_t size = sizeof("{\"changes\":[") - 1 + plen + c->post_len;
         if (c->dc_bytes + size > budget)
             break;
-        herald_buf b = HERALD_BUF_INIT;
-        herald_buf_reserve(&b, size);
-        herald_buf_puts(&b, "{\"changes\":[");
-        herald_buf_append(&b, l->json, plen);
-        herald_buf_append(&b, c->post, c->post_len);
+        body_part parts[2] = {{whole->data, head_len + plen},
+                              {whole->data + whole->len - c->post_len, c->post_len}};
         c->dc[c->ndc].k = k;
-        c->dc[c->ndc].b = payload_from_buf(&b, g_cfg.compress);
+        c->dc[c->ndc].b = payload_new_parts(whole, parts, 2, g_cfg.compress);
         c->ndc++;
         c->dc_bytes += size;
     }
@@ -317,7 +319,8 @@ payload_bytes(const payload *b, size_t by_enc[ENC_COUNT])
 {
     if (!b)
         return;
-    by_enc[ENC_IDENTITY] += b->len;
+    if (!b->keep) /* a borrowed body's identity bytes are another's */
+        by_enc[ENC_IDENTITY] += b->len;
     for (int e = ENC_GZIP; e < ENC_COUNT; e++) {
         const encoded *x = payload_get(b, e);
         if (x)
@@ -326,14 +329,21 @@ payload_bytes(const payload *b, size_t by_enc[ENC_COUNT])
 }
 
 void
+coll_delta_cache_bytes(const coll *c, size_t by_enc[ENC_COUNT])
+{
+    for (size_t i = 0; i < c->ndc; i++)
+        payload_bytes(c->dc[i].b, by_enc);
+}
+
+void
 coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT])
 {
     payload_bytes(c->full, by_enc);
     if (!c->delta.json_borrowed)
         by_enc[ENC_IDENTITY] += c->delta.len;
+    payload_bytes(c->delta_body, by_enc);
     by_enc[ENC_IDENTITY] += c->post_len;
-    for (size_t i = 0; i < c->ndc; i++)
-        payload_bytes(c->dc[i].b, by_enc);
+    coll_delta_cache_bytes(c, by_enc);
     payload_bytes(c->obj, by_enc);
     payload_bytes(c->bucket_obj, by_enc);
 }
@@ -478,6 +488,18 @@ fail:
     return NULL;
 }
 
+/* c->delta_body from 'b' ({"changes":[ + the listing + post): never served whole
+ * (its identity is served as slices, and its compressed forms are those of the
+ * delta cache), so not compressed; the listing's bytes are a slice of it. */
+static void
+set_delta_body(coll *c, herald_buf *b)
+{
+    static const char head[] = "{\"changes\":[";
+    c->delta_body = payload_from_buf(b, 0);
+    c->delta.json = c->delta_body->data + sizeof(head) - 1;
+    c->delta.json_borrowed = 1;
+}
+
 /* c->full (live records only) and c->delta (records and tombstones) from the 'n'
  * entries of 'src', of which the first 'nrec' are records (their buffers are freed).
  * Without tombstones the delta listing has the same entries in the same order, so its
@@ -511,7 +533,13 @@ build_bodies(coll *c, entry_src *src, size_t n, size_t nrec)
     herald_buf_append(&b, c->post, c->post_len);
     c->full = payload_from_buf(&b, g_cfg.compress);
     listing_free(&full);
-    listing_build(&c->delta, src, n);
+    /* The listing with tombstones, built in the whole delta body (head + listing +
+     * post), which the cached deltas slice. */
+    herald_buf_reserve(&b, sizeof(head) + c->post_len);
+    herald_buf_puts(&b, head);
+    listing_build_into(&c->delta, src, n, &b);
+    herald_buf_append(&b, c->post, c->post_len);
+    set_delta_body(c, &b);
 }
 
 /* ---- bodies from the previous version's (incremental publishing) ------------------ */
@@ -673,12 +701,13 @@ build_bodies_from(coll *c, const coll *base, const herald_state *st, size_t nrec
         c->delta.json_borrowed = 1;
         return 0;
     }
-    if (listing_from_base(&c->delta, &b, 1, base, st) < 0) {
+    herald_buf_puts(&b, head);
+    if (listing_from_base(&c->delta, &b, c->post_len + 1, base, st) < 0) {
         herald_buf_free(&b);
         return -1;
     }
-    herald_buf_cstr(&b);
-    c->delta.json = herald_buf_steal(&b, NULL);
+    herald_buf_append(&b, c->post, c->post_len);
+    set_delta_body(c, &b);
     /* The full body: the records of that listing, in its order, copied in runs. */
     const listing *l = &c->delta;
     herald_buf_reserve(&b, sizeof(head) + l->len + c->post_len);

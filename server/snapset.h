@@ -22,8 +22,12 @@
  *   │          the answer to _since=S is always a prefix of it: the body is
  *   │          {"changes":[ + delta.json[0 .. end of the last entry newer than S) + post,
  *   │          three slices of immutable memory found by one binary search.
- *   ├─ dcache: the same delta bodies, whole and compressed, for the newest few prefix
- *   │          lengths k (see below), bounded in bytes.
+ *   ├─ delta_body: with tombstones, {"changes":[ + delta.json + post in one buffer
+ *   │          (delta.json is a slice of it); without, 'full' is that buffer
+ *   ├─ dcache: the same delta bodies compressed, for the newest few prefix lengths k
+ *   │          (see below), bounded in bytes; their identity is no copy but two
+ *   │          slices of that buffer (encode.h payload_new_parts), each cached body
+ *   │          holding a reference to it.
  *   ├─ obj, bucket_obj: Kinto GET bodies {"data":{attributes}} of the collection and
  *   │          of its bucket (kinto.c), with their header lines
  *   └─ view:   parsed records for Kinto's records list (filters, sort), built on first
@@ -36,7 +40,7 @@
  * edit's V is its record's last_modified; a re-sign's V has no entry between it and the
  * newest older entry), so the first DELTA_VERSIONS boundaries, newest first, cover the
  * DELTA_VERSIONS latest versions -- including those published before this server
- * started. Identity answers for other k stay slices of 'delta' (no cache needed); only
+ * started. Identity answers for every k are slices of 'delta' (no cache needed); only
  * compressed answers need the cache, and a k outside it is answered in identity.
  *
  * Tombstone horizon: the signer keeps tombstones newer than (its clock - horizon), so a
@@ -116,12 +120,15 @@ typedef struct coll {
     vhdr hdr[2];         /* header lines, per cache lifetime */
     payload *full;
     listing delta;
+    payload *delta_body; /* with tombstones: {"changes":[ + delta.json + post, which
+                          * delta.json is a slice of; without: NULL ('full' is that) */
     size_t ntombstones;
     char *post;
     size_t post_len;
     delta_cached *dc; /* sorted by k */
     size_t ndc;
-    size_t dc_bytes; /* identity bytes cached (the bound applies to these) */
+    size_t dc_bytes; /* identity bytes of the cached bodies (slices, not copies: the
+                      * bound limits what is compressed and kept compressed) */
     int64_t nrecords;
     payload *obj, *bucket_obj; /* {"data":{...}} of the collection, of its bucket */
     int64_t obj_lm, bucket_lm; /* their last_modified (ETag) */
@@ -168,6 +175,9 @@ void coll_body_bytes(const coll *c, size_t by_enc[ENC_COUNT]);
 struct snapset;
 void snapset_body_bytes(const struct snapset *s, size_t by_enc[ENC_COUNT]);
 
+/* Adds the bytes the delta cache of 'c' holds, by encoding, to 'by_enc' (a part of
+ * coll_body_bytes(); /metrics reports it as herald_delta_cache_bytes). */
+void coll_delta_cache_bytes(const coll *c, size_t by_enc[ENC_COUNT]);
 /* The cached delta body holding the first 'k' entries, or NULL. */
 const payload *coll_delta_cached(const coll *c, size_t k);
 

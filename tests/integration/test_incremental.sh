@@ -80,6 +80,20 @@ h_check "  (control: older versions to ask deltas from)" test "${#vs[@]}" -ge 3
 for s in "${vs[@]}"; do
     h_check "_since=$s: the same bytes" same "?_expected=$V&_since=$s"
 done
+# The cached deltas (server/snapset.c) hold no copy of their identity bytes: their gzip
+# and zstd forms are compressed from slices of the listing, built here from the signer's
+# deltas. Decoded, they are the bytes the fresh server serves in identity.
+coded() { # QUERY CODING: 0 when served in CODING and decoding to the fresh server's bytes
+    curl -s -D "$H_TMP/h.txt" -H "Accept-Encoding: $2" "$H_SRV$CS$1" >"$H_TMP/c.bin"
+    curl -s "$H_SRV2$CS$1" >"$H_TMP/b.json"
+    grep -qi "^content-encoding: $2" "$H_TMP/h.txt" || return 1
+    if [ "$2" = gzip ]; then gzip -dc <"$H_TMP/c.bin"; else zstd -qdc <"$H_TMP/c.bin"; fi >"$H_TMP/d.json"
+    test -s "$H_TMP/b.json" && cmp -s "$H_TMP/d.json" "$H_TMP/b.json"
+}
+for enc in gzip zstd; do
+    # The previous version's delta is always cached; compressed within moments.
+    h_check "_since=${vs[0]} in $enc: the same bytes, decoded" h_wait_for 10 coded "?_expected=$V&_since=${vs[0]}" "$enc"
+done
 
 out=$(h_verify_states incr c 10)
 h_log "     $out"

@@ -65,6 +65,23 @@ same_bytes(const char *a, size_t al, const char *b, size_t bl, const char *what,
               a, (int)bl, b);
 }
 
+/* The identity bytes of a cached delta: it owns none, it borrows slices (encode.h
+ * payload_new_parts) of the coll's whole delta body. */
+static void
+parts_of(herald_buf *out, const payload *b, const char *ctx)
+{
+    cr_assert_null(b->data, "%s: a cached delta holds a copy of its body", ctx);
+    cr_assert_not_null(b->keep, "%s", ctx);
+    cr_assert_gt(b->nparts, 0, "%s", ctx);
+    for (size_t i = 0; i < b->nparts; i++) {
+        cr_assert(b->part[i].p >= b->keep->data &&
+                      b->part[i].p + b->part[i].n <= b->keep->data + b->keep->len,
+                  "%s: a slice outside the body it borrows", ctx);
+        herald_buf_append(out, b->part[i].p, b->part[i].n);
+    }
+    cr_assert_eq(out->len, b->len, "%s", ctx);
+}
+
 static void
 assert_same_coll(const coll *a, const coll *b, const char *ctx)
 {
@@ -87,8 +104,18 @@ assert_same_coll(const coll *a, const coll *b, const char *ctx)
     cr_assert_eq(a->ndc, b->ndc, "%s", ctx);
     for (size_t i = 0; i < a->ndc; i++) {
         cr_assert_eq(a->dc[i].k, b->dc[i].k, "%s", ctx);
-        same_bytes(a->dc[i].b->data, a->dc[i].b->len, b->dc[i].b->data, b->dc[i].b->len,
-                   "cached deltas", ctx);
+        herald_buf da = HERALD_BUF_INIT, db = HERALD_BUF_INIT, want = HERALD_BUF_INIT;
+        parts_of(&da, a->dc[i].b, ctx);
+        parts_of(&db, b->dc[i].b, ctx);
+        same_bytes(da.data, da.len, db.data, db.len, "cached deltas", ctx);
+        /* And they are the answer for that k: head, the listing's first k, the tail. */
+        herald_buf_puts(&want, "{\"changes\":[");
+        herald_buf_append(&want, x->json, listing_prefix_len(x, a->dc[i].k));
+        herald_buf_append(&want, a->post, a->post_len);
+        same_bytes(da.data, da.len, want.data, want.len, "cached delta and prefix", ctx);
+        herald_buf_free(&da);
+        herald_buf_free(&db);
+        herald_buf_free(&want);
     }
     /* The state the next delta applies to reads the same bytes in either. */
     for (size_t i = 0; i < herald_state_count(a->state, 0); i++) {

@@ -7,6 +7,9 @@
  *    references any more, feeds its codecs in slices and gives up a slow pass when
  *    stopped;
  *  - an encoding that is not smaller than the identity body is not kept;
+ *  - a borrowed body (slices of another's memory, as the cached _since deltas are)
+ *    compresses to the bytes of its slices joined, keeps the memory it slices alive, and
+ *    is skipped with the body it borrows once both are superseded;
  *  - Accept-Encoding with q-values, "*", identity refusals and malformed input, table
  *    driven.
  */
@@ -313,6 +316,136 @@ Test(encode, a_hold_queues_bodies_until_released)
     cr_assert_not_null(payload_get(b, ENC_GZIP));
     cr_assert_not_null(payload_get(b, ENC_ZSTD));
     check_decodes(b);
+    payload_release(b);
+    encode_stop();
+}
+
+/* ---- borrowed bodies (payload_new_parts) ------------------------------------------- */
+
+/* Checks that 'b' (borrowed) decodes, in both codings, to the concatenation of its
+ * parts, which must be 'want'. */
+static void
+check_parts_decode(const payload *b, const char *want, size_t want_len)
+{
+    cr_assert_null(b->data, "a borrowed body owns no identity copy");
+    herald_buf cat = HERALD_BUF_INIT;
+    for (size_t i = 0; i < b->nparts; i++)
+        herald_buf_append(&cat, b->part[i].p, b->part[i].n);
+    cr_assert_eq(cat.len, want_len);
+    cr_assert_eq(b->len, want_len);
+    cr_assert_eq(memcmp(cat.data, want, want_len), 0);
+    const encoded *gz = payload_get(b, ENC_GZIP), *zs = payload_get(b, ENC_ZSTD);
+    cr_assert_not_null(gz);
+    cr_assert_not_null(zs);
+    herald_buf d = HERALD_BUF_INIT;
+    cr_assert_eq(gunzip(&d, gz->data, gz->len), 0);
+    cr_assert(d.len == want_len && memcmp(d.data, want, want_len) == 0, "gzip of the parts");
+    herald_buf_reset(&d);
+    cr_assert_eq(unzstd(&d, zs->data, zs->len), 0);
+    cr_assert(d.len == want_len && memcmp(d.data, want, want_len) == 0, "zstd of the parts");
+    herald_buf_free(&d);
+    herald_buf_free(&cat);
+}
+
+/* A body that borrows two slices of another (a head and a tail, as a cached _since
+ * delta borrows its coll's listing) compresses to the bytes of their concatenation: on
+ * the calling thread and on the upgrader (fed in slices that cross the parts'
+ * boundary), at every size class. */
+Test(encode, borrowed_bodies_compress_the_concatenation_of_their_parts)
+{
+    static const size_t sizes[] = {4000, BODY_SMALL + 1000, 300 * 1024, 900 * 1024};
+    for (int up = 0; up < 2; up++) {
+        if (up)
+            cr_assert_eq(encode_start(), 0);
+        for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+            size_t n = sizes[s];
+            payload *keep = payload_new(sample(n), n, 0);
+            /* head: the first 60%, tail: the last 1000 bytes (like {"changes":[ +
+             * prefix, then the metadata tail). */
+            size_t head = n * 6 / 10, tail = 1000;
+            body_part parts[2] = {{keep->data, head}, {keep->data + n - tail, tail}};
+            payload *b = payload_new_parts(keep, parts, 2, 1);
+            cr_assert_eq(atomic_load(&keep->borrowers), 1);
+            encode_drain();
+            herald_buf want = HERALD_BUF_INIT;
+            herald_buf_append(&want, keep->data, head);
+            herald_buf_append(&want, keep->data + n - tail, tail);
+            check_parts_decode(b, want.data, want.len);
+            if (up) /* small: the best levels at once; larger: upgraded to them */
+                cr_assert_eq(payload_get(b, ENC_ZSTD)->level, BODY_BEST_ZSTD, "size %zu", n);
+            payload_release(b);
+            cr_assert_eq(atomic_load(&keep->borrowers), 0);
+            cr_assert_eq(atomic_load(&keep->refs), 1);
+            payload_release(keep);
+            herald_buf_free(&want);
+        }
+        if (up)
+            encode_stop();
+    }
+}
+
+/* The body a borrowed one slices stays alive as long as the borrower: its owner may
+ * drop it first (a coll freed while the upgrader still holds a job for one of its
+ * cached deltas). */
+Test(encode, a_borrowed_body_keeps_the_memory_it_slices)
+{
+    cr_assert_eq(encode_start(), 0);
+    encode_hold(1);
+    size_t n = 200 * 1024;
+    char *copy = sample(n);
+    payload *keep = payload_new(sample(n), n, 0);
+    body_part parts[2] = {{keep->data, 5000}, {keep->data + n - 700, 700}};
+    payload *b = payload_new_parts(keep, parts, 2, 1);
+    payload_release(keep); /* the owner is gone; 'b' still reads its bytes */
+    encode_hold(0);
+    encode_drain();
+    herald_buf want = HERALD_BUF_INIT;
+    herald_buf_append(&want, copy, 5000);
+    herald_buf_append(&want, copy + n - 700, 700);
+    check_parts_decode(b, want.data, want.len);
+    payload_release(b); /* frees 'keep' too (ASan/valgrind would see a leak otherwise) */
+    herald_buf_free(&want);
+    free(copy);
+    encode_stop();
+}
+
+/* A superseded version's bodies are skipped, borrowed ones and the body they borrow
+ * alike: the borrowers' references to it do not make it look still served. And a body
+ * kept only for its borrowers (its owner dropped it) is not compressed: nobody serves
+ * it; its borrower still is. */
+Test(encode, superseded_bodies_are_skipped_with_their_borrowers)
+{
+    cr_assert_eq(encode_start(), 0);
+    size_t n = 300 * 1024;
+    unsigned long long up0, skip0, pending, up, skip;
+    encode_stats(&up0, &skip0, &pending);
+    encode_hold(1);
+    payload *keep = payload_new(sample(n), n, 1);
+    body_part parts[2] = {{keep->data, n / 2}, {keep->data + n - 900, 900}};
+    payload *b = payload_new_parts(keep, parts, 2, 1);
+    payload_release(b);
+    payload_release(keep); /* the version is gone: nothing to compress */
+    encode_hold(0);
+    encode_drain();
+    encode_stats(&up, &skip, &pending);
+    cr_assert_eq(up - up0, 0);
+    cr_assert_eq(skip - skip0, 2);
+
+    encode_hold(1);
+    keep = payload_new(sample(n), n, 1);
+    body_part p2[2] = {{keep->data, n / 2}, {keep->data + n - 900, 900}};
+    b = payload_new_parts(keep, p2, 2, 1);
+    payload_release(keep); /* only 'b' needs it now */
+    encode_hold(0);
+    encode_drain();
+    encode_stats(&up0, &skip0, &pending);
+    cr_assert_eq(up0 - up, 1, "the borrower is compressed");
+    cr_assert_eq(skip0 - skip, 1, "the body it borrows is not");
+    herald_buf want = HERALD_BUF_INIT;
+    herald_buf_append(&want, b->part[0].p, b->part[0].n);
+    herald_buf_append(&want, b->part[1].p, b->part[1].n);
+    check_parts_decode(b, want.data, want.len);
+    herald_buf_free(&want);
     payload_release(b);
     encode_stop();
 }

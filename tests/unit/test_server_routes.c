@@ -567,7 +567,7 @@ Test(routes, since_matches_a_reference_on_random_collections)
         json_t *recs = json_array(), *tombs = json_array(), *all = json_array();
         int64_t version = base;
         for (size_t i = 0; i < nrec + ntomb; i++) {
-            char id[16];
+            char id[24];
             snprintf(id, sizeof(id), "%c%03zu", i < nrec ? 'r' : 't', i);
             int64_t lm = base + RND() % spread;
             version = lm > version ? lm : version;
@@ -621,6 +621,111 @@ Test(routes, since_matches_a_reference_on_random_collections)
         json_decref(all);
         snapset_release(s);
     }
+}
+
+/* The _since answers are byte for byte {"changes":[ + the JCS of the entries newer than
+ * S, newest first, joined by ',' + the changeset's tail, in identity and decoded from
+ * every coding, for every S between two entries: the cached deltas hold no identity
+ * copy (encode.h payload_new_parts: slices of the coll's listing), their compressed
+ * forms are built from those slices, and a client that takes no coding of them gets the
+ * slices. Records and tombstones with ties, on the calling thread's compression and on
+ * the upgrader's (best levels), including k = every entry with tombstones (cached when
+ * the collection has few versions). */
+Test(routes, since_bodies_are_the_prefix_bytes_in_every_coding)
+{
+    static const char *const codings[] = {NULL, "gzip", "zstd", "gzip, zstd", "br", "identity"};
+    size_t from_cache = 0, answers = 0;
+    for (int up = 0; up < 2; up++) {
+        if (up)
+            cr_assert_eq(encode_start(), 0);
+        for (int shape = 0; shape < 2; shape++) {
+            /* shape 0: 400 entries, many versions (only the newest are cached);
+             * shape 1: 12 entries, every boundary cached, k = n included. */
+            size_t nrec = shape ? 9 : 360, ntomb = shape ? 3 : 40;
+            json_t *recs = json_array(), *tombs = json_array(), *all = json_array();
+            int64_t version = 0;
+            for (size_t i = 0; i < nrec + ntomb; i++) {
+                char id[24];
+                snprintf(id, sizeof(id), "%c%03zu", i < nrec ? 'r' : 't', i);
+                int64_t lm = 20000 + (int64_t)((i * 7919) % (nrec + ntomb)) / 2; /* ties */
+                version = lm > version ? lm : version;
+                json_t *e = i < nrec ? rec(id, lm)
+                                     : json_pack("{s:b,s:s,s:I}", "deleted", 1, "id", id,
+                                                 "last_modified", (json_int_t)lm);
+                json_array_append(i < nrec ? recs : tombs, e);
+                json_array_append_new(all, e);
+            }
+            coll *c = make_coll("b", "c", version, recs, tombs, NULL, NOW);
+            snapset *s = snapset_new(&c, 1);
+            if (up)
+                encode_drain();
+            size_t n = json_array_size(all);
+            json_t **sorted = calloc(n + 1, sizeof(json_t *));
+            for (size_t i = 0; i < n; i++)
+                sorted[i] = json_array_get(all, i);
+            qsort(sorted, n, sizeof(*sorted), ref_cmp);
+            /* The tail, from the full changeset as served: after its last record. */
+            resp full;
+            get(&full, s, "/v1/buckets/b/collections/c/changeset", NULL);
+            const char *tail = strstr(full.body.data, "],\"metadata\":");
+            cr_assert_not_null(tail);
+            for (int64_t since = 20000 - 1; since <= version; since++) {
+                herald_buf want = HERALD_BUF_INIT;
+                herald_buf_puts(&want, "{\"changes\":[");
+                size_t k = 0;
+                for (size_t i = 0; i < n; i++) {
+                    if (json_integer_value(json_object_get(sorted[i], "last_modified")) <= since)
+                        continue;
+                    if (k++)
+                        herald_buf_putc(&want, ',');
+                    cr_assert_eq(herald_jcs_dump(&want, sorted[i]), 0);
+                }
+                herald_buf_puts(&want, tail);
+                const payload *cached = coll_delta_cached(c, k);
+                char target[128];
+                snprintf(target, sizeof(target),
+                         "/v1/buckets/b/collections/c/changeset?_since=%lld", (long long)since);
+                for (size_t e = 0; e < sizeof(codings) / sizeof(codings[0]); e++) {
+                    char h[64];
+                    snprintf(h, sizeof(h), "Accept-Encoding: %s\r\n", codings[e]);
+                    resp r;
+                    get(&r, s, target, codings[e] ? h : NULL);
+                    cr_assert_eq(r.status, 200);
+                    cr_assert(r.body.len == want.len && !memcmp(r.body.data, want.data, want.len),
+                              "up %d shape %d since %lld (k %zu) %s:\n%s\n%s", up, shape,
+                              (long long)since, k, codings[e] ? codings[e] : "-", r.body.data,
+                              want.data);
+                    const char *ce = hdr(&r, "Content-Encoding");
+                    /* Control: a cached delta is served compressed to whoever takes it. */
+                    if (cached && codings[e] && strcmp(codings[e], "br") &&
+                        strcmp(codings[e], "identity")) {
+                        cr_assert_not_null(ce, "since %lld k %zu %s", (long long)since, k,
+                                           codings[e]);
+                        from_cache++;
+                    } else if (!cached || !codings[e] || !strcmp(codings[e], "br") ||
+                               !strcmp(codings[e], "identity")) {
+                        cr_assert_null(ce);
+                    }
+                    answers++;
+                    resp_free(&r);
+                }
+                herald_buf_free(&want);
+            }
+            /* Control: shape 1 caches the whole listing with its tombstones. */
+            if (shape)
+                cr_assert_not_null(coll_delta_cached(c, n));
+            resp_free(&full);
+            free(sorted);
+            json_decref(recs);
+            json_decref(tombs);
+            json_decref(all);
+            snapset_release(s);
+        }
+        if (up)
+            encode_stop();
+    }
+    cr_assert_gt(from_cache, 100, "compressed answers from the cache: %zu of %zu", from_cache,
+                 answers);
 }
 
 Test(routes, delta_cache_is_bounded_and_hit_for_recent_versions)
