@@ -90,6 +90,9 @@ h_check "SET 0: A sends no Backoff" check_backoff A "$A" "$A_PORT" 0
 h_check "SET 0 overrides B's setting too" check_backoff B "$B" "$B_PORT" 0
 h_redis SET herald:backoff 45 >/dev/null
 h_check "SET 45: back on A" check_backoff A "$A" "$A_PORT" 45
+# B polls on its own clock: it must have seen 45 before Redis goes, or "keeps 45" below
+# would test nothing but the poll's phase (it failed whenever B's poll fell after the kill).
+h_check "SET 45: and on B" check_backoff B "$B" "$B_PORT" 45
 
 # ---- Redis down: the last value stays -------------------------------------------------
 kill -TERM "$H_REDIS_PID"
