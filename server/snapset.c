@@ -266,8 +266,9 @@ object_body(const json_t *attrs, const char *id, int64_t fallback_lm, int64_t *l
     return payload_from_buf(&b, g_cfg.compress);
 }
 
-/* Fills the delta cache: bodies for the first DELTA_VERSIONS prefix boundaries (k = 0,
- * then each k where last_modified changes), within the byte budget. Each is borrowed
+/* Fills the delta cache, within the byte budget: bodies for the _since of the versions
+ * built here before this one, then for the first prefix boundaries (k = 0, then each k
+ * where last_modified changes), DELTA_VERSIONS in all (snapset.h). Each is borrowed
  * (encode.h payload_new_parts): two slices of the whole delta body, its head and first
  * k entries, and its post; only the compressed forms are the cache's own bytes. */
 static void
@@ -277,22 +278,46 @@ build_delta_cache(coll *c)
     payload *whole = c->delta_body ? c->delta_body : c->full;
     size_t head_len = sizeof("{\"changes\":[") - 1;
     size_t budget = c->full->len > DELTA_CACHE_MIN ? c->full->len : DELTA_CACHE_MIN;
-    c->dc = herald_mem_calloc(DELTA_VERSIONS, sizeof(*c->dc));
-    for (size_t k = 0; k <= l->n && c->ndc < DELTA_VERSIONS; k++) {
-        if (k > 0 && k < l->n && l->lm[k] == l->lm[k - 1])
-            continue; /* not a boundary: no _since gives this k */
+    /* The k's to cache, in order of preference: the versions built here before, then
+     * the first boundaries between entries (see snapset.h). */
+    size_t ks[DELTA_VERSIONS], nk = 0, bk = 0; /* bk: the next boundary to look at */
+    for (size_t i = 0; nk < DELTA_VERSIONS; i++) {
+        size_t k;
+        if (i < c->nrecent) {
+            if (c->recent[i] < c->since_floor)
+                continue; /* such a _since gets the full changeset */
+            k = listing_count_since(l, c->recent[i]);
+        } else {
+            while (bk > 0 && bk < l->n && l->lm[bk] == l->lm[bk - 1])
+                bk++; /* not a boundary: no _since gives this k */
+            if (bk > l->n)
+                break;
+            k = bk++;
+        }
         if (k == l->n && c->ntombstones == 0)
-            break; /* the full body already is that answer (see coll_delta_cached) */
-        size_t plen = listing_prefix_len(l, k);
-        size_t size = sizeof("{\"changes\":[") - 1 + plen + c->post_len;
-        if (c->dc_bytes + size > budget)
-            break;
+            continue; /* the full body already is that answer (see coll_delta_cached) */
+        size_t size = head_len + listing_prefix_len(l, k) + c->post_len, dup = 0;
+        for (size_t m = 0; m < nk && !dup; m++)
+            dup = ks[m] == k;
+        if (dup || c->dc_bytes + size > budget)
+            continue;
+        ks[nk++] = k;
+        c->dc_bytes += size;
+    }
+    for (size_t a = 1; a < nk; a++) /* sorted by k, for coll_delta_cached's search */
+        for (size_t b = a; b > 0 && ks[b - 1] > ks[b]; b--) {
+            size_t t = ks[b];
+            ks[b] = ks[b - 1];
+            ks[b - 1] = t;
+        }
+    c->dc = herald_mem_calloc(DELTA_VERSIONS, sizeof(*c->dc));
+    for (size_t m = 0; m < nk; m++) {
+        size_t plen = listing_prefix_len(l, ks[m]);
         body_part parts[2] = {{whole->data, head_len + plen},
                               {whole->data + whole->len - c->post_len, c->post_len}};
-        c->dc[c->ndc].k = k;
+        c->dc[c->ndc].k = ks[m];
         c->dc[c->ndc].b = payload_new_parts(whole, parts, 2, g_cfg.compress);
         c->ndc++;
-        c->dc_bytes += size;
     }
 }
 
@@ -807,6 +832,11 @@ coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, si
     c->bid_len = strlen(c->bid);
     c->cid_len = strlen(c->cid);
     c->version = herald_state_timestamp(st);
+    if (base && base->version < c->version) {
+        c->recent[c->nrecent++] = base->version;
+        for (size_t i = 0; i < base->nrecent && c->nrecent < DELTA_VERSIONS; i++)
+            c->recent[c->nrecent++] = base->recent[i];
+    }
     c->expires = herald_state_expires(st);
     c->nrecords = (int64_t)nrec;
     c->ntombstones = ntomb;

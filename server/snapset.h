@@ -35,12 +35,14 @@
  *              server_kinto_view_idle_seconds: most servers never need them.
  *
  * Delta cache: the body for _since=S depends only on k = the number of entries newer
- * than S, so it is cached by k, not by S. Clients ask with S = a version they verified,
- * and every version is at a boundary between entries of different last_modified (an
- * edit's V is its record's last_modified; a re-sign's V has no entry between it and the
- * newest older entry), so the first DELTA_VERSIONS boundaries, newest first, cover the
- * DELTA_VERSIONS latest versions -- including those published before this server
- * started. Identity answers for every k are slices of 'delta' (no cache needed); only
+ * than S, so it is cached by k, not by S. Clients ask with S = a version they verified.
+ * The versions this server built before this one ('recent', carried from version to
+ * version) give their k first: one version may hold many entries of different
+ * last_modified (the signer signs a batch of writes at once), so the first boundaries
+ * between entries alone did not reach the previous version after a batch of more than
+ * DELTA_VERSIONS writes. The remaining slots go to those first boundaries, newest first,
+ * which cover the latest versions of single edits -- including those published before
+ * this server started. Identity answers for every k are slices of 'delta' (no cache needed); only
  * compressed answers need the cache, and a k outside it is answered in identity.
  *
  * Tombstone horizon: the signer keeps tombstones newer than (its clock - horizon), so a
@@ -113,11 +115,14 @@ typedef struct coll {
     char *bid, *cid;
     size_t bid_len, cid_len;
     int64_t version;
-    int64_t expires;     /* smallest head.expires */
-    int64_t arrived;     /* ms since the epoch when this server built it */
-    int64_t since_floor; /* a _since below this gets the full changeset */
-    char sha256[65];     /* head.sha256 (records hash) of the verified signature; "" if none */
-    vhdr hdr[2];         /* header lines, per cache lifetime */
+    int64_t expires;                /* smallest head.expires */
+    int64_t arrived;                /* ms since the epoch when this server built it */
+    int64_t since_floor;            /* a _since below this gets the full changeset */
+    int64_t recent[DELTA_VERSIONS]; /* versions of this collection this server built
+                                     * before this one, newest first (delta cache) */
+    size_t nrecent;
+    char sha256[65]; /* head.sha256 (records hash) of the verified signature; "" if none */
+    vhdr hdr[2];     /* header lines, per cache lifetime */
     payload *full;
     listing delta;
     payload *delta_body; /* with tombstones: {"changes":[ + delta.json + post, which
