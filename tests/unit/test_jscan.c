@@ -9,16 +9,21 @@
  * takes (short escapes, \/, \uXXXX in either case). The scanner must accept each text
  * and find exactly what jansson finds. The same texts canonicalized (herald_jcs_dump)
  * must be accepted too. Then random mutations of them: whenever the scanner still
- * accepts, jansson must agree. Last, a table of texts the scanner must refuse.
+ * accepts, jansson must agree. Then a table of texts the scanner must refuse. Last, a
+ * blob decoded as the loader decodes it (herald_snapshot_decode_indexed): indexed when
+ * the scanner takes its records, parsed by jansson when it does not, the same state
+ * either way.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "herald/delta.h"
 #include "herald/jcs.h"
 #include "herald/jscan.h"
 #include "herald/mem.h"
+#include "herald/snapshot.h"
 
 static unsigned long long rng_state;
 
@@ -442,4 +447,65 @@ Test(jscan, refuses)
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         cr_assert_eq(compare(good[i], strlen(good[i])) == 0 ? 0 : -1, 0, "refused: %s", good[i]);
+}
+
+/* A blob of 'records' (unsigned: decoding does not verify) and the state the loader
+ * builds of it; 'indexed' tells whether the scanner took the records. */
+static herald_state *
+loader_state(const char *records, int *indexed)
+{
+    char err[256];
+    herald_buf blob = HERALD_BUF_INIT;
+    json_t *obj = json_object(), *sigs = json_array(), *tombs = json_array();
+    herald_snapshot_parts p = {.bucket = "b",
+                               .collection = "c",
+                               .timestamp = 7,
+                               .metadata = obj,
+                               .bucket_data = obj,
+                               .signatures = sigs,
+                               .records_json = records,
+                               .records_len = strlen(records),
+                               .tombstones = tombs};
+    cr_assert(herald_snapshot_encode(&blob, &p, 1) == 0);
+    herald_snapshot *s = herald_snapshot_decode_indexed(blob.data, blob.len, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    size_t n;
+    *indexed = herald_snapshot_record_index(s, &n) != NULL;
+    cr_assert_eq(*indexed, herald_snapshot_records(s) == NULL);
+    herald_state *st = herald_state_take_snapshot(s, err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    json_decref(obj);
+    json_decref(sigs);
+    json_decref(tombs);
+    herald_buf_free(&blob);
+    return st;
+}
+
+Test(jscan, loader_falls_back_to_jansson)
+{
+    /* The same two records, canonical, then with the emoji escaped as a surrogate pair
+     * (valid JSON the scanner leaves to jansson) and a whitespace. */
+    static const char canon[] = "[{\"id\":\"a\",\"last_modified\":5,\"x\":{\"id\":\"no\"}},"
+                                "{\"id\":\"b\xf0\x9f\x98\x80\",\"last_modified\":6}]";
+    static const char other[] = "[{\"id\":\"a\",\"last_modified\":5,\"x\":{\"id\":\"no\"}},"
+                                "{\"id\":\"b\\ud83d\\ude00\", \"last_modified\":6}]";
+    int ia, ib;
+    herald_state *a = loader_state(canon, &ia), *b = loader_state(other, &ib);
+    cr_assert(ia && !ib);
+    cr_assert_eq(herald_state_count(a, 0), 2);
+    cr_assert_eq(herald_state_count(b, 0), 2);
+    for (size_t i = 0; i < 2; i++) {
+        herald_state_entry x, y;
+        herald_state_get(a, 0, i, &x);
+        herald_state_get(b, 0, i, &y);
+        cr_assert(x.idlen == y.idlen && memcmp(x.id, y.id, x.idlen) == 0, "id %zu", i);
+        cr_assert_eq(x.lm, y.lm);
+        cr_assert_eq(x.lm, 5 + (int64_t)i);
+    }
+    herald_state_entry e;
+    herald_state_get(a, 0, 1, &e);
+    cr_assert(e.idlen == 5 && memcmp(e.id, "b\xf0\x9f\x98\x80", 5) == 0);
+    cr_assert(e.len == strlen(canon) - (size_t)(strchr(canon, '}') - canon) - 4);
+    herald_state_free(a);
+    herald_state_free(b);
 }
