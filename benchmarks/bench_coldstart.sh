@@ -13,12 +13,13 @@
 #   onecrl  N collections x 80 OneCRL records (compress well), same shape
 #   crl100  100 collections x 1,643 OneCRL records (OneCRL x 100)
 # For each server build, data set and size: start the server cold, measure the time
-# from exec to the first __heartbeat__ 200 (every collection loaded and verified), RSS
-# then, and once background compression is done; then BENCH_CHURN edits (default
-# 10,000) spread round-robin over the collections, published as fast as the fixture
-# signs them, wait until the server serves every final version, and RSS after. Body
-# bytes are what /metrics counts as served bodies (herald_served_body_bytes when the
-# build exports it, else the sum of herald_snapshot_body_bytes).
+# from exec to the first __heartbeat__ 200 (every collection loaded and verified), the
+# CPU time the server used until then (all threads: steadier than the wall time on a
+# loaded machine), RSS then, and once background compression is done; then BENCH_CHURN
+# edits (default 10,000) spread round-robin over the collections, published as fast as
+# the fixture signs them, wait until the server serves every final version, and RSS
+# after. Body bytes are what /metrics counts as served bodies (herald_served_body_bytes
+# when the build exports it, else the sum of herald_snapshot_body_bytes).
 #
 # Settings: BENCH_SIZES ("35 350 3500"), BENCH_KINDS ("random onecrl crl100"),
 # BENCH_CHURN (10000), BENCH_OUT (benchmarks/results/coldstart.md), BENCH_SETTLE (1; 0: do
@@ -50,6 +51,13 @@ source "$SRC/benchmarks/bench_lib.sh"
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now_ns() { date +%s%N; }
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# cpu_ms PID: user + system CPU time of every thread of PID so far (/proc/PID/stat fields
+# 14 and 15, in clock ticks): on a loaded machine a steadier figure than the wall time.
+cpu_ms() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$hz" '{printf "%.0f", ($12 + $13) * 1000 / hz}'
+}
 
 RPORT=$(free_port)
 start_redis "$RPORT"
@@ -118,7 +126,8 @@ run_case() {
         sleep 0.01
     done
     [ -n "$ready" ] || { echo "bench_coldstart: $label never ready" >&2; return 1; }
-    local ms=$(((ready - t0) / 1000000)) rss_ready rss_settled bytes rss_churn bytes_churn
+    local ms=$(((ready - t0) / 1000000)) cpu rss_ready rss_settled bytes rss_churn bytes_churn
+    cpu=$(cpu_ms "$pid")
     rss_ready=$(rss_mb "$pid")
     rss_settled="-"
     if [ "${BENCH_SETTLE:-1}" != 0 ]; then
@@ -145,8 +154,8 @@ run_case() {
     local bmb bcmb
     bmb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1048576}')
     bcmb=$(awk -v b="$bytes_churn" 'BEGIN {if (b == "-") print "-"; else printf "%.1f", b / 1048576}')
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$kind" "$n" \
-        "$ms" "$rss_ready" "$rss_settled" "$bmb" "$churn_s" "$rss_churn" "$bcmb" | tee -a "$OUT"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$kind" "$n" \
+        "$ms" "$cpu" "$rss_ready" "$rss_settled" "$bmb" "$churn_s" "$rss_churn" "$bcmb" | tee -a "$OUT"
 }
 
 mkdir -p "$(dirname "$OUT")"
@@ -155,8 +164,8 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "$(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg); churn: $CHURN edits."
     echo
-    echo "| build | data | collections | ready ms | RSS ready MB | RSS settled MB | bodies MB | churn s | RSS after churn MB | bodies after churn MB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| build | data | collections | ready ms | CPU ms to ready | RSS ready MB | RSS settled MB | bodies MB | churn s | RSS after churn MB | bodies after churn MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
 for kind in $KINDS; do
     sizes=$SIZES records=80

@@ -39,6 +39,9 @@
  *              for every refusal; an accepted state splits into its records, sorted by
  *              unique id, verifies again, keeps no tombstone below the cut-off and
  *              refuses the same delta a second time.
+ *   jscan      lib/jscan.c on a records array text: whenever the scanner accepts, jansson
+ *              accepts too, with the same elements, ids, last_modified and deleted, and
+ *              each element's byte range parses to jansson's element.
  *   monitor    herald_monitor_verify on a served monitor changeset: a reason for every
  *              refusal; an accepted one survives reordering, and refuses rollback,
  *              expiry, a dropped entry and a moved version with the right status.
@@ -67,6 +70,7 @@ const char *herald_fuzz_check_attachpath(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_monitor(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_client(const uint8_t *data, size_t size);
 const char *herald_fuzz_check_delta(const uint8_t *data, size_t size);
+const char *herald_fuzz_check_jscan(const uint8_t *data, size_t size);
 /* Seed 'which' (0..2) of the delta corpus: a valid delta from check_delta.c's base,
  * signed with the golden key (fuzz/gen_corpus.c writes them). Returns 0 or -1. */
 #include "herald/mem.h"

@@ -3,7 +3,7 @@
 # for SECONDS (default 30) on a temporary copy of its seed corpus (fuzz/corpus/<target>),
 # so the committed corpora never churn.
 #
-# Targets: http listing jcs snapshot changeset jsonschema multipart attachpath monitor client delta (default: all, one after the other).
+# Targets: http listing jcs snapshot changeset jsonschema multipart attachpath monitor client delta jscan (default: all, one after the other).
 # Environment:
 #   HERALD_FUZZ_BUILD  build directory (default <repo>/build-fuzz)
 #   HERALD_FUZZ_JOBS   targets run at once (default 1; each uses one core, <= 2 GB)
@@ -27,11 +27,11 @@ esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${HERALD_FUZZ_BUILD:-$root/build-fuzz}
 jobs=${HERALD_FUZZ_JOBS:-1}
-all_targets=(http listing jcs snapshot changeset jsonschema multipart attachpath monitor client delta)
+all_targets=(http listing jcs snapshot changeset jsonschema multipart attachpath monitor client delta jscan)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
-declare -A dict=([http]=http [listing]=listing [jcs]=json [snapshot]=json [changeset]=json [jsonschema]=json [multipart]=multipart [attachpath]=attachpath [monitor]=json [client]=client [delta]=json)
+declare -A dict=([http]=http [listing]=listing [jcs]=json [snapshot]=json [changeset]=json [jsonschema]=json [multipart]=multipart [attachpath]=attachpath [monitor]=json [client]=client [delta]=json [jscan]=json)
 for t in "${targets[@]}"; do
     if [ -z "${dict[$t]:-}" ]; then
         echo "unknown target '$t' (one of: ${all_targets[*]})" >&2

@@ -8,9 +8,10 @@
  * that copies the unchanged elements' bytes, and the SHA-256 of the result is the only
  * other pass over them. Nothing of the base is parsed again.
  *
- * Element boundaries in a JCS array are found by a scan that tracks strings and nesting
- * (canonical text has no whitespace); the parsed array (jansson) gives each element's
- * id and last_modified, and the two must agree on the count. The records' bytes are
+ * Element boundaries, ids and last_modified come from one pass of the scanner
+ * (lib/jscan.c), without a tree; when it refuses the text, jansson parses it and a scan
+ * that tracks strings and nesting (canonical text has no whitespace) finds the
+ * boundaries, and the two must agree on the count. The records' bytes are
  * trusted only because the result is verified: the SHA-256 of records_json is signed.
  * Tombstones are rebuilt from (id, last_modified) in canonical form, so their bytes are
  * exactly the full blob's whatever the delta holds.
@@ -30,6 +31,7 @@
 #include "herald/clock.h"
 #include "herald/err.h"
 #include "herald/jcs.h"
+#include "herald/jscan.h"
 
 #define DELTA_MAGIC "HSD1"
 
@@ -213,13 +215,27 @@ lm_of(const json_t *r)
     return json_is_number(v) ? (int64_t)json_number_value(v) : 0;
 }
 
+/* A scanned element's id, decoded into 'scratch' when it holds escapes. */
+static const char *
+elem_id(herald_buf *scratch, const herald_jscan_elem *e, size_t *len)
+{
+    if (!e->id_escaped) {
+        *len = e->idlen;
+        return e->id;
+    }
+    herald_buf_reset(scratch);
+    herald_buf_reserve(scratch, e->idlen + 1);
+    *len = herald_jscan_unescape(scratch->data, e->id, e->idlen);
+    return scratch->data;
+}
+
 /*
  * Parses the records array text 'json' into a table (each element's id and
  * last_modified from the parse, its bytes from the text). With 'sorted', ids must be
  * strictly ascending. Returns 0, or -1 with 'err'.
  */
 static int
-read_records(stable *out, const char *json, size_t len, int sorted, char *err, size_t errlen)
+read_records_tree(stable *out, const char *json, size_t len, int sorted, char *err, size_t errlen)
 {
     char why[160];
     int rc = -1;
@@ -264,6 +280,44 @@ out:
     free(off);
     free(lens);
     return rc;
+}
+
+/* The same with the scanner (lib/jscan.c): no tree. When it refuses the text (or an
+ * element has no id) the parse above decides and words the error; the scanner accepts
+ * only what the parse accepts, with the same ids and last_modified. */
+static int
+read_records(stable *out, const char *json, size_t len, int sorted, char *err, size_t errlen)
+{
+    herald_jscan it;
+    herald_jscan_elem e;
+    herald_buf scratch = HERALD_BUF_INIT;
+    tbuild t;
+    int rc;
+    tb_init(&t, len, 16);
+    herald_jscan_init(&it, json, len);
+    while ((rc = herald_jscan_next(&it, &e)) == 1) {
+        size_t sl;
+        const char *id = e.id ? elem_id(&scratch, &e, &sl) : NULL;
+        if (!id) {
+            rc = -1;
+            break;
+        }
+        if (t.n > 0 && sorted &&
+            id_cmp(t.ids.data + t.v[t.n - 1].id_off, t.v[t.n - 1].idlen, id, sl) >= 0) {
+            herald_err_set(err, errlen, "records: ids not sorted or repeated at %zu", t.n);
+            herald_buf_free(&scratch);
+            tb_free(&t);
+            return -1;
+        }
+        tb_add(&t, id, sl, e.lm, json + e.off, e.len);
+    }
+    herald_buf_free(&scratch);
+    if (rc < 0) {
+        tb_free(&t);
+        return read_records_tree(out, json, len, sorted, err, errlen);
+    }
+    tb_finish(&t, out);
+    return 0;
 }
 
 /* Tombstones from a parsed array: each {"deleted":true,"id","last_modified"}; sorted
@@ -346,10 +400,13 @@ static herald_state *
 from_snapshot(herald_snapshot *s, int take, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
-    size_t rlen;
+    size_t rlen, nidx;
     const char *rjson = herald_snapshot_records_json(s, &rlen);
     const json_t *records = herald_snapshot_records(s);
-    size_t n = json_array_size(records);
+    /* Indexed by the scanner (herald_snapshot_decode_indexed), or parsed. */
+    const herald_jscan_elem *idx = herald_snapshot_record_index(s, &nidx);
+    size_t n = idx ? nidx : json_array_size(records);
+    herald_buf scratch = HERALD_BUF_INIT;
     size_t *off = herald_mem_calloc(n + 1, sizeof(*off));
     size_t *lens = herald_mem_calloc(n + 1, sizeof(*lens));
     tbuild t;
@@ -364,24 +421,39 @@ from_snapshot(herald_snapshot *s, int take, char *err, size_t errlen)
     st->signatures = json_incref((json_t *)herald_snapshot_signatures(s));
 
     /* The records' bytes are the blob's records_json slices: the parse gives ids. */
-    if (split_array(rjson, rlen, n, off, lens) < 0) {
+    if (idx) {
+        for (size_t i = 0; i < n; i++) {
+            off[i] = idx[i].off;
+            lens[i] = idx[i].len;
+        }
+    } else if (split_array(rjson, rlen, n, off, lens) < 0) {
         herald_err_set(err, errlen, "records_json does not split into its %zu records", n);
         goto fail;
     }
     for (size_t i = 0; i < n; i++) {
-        const json_t *r = json_array_get(records, i);
-        const json_t *id = json_object_get(r, "id");
-        if (!json_is_string(id)) {
-            herald_err_set(err, errlen, "record %zu without a string id", i);
-            goto fail;
+        const char *id;
+        size_t idlen;
+        int64_t lm;
+        if (idx) { /* every indexed element has an id */
+            id = elem_id(&scratch, &idx[i], &idlen);
+            lm = idx[i].lm;
+        } else {
+            const json_t *r = json_array_get(records, i);
+            const json_t *jid = json_object_get(r, "id");
+            if (!json_is_string(jid)) {
+                herald_err_set(err, errlen, "record %zu without a string id", i);
+                goto fail;
+            }
+            id = json_string_value(jid);
+            idlen = json_string_length(jid);
+            lm = lm_of(r);
         }
         if (take) {
-            tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), "", 0);
+            tb_add(&t, id, idlen, lm, "", 0);
             t.v[t.n - 1].off = off[i];
             t.v[t.n - 1].len = lens[i];
         } else {
-            tb_add(&t, json_string_value(id), json_string_length(id), lm_of(r), rjson + off[i],
-                   lens[i]);
+            tb_add(&t, id, idlen, lm, rjson + off[i], lens[i]);
         }
     }
     if (take) { /* rjson is NUL-terminated in place (herald_snapshot_decode) */
@@ -403,11 +475,13 @@ from_snapshot(herald_snapshot *s, int take, char *err, size_t errlen)
         goto fail;
     free(off);
     free(lens);
+    herald_buf_free(&scratch);
     return st;
 fail:
     tb_free(&t);
     free(off);
     free(lens);
+    herald_buf_free(&scratch);
     herald_state_free(st);
     return NULL;
 }

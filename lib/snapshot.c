@@ -22,6 +22,12 @@
  * tombstones have been parsed, the byte after records_json (the first byte of
  * tombstones_len, no longer needed) is overwritten with a NUL so records_json is also a C
  * string, without copying a possibly large array.
+ *
+ * herald_snapshot_decode_indexed skips the records' parse when the scanner (lib/jscan.c)
+ * accepts records_json: a read server's cold start needs only each record's bytes, id
+ * and last_modified, and the jansson tree per record was most of its time. The scanner
+ * accepts a subset of what jansson does, so an indexed blob is one the parse accepts
+ * with the same ids; otherwise the parse runs as before and words the error.
  */
 #include "herald/snapshot.h"
 #include "herald/err.h"
@@ -35,6 +41,7 @@
 #include <zstd.h>
 
 #include "herald/jcs.h"
+#include "herald/jscan.h"
 
 #define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
 #define BLOB_MAGIC "HSB1"
@@ -50,6 +57,8 @@ struct herald_snapshot {
     int64_t timestamp;
     const char *records_json;
     size_t records_len;
+    herald_jscan_elem *rindex; /* herald_snapshot_decode_indexed: records not parsed */
+    size_t rcount;
 };
 
 static void
@@ -389,6 +398,7 @@ herald_snapshot_free(herald_snapshot *s)
     json_decref(s->meta);
     json_decref(s->records);
     json_decref(s->tombstones);
+    free(s->rindex);
     free(s->buf);
     free(s);
 }
@@ -409,8 +419,40 @@ take_section(const char **sec, size_t *seclen, const char **p, const char *end)
     return 0;
 }
 
-herald_snapshot *
-herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
+/* Indexes records_json with the scanner (lib/jscan.c). Returns 0, or -1 when it refuses
+ * the text (the caller parses it with jansson instead). */
+static int
+index_records(herald_snapshot *s, const char *recs, size_t len)
+{
+    herald_jscan it;
+    herald_jscan_elem e;
+    size_t cap = 16;
+    int rc;
+    s->rindex = herald_mem_alloc(cap * sizeof(*s->rindex));
+    s->rcount = 0;
+    herald_jscan_init(&it, recs, len);
+    while ((rc = herald_jscan_next(&it, &e)) == 1) {
+        if (!e.id) { /* jansson's path words the error */
+            rc = -1;
+            break;
+        }
+        if (s->rcount == cap) {
+            cap *= 2;
+            s->rindex = herald_mem_realloc(s->rindex, cap * sizeof(*s->rindex));
+        }
+        s->rindex[s->rcount++] = e;
+    }
+    if (rc < 0) {
+        free(s->rindex);
+        s->rindex = NULL;
+        s->rcount = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static herald_snapshot *
+decode(const void *blob, size_t len, int indexed, char *err, size_t errlen)
 {
     herald_snapshot *s = herald_mem_calloc(1, sizeof(*s));
     char why[200];
@@ -474,11 +516,14 @@ herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
     }
     s->timestamp = ts;
 
+    if (indexed && index_records(s, recs, s->records_len) == 0)
+        goto tombstones;
     s->records = herald_jcs_parse(recs, s->records_len, 0, 0, why, sizeof(why));
     if (!s->records || !json_is_array(s->records)) {
         herald_err_set(err, errlen, "blob records: %s", s->records ? "not an array" : why);
         goto err;
     }
+tombstones:
     s->tombstones = herald_jcs_parse(tombs, tombs_len, 0, 0, why, sizeof(why));
     if (!s->tombstones || !json_is_array(s->tombstones)) {
         herald_err_set(err, errlen, "blob tombstones: %s", s->tombstones ? "not an array" : why);
@@ -493,6 +538,32 @@ herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
 err:
     herald_snapshot_free(s);
     return NULL;
+}
+
+herald_snapshot *
+herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
+{
+    return decode(blob, len, 0, err, errlen);
+}
+
+herald_snapshot *
+herald_snapshot_decode_indexed(const void *blob, size_t len, char *err, size_t errlen)
+{
+    return decode(blob, len, 1, err, errlen);
+}
+
+const herald_jscan_elem *
+herald_snapshot_record_index(const herald_snapshot *s, size_t *n)
+{
+    if (n)
+        *n = s->rcount;
+    return s->rindex;
+}
+
+size_t
+herald_snapshot_record_count(const herald_snapshot *s)
+{
+    return s->rindex ? s->rcount : json_array_size(s->records);
 }
 
 const char *
@@ -588,7 +659,7 @@ herald_snapshot_verify_decoded(const herald_snapshot *s, int64_t now_ms, const h
                                size_t nkeys, char *err, size_t errlen)
 {
     return herald_snapshot_verify(s->records_json, s->records_len,
-                                  (int64_t)json_array_size(s->records),
+                                  (int64_t)herald_snapshot_record_count(s),
                                   herald_snapshot_signatures(s), s->bucket, s->collection,
                                   s->timestamp, now_ms, keys, nkeys, err, errlen);
 }

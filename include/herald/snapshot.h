@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "herald/crypto.h"
+#include "herald/jscan.h"
 #include "herald/mem.h"
 
 #define HERALD_SNAPSHOT_PREFIX "herald-snapshot-v1"
@@ -99,6 +100,12 @@ typedef struct herald_snapshot herald_snapshot; /* a decoded blob; immutable */
 /* Decodes (decompresses, splits, parses) a blob. Does NOT verify signatures. */
 herald_snapshot *herald_snapshot_decode(const void *blob, size_t len, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The same, for a caller that needs of each record only its bytes, id and last_modified
+ * (the read server's loader): when the scanner (herald/jscan.h) accepts records_json,
+ * the records are indexed instead of parsed, herald_snapshot_records() is NULL and
+ * herald_snapshot_record_index() gives them; otherwise they are parsed as above. */
+herald_snapshot *herald_snapshot_decode_indexed(const void *blob, size_t len, char *err,
+                                                size_t errlen) __attribute__((warn_unused_result));
 void herald_snapshot_free(herald_snapshot *s); /* NULL-safe */
 
 const char *herald_snapshot_bucket(const herald_snapshot *s);
@@ -110,7 +117,11 @@ const json_t *herald_snapshot_metadata(const herald_snapshot *s);    /* object *
 const json_t *herald_snapshot_bucket_data(const herald_snapshot *s); /* object */
 const json_t *herald_snapshot_signatures(const herald_snapshot *s);  /* array */
 const json_t *herald_snapshot_records(const herald_snapshot *s);     /* array, by id */
-const json_t *herald_snapshot_tombstones(const herald_snapshot *s);  /* array */
+/* The records as the scanner indexed them (offsets in records_json, each with an id);
+ * NULL when they were parsed instead. */
+const herald_jscan_elem *herald_snapshot_record_index(const herald_snapshot *s, size_t *n);
+size_t herald_snapshot_record_count(const herald_snapshot *s);      /* either way */
+const json_t *herald_snapshot_tombstones(const herald_snapshot *s); /* array */
 const char *herald_snapshot_records_json(const herald_snapshot *s, size_t *len);
 /* Hands the decompressed content (which records_json points into) to the caller, who
  * frees it; the snapshot's records_json is valid only while the caller keeps it.

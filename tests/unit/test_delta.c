@@ -7,7 +7,8 @@
  * signer does, and the state built by applying the chain of deltas must equal, byte for
  * byte, the state decoded from the full blob. Record values are drawn to contain the
  * characters the element scanner must see through (quotes, escapes, brackets, commas,
- * non-ASCII). Then every tampering is refused: a changed record, a missing change, the
+ * non-ASCII). Full blobs are also decoded as the loader does (indexed by lib/jscan.c, no
+ * tree): the same state. Then every tampering is refused: a changed record, a missing change, the
  * wrong base, another version's head, a delta for another collection, truncation.
  */
 #include <criterion/criterion.h>
@@ -44,6 +45,22 @@ state_of_blob(const herald_buf *blob)
     herald_state *taken = herald_state_take_snapshot(s, err, sizeof(err));
     cr_assert_not_null(taken, "%s", err);
     assert_same_state(st, taken, "taken from the snapshot");
+    /* ... and the loader decodes it indexed (lib/jscan.c, no tree for the records): the
+     * signer's records are canonical, so the scanner takes them, and the state is the
+     * same. */
+    s = herald_snapshot_decode_indexed(blob->data, blob->len, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    size_t nidx;
+    cr_assert_not_null(herald_snapshot_record_index(s, &nidx), "the scanner refused the records");
+    cr_assert_null(herald_snapshot_records(s));
+    cr_assert_eq(nidx, herald_state_count(st, 0));
+    cr_assert(herald_snapshot_verify_decoded(s, 0, herald_crypto_signkey_public(g_key), 1, err,
+                                             sizeof(err)) == 0,
+              "%s", err);
+    herald_state *indexed = herald_state_take_snapshot(s, err, sizeof(err));
+    cr_assert_not_null(indexed, "%s", err);
+    assert_same_state(st, indexed, "indexed by the scanner");
+    herald_state_free(indexed);
     herald_state_free(st);
     return taken;
 }

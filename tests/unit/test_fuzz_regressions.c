@@ -34,6 +34,7 @@ static const struct {
     {"attachpath", herald_fuzz_check_attachpath},
     {"monitor", herald_fuzz_check_monitor},
     {"delta", herald_fuzz_check_delta},
+    {"jscan", herald_fuzz_check_jscan},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
