@@ -133,6 +133,9 @@ h_wait_port "$P_PORT" 20 "$!" "$H_TMP/proxy.log"
 PROXY="http://127.0.0.1:$P_PORT/v1"
 
 h_public_collection main certs >/dev/null
+# The suites count the records served before they start: the new collection must be
+# signed and served first (a 404's error body has no "changes").
+h_check "the new collection is served" h_wait_for 20 curl -sf -o /dev/null "$CS"
 watch_suite c "$HERALD"
 watch_suite js node "$H_SRC/tests/node/herald_cli.mjs"
 
