@@ -252,7 +252,9 @@ h_check "no served version went back in time" h_eq "$(awk '{ts = $0; sub(/.*time
 
 # Outage per kill: from the kill to the first acknowledgement of a write sent after it.
 while read -r t what port; do
-    next=$(awk -v t="$t" '$7 > t && ($4 == 200 || $4 == 201) {print $1}' "$WLOG" | sort -n | head -1)
+    # The minimum in awk itself: 'sort | head -1' dies of SIGPIPE (141) under pipefail when
+    # sort writes more than head reads.
+    next=$(awk -v t="$t" '$7 > t && ($4 == 200 || $4 == 201) && (!n++ || $1 + 0 < m) {m = $1 + 0} END {if (n) printf "%.0f\n", m}' "$WLOG")
     h_log "OUTAGE $what $port: $(awk -v a="$t" -v b="${next:-$t}" 'BEGIN {printf "%.1f", (b - a) / 1000}') s until a write sent after the kill was acknowledged"
 done <"$KLOG"
 
