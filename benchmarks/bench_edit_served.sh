@@ -86,11 +86,12 @@ for s in $BUILDS; do
         node "$JS" "$P" "$S" "$AUTH" bench c import "$n"
         # The read server's steps per version (herald_version_step_seconds, metrics.h),
         # scraped around the one-at-a-time edits: their difference is that phase's.
-        step_metrics() { curl -s "$S/metrics" | grep -E '^herald_version_step_seconds_(sum|count)' | tr '\n' ' '; }
+        # (|| true: a build without the metric prints dashes; grep's status 1 would end the run)
+        step_metrics() { curl -s "$S/metrics" | { grep -E '^herald_version_step_seconds_(sum|count)' || true; } | tr '\n' ' '; }
         m0=$(step_metrics)
         r1=$(node "$JS" "$P" "$S" "$AUTH" bench c edits "$EDITS")
         m1=$(step_metrics)
-        ls_metrics() { curl -s "$S/metrics" | grep -E '^herald_lockstep_(wait_seconds_(sum|count)|fallbacks_total|superseded_total)' | tr '\n' ' '; }
+        ls_metrics() { curl -s "$S/metrics" | { grep -E '^herald_lockstep_(wait_seconds_(sum|count)|fallbacks_total|superseded_total)' || true; } | tr '\n' ' '; }
         echo "$label $n lock-step before the import phase: $(ls_metrics)" >>"$TMP/steps.txt"
         r2=$(node "$JS" "$P" "$S" "$AUTH" bench c during 10000)
         echo "$label $n lock-step after the import phase:  $(ls_metrics)" >>"$TMP/steps.txt"
