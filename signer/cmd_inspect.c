@@ -19,7 +19,10 @@
  * IS checked here, since a monitor is short-lived)} or {"kind":"monitor","missing":true}.
  *
  * Each snapshot line: {"bucket","collection","timestamp","announced" (--follow: the V of the
- * message), "expires", "monitor" (the version herald:monitor holds), "metadata",
+ * message), "blob_follows" (--follow: true when V, or a newer version, was stored and announced
+ * before its full blob, which is announced again once stored; the blob printed may then
+ * be an older one),
+ * "expires", "monitor" (the version herald:monitor holds), "metadata",
  * "signatures", "records", "tombstones", "blob_bytes", "verified" (with --public-key:
  * true, or the reason it failed; expiry not checked)}. Used by operators to see what is
  * published, and by tests to check every snapshot against Redis.
@@ -59,14 +62,30 @@ static void print_json_line(const json_t *out);
 static int
 print_one(redisContext *rc, const inspect_args *a, const char *member, long long announced)
 {
-    redisReply *r = redisCommand(rc, "GET herald:snap:%s", member);
-    redisReply *m = r ? redisCommand(rc, "ZSCORE %s %s", HERALD_KEY_MONITOR, member) : NULL;
-    if (!r || !m) {
-        fprintf(stderr, "herald-signer inspect: redis: %s\n", rc->errstr);
-        if (r)
-            freeReplyObject(r);
+    /* One MULTI: the blob, the monitor's version and herald:snap:pending at one instant. */
+    redisAppendCommand(rc, "MULTI");
+    redisAppendCommand(rc, "GET herald:snap:%s", member);
+    redisAppendCommand(rc, "ZSCORE %s %s", HERALD_KEY_MONITOR, member);
+    redisAppendCommand(rc, "HGET herald:snap:pending %s", member);
+    redisAppendCommand(rc, "EXEC");
+    redisReply *x = NULL;
+    int ok = 1;
+    for (int i = 0; i < 5 && ok; i++) {
+        redisReply *q = NULL;
+        if (redisGetReply(rc, (void **)&q) != REDIS_OK || !q)
+            ok = 0;
+        else if (i == 4)
+            x = q;
+        else
+            freeReplyObject(q);
+    }
+    if (!ok || !x || x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
+        fprintf(stderr, "herald-signer inspect: redis: %s\n", rc->err ? rc->errstr : "MULTI");
+        if (x)
+            freeReplyObject(x);
         return -1;
     }
+    const redisReply *r = x->element[0], *m = x->element[1], *p = x->element[2];
     json_t *out = NULL;
     const char *slash = strchr(member, '/');
     if (r->type != REDIS_REPLY_STRING) {
@@ -99,13 +118,17 @@ print_one(redisContext *rc, const inspect_args *a, const char *member, long long
     }
     if (announced >= 0)
         json_object_set_new(out, "announced", json_integer(announced));
+    /* A blob at least as new as the announced version follows (the signer stores a
+     * version with deltas first: docs/incremental.md; with two signers a newer version
+     * may have superseded it already), announced again once stored. */
+    if (announced >= 0 && p->type == REDIS_REPLY_STRING && strtoll(p->str, NULL, 10) >= announced)
+        json_object_set_new(out, "blob_follows", json_true());
     json_object_set_new(
         out, "monitor",
         json_integer(m->type == REDIS_REPLY_STRING ? strtoll(m->str, NULL, 10) : 0));
     print_json_line(out);
     json_decref(out);
-    freeReplyObject(r);
-    freeReplyObject(m);
+    freeReplyObject(x);
     return 0;
 }
 

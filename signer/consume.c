@@ -323,6 +323,14 @@ reclaim(signer_ctx *s, const char *consumer)
  * once.
  */
 #define PACE_FACTOR 3
+/* How long, under a backlog, the full blob of a version announced with its deltas may
+ * wait for a newer version to supersede it (publish.c): during an import only the newest
+ * blob every half second is compressed (at 10k records, 10 ms of zstd per version that
+ * otherwise sits between two batches). Bounded so that a read server starting cold
+ * meanwhile finds a blob a few versions old, from which the jump deltas (bases: the last
+ * 8 versions) lead on; and every blob still waiting is stored as soon as the backlog
+ * ends, or the signer stops. */
+#define BLOB_DEFER_MS 500
 #define PACE_MIN_MS 20
 #define PACE_MAX_MS 200
 
@@ -334,9 +342,10 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
     while (!*stopping) {
         char err[256];
         signer_forget_all();
+        s->blob_defer_ms = 0;
         s->rc = herald_redis_connect(url, 5000, err, sizeof(err));
         if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
-            sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0) {
+            sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 || signer_blobs_flush(s, 0) < 0) {
             herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
                         herald_backoff_peek(&backoff));
             goto retry;
@@ -351,12 +360,14 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             if (herald_clock_mono_ms() - last_claim >
                 (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
                 last_claim = herald_clock_mono_ms();
-                if (reclaim(s, consumer) < 0)
+                if (reclaim(s, consumer) < 0 || signer_monitor_refresh(s, 1) < 0 ||
+                    signer_blobs_flush(s, s->blob_defer_ms) < 0)
                     break;
             }
             if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
                 last_sweep = herald_clock_mono_ms();
-                if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0)
+                if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 ||
+                    signer_blobs_flush(s, s->blob_defer_ms) < 0)
                     break;
             }
             if (backlog) {
@@ -366,12 +377,15 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 if (wait > 0)
                     usleep((useconds_t)(wait * 1000));
             }
+            int block_ms = signer_blobs_waiting() ? 1 : 1000;
             double read_start = (double)herald_clock_mono_ns() / 1e6;
+            /* With blobs waiting (a backlog), no wait for new entries: none means the
+             * backlog is over, and the blobs are stored at once. */
             redisReply *r =
                 redisCommand(s->rc,
-                             "XREADGROUP GROUP %s %s COUNT 512 BLOCK 1000 "
+                             "XREADGROUP GROUP %s %s COUNT 512 BLOCK %d "
                              "STREAMS %s %s",
-                             HERALD_GROUP_SIGNERS, consumer, HERALD_KEY_CHANGES, next_id);
+                             HERALD_GROUP_SIGNERS, consumer, block_ms, HERALD_KEY_CHANGES, next_id);
             double read_end = (double)herald_clock_mono_ns() / 1e6;
             if (!r || r->type == REDIS_REPLY_ERROR) {
                 herald_error("XREADGROUP: %s", r ? r->str : s->rc->errstr);
@@ -396,13 +410,23 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
              * only when half the monitor's lifetime has passed. */
             if (signer_monitor_refresh(s, handled > 0) < 0)
                 break;
+            /* Then the full blobs of the versions just announced without them (publish.c):
+             * the deltas and the signed monitor are what the read servers wait for. Under
+             * a backlog a blob waits up to BLOB_DEFER_MS, superseded by newer versions. */
+            s->blob_defer_ms = backlog ? BLOB_DEFER_MS : 0;
+            if (signer_blobs_flush(s, s->blob_defer_ms) < 0)
+                break;
             if (handled == 0 && next_id[0] == '0')
                 next_id = ">"; /* no more pending entries of ours */
             /* Idle (nothing arrived for a whole BLOCK): recompress a blob that was stored
              * fast with its delta (publish.c). */
-            if (handled == 0 && signer_recompress_one(s) < 0)
+            if (handled == 0 && block_ms == 1000 && signer_recompress_one(s) < 0)
                 break;
         }
+        /* Stopping: the blobs still waiting (a backlog) are stored now rather than signed
+         * again by the next signer (herald:snap:pending). */
+        if (*stopping && s->rc)
+            (void)signer_blobs_flush(s, 0);
     retry:
         if (s->rc) {
             redisFree(s->rc);

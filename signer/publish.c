@@ -43,7 +43,7 @@
 #include "herald/snapshot.h"
 #include "signer.h"
 
-#define NKEYS_READ 10
+#define NKEYS_READ 11
 /* The zstd level of a full blob stored with a delta: the read servers that follow use
  * the delta, so the blob is stored and announced at once and recompressed later.
  * Measured (zstd -b, benchmarks/results/edit_served.md): level -5 is no faster than 1 on
@@ -218,20 +218,21 @@ remove_collection(signer_ctx *s, const char *member, const char *snapkey)
 {
     const char *argv[] = {"EVALSHA",
                           NULL,
-                          "6",
+                          "7",
                           snapkey,
                           HERALD_KEY_MONITOR,
                           HERALD_KEY_MONITOR_SRC,
                           HERALD_KEY_MONITOR_EXPIRES,
                           HERALD_KEY_MONITOR_SHA,
                           HERALD_KEY_MONITOR_GEN,
+                          SIGNER_KEY_BLOB_PENDING,
                           member,
                           HERALD_CHANNEL_SNAPSHOTS};
-    size_t lens[11];
-    for (int i = 2; i < 11; i++)
+    size_t lens[12];
+    for (int i = 2; i < 12; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r =
-        herald_redis_script_eval(s->rc, s->sha_remove, herald_lua_signer_remove, 11, argv, lens);
+        herald_redis_script_eval(s->rc, s->sha_remove, herald_lua_signer_remove, 12, argv, lens);
     enum signer_result res = SIGNER_ERROR;
     if (r && r->type == REDIS_REPLY_INTEGER) {
         res = r->integer ? SIGNER_REMOVED : SIGNER_UNCHANGED;
@@ -313,11 +314,13 @@ signer_recompress_one(signer_ctx *s)
         goto out;
     out.len = z;
     snprintf(vstr, sizeof(vstr), "%lld", (long long)p.version);
-    const char *argv[] = {"EVALSHA",          NULL,     "2",  key.data,
-                          HERALD_KEY_MONITOR, p.member, vstr, out.data};
-    size_t lens[8] = {
-        0, 0, 1, key.len, strlen(HERALD_KEY_MONITOR), strlen(p.member), strlen(vstr), out.len};
-    r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress, 8, argv,
+    const char *argv[] = {
+        "EVALSHA", NULL, "3",      key.data, HERALD_KEY_MONITOR, SIGNER_KEY_BLOB_PENDING,
+        p.member,  vstr, out.data, ""};
+    size_t lens[10];
+    for (int i = 2; i < 10; i++)
+        lens[i] = i == 3 ? key.len : i == 8 ? out.len : strlen(argv[i]); /* key: not NUL-ended */
+    r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress, 10, argv,
                                  lens);
     if (!r) {
         rc = -1;
@@ -333,6 +336,206 @@ out:
     herald_buf_free(&key);
     herald_buf_free(&out);
     return rc;
+}
+
+/* ---- the full blob after the announcement ------------------------------------------ */
+
+/*
+ * A version stored with a delta is announced (signer_store.lua: deltas, monitor entries,
+ * PUBLISH) without its full blob, which costs the most (zstd of the whole records_json:
+ * 10 of 18.5 ms per version at 10k records). The blob follows once the batch is stored
+ * and its signed monitor written (signer_blobs_flush, called by consume.c), with a
+ * compare-and-set on the version (signer_recompress.lua) and a second PUBLISH.
+ *
+ * What a read server finds meanwhile: the previous blob, which verifies for the previous
+ * version; from it the deltas lead to the new one (the jump deltas lead from any of the
+ * last 8 versions), and the second PUBLISH makes a server that loaded that older blob
+ * (cold start, or a chain that fell back to the blob) look again. A blob never claims
+ * a version it does not hold: it is only ever written whole, for the version it was
+ * built from.
+ *
+ * Crash safety: the store script records the version in herald:snap:pending (member ->
+ * V) and the blob's store removes it; while it is there, signer_read.lua treats the
+ * collection as changed, so the next signer to look (an event, the periodic sweep, a
+ * restart) signs it again, from a full read after a restart: stored with its blob.
+ *
+ * The pending entry keeps references to what was signed, not the records: they are the
+ * copy's records_json, unchanged until the copy is published again. Under a backlog
+ * (consume.c sets s->blob_defer_ms) a pending blob may wait that long: a newer version of
+ * the collection supersedes it (with N versions pending only the newest blob is built,
+ * as for the idle recompression), so an import does not compress the whole collection
+ * for every version, between the versions an urgent edit waits for. The read servers
+ * that follow use the deltas; one that loads the older blob meanwhile catches up by the
+ * jump deltas, whose bases are the last 8 versions (the wait is bounded in time, not in
+ * versions: see BLOB_DEFER_MS in consume.c). Otherwise, and once the wait is over, a
+ * member's pending blob is stored before its copy changes (signer_publish_collection).
+ * A superseded entry whose newer version was not stored with a later blob (stored whole,
+ * refused, failed) is dropped at the flush: later_store finds the copy moved on.
+ */
+typedef struct later_blob {
+    char *member, *bid, *cid, *snapkey;
+    int64_t version;
+    json_t *sigs, *coll, *bucket;
+    int64_t since; /* monotonic ms: when the oldest version it stands for was announced */
+} later_blob;
+
+static later_blob *g_later;
+static size_t g_nlater, g_cap_later;
+
+static void
+later_free(later_blob *b)
+{
+    free(b->member);
+    free(b->bid);
+    free(b->cid);
+    free(b->snapkey);
+    json_decref(b->sigs);
+    json_decref(b->coll);
+    json_decref(b->bucket);
+}
+
+static void
+blob_later(const char *member, const char *bid, const char *cid, const char *snapkey,
+           int64_t version, json_t *sigs, const json_t *coll, const json_t *bucket)
+{
+    int64_t since = herald_clock_mono_ms();
+    for (size_t i = 0; i < g_nlater; i++)
+        if (strcmp(g_later[i].member, member) == 0) {
+            since = g_later[i].since; /* superseded: the newest blob only, as late as that */
+            later_free(&g_later[i]);
+            g_later[i] = g_later[--g_nlater];
+            break;
+        }
+    if (g_nlater == g_cap_later) {
+        g_cap_later = g_cap_later ? 2 * g_cap_later : 8;
+        g_later = herald_mem_realloc(g_later, g_cap_later * sizeof(*g_later));
+    }
+    g_later[g_nlater++] = (later_blob){herald_mem_strdup(member),
+                                       herald_mem_strdup(bid),
+                                       herald_mem_strdup(cid),
+                                       herald_mem_strdup(snapkey),
+                                       version,
+                                       json_incref(sigs),
+                                       json_incref((json_t *)coll),
+                                       json_incref((json_t *)bucket),
+                                       since};
+}
+
+/* Compresses and stores the blob of 'b' if its copy is still at that version. Returns 0,
+ * or -1 on a Redis failure. */
+static int
+later_store(signer_ctx *s, const later_blob *b)
+{
+    cache_coll *c = cache_get(b->member);
+    if (c->stored != b->version)
+        return 0; /* the copy moved on or was dropped: herald:snap:pending stays, re-sign */
+    double t0 = mono_ms();
+    int level = s->zstd_level > FAST_ZSTD_LEVEL ? FAST_ZSTD_LEVEL : s->zstd_level;
+    herald_buf blob = HERALD_BUF_INIT;
+    herald_snapshot_parts parts = {.bucket = b->bid,
+                                   .collection = b->cid,
+                                   .timestamp = b->version,
+                                   .metadata = b->coll,
+                                   .bucket_data = b->bucket,
+                                   .signatures = b->sigs,
+                                   .records_json = c->records_json.data,
+                                   .records_len = c->records_json.len,
+                                   .tombstones_json = c->tombs_json.data,
+                                   .tombstones_len = c->tombs_json.len,
+                                   .tombstones_since = c->tombs_cutoff};
+    if (herald_snapshot_encode(&blob, &parts, level) < 0) {
+        herald_error("encode %s: compression failed", b->member);
+        herald_buf_free(&blob);
+        return 0; /* pending stays: the next look signs it again */
+    }
+    double t1 = mono_ms();
+    char vstr[24];
+    snprintf(vstr, sizeof(vstr), "%lld", (long long)b->version);
+    const char *argv[] = {"EVALSHA",
+                          NULL,
+                          "3",
+                          b->snapkey,
+                          HERALD_KEY_MONITOR,
+                          SIGNER_KEY_BLOB_PENDING,
+                          b->member,
+                          vstr,
+                          blob.data,
+                          HERALD_CHANNEL_SNAPSHOTS};
+    size_t lens[10];
+    for (int i = 2; i < 10; i++)
+        lens[i] = i == 8 ? blob.len : strlen(argv[i]);
+    redisReply *r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress,
+                                             10, argv, lens);
+    int rc = r ? 0 : -1;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer) {
+        herald_info("blob %s version=%lld stored after its announcement: %zu bytes in %.1f ms "
+                    "(zstd %.1f, store %.1f)",
+                    b->member, (long long)b->version, blob.len, mono_ms() - t0, t1 - t0,
+                    mono_ms() - t1);
+        if (level != s->zstd_level)
+            recompress_note(b->member, b->version);
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        herald_error("store the blob of %s: %s", b->member, r->str);
+    }
+    if (r)
+        freeReplyObject(r);
+    herald_buf_free(&blob);
+    return rc;
+}
+
+int
+signer_blobs_flush(signer_ctx *s, int64_t defer_ms)
+{
+    int rc = 0;
+    int64_t now = herald_clock_mono_ms();
+    size_t kept = 0;
+    for (size_t i = 0; i < g_nlater; i++) {
+        if (rc == 0 && defer_ms > 0 && now - g_later[i].since < defer_ms) {
+            g_later[kept++] = g_later[i];
+            continue;
+        }
+        if (rc == 0 && later_store(s, &g_later[i]) < 0)
+            rc = -1;
+        later_free(&g_later[i]);
+    }
+    g_nlater = kept;
+    return rc;
+}
+
+/* The version whose blob is waiting for 'member', or 0. */
+static int64_t
+later_version(const char *member)
+{
+    for (size_t i = 0; i < g_nlater; i++)
+        if (strcmp(g_later[i].member, member) == 0)
+            return g_later[i].version;
+    return 0;
+}
+
+size_t
+signer_blobs_waiting(void)
+{
+    return g_nlater;
+}
+
+/* Before the copy of 'member' changes: stores its pending blob, if any, unless it may
+ * still wait (s->blob_defer_ms since 'since'), when the version about to be stored
+ * supersedes it. */
+static int
+blob_flush_member(signer_ctx *s, const char *member)
+{
+    for (size_t i = 0; i < g_nlater; i++)
+        if (strcmp(g_later[i].member, member) == 0) {
+            if (s->blob_defer_ms > 0 &&
+                herald_clock_mono_ms() - g_later[i].since < s->blob_defer_ms)
+                return 0;
+            later_blob b = g_later[i];
+            g_later[i] = g_later[--g_nlater];
+            int rc = later_store(s, &b);
+            later_free(&b);
+            return rc;
+        }
+    return 0;
 }
 
 typedef cache_idlm changed_id;
@@ -540,8 +743,12 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     double m_deltas = mono_ms();
     for (size_t i = 0; i < nd; i++)
         dbytes += deltas[i].data.len;
+    /* With a delta the full blob follows the announcement (blob_later); without one
+     * (a first store, after a restart or a lost compare-and-set) every read server needs
+     * the blob, so it is stored with the version. */
+    int later = nd > 0;
     int level = nd && s->zstd_level > FAST_ZSTD_LEVEL ? FAST_ZSTD_LEVEL : s->zstd_level;
-    if (herald_snapshot_encode(&blob, &parts, level) < 0) {
+    if (!later && herald_snapshot_encode(&blob, &parts, level) < 0) {
         herald_error("encode %s: compression failed", c->member);
         goto done;
     }
@@ -552,8 +759,8 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     char vstr[24], estr[24], nkeys[24];
     snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
     snprintf(estr, sizeof(estr), "%lld", (long long)head.expires);
-    snprintf(nkeys, sizeof(nkeys), "%zu", 7 + nd);
-    size_t nack = ack ? ack->n : 0, max = 22 + 2 * nd + nack;
+    snprintf(nkeys, sizeof(nkeys), "%zu", 8 + nd);
+    size_t nack = ack ? ack->n : 0, max = 23 + 2 * nd + nack;
     const char **sargv = herald_mem_alloc(max * sizeof(*sargv));
     size_t *slens = herald_mem_alloc(max * sizeof(*slens));
     int sargc = 0, blob_at, deltas_at;
@@ -567,12 +774,13 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
     sargv[sargc++] = HERALD_KEY_CHANGES;
     sargv[sargc++] = HERALD_KEY_MONITOR_SHA;
     sargv[sargc++] = HERALD_KEY_MONITOR_GEN;
+    sargv[sargc++] = SIGNER_KEY_BLOB_PENDING;
     for (size_t i = 0; i < nd; i++)
         sargv[sargc++] = herald_buf_cstr(&deltas[i].key);
     sargv[sargc++] = c->member;
     sargv[sargc++] = vstr;
     blob_at = sargc;
-    sargv[sargc++] = blob.data;
+    sargv[sargc++] = later ? "" : blob.data; /* "": the blob follows (blob_later) */
     sargv[sargc++] = HERALD_CHANNEL_SNAPSHOTS;
     sargv[sargc++] = stamp;
     sargv[sargc++] = estr;
@@ -625,7 +833,9 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
             cache_hist_clear(c);
             cache_hist_push(c, version, NULL, 0);
         }
-        if (level != s->zstd_level)
+        if (later)
+            blob_later(c->member, bid, cid, snapkey, version, sigs, coll, bucket);
+        else if (level != s->zstd_level)
             recompress_note(c->member, version);
     } else {
         herald_info("%s version=%lld not stored: a newer one is published", c->member,
@@ -675,11 +885,14 @@ read_state(signer_ctx *s, const char *bid, const char *cid, const char *member, 
     herald_buf_printf(&uri, "/collections/%s", cid);
     herald_schema_perm_key(&k[7], herald_buf_cstr(&uri));
     herald_buf_puts(&k[8], HERALD_KEY_MONITOR_SRC);
+    herald_buf_puts(&k[10], SIGNER_KEY_BLOB_PENDING);
     snprintf(horizon, sizeof(horizon), "%lld", (long long)(t0 - s->horizon_ms));
     snprintf(since_s, sizeof(since_s), "%lld", (long long)since);
 
-    const char *argv[3 + NKEYS_READ + 7] = {"EVALSHA", NULL, "10"};
-    size_t lens[3 + NKEYS_READ + 7];
+    const char *argv[3 + NKEYS_READ + 8] = {"EVALSHA", NULL, "11"};
+    size_t lens[3 + NKEYS_READ + 8];
+    char held[24];
+    snprintf(held, sizeof(held), "%lld", (long long)later_version(member));
     int argc = 3;
     for (int i = 0; i < NKEYS_READ; i++)
         argv[argc++] = herald_buf_cstr(&k[i]);
@@ -690,6 +903,7 @@ read_state(signer_ctx *s, const char *bid, const char *cid, const char *member, 
     argv[argc++] = force ? "1" : "0";
     argv[argc++] = since_s;
     argv[argc++] = s->keyset;
+    argv[argc++] = held;
     for (int i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r =
@@ -936,6 +1150,12 @@ signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int f
     if (!acked)
         acked = &dummy;
     *acked = 0;
+    herald_buf member = HERALD_BUF_INIT;
+    herald_schema_monitor_member(&member, bid, cid);
+    int flushed = blob_flush_member(s, herald_buf_cstr(&member));
+    herald_buf_free(&member);
+    if (flushed < 0)
+        return SIGNER_ERROR;
     enum signer_result res = publish_once(s, bid, cid, force, ack, acked, &again);
     if (again)
         res = publish_once(s, bid, cid, force, ack, acked, &again);
@@ -945,6 +1165,9 @@ signer_publish_collection(signer_ctx *s, const char *bid, const char *cid, int f
 void
 signer_forget_all(void)
 {
+    for (size_t i = 0; i < g_nlater; i++)
+        later_free(&g_later[i]); /* herald:snap:pending has them signed again */
+    g_nlater = 0;
     cache_drop_all();
     while (g_npending)
         free(g_pending[--g_npending].member);

@@ -10,6 +10,10 @@
 
 #include "herald/crypto.h"
 
+/* HASH member -> V: version V of the collection was stored and announced, its full blob
+ * not yet (publish.c); signer_read.lua signs such a collection again. */
+#define SIGNER_KEY_BLOB_PENDING "herald:snap:pending"
+
 typedef struct signer_ctx {
     redisContext *rc;
     herald_signkey **keys;
@@ -25,6 +29,9 @@ typedef struct signer_ctx {
     char sha_read[41], sha_store[41], sha_remove[41], sha_monitor[41]; /* script SHA-1s */
     char sha_recompress[41];
     char *keyset; /* the key ids, comma-separated (signer_read.lua ARGV[7]) */
+    /* How long a full blob announced later may wait, superseded by newer versions of its
+     * collection (consume.c: under a backlog only; 0: stored after each batch). */
+    int64_t blob_defer_ms;
 } signer_ctx;
 
 enum signer_result {
@@ -62,6 +69,14 @@ int signer_monitor_refresh(signer_ctx *s, int now);
  * docs/incremental.md), newest version per collection only. Call when idle. Returns 1
  * when it did one, 0 when none was pending, -1 on a Redis failure. */
 int signer_recompress_one(signer_ctx *s);
+
+/* Stores the full blobs of the versions stored and announced without one (publish.c, "the
+ * full blob after the announcement"), except those announced less than 'defer_ms' ago
+ * (0: all): call after each batch, once its signed monitor is written. Returns 0, or -1
+ * on a Redis failure. */
+int signer_blobs_flush(signer_ctx *s, int64_t defer_ms);
+/* How many full blobs are waiting (signer_blobs_flush). */
+size_t signer_blobs_waiting(void);
 
 /* Drops every in-memory copy (after a reconnection: Redis may be an older one now). */
 void signer_forget_all(void);

@@ -18,6 +18,9 @@
 -- KEYS[7] herald:perm:/buckets/B   KEYS[8] herald:perm:/buckets/B/collections/C
 -- KEYS[9] herald:monitor:src (HASH member -> source stamp of the published version)
 -- KEYS[10] herald:mod:/buckets/B/collections/C:record
+-- KEYS[11] herald:snap:pending (HASH member -> a version announced before its full blob
+--          was stored: while it is there, the collection is signed again, as for a re-sign,
+--          unless it is ARGV[8])
 -- ARGV[1] bucket id  ARGV[2] collection id  ARGV[3] monitor member "B/C"
 -- ARGV[4] tombstone horizon: in a full state, tombstones with last_modified <= this are
 --         not returned
@@ -78,7 +81,8 @@ local P = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[3]) or '0')
 local V
 if T > P then
     V = T
-elseif ARGV[5] == '1' or redis.call('HGET', KEYS[9], ARGV[3]) ~= src then
+elseif ARGV[5] == '1' or redis.call('HGET', KEYS[9], ARGV[3]) ~= src or
+    (redis.call('HGET', KEYS[11], ARGV[3]) or ARGV[8]) ~= ARGV[8] then
     V = math.max(herald_now_ms(), T + 1, P + 1)
     redis.call('SET', KEYS[2], string.format('%d', V))
 else

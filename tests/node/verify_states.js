@@ -11,7 +11,7 @@
 // per announced snapshot). For each line of B/C it checks: "verified" is true; records
 // sorted by id; records and tombstones equal the state at its timestamp; timestamps
 // never decrease (the fetch may see a newer blob than the one announced, never an older
-// one); expires after the version. --final: `herald-signer inspect` output after the run:
+// one, except while the announced version's blob follows: "blob_follows"); expires after the version. --final: `herald-signer inspect` output after the run:
 // its state must be the state after the last write. --redis-records: the HVALS of the
 // records hash, one JSON record a line: must equal the final snapshot's records.
 // Prints a summary; exits 1 on the first mismatch with the details.
@@ -90,7 +90,10 @@ async function main() {
         if (s.removed) throw new Error('the collection was removed during the run');
         if (s.verified !== true) throw new Error(`snapshot V=${s.timestamp} does not verify: ${s.verified}`);
         if (s.timestamp < last) throw new Error(`snapshot V=${s.timestamp} after V=${last}: went backwards`);
-        if (s.announced !== undefined && s.timestamp < s.announced)
+        // Older than announced only while the announced version's blob follows (the
+        // signer stores and announces a version with deltas first, docs/incremental.md;
+        // inspect read herald:snap:pending with the blob, atomically).
+        if (s.announced !== undefined && s.timestamp < s.announced && s.blob_follows !== true)
             throw new Error(`fetched V=${s.timestamp} older than the announced ${s.announced}`);
         if (!(s.expires > s.timestamp)) throw new Error(`snapshot V=${s.timestamp} expires at ${s.expires}`);
         compare(s, 'snapshot');
