@@ -54,6 +54,8 @@ typedef struct load_job {
     int kind;     /* the caller's: what to do with the result */
     void *owner;  /* the caller's */
     size_t index; /* the caller's */
+    int64_t want; /* the caller's: the version announced when the blob was asked for */
+    int tries;    /* the caller's: full GETs of this blob so far while catching up */
     uint64_t epoch;
     /* Set by the loader. */
     enum load_verdict verdict;

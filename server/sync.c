@@ -188,7 +188,7 @@ enum { JOB_FETCH = 1, JOB_RESYNC = 2, JOB_DELTA = 3 };
  */
 static int
 submit_blob(const char *bid, const char *cid, const redisReply *r, int kind, void *owner,
-            size_t index)
+            size_t index, int64_t want, int tries)
 {
     if (!r || r->type != REDIS_REPLY_STRING) {
         herald_warn("snapshot %s/%s: no blob in redis", bid, cid);
@@ -203,6 +203,8 @@ submit_blob(const char *bid, const char *cid, const redisReply *r, int kind, voi
     j->kind = kind;
     j->owner = owner;
     j->index = index;
+    j->want = want;
+    j->tries = tries;
     j->epoch = S.epoch;
     loader_submit(j);
     return 0;
@@ -234,6 +236,8 @@ typedef struct fetch {
     uint64_t epoch;
     char bid[256], cid[256];
     int64_t sent_ns; /* the fetch step (metrics.h) */
+    int64_t want;    /* the version announced (0: none to wait for) */
+    int tries;       /* full GETs so far while catching up (catch_up) */
 } fetch;
 
 static void
@@ -243,7 +247,7 @@ on_fetch(redisAsyncContext *ac, void *reply, void *priv)
     if (f->epoch != S.epoch || !cmd_reply(ac, reply))
         goto out;
     metrics_step_add(VS_FETCH, herald_clock_mono_ns() - f->sent_ns);
-    (void)submit_blob(f->bid, f->cid, reply, JOB_FETCH, NULL, 0);
+    (void)submit_blob(f->bid, f->cid, reply, JOB_FETCH, NULL, 0, f->want, f->tries);
 out:
     free(f);
 }
@@ -275,11 +279,39 @@ send_get(const char *bid, const char *cid, redisCallbackFn *cb, void *priv)
  */
 #define CHAIN_MAX_STEPS 4 /* deltas applied in a row before the newest full blob instead */
 
+/*
+ * Catching up before serving. The signer announces a version with its deltas and stores
+ * the full blob after (docs/incremental.md, "Storing the full blob later"), so a blob
+ * read for a collection this server does not serve yet -- at a cold start, or on the
+ * first notification of a collection -- may be older than the version already announced
+ * (the resync's ZRANGE score, the notification's version). Clients may hold that newer
+ * version, from this server before a restart or from another one: serving the older blob
+ * would send them back in time. So such a blob is never exposed as it is; it is the base
+ * of a delta chain (a "hold" chain) toward the announced version, whose result alone is
+ * served (the jump delta gets there in one step). When no delta leads there, the full blob
+ * is read again every CATCHUP_RETRY_MS, at most CATCHUP_TRIES times (its blob follows the
+ * announcement within BLOB_DEFER_MS, or a restarted signer signs it again); after that the
+ * collection waits, unserved, for its next announcement. A resync waits for its hold
+ * chains' first outcome, so __heartbeat__ reports ready only once they are served or have
+ * failed once. Collections already served go forward as before (never back: lockstep).
+ */
+#define CATCHUP_RETRY_MS 200
+#define CATCHUP_TRIES 25
+
+struct resync;
+static void resync_unref(struct resync *rs);
+static void resync_deliver(struct resync *rs, size_t idx, coll *c);
+
 typedef struct dchain {
     char bid[256], cid[256];
     int64_t want;
     int steps;        /* deltas applied so far */
     int64_t fetch_ns; /* the last delta's GET (for the log line) */
+    /* A hold chain (catch_up): only a result at 'want' or newer is served. */
+    int hold;
+    int tries;         /* full GETs so far (a retry after a failure is the next) */
+    struct resync *rs; /* a resync waiting for it (one count of its 'pending'), or NULL */
+    size_t idx;        /* the resync's item */
     struct dchain *next;
 } dchain;
 
@@ -303,18 +335,24 @@ chain_at(const char *bid, const char *cid)
     return at;
 }
 
+/* Ends the chain of bid/cid; a resync waiting for it goes on without it. */
 static void
 chain_end(const char *bid, const char *cid)
 {
     dchain **at = chain_at(bid, cid), *ch = *at;
     if (ch) {
         *at = ch->next;
+        struct resync *rs = ch->rs;
         free(ch);
+        if (rs)
+            resync_unref(rs);
     }
 }
 
+/* GET of the full blob of bid/cid; 'want' > 0: the version announced, which it must reach
+ * before it is served if the collection is not served yet (catch_up). */
 static void
-fetch_full(const char *bid, const char *cid)
+fetch_full(const char *bid, const char *cid, int64_t want, int tries)
 {
     if (!S.cmd || !S.cmd_up)
         return;
@@ -323,7 +361,77 @@ fetch_full(const char *bid, const char *cid)
     strcpy(f->bid, bid);
     strcpy(f->cid, cid);
     f->sent_ns = herald_clock_mono_ns();
+    f->want = want;
+    f->tries = tries;
     send_get(bid, cid, on_fetch, f);
+}
+
+typedef struct retry {
+    uint64_t epoch;
+    char bid[256], cid[256];
+    int64_t want;
+    int tries;
+    struct event *ev;
+    struct retry *next;
+} retry;
+
+static retry *g_retries; /* armed, so that sync_stop frees them */
+
+static void
+retry_free(retry *r)
+{
+    retry **at = &g_retries;
+    while (*at != r)
+        at = &(*at)->next;
+    *at = r->next;
+    event_free(r->ev);
+    free(r);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    retry *r = arg;
+    if (r->epoch == S.epoch && !S.stopping && newest(r->bid, r->cid) < r->want &&
+        !*chain_at(r->bid, r->cid))
+        fetch_full(r->bid, r->cid, r->want, r->tries);
+    retry_free(r);
+}
+
+/* A hold chain that could not reach its version: ends it, and reads the full blob again
+ * in a while, unless it was read CATCHUP_TRIES times already. */
+static void
+hold_failed(dchain *ch, const char *why)
+{
+    char bid[256], cid[256];
+    strcpy(bid, ch->bid);
+    strcpy(cid, ch->cid);
+    int64_t want = ch->want;
+    int tries = ch->tries + 1;
+    chain_end(bid, cid);
+    if (S.stopping)
+        return;
+    if (tries >= CATCHUP_TRIES) {
+        herald_warn("%s/%s: its stored blob is still older than version %lld, announced (%s): "
+                    "not served until its next announcement",
+                    bid, cid, (long long)want, why);
+        return;
+    }
+    herald_debug("%s/%s: no way to version %lld yet (%s): reading the blob again in %d ms", bid,
+                 cid, (long long)want, why, CATCHUP_RETRY_MS);
+    retry *r = herald_mem_calloc(1, sizeof(*r));
+    r->epoch = S.epoch;
+    strcpy(r->bid, bid);
+    strcpy(r->cid, cid);
+    r->want = want;
+    r->tries = tries;
+    r->ev = evtimer_new(S.base, on_retry, r);
+    r->next = g_retries;
+    g_retries = r;
+    struct timeval tv = {0, CATCHUP_RETRY_MS * 1000};
+    evtimer_add(r->ev, &tv);
 }
 
 static void
@@ -337,18 +445,22 @@ on_delta(redisAsyncContext *ac, void *reply, void *priv)
         free(f);
         return;
     }
+    dchain *ch = *chain_at(f->bid, f->cid);
     if (r->type != REDIS_REPLY_STRING || (size_t)r->len > HERALD_DELTA_MAX) {
         herald_debug("no delta from %s/%s %lld: fetching the full blob", f->bid, f->cid,
                      (long long)f->base->version);
-        chain_end(f->bid, f->cid);
         coll_release(f->base);
-        fetch_full(f->bid, f->cid);
+        if (ch && ch->hold) {
+            hold_failed(ch, "no delta from the blob's version");
+        } else {
+            chain_end(f->bid, f->cid);
+            fetch_full(f->bid, f->cid, 0, 0);
+        }
         free(f);
         return;
     }
     int64_t fetch_ns = herald_clock_mono_ns() - f->sent_ns;
     metrics_step_add(VS_FETCH, fetch_ns);
-    dchain *ch = *chain_at(f->bid, f->cid);
     if (ch)
         ch->fetch_ns = fetch_ns;
     load_job *j = herald_mem_calloc(1, sizeof(*j));
@@ -406,6 +518,65 @@ incr_notify(coll *old, int64_t v)
     return 1;
 }
 
+/* The removal of bid/cid was announced: a catch-up under way serves nothing (its chain
+ * can reach no version now: it ends at its next step) and no retry reads its blob. */
+static void
+catch_up_cancel(const char *bid, const char *cid)
+{
+    dchain *ch = *chain_at(bid, cid);
+    if (ch && ch->hold)
+        ch->want = INT64_MAX;
+    for (retry *r = g_retries, *next; r; r = next) {
+        next = r->next;
+        if (!strcmp(r->bid, bid) && !strcmp(r->cid, cid))
+            retry_free(r);
+    }
+}
+
+/* Whether the verified full blob of job 'j' must catch up before it is served: older than
+ * the version announced when it was asked for, for a collection not served yet. */
+static int
+behind(const load_job *j)
+{
+    return !S.stopping && j->c && j->c->version < j->want && newest(j->bid, j->cid) == 0;
+}
+
+/* Starts a hold chain from 'base' (a verified coll not served; the reference is taken
+ * over) toward 'want'. 'rs' (NULL: none) waits for it, its count kept until the chain
+ * ends; 'tries': full GETs so far. */
+static void
+catch_up(coll *base, int64_t want, struct resync *rs, size_t idx, int tries)
+{
+    dchain **at = chain_at(base->bid, base->cid);
+    if (*at) { /* one under way (a notification's fetch raced the resync's) */
+        if ((*at)->want < want)
+            (*at)->want = want;
+        coll_release(base);
+        if (rs)
+            resync_unref(rs);
+        return;
+    }
+    herald_log(tries ? HERALD_LOG_DEBUG : HERALD_LOG_INFO,
+               "%s/%s: the stored blob is version %lld, %lld is announced: catching up before "
+               "serving it",
+               base->bid, base->cid, (long long)base->version, (long long)want);
+    dchain *ch = herald_mem_calloc(1, sizeof(*ch));
+    strcpy(ch->bid, base->bid);
+    strcpy(ch->cid, base->cid);
+    ch->want = want;
+    ch->hold = 1;
+    ch->tries = tries;
+    ch->rs = rs;
+    ch->idx = idx;
+    *at = ch;
+    if (!base->state || !S.cmd || !S.cmd_up) {
+        coll_release(base);
+        hold_failed(ch, base->state ? "redis is down" : "no state to apply a delta to");
+        return;
+    }
+    send_delta_get(base);
+}
+
 /* The loader's result for a delta job (on_loaded). */
 static void
 incr_loaded(load_job *j)
@@ -413,6 +584,7 @@ incr_loaded(load_job *j)
     dchain *ch = *chain_at(j->bid, j->cid);
     int64_t want = ch ? ch->want : 0;
     if (S.stopping || j->verdict == LOAD_CANCELLED) {
+        coll_release(j->c);
         chain_end(j->bid, j->cid);
         return;
     }
@@ -426,6 +598,26 @@ incr_loaded(load_job *j)
                         1e6,
                     (ch ? ch->fetch_ns : 0) / 1e6, c->t_apply_ns / 1e6, c->t_verify_ns / 1e6,
                     c->t_build_ns / 1e6, c->from_base ? " from the previous bodies" : "");
+        if (ch && ch->hold) {
+            if (j->c->version >= want) { /* caught up: served (with the resync, if one waits) */
+                if (ch->rs) {
+                    struct resync *rs = ch->rs;
+                    ch->rs = NULL;
+                    resync_deliver(rs, ch->idx, j->c);
+                    chain_end(j->bid, j->cid);
+                    resync_unref(rs);
+                } else {
+                    chain_end(j->bid, j->cid);
+                    batch_add(j->c);
+                }
+            } else if (j->epoch == S.epoch && S.cmd && S.cmd_up && ++ch->steps < CHAIN_MAX_STEPS) {
+                send_delta_get(j->c); /* still behind: on from there, nothing served */
+            } else {
+                coll_release(j->c);
+                hold_failed(ch, "too many steps");
+            }
+            return;
+        }
         if (j->epoch == S.epoch && ch && want > j->c->version && S.cmd && S.cmd_up &&
             ++ch->steps < CHAIN_MAX_STEPS) {
             coll_ref(j->c);
@@ -435,9 +627,13 @@ incr_loaded(load_job *j)
             /* Far behind (a burst, an import): every step would build a whole coll; the
              * newest full blob gets there in one. */
             if (want > j->c->version)
-                fetch_full(j->bid, j->cid);
+                fetch_full(j->bid, j->cid, 0, 0);
         }
         batch_add(j->c);
+        return;
+    }
+    if (ch && ch->hold) {
+        hold_failed(ch, j->verdict == LOAD_INVALID ? j->err : "delta not applied");
         return;
     }
     chain_end(j->bid, j->cid);
@@ -445,7 +641,7 @@ incr_loaded(load_job *j)
         herald_warn("delta for %s/%s refused (%s): fetching the full blob", j->bid, j->cid, j->err);
     coll *old = cur_find(j->bid, j->cid);
     if (j->verdict == LOAD_INVALID || !old || old->version < want)
-        fetch_full(j->bid, j->cid);
+        fetch_full(j->bid, j->cid, 0, 0);
 }
 
 /* ---- the signed monitor ------------------------------------------------------------ */
@@ -579,6 +775,7 @@ on_message(const char *msg, size_t len)
 
     int64_t have = newest(bid, cid);
     if (v == 0) {
+        catch_up_cancel(bid, cid);
         if (have) {
             herald_info("collection %s/%s removed", bid, cid);
             lockstep_remove(S.ls, S.cur, bid, cid, herald_clock_mono_ms());
@@ -593,11 +790,7 @@ on_message(const char *msg, size_t len)
         return; /* the resync after reconnecting will pick it up */
     if (incr_notify(cur_find(bid, cid), v))
         return;
-    fetch *f = herald_mem_calloc(1, sizeof(*f));
-    f->epoch = S.epoch;
-    strcpy(f->bid, bid);
-    strcpy(f->cid, cid);
-    send_get(bid, cid, on_fetch, f);
+    fetch_full(bid, cid, v, 0);
     return;
 bad:
     herald_warn("ignoring malformed notification '%.*s'", (int)(len > 200 ? 200 : len), msg);
@@ -773,6 +966,14 @@ resync_finish(resync *rs)
     herald_backoff_reset(&S.backoff);
 }
 
+/* The verified coll 'c' (the reference is taken over) for the resync's item 'idx'. */
+static void
+resync_deliver(resync *rs, size_t idx, coll *c)
+{
+    coll_release(rs->items[idx].loaded);
+    rs->items[idx].loaded = c; /* released with the resync if unused */
+}
+
 static void
 resync_unref(resync *rs)
 {
@@ -853,11 +1054,18 @@ on_loaded(load_job *j)
         report_job(j);
     if (j->kind == JOB_RESYNC) {
         resync *rs = j->owner;
-        if (j->verdict == LOAD_OK)
-            rs->items[j->index].loaded = j->c; /* released with the resync if unused */
-        resync_unref(rs);
+        if (j->verdict == LOAD_OK && behind(j) && !rs->aborted && rs->epoch == S.epoch) {
+            catch_up(j->c, j->want, rs, j->index, 0); /* the chain holds the resync's count */
+        } else {
+            if (j->verdict == LOAD_OK)
+                resync_deliver(rs, j->index, j->c);
+            resync_unref(rs);
+        }
     } else if (j->verdict == LOAD_OK) {
-        batch_add(j->c);
+        if (behind(j))
+            catch_up(j->c, j->want, NULL, 0, j->tries);
+        else
+            batch_add(j->c);
     }
     free(j);
 }
@@ -871,7 +1079,7 @@ on_rs_get(redisAsyncContext *ac, void *reply, void *priv)
         rs->aborted = 1;
     } else {
         rs_item *it = &rs->items[g->i];
-        if (submit_blob(it->bid, it->cid, reply, JOB_RESYNC, rs, g->i) == 0) {
+        if (submit_blob(it->bid, it->cid, reply, JOB_RESYNC, rs, g->i, it->version, 0) == 0) {
             free(g);
             return; /* the loader's result releases the resync's count (on_loaded) */
         }
@@ -1228,4 +1436,6 @@ sync_stop(void)
     S.mon_body = NULL;
     while (g_chains)
         chain_end(g_chains->bid, g_chains->cid);
+    while (g_retries)
+        retry_free(g_retries);
 }

@@ -9,9 +9,11 @@
 #     version's blob is stored once the writes stop;
 #   - a signer killed between the two (the state is made exactly: deltas, monitor and
 #     announcement of V, the blob of the version before, V pending): a read server that
-#     starts cold meanwhile loads the older blob, which verifies; the next signer signs
-#     the collection again at once (a full read: its blob stored with it), nothing stays
-#     pending, and both read servers serve that version, the blob's.
+#     starts cold meanwhile never serves the older blob's version: it serves V, built from
+#     that blob and the jump delta; without the delta, another serves nothing of the
+#     collection; the next signer signs the collection again at once (a full read: its
+#     blob stored with it), nothing stays pending, and every read server serves that
+#     version, the blob's.
 source "$(dirname "$0")/../support/harness.sh"
 
 h_start_redis
@@ -87,9 +89,45 @@ h_redis HSET herald:snap:pending later/c "$W" >/dev/null
 h_check "  (control: the blob is the older version, the newer one pending)" \
     h_eq "$(blob_v) $(pending) $(stored)" "$U $W $W"
 
+# A read server that starts cold meanwhile must not serve U: clients may hold W (from this
+# server before a restart, or from another one), and U would send them back in time. The
+# delta from U leads to W (the jump delta): it serves W, built from it, and nothing before.
+# watch URL FILE: the status and ETag of every answer for ~4 s (bounded), from now on.
+watch() {
+    for _ in $(seq 1 200); do
+        curl -s -o /dev/null -m 2 -w '%{http_code} %header{etag}\n' "$1" >>"$2" || true
+        sleep 0.02
+    done
+}
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/__heartbeat__")" = 200 ]; }
 h_start_second_server
-h_check "a read server starting meanwhile serves the older blob's version" \
-    h_wait_for 20 h_served_at "$H_SRV2$CS" "$U"
+watch "$H_SRV2$CS" "$H_TMP/srv2.seen" &
+WATCH=$!
+H_PIDS+=("$WATCH")
+h_check "a read server starting meanwhile becomes ready" h_wait_for 20 ready "$H_SRV2"
+h_check "  and serves the announced version at once, from the blob and the delta" \
+    h_served_at "$H_SRV2$CS" "$W"
+wait "$WATCH" || true
+h_check "  (control: its answers were watched from its start)" \
+    test "$(grep -c "^200 \"$W\"" "$H_TMP/srv2.seen")" -ge 1
+h_check "  it never served the older blob's version" h_eq "$(grep -c "\"$U\"" "$H_TMP/srv2.seen")" 0
+h_check "  it logged the catch-up" grep -q "later/c: the stored blob is version $U, $W is announced" \
+    "$H_TMP/server.log"
+
+# Without the delta (expired), no way leads from U to W: a third server serves nothing of
+# the collection (never U) until the next signer signs it again.
+h_redis DEL "herald:snapdelta:later/c:$U" >/dev/null
+H3_PORT=$(h_free_port)
+H3="http://127.0.0.1:$H3_PORT/v1"
+h_spawn_server "$H3_PORT"
+watch "$H3$CS" "$H_TMP/srv3.seen" &
+WATCH=$!
+H_PIDS+=("$WATCH")
+sleep 1.5
+# Not ready: the signed monitor names W, which it cannot serve (lock-step, docs/server.md).
+h_check "a third server, without the delta, does not say it is ready" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' "$H3/__heartbeat__")" != 200
+h_check "  and does not serve the collection" h_eq "$(curl -s -o /dev/null -w '%{http_code}' "$H3$CS")" 404
 
 h_start_signer --consumer later2
 h_check "the next signer stores a blob again, nothing pending" h_wait_for 20 \
@@ -99,6 +137,11 @@ h_check "a newer version was signed" test "$X" -gt "$W"
 h_check "the blob is that version" h_eq "$(blob_v)" "$X"
 h_check "the first read server serves it" h_wait_for 20 h_served_at "$H_SRV$CS" "$X"
 h_check "the read server that started cold serves it" h_wait_for 20 h_served_at "$H_SRV2$CS" "$X"
+h_check "the third server serves it" h_wait_for 20 h_served_at "$H3$CS" "$X"
+h_check "  and is ready" ready "$H3"
+wait "$WATCH" || true
+h_check "  (control: the third server's answers were watched)" test "$(wc -l <"$H_TMP/srv3.seen")" -ge 100
+h_check "  it never served the older blob's version" h_eq "$(grep -c "\"$U\"" "$H_TMP/srv3.seen")" 0
 h_check "it holds the last write" h_eq \
     "$(curl -s "$H_SRV2$CS" | h_json 'd.changes.find((r) => r.id === "r2").n')" 22
 
