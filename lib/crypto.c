@@ -114,21 +114,19 @@ sha256_hw_blocks(uint32_t state[8], const unsigned char *p, size_t nblocks)
     _mm_storeu_si128((__m128i *)&state[4], st1);
 }
 
+/* The last 'rem' (< 64) bytes of a 'len'-byte message and its padding: 0x80, zeros,
+ * the bit length big-endian in the last 8 bytes; then the digest. */
 static void
-sha256_hw_hash(unsigned char out[32], const unsigned char *data, size_t len)
+sha256_hw_finish(uint32_t st[8], const unsigned char *rest, size_t rem, uint64_t len,
+                 unsigned char out[32])
 {
-    uint32_t st[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     unsigned char tail[128];
-    size_t full = len / 64, rem = len % 64;
-    sha256_hw_blocks(st, data, full);
-    /* Padding: 0x80, zeros, the bit length big-endian in the last 8 bytes. */
     memset(tail, 0, sizeof(tail));
     if (rem)
-        memcpy(tail, data + full * 64, rem);
+        memcpy(tail, rest, rem);
     tail[rem] = 0x80;
     size_t tlen = rem + 9 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
+    uint64_t bits = len * 8;
     for (int i = 0; i < 8; i++)
         tail[tlen - 1 - i] = (unsigned char)(bits >> (8 * i));
     sha256_hw_blocks(st, tail, tlen / 64);
@@ -139,7 +137,55 @@ sha256_hw_hash(unsigned char out[32], const unsigned char *data, size_t len)
         out[4 * i + 3] = (unsigned char)st[i];
     }
 }
+
+static const uint32_t sha256_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+static void
+sha256_hw_hash(unsigned char out[32], const unsigned char *data, size_t len)
+{
+    uint32_t st[8];
+    memcpy(st, sha256_iv, sizeof(st));
+    size_t full = len / 64;
+    sha256_hw_blocks(st, data, full);
+    sha256_hw_finish(st, data + full * 64, len % 64, len, out);
+}
+
+static void
+sha256_hw_update(herald_sha256 *h, const unsigned char *p, size_t len)
+{
+    h->len += len;
+    if (h->nbuf) {
+        size_t take = 64 - h->nbuf < len ? 64 - h->nbuf : len;
+        memcpy(h->buf + h->nbuf, p, take);
+        h->nbuf += take;
+        p += take;
+        len -= take;
+        if (h->nbuf < 64)
+            return;
+        sha256_hw_blocks(h->st, h->buf, 1);
+        h->nbuf = 0;
+    }
+    sha256_hw_blocks(h->st, p, len / 64);
+    memcpy(h->buf, p + len / 64 * 64, len % 64);
+    h->nbuf = len % 64;
+}
 #else
+static const uint32_t sha256_iv[8];
+
+static void
+sha256_hw_update(herald_sha256 *h, const unsigned char *p, size_t len)
+{
+    (void)h, (void)p, (void)len; /* never called: sha256_hw is 0 */
+}
+
+static void
+sha256_hw_finish(uint32_t st[8], const unsigned char *rest, size_t rem, uint64_t len,
+                 unsigned char out[32])
+{
+    (void)st, (void)rest, (void)rem, (void)len, (void)out;
+}
+
 static int
 cpu_has_sha(void)
 {
@@ -176,6 +222,41 @@ herald_crypto_sha256(unsigned char out[32], const void *data, size_t len)
         sha256_hw_hash(out, data, len);
     else
         crypto_hash_sha256(out, data, len);
+}
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((herald_sha256 *)0)->sodium),
+               "herald_sha256 has room for libsodium's state");
+
+void
+herald_crypto_sha256_init(herald_sha256 *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (sha256_hw)
+        memcpy(h->st, sha256_iv, sizeof(h->st));
+    else
+        crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)h->sodium);
+}
+
+void
+herald_crypto_sha256_update(herald_sha256 *h, const void *data, size_t len)
+{
+    if (sha256_hw)
+        sha256_hw_update(h, data, len);
+    else
+        crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)h->sodium, data, len);
+}
+
+static void hex_lower(char *out, const unsigned char *in, size_t n);
+
+void
+herald_crypto_sha256_final_hex(herald_sha256 *h, char out[65])
+{
+    unsigned char d[32];
+    if (sha256_hw)
+        sha256_hw_finish(h->st, h->buf, h->nbuf, h->len, d);
+    else
+        crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)h->sodium, d);
+    hex_lower(out, d, sizeof(d));
 }
 
 static const char b64url_alphabet[] =

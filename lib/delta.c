@@ -6,7 +6,9 @@
  * small index entry per element (id range, last_modified, byte range): the records
  * table's text IS records_json, so applying a delta is one merge of two sorted lists
  * that copies the unchanged elements' bytes, and the SHA-256 of the result is the only
- * other pass over them. Nothing of the base is parsed again.
+ * other pass over them. Nothing of the base is parsed again. The read server's form
+ * (herald_state_apply_borrowing) copies no bytes at all: the new index points at the
+ * base's, and the SHA-256 is the one pass over them.
  *
  * Element boundaries, ids and last_modified come from one pass of the scanner
  * (lib/jscan.c), without a tree; when it refuses the text, jansson parses it and a scan
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #include "herald/clock.h"
+#include "herald/crypto.h"
 #include "herald/err.h"
 #include "herald/jcs.h"
 #include "herald/jscan.h"
@@ -82,24 +85,33 @@ tb_init(tbuild *t, size_t hint_bytes, size_t hint_n)
     t->n = 0;
 }
 
-static void
-tb_add(tbuild *t, const char *id, size_t idlen, int64_t lm, const char *json, size_t len)
+/* A new entry's index (id, last_modified, length); its bytes are the caller's. */
+static sent *
+tb_push(tbuild *t, const char *id, size_t idlen, int64_t lm, size_t len)
 {
     if (t->n == t->cap) {
         t->cap *= 2;
         t->v = herald_mem_realloc(t->v, t->cap * sizeof(*t->v));
     }
-    if (t->n)
-        herald_buf_putc(&t->json, ',');
     sent *e = &t->v[t->n++];
     e->id_off = t->ids.len;
     e->idlen = idlen;
     e->lm = lm;
-    e->off = t->json.len;
+    e->off = 0;
     e->len = len;
+    e->p = NULL;
     e->from = SIZE_MAX;
     herald_buf_append(&t->ids, id, idlen);
     herald_buf_putc(&t->ids, '\0');
+    return e;
+}
+
+static void
+tb_add(tbuild *t, const char *id, size_t idlen, int64_t lm, const char *json, size_t len)
+{
+    if (t->n)
+        herald_buf_putc(&t->json, ',');
+    tb_push(t, id, idlen, lm, len)->off = t->json.len;
     herald_buf_append(&t->json, json, len);
 }
 
@@ -533,13 +545,22 @@ in_sorted(const stable *t, size_t *k, const char *id, size_t idlen)
     return 0;
 }
 
-/* Merges base table 'b' with the changes 'add' (sorted): entries of 'b' named in 'add'
- * or 'drop' are left out; with 'cut' > 0, entries with lm <= cut too. */
+/*
+ * Merges base table 'b' with the changes 'add' (sorted): entries of 'b' named in 'add'
+ * or 'drop' are left out; with 'cut' > 0, entries with lm <= cut too.
+ *
+ * With 'borrow' (the records of herald_state_apply_borrowing), the same entries but no
+ * element's bytes copied: a kept entry reads the base's bytes where they are (the read
+ * server's served listing of the base version), a new one the delta's table, whose text
+ * 'add' hands to 'out' (its owner). There is then no array text: the SHA-256 is taken
+ * over the pieces (records_sha256). At 100k records this leaves out a copy of the whole
+ * array (18.6 MB: its page faults and writes) per version.
+ */
 static void
-merge(stable *out, const stable *b, const stable *add, const stable *drop, int64_t cut)
+merge(stable *out, const stable *b, stable *add, const stable *drop, int64_t cut, int borrow)
 {
     tbuild t;
-    tb_init(&t, b->json_len + add->json_len, b->n + add->n + 1);
+    tb_init(&t, borrow ? 0 : b->json_len + add->json_len, b->n + add->n + 1);
     size_t i = 0, j = 0, k = 0;
     while (i < b->n || j < add->n) {
         int c;
@@ -565,16 +586,54 @@ merge(stable *out, const stable *b, const stable *add, const stable *drop, int64
         const sent *e = &src->v[at];
         if (cut > 0 && e->lm <= cut)
             continue;
-        tb_add(&t, sent_id(src, at), e->idlen, e->lm, e->p, e->len);
+        if (borrow)
+            tb_push(&t, sent_id(src, at), e->idlen, e->lm, e->len)->p = e->p;
+        else
+            tb_add(&t, sent_id(src, at), e->idlen, e->lm, e->p, e->len);
         if (src == b)
             t.v[t.n - 1].from = at;
     }
-    tb_finish(&t, out);
+    if (!borrow) {
+        tb_finish(&t, out);
+        return;
+    }
+    herald_buf_free(&t.json);
+    herald_buf_cstr(&t.ids);
+    out->ids = herald_buf_steal(&t.ids, NULL);
+    out->v = t.v;
+    out->n = t.n;
+    out->json = NULL;
+    out->json_len = 0;
+    out->owner = add->owner ? add->owner : add->json;
+    add->owner = add->json = NULL;
 }
 
-herald_state *
-herald_state_apply(const herald_state *base, const void *delta, size_t len,
-                   const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
+/* SHA-256 (hex) of the table's JCS array "[" e1 "," e2 ... "]" from its entries' bytes,
+ * wherever they are. They are read in id order, scattered over the newest-first listing
+ * that holds them: the next entries are prefetched while one is hashed. */
+static void
+records_sha256(const stable *t, char out[65])
+{
+    herald_sha256 h;
+    herald_crypto_sha256_init(&h);
+    herald_crypto_sha256_update(&h, "[", 1);
+    for (size_t i = 0; i < t->n; i++) {
+        if (i + 4 < t->n) {
+            __builtin_prefetch(t->v[i + 4].p);
+            __builtin_prefetch(t->v[i + 4].p + 64);
+            __builtin_prefetch(t->v[i + 4].p + 128);
+        }
+        if (i)
+            herald_crypto_sha256_update(&h, ",", 1);
+        herald_crypto_sha256_update(&h, t->v[i].p, t->v[i].len);
+    }
+    herald_crypto_sha256_update(&h, "]", 1);
+    herald_crypto_sha256_final_hex(&h, out);
+}
+
+static herald_state *
+apply(const herald_state *base, const void *delta, size_t len, int borrow,
+      const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
     int64_t t0 = herald_clock_mono_ns();
@@ -644,14 +703,19 @@ herald_state_apply(const herald_state *base, const void *delta, size_t len,
     st->metadata = json_incref(json_object_get(meta, "metadata"));
     st->bucket_data = json_incref(json_object_get(meta, "bucket_data"));
     st->signatures = json_incref(json_object_get(meta, "signatures"));
-    merge(&st->recs, &base->recs, &drecs, &dtombs, 0);
-    merge(&st->tombs, &base->tombs, &dtombs, &drecs, c);
+    merge(&st->recs, &base->recs, &drecs, &dtombs, 0, borrow);
+    merge(&st->tombs, &base->tombs, &dtombs, &drecs, c, 0);
 
     int64_t t1 = herald_clock_mono_ns();
     st->apply_ns = t1 - t0;
-    if (herald_snapshot_verify(st->recs.json, st->recs.json_len, (int64_t)st->recs.n,
-                               st->signatures, st->bucket, st->collection, st->timestamp, 0, keys,
-                               nkeys, why, sizeof(why)) < 0) {
+    char sha[65];
+    if (borrow)
+        records_sha256(&st->recs, sha);
+    else
+        herald_crypto_sha256_hex(sha, st->recs.json, st->recs.json_len);
+    if (herald_snapshot_verify_sha256(sha, (int64_t)st->recs.n, st->signatures, st->bucket,
+                                      st->collection, st->timestamp, 0, keys, nkeys, why,
+                                      sizeof(why)) < 0) {
         herald_err_set(err, errlen, "version %lld from the delta does not verify: %s", (long long)v,
                        why);
         goto fail;
@@ -669,6 +733,20 @@ fail:
     json_decref(tarr);
     herald_state_free(st);
     return NULL;
+}
+
+herald_state *
+herald_state_apply(const herald_state *base, const void *delta, size_t len,
+                   const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
+{
+    return apply(base, delta, len, 0, keys, nkeys, err, errlen);
+}
+
+herald_state *
+herald_state_apply_borrowing(const herald_state *base, const void *delta, size_t len,
+                             const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
+{
+    return apply(base, delta, len, 1, keys, nkeys, err, errlen);
 }
 
 /* ---- the signer's side ------------------------------------------------------------- */

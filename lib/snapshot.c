@@ -208,10 +208,21 @@ herald_snapshot_verify(const char *records_json, size_t records_len, int64_t nre
                        int64_t timestamp, int64_t now_ms, const herald_pubkey *keys, size_t nkeys,
                        char *err, size_t errlen)
 {
+    char sha[65];
+    herald_crypto_sha256_hex(sha, records_json, records_len);
+    return herald_snapshot_verify_sha256(sha, nrecords, signatures, bucket, collection, timestamp,
+                                         now_ms, keys, nkeys, err, errlen);
+}
+
+int
+herald_snapshot_verify_sha256(const char sha[65], int64_t nrecords, const json_t *signatures,
+                              const char *bucket, const char *collection, int64_t timestamp,
+                              int64_t now_ms, const herald_pubkey *keys, size_t nkeys, char *err,
+                              size_t errlen)
+{
     herald_buf msg = HERALD_BUF_INIT;
     herald_head h;
     size_t ki = 0;
-    char sha[65];
     char why[160];
     int rc = -1;
 
@@ -256,7 +267,6 @@ herald_snapshot_verify(const char *records_json, size_t records_len, int64_t nre
                        (long long)h.records, (long long)nrecords);
         goto out;
     }
-    herald_crypto_sha256_hex(sha, records_json, records_len);
     if (strcmp(sha, h.sha256) != 0) {
         herald_err_set(err, errlen, "head.sha256 does not match the records");
         goto out;

@@ -60,8 +60,10 @@ served_newer(const load_job *j, int64_t version)
 static void
 run_delta(load_job *j)
 {
-    herald_state *st = herald_state_apply(j->base->state, j->blob, j->len, L.keys, L.nkeys, j->err,
-                                          sizeof(j->err));
+    /* Borrowing: the base's records are read where the base's listing holds them (the
+     * job holds the base until coll_new_state has re-pointed them to the new listing). */
+    herald_state *st = herald_state_apply_borrowing(j->base->state, j->blob, j->len, L.keys,
+                                                    L.nkeys, j->err, sizeof(j->err));
     int64_t apply_ns = 0, verify_ns = 0;
     if (st) {
         herald_state_apply_timings(st, &apply_ns, &verify_ns);

@@ -656,12 +656,15 @@ listing_from_base(listing *l, herald_buf *b, size_t tail, const coll *base, cons
             if (s >= from->n || (ni = inv[s]) == SIZE_MAX)
                 continue;      /* replaced or dropped by the delta */
             inv[s] = SIZE_MAX; /* each base entry once */
-            /* The bytes served are those the new version verified (its state's, copied
-             * from these at herald_state_apply): compared, whatever 'base' is. */
+            /* The bytes served are those the new version verified. A state built by
+             * herald_state_apply_borrowing read (and hashed) these very bytes: the same
+             * memory, nothing to compare. Otherwise (a copy) they are compared, whatever
+             * 'base' is. */
             herald_state_entry ne;
             herald_state_get(st, ni >= nrec, ni >= nrec ? ni - nrec : ni, &ne);
+            const char *old = from->json + from->off[k];
             if (ne.len != from->sz[k] || ne.lm != from->lm[k] || (ni >= nrec) != (s >= brec) ||
-                memcmp(ne.json, from->json + from->off[k], ne.len) != 0)
+                (ne.json != old && memcmp(ne.json, old, ne.len) != 0))
                 goto fail;
             kept = (entry_src){.lm = ne.lm, .key = ne.id, .key_len = ne.idlen};
         }

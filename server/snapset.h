@@ -212,9 +212,10 @@ coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
  * or at once on failure): docs/incremental.md. The state's records then read their
  * bytes in the coll's listing (one copy of each record) and its own array is dropped. */
 /* 'base' (may be NULL): the coll whose state 'st' was built from by
- * herald_state_apply; its bodies are then reused (the delta's entries merged into its
- * listing, the rest copied in runs) instead of sorting and copying every entry, with the
- * same bytes; anything unexpected builds them whole. */
+ * herald_state_apply or herald_state_apply_borrowing (whose borrowed bytes must live
+ * until this returns: 'st' reads the new listing's then); its bodies are then reused (the delta's
+ * entries merged into its listing, the rest copied in runs) instead of sorting and copying every
+ * entry, with the same bytes; anything unexpected builds them whole. */
 coll *coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */

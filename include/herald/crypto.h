@@ -38,6 +38,21 @@ void herald_crypto_sha256_hex(char out[65], const void *data, size_t len);
 /* "sha-ni" or "libsodium": which implementation herald_crypto_sha256() uses. */
 const char *herald_crypto_sha256_impl(void);
 
+/* Incremental SHA-256 over pieces, the same digest as herald_crypto_sha256() over their
+ * concatenation, by the same implementation (the read server hashes a records array
+ * whose elements lie in several buffers without joining them). Not opaque so that it
+ * lives on the caller's stack; its fields are crypto.c's. */
+typedef struct herald_sha256 {
+    uint32_t st[8];
+    uint64_t len;
+    unsigned char buf[64];
+    size_t nbuf;
+    _Alignas(16) unsigned char sodium[128]; /* libsodium's state, when not in hardware */
+} herald_sha256;
+void herald_crypto_sha256_init(herald_sha256 *h);
+void herald_crypto_sha256_update(herald_sha256 *h, const void *data, size_t len);
+void herald_crypto_sha256_final_hex(herald_sha256 *h, char out[65]);
+
 typedef struct herald_pubkey {
     unsigned char pk[32];
     char key_id[HERALD_KEY_ID_LEN + 1];

@@ -70,6 +70,15 @@ herald_state *herald_state_take_snapshot(herald_snapshot *s, char *err, size_t e
 herald_state *herald_state_apply(const herald_state *base, const void *delta, size_t len,
                                  const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The same without copying the records' bytes (the read server's form): the new state's
+ * records kept from 'base' read base's bytes where they are, so whatever holds those
+ * (the base's served listing) must outlive it until every record was re-pointed with
+ * herald_state_share and herald_state_drop_text was called; it has no records array
+ * text (herald_state_records_json gives NULL). The SHA-256 is taken over the pieces;
+ * the verification and the result's entries are those of herald_state_apply. */
+herald_state *herald_state_apply_borrowing(const herald_state *base, const void *delta, size_t len,
+                                           const herald_pubkey *keys, size_t nkeys, char *err,
+                                           size_t errlen) __attribute__((warn_unused_result));
 void herald_state_free(herald_state *st); /* NULL-safe */
 /* How long herald_state_apply took to build 'st' (parse and merge) and to verify it
  * (SHA-256 and Ed25519), in ns; 0 for a state built from a blob. */

@@ -68,6 +68,12 @@ int herald_snapshot_verify(const char *records_json, size_t records_len, int64_t
                            int64_t timestamp, int64_t now_ms, const herald_pubkey *keys,
                            size_t nkeys, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The same with the records' SHA-256 (lowercase hex) computed by the caller, who has
+ * them in pieces (herald_state_apply_borrowing). */
+int herald_snapshot_verify_sha256(const char sha[65], int64_t nrecords, const json_t *signatures,
+                                  const char *bucket, const char *collection, int64_t timestamp,
+                                  int64_t now_ms, const herald_pubkey *keys, size_t nkeys,
+                                  char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The entry herald_snapshot_verify() checks: the first of 'keys' (in order) whose key_id
  * appears in 'signatures'; its index goes to '*key_index' when not NULL. NULL if none. */

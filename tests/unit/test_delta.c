@@ -79,8 +79,11 @@ assert_same_state(const herald_state *a, const herald_state *b, const char *ctx)
 {
     size_t al, bl;
     const char *ar = herald_state_records_json(a, &al), *br = herald_state_records_json(b, &bl);
-    cr_assert(al == bl && memcmp(ar, br, al) == 0, "%s: records_json differ:\n%.*s\n%.*s", ctx,
-              (int)al, ar, (int)bl, br);
+    /* A borrowing state has no array text ('a' in the calls below): its entries, compared
+     * byte for byte further down, are the records. */
+    cr_assert(!ar || (al == bl && memcmp(ar, br, al) == 0), "%s: records_json differ:\n%.*s\n%.*s",
+              ctx, (int)al, ar, (int)bl, br);
+    cr_assert_not_null(br, "%s", ctx);
     herald_buf at = HERALD_BUF_INIT, bt = HERALD_BUF_INIT;
     herald_state_tombstones_json(&at, a);
     herald_state_tombstones_json(&bt, b);
@@ -151,6 +154,14 @@ Test(delta, chain_equals_full_blob_over_random_edits)
             cr_assert_not_null(next, "%s: delta refused: %s", ctx, err);
             herald_state *full = state_of_blob(&blob);
             assert_same_state(next, full, ctx);
+            /* The read server's form: no copy of the kept records, the hash over the
+             * pieces; the same entries, the same bytes. */
+            herald_state *borrowed =
+                herald_state_apply_borrowing(chain, delta.data, delta.len, pk, 1, err, sizeof(err));
+            cr_assert_not_null(borrowed, "%s: delta refused when borrowing: %s", ctx, err);
+            cr_assert_null(herald_state_records_json(borrowed, NULL), "%s", ctx);
+            assert_same_state(borrowed, full, ctx);
+            herald_state_free(borrowed);
             applied++;
             with_tombs += herald_state_count(next, 1) > 0;
             pruned += herald_state_tombstones_since(next) > 0;
@@ -214,11 +225,15 @@ fixture_free(fixture *f)
 static void
 assert_refused(const herald_state *base, const herald_buf *d, const char *what, const char *why)
 {
-    char err[256] = "";
-    herald_state *st = herald_state_apply(base, d->data, d->len,
-                                          herald_crypto_signkey_public(g_key), 1, err, sizeof(err));
-    cr_assert_null(st, "%s was accepted", what);
-    cr_assert(strstr(err, why) != NULL, "%s: refused for '%s', expected '%s'", what, err, why);
+    /* Both forms: copying the records, and borrowing them (the read server's). */
+    for (int borrow = 0; borrow < 2; borrow++) {
+        char err[256] = "";
+        herald_state *st = (borrow ? herald_state_apply_borrowing : herald_state_apply)(
+            base, d->data, d->len, herald_crypto_signkey_public(g_key), 1, err, sizeof(err));
+        cr_assert_null(st, "%s was accepted (borrowing: %d)", what, borrow);
+        cr_assert(strstr(err, why) != NULL, "%s: refused for '%s', expected '%s' (borrowing: %d)",
+                  what, err, why, borrow);
+    }
 }
 
 Test(delta, untampered_fixture_applies)

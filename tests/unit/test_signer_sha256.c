@@ -89,3 +89,34 @@ Test(signer_sha256, same_as_libsodium_on_large_buffers)
         free(buf);
     }
 }
+
+/* The incremental form (herald_crypto_sha256_init/update/final_hex), which the read
+ * server runs over a records array whose elements lie in several buffers: the digest of
+ * random cuts of a buffer, pieces of 0 to 200 bytes (within a block, across one, several
+ * blocks at once, empty pieces), equals libsodium's of the whole, for every length to
+ * 1100 and for a large buffer. */
+Test(signer_sha256, incremental_same_as_whole)
+{
+    size_t max = 300000;
+    unsigned char *buf = malloc(max);
+    randombytes_buf(buf, max);
+    for (size_t len = 0; len <= max; len = len < 1100 ? len + 1 : len + 98899) {
+        unsigned char want[32];
+        char want_hex[65], got_hex[65];
+        crypto_hash_sha256(want, buf, len);
+        for (int i = 0; i < 32; i++)
+            snprintf(want_hex + 2 * i, 3, "%02x", want[i]);
+        herald_sha256 h;
+        herald_crypto_sha256_init(&h);
+        for (size_t at = 0; at < len;) {
+            size_t n = randombytes_uniform(201);
+            if (n > len - at)
+                n = len - at;
+            herald_crypto_sha256_update(&h, buf + at, n);
+            at += n;
+        }
+        herald_crypto_sha256_final_hex(&h, got_hex);
+        cr_assert_str_eq(got_hex, want_hex, "length %zu", len);
+    }
+    free(buf);
+}
