@@ -53,15 +53,28 @@ typedef struct ment {
     size_t bl, cl;
 } ment;
 
+/* Verified signed monitors kept, newest last. A server that builds versions more slowly
+ * than the signer signs them (a 100k-record collection during an import) had, by the
+ * time it built version V, already replaced the monitor naming V by one naming V+1, and
+ * so matched none of them for as long as the stream lasted. With the last few kept, V
+ * goes out with the monitor that named it, and V+1 with its own once built. */
+#define MAX_MONITORS 8
+
+typedef struct lmon {
+    json_t *body;
+    int64_t m, e; /* its timestamp and expiry */
+    int64_t at;   /* monotonic ms it was set */
+    ment *ents;   /* sorted by (bucket, collection) */
+    size_t nents;
+} lmon;
+
 struct lockstep {
     int64_t bound_ms;
     skey **tab;
     size_t tabsize, nkeys;
-    size_t nitems; /* staged versions + removals */
-    json_t *mon;
-    int64_t mon_m, mon_e;
-    ment *ents; /* sorted by (bucket, collection) */
-    size_t nents;
+    size_t nitems;           /* staged versions + removals */
+    lmon mons[MAX_MONITORS]; /* ascending timestamp: mons[nmons - 1] is the newest */
+    size_t nmons;
     int fallback;      /* serving the newest versions unsigned after the bound passed */
     int64_t mon_since; /* since when the newest monitor has not matched (INT64_MAX: it has) */
 };
@@ -92,6 +105,25 @@ key_free(skey *k)
     free(k);
 }
 
+/* The newest monitor (NULL: none). */
+static const lmon *
+newest_mon(const lockstep *l)
+{
+    return l->nmons ? &l->mons[l->nmons - 1] : NULL;
+}
+
+/* Drops the 'n' oldest monitors. */
+static void
+drop_monitors(lockstep *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(l->mons[i].body);
+        free(l->mons[i].ents);
+    }
+    memmove(&l->mons[0], &l->mons[n], (l->nmons - n) * sizeof(l->mons[0]));
+    l->nmons -= n;
+}
+
 void
 lockstep_free(lockstep *l)
 {
@@ -104,8 +136,7 @@ lockstep_free(lockstep *l)
             key_free(k);
         }
     free(l->tab);
-    json_decref(l->mon);
-    free(l->ents);
+    drop_monitors(l, l->nmons);
     atomic_store_explicit(&G.staged, 0, memory_order_relaxed);
     free(l);
 }
@@ -306,32 +337,38 @@ ment_cmp(const void *a, const void *b)
 void
 lockstep_set_monitor(lockstep *l, const snapset_monitor *m, int64_t now_ms)
 {
-    json_decref(l->mon);
-    free(l->ents);
-    l->mon = NULL;
-    l->ents = NULL;
-    l->nents = 0;
-    if (!m) {
-        l->mon_since = INT64_MAX;
-        return;
+    const lmon *top = newest_mon(l);
+    if (!m || (top && m->timestamp <= top->m)) {
+        /* None valid: none of the older ones either. (Not newer: the caller never
+         * passes one; it would replace them all, as before.) */
+        drop_monitors(l, l->nmons);
+        if (!m) {
+            l->mon_since = INT64_MAX;
+            return;
+        }
     }
+    if (l->nmons == MAX_MONITORS)
+        drop_monitors(l, 1);
     if (l->mon_since == INT64_MAX)
-        l->mon_since = now_ms; /* until a decision finds it matches */
-    l->mon = json_incref((json_t *)m->body);
-    l->mon_m = m->timestamp;
-    l->mon_e = m->expires;
+        l->mon_since = now_ms; /* until a decision finds the newest matches */
+    lmon *x = &l->mons[l->nmons++];
+    x->body = json_incref((json_t *)m->body);
+    x->m = m->timestamp;
+    x->e = m->expires;
+    x->at = now_ms;
     const json_t *entries = json_object_get(m->body, "entries");
     size_t n = json_array_size(entries);
-    l->ents = herald_mem_calloc(n ? n : 1, sizeof(*l->ents));
+    x->ents = herald_mem_calloc(n ? n : 1, sizeof(*x->ents));
+    x->nents = 0;
     for (size_t i = 0; i < n; i++) {
-        ment *x = &l->ents[l->nents];
-        if (herald_monitor_entry_parse(&x->e, json_array_get(entries, i), NULL, 0) < 0)
+        ment *y = &x->ents[x->nents];
+        if (herald_monitor_entry_parse(&y->e, json_array_get(entries, i), NULL, 0) < 0)
             continue; /* NEVER: verified by the caller */
-        x->bl = strlen(x->e.bucket);
-        x->cl = strlen(x->e.collection);
-        l->nents++;
+        y->bl = strlen(y->e.bucket);
+        y->cl = strlen(y->e.collection);
+        x->nents++;
     }
-    qsort(l->ents, l->nents, sizeof(*l->ents), ment_cmp);
+    qsort(x->ents, x->nents, sizeof(*x->ents), ment_cmp);
 }
 
 coll *
@@ -378,7 +415,7 @@ waiting_since(const lockstep *l, const skey **which)
 {
     *which = NULL;
     int64_t t = l->nitems ? oldest(l, which) : INT64_MAX;
-    if (l->mon && l->mon_since < t) {
+    if (l->nmons && l->mon_since < t) {
         t = l->mon_since;
         *which = NULL;
     }
@@ -396,10 +433,10 @@ lockstep_due(const lockstep *l, int64_t now_ms)
 /* ---- decisions ---------------------------------------------------------------------- */
 
 static const ment *
-ent_find(const lockstep *l, const char *bid, const char *cid)
+ent_find(const lmon *mon, const char *bid, const char *cid)
 {
     ment key = {.e = {.bucket = bid, .collection = cid}};
-    return bsearch(&key, l->ents, l->nents, sizeof(*l->ents), ment_cmp);
+    return bsearch(&key, mon->ents, mon->nents, sizeof(*mon->ents), ment_cmp);
 }
 
 /* Whether 'next' (n colls, sorted or not) with monitor 'signed_m' (-1: unsigned) is the
@@ -457,15 +494,15 @@ settle(lockstep *l, const snapset *next, int64_t now_ms, int all)
     set_staged(l);
 }
 
-/* 1. The set the monitor commits to, or NULL when it does not match (see lockstep.h).
+/* 1. The set monitor 'mon' commits to, or NULL when it does not match (see lockstep.h).
  * '*same' is set when it matches and equals 'cur'. */
 static snapset *
-try_match(lockstep *l, const snapset *cur, int *same)
+try_match(lockstep *l, const lmon *mon, const snapset *cur, int *same)
 {
     *same = 0;
-    coll **v = herald_mem_calloc(l->nents + 1, sizeof(coll *));
-    for (size_t i = 0; i < l->nents; i++) {
-        const ment *m = &l->ents[i];
+    coll **v = herald_mem_calloc(mon->nents + 1, sizeof(coll *));
+    for (size_t i = 0; i < mon->nents; i++) {
+        const ment *m = &mon->ents[i];
         coll *x = cur ? snapset_find(cur, m->e.bucket, m->bl, m->e.collection, m->cl) : NULL;
         int64_t exposed = x ? x->version : 0;
         if (x && (x->version != m->e.last_modified || strcmp(x->sha256, m->e.sha256)))
@@ -483,20 +520,20 @@ try_match(lockstep *l, const snapset *cur, int *same)
     }
     for (size_t i = 0; cur && i < cur->n; i++) {
         const coll *c = cur->colls[i];
-        if (ent_find(l, c->bid, c->cid))
+        if (ent_find(mon, c->bid, c->cid))
             continue;
         const skey *k = find(l, c->bid, c->bid_len, c->cid, c->cid_len);
         if (!k || !k->removed)
             goto nomatch; /* would hide a collection this monitor does not know yet */
     }
-    if (same_as(cur, v, l->nents, l->mon_m)) {
+    if (same_as(cur, v, mon->nents, mon->m)) {
         *same = 1;
         goto nomatch;
     }
-    for (size_t i = 0; i < l->nents; i++)
+    for (size_t i = 0; i < mon->nents; i++)
         coll_ref(v[i]);
-    snapset_monitor sm = {l->mon, l->mon_m, l->mon_e};
-    snapset *s = snapset_new_signed(v, l->nents, &sm);
+    snapset_monitor sm = {mon->body, mon->m, mon->e};
+    snapset *s = snapset_new_signed(v, mon->nents, &sm);
     free(v);
     return s;
 nomatch:
@@ -535,33 +572,63 @@ newest_set(lockstep *l, const snapset *cur, const snapset_monitor *m)
 
 /* A monitor matched and nothing is overdue: the end of a fallback, if one was under way. */
 static void
-back_in_step(lockstep *l)
+back_in_step(lockstep *l, int64_t m)
 {
     if (l->fallback)
         herald_info("lock-step: signed monitor %lld commits to the versions served again",
-                    (long long)l->mon_m);
+                    (long long)m);
     l->fallback = 0;
     atomic_store_explicit(&G.fallback, 0, memory_order_relaxed);
+}
+
+/* 1. The newest kept monitor that matches, tried newest first: it and every older one
+ * are dropped (never exposed after it), and when it is the newest the monitor no longer
+ * waits. Skipped: monitors not newer than the exposed signed one (never go back), those
+ * kept longer than the bound (a version they name that was not built by then is late
+ * anyway), and those already expired when the newest was signed. '*matched' is set when
+ * one matched (the set, or NULL when it is 'cur'), to that monitor's timestamp. */
+static snapset *
+match_kept(lockstep *l, const snapset *cur, int64_t now_ms, int64_t *matched)
+{
+    *matched = 0;
+    const lmon *top = newest_mon(l);
+    for (size_t i = l->nmons; i-- > 0;) {
+        const lmon *mon = &l->mons[i];
+        if (mon != top && ((cur && cur->mon_signed && mon->m <= cur->mon_version) ||
+                           now_ms - mon->at > l->bound_ms || mon->e <= top->m))
+            break;
+        int same = 0;
+        snapset *s = try_match(l, mon, cur, &same);
+        if (!s && !same)
+            continue;
+        *matched = mon->m;
+        if (mon == top)
+            l->mon_since = INT64_MAX;
+        drop_monitors(l, i); /* the older ones */
+        return s;
+    }
+    return NULL;
 }
 
 snapset *
 lockstep_decide(lockstep *l, const snapset *cur, int64_t now_ms)
 {
     snapset *s = NULL, *u;
+    const lmon *top = newest_mon(l);
     if (!l->bound_ms) {
-        snapset_monitor sm = {l->mon, l->mon_m, l->mon_e};
-        s = newest_set(l, cur, l->mon ? &sm : NULL);
+        snapset_monitor sm =
+            top ? (snapset_monitor){top->body, top->m, top->e} : (snapset_monitor){NULL, 0, 0};
+        s = newest_set(l, cur, top ? &sm : NULL);
         settle(l, s ? s : cur, now_ms, 1);
         return s;
     }
-    int same = 0;
-    if (l->mon) {
-        s = try_match(l, cur, &same);
-        if (s || same) {
-            l->mon_since = INT64_MAX;
+    int64_t matched = 0;
+    if (top) {
+        s = match_kept(l, cur, now_ms, &matched);
+        if (matched) {
             settle(l, s ? s : cur, now_ms, 0);
             if (!lockstep_due(l, now_ms)) {
-                back_in_step(l);
+                back_in_step(l, matched);
                 return s; /* 1. (NULL: it is the exposed set already) */
             }
         }
@@ -571,9 +638,9 @@ lockstep_decide(lockstep *l, const snapset *cur, int64_t now_ms)
     const skey *k;
     int64_t t = waiting_since(l, &k);
     int late = t != INT64_MAX && now_ms - t >= l->bound_ms;
-    if (l->mon && !late && !(base && !base->mon_signed))
+    if (top && !late && !(base && !base->mon_signed))
         return NULL; /* 2. the exposed pair stays ('s' is NULL: a match returned above) */
-    if (l->mon && late && !l->fallback) {
+    if (top && late && !l->fallback) {
         if (k)
             herald_warn("lock-step: no signed monitor committed to a version of %.*s/%.*s (and "
                         "%zu other staged item(s)) within %lld ms: serving the newest versions "
@@ -583,7 +650,7 @@ lockstep_decide(lockstep *l, const snapset *cur, int64_t now_ms)
         else
             herald_warn("lock-step: signed monitor %lld names versions not loaded here within "
                         "%lld ms: serving the newest versions with the unsigned monitor",
-                        (long long)l->mon_m, (long long)l->bound_ms);
+                        (long long)newest_mon(l)->m, (long long)l->bound_ms);
         l->fallback = 1;
         atomic_store_explicit(&G.fallback, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&G.fallbacks, 1, memory_order_relaxed);

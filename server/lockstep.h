@@ -16,12 +16,16 @@
  *   staged    per collection: loaded versions not exposed yet (ascending), and whether
  *             its removal was announced while it is still exposed; each with the
  *             monotonic time it was staged
- *   monitor   the newest verified, unexpired signed monitor, its entries parsed
+ *   monitors  the last few verified, unexpired signed monitors (newest last), their
+ *             entries parsed: a server behind the signer builds V after the monitor
+ *             naming V+1 arrived, and V goes out with the monitor that named it
  *
  * lockstep_decide() returns the set to publish, or NULL to keep the exposed one:
- *  1. The monitor matches when each entry's (V, H) is available -- the exposed version
- *     or a staged one newer than it -- and every exposed collection not being removed is
- *     listed (a match never hides a collection nor goes back to an older version). The
+ *  1. The newest kept monitor that matches is served (older ones are then dropped; one
+ *     not newer than the served monitor never is). A monitor matches when each entry's
+ *     (V, H) is available -- the exposed version or a staged one newer than it -- and
+ *     every exposed collection not being removed is listed (a match never hides a
+ *     collection nor goes back to an older version). The
  *     monitor and the versions it names are then published together; staged versions at
  *     or below them are dropped (superseded: never exposed).
  *  2. Otherwise the exposed pair stays while every staged item is younger than the

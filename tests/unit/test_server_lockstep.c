@@ -179,6 +179,53 @@ Test(lockstep, monitor_ahead_waits_for_the_version_it_names)
     json_decref(m2.body);
 }
 
+/* A server that builds versions more slowly than the signer signs them: by the time it
+ * has built V, the monitor naming V was followed by one naming V+1. V goes out with the
+ * monitor that named it (it waited for V+1's before, which a stream of versions kept
+ * ahead of it), then V+1 with its own; a monitor older than the exposed one never goes
+ * out, even when it matches what is built. */
+Test(lockstep, a_server_behind_serves_each_version_with_the_monitor_that_named_it)
+{
+    lockstep *l = lockstep_new(BOUND);
+    snapset *cur = NULL;
+    coll *a[6];
+    mon m[6];
+    for (int i = 1; i < 6; i++) {
+        a[i] = mk("a", 1000 * i, i);
+        mk_mon(&m[i], 1000 * i + 500, &a[i], 1);
+    }
+    lockstep_add(l, a[1], 0);
+    lockstep_set_monitor(l, &m[1].sm, 0);
+    cr_assert(take(&cur, lockstep_decide(l, cur, 0)));
+    lockstep_set_monitor(l, &m[2].sm, 10);
+    lockstep_set_monitor(l, &m[3].sm, 20);
+    cr_assert_not(take(&cur, lockstep_decide(l, cur, 20)));
+    lockstep_add(l, a[2], 30); /* built after M3 arrived */
+    cr_assert(take(&cur, lockstep_decide(l, cur, 30)), "V2 goes out with M2");
+    cr_assert(cur->mon_signed && cur->mon_version == 2500 && served(cur, "a") == 2000);
+    assert_consistent(cur);
+    lockstep_add(l, a[3], 40);
+    cr_assert(take(&cur, lockstep_decide(l, cur, 40)));
+    cr_assert(cur->mon_signed && cur->mon_version == 3500 && served(cur, "a") == 3000);
+    assert_consistent(cur);
+    /* M4 and M5 arrive; V5 is built first (a jump delta), then V4: V4 never goes out. */
+    lockstep_set_monitor(l, &m[4].sm, 50);
+    lockstep_set_monitor(l, &m[5].sm, 60);
+    lockstep_add(l, a[5], 70);
+    cr_assert(take(&cur, lockstep_decide(l, cur, 70)));
+    cr_assert(cur->mon_version == 5500 && served(cur, "a") == 5000);
+    lockstep_add(l, a[4], 80);
+    cr_assert_not(take(&cur, lockstep_decide(l, cur, 80)), "never back to M4");
+    cr_assert(cur->mon_version == 5500 && served(cur, "a") == 5000);
+    lockstep_stats st;
+    lockstep_stats_read(&st);
+    cr_assert_eq(st.fallback, 0);
+    snapset_release(cur);
+    lockstep_free(l);
+    for (int i = 1; i < 6; i++)
+        json_decref(m[i].body);
+}
+
 Test(lockstep, version_ahead_is_staged_until_a_monitor_commits_to_it)
 {
     lockstep *l = lockstep_new(BOUND);
