@@ -610,25 +610,49 @@ merge(stable *out, const stable *b, stable *add, const stable *drop, int64_t cut
 
 /* SHA-256 (hex) of the table's JCS array "[" e1 "," e2 ... "]" from its entries' bytes,
  * wherever they are. They are read in id order, scattered over the newest-first listing
- * that holds them: the next entries are prefetched while one is hashed. */
+ * that holds them: the entries AHEAD are prefetched, and they are gathered into a small
+ * buffer hashed in large pieces, not one update per record and comma (at 100k records,
+ * bench_delta_apply: 37 -> 27 ms, where hashing the same bytes in one piece takes ~20 ms
+ * of CPU on this machine's SHA extensions). */
 static void
 records_sha256(const stable *t, char out[65])
 {
+    enum { STAGE = 64 * 1024, AHEAD = 8 };
+    char *buf = herald_mem_alloc(STAGE);
+    size_t nb = 0;
     herald_sha256 h;
     herald_crypto_sha256_init(&h);
-    herald_crypto_sha256_update(&h, "[", 1);
+    buf[nb++] = '[';
     for (size_t i = 0; i < t->n; i++) {
-        if (i + 4 < t->n) {
-            __builtin_prefetch(t->v[i + 4].p);
-            __builtin_prefetch(t->v[i + 4].p + 64);
-            __builtin_prefetch(t->v[i + 4].p + 128);
+        if (i + AHEAD < t->n) {
+            const char *q = t->v[i + AHEAD].p;
+            for (size_t o = 0; o < t->v[i + AHEAD].len; o += 64)
+                __builtin_prefetch(q + o);
+        }
+        size_t len = t->v[i].len + 1;
+        if (nb + len > STAGE) {
+            herald_crypto_sha256_update(&h, buf, nb);
+            nb = 0;
+        }
+        if (len > STAGE) {
+            if (i)
+                herald_crypto_sha256_update(&h, ",", 1);
+            herald_crypto_sha256_update(&h, t->v[i].p, t->v[i].len);
+            continue;
         }
         if (i)
-            herald_crypto_sha256_update(&h, ",", 1);
-        herald_crypto_sha256_update(&h, t->v[i].p, t->v[i].len);
+            buf[nb++] = ',';
+        memcpy(buf + nb, t->v[i].p, t->v[i].len);
+        nb += t->v[i].len;
     }
-    herald_crypto_sha256_update(&h, "]", 1);
+    if (nb + 1 > STAGE) {
+        herald_crypto_sha256_update(&h, buf, nb);
+        nb = 0;
+    }
+    buf[nb++] = ']';
+    herald_crypto_sha256_update(&h, buf, nb);
     herald_crypto_sha256_final_hex(&h, out);
+    free(buf);
 }
 
 static herald_state *

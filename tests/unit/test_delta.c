@@ -361,3 +361,44 @@ Test(delta, malformed_deltas_are_refused)
     herald_buf_free(&d);
     fixture_free(&f);
 }
+
+/* Records larger than the buffer the borrowing form gathers records into before hashing
+ * (64 KB, lib/delta.c records_sha256), among small ones on both sides: hashed as they
+ * are, between the gathered pieces, the state verifies and equals the full blob's. */
+Test(delta, records_larger_than_the_hash_buffer)
+{
+    const herald_pubkey *pk = herald_crypto_signkey_public(g_key);
+    model m;
+    model_init(&m, 5);
+    herald_buf blob = HERALD_BUF_INIT, delta = HERALD_BUF_INIT;
+    for (int i = 0; i < 12; i++) {
+        m.live[i] = random_record(&m, i);
+        m.changed[i] = 1;
+    }
+    publish(&m, &blob, &delta);
+    herald_state *base = state_of_blob(&blob);
+    size_t sizes[] = {64 * 1024 - 40, 64 * 1024, 200 * 1024};
+    for (int k = 0; k < 3; k++) {
+        char *big = malloc(sizes[k] + 1);
+        memset(big, 'a' + k, sizes[k]);
+        big[sizes[k]] = '\0';
+        int i = 3 + 3 * k;
+        json_object_set_new(m.live[i], "big", json_string(big));
+        json_object_set_new(m.live[i], "last_modified", json_integer(++m.clock));
+        m.changed[i] = 1;
+        free(big);
+    }
+    publish(&m, &blob, &delta);
+    char err[256];
+    herald_state *st =
+        herald_state_apply_borrowing(base, delta.data, delta.len, pk, 1, err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    herald_state *full = state_of_blob(&blob);
+    assert_same_state(st, full, "large records");
+    herald_state_free(st);
+    herald_state_free(full);
+    herald_state_free(base);
+    herald_buf_free(&blob);
+    herald_buf_free(&delta);
+    model_free(&m);
+}
