@@ -655,8 +655,31 @@ records_sha256(const stable *t, char out[65])
     free(buf);
 }
 
+int
+herald_state_verify(herald_state *st, const herald_pubkey *keys, size_t nkeys, char *err,
+                    size_t errlen)
+{
+    int64_t t1 = herald_clock_mono_ns();
+    char sha[65], why[160];
+    if (st->recs.json)
+        herald_crypto_sha256_hex(sha, st->recs.json, st->recs.json_len);
+    else
+        records_sha256(&st->recs, sha);
+    if (herald_snapshot_verify_sha256(sha, (int64_t)st->recs.n, st->signatures, st->bucket,
+                                      st->collection, st->timestamp, 0, keys, nkeys, why,
+                                      sizeof(why)) < 0) {
+        herald_err_set(err, errlen, "version %lld from the delta does not verify: %s",
+                       (long long)st->timestamp, why);
+        return -1;
+    }
+    st->verify_ns = herald_clock_mono_ns() - t1;
+    return 0;
+}
+
+/* 'borrow': merge() without copying the records' bytes; 'verify': verify the result
+ * (else the caller does, herald_state_verify). */
 static herald_state *
-apply(const herald_state *base, const void *delta, size_t len, int borrow,
+apply(const herald_state *base, const void *delta, size_t len, int borrow, int verify,
       const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
 {
     herald_state *st = herald_mem_calloc(1, sizeof(*st));
@@ -730,21 +753,9 @@ apply(const herald_state *base, const void *delta, size_t len, int borrow,
     merge(&st->recs, &base->recs, &drecs, &dtombs, 0, borrow);
     merge(&st->tombs, &base->tombs, &dtombs, &drecs, c, 0);
 
-    int64_t t1 = herald_clock_mono_ns();
-    st->apply_ns = t1 - t0;
-    char sha[65];
-    if (borrow)
-        records_sha256(&st->recs, sha);
-    else
-        herald_crypto_sha256_hex(sha, st->recs.json, st->recs.json_len);
-    if (herald_snapshot_verify_sha256(sha, (int64_t)st->recs.n, st->signatures, st->bucket,
-                                      st->collection, st->timestamp, 0, keys, nkeys, why,
-                                      sizeof(why)) < 0) {
-        herald_err_set(err, errlen, "version %lld from the delta does not verify: %s", (long long)v,
-                       why);
+    st->apply_ns = herald_clock_mono_ns() - t0;
+    if (verify && herald_state_verify(st, keys, nkeys, err, errlen) < 0)
         goto fail;
-    }
-    st->verify_ns = herald_clock_mono_ns() - t1;
     stable_free(&drecs);
     stable_free(&dtombs);
     json_decref(meta);
@@ -763,14 +774,21 @@ herald_state *
 herald_state_apply(const herald_state *base, const void *delta, size_t len,
                    const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
 {
-    return apply(base, delta, len, 0, keys, nkeys, err, errlen);
+    return apply(base, delta, len, 0, 1, keys, nkeys, err, errlen);
 }
 
 herald_state *
 herald_state_apply_borrowing(const herald_state *base, const void *delta, size_t len,
                              const herald_pubkey *keys, size_t nkeys, char *err, size_t errlen)
 {
-    return apply(base, delta, len, 1, keys, nkeys, err, errlen);
+    return apply(base, delta, len, 1, 1, keys, nkeys, err, errlen);
+}
+
+herald_state *
+herald_state_apply_unverified(const herald_state *base, const void *delta, size_t len, char *err,
+                              size_t errlen)
+{
+    return apply(base, delta, len, 1, 0, NULL, 0, err, errlen);
 }
 
 /* ---- the signer's side ------------------------------------------------------------- */

@@ -69,6 +69,10 @@ typedef struct load_job {
 
 /* Starts 'threads' workers (0: one per core, at most 8) that verify against 'keys' (kept
  * by reference), reporting on 'base' through 'done' (see above). Returns 0 or -1. */
+/* Versions built from a delta with at least 'records' records (0: none) are verified on
+ * a thread of their own while their bodies are built (server_parallel_verify_records);
+ * nothing built is kept unless the verification passed. Any time. */
+void loader_set_parallel_verify(size_t records);
 int loader_start(struct event_base *base, int threads, const herald_pubkey *keys, size_t nkeys,
                  void (*done)(load_job *j)) __attribute__((warn_unused_result));
 /* Queues 'j' (taken over; the caller frees it in 'done'). */

@@ -62,6 +62,7 @@
 #include "herald/mem.h"
 #include "herald/redis.h"
 #include "kinto.h"
+#include "loader.h"
 #include "metrics.h"
 #include "attach.h"
 #include "settings.h"
@@ -212,6 +213,7 @@ main(int argc, char **argv)
     so.backoff_default = (int)set.backoff_seconds;
     so.view_idle_ms = set.kinto_view_idle_seconds * 1000;
     so.lockstep_ms = set.lockstep_max_wait_seconds * 1000;
+    loader_set_parallel_verify((size_t)set.parallel_verify_records);
     status_set_backoff(so.backoff_default); /* from the first response, before Redis */
     if (configure_modules(&set, keys, nkeys, &public_url) < 0)
         goto out;

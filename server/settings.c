@@ -66,6 +66,10 @@ static const herald_setting table[] = {
      "it, and waits at most this long for one (then the newest versions are served with the "
      "unsigned monitor); 0: no lock-step",
      S(lockstep_max_wait_seconds)},
+    {"server_parallel_verify_records", HERALD_SETTING_INT, "10000", 0, 1000000000LL, NULL,
+     "a version built from a delta with at least this many records is verified on a thread "
+     "of its own while its bodies are built (0: always one after the other)",
+     S(parallel_verify_records)},
     {"server_malloc_arenas", HERALD_SETTING_INT, "2", 0, 64, NULL,
      "glibc malloc arenas at most (0: glibc's default of 8 per core); few arenas keep memory "
      "freed by one thread reusable by the others",

@@ -32,6 +32,7 @@ typedef struct server_settings {
     int prefer_replica;                /* through Sentinel: read from a replica (sync.c) */
     int64_t long_poll_max_seconds;     /* cap of Prefer: wait=N; 0: long-poll off */
     int64_t lockstep_max_wait_seconds; /* lockstep.h's bound; 0: lock-step off */
+    int64_t parallel_verify_records;   /* loader.h loader_set_parallel_verify */
     int64_t malloc_arenas;             /* glibc malloc arenas at most (0: glibc's default) */
     int64_t kinto_view_idle_seconds;   /* parsed Kinto views unused this long go (0: never) */
     char *attachments_dir;             /* attach.h; NULL: no attachments */

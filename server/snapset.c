@@ -823,7 +823,7 @@ fail:
  * bytes are the signed ones, so nothing is parsed; the coll keeps the state for the next
  * delta. */
 coll *
-coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen)
+coll_build_state(const herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen)
 {
     coll *c = herald_mem_calloc(1, sizeof(*c));
     size_t nrec = herald_state_count(st, 0), ntomb = herald_state_count(st, 1);
@@ -867,19 +867,36 @@ coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, si
         build_bodies(c, src, nrec + ntomb, nrec);
         free(src);
     }
+    build_delta_cache(c);
+    return c;
+fail:
+    coll_free(c);
+    return NULL;
+}
+
+void
+coll_adopt_state(coll *c, herald_state *st)
+{
     /* One copy of each record: the state (for the next delta) reads the served
      * listing's bytes, which live as long as the coll, and drops its own. */
+    size_t nrec = herald_state_count(st, 0);
     for (size_t k = 0; k < c->delta.n; k++)
         if (c->delta.src[k] < nrec)
             herald_state_share(st, c->delta.src[k], c->delta.json + c->delta.off[k]);
     herald_state_drop_text(st);
-    build_delta_cache(c);
     c->state = st;
+}
+
+coll *
+coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen)
+{
+    coll *c = coll_build_state(st, base, now_ms, err, errlen);
+    if (!c) {
+        herald_state_free(st);
+        return NULL;
+    }
+    coll_adopt_state(c, st);
     return c;
-fail:
-    herald_state_free(st);
-    coll_free(c);
-    return NULL;
 }
 
 void

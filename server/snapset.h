@@ -217,6 +217,13 @@ coll *coll_new(herald_snapshot *s, int64_t now_ms, char *err, size_t errlen);
  * entries merged into its listing, the rest copied in runs) instead of sorting and copying every
  * entry, with the same bytes; anything unexpected builds them whole. */
 coll *coll_new_state(herald_state *st, const coll *base, int64_t now_ms, char *err, size_t errlen);
+/* coll_new_state in two steps: the coll built from 'st' (only read: another thread may
+ * verify it meanwhile; NULL and 'err' on failure, 'st' still the caller's), then 'st'
+ * handed to it (its records pointed at the coll's listing, its own text dropped). A coll
+ * not adopted yet is released with coll_release and serves nothing. */
+coll *coll_build_state(const herald_state *st, const coll *base, int64_t now_ms, char *err,
+                       size_t errlen);
+void coll_adopt_state(coll *c, herald_state *st);
 void coll_ref(coll *c);
 void coll_release(coll *c); /* NULL-safe */
 

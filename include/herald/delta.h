@@ -79,6 +79,17 @@ herald_state *herald_state_apply(const herald_state *base, const void *delta, si
 herald_state *herald_state_apply_borrowing(const herald_state *base, const void *delta, size_t len,
                                            const herald_pubkey *keys, size_t nkeys, char *err,
                                            size_t errlen) __attribute__((warn_unused_result));
+/* herald_state_apply_borrowing in two steps, so that the read server can build the
+ * bodies of a large version while another thread verifies it: the state as applied, NOT
+ * verified (nothing of it may be served, nor 'st' be shared, before herald_state_verify
+ * returned 0), then the verification (SHA-256 over the pieces, the head and the
+ * signature of the first pinned key's entry). The verification only reads the state; the
+ * bodies may be built from it meanwhile (herald_state_get). */
+herald_state *herald_state_apply_unverified(const herald_state *base, const void *delta, size_t len,
+                                            char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+int herald_state_verify(herald_state *st, const herald_pubkey *keys, size_t nkeys, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
 void herald_state_free(herald_state *st); /* NULL-safe */
 /* How long herald_state_apply took to build 'st' (parse and merge) and to verify it
  * (SHA-256 and Ed25519), in ns; 0 for a state built from a blob. */
