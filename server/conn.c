@@ -71,6 +71,7 @@ typedef struct conn {
     unsigned waiting : 1;       /* held: rbuf starts with the request; not on the idle list */
     unsigned answer_due : 2;    /* woken while earlier output was still being written: WOKEN_* */
     attach_body file;           /* an attachment body to sendfile after 'q' (file.fd >= 0) */
+    unsigned corked : 1;        /* TCP_CORK is on while 'file' is being sent */
     unsigned fetching : 1;      /* held for a fetch (attach.h): rbuf starts with the request */
     attach_fetch *fetch;        /* the fetch it waits for (its reference) */
     struct conn *fprev, *fnext; /* worker's list of connections held for a fetch */
@@ -301,6 +302,25 @@ set_reading(conn *c, int on)
 
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * TCP_CORK around a response with an attachment body, as nginx's tcp_nopush: on from
+ * its head until the body's last byte is queued. Connections have TCP_NODELAY, and with
+ * it (without the cork) the ACKs the socket processes while sendfile appends to it (its
+ * backlog, at each of splice's 64 KB steps) send the partly filled segment at the tail
+ * of the queue: a 1 MB body left in 30 data segments instead of 18, each one more pass
+ * through the stack, both ends of it on loopback (MSG_MORE on the head only holds that
+ * one call's tail, not the ACKs'). Uncorking sends the last partial segment at once.
+ * Two setsockopt calls a file response (as nginx); none for the others.
+ */
+static void
+set_cork(conn *c, int on)
+{
+    if (c->corked == (unsigned)on)
+        return;
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    c->corked = on ? 1 : 0;
+}
+
 /* Sends the pending attachment body (attach.h) with sendfile(2). Returns 0 when it is
  * all sent (or there is none), 1 when the rest waits for the socket, -1 on error.
  *
@@ -335,6 +355,7 @@ send_file(conn *c)
     if (c->file.fd >= 0)
         close(c->file.fd);
     c->file.fd = -1;
+    set_cork(c, 0); /* the body's last partial segment leaves now */
     return 0;
 }
 
@@ -374,10 +395,10 @@ flush_shared(conn *c)
 {
     worker *w = c->w;
     out *o = w->out;
-    /* An attachment's head goes out with the start of its body (out_write_more). */
-    int r = !out_pending(o)                      ? 0
-            : c->file.fd >= 0 && c->file.len > 0 ? out_write_more(o, c->fd)
-                                                 : out_write(o, c->fd);
+    /* An attachment's head goes out with the start of its body, in full segments. */
+    if (c->file.fd >= 0 && c->file.len > 0)
+        set_cork(c, 1);
+    int r = out_pending(o) ? out_write(o, c->fd) : 0;
     if (r == 0) {
         out_reset(o);
         int f = flush_file(c);
