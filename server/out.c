@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -188,8 +187,8 @@ advance(out *o, size_t n)
     }
 }
 
-static int
-write_flags(out *o, int fd, int flags)
+int
+out_write(out *o, int fd)
 {
     while (o->head < o->nsegs) {
         struct iovec iov[IOV_BATCH];
@@ -201,13 +200,7 @@ write_flags(out *o, int fd, int flags)
             iov[n].iov_base = (void *)(base + skip);
             iov[n].iov_len = s->len - skip;
         }
-        ssize_t wr;
-        if (flags) {
-            struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-            wr = sendmsg(fd, &m, flags);
-        } else {
-            wr = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
-        }
+        ssize_t wr = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, n);
         if (wr < 0) {
             if (errno == EINTR)
                 continue;
@@ -216,18 +209,6 @@ write_flags(out *o, int fd, int flags)
         advance(o, (size_t)wr);
     }
     return 0;
-}
-
-int
-out_write(out *o, int fd)
-{
-    return write_flags(o, fd, 0);
-}
-
-int
-out_write_more(out *o, int fd)
-{
-    return write_flags(o, fd, MSG_MORE);
 }
 
 void

@@ -49,10 +49,6 @@ int out_uses_set(const out *o);
 /* Writes what 'o' holds to 'fd'. Returns 0 when all is written, 1 when the socket would
  * block (the rest stays queued), -1 on a write error (errno set). */
 int out_write(out *o, int fd);
-/* As out_write, for a socket, telling the kernel that more follows at once (MSG_MORE):
- * an attachment's head is then sent in the same segments as the start of its body
- * (sendfile), not as a small packet of its own (TCP_NODELAY is on). */
-int out_write_more(out *o, int fd);
 /* A position in a queue, to take back what was appended after it (a response built
  * and then not sent: a long-poll held instead of answered 304). */
 typedef struct out_mark {
