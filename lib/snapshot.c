@@ -330,61 +330,9 @@ int
 herald_snapshot_encode(herald_buf *out, const herald_snapshot_parts *p, int zstd_level)
 {
     herald_buf raw = HERALD_BUF_INIT;
-    json_t *empty_obj = json_object();
-    json_t *empty_arr = json_array();
     int rc = -1;
-    size_t at;
-
-    if (!empty_obj || !empty_arr || !p->bucket || !p->collection)
+    if (herald_snapshot_encode_raw(&raw, p) < 0)
         goto out;
-    herald_buf_append(&raw, BLOB_MAGIC, 4);
-
-    /* meta, keys in JCS order: bucket, bucket_data, collection, metadata, signatures,
-     * timestamp, tombstones_since. */
-    at = begin_section(&raw);
-    herald_buf_puts(&raw, "{\"bucket\":");
-    herald_jcs_string(&raw, p->bucket, strlen(p->bucket));
-    herald_buf_puts(&raw, ",\"bucket_data\":");
-    if (herald_jcs_dump(&raw, p->bucket_data ? p->bucket_data : empty_obj) < 0)
-        goto out;
-    herald_buf_puts(&raw, ",\"collection\":");
-    herald_jcs_string(&raw, p->collection, strlen(p->collection));
-    herald_buf_puts(&raw, ",\"metadata\":");
-    if (herald_jcs_dump(&raw, p->metadata ? p->metadata : empty_obj) < 0)
-        goto out;
-    herald_buf_puts(&raw, ",\"signatures\":");
-    if (herald_jcs_dump(&raw, p->signatures ? p->signatures : empty_arr) < 0)
-        goto out;
-    herald_buf_puts(&raw, ",\"timestamp\":");
-    put_int(&raw, p->timestamp);
-    if (p->tombstones_since > 0) {
-        herald_buf_puts(&raw, ",\"tombstones_since\":");
-        put_int(&raw, p->tombstones_since);
-    }
-    herald_buf_putc(&raw, '}');
-    if (end_section(&raw, at) < 0)
-        goto out;
-
-    at = begin_section(&raw);
-    if (p->records_json && p->records_len)
-        herald_buf_append(&raw, p->records_json, p->records_len);
-    else
-        herald_buf_puts(&raw, "[]");
-    if (end_section(&raw, at) < 0)
-        goto out;
-
-    at = begin_section(&raw);
-    if (p->tombstones_json)
-        herald_buf_append(&raw, p->tombstones_json, p->tombstones_len);
-    else if (herald_jcs_dump(&raw, p->tombstones ? p->tombstones : empty_arr) < 0)
-        goto out;
-    if (end_section(&raw, at) < 0)
-        goto out;
-
-    /* The decoder refuses anything bigger: do not store what no reader will load. */
-    if (raw.len > HERALD_SNAPSHOT_MAX_BLOB)
-        goto out;
-
     size_t bound = ZSTD_compressBound(raw.len);
     herald_buf_reserve(out, bound);
     size_t z = ZSTD_compress(out->data + out->len, bound, raw.data, raw.len, zstd_level);
@@ -392,11 +340,73 @@ herald_snapshot_encode(herald_buf *out, const herald_snapshot_parts *p, int zstd
         goto out;
     out->len += z;
     rc = 0;
+out:
+    herald_buf_free(&raw);
+    return rc;
+}
+
+int
+herald_snapshot_encode_raw(herald_buf *raw, const herald_snapshot_parts *p)
+{
+    json_t *empty_obj = json_object();
+    json_t *empty_arr = json_array();
+    int rc = -1;
+    size_t at;
+
+    if (!empty_obj || !empty_arr || !p->bucket || !p->collection)
+        goto out;
+    herald_buf_append(raw, BLOB_MAGIC, 4);
+
+    /* meta, keys in JCS order: bucket, bucket_data, collection, metadata, signatures,
+     * timestamp, tombstones_since. */
+    at = begin_section(raw);
+    herald_buf_puts(raw, "{\"bucket\":");
+    herald_jcs_string(raw, p->bucket, strlen(p->bucket));
+    herald_buf_puts(raw, ",\"bucket_data\":");
+    if (herald_jcs_dump(raw, p->bucket_data ? p->bucket_data : empty_obj) < 0)
+        goto out;
+    herald_buf_puts(raw, ",\"collection\":");
+    herald_jcs_string(raw, p->collection, strlen(p->collection));
+    herald_buf_puts(raw, ",\"metadata\":");
+    if (herald_jcs_dump(raw, p->metadata ? p->metadata : empty_obj) < 0)
+        goto out;
+    herald_buf_puts(raw, ",\"signatures\":");
+    if (herald_jcs_dump(raw, p->signatures ? p->signatures : empty_arr) < 0)
+        goto out;
+    herald_buf_puts(raw, ",\"timestamp\":");
+    put_int(raw, p->timestamp);
+    if (p->tombstones_since > 0) {
+        herald_buf_puts(raw, ",\"tombstones_since\":");
+        put_int(raw, p->tombstones_since);
+    }
+    herald_buf_putc(raw, '}');
+    if (end_section(raw, at) < 0)
+        goto out;
+
+    at = begin_section(raw);
+    if (p->records_json && p->records_len)
+        herald_buf_append(raw, p->records_json, p->records_len);
+    else
+        herald_buf_puts(raw, "[]");
+    if (end_section(raw, at) < 0)
+        goto out;
+
+    at = begin_section(raw);
+    if (p->tombstones_json)
+        herald_buf_append(raw, p->tombstones_json, p->tombstones_len);
+    else if (herald_jcs_dump(raw, p->tombstones ? p->tombstones : empty_arr) < 0)
+        goto out;
+    if (end_section(raw, at) < 0)
+        goto out;
+
+    /* The decoder refuses anything bigger: do not store what no reader will load. */
+    if (raw->len > HERALD_SNAPSHOT_MAX_BLOB)
+        goto out;
+    rc = 0;
 
 out:
     json_decref(empty_obj);
     json_decref(empty_arr);
-    herald_buf_free(&raw);
     return rc;
 }
 

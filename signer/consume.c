@@ -19,6 +19,7 @@
 #include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/schema.h"
+#include "blobz.h"
 
 /* A batch of touched collections, deduplicated ("bid/cid" strings). */
 typedef struct touched {
@@ -332,6 +333,7 @@ reclaim(signer_ctx *s, const char *consumer)
  * ends, or the signer stops. */
 #define BLOB_DEFER_MS 500
 #define PACE_MIN_MS 20
+#define BLOBZ_POLL_MS 20
 #define PACE_MAX_MS 200
 
 int
@@ -339,6 +341,8 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                    volatile sig_atomic_t *stopping)
 {
     herald_backoff backoff = HERALD_BACKOFF_INIT;
+    if (signer_blobz_start() < 0)
+        herald_warn("no compressor thread: full blobs are compressed between batches");
     while (!*stopping) {
         char err[256];
         signer_forget_all();
@@ -361,13 +365,13 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
                 last_claim = herald_clock_mono_ms();
                 if (reclaim(s, consumer) < 0 || signer_monitor_refresh(s, 1) < 0 ||
-                    signer_blobs_flush(s, s->blob_defer_ms) < 0)
+                    signer_blobs_flush(s, s->blob_defer_ms) < 0 || signer_blobs_collect(s) < 0)
                     break;
             }
             if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
                 last_sweep = herald_clock_mono_ms();
                 if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 ||
-                    signer_blobs_flush(s, s->blob_defer_ms) < 0)
+                    signer_blobs_flush(s, s->blob_defer_ms) < 0 || signer_blobs_collect(s) < 0)
                     break;
             }
             if (backlog) {
@@ -377,7 +381,11 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 if (wait > 0)
                     usleep((useconds_t)(wait * 1000));
             }
-            int block_ms = signer_blobs_waiting() ? 1 : 1000;
+            /* While the compressor thread works, wake up now and then to store what it
+             * finished (BLOBZ_POLL_MS); new entries wake the read at once anyway. */
+            int block_ms = signer_blobs_waiting()   ? 1
+                           : signer_blobz_pending() ? BLOBZ_POLL_MS
+                                                    : 1000;
             double read_start = (double)herald_clock_mono_ns() / 1e6;
             /* With blobs waiting (a backlog), no wait for new entries: none means the
              * backlog is over, and the blobs are stored at once. */
@@ -414,7 +422,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
              * the deltas and the signed monitor are what the read servers wait for. Under
              * a backlog a blob waits up to BLOB_DEFER_MS, superseded by newer versions. */
             s->blob_defer_ms = backlog ? BLOB_DEFER_MS : 0;
-            if (signer_blobs_flush(s, s->blob_defer_ms) < 0)
+            if (signer_blobs_flush(s, s->blob_defer_ms) < 0 || signer_blobs_collect(s) < 0)
                 break;
             if (handled == 0 && next_id[0] == '0')
                 next_id = ">"; /* no more pending entries of ours */
@@ -425,8 +433,10 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
         }
         /* Stopping: the blobs still waiting (a backlog) are stored now rather than signed
          * again by the next signer (herald:snap:pending). */
-        if (*stopping && s->rc)
-            (void)signer_blobs_flush(s, 0);
+        if (*stopping && s->rc && signer_blobs_flush(s, 0) == 0) {
+            signer_blobz_wait();
+            (void)signer_blobs_collect(s);
+        }
     retry:
         if (s->rc) {
             redisFree(s->rc);
@@ -437,6 +447,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             usleep(50 * 1000);
     }
     herald_info("stopping");
+    signer_blobz_stop();
     signer_forget_all();
     return 0;
 }

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "blobz.h"
 #include "cache.h"
 #include "herald/clock.h"
 #include "herald/delta.h"
@@ -302,6 +303,18 @@ signer_recompress_one(signer_ctx *s)
         freeReplyObject(r);
         goto out; /* removed meanwhile, or not ours to fix */
     }
+    if (signer_blobz_running()) {
+        signer_blobz_job *j = herald_mem_calloc(1, sizeof(*j));
+        j->kind = BLOBZ_RECOMPRESS;
+        j->member = herald_mem_strdup(p.member);
+        j->snapkey = herald_mem_strdup(herald_buf_cstr(&key));
+        j->version = p.version;
+        j->level = s->zstd_level;
+        herald_buf_append(&j->in, r->str, r->len);
+        freeReplyObject(r);
+        signer_blobz_submit(j);
+        goto out;
+    }
     raw = herald_mem_alloc((size_t)size + 1);
     size_t got = ZSTD_decompress(raw, (size_t)size, r->str, r->len);
     freeReplyObject(r);
@@ -421,17 +434,55 @@ blob_later(const char *member, const char *bid, const char *cid, const char *sna
                                        since};
 }
 
-/* Compresses and stores the blob of 'b' if its copy is still at that version. Returns 0,
- * or -1 on a Redis failure. */
+/* Stores a compressed blob of 'member' at 'version' with the compare-and-set script
+ * (only if 'version' is still the stored one), announcing it again when 'channel' is set;
+ * 'fast': compressed below the configured level (recompressed when idle). Returns 0, or
+ * -1 on a Redis failure. */
+static int
+store_blob(signer_ctx *s, const char *snapkey, const char *member, int64_t version,
+           const herald_buf *blob, const char *channel, int fast, double zstd_ms)
+{
+    double t1 = mono_ms();
+    char vstr[24];
+    snprintf(vstr, sizeof(vstr), "%lld", (long long)version);
+    const char *argv[] = {
+        "EVALSHA", NULL, "3",        snapkey, HERALD_KEY_MONITOR, SIGNER_KEY_BLOB_PENDING,
+        member,    vstr, blob->data, channel};
+    size_t lens[10];
+    for (int i = 2; i < 10; i++)
+        lens[i] = i == 8 ? blob->len : strlen(argv[i]);
+    redisReply *r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress,
+                                             10, argv, lens);
+    int rc = r ? 0 : -1;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer) {
+        if (channel[0])
+            herald_info("blob %s version=%lld stored after its announcement: %zu bytes (zstd "
+                        "%.1f ms, store %.1f)",
+                        member, (long long)version, blob->len, zstd_ms, mono_ms() - t1);
+        else
+            herald_debug("%s version=%lld recompressed: %zu bytes", member, (long long)version,
+                         blob->len);
+        if (fast)
+            recompress_note(member, version);
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        herald_error("store the blob of %s: %s", member, r->str);
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Compresses and stores the blob of 'b' if its copy is still at that version: on the
+ * compressor thread (blobz.h) when it runs, which gets a copy of the content (the copy
+ * changes with the next version) and whose result signer_blobs_collect stores; else
+ * here. Returns 0, or -1 on a Redis failure. */
 static int
 later_store(signer_ctx *s, const later_blob *b)
 {
     cache_coll *c = cache_get(b->member);
     if (c->stored != b->version)
         return 0; /* the copy moved on or was dropped: herald:snap:pending stays, re-sign */
-    double t0 = mono_ms();
     int level = s->zstd_level > FAST_ZSTD_LEVEL ? FAST_ZSTD_LEVEL : s->zstd_level;
-    herald_buf blob = HERALD_BUF_INIT;
     herald_snapshot_parts parts = {.bucket = b->bid,
                                    .collection = b->cid,
                                    .timestamp = b->version,
@@ -443,43 +494,51 @@ later_store(signer_ctx *s, const later_blob *b)
                                    .tombstones_json = c->tombs_json.data,
                                    .tombstones_len = c->tombs_json.len,
                                    .tombstones_since = c->tombs_cutoff};
+    if (signer_blobz_running()) {
+        signer_blobz_job *j = herald_mem_calloc(1, sizeof(*j));
+        if (herald_snapshot_encode_raw(&j->in, &parts) < 0) {
+            herald_error("encode %s: cannot serialize", b->member);
+            signer_blobz_job_free(j);
+            return 0; /* pending stays: the next look signs it again */
+        }
+        j->kind = BLOBZ_LATER;
+        j->member = herald_mem_strdup(b->member);
+        j->snapkey = herald_mem_strdup(b->snapkey);
+        j->version = b->version;
+        j->level = level;
+        signer_blobz_submit(j);
+        return 0;
+    }
+    double t0 = mono_ms();
+    herald_buf blob = HERALD_BUF_INIT;
     if (herald_snapshot_encode(&blob, &parts, level) < 0) {
         herald_error("encode %s: compression failed", b->member);
         herald_buf_free(&blob);
         return 0; /* pending stays: the next look signs it again */
     }
-    double t1 = mono_ms();
-    char vstr[24];
-    snprintf(vstr, sizeof(vstr), "%lld", (long long)b->version);
-    const char *argv[] = {"EVALSHA",
-                          NULL,
-                          "3",
-                          b->snapkey,
-                          HERALD_KEY_MONITOR,
-                          SIGNER_KEY_BLOB_PENDING,
-                          b->member,
-                          vstr,
-                          blob.data,
-                          HERALD_CHANNEL_SNAPSHOTS};
-    size_t lens[10];
-    for (int i = 2; i < 10; i++)
-        lens[i] = i == 8 ? blob.len : strlen(argv[i]);
-    redisReply *r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress,
-                                             10, argv, lens);
-    int rc = r ? 0 : -1;
-    if (r && r->type == REDIS_REPLY_INTEGER && r->integer) {
-        herald_info("blob %s version=%lld stored after its announcement: %zu bytes in %.1f ms "
-                    "(zstd %.1f, store %.1f)",
-                    b->member, (long long)b->version, blob.len, mono_ms() - t0, t1 - t0,
-                    mono_ms() - t1);
-        if (level != s->zstd_level)
-            recompress_note(b->member, b->version);
-    } else if (r && r->type == REDIS_REPLY_ERROR) {
-        herald_error("store the blob of %s: %s", b->member, r->str);
-    }
-    if (r)
-        freeReplyObject(r);
+    int rc = store_blob(s, b->snapkey, b->member, b->version, &blob, HERALD_CHANNEL_SNAPSHOTS,
+                        level != s->zstd_level, mono_ms() - t0);
     herald_buf_free(&blob);
+    return rc;
+}
+
+int
+signer_blobs_collect(signer_ctx *s)
+{
+    int rc = 0;
+    signer_blobz_job *j;
+    while ((j = signer_blobz_done()) != NULL) {
+        if (rc == 0 && j->ok) {
+            int later = j->kind == BLOBZ_LATER;
+            rc = store_blob(s, j->snapkey, j->member, j->version, &j->out,
+                            later ? HERALD_CHANNEL_SNAPSHOTS : "",
+                            later && j->level != s->zstd_level, j->zstd_ms);
+        } else if (!j->ok) {
+            herald_error("compress the blob of %s version %lld failed", j->member,
+                         (long long)j->version);
+        }
+        signer_blobz_job_free(j);
+    }
     return rc;
 }
 

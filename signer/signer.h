@@ -77,6 +77,9 @@ int signer_recompress_one(signer_ctx *s);
 int signer_blobs_flush(signer_ctx *s, int64_t defer_ms);
 /* How many full blobs are waiting (signer_blobs_flush). */
 size_t signer_blobs_waiting(void);
+/* Stores the blobs the compressor thread (blobz.h) has finished: call between batches.
+ * Returns 0, or -1 on a Redis failure. */
+int signer_blobs_collect(signer_ctx *s);
 
 /* Drops every in-memory copy (after a reconnection: Redis may be an older one now). */
 void signer_forget_all(void);

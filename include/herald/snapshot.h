@@ -100,6 +100,11 @@ typedef struct herald_snapshot_parts {
 /* Appends the zstd-compressed blob. Returns 0 or -1 (compression failure). */
 int herald_snapshot_encode(herald_buf *out, const herald_snapshot_parts *p, int zstd_level)
     __attribute__((warn_unused_result));
+/* The same, uncompressed: the content herald_snapshot_encode compresses into one zstd
+ * frame, appended to 'raw' (the signer compresses it on another thread). Returns 0, or
+ * -1 when it cannot be serialized or would exceed HERALD_SNAPSHOT_MAX_BLOB. */
+int herald_snapshot_encode_raw(herald_buf *raw, const herald_snapshot_parts *p)
+    __attribute__((warn_unused_result));
 
 typedef struct herald_snapshot herald_snapshot; /* a decoded blob; immutable */
 
