@@ -27,6 +27,7 @@ static struct {
     pthread_cond_t cond; /* a job queued, stopping, or (for waiters) one finished */
     pthread_t thread;
     int running, stopping, busy;
+    const signer_blobz_job *current; /* the job under way (when 'busy') */
     signer_blobz_job *queue, *done;
 } Z = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -102,11 +103,13 @@ blobz_main(void *arg)
         signer_blobz_job *j = Z.queue;
         Z.queue = j->next;
         Z.busy = 1;
+        Z.current = j;
         pthread_mutex_unlock(&Z.lock);
         compress(j);
         herald_buf_free(&j->in); /* the content's copy goes as soon as it is compressed */
         pthread_mutex_lock(&Z.lock);
         Z.busy = 0;
+        Z.current = NULL;
         append(&Z.done, j);
         pthread_cond_broadcast(&Z.cond);
     }
@@ -200,6 +203,26 @@ signer_blobz_pending(void)
         n++;
     pthread_mutex_unlock(&Z.lock);
     return n;
+}
+
+static int
+has_member(const char *member, enum signer_blobz_kind kind)
+{
+    if (Z.busy && Z.current->kind == kind && strcmp(Z.current->member, member) == 0)
+        return 1;
+    for (const signer_blobz_job *j = Z.queue; j; j = j->next)
+        if (j->kind == kind && strcmp(j->member, member) == 0)
+            return 1;
+    return 0;
+}
+
+void
+signer_blobz_wait_member(const char *member, enum signer_blobz_kind kind)
+{
+    pthread_mutex_lock(&Z.lock);
+    while (Z.running && has_member(member, kind))
+        pthread_cond_wait(&Z.cond, &Z.lock);
+    pthread_mutex_unlock(&Z.lock);
 }
 
 void

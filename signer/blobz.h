@@ -59,6 +59,8 @@ signer_blobz_job *signer_blobz_done(void);
 size_t signer_blobz_pending(void);
 /* Until no job is queued or under way. */
 void signer_blobz_wait(void);
+/* Until no job of 'kind' for 'member' is queued or under way. */
+void signer_blobz_wait_member(const char *member, enum signer_blobz_kind kind);
 void signer_blobz_job_free(signer_blobz_job *j); /* NULL-safe */
 
 #endif

@@ -579,9 +579,25 @@ signer_blobs_waiting(void)
 
 /* Before the copy of 'member' changes: stores its pending blob, if any, unless it may
  * still wait (s->blob_defer_ms since 'since'), when the version about to be stored
- * supersedes it. */
+ * supersedes it. A blob on the compressor thread is waited for and stored first: once
+ * the next version is stored, the compare-and-set refuses it, and the collection's blob
+ * would stay at an older version for as long as its versions kept coming (the thread
+ * only overlaps the compression with the time until the next write). */
+static int blob_flush_later(signer_ctx *s, const char *member);
+
 static int
 blob_flush_member(signer_ctx *s, const char *member)
+{
+    int rc = blob_flush_later(s, member);
+    if (rc == 0 && signer_blobz_running()) {
+        signer_blobz_wait_member(member, BLOBZ_LATER);
+        rc = signer_blobs_collect(s);
+    }
+    return rc;
+}
+
+static int
+blob_flush_later(signer_ctx *s, const char *member)
 {
     for (size_t i = 0; i < g_nlater; i++)
         if (strcmp(g_later[i].member, member) == 0) {
