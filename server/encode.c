@@ -26,17 +26,13 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 #include <time.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include "herald/clock.h"
 #include "herald/log.h"
+#include "herald/thread.h"
 #include "metrics.h"
 
 /* ---- codecs ------------------------------------------------------------------------ */
@@ -527,28 +523,16 @@ wait_for_best(int64_t ms)
     return 1;
 }
 
-/* Compression is never what a new version waits for: on a busy machine (a 2-core host
- * running the signer, the publisher and Redis beside the read server), a 100k-record
- * body takes the upgrader ~120 ms of CPU per version, and at the same priority it
- * delayed the loader building the next version and the signer signing it. A lower
- * priority lets them preempt it at once; it still gets most of an idle CPU. On Linux
- * the nice value is per thread (setpriority on its tid). */
+/* Compression is never what a new version waits for: at 100k records a body takes the
+ * upgrader ~120 ms of CPU per version, and at the same priority it delayed the loader
+ * building the next version and the signer signing it (herald/thread.h). */
 #define UPGRADER_NICE 10
-
-static void
-lower_priority(void)
-{
-#ifdef __linux__
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), UPGRADER_NICE) < 0)
-        herald_debug("encode: setpriority: %s", strerror(errno));
-#endif
-}
 
 static void *
 upgrader_main(void *arg)
 {
     (void)arg;
-    lower_priority();
+    herald_thread_background(UPGRADER_NICE, "encode");
     ZSTD_CCtx *cc = NULL;
     pthread_mutex_lock(&g_lock);
     for (;;) {

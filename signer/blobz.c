@@ -5,20 +5,15 @@
  */
 #include "blobz.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 #include <zstd.h>
 
 #include "herald/clock.h"
 #include "herald/log.h"
 #include "herald/snapshot.h"
+#include "herald/thread.h"
 
 #define BLOBZ_NICE 10
 
@@ -52,9 +47,9 @@ append(signer_blobz_job **list, signer_blobz_job *j)
     *list = j;
 }
 
-/* The thread's work on one job: 'out' and 'ok'. */
-static void
-compress(signer_blobz_job *j)
+/* The work on one job: 'out' and 'ok'. */
+void
+signer_blobz_run(signer_blobz_job *j)
 {
     double t0 = (double)herald_clock_mono_ns() / 1e6;
     const char *src = j->in.data;
@@ -89,11 +84,7 @@ static void *
 blobz_main(void *arg)
 {
     (void)arg;
-#ifdef __linux__
-    /* Per thread on Linux: the main thread keeps its priority. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BLOBZ_NICE) < 0)
-        herald_debug("blobz: setpriority: %s", strerror(errno));
-#endif
+    herald_thread_background(BLOBZ_NICE, "blobz"); /* the main thread keeps its priority */
     pthread_mutex_lock(&Z.lock);
     for (;;) {
         while (!Z.queue && !Z.stopping)
@@ -105,7 +96,7 @@ blobz_main(void *arg)
         Z.busy = 1;
         Z.current = j;
         pthread_mutex_unlock(&Z.lock);
-        compress(j);
+        signer_blobz_run(j);
         herald_buf_free(&j->in); /* the content's copy goes as soon as it is compressed */
         pthread_mutex_lock(&Z.lock);
         Z.busy = 0;

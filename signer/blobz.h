@@ -50,6 +50,9 @@ int signer_blobz_start(void);
 int signer_blobz_running(void);
 /* Waits for the job under way, frees the queued and finished ones, stops the thread. */
 void signer_blobz_stop(void);
+/* Compresses 'j' in the calling thread ('out', 'ok'): what the thread does with a job,
+ * for a signer without it (signer_blobz_start failed). */
+void signer_blobz_run(signer_blobz_job *j);
 /* Queues 'j' (taken; 'out' empty): see above for the replacement of a queued job. */
 void signer_blobz_submit(signer_blobz_job *j);
 /* A finished job (the caller frees it with signer_blobz_job_free), oldest first; NULL

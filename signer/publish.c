@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h>
 
 #include "blobz.h"
 #include "cache.h"
@@ -274,14 +273,15 @@ recompress_note(const char *member, int64_t version)
     g_pending[g_npending++] = (pending_blob){herald_mem_strdup(member), version};
 }
 
+static int blob_job(signer_ctx *s, signer_blobz_job *j);
+
 int
 signer_recompress_one(signer_ctx *s)
 {
     if (g_npending == 0)
         return 0;
     pending_blob p = g_pending[--g_npending];
-    herald_buf key = HERALD_BUF_INIT, out = HERALD_BUF_INIT;
-    char *raw = NULL, vstr[24];
+    herald_buf key = HERALD_BUF_INIT;
     int rc = 1;
     const char *slash = strchr(p.member, '/');
     char bid[256];
@@ -296,58 +296,23 @@ signer_recompress_one(signer_ctx *s)
         rc = -1;
         goto out;
     }
-    unsigned long long size =
-        r->type == REDIS_REPLY_STRING ? ZSTD_getFrameContentSize(r->str, r->len) : 0;
-    if (r->type != REDIS_REPLY_STRING || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-        size == ZSTD_CONTENTSIZE_ERROR || size > HERALD_SNAPSHOT_MAX_BLOB) {
+    if (r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
-        goto out; /* removed meanwhile, or not ours to fix */
+        goto out; /* removed meanwhile */
     }
-    if (signer_blobz_running()) {
-        signer_blobz_job *j = herald_mem_calloc(1, sizeof(*j));
-        j->kind = BLOBZ_RECOMPRESS;
-        j->member = herald_mem_strdup(p.member);
-        j->snapkey = herald_mem_strdup(herald_buf_cstr(&key));
-        j->version = p.version;
-        j->level = s->zstd_level;
-        herald_buf_append(&j->in, r->str, r->len);
-        freeReplyObject(r);
-        signer_blobz_submit(j);
-        goto out;
-    }
-    raw = herald_mem_alloc((size_t)size + 1);
-    size_t got = ZSTD_decompress(raw, (size_t)size, r->str, r->len);
+    signer_blobz_job *j = herald_mem_calloc(1, sizeof(*j));
+    j->kind = BLOBZ_RECOMPRESS;
+    j->member = herald_mem_strdup(p.member);
+    j->snapkey = herald_mem_strdup(herald_buf_cstr(&key));
+    j->version = p.version;
+    j->level = s->zstd_level;
+    herald_buf_append(&j->in, r->str, r->len);
     freeReplyObject(r);
-    if (ZSTD_isError(got) || got != size)
-        goto out;
-    size_t bound = ZSTD_compressBound(got);
-    herald_buf_reserve(&out, bound);
-    size_t z = ZSTD_compress(out.data, bound, raw, got, s->zstd_level);
-    if (ZSTD_isError(z))
-        goto out;
-    out.len = z;
-    snprintf(vstr, sizeof(vstr), "%lld", (long long)p.version);
-    const char *argv[] = {
-        "EVALSHA", NULL, "3",      key.data, HERALD_KEY_MONITOR, SIGNER_KEY_BLOB_PENDING,
-        p.member,  vstr, out.data, ""};
-    size_t lens[10];
-    for (int i = 2; i < 10; i++)
-        lens[i] = i == 3 ? key.len : i == 8 ? out.len : strlen(argv[i]); /* key: not NUL-ended */
-    r = herald_redis_script_eval(s->rc, s->sha_recompress, herald_lua_signer_recompress, 10, argv,
-                                 lens);
-    if (!r) {
+    if (blob_job(s, j) < 0)
         rc = -1;
-        goto out;
-    }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer)
-        herald_debug("%s version=%lld recompressed: %zu bytes", p.member, (long long)p.version,
-                     out.len);
-    freeReplyObject(r);
 out:
-    free(raw);
     free(p.member);
     herald_buf_free(&key);
-    herald_buf_free(&out);
     return rc;
 }
 
@@ -472,10 +437,41 @@ store_blob(signer_ctx *s, const char *snapkey, const char *member, int64_t versi
     return rc;
 }
 
-/* Compresses and stores the blob of 'b' if its copy is still at that version: on the
- * compressor thread (blobz.h) when it runs, which gets a copy of the content (the copy
- * changes with the next version) and whose result signer_blobs_collect stores; else
- * here. Returns 0, or -1 on a Redis failure. */
+/* Stores the result of a compression job (a failed one is logged) and frees it.
+ * Returns 0, or -1 on a Redis failure. */
+static int
+store_job(signer_ctx *s, signer_blobz_job *j)
+{
+    int rc = 0;
+    if (j->ok) {
+        int later = j->kind == BLOBZ_LATER;
+        rc = store_blob(s, j->snapkey, j->member, j->version, &j->out,
+                        later ? HERALD_CHANNEL_SNAPSHOTS : "", later && j->level != s->zstd_level,
+                        j->zstd_ms);
+    } else {
+        herald_error("compress the blob of %s version %lld failed", j->member,
+                     (long long)j->version);
+    }
+    signer_blobz_job_free(j);
+    return rc;
+}
+
+/* Hands 'j' to the compressor thread (signer_blobs_collect stores it), or without one
+ * compresses and stores it here. Returns 0, or -1 on a Redis failure. */
+static int
+blob_job(signer_ctx *s, signer_blobz_job *j)
+{
+    if (signer_blobz_running()) {
+        signer_blobz_submit(j);
+        return 0;
+    }
+    signer_blobz_run(j);
+    return store_job(s, j);
+}
+
+/* Compresses and stores the blob of 'b' if its copy is still at that version (blob_job:
+ * the job gets a copy of the content, which changes with the copy's next version).
+ * Returns 0, or -1 on a Redis failure. */
 static int
 later_store(signer_ctx *s, const later_blob *b)
 {
@@ -494,32 +490,18 @@ later_store(signer_ctx *s, const later_blob *b)
                                    .tombstones_json = c->tombs_json.data,
                                    .tombstones_len = c->tombs_json.len,
                                    .tombstones_since = c->tombs_cutoff};
-    if (signer_blobz_running()) {
-        signer_blobz_job *j = herald_mem_calloc(1, sizeof(*j));
-        if (herald_snapshot_encode_raw(&j->in, &parts) < 0) {
-            herald_error("encode %s: cannot serialize", b->member);
-            signer_blobz_job_free(j);
-            return 0; /* pending stays: the next look signs it again */
-        }
-        j->kind = BLOBZ_LATER;
-        j->member = herald_mem_strdup(b->member);
-        j->snapkey = herald_mem_strdup(b->snapkey);
-        j->version = b->version;
-        j->level = level;
-        signer_blobz_submit(j);
-        return 0;
-    }
-    double t0 = mono_ms();
-    herald_buf blob = HERALD_BUF_INIT;
-    if (herald_snapshot_encode(&blob, &parts, level) < 0) {
-        herald_error("encode %s: compression failed", b->member);
-        herald_buf_free(&blob);
+    signer_blobz_job *j = herald_mem_calloc(1, sizeof(*j));
+    if (herald_snapshot_encode_raw(&j->in, &parts) < 0) {
+        herald_error("encode %s: cannot serialize", b->member);
+        signer_blobz_job_free(j);
         return 0; /* pending stays: the next look signs it again */
     }
-    int rc = store_blob(s, b->snapkey, b->member, b->version, &blob, HERALD_CHANNEL_SNAPSHOTS,
-                        level != s->zstd_level, mono_ms() - t0);
-    herald_buf_free(&blob);
-    return rc;
+    j->kind = BLOBZ_LATER;
+    j->member = herald_mem_strdup(b->member);
+    j->snapkey = herald_mem_strdup(b->snapkey);
+    j->version = b->version;
+    j->level = level;
+    return blob_job(s, j);
 }
 
 int
@@ -528,16 +510,10 @@ signer_blobs_collect(signer_ctx *s)
     int rc = 0;
     signer_blobz_job *j;
     while ((j = signer_blobz_done()) != NULL) {
-        if (rc == 0 && j->ok) {
-            int later = j->kind == BLOBZ_LATER;
-            rc = store_blob(s, j->snapkey, j->member, j->version, &j->out,
-                            later ? HERALD_CHANNEL_SNAPSHOTS : "",
-                            later && j->level != s->zstd_level, j->zstd_ms);
-        } else if (!j->ok) {
-            herald_error("compress the blob of %s version %lld failed", j->member,
-                         (long long)j->version);
-        }
-        signer_blobz_job_free(j);
+        if (rc == 0)
+            rc = store_job(s, j);
+        else
+            signer_blobz_job_free(j);
     }
     return rc;
 }
