@@ -72,6 +72,11 @@ fail(struct comp *c, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(c->err, c->errlen, fmt, ap);
         va_end(ap);
+        /* One line whatever the schema's strings hold (a pattern or a property name
+         * quoted in the reason may contain a newline or a tab). */
+        for (char *p = c->err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = ' ';
     }
 }
 
