@@ -315,15 +315,45 @@ reclaim(signer_ctx *s, const char *consumer)
  * When the signer stores versions of a collection faster than a read server builds them
  * (a bulk import: a version every few ms), every monitor names a version the server has
  * not built yet, and by the time it has, a newer monitor names a newer one: measured,
- * nothing was served for 3-9 s in a row during a 10k-record import. So while entries are
- * already waiting when the signer comes back for more (a backlog; not a lone edit, which
- * the signer waits for in XREADGROUP), it starts a batch no sooner than PACE_FACTOR times
- * the previous batch's duration after that one started (within PACE_MIN_MS..PACE_MAX_MS):
- * everything written meanwhile goes into one version, the read servers get time to build
- * it (one jump delta, publish.c) before the next one, and a lone urgent edit is signed at
- * once.
+ * nothing was served for 3-9 s in a row during a 10k-record import. So while writes come
+ * in faster than versions are published (a backlog: several entries in one read, or one
+ * written before the previous batch was published; not a lone edit, written after it),
+ * it starts a batch no sooner than PACE_FACTOR times the previous batch's duration after
+ * that one started (within PACE_MIN_MS..PACE_MAX_MS): everything written meanwhile goes
+ * into one version, the read servers get time to build it (one jump delta, publish.c)
+ * before the next one, and a lone urgent edit is signed at once.
  */
 #define PACE_FACTOR 3
+
+/* Redis's clock in ms (TIME), the clock of the stream's entry IDs; -1 on a failure. */
+static int64_t
+redis_time_ms(signer_ctx *s)
+{
+    redisReply *r = redisCommand(s->rc, "TIME");
+    int64_t ms = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING)
+        ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+             strtoll(r->element[1]->str, NULL, 10) / 1000;
+    else
+        herald_error("TIME: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : s->rc->errstr);
+    if (r)
+        freeReplyObject(r);
+    return ms;
+}
+
+/* When the first of 'entries' (an XREADGROUP list) was written: its ID's ms part; -1. */
+static int64_t
+entry_ms(const redisReply *entries)
+{
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
+        return -1;
+    const redisReply *e = entries->element[0];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return -1;
+    return strtoll(e->element[0]->str, NULL, 10);
+}
 /* How long, under a backlog, the full blob of a version announced with its deltas may
  * wait for a newer version to supersede it (publish.c): during an import only the newest
  * blob every half second is compressed (at 10k records, 10 ms of zstd per version that
@@ -360,6 +390,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
         int64_t last_sweep = herald_clock_mono_ms(), last_claim = 0;
         int backlog = 0;
         double batch_start = 0, batch_ms = 0;
+        int64_t batch_end_ms = -1; /* Redis's clock when the last batch was published */
         while (!*stopping) {
             if (herald_clock_mono_ms() - last_claim >
                 (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
@@ -386,7 +417,6 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             int block_ms = signer_blobs_waiting()   ? 1
                            : signer_blobz_pending() ? BLOBZ_POLL_MS
                                                     : 1000;
-            double read_start = (double)herald_clock_mono_ns() / 1e6;
             /* With blobs waiting (a backlog), no wait for new entries: none means the
              * backlog is over, and the blobs are stored at once. */
             redisReply *r =
@@ -402,17 +432,26 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 break;
             }
             int handled = 0;
-            if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2)
+            int64_t first_ms = -1;
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2) {
+                first_ms = entry_ms(r->element[0]->element[1]);
                 handled = handle_entries(s, r->element[0]->element[1]);
+            }
             freeReplyObject(r);
             if (handled < 0)
                 break;
-            /* Entries that were there already (no wait in XREADGROUP) or several at once:
-             * writes arrive faster than versions are published. */
-            backlog = handled > 1 || (handled == 1 && read_end - read_start < 1.0);
+            /* Several entries at once, or one written while the previous batch was being
+             * published: writes arrive faster than versions are published. Not one that
+             * merely waited for the signer's chores after a batch (storing a blob): with
+             * edits one at a time, each written once the previous version is served, that
+             * test (an entry already there when the read started) held for every edit at
+             * 100k records, and each waited for the pacing, ~20 ms. */
+            backlog = handled > 1 || (handled == 1 && first_ms >= 0 && first_ms < batch_end_ms);
             if (handled > 0) {
                 batch_start = read_end;
                 batch_ms = (double)herald_clock_mono_ns() / 1e6 - read_end;
+                if ((batch_end_ms = redis_time_ms(s)) < 0)
+                    break;
             }
             /* After a batch: its stores changed the entries (the generation tells); else
              * only when half the monitor's lifetime has passed. */
