@@ -124,6 +124,9 @@ apply_one(cache_table *t, const cache_change *ch)
 {
     size_t pos;
     long at = cache_table_find(t, ch->id, ch->idlen, &pos);
+    size_t where = at >= 0 ? (size_t)at : pos;
+    if ((at >= 0 || ch->e) && where < t->low)
+        t->low = where;
     if (at >= 0) {
         free(t->v[at]);
         if (ch->e) {
@@ -200,7 +203,11 @@ cache_table_apply(cache_table *t, cache_change *changes, size_t n)
             c = id_cmp(t->v[i]->data, t->v[i]->idlen, sc[j].ch.id, sc[j].ch.idlen);
         if (c < 0) {
             out[o++] = t->v[i++];
-        } else if (c == 0) {
+            continue;
+        }
+        if ((c == 0 || sc[j].ch.e) && o < t->low)
+            t->low = o; /* the first entry that differs from the old array's */
+        if (c == 0) {
             free(t->v[i++]);
             if (sc[j].ch.e)
                 out[o++] = sc[j].ch.e;
@@ -227,10 +234,13 @@ cache_table_prune(cache_table *t, int64_t horizon)
 {
     size_t o = 0;
     for (size_t i = 0; i < t->n; i++) {
-        if (t->v[i]->lm <= horizon)
-            free(t->v[i]);
-        else
+        if (t->v[i]->lm > horizon) {
             t->v[o++] = t->v[i];
+            continue;
+        }
+        free(t->v[i]);
+        if (o < t->low)
+            t->low = o;
     }
     size_t gone = t->n - o;
     t->n = o;
@@ -324,6 +334,8 @@ coll_free(cache_coll *c)
     cache_table_clear(&c->live);
     cache_table_clear(&c->tombs);
     herald_buf_free(&c->records_json);
+    free(c->offs);
+    free(c->mid);
     herald_buf_free(&c->tombs_json);
     free(c);
 }
@@ -368,13 +380,75 @@ cache_drop_all(void)
     ncolls = capcolls = 0;
 }
 
+/*
+ * records_json and its SHA-256 again, from the first changed entry on (live.low): the
+ * bytes before it are the same, and so is the hash state after any whole number of
+ * CACHE_HASH_STEP bytes among them. At 100k records (18.5 MB) the whole pass took 23 ms
+ * of each version's 25 (SHA-256 at ~1 GB/s here, and the copy); an edit now costs the
+ * part after it: on average half, nothing for the last id, all for the first.
+ */
+#define CACHE_HASH_STEP (64u * 1024)
+
+static void
+records_rebuild(cache_coll *c)
+{
+    const cache_table *t = &c->live;
+    size_t from = t->low < t->n ? t->low : t->n;
+    if (c->records_json.len == 0 || c->nmid == 0)
+        from = 0; /* never built (or dropped): everything */
+    /* Where the rewrite starts: entry 'from' (or, past the end, the closing bracket),
+     * behind the comma that precedes it; at the very start, the opening bracket. */
+    size_t at = from == 0 ? 0 : c->offs[from - 1] + t->v[from - 1]->len;
+    size_t total = at + 2 + t->n - from;
+    for (size_t i = from; i < t->n; i++)
+        total += t->v[i]->len;
+    c->records_json.len = at; /* the part kept */
+    herald_buf_reserve(&c->records_json, total - at);
+    if (t->n + 1 > c->offs_cap) {
+        c->offs_cap = t->n + 1 + t->n / 4;
+        c->offs = herald_mem_realloc(c->offs, c->offs_cap * sizeof(*c->offs));
+    }
+    char *base = c->records_json.data, *p = base + at;
+    if (from == 0)
+        *p++ = '[';
+    for (size_t i = from; i < t->n; i++) {
+        if (i)
+            *p++ = ',';
+        c->offs[i] = (size_t)(p - base);
+        memcpy(p, t->v[i]->json, t->v[i]->len);
+        p += t->v[i]->len;
+    }
+    *p++ = ']';
+    c->records_json.len = (size_t)(p - base);
+
+    /* mid[j] is valid while j steps end at or before 'at'. */
+    size_t len = c->records_json.len, j = at / CACHE_HASH_STEP;
+    if (j >= c->nmid)
+        j = c->nmid ? c->nmid - 1 : 0;
+    size_t need = len / CACHE_HASH_STEP + 1;
+    if (need > c->mid_cap) {
+        c->mid_cap = need + need / 4;
+        c->mid = herald_mem_realloc(c->mid, c->mid_cap * sizeof(*c->mid));
+    }
+    if (c->nmid == 0)
+        herald_crypto_sha256_init(&c->mid[0]);
+    herald_sha256 h = c->mid[j];
+    for (size_t off = j * CACHE_HASH_STEP; off < len; off += CACHE_HASH_STEP) {
+        size_t n = len - off < CACHE_HASH_STEP ? len - off : CACHE_HASH_STEP;
+        herald_crypto_sha256_update(&h, base + off, n);
+        if (n == CACHE_HASH_STEP)
+            c->mid[++j] = h;
+    }
+    c->nmid = len / CACHE_HASH_STEP + 1;
+    herald_crypto_sha256_final_hex(&h, c->sha256);
+    c->live.low = SIZE_MAX;
+}
+
 void
 cache_coll_refresh(cache_coll *c)
 {
     if (c->records_dirty) {
-        herald_buf_reset(&c->records_json);
-        cache_table_json(&c->records_json, &c->live);
-        herald_crypto_sha256_hex(c->sha256, c->records_json.data, c->records_json.len);
+        records_rebuild(c);
         c->records_dirty = 0;
     }
     if (c->tombs_dirty) {

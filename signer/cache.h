@@ -25,6 +25,10 @@ typedef struct cache_entry {
 typedef struct cache_table {
     cache_entry **v;
     size_t n, cap;
+    /* The lowest index whose entry changed (replaced, inserted, removed: the entries from
+     * there on may differ) since the owner last set it to SIZE_MAX; 0 when new or
+     * cleared. cache_coll_refresh rebuilds records_json from there only. */
+    size_t low;
 } cache_table;
 
 /* A change to apply to a table: 'e' replaces (or adds) the entry with its id; e == NULL
@@ -61,6 +65,12 @@ typedef struct cache_coll {
     herald_buf records_json; /* JCS array of 'live', valid when !records_dirty */
     char sha256[65];         /* of records_json */
     int records_dirty;
+    /* What lets cache_coll_refresh redo only the part of records_json after the first
+     * changed record: where each entry of 'live' starts in it (offs[i]), and the SHA-256
+     * state after each CACHE_HASH_STEP bytes of it (mid[j]: after j steps). */
+    size_t *offs, offs_cap;
+    struct herald_sha256 *mid;
+    size_t nmid, mid_cap;
     herald_buf tombs_json; /* JCS array of 'tombs', valid when !tombs_dirty */
     int tombs_dirty;
     int64_t tombs_cutoff; /* tombstones with last_modified <= this are gone (horizon) */

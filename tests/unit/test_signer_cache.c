@@ -208,3 +208,104 @@ Test(signer_cache, collections_are_found_dropped_and_refreshed)
     cr_assert_eq(again->live.n, 0);
     cache_drop_all();
 }
+
+/* A record of 'len' bytes (at least 40) with id 'id': {"id":"...","p":"xxxx"}. */
+static cache_entry *
+sized_entry(const char *id, int64_t lm, size_t len, char fill)
+{
+    char *json = herald_mem_alloc(len + 64);
+    int n = snprintf(json, len + 64, "{\"id\":\"%s\",\"p\":\"", id);
+    size_t at = (size_t)n;
+    while (at + 2 < len)
+        json[at++] = fill;
+    json[at++] = '"';
+    json[at++] = '}';
+    cache_entry *e = cache_entry_new(id, strlen(id), lm, json, at);
+    free(json);
+    return e;
+}
+
+/*
+ * records_json and sha256 are rebuilt from the first changed entry only (cache.c,
+ * records_rebuild): after every random batch they must equal a rebuild from nothing.
+ * Batches of one edit (in place) and of up to 40 (the merge), deletions, re-creations,
+ * a changed first and last id, a prune, a clear (a full read), and records of 64 KB and
+ * more among small ones, so that the kept hash states (every 64 KB) are crossed by
+ * changes, by entries and by the end of the array.
+ */
+Test(signer_cache, partial_rebuild_equals_a_full_one)
+{
+    srand(20261207);
+    cache_coll *c = cache_get("b/partial");
+    herald_buf full = HERALD_BUF_INIT;
+    int64_t lm = 1;
+    size_t most = 0;
+    for (int round = 0; round < 400; round++) {
+        int kind = rand() % 100;
+        if (kind == 0) {
+            cache_table_clear(&c->live); /* as a full read does */
+        } else if (kind < 4) {
+            cache_table_prune(&c->live, lm - 1 - rand() % 50);
+        } else {
+            int n = kind < 60 ? 1 : 1 + rand() % 40;
+            cache_change ch[40];
+            char ids[40][16];
+            for (int i = 0; i < n; i++) {
+                int k = rand() % 4 == 0 ? (rand() % 2 ? 0 : 2999) : rand() % 3000;
+                snprintf(ids[i], sizeof(ids[i]), "r%04d", k);
+                size_t len = rand() % 50 == 0 ? 65536 + (size_t)(rand() % 140000)
+                                              : 40 + (size_t)(rand() % 400);
+                cache_entry *e = rand() % 5 == 0
+                                     ? NULL
+                                     : sized_entry(ids[i], lm++, len, (char)('a' + rand() % 26));
+                ch[i] = (cache_change){ids[i], strlen(ids[i]), e};
+            }
+            cache_table_apply(&c->live, ch, (size_t)n);
+        }
+        c->records_dirty = 1;
+        cache_coll_refresh(c);
+        herald_buf_reset(&full);
+        cache_table_json(&full, &c->live);
+        cr_assert_eq(c->records_json.len, full.len, "round %d: %zu bytes, a full build %zu", round,
+                     c->records_json.len, full.len);
+        cr_assert(memcmp(c->records_json.data, full.data, full.len) == 0, "round %d: bytes differ",
+                  round);
+        char sha[65];
+        herald_crypto_sha256_hex(sha, full.data, full.len);
+        cr_assert_str_eq(c->sha256, sha, "round %d", round);
+        most = full.len > most ? full.len : most;
+    }
+    cr_assert_gt(most, 8u * 65536, "the array crossed few hash steps");
+    herald_buf_free(&full);
+    cache_drop_all();
+}
+
+/* Edits one at a time whose rewrite starts at every offset around a kept hash state (64
+ * KB): records of 40 bytes, each one changed in turn across the boundary. */
+Test(signer_cache, partial_rebuild_at_every_offset_near_a_hash_step)
+{
+    cache_coll *c = cache_get("b/step");
+    char id[16];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(id, sizeof(id), "r%04d", i);
+        cache_change ch = {id, strlen(id), sized_entry(id, i + 1, 40, 'a')};
+        cache_table_apply(&c->live, &ch, 1);
+    }
+    c->records_dirty = 1;
+    cache_coll_refresh(c);
+    herald_buf full = HERALD_BUF_INIT;
+    for (int i = 1550; i < 1720; i++) { /* offsets 1 + 41 i: 63551 .. 70521 */
+        snprintf(id, sizeof(id), "r%04d", i);
+        cache_change ch = {id, strlen(id), sized_entry(id, 5000 + i, 40, 'b')};
+        cache_table_apply(&c->live, &ch, 1);
+        c->records_dirty = 1;
+        cache_coll_refresh(c);
+        herald_buf_reset(&full);
+        cache_table_json(&full, &c->live);
+        char sha[65];
+        herald_crypto_sha256_hex(sha, full.data, full.len);
+        cr_assert_str_eq(c->sha256, sha, "record %d", i);
+    }
+    herald_buf_free(&full);
+    cache_drop_all();
+}
