@@ -8,11 +8,11 @@
 #
 # For each size (BENCH_SIZES, default "100 1000 10000 100000" records of ~200 bytes): a
 # private durable Redis, the publisher, the signer and the read server; the collection
-# is imported, then BENCH_EDITS (default 50) edits one at a time (PUT of one record,
-# then HEAD polls of the read server until its ETag reaches the record's
-# last_modified); then edits while a bulk import of 10,000 more records is published
-# (the first edit after the import included); then a burst of 100 edits in one second,
-# timed from the last acknowledgement to served. benchmarks/edit_served.js does the
+# is imported, then BENCH_EDITS (default 50) edits one at a time (PUT of one of its
+# records, picked at random, then HEAD polls of the read server until its ETag reaches
+# the record's last_modified); then edits while a bulk import of 10,000 more records is
+# published (the first edit after the import included); then a burst of 100 edits in
+# one second, timed from the last acknowledgement to served. benchmarks/edit_served.js does the
 # requests (keep-alive, Nagle off). Prints p50/p99/max per size as a table, then the
 # signer's steps per version (from its log) and the read server's (herald_version_step_seconds
 # from its /metrics, scraped around the one-at-a-time edits). BENCH_OUT: the report file
@@ -89,11 +89,11 @@ for s in $BUILDS; do
         # (|| true: a build without the metric prints dashes; grep's status 1 would end the run)
         step_metrics() { curl -s "$S/metrics" | { grep -E '^herald_version_step_seconds_(sum|count)' || true; } | tr '\n' ' '; }
         m0=$(step_metrics)
-        r1=$(node "$JS" "$P" "$S" "$AUTH" bench c edits "$EDITS")
+        r1=$(node "$JS" "$P" "$S" "$AUTH" bench c edits "$EDITS" "$n")
         m1=$(step_metrics)
         ls_metrics() { curl -s "$S/metrics" | { grep -E '^herald_lockstep_(wait_seconds_(sum|count)|fallbacks_total|superseded_total)' || true; } | tr '\n' ' '; }
         echo "$label $n lock-step before the import phase: $(ls_metrics)" >>"$TMP/steps.txt"
-        r2=$(node "$JS" "$P" "$S" "$AUTH" bench c during 10000)
+        r2=$(node "$JS" "$P" "$S" "$AUTH" bench c during 10000 "$n")
         echo "$label $n lock-step after the import phase:  $(ls_metrics)" >>"$TMP/steps.txt"
         r3=$(node "$JS" "$P" "$S" "$AUTH" bench c burst 100)
         row "$label" "$n" "$r1" "$r2" "$r3" | tee -a "$OUT"

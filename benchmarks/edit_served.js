@@ -1,7 +1,11 @@
 // edit_served.js -- edit -> served latency through the real pipeline (issue 13), driven by
 // benchmarks/bench_edit_served.sh.
 //
-//   node edit_served.js PUB_URL SRV_URL USER:PASS BUCKET COLL MODE ARG
+//   node edit_served.js PUB_URL SRV_URL USER:PASS BUCKET COLL MODE ARG [RECORDS]
+//   RECORDS: the imported collection's size: each edit updates one of its records (r0 ..
+//   rRECORDS-1) picked at random, so that the changed record lies anywhere in the id
+//   order (the signer rehashes records_json from the first changed record on); without
+//   it, every edit writes the record 'urgent', whose id sorts after the imported ones
 //   MODE load N          PUTs N records (as import) and returns: nothing is waited for
 //   MODE import N        PUTs N records (batches of 25, 4 in flight), then waits until
 //                        the read server serves them
@@ -16,7 +20,8 @@
 'use strict';
 const http = require('http');
 
-const [pubUrl, srvUrl, auth, bid, cid, mode, arg] = process.argv.slice(2);
+const [pubUrl, srvUrl, auth, bid, cid, mode, arg, records] = process.argv.slice(2);
+const editId = () => (records ? `r${Math.floor(Math.random() * Number(records))}` : 'urgent');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 const auth64 = 'Basic ' + Buffer.from(auth).toString('base64');
 const recs = `/v1/buckets/${bid}/collections/${cid}/records`;
@@ -76,7 +81,7 @@ let seq = 0;
 const trace = process.env.BENCH_TRACE === '1';
 async function oneEdit() {
     const t0 = now(), wall = Date.now();
-    const lm = await put('urgent', { revoked: seq++ });
+    const lm = await put(editId(), { n: -1, revoked: seq++, text: 'x'.repeat(120) });
     const tAck = now();
     await servedAt(lm);
     const t = now() - t0;
