@@ -94,6 +94,7 @@ main(int argc, char **argv)
     s.zstd_level = (int)set.zstd_level;
     s.sweep_ms = set.sweep_seconds * 1000;
     s.claim_idle_ms = set.claim_idle_seconds * 1000;
+    s.large_blob_bytes = set.large_blob_bytes;
 
     if (herald_crypto_init() < 0) {
         fprintf(stderr, "herald-signer: libsodium failed to initialize\n");

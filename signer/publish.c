@@ -355,7 +355,27 @@ typedef struct later_blob {
     int64_t version;
     json_t *sigs, *coll, *bucket;
     int64_t since; /* monotonic ms: when the oldest version it stands for was announced */
+    int large;     /* records_json of at least s->large_blob_bytes: LARGE_BLOB_DEFER_MS */
 } later_blob;
+
+/* The blob of a large collection waits LARGE_BLOB_DEFER_MS for a newer version to
+ * supersede it even without a backlog. At 100k records (18.5 MB) each blob costs ~10 ms
+ * of copying in the signer's loop and 20-35 ms of zstd on the compressor thread; with
+ * edits one at a time, one every ~65 ms, that was a core's third taken from the read
+ * servers building the next version on a small host, and the next edit waited for the
+ * end of the previous blob. A read server starting meanwhile finds a blob at most that
+ * old, and the jump deltas lead on from it, as under a backlog. Large: records_json of at
+ * least signer_large_blob_bytes (4 MB; ~20k records of 200 bytes). */
+#define LARGE_BLOB_DEFER_MS 500
+
+/* How long 'b' may still wait in all, given the caller's 'defer_ms' (< 0: not at all). */
+static int64_t
+later_wait_ms(const later_blob *b, int64_t defer_ms)
+{
+    if (defer_ms < 0)
+        return 0;
+    return b->large && defer_ms < LARGE_BLOB_DEFER_MS ? LARGE_BLOB_DEFER_MS : defer_ms;
+}
 
 static later_blob *g_later;
 static size_t g_nlater, g_cap_later;
@@ -374,7 +394,7 @@ later_free(later_blob *b)
 
 static void
 blob_later(const char *member, const char *bid, const char *cid, const char *snapkey,
-           int64_t version, json_t *sigs, const json_t *coll, const json_t *bucket)
+           int64_t version, json_t *sigs, const json_t *coll, const json_t *bucket, int large)
 {
     int64_t since = herald_clock_mono_ms();
     for (size_t i = 0; i < g_nlater; i++)
@@ -396,7 +416,8 @@ blob_later(const char *member, const char *bid, const char *cid, const char *sna
                                        json_incref(sigs),
                                        json_incref((json_t *)coll),
                                        json_incref((json_t *)bucket),
-                                       since};
+                                       since,
+                                       large};
 }
 
 /* Stores a compressed blob of 'member' at 'version' with the compare-and-set script
@@ -525,7 +546,7 @@ signer_blobs_flush(signer_ctx *s, int64_t defer_ms)
     int64_t now = herald_clock_mono_ms();
     size_t kept = 0;
     for (size_t i = 0; i < g_nlater; i++) {
-        if (rc == 0 && defer_ms > 0 && now - g_later[i].since < defer_ms) {
+        if (rc == 0 && now - g_later[i].since < later_wait_ms(&g_later[i], defer_ms)) {
             g_later[kept++] = g_later[i];
             continue;
         }
@@ -553,6 +574,17 @@ signer_blobs_waiting(void)
     return g_nlater;
 }
 
+int64_t
+signer_blobs_due_in(const signer_ctx *s)
+{
+    int64_t now = herald_clock_mono_ms(), soonest = INT64_MAX;
+    for (size_t i = 0; i < g_nlater; i++) {
+        int64_t due = g_later[i].since + later_wait_ms(&g_later[i], s->blob_defer_ms) - now;
+        soonest = due < soonest ? due : soonest;
+    }
+    return soonest < 0 ? 0 : soonest;
+}
+
 /* Before the copy of 'member' changes: stores its pending blob, if any, unless it may
  * still wait (s->blob_defer_ms since 'since'), when the version about to be stored
  * supersedes it. A blob on the compressor thread is waited for and stored first: once
@@ -577,8 +609,8 @@ blob_flush_later(signer_ctx *s, const char *member)
 {
     for (size_t i = 0; i < g_nlater; i++)
         if (strcmp(g_later[i].member, member) == 0) {
-            if (s->blob_defer_ms > 0 &&
-                herald_clock_mono_ms() - g_later[i].since < s->blob_defer_ms)
+            if (herald_clock_mono_ms() - g_later[i].since <
+                later_wait_ms(&g_later[i], s->blob_defer_ms))
                 return 0;
             later_blob b = g_later[i];
             g_later[i] = g_later[--g_nlater];
@@ -885,7 +917,8 @@ sign_and_store(signer_ctx *s, cache_coll *c, const char *bid, const char *cid, c
             cache_hist_push(c, version, NULL, 0);
         }
         if (later)
-            blob_later(c->member, bid, cid, snapkey, version, sigs, coll, bucket);
+            blob_later(c->member, bid, cid, snapkey, version, sigs, coll, bucket,
+                       (int64_t)c->records_json.len >= s->large_blob_bytes);
         else if (level != s->zstd_level)
             recompress_note(c->member, version);
     } else {

@@ -43,6 +43,9 @@ static const herald_setting table[] = {
      "period of the full check (re-sign, repair)", S(sweep_seconds)},
     {"signer_claim_idle_seconds", HERALD_SETTING_INT, "60", 1, MAX_SECONDS, NULL,
      "reclaim other signers' events pending this long", S(claim_idle_seconds)},
+    {"signer_large_blob_bytes", HERALD_SETTING_INT, "4194304", 0, INT64_MAX, NULL,
+     "records of a collection from which its full blob may wait 500 ms for a newer version",
+     S(large_blob_bytes)},
 };
 
 const herald_settings_spec signer_settings_spec = {

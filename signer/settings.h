@@ -22,6 +22,7 @@ typedef struct signer_settings {
     int64_t zstd_level;
     int64_t sweep_seconds;
     int64_t claim_idle_seconds;
+    int64_t large_blob_bytes;
 } signer_settings;
 
 extern const herald_settings_spec signer_settings_spec;

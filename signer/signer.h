@@ -30,8 +30,12 @@ typedef struct signer_ctx {
     char sha_recompress[41];
     char *keyset; /* the key ids, comma-separated (signer_read.lua ARGV[7]) */
     /* How long a full blob announced later may wait, superseded by newer versions of its
-     * collection (consume.c: under a backlog only; 0: stored after each batch). */
+     * collection (consume.c: under a backlog only; 0: stored after each batch, except a
+     * large collection's, publish.c LARGE_BLOB_DEFER_MS). */
     int64_t blob_defer_ms;
+    /* records_json bytes from which a blob waits LARGE_BLOB_DEFER_MS in any case
+     * (publish.c; signer_large_blob_bytes) */
+    int64_t large_blob_bytes;
 } signer_ctx;
 
 enum signer_result {
@@ -71,12 +75,15 @@ int signer_monitor_refresh(signer_ctx *s, int now);
 int signer_recompress_one(signer_ctx *s);
 
 /* Stores the full blobs of the versions stored and announced without one (publish.c, "the
- * full blob after the announcement"), except those announced less than 'defer_ms' ago
- * (0: all): call after each batch, once its signed monitor is written. Returns 0, or -1
- * on a Redis failure. */
+ * full blob after the announcement"), except those announced less than 'defer_ms' ago,
+ * or less than LARGE_BLOB_DEFER_MS for a large collection (defer_ms < 0: all, at once):
+ * call after each batch, once its signed monitor is written. Returns 0, or -1 on a Redis
+ * failure. */
 int signer_blobs_flush(signer_ctx *s, int64_t defer_ms);
 /* How many full blobs are waiting (signer_blobs_flush). */
 size_t signer_blobs_waiting(void);
+/* In how many ms the first waiting blob is due, with s->blob_defer_ms (0: now). */
+int64_t signer_blobs_due_in(const signer_ctx *s);
 /* Stores the blobs the compressor thread (blobz.h) has finished: call between batches.
  * Returns 0, or -1 on a Redis failure. */
 int signer_blobs_collect(signer_ctx *s);
