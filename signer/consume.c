@@ -360,6 +360,7 @@ entry_ms(const redisReply *entries)
         return -1;
     return strtoll(e->element[0]->str, NULL, 10);
 }
+
 /* How long, under a backlog, the full blob of a version announced with its deltas may
  * wait for a newer version to supersede it (publish.c): during an import only the newest
  * blob every half second is compressed (at 10k records, 10 ms of zstd per version that
@@ -479,8 +480,8 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
             if (handled == 0 && block_ms == 1000 && signer_recompress_one(s) < 0)
                 break;
         }
-        /* Stopping: the blobs still waiting (a backlog) are stored now rather than signed
-         * again by the next signer (herald:snap:pending). */
+        /* Stopping: the blobs still waiting (a backlog, or a large collection's) are stored
+         * now rather than signed again by the next signer (herald:snap:pending). */
         if (*stopping && s->rc && signer_blobs_flush(s, -1) == 0) {
             signer_blobz_wait();
             (void)signer_blobs_collect(s);

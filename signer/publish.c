@@ -586,7 +586,7 @@ signer_blobs_due_in(const signer_ctx *s)
 }
 
 /* Before the copy of 'member' changes: stores its pending blob, if any, unless it may
- * still wait (s->blob_defer_ms since 'since'), when the version about to be stored
+ * still wait (later_wait_ms since 'since'), when the version about to be stored
  * supersedes it. A blob on the compressor thread is waited for and stored first: once
  * the next version is stored, the compare-and-set refuses it, and the collection's blob
  * would stay at an older version for as long as its versions kept coming (the thread
