@@ -386,7 +386,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
         s->blob_defer_ms = 0;
         s->rc = herald_redis_connect(url, 5000, err, sizeof(err));
         if (!s->rc || signer_load_scripts(s) < 0 || ensure_group(s) < 0 || publish_keys(s) < 0 ||
-            sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 || signer_blobs_flush(s, -1) < 0) {
+            sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 || signer_blobs_flush(s, 1) < 0) {
             herald_warn("redis not ready (%s); retrying in %d ms", s->rc ? "setup failed" : err,
                         herald_backoff_peek(&backoff));
             goto retry;
@@ -403,13 +403,13 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
                 (s->claim_idle_ms < 10000 ? s->claim_idle_ms : 10000)) {
                 last_claim = herald_clock_mono_ms();
                 if (reclaim(s, consumer) < 0 || signer_monitor_refresh(s, 1) < 0 ||
-                    signer_blobs_flush(s, s->blob_defer_ms) < 0 || signer_blobs_collect(s) < 0)
+                    signer_blobs_flush(s, 0) < 0 || signer_blobs_collect(s) < 0)
                     break;
             }
             if (herald_clock_mono_ms() - last_sweep > s->sweep_ms) {
                 last_sweep = herald_clock_mono_ms();
                 if (sweep(s) < 0 || signer_monitor_refresh(s, 1) < 0 ||
-                    signer_blobs_flush(s, s->blob_defer_ms) < 0 || signer_blobs_collect(s) < 0)
+                    signer_blobs_flush(s, 0) < 0 || signer_blobs_collect(s) < 0)
                     break;
             }
             if (backlog) {
@@ -471,7 +471,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
              * the deltas and the signed monitor are what the read servers wait for. Under
              * a backlog a blob waits up to BLOB_DEFER_MS, superseded by newer versions. */
             s->blob_defer_ms = backlog ? BLOB_DEFER_MS : 0;
-            if (signer_blobs_flush(s, s->blob_defer_ms) < 0 || signer_blobs_collect(s) < 0)
+            if (signer_blobs_flush(s, 0) < 0 || signer_blobs_collect(s) < 0)
                 break;
             if (handled == 0 && next_id[0] == '0')
                 next_id = ">"; /* no more pending entries of ours */
@@ -482,7 +482,7 @@ signer_consume_run(signer_ctx *s, const herald_redis_url *url, const char *consu
         }
         /* Stopping: the blobs still waiting (a backlog, or a large collection's) are stored
          * now rather than signed again by the next signer (herald:snap:pending). */
-        if (*stopping && s->rc && signer_blobs_flush(s, -1) == 0) {
+        if (*stopping && s->rc && signer_blobs_flush(s, 1) == 0) {
             signer_blobz_wait();
             (void)signer_blobs_collect(s);
         }

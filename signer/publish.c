@@ -368,12 +368,12 @@ typedef struct later_blob {
  * least signer_large_blob_bytes (4 MB; ~20k records of 200 bytes). */
 #define LARGE_BLOB_DEFER_MS 500
 
-/* How long 'b' may still wait in all, given the caller's 'defer_ms' (< 0: not at all). */
+/* How long 'b' may wait in all: s->blob_defer_ms (consume.c: under a backlog), and at
+ * least LARGE_BLOB_DEFER_MS for a large collection's. */
 static int64_t
-later_wait_ms(const later_blob *b, int64_t defer_ms)
+later_wait_ms(const signer_ctx *s, const later_blob *b)
 {
-    if (defer_ms < 0)
-        return 0;
+    int64_t defer_ms = s->blob_defer_ms;
     return b->large && defer_ms < LARGE_BLOB_DEFER_MS ? LARGE_BLOB_DEFER_MS : defer_ms;
 }
 
@@ -540,13 +540,13 @@ signer_blobs_collect(signer_ctx *s)
 }
 
 int
-signer_blobs_flush(signer_ctx *s, int64_t defer_ms)
+signer_blobs_flush(signer_ctx *s, int all)
 {
     int rc = 0;
     int64_t now = herald_clock_mono_ms();
     size_t kept = 0;
     for (size_t i = 0; i < g_nlater; i++) {
-        if (rc == 0 && now - g_later[i].since < later_wait_ms(&g_later[i], defer_ms)) {
+        if (rc == 0 && !all && now - g_later[i].since < later_wait_ms(s, &g_later[i])) {
             g_later[kept++] = g_later[i];
             continue;
         }
@@ -579,7 +579,7 @@ signer_blobs_due_in(const signer_ctx *s)
 {
     int64_t now = herald_clock_mono_ms(), soonest = INT64_MAX;
     for (size_t i = 0; i < g_nlater; i++) {
-        int64_t due = g_later[i].since + later_wait_ms(&g_later[i], s->blob_defer_ms) - now;
+        int64_t due = g_later[i].since + later_wait_ms(s, &g_later[i]) - now;
         soonest = due < soonest ? due : soonest;
     }
     return soonest < 0 ? 0 : soonest;
@@ -609,8 +609,7 @@ blob_flush_later(signer_ctx *s, const char *member)
 {
     for (size_t i = 0; i < g_nlater; i++)
         if (strcmp(g_later[i].member, member) == 0) {
-            if (herald_clock_mono_ms() - g_later[i].since <
-                later_wait_ms(&g_later[i], s->blob_defer_ms))
+            if (herald_clock_mono_ms() - g_later[i].since < later_wait_ms(s, &g_later[i]))
                 return 0;
             later_blob b = g_later[i];
             g_later[i] = g_later[--g_nlater];

@@ -75,11 +75,11 @@ int signer_monitor_refresh(signer_ctx *s, int now);
 int signer_recompress_one(signer_ctx *s);
 
 /* Stores the full blobs of the versions stored and announced without one (publish.c, "the
- * full blob after the announcement"), except those announced less than 'defer_ms' ago,
- * or less than LARGE_BLOB_DEFER_MS for a large collection (defer_ms < 0: all, at once):
- * call after each batch, once its signed monitor is written. Returns 0, or -1 on a Redis
- * failure. */
-int signer_blobs_flush(signer_ctx *s, int64_t defer_ms);
+ * full blob after the announcement"), except those announced less than s->blob_defer_ms
+ * ago, or less than LARGE_BLOB_DEFER_MS for a large collection; 'all': every one, at
+ * once (a stop). Call after each batch, once its signed monitor is written. Returns 0, or
+ * -1 on a Redis failure. */
+int signer_blobs_flush(signer_ctx *s, int all);
 /* How many full blobs are waiting (signer_blobs_flush). */
 size_t signer_blobs_waiting(void);
 /* In how many ms the first waiting blob is due, with s->blob_defer_ms (0: now). */
