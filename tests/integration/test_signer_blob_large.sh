@@ -25,15 +25,10 @@ CS=/buckets/large/collections/c/changeset
 for i in 0 1 2; do
     h_check "create r$i" h_eq "$(h_put "$R/r$i" "{\"data\":{\"n\":$i}}")" 201
 done
-stored() { h_redis ZSCORE herald:monitor large/c; }
-blob_v() { "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" large/c | h_json d.timestamp; }
-pending() { h_redis HGET herald:snap:pending large/c; }
-settled() { # -> prints the version once the records timestamp is published and its blob stored
-    local ts
-    ts=$(h_redis GET "herald:ts:/buckets/large/collections/c:record")
-    h_wait_for 20 bash -c "[ \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor large/c)\" -ge $ts ] &&
-        [ -z \"\$(redis-cli -p $H_REDIS_PORT HGET herald:snap:pending large/c)\" ]" && stored
-}
+stored() { h_snap_stored large/c; }
+blob_v() { h_snap_blob large/c; }
+pending() { h_snap_pending large/c; }
+settled() { h_snap_settled large c; }
 B=$(settled)
 h_check "the read server serves the base version" h_wait_for 20 h_served_at "$H_SRV$CS" "$B"
 

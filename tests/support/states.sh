@@ -31,3 +31,20 @@ h_verify_states() {
         --snapshots "$H_TMP/snapshots.jsonl" --bucket "$1" --collection "$2" --final "$H_TMP/final.jsonl" \
         --redis-records "$H_TMP/redis.jsonl" --min-checked "$3" 2>&1 || true
 }
+
+# The signer's stored state of one collection (BUCKET/COLLECTION), for the tests of the
+# full blob that follows the announcement (test_signer_blob_later, test_signer_blob_large):
+# h_snap_stored: the version in the monitor; h_snap_blob: the version of the stored full
+# blob; h_snap_pending: the version whose blob is still to come ("" when none).
+h_snap_stored() { h_redis ZSCORE herald:monitor "$1"; }
+h_snap_blob() { "$H_BUILD/signer/herald-signer" inspect --redis "$H_REDIS_URL" "$1" | h_json d.timestamp; }
+h_snap_pending() { h_redis HGET herald:snap:pending "$1"; }
+
+# h_snap_settled BUCKET COLLECTION: waits (20 s at most) until the collection's last write
+# is in a stored version and no blob is pending, then prints that version.
+h_snap_settled() {
+    local ts
+    ts=$(h_redis GET "herald:ts:/buckets/$1/collections/$2:record")
+    h_wait_for 20 bash -c "[ \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor $1/$2)\" -ge $ts ] &&
+        [ -z \"\$(redis-cli -p $H_REDIS_PORT HGET herald:snap:pending $1/$2)\" ]" && h_snap_stored "$1/$2"
+}
