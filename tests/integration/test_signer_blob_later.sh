@@ -22,12 +22,9 @@ h_start_publisher
 h_start_signer --consumer later
 h_start_server
 
-h_check "setup" h_eq "$(h_public_collection later c)" 201201
+h_snap_seed later
 R=/buckets/later/collections/c/records
 CS=/buckets/later/collections/c/changeset
-for i in 0 1 2; do
-    h_check "create r$i" h_eq "$(h_put "$R/r$i" "{\"data\":{\"n\":$i}}")" 201
-done
 stored() { h_snap_stored later/c; }
 blob_v() { h_snap_blob later/c; }
 pending() { h_snap_pending later/c; }

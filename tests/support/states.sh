@@ -48,3 +48,13 @@ h_snap_settled() {
     h_wait_for 20 bash -c "[ \"\$(redis-cli -p $H_REDIS_PORT ZSCORE herald:monitor $1/$2)\" -ge $ts ] &&
         [ -z \"\$(redis-cli -p $H_REDIS_PORT HGET herald:snap:pending $1/$2)\" ]" && h_snap_stored "$1/$2"
 }
+
+# h_snap_seed BUCKET: the public collection BUCKET/c with the records r0, r1 and r2, each
+# step checked: where both tests of the full blob start.
+h_snap_seed() {
+    local i
+    h_check "setup" h_eq "$(h_public_collection "$1" c)" 201201
+    for i in 0 1 2; do
+        h_check "create r$i" h_eq "$(h_put "/buckets/$1/collections/c/records/r$i" "{\"data\":{\"n\":$i}}")" 201
+    done
+}
