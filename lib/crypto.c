@@ -78,6 +78,14 @@ cpu_has_sha(void)
     return (b >> 29) & 1; /* SHA */
 }
 
+/* How far ahead of the block being hashed the data is prefetched. Over a buffer larger
+ * than the caches (a 100k-record records_json is ~19 MB) the hardware prefetchers alone
+ * left the rounds waiting for memory: 15 ms for 18.6 MB against 10.5 ms for the same
+ * bytes in cache. Asking for the line 1 KB ahead on every block brings the whole pass to
+ * ~10.8 ms; 256 bytes was too close (14 ms), 4 KB no better. The request stays inside
+ * the buffer (the last KB is not prefetched), so nothing beyond it is touched. */
+#define SHA256_PREFETCH 1024
+
 __attribute__((target("sha,sse4.1,ssse3"))) static void
 sha256_hw_blocks(uint32_t state[8], const unsigned char *p, size_t nblocks)
 {
@@ -90,6 +98,8 @@ sha256_hw_blocks(uint32_t state[8], const unsigned char *p, size_t nblocks)
     st1 = _mm_blend_epi16(st1, tmp, 0xF0);      /* CDGH */
 
     for (; nblocks; nblocks--, p += 64) {
+        if (nblocks > SHA256_PREFETCH / 64)
+            __builtin_prefetch(p + SHA256_PREFETCH);
         __m128i save0 = st0, save1 = st1, w[16];
         for (int i = 0; i < 16; i++) {
             if (i < 4)
