@@ -174,3 +174,12 @@ herald_buf_steal(herald_buf *b, size_t *len)
     herald_buf_init(b);
     return p;
 }
+
+void
+herald_buf_adopt(herald_buf *b, char *p, size_t size)
+{
+    free(b->data);
+    b->data = p;
+    b->len = 0;
+    b->cap = size;
+}

@@ -109,6 +109,13 @@ payload *payload_new_parts(payload *keep, const body_part *parts, size_t nparts,
 payload *payload_from_buf(herald_buf *b, int compress);
 void payload_ref(payload *b);
 void payload_release(payload *b); /* NULL-safe */
+/* Memory for a new body of about 'size' bytes: a body freed during the current burst of
+ * versions (see encode.c, the spare body), whose pages are already mapped, when one of a
+ * similar size is there; its length goes to '*len' (the caller owns it: free(), or
+ * herald_buf_adopt() and payload_from_buf()). NULL: none, allocate as usual. */
+char *payload_spare_take(size_t size, size_t *len);
+/* How many times payload_spare_take() returned memory, since the process started. */
+unsigned long long encode_spares_taken(void);
 
 /* The encoded representation, or NULL when there is none (serve identity). */
 static inline const encoded *

@@ -53,5 +53,8 @@ void herald_buf_put_i64(herald_buf *b, long long v);
 char *herald_buf_cstr(herald_buf *b);
 /* Hands the storage to the caller (NUL-terminated, free() it); the buffer is empty. */
 char *herald_buf_steal(herald_buf *b, size_t *len);
+/* The opposite: takes 'p' (from malloc, 'size' bytes) as the buffer's storage, empty;
+ * the previous storage is freed. */
+void herald_buf_adopt(herald_buf *b, char *p, size_t size);
 
 #endif

@@ -7,7 +7,9 @@
  * cached _since deltas, the metadata tail. Differentially, over the random edit
  * sequences of test_delta_model.h (creations, updates, deletions, re-creations, several
  * edits per version, attribute changes, re-signs, the tombstone horizon moving), each
- * version built from the one before it as the server chains them.
+ * version built from the one before it as the server chains them; also when the bodies
+ * are written into the memory of the bodies freed before (server/encode.c's spare
+ * bodies, kept while versions keep coming).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -132,13 +134,35 @@ assert_same_coll(const coll *a, const coll *b, const char *ctx)
     }
 }
 
-Test(server_delta, bodies_from_the_previous_version_equal_bodies_built_whole)
+/* Builds 12 random edit sequences of 120 versions, each from the one before it, and
+ * compares each with the version built whole. With 'spares', as in a server whose
+ * versions keep coming: the compression thread has work (one body held in its queue),
+ * so the bodies freed as versions are replaced are kept and the next builds write into
+ * their memory (encode.c, spare bodies); a 300 KB collection attribute (in every body's
+ * metadata tail) makes the bodies large enough to be kept. Returns how many bodies
+ * were built in a freed body's memory. */
+static size_t
+build_chains(int spares)
 {
     const herald_pubkey *pk = herald_crypto_signkey_public(g_key);
     size_t built = 0, with_tombs = 0, pruned = 0, emptied = 0, prev_cached = 0, prev_far = 0;
+    unsigned long long taken0 = encode_spares_taken();
+    payload *busy = NULL;
+    if (spares) {
+        cr_assert_eq(encode_start(), 0);
+        encode_hold(1);
+        busy = payload_new(strdup("{}"), 2, 1);
+    }
     for (unsigned seed = 1; seed <= 12; seed++) {
         model m;
         model_init(&m, seed);
+        if (spares) {
+            char *pad = malloc(300 * 1024 + 1);
+            memset(pad, 'p', 300 * 1024);
+            pad[300 * 1024] = '\0';
+            json_object_set_new(m.attrs, "padding", json_string(pad));
+            free(pad);
+        }
         herald_buf blob = HERALD_BUF_INIT, delta = HERALD_BUF_INIT;
         publish(&m, &blob, &delta);
         int64_t now = m.clock;
@@ -186,6 +210,10 @@ Test(server_delta, bodies_from_the_previous_version_equal_bodies_built_whole)
         herald_buf_free(&delta);
         model_free(&m);
     }
+    if (spares) {
+        payload_release(busy);
+        encode_stop();
+    }
     /* Controls: the sequences reached the cases they are meant to cover. */
     cr_assert_eq(built, 12 * 120);
     cr_assert_gt(with_tombs, 100);
@@ -193,6 +221,21 @@ Test(server_delta, bodies_from_the_previous_version_equal_bodies_built_whole)
     cr_assert_gt(emptied, 0);
     cr_assert_gt(prev_cached, 100);
     cr_assert_gt(prev_far, 0, "no version changed more than DELTA_VERSIONS entries");
+    return (size_t)(encode_spares_taken() - taken0);
+}
+
+Test(server_delta, bodies_from_the_previous_version_equal_bodies_built_whole)
+{
+    cr_assert_eq(build_chains(0), 0);
+}
+
+Test(server_delta, bodies_built_in_freed_bodies_memory_equal_bodies_built_whole)
+{
+    size_t reused = build_chains(1);
+    /* Control: most versions were built in a freed body's memory (some have two bodies:
+     * with tombstones, the changes and the records). */
+    cr_assert_gt(reused, 12 * 120 / 2, "%zu bodies of %d versions built in a freed body", reused,
+                 12 * 120);
 }
 
 /* Without a state to build from (a coll from a full blob built the old way), or with a

@@ -7,6 +7,8 @@
  *    references any more, feeds its codecs in slices and gives up a slow pass when
  *    stopped; a body of 4 MB or more waits a while before its first compression;
  *  - an encoding that is not smaller than the identity body is not kept;
+ *  - a large body freed while versions keep coming is handed, once, to the next build
+ *    of a similar size, and goes back to the system when the burst ends;
  *  - a borrowed body (slices of another's memory, as the cached _since deltas are)
  *    compresses to the bytes of its slices joined, keeps the memory it slices alive, and
  *    is skipped with the body it borrows once both are superseded;
@@ -501,4 +503,47 @@ Test(encode, superseded_bodies_are_skipped_with_their_borrowers)
     herald_buf_free(&want);
     payload_release(b);
     encode_stop();
+}
+
+/* ---- spare bodies (payload_spare_take) --------------------------------------------- */
+
+Test(encode, a_large_body_freed_during_a_burst_is_handed_to_the_next_build)
+{
+    /* While the upgrader has work (versions keep coming), a freed body of 256 KB or more
+     * is kept, once, for a build of a similar size; a small one never; and none outside a
+     * burst or once its linger ended (a drain ends it at once). */
+    cr_assert_eq(encode_start(), 0);
+    encode_hold(1);
+    size_t n = 300 * 1024;
+    payload *queued = payload_new(sample(n), n, 1); /* the burst: a job waiting */
+    payload *old = payload_new(sample(n), n, 0);
+    char *mem = old->data;
+    payload_release(old);
+    size_t len = 0;
+    cr_assert_null(payload_spare_take(3 * n, &len), "a body of a third of the size taken");
+    cr_assert_null(payload_spare_take(n / 3, &len), "a body three times the size taken");
+    char *p = payload_spare_take(n + 100, &len);
+    cr_assert_eq(p, mem, "the freed body was not kept");
+    cr_assert_eq(len, n);
+    cr_assert_null(payload_spare_take(n, &len), "one body handed out twice");
+    free(p);
+
+    payload_release(payload_new(sample(1000), 1000, 0));
+    cr_assert_null(payload_spare_take(1000, &len), "a small body kept");
+
+    payload_release(payload_new(sample(n), n, 0));
+    encode_hold(0);
+    encode_drain(); /* the burst ends, its memory goes back */
+    cr_assert_null(payload_spare_take(n, &len), "a body kept past the burst");
+    payload_release(payload_new(sample(n), n, 0));
+    cr_assert_null(payload_spare_take(n, &len), "a body kept outside a burst");
+
+    payload_release(queued);
+
+    /* One kept when the upgrader stops is freed with it (the sanitizers' leak check). */
+    encode_hold(1);
+    queued = payload_new(sample(n), n, 1);
+    payload_release(payload_new(sample(n), n, 0));
+    encode_stop();
+    payload_release(queued);
 }
